@@ -1,0 +1,30 @@
+module github.com/runmatrix/runmatrix
+
+go 1.23.0
+
+require (
+	github.com/cavaliergopher/cpio v1.0.1
+	github.com/digitalocean/go-qemu v0.0.0-20230711162256-2e3d0186973e
+	github.com/klauspost/compress v1.17.11
+	github.com/spf13/cobra v1.8.1
+	github.com/stretchr/testify v1.10.0
+	github.com/ulikunitz/xz v0.5.12
+	golang.org/x/crypto v0.41.0
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
+	github.com/davecgh/go-spew v1.1.1 // indirect
+	github.com/digitalocean/go-libvirt v0.0.0-20220804181439-8648fbde413e // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/pmezard/go-difflib v1.0.0 // indirect
+	github.com/spf13/pflag v1.0.5 // indirect
+	golang.org/x/sys v0.35.0 // indirect
+)
+
+// The Go module proxy refuses go-qemu and go-libvirt here; Debian ships their
+// source (golang-github-digitalocean-go-qemu-dev), which `make deps` installs.
+replace (
+	github.com/digitalocean/go-libvirt => /usr/share/gocode/src/github.com/digitalocean/go-libvirt
+	github.com/digitalocean/go-qemu => /usr/share/gocode/src/github.com/digitalocean/go-qemu
+)

@@ -1,0 +1,205 @@
+// Command guest-init is PID 1 of a runmatrix guest: it mounts the basic
+// filesystems, loads the NIC modules it was given, configures the network and
+// serves SSH to the runner. It must run on Linux 2.6.32 (built with Go 1.23).
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/internal/bootproto"
+	"github.com/runmatrix/runmatrix/internal/sshserver"
+)
+
+func main() {
+	setupConsole()
+	if err := run(); err != nil {
+		fmt.Printf("%s%v\n", bootproto.FatalPrefix, err)
+	}
+	poweroff()
+}
+
+func logf(format string, args ...any) {
+	fmt.Printf(bootproto.NotePrefix+format+"\n", args...)
+}
+
+func poweroff() {
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	select {} // PID 1 must not exit: that would panic the kernel.
+}
+
+// setupConsole makes sure /dev exists and stdio is the console, even on a
+// kernel without devtmpfs and an initramfs without device nodes.
+func setupConsole() {
+	os.MkdirAll("/dev", 0o755)
+	if err := unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, ""); err != nil {
+		unix.Mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755")
+	}
+	nodes := []struct {
+		name         string
+		major, minor uint32
+	}{{"console", 5, 1}, {"null", 1, 3}, {"zero", 1, 5}, {"random", 1, 8}, {"urandom", 1, 9},
+		{"tty", 5, 0}, {"ttyS0", 4, 64}, {"ttyS1", 4, 65}, {"ptmx", 5, 2}}
+	for _, n := range nodes {
+		p := "/dev/" + n.name
+		if _, err := os.Stat(p); err != nil {
+			unix.Mknod(p, unix.S_IFCHR|0o600, int(unix.Mkdev(n.major, n.minor)))
+		}
+	}
+	if fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY, 0); err == nil {
+		for i := 0; i < 3; i++ {
+			unix.Dup2(fd, i)
+		}
+		if fd > 2 {
+			unix.Close(fd)
+		}
+	}
+}
+
+func run() error {
+	for _, m := range []struct{ src, dst, typ string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}, {"tmpfs", "/tmp", "tmpfs"},
+		{"devpts", "/dev/pts", "devpts"},
+	} {
+		os.MkdirAll(m.dst, 0o755)
+		if err := unix.Mount(m.src, m.dst, m.typ, 0, ""); err != nil {
+			logf("mount %s: %v", m.dst, err)
+		}
+	}
+	os.Setenv("PATH", "/tmp/runmatrix:/bin:/sbin:/usr/bin")
+	os.Setenv("HOME", "/tmp")
+	loadModules()
+	if err := ifUp("lo", "127.0.0.1", "255.0.0.0"); err != nil {
+		logf("lo: %v", err)
+	}
+	srv, err := newServer()
+	if err != nil {
+		return err
+	}
+	iface, driver, mac := pickNIC()
+	if iface == "" {
+		return errors.New("no network interface with a driver (serial transport not available in this build)")
+	}
+	if err := ifUp(iface, bootproto.GuestIP, "255.255.255.0"); err != nil {
+		return fmt.Errorf("configure %s: %w", iface, err)
+	}
+	l, err := net.Listen("tcp4", ":22")
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fmt.Println(bootproto.Ready{Transport: bootproto.TransportNet, Iface: iface, Driver: driver, MAC: mac}.Line())
+	return srv.Serve(l)
+}
+
+func newServer() (*sshserver.Server, error) {
+	hk, err := os.ReadFile(bootproto.HostKeyPath)
+	if err != nil {
+		return nil, fmt.Errorf("host key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(hk)
+	if err != nil {
+		return nil, fmt.Errorf("host key: %w", err)
+	}
+	ak, err := os.ReadFile(bootproto.AuthorizedKeyPath)
+	if err != nil {
+		return nil, fmt.Errorf("authorized key: %w", err)
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(ak)
+	if err != nil {
+		return nil, fmt.Errorf("authorized key: %w", err)
+	}
+	return sshserver.New(signer, pub, logf, poweroff), nil
+}
+
+// loadModules loads, in order, the modules the runner listed.
+func loadModules() {
+	list, err := os.ReadFile(bootproto.ModulesListPath)
+	if err != nil {
+		return
+	}
+	for _, name := range strings.Fields(string(list)) {
+		b, err := os.ReadFile(filepath.Join(bootproto.ModulesDir, name))
+		if err != nil {
+			logf("module %s: %v", name, err)
+			continue
+		}
+		if err := unix.InitModule(b, ""); err != nil && !errors.Is(err, unix.EEXIST) {
+			logf("module %s: %v", name, err)
+		}
+	}
+}
+
+// pickNIC returns the preferred interface: virtio_net, then e1000, then any.
+func pickNIC() (iface, driver, mac string) {
+	rank := func(d string) int {
+		switch d {
+		case "virtio_net":
+			return 0
+		case "e1000":
+			return 1
+		}
+		return 2
+	}
+	ents, _ := os.ReadDir("/sys/class/net")
+	type nic struct{ name, driver, mac string }
+	var nics []nic
+	for _, e := range ents {
+		if e.Name() == "lo" {
+			continue
+		}
+		d, _ := os.Readlink(filepath.Join("/sys/class/net", e.Name(), "device", "driver"))
+		a, _ := os.ReadFile(filepath.Join("/sys/class/net", e.Name(), "address"))
+		nics = append(nics, nic{e.Name(), filepath.Base(d), string(bytes.TrimSpace(a))})
+	}
+	sort.SliceStable(nics, func(i, j int) bool { return rank(nics[i].driver) < rank(nics[j].driver) })
+	if len(nics) == 0 {
+		return "", "", ""
+	}
+	return nics[0].name, nics[0].driver, nics[0].mac
+}
+
+func ifUp(name, addr, mask string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	set := func(req uint, ip string) error {
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			return err
+		}
+		if err := ifr.SetInet4Addr(net.ParseIP(ip).To4()); err != nil {
+			return err
+		}
+		return unix.IoctlIfreq(fd, req, ifr)
+	}
+	if err := set(unix.SIOCSIFADDR, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("address: %w", err)
+	}
+	if err := set(unix.SIOCSIFNETMASK, mask); err != nil {
+		return fmt.Errorf("netmask: %w", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	return nil
+}

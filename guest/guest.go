@@ -1,0 +1,231 @@
+// Package guest boots a kernel with the runmatrix init under QEMU, connects
+// over SSH, ships the agent and runs it.
+package guest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"time"
+
+	"github.com/runmatrix/runmatrix/guestbin"
+	"github.com/runmatrix/runmatrix/initramfs"
+	"github.com/runmatrix/runmatrix/internal/agentproto"
+	"github.com/runmatrix/runmatrix/internal/bootproto"
+	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/remote"
+	"github.com/runmatrix/runmatrix/vm"
+)
+
+// AgentPath is where the agent is uploaded in the guest.
+const AgentPath = "/tmp/runmatrix/guest-agent"
+
+// Options tune how guests are booted.
+type Options struct {
+	QEMU           string
+	MemoryMB       int
+	CPUs           int
+	BootTimeout    time.Duration // QEMU start to the init's ready line
+	SSHTimeout     time.Duration // ready line to an SSH session and the uploaded agent
+	CommandTimeout time.Duration // each agent command
+	// WorkDir is where per-guest temporary directories go ("" = os.TempDir()).
+	WorkDir string
+	// Append is added to the kernel command line.
+	Append string
+}
+
+// DefaultOptions are the timeouts and sizes used unless overridden.
+func DefaultOptions() Options {
+	return Options{MemoryMB: 512, CPUs: 1, BootTimeout: 180 * time.Second, SSHTimeout: 120 * time.Second, CommandTimeout: 300 * time.Second}
+}
+
+// Env is what every guest of a run shares.
+type Env struct {
+	Cache kernels.Cache
+	Bins  *guestbin.Builder
+	Keys  *remote.Keys
+	Opts  Options
+}
+
+// NewEnv returns an Env with fresh per-run keys.
+func NewEnv(cache kernels.Cache, opts Options) (*Env, error) {
+	keys, err := remote.NewKeys()
+	if err != nil {
+		return nil, fmt.Errorf("ssh keys: %w", err)
+	}
+	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts}, nil
+}
+
+// Guest is a booted kernel with its agent uploaded.
+type Guest struct {
+	Kernel  *kernels.Kernel
+	Accel   string
+	Ready   bootproto.Ready
+	Machine *vm.Machine
+	Client  *remote.Client
+	// ReadyAfter is the time from QEMU start to the agent answering.
+	ReadyAfter time.Duration
+	// Probe is the agent's report of the running kernel.
+	Probe agentproto.Probe
+
+	dir  string
+	opts Options
+}
+
+// Error is a failed boot or connection, with the guest's last console lines.
+type Error struct {
+	Stage   string // boot, ssh, agent
+	Err     error
+	Console []string
+}
+
+func (e *Error) Error() string { return e.Stage + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Boot starts k under accel and returns once the uploaded agent has answered.
+func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Guest, error) {
+	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	if err != nil {
+		return nil, &Error{Stage: "prepare", Err: err}
+	}
+	initrd, dir, err := prepare(env, k, bins)
+	if err != nil {
+		return nil, &Error{Stage: "prepare", Err: err}
+	}
+	g := &Guest{Kernel: k, Accel: accel, dir: dir, opts: env.Opts}
+	appendLine := "console=ttyS0,115200 panic=-1 rdinit=/init"
+	if env.Opts.Append != "" {
+		appendLine += " " + env.Opts.Append
+	}
+	m, err := vm.Start(ctx, vm.Config{
+		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: initrd, Append: appendLine, Accel: accel,
+		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, &Error{Stage: "boot", Err: err}
+	}
+	g.Machine = m
+	if err := g.connect(ctx, env, bins); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd, dir string, err error) {
+	var mods []initramfs.Module
+	if k.ModulesDir != "" {
+		if mods, err = initramfs.NICModules(k.ModulesDir); err != nil {
+			return "", "", err
+		}
+	}
+	initBin, err := os.ReadFile(bins.Init)
+	if err != nil {
+		return "", "", err
+	}
+	base, err := initramfs.Base(env.Cache, initBin, mods)
+	if err != nil {
+		return "", "", err
+	}
+	dir, err = os.MkdirTemp(env.Opts.WorkDir, "runmatrix-guest-")
+	if err != nil {
+		return "", "", err
+	}
+	initrd = dir + "/initrd.cpio"
+	err = initramfs.Compose(initrd, base, []initramfs.File{
+		{Path: bootproto.HostKeyPath, Mode: 0o600, Data: env.Keys.HostPEM},
+		{Path: bootproto.AuthorizedKeyPath, Mode: 0o644, Data: env.Keys.ClientPub},
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return initrd, dir, nil
+}
+
+func (g *Guest) fail(stage string, err error) error {
+	var be *vm.BootError
+	if errors.As(err, &be) {
+		return &Error{Stage: stage, Err: err, Console: be.Console}
+	}
+	return &Error{Stage: stage, Err: err, Console: g.Machine.Tail(25)}
+}
+
+func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries) error {
+	bctx, cancel := context.WithTimeout(ctx, env.Opts.BootTimeout)
+	ready, err := g.Machine.WaitReady(bctx)
+	cancel()
+	if err != nil {
+		return g.fail("boot", err)
+	}
+	g.Ready = ready
+	sctx, cancel := context.WithTimeout(ctx, env.Opts.SSHTimeout)
+	defer cancel()
+	conn, err := g.transport(sctx, ready)
+	if err != nil {
+		return g.fail("ssh", err)
+	}
+	c, err := remote.Dial(sctx, conn, env.Keys.Host.PublicKey(), env.Keys.Client)
+	if err != nil {
+		return g.fail("ssh", err)
+	}
+	g.Client = c
+	if err := c.Upload(sctx, bins.Agent, AgentPath, 0o755); err != nil {
+		return g.fail("ssh", err)
+	}
+	out, err := g.Agent(sctx, "probe")
+	if err != nil {
+		return g.fail("agent", err)
+	}
+	if err := json.Unmarshal(out, &g.Probe); err != nil {
+		return g.fail("agent", fmt.Errorf("probe output %q: %w", out, err))
+	}
+	g.ReadyAfter = time.Since(g.Machine.Started())
+	return nil
+}
+
+func (g *Guest) transport(ctx context.Context, r bootproto.Ready) (net.Conn, error) {
+	switch r.Transport {
+	case bootproto.TransportNet:
+		port, err := g.Machine.ForwardedPort(r.MAC)
+		if err != nil {
+			return nil, err
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	return nil, fmt.Errorf("guest offers transport %q, which this runner does not speak", r.Transport)
+}
+
+// Agent runs the uploaded agent with args and returns its stdout.
+func (g *Guest) Agent(ctx context.Context, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.opts.CommandTimeout)
+	defer cancel()
+	cmd := AgentPath
+	for _, a := range args {
+		cmd += " " + a
+	}
+	return g.Client.Run(ctx, cmd, nil)
+}
+
+// Dir is the guest's working directory on the host (console log, QMP socket).
+func (g *Guest) Dir() string { return g.dir }
+
+// ConsoleLog is the path of the guest's console log.
+func (g *Guest) ConsoleLog() string { return path.Join(g.dir, vm.ConsoleLog) }
+
+// Close stops QEMU and removes the guest's temporary directory.
+func (g *Guest) Close() error {
+	if g.Client != nil {
+		g.Client.Close()
+	}
+	if g.Machine != nil {
+		g.Machine.Close()
+	}
+	return os.RemoveAll(g.dir)
+}

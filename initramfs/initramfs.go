@@ -1,0 +1,118 @@
+// Package initramfs builds the guest's initial RAM filesystem: a cached base
+// (init and NIC modules) and a small per-run archive with the SSH keys.
+package initramfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/cavaliergopher/cpio"
+
+	"github.com/runmatrix/runmatrix/internal/bootproto"
+	"github.com/runmatrix/runmatrix/kernels"
+)
+
+// File is one regular file to put in an archive.
+type File struct {
+	Path string
+	Mode int64
+	Data []byte
+}
+
+// Base returns the path of the cached base archive holding init and modules.
+func Base(cache kernels.Cache, initBinary []byte, modules []Module) (string, error) {
+	files := []File{{Path: "/init", Mode: 0o755, Data: initBinary}}
+	var names []string
+	for _, m := range modules {
+		files = append(files, File{Path: path.Join(bootproto.ModulesDir, m.Name), Mode: 0o644, Data: m.Data})
+		names = append(names, m.Name)
+	}
+	if len(names) > 0 {
+		files = append(files, File{Path: bootproto.ModulesListPath, Mode: 0o644, Data: []byte(strings.Join(names, "\n") + "\n")})
+	}
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s %o %d\n", f.Path, f.Mode, len(f.Data))
+		h.Write(f.Data)
+	}
+	digest := hex.EncodeToString(h.Sum(nil))[:32]
+	p, err := cache.Path("initramfs", digest+".cpio")
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, files); err != nil {
+		return "", err
+	}
+	tmp := fmt.Sprintf("%s.%d", p, os.Getpid())
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return "", fmt.Errorf("initramfs: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return "", fmt.Errorf("initramfs: %w", err)
+	}
+	return p, nil
+}
+
+// Write writes files, and the directories above them, as a newc archive.
+func Write(w io.Writer, files []File) error {
+	dirs := map[string]bool{"/dev": true, "/proc": true, "/sys": true, "/tmp": true}
+	for _, f := range files {
+		for d := path.Dir(f.Path); d != "/"; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	var dl []string
+	for d := range dirs {
+		dl = append(dl, d)
+	}
+	sort.Strings(dl)
+	cw := cpio.NewWriter(w)
+	for _, d := range dl {
+		if err := cw.WriteHeader(&cpio.Header{Name: strings.TrimPrefix(d, "/"), Mode: cpio.TypeDir | 0o755, Links: 2}); err != nil {
+			return fmt.Errorf("initramfs: %w", err)
+		}
+	}
+	for _, f := range files {
+		hdr := &cpio.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: cpio.TypeReg | cpio.FileMode(f.Mode), Size: int64(len(f.Data)), Links: 1}
+		if err := cw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("initramfs %s: %w", f.Path, err)
+		}
+		if _, err := cw.Write(f.Data); err != nil {
+			return fmt.Errorf("initramfs %s: %w", f.Path, err)
+		}
+	}
+	return cw.Close()
+}
+
+// Compose writes base followed by a second archive of extra files to dst;
+// the kernel unpacks concatenated archives in order.
+func Compose(dst, base string, extra []File) error {
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	defer out.Close()
+	in, err := os.Open(base)
+	if err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	defer in.Close()
+	if _, err := io.Copy(out, in); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	if err := Write(out, extra); err != nil {
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,92 @@
+package kernels
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Cache is a directory of content-addressed files, safe for concurrent runs.
+type Cache struct {
+	Dir string
+}
+
+// DefaultCacheDir returns $XDG_CACHE_HOME/runmatrix (or ~/.cache/runmatrix).
+func DefaultCacheDir() (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find cache dir: %w (set XDG_CACHE_HOME)", err)
+	}
+	return filepath.Join(d, "runmatrix"), nil
+}
+
+// Path returns the path of a cache entry, creating its parent.
+func (c Cache) Path(parts ...string) (string, error) {
+	p := filepath.Join(append([]string{c.Dir}, parts...)...)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	return p, nil
+}
+
+// Lock takes an exclusive lock named name and returns its release function.
+func (c Cache) Lock(name string) (func(), error) {
+	p, err := c.Path("locks", name+".lock")
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cache lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cache lock %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// Put moves the file at tmp into the blob store under its sha256 and returns
+// the digest and the stored path.
+func (c Cache) Put(tmp string) (digest, path string, err error) {
+	digest, err = FileSHA256(tmp)
+	if err != nil {
+		return "", "", err
+	}
+	path, err = c.Path("blobs", digest)
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", "", fmt.Errorf("cache: %w", err)
+	}
+	return digest, path, nil
+}
+
+// TempFile creates a temporary file inside the cache, on the same filesystem as the blobs.
+func (c Cache) TempFile() (*os.File, error) {
+	p, err := c.Path("tmp", "x")
+	if err != nil {
+		return nil, err
+	}
+	return os.CreateTemp(filepath.Dir(p), "dl-*")
+}
+
+// FileSHA256 returns the hex sha256 of a file.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

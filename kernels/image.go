@@ -1,0 +1,224 @@
+package kernels
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Architectures a guest can have.
+const (
+	ArchX86_64 = "x86_64"
+	ArchI386   = "i386"
+)
+
+// ErrNotKernel is returned for a file that is not an x86 Linux boot image.
+var ErrNotKernel = errors.New("not a Linux x86 boot image (no HdrS setup header)")
+
+// ErrTruncated is returned for a boot image shorter than its header says.
+var ErrTruncated = errors.New("truncated boot image")
+
+// Image is what a bzImage says about itself.
+type Image struct {
+	// Version is the whole kernel_version string, e.g. "6.1.0-26-amd64 (debian-kernel@…) #1 SMP …".
+	Version string `json:"version"`
+	// Release is the first word of Version, what `uname -r` prints in the guest.
+	Release string `json:"release"`
+	// Arch is ArchX86_64 or ArchI386, read from the ELF class of the compressed payload.
+	Arch string `json:"arch"`
+	// Protocol is the boot protocol version, e.g. 0x20f.
+	Protocol uint16 `json:"protocol"`
+	// Compression names the payload's compression (gzip, xz, …).
+	Compression string `json:"compression"`
+}
+
+// ReadImage parses the boot image at path.
+func ReadImage(path string) (Image, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Image{}, err
+	}
+	img, err := ParseImage(b)
+	if err != nil {
+		return Image{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+// ParseImage parses a bzImage held in memory.
+func ParseImage(b []byte) (Image, error) {
+	if len(b) < 0x250 || string(b[0x202:0x206]) != "HdrS" {
+		if len(b) >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa && len(b) < 0x250 {
+			return Image{}, fmt.Errorf("%w: only %d bytes", ErrTruncated, len(b))
+		}
+		return Image{}, ErrNotKernel
+	}
+	le := binary.LittleEndian
+	img := Image{Protocol: le.Uint16(b[0x206:])}
+	if img.Protocol < 0x200 {
+		return Image{}, fmt.Errorf("boot protocol %#x is older than 2.00: unsupported", img.Protocol)
+	}
+	setupSects := int(b[0x1f1])
+	if setupSects == 0 {
+		setupSects = 4
+	}
+	setupEnd := (setupSects + 1) * 512
+	sysSize := int64(le.Uint32(b[0x1f4:])) * 16
+	if want := int64(setupEnd) + sysSize; int64(len(b)) < want {
+		return Image{}, fmt.Errorf("%w: %d bytes, the header says %d", ErrTruncated, len(b), want)
+	}
+	if off := int(le.Uint16(b[0x20e:])) + 0x200; off < setupEnd {
+		s := b[off:setupEnd]
+		if i := bytes.IndexByte(s, 0); i >= 0 {
+			s = s[:i]
+		}
+		img.Version = string(s)
+		if f := strings.Fields(img.Version); len(f) > 0 {
+			img.Release = f[0]
+		}
+	}
+	if img.Release == "" {
+		return Image{}, errors.New("boot image has no kernel version string")
+	}
+	arch, comp, err := payloadArch(b, setupEnd, img.Protocol)
+	if err != nil {
+		return Image{}, err
+	}
+	img.Arch, img.Compression = arch, comp
+	return img, nil
+}
+
+// payloadArch decompresses the start of the payload and reads its ELF class;
+// images older than boot protocol 2.08 have no payload pointer and are x86 only
+// by their xloadflags-less header, so they are refused.
+func payloadArch(b []byte, setupEnd int, proto uint16) (arch, compression string, err error) {
+	le := binary.LittleEndian
+	if proto < 0x208 {
+		return "", "", fmt.Errorf("boot protocol %#x has no payload pointer (needs 2.08, Linux 2.6.26+)", proto)
+	}
+	off, n := int(le.Uint32(b[0x248:])), int(le.Uint32(b[0x24c:]))
+	start := setupEnd + off
+	if start < 0 || n <= 0 || start+n > len(b) {
+		return "", "", fmt.Errorf("%w: payload %d+%d lies past the end (%d bytes)", ErrTruncated, start, n, len(b))
+	}
+	payload := b[start : start+n]
+	compression = compressionOf(payload)
+	head, derr := decompressHead(payload, compression, 64)
+	if derr == nil && len(head) >= 5 && string(head[:4]) == "\x7fELF" {
+		switch head[4] {
+		case 1:
+			return ArchI386, compression, nil
+		case 2:
+			return ArchX86_64, compression, nil
+		}
+	}
+	// Fall back on xloadflags (protocol 2.12+) when the payload cannot be read.
+	if proto >= 0x20c {
+		if le.Uint16(b[0x236:])&1 != 0 {
+			return ArchX86_64, compression, nil
+		}
+		return ArchI386, compression, nil
+	}
+	if derr == nil {
+		derr = errors.New("payload is not an ELF file")
+	}
+	return "", compression, fmt.Errorf("read architecture from %s payload: %w", compression, derr)
+}
+
+func compressionOf(p []byte) string {
+	switch {
+	case bytes.HasPrefix(p, []byte{0x1f, 0x8b}):
+		return "gzip"
+	case bytes.HasPrefix(p, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return "xz"
+	case bytes.HasPrefix(p, []byte("BZh")):
+		return "bzip2"
+	case bytes.HasPrefix(p, []byte{0x5d, 0, 0}):
+		return "lzma"
+	case bytes.HasPrefix(p, []byte{0x89, 'L', 'Z', 'O'}):
+		return "lzo"
+	case bytes.HasPrefix(p, []byte{0x02, 0x21, 0x4c, 0x18}):
+		return "lz4"
+	case bytes.HasPrefix(p, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return "zstd"
+	case bytes.HasPrefix(p, []byte("\x7fELF")):
+		return "none"
+	}
+	return "unknown"
+}
+
+// decompressHead returns the first n bytes of the decompressed payload.
+func decompressHead(p []byte, compression string, n int) ([]byte, error) {
+	var r io.Reader
+	switch compression {
+	case "none":
+		return p[:min(n, len(p))], nil
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(p))
+		if err != nil {
+			return nil, err
+		}
+		r = zr
+	case "bzip2":
+		r = bzip2.NewReader(bytes.NewReader(p))
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(p))
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		r = zr
+	case "xz", "lzma", "lzo", "lz4":
+		// The kernel's xz streams use the x86 BCJ filter, which the Go xz
+		// packages lack; the command-line tools read all of these.
+		return toolHead(p, compression, n)
+	default:
+		return nil, fmt.Errorf("unknown payload compression")
+	}
+	head := make([]byte, n)
+	k, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	return head[:k], nil
+}
+
+func toolHead(p []byte, compression string, n int) ([]byte, error) {
+	args := map[string][]string{
+		"xz":   {"xz", "-dc"},
+		"lzma": {"xz", "--format=lzma", "-dc"},
+		"lzo":  {"lzop", "-dc"},
+		"lz4":  {"lz4", "-dc"},
+	}[compression]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin = bytes.NewReader(p)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s is needed to read a %s kernel: %w", args[0], compression, err)
+	}
+	head := make([]byte, n)
+	k, rerr := io.ReadFull(bufio.NewReader(out), head)
+	cancel()
+	_ = cmd.Wait()
+	if k < 5 {
+		return nil, fmt.Errorf("%s: %v", args[0], rerr)
+	}
+	return head[:k], nil
+}

@@ -1,0 +1,163 @@
+// Package kernels turns kernel references into verified, cached boot images.
+package kernels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+)
+
+// Origin records how a kernel image was obtained.
+type Origin struct {
+	Package        string `json:"package,omitempty"`
+	PackageVersion string `json:"package_version,omitempty"`
+	DebSHA256      string `json:"deb_sha256,omitempty"`
+	URL            string `json:"url,omitempty"`
+	File           string `json:"file,omitempty"`
+	SHA256         string `json:"sha256"`
+}
+
+// Kernel is a resolved, verified kernel image ready to boot.
+type Kernel struct {
+	Ref        Ref
+	Path       string // the bzImage
+	ModulesDir string // lib/modules/RELEASE, or "" when only the image is known
+	Config     string // the kernel's .config, or ""
+	Image      Image
+	Origin     Origin
+}
+
+// Resolver resolves references against a cache.
+type Resolver struct {
+	Cache Cache
+	// Log, if set, receives progress lines (downloads).
+	Log func(string)
+	// Client fetches URLs; nil means http.DefaultClient.
+	Client *http.Client
+}
+
+func (r *Resolver) logf(format string, args ...any) {
+	if r.Log != nil {
+		r.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// Resolve returns the kernel a reference names, downloading and verifying it once.
+func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
+	ref, err := ParseRef(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch ref.Kind {
+	case KindDebian:
+		return r.resolveDebian(ctx, ref)
+	case KindURL:
+		return r.resolveURL(ctx, ref)
+	default:
+		if _, err := os.Stat(ref.Path); err != nil {
+			return nil, fmt.Errorf("kernel %s: %w (give debian:SERIES, a bzImage path or an https URL with #sha256=)", raw, err)
+		}
+		k, err := newKernel(ref, ref.Path)
+		if err != nil {
+			return nil, err
+		}
+		k.Origin.File = ref.Path
+		return k, nil
+	}
+}
+
+func newKernel(ref Ref, path string) (*Kernel, error) {
+	img, err := ReadImage(path)
+	if err != nil {
+		return nil, describe(ref.Raw, err)
+	}
+	if ref.Kind == KindDebian && img.Arch != ref.Arch {
+		return nil, fmt.Errorf("kernel %s: image is %s, not %s", ref.Raw, img.Arch, ref.Arch)
+	}
+	sum, err := FileSHA256(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Kernel{Ref: ref, Path: path, Image: img, Origin: Origin{SHA256: sum}}, nil
+}
+
+// describe turns an image error into the one line a user needs.
+func describe(raw string, err error) error {
+	switch {
+	case errors.Is(err, ErrNotKernel):
+		return fmt.Errorf("kernel %s: not a Linux x86 boot image (bzImage/vmlinuz); point at arch/x86/boot/bzImage or /boot/vmlinuz-*", raw)
+	case errors.Is(err, ErrTruncated):
+		return fmt.Errorf("kernel %s: truncated image (%v); download or copy it again", raw, errors.Unwrap(err))
+	}
+	return fmt.Errorf("kernel %s: %w", raw, err)
+}
+
+func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
+	unlock, err := r.Cache.Lock("blob-" + ref.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	path, err := r.Cache.Path("blobs", ref.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		r.logf("downloading %s", ref.URL)
+		if err := r.download(ctx, ref, path); err != nil {
+			return nil, err
+		}
+	}
+	k, err := newKernel(ref, path)
+	if err != nil {
+		return nil, err
+	}
+	k.Origin.URL = ref.URL
+	return k, nil
+}
+
+func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
+	client := r.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref.URL, nil)
+	if err != nil {
+		return fmt.Errorf("kernel %s: %w", ref.Raw, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("kernel %s: download: %w", ref.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("kernel %s: download: HTTP %s", ref.URL, resp.Status)
+	}
+	f, err := r.Cache.TempFile()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	n, err := io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || (resp.ContentLength >= 0 && n != resp.ContentLength) {
+		return fmt.Errorf("kernel %s: download truncated after %d of %d bytes (%v); run again", ref.URL, n, resp.ContentLength, err)
+	}
+	sum, err := FileSHA256(f.Name())
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(sum, ref.SHA256) {
+		return fmt.Errorf("kernel %s: checksum mismatch: got sha256 %s, want %s; check the #sha256= in the reference", ref.URL, sum, ref.SHA256)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	return nil
+}

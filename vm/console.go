@@ -1,0 +1,80 @@
+package vm
+
+import (
+	"bufio"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/runmatrix/runmatrix/internal/bootproto"
+)
+
+// console reads the guest's serial console, copies it to a log, keeps the
+// last lines, and reports the init's ready and fatal lines.
+type console struct {
+	mu    sync.Mutex
+	lines []string
+	keep  int
+
+	ready chan bootproto.Ready
+	fatal chan string
+	done  chan struct{}
+}
+
+func newConsole(keep int) *console {
+	return &console{keep: keep, ready: make(chan bootproto.Ready, 1), fatal: make(chan string, 1), done: make(chan struct{})}
+}
+
+// panicMarkers are console lines after which the guest will not come up.
+var panicMarkers = []string{"Kernel panic - not syncing", "---[ end Kernel panic", bootproto.FatalPrefix}
+
+func (c *console) run(r io.Reader, log io.Writer) {
+	defer close(c.done)
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadString('\n')
+		if line != "" {
+			if log != nil {
+				log.Write([]byte(line))
+			}
+			line = strings.TrimRight(line, "\r\n")
+			c.add(line)
+			if rd, ok := bootproto.ParseReady(line); ok {
+				select {
+				case c.ready <- rd:
+				default:
+				}
+			}
+			for _, m := range panicMarkers {
+				if strings.Contains(line, m) {
+					select {
+					case c.fatal <- line:
+					default:
+					}
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *console) add(line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, line)
+	if len(c.lines) > c.keep {
+		c.lines = c.lines[len(c.lines)-c.keep:]
+	}
+}
+
+// tail returns up to n of the last console lines.
+func (c *console) tail(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n > len(c.lines) {
+		n = len(c.lines)
+	}
+	return append([]string(nil), c.lines[len(c.lines)-n:]...)
+}
