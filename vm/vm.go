@@ -146,9 +146,6 @@ func (m *Machine) buildArgs(qmpFD int) []string {
 		"-chardev", fmt.Sprintf("socket,id=qmp,fd=%d,server=on,wait=off", qmpFD), "-mon", "chardev=qmp,mode=control",
 		"-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append,
 	}
-	if c.Accel == AccelKVM {
-		a = append(a, "-cpu", "host")
-	}
 	for i, n := range c.NICs {
 		a = append(a, "-netdev", fmt.Sprintf("user,id=n%d,restrict=on,hostfwd=tcp:127.0.0.1:0-:22", i),
 			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", n.Model, i, n.MAC))
@@ -171,16 +168,14 @@ func (m *Machine) connectQMP(ctx context.Context, path string) error {
 	select {
 	case err := <-errc:
 		if err != nil {
-			mon.Disconnect()
+			// Disconnect blocks before a successful Connect; QEMU's exit closes the socket.
 			return err
 		}
 		m.mon = mon
 		return nil
 	case <-m.exited:
-		mon.Disconnect()
 		return errors.New("QEMU exited")
 	case <-ctx.Done():
-		mon.Disconnect()
 		return ctx.Err()
 	}
 }

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"runtime"
+
+	"github.com/spf13/pflag"
+
+	"github.com/runmatrix/runmatrix/guest"
+	"github.com/runmatrix/runmatrix/kernels"
+)
+
+// guestFlags are the flags of every command that boots guests.
+type guestFlags struct {
+	opts     guest.Options
+	accel    string
+	jobs     int
+	cacheDir string
+}
+
+func (f *guestFlags) register(fs *pflag.FlagSet) {
+	d := guest.DefaultOptions()
+	fs.StringVar(&f.accel, "accel", "auto", "accelerator: kvm, tcg or auto (KVM only if a probe boot proves it works)")
+	fs.IntVar(&f.jobs, "jobs", defaultJobs(), "guests to run at once")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/runmatrix)")
+	fs.StringVar(&f.opts.QEMU, "qemu", "qemu-system-x86_64", "QEMU binary")
+	fs.IntVar(&f.opts.MemoryMB, "memory", d.MemoryMB, "guest memory in MiB")
+	fs.IntVar(&f.opts.CPUs, "cpus", d.CPUs, "guest CPUs")
+	fs.DurationVar(&f.opts.BootTimeout, "boot-timeout", d.BootTimeout, "deadline from QEMU start to the guest init's ready line")
+	fs.DurationVar(&f.opts.SSHTimeout, "ssh-timeout", d.SSHTimeout, "deadline for SSH and the agent upload")
+	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command")
+	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
+}
+
+func (f *guestFlags) cache() (kernels.Cache, error) {
+	if f.cacheDir != "" {
+		return kernels.Cache{Dir: f.cacheDir}, nil
+	}
+	d, err := kernels.DefaultCacheDir()
+	return kernels.Cache{Dir: d}, err
+}
+
+// defaultJobs runs one TCG guest per core, at most one per 1 GiB of memory.
+func defaultJobs() int {
+	n := runtime.NumCPU()
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+

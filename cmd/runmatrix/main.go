@@ -1,0 +1,66 @@
+// Command runmatrix boots many Linux kernels under QEMU, runs socket test
+// cases in each and tabulates how every kernel behaved.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runmatrix/runmatrix/guest"
+)
+
+// exitError carries an exit status without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	var ee exitError
+	var ue *guest.UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "runmatrix:", err)
+		return 2
+	default:
+		fmt.Fprintln(os.Stderr, "runmatrix:", err)
+		return 1
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "runmatrix",
+		Short: "Show, with evidence, how each Linux kernel behaves for a syscall sequence",
+		Long: `runmatrix boots Linux kernels (2.6.32 to today) under QEMU, ships a static
+guest agent into each over SSH, runs socket test cases there and gathers
+return values, errno and signals into a comparison table.
+
+Kernel references:
+  debian:6.1, debian:6.12      newest Debian linux-image-*-unsigned of that series (via apt)
+  debian:6.1/i686              the 32-bit flavour (needs: dpkg --add-architecture i386)
+  ./path/to/bzImage            a local boot image
+  https://host/bzImage#sha256=HEX   downloaded once, verified, cached`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &guest.UsageError{Msg: err.Error()} })
+	root.AddCommand(newProbeCmd())
+	return root
+}
