@@ -7,10 +7,10 @@ require (
 	github.com/digitalocean/go-qemu v0.0.0-20230711162256-2e3d0186973e
 	github.com/klauspost/compress v1.17.11
 	github.com/spf13/cobra v1.8.1
+	github.com/spf13/pflag v1.0.5
 	github.com/stretchr/testify v1.10.0
-	github.com/ulikunitz/xz v0.5.12
 	golang.org/x/crypto v0.41.0
-	gopkg.in/yaml.v3 v3.0.1
+	golang.org/x/sys v0.35.0
 )
 
 require (
@@ -18,8 +18,7 @@ require (
 	github.com/digitalocean/go-libvirt v0.0.0-20220804181439-8648fbde413e // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/spf13/pflag v1.0.5 // indirect
-	golang.org/x/sys v0.35.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 // The Go module proxy refuses go-qemu and go-libvirt here; Debian ships their

@@ -47,4 +47,3 @@ func defaultJobs() int {
 	}
 	return n
 }
-

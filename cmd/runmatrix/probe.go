@@ -176,4 +176,3 @@ func dash(s string) string {
 	}
 	return s
 }
-

@@ -1,0 +1,43 @@
+# runmatrix. `make probe` is the main job for now; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+GUEST_TOOLCHAIN := go1.23.12
+GUEST_ENV := GOTOOLCHAIN=$(GUEST_TOOLCHAIN) CGO_ENABLED=0 GOOS=linux
+PREBUILT := guestbin/prebuilt
+
+.PHONY: deps build guest probe test unit e2e bench clean
+
+# deps installs what runmatrix needs on a Debian machine (root) and the Go
+# 1.23 toolchain for guest binaries (Linux 2.6.32 support).
+deps:
+	@if ! command -v qemu-system-x86_64 >/dev/null || [ ! -d /usr/share/gocode/src/github.com/digitalocean/go-qemu ] \
+	   || ! command -v cpio >/dev/null || ! command -v xz >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    qemu-system-x86 golang-github-digitalocean-go-qemu-dev cpio xz-utils zstd dpkg >/dev/null; \
+	else apt-get update -qq; fi
+	GOTOOLCHAIN=$(GUEST_TOOLCHAIN) $(GO) version
+
+guest:
+	for a in amd64 386; do \
+	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-init ./guest-init && \
+	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-agent ./guest-agent || exit 1; \
+	done
+
+build: deps guest
+	$(GO) build -tags embedguest -o bin/runmatrix ./cmd/runmatrix
+
+probe: build
+	./bin/runmatrix probe debian:6.1 debian:6.12
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+e2e: build
+	$(GO) test -count=1 -timeout 30m -v ./e2e
+
+test: deps unit e2e
+	@if pgrep -f '[q]emu-system-x86_64.*runmatrix-guest' >/dev/null; then echo "QEMU processes left behind"; exit 1; fi
+
+clean:
+	rm -rf bin $(PREBUILT)/linux_*

@@ -1,0 +1,176 @@
+// Package e2e boots real kernels under real QEMU through the runmatrix CLI.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/kernels"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "runmatrix-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "runmatrix")
+	if out, err := exec.Command("go", "build", "-o", binary, "../cmd/runmatrix").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build runmatrix: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	// No QEMU may outlive the runs that started it.
+	if out, err := exec.Command("pgrep", "-af", "qemu-system-x86_64.*runmatrix-guest-").Output(); err == nil && len(out) > 0 {
+		fmt.Fprintf(os.Stderr, "QEMU processes left behind:\n%s", out)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+type probeResult struct {
+	Ref, Release, Machine, Transport, Accel, Error string
+	ReadySeconds                                   float64 `json:"ready_seconds"`
+	ImageRelease                                   string  `json:"image_release"`
+}
+
+// runmatrix runs the CLI with a deadline and returns stdout, stderr and the exit status.
+func runmatrix(t *testing.T, timeout time.Duration, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	require.NoError(t, ctx.Err(), "runmatrix %v did not finish within %s; stderr:\n%s", args, timeout, stderr.String())
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func resolve(t *testing.T, ref string) *kernels.Kernel {
+	t.Helper()
+	dir, err := kernels.DefaultCacheDir()
+	require.NoError(t, err)
+	k, err := (&kernels.Resolver{Cache: kernels.Cache{Dir: dir}}).Resolve(context.Background(), ref)
+	require.NoError(t, err)
+	return k
+}
+
+// TestProbeDebian boots both Debian kernels and checks that the release the
+// agent reports from inside the guest is the one written in the image.
+func TestProbeDebian(t *testing.T) {
+	refs := []string{"debian:6.1", "debian:6.12"}
+	stdout, stderr, code := runmatrix(t, 15*time.Minute, append([]string{"probe", "--json"}, refs...)...)
+	t.Logf("stderr:\n%s\nstdout:\n%s", stderr, stdout)
+	require.Equal(t, 0, code)
+	var results []probeResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &results))
+	require.Len(t, results, len(refs))
+	for i, r := range results {
+		k := resolve(t, refs[i])
+		require.Equal(t, refs[i], r.Ref)
+		require.Empty(t, r.Error)
+		require.Equal(t, k.Image.Release, r.Release, "uname -r in the guest vs the image's version string")
+		require.Equal(t, kernels.ArchX86_64, r.Machine)
+		require.Equal(t, "net", r.Transport)
+		require.Contains(t, []string{"kvm", "tcg"}, r.Accel)
+		require.Greater(t, r.ReadySeconds, 0.0)
+	}
+}
+
+// TestBadInput checks each bad kernel is refused with its one-line reason, fast.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notKernel := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(notKernel, []byte("not a kernel\n"), 0o644))
+	real, err := os.ReadFile(resolve(t, "debian:6.1").Path)
+	require.NoError(t, err)
+	truncated := filepath.Join(dir, "vmlinuz-half")
+	require.NoError(t, os.WriteFile(truncated, real[:len(real)/2], 0o644))
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/bzImage":
+			w.Write(real)
+		case "/short":
+			w.Header().Set("Content-Length", fmt.Sprint(len(real)))
+			w.Write(real[:1000])
+		}
+	}))
+	defer srv.Close()
+	sum := sha256.Sum256(real)
+	wrong := strings.Repeat("0", 64)
+	cache := t.TempDir() // a cold cache, so URLs are really downloaded
+
+	for _, tc := range []struct {
+		name     string
+		ref      string
+		wantCode int
+		wantMsg  string
+	}{
+		{"not a kernel", notKernel, 1, "not a Linux x86 boot image"},
+		{"truncated image", truncated, 1, "truncated image"},
+		{"checksum mismatch", srv.URL + "/bzImage#sha256=" + wrong, 1, "checksum mismatch"},
+		{"truncated download", srv.URL + "/short#sha256=" + hex.EncodeToString(sum[:]), 1, "download truncated"},
+		{"URL without digest", srv.URL + "/bzImage", 2, "#sha256="},
+		{"missing file", filepath.Join(dir, "nope"), 1, "no such file"},
+		{"bad series", "debian:latest", 2, "want debian:SERIES"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runmatrix(t, 60*time.Second, "probe", "--json", "--accel", "tcg", "--cache-dir", cache, tc.ref)
+			require.Equal(t, tc.wantCode, code, "stdout=%s stderr=%s", stdout, stderr)
+			msg := stderr
+			if tc.wantCode == 1 {
+				var rs []probeResult
+				require.NoError(t, json.Unmarshal([]byte(stdout), &rs))
+				require.Len(t, rs, 1)
+				msg = rs[0].Error
+			}
+			require.Contains(t, msg, tc.wantMsg)
+			require.NotContains(t, strings.TrimSuffix(msg, "\n"), "\n", "one line")
+			require.NotContains(t, stderr, "goroutine", "no stack trace")
+		})
+	}
+}
+
+// TestPanicReported boots a kernel whose init is missing: the panic must be
+// reported in that kernel's result, with console lines, well before the deadline.
+func TestPanicReported(t *testing.T) {
+	start := time.Now()
+	stdout, _, code := runmatrix(t, 5*time.Minute, "probe", "--json", "--accel", "tcg",
+		"--append", "rdinit=/no-such-init", "--boot-timeout", "4m", "debian:6.1")
+	require.Equal(t, 1, code)
+	var rs []struct {
+		Error   string
+		Console []string
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rs))
+	require.Len(t, rs, 1)
+	require.Contains(t, rs[0].Error, "Kernel panic")
+	require.NotEmpty(t, rs[0].Console)
+	require.Less(t, time.Since(start), 4*time.Minute, "reported on the panic, not at the deadline")
+}

@@ -1,0 +1,58 @@
+package kernels
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseRef(t *testing.T) {
+	sum := "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4"
+	for _, tc := range []struct {
+		in      string
+		want    Ref
+		wantErr string
+	}{
+		{in: "debian:6.1", want: Ref{Raw: "debian:6.1", Kind: KindDebian, Series: "6.1", Arch: ArchX86_64}},
+		{in: "debian:6.1/i686", want: Ref{Raw: "debian:6.1/i686", Kind: KindDebian, Series: "6.1", Arch: ArchI386}},
+		{in: "debian:six", wantErr: "want debian:SERIES"},
+		{in: "debian:6.1/arm", wantErr: "unknown arch"},
+		{in: "https://h/bzImage#sha256=" + sum, want: Ref{Raw: "https://h/bzImage#sha256=" + sum, Kind: KindURL, URL: "https://h/bzImage", SHA256: sum}},
+		{in: "https://h/bzImage", wantErr: "#sha256="},
+		{in: "https://h/bzImage#sha256=abc", wantErr: "#sha256="},
+		{in: "./bzImage", want: Ref{Raw: "./bzImage", Kind: KindFile, Path: "./bzImage"}},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseRef(tc.in)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseImageRejects(t *testing.T) {
+	notKernel := []byte("#!/bin/sh\necho hello\n")
+	header := make([]byte, 0x300)
+	copy(header[0x202:], "HdrS")
+	header[0x1f1] = 1
+	header[0x206], header[0x207] = 0x0f, 0x02
+	header[0x1f4] = 0xff // syssize: far more than the file holds
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		wantErr error
+	}{
+		{"text file", notKernel, ErrNotKernel},
+		{"empty", nil, ErrNotKernel},
+		{"header promises more than the file has", header, ErrTruncated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseImage(tc.data)
+			require.ErrorIs(t, err, tc.wantErr)
+		})
+	}
+}
