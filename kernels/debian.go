@@ -52,12 +52,18 @@ func newestDebianPackage(ctx context.Context, series, arch string) (name, versio
 			pkg = n + ":" + debArch
 		}
 		v, err := candidateVersion(ctx, pkg)
-		if err != nil || v == "" {
+		if err != nil {
+			return "", "", err
+		}
+		if v == "" {
 			continue
 		}
 		if version == "" || debVersionGreater(ctx, v, version) {
 			name, version = pkg, v
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", "", err // a cancelled comparison must not pick an older package
 	}
 	if name == "" {
 		fix := "run: apt-get update"
