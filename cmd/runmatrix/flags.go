@@ -7,6 +7,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/guest"
 	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/vm"
 )
 
 // guestFlags are the flags of every command that boots guests.
@@ -22,7 +23,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: kvm, tcg or auto (KVM only if a probe boot proves it works)")
 	fs.IntVar(&f.jobs, "jobs", defaultJobs(), "guests to run at once")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/runmatrix)")
-	fs.StringVar(&f.opts.QEMU, "qemu", "qemu-system-x86_64", "QEMU binary")
+	fs.StringVar(&f.opts.QEMU, "qemu", vm.DefaultQEMU, "QEMU binary")
 	fs.IntVar(&f.opts.MemoryMB, "memory", d.MemoryMB, "guest memory in MiB")
 	fs.IntVar(&f.opts.CPUs, "cpus", d.CPUs, "guest CPUs")
 	fs.DurationVar(&f.opts.BootTimeout, "boot-timeout", d.BootTimeout, "deadline from QEMU start to the guest init's ready line")
@@ -39,7 +40,7 @@ func (f *guestFlags) cache() (kernels.Cache, error) {
 	return kernels.Cache{Dir: d}, err
 }
 
-// defaultJobs runs one TCG guest per core, at most one per 1 GiB of memory.
+// defaultJobs runs one guest per core: a TCG guest keeps one core busy.
 func defaultJobs() int {
 	n := runtime.NumCPU()
 	if n < 1 {
