@@ -1,27 +1,43 @@
 // Command guest-agent runs inside a guest, uploaded by the runner over SSH,
 // and reports what the guest kernel does as JSON on stdout. It must run on
 // Linux 2.6.32 (built with Go 1.23).
+//
+//	guest-agent probe                         uname as JSON
+//	guest-agent run [-case GLOB]... [-profile P]...
+//	                                          one JSON result per line, per case and profile
+//	guest-agent case-child CASE PROFILE ISO ADDR   (internal) one case, in its own process
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runmatrix/runmatrix/caserun"
 	"github.com/runmatrix/runmatrix/internal/agentproto"
+	"github.com/runmatrix/runmatrix/outcome"
+	"github.com/runmatrix/runmatrix/testcases"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: guest-agent probe")
+		fmt.Fprintln(os.Stderr, "usage: guest-agent probe | run [-case GLOB]... [-profile P]...")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "probe":
 		err = probe()
+	case "run":
+		err = run(os.Args[2:])
+	case caserun.ChildCommand:
+		os.Exit(caserun.Child(os.Args[2:], os.Stdout))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -42,4 +58,52 @@ func probe() error {
 		Version: unix.ByteSliceToString(u.Version[:]),
 		Machine: unix.ByteSliceToString(u.Machine[:]),
 	})
+}
+
+// list is a repeatable string flag.
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error { *l = append(*l, v); return nil }
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var globs, profs list
+	fs.Var(&globs, "case", "case ID glob (repeatable; default all)")
+	fs.Var(&profs, "profile", "sysctl profile (repeatable; default \"default\")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cases, err := testcases.Select(globs)
+	if err != nil {
+		return err
+	}
+	if len(profs) == 0 {
+		profs = list{"default"}
+	}
+	var profiles []testcases.Profile
+	for _, name := range profs {
+		p, err := testcases.ParseProfile(name)
+		if err != nil {
+			return err
+		}
+		profiles = append(profiles, p)
+	}
+	r, err := caserun.NewRunner()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	enc := json.NewEncoder(os.Stdout)
+	var werr error
+	err = r.RunAll(ctx, cases, profiles, func(res outcome.Result) {
+		if werr == nil {
+			werr = enc.Encode(res)
+		}
+	})
+	if werr != nil {
+		return fmt.Errorf("write result: %w", werr)
+	}
+	return err
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runmatrix/runmatrix/internal/bootproto"
+	"github.com/runmatrix/runmatrix/internal/netif"
 	"github.com/runmatrix/runmatrix/internal/sshserver"
 )
 
@@ -79,7 +80,7 @@ func run() error {
 	os.Setenv("PATH", "/tmp/runmatrix:/bin:/sbin:/usr/bin")
 	os.Setenv("HOME", "/tmp")
 	loadModules()
-	if err := ifUp("lo", "127.0.0.1", "255.0.0.0"); err != nil {
+	if err := netif.Up("lo", "127.0.0.1", "255.0.0.0"); err != nil {
 		logf("lo: %v", err)
 	}
 	srv, err := newServer()
@@ -90,7 +91,7 @@ func run() error {
 	if iface == "" {
 		return errors.New("no network interface with a driver (serial transport not available in this build)")
 	}
-	if err := ifUp(iface, bootproto.GuestIP, "255.255.255.0"); err != nil {
+	if err := netif.Up(iface, bootproto.GuestIP, "255.255.255.0"); err != nil {
 		return fmt.Errorf("configure %s: %w", iface, err)
 	}
 	l, err := net.Listen("tcp4", ":22")
@@ -166,40 +167,4 @@ func pickNIC() (iface, driver, mac string) {
 		return "", "", ""
 	}
 	return nics[0].name, nics[0].driver, nics[0].mac
-}
-
-func ifUp(name, addr, mask string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	set := func(req uint, ip string) error {
-		ifr, err := unix.NewIfreq(name)
-		if err != nil {
-			return err
-		}
-		if err := ifr.SetInet4Addr(net.ParseIP(ip).To4()); err != nil {
-			return err
-		}
-		return unix.IoctlIfreq(fd, req, ifr)
-	}
-	if err := set(unix.SIOCSIFADDR, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("address: %w", err)
-	}
-	if err := set(unix.SIOCSIFNETMASK, mask); err != nil {
-		return fmt.Errorf("netmask: %w", err)
-	}
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("up: %w", err)
-	}
-	return nil
 }

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/runmatrix/runmatrix/guestbin"
@@ -211,6 +213,13 @@ func (g *Guest) Agent(ctx context.Context, args ...string) ([]byte, error) {
 		cmd += " " + a
 	}
 	return g.Client.Run(ctx, cmd, nil)
+}
+
+// AgentStream runs the agent with args, writing its stdout to w as it
+// arrives; it is bounded by ctx only, since a case run's length is the sum
+// of its cases' own watchdogs.
+func (g *Guest) AgentStream(ctx context.Context, w io.Writer, args ...string) error {
+	return g.Client.Stream(ctx, AgentPath+" "+strings.Join(args, " "), nil, w)
 }
 
 // Dir is the guest's working directory on the host (console log, QMP socket).

@@ -111,13 +111,21 @@ func (e *ExitError) Error() string {
 
 // Run runs cmd with stdin and returns its stdout; a non-zero exit is an *ExitError.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) ([]byte, error) {
+	var stdout bytes.Buffer
+	err := c.Stream(ctx, cmd, stdin, &stdout)
+	return stdout.Bytes(), err
+}
+
+// Stream runs cmd with stdin, writing its stdout to w as it arrives; a
+// non-zero exit is an *ExitError. w is not written after Stream returns.
+func (c *Client) Stream(ctx context.Context, cmd string, stdin io.Reader, w io.Writer) error {
 	s, err := c.c.NewSession()
 	if err != nil {
-		return nil, fmt.Errorf("ssh session: %w", err)
+		return fmt.Errorf("ssh session: %w", err)
 	}
 	defer s.Close()
-	var stdout, stderr bytes.Buffer
-	s.Stdout, s.Stderr = &stdout, &stderr
+	var stderr bytes.Buffer
+	s.Stdout, s.Stderr = w, &stderr
 	if stdin != nil {
 		s.Stdin = stdin
 	}
@@ -127,16 +135,17 @@ func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) ([]byte, 
 	case err = <-done:
 	case <-ctx.Done():
 		s.Close()
-		return stdout.Bytes(), fmt.Errorf("%s: %w", cmd, ctx.Err())
+		<-done // closing the session ends Run; w is quiet after this
+		return fmt.Errorf("%s: %w", cmd, ctx.Err())
 	}
 	var ee *ssh.ExitError
 	if errors.As(err, &ee) {
-		return stdout.Bytes(), &ExitError{Status: ee.ExitStatus(), Stderr: stderr.String()}
+		return &ExitError{Status: ee.ExitStatus(), Stderr: stderr.String()}
 	}
 	if err != nil {
-		return stdout.Bytes(), fmt.Errorf("%s: %w", cmd, err)
+		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	return stdout.Bytes(), nil
+	return nil
 }
 
 // Upload copies a local file to path in the guest, gzip-compressed on the wire.

@@ -1,0 +1,136 @@
+// Package testcases holds the socket test cases runmatrix runs in guests,
+// the recorder they make their system calls through, and the sysctl
+// profiles they run under. It is compiled into the guest agent and into the
+// CLI (for local runs), so it must run on Linux 2.6.32.
+package testcases
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"time"
+)
+
+// Case is one syscall sequence with a stable ID.
+type Case struct {
+	// ID is stable across releases; users select cases by glob on it.
+	ID string
+	// Title is the one-line purpose shown by `runmatrix cases list`.
+	Title string
+	// About says what the case reproduces, in one paragraph.
+	About string
+	// Source is where the behaviour comes from: a seed, man page or commit.
+	Source string
+	// Timeout bounds the case; the watchdog kills it after that.
+	Timeout time.Duration
+	// Expect are outcomes a source states for some kernels and profiles.
+	// They are data for the table, never an input to the outcome.
+	Expect []Expect
+	// Run makes the case's calls through t. An error means the harness
+	// could not set the case up; kernel failures are steps, not errors.
+	Run func(t *T) error `json:"-"`
+}
+
+// Expect is an outcome summary a source states for a kernel range.
+type Expect struct {
+	// Kernels is a version range such as "<3.6" or ">=3.7 <4.11"; "" is any.
+	Kernels string `json:"kernels,omitempty"`
+	// Profiles limits the expectation to these profiles; empty is any.
+	Profiles []string `json:"profiles,omitempty"`
+	// Summary is the expected outcome summary.
+	Summary string `json:"summary"`
+	// Source is where the expectation comes from.
+	Source string `json:"source"`
+}
+
+// Applies reports whether e covers this kernel release and profile.
+func (e Expect) Applies(release, profile string) (bool, error) {
+	if len(e.Profiles) > 0 {
+		found := false
+		for _, p := range e.Profiles {
+			found = found || p == profile
+		}
+		if !found {
+			return false, nil
+		}
+	}
+	return InRange(release, e.Kernels)
+}
+
+// Expected returns the expectation that covers release and profile, if any.
+func (c *Case) Expected(release, profile string) (*Expect, error) {
+	for i := range c.Expect {
+		ok, err := c.Expect[i].Applies(release, profile)
+		if err != nil {
+			return nil, fmt.Errorf("case %s: %w", c.ID, err)
+		}
+		if ok {
+			return &c.Expect[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// All returns every case in a stable order.
+func All() []*Case {
+	var all []*Case
+	all = append(all, tfoCases()...)
+	all = append(all, deferAcceptCases()...)
+	all = append(all, reconnectCases()...)
+	all = append(all, closeCases()...)
+	all = append(all, flagCases()...)
+	return all
+}
+
+// Lookup returns the case with this ID.
+func Lookup(id string) (*Case, error) {
+	for _, c := range All() {
+		if c.ID == id {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown case %q (list them with `runmatrix cases list`)", id)
+}
+
+// Select returns the cases whose IDs match any of the globs, in stable
+// order. A glob that matches nothing is an error naming it.
+func Select(globs []string) ([]*Case, error) {
+	all := All()
+	if len(globs) == 0 {
+		return all, nil
+	}
+	picked := map[string]bool{}
+	for _, g := range globs {
+		n := 0
+		for _, c := range all {
+			ok, err := path.Match(g, c.ID)
+			if err != nil {
+				return nil, fmt.Errorf("case glob %q: %w", g, err)
+			}
+			if ok {
+				picked[c.ID] = true
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("no case matches %q (list them with `runmatrix cases list`)", g)
+		}
+	}
+	var out []*Case
+	for _, c := range all {
+		if picked[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// IDs returns the IDs of cases.
+func IDs(cases []*Case) []string {
+	ids := make([]string, len(cases))
+	for i, c := range cases {
+		ids[i] = c.ID
+	}
+	sort.Strings(ids)
+	return ids
+}

@@ -1,0 +1,50 @@
+package testcases
+
+import "time"
+
+// unknownFlags are send flag bits no kernel defines for sending.
+var unknownFlags = []uint32{0x40000000, 0x80000000}
+
+const flagsSource = "seed 004 (claims sendto ignores unknown flags and sendmsg rejects them); net/socket.c __sys_sendmsg() rejects MSG_CMSG_COMPAT (0x80000000) from user space since Linux commit 1be374a0518a (3.14)"
+
+func flagCases() []*Case {
+	return []*Case{
+		{
+			ID:    "flags.unknown.sendto",
+			Title: "sendto() on a connected socket with flags 0x40000000 and 0x80000000",
+			About: "Seed 004 concluded that sendto() ignores unknown flag bits while sendmsg() rejects them with EINVAL. This case and " +
+				"flags.unknown.sendmsg send with two high bits on an established connection: 0x40000000 (MSG_CMSG_CLOEXEC, a receive flag) " +
+				"and 0x80000000 (MSG_CMSG_COMPAT, kernel-internal).",
+			Source:  flagsSource,
+			Timeout: 20 * time.Second,
+			Expect:  []Expect{{Summary: "0x40000000=5 0x80000000=5", Source: "net/socket.c __sys_sendto() passes flags to the protocol, and tcp_sendmsg() ignores bits it does not use"}},
+			Run:     func(t *T) error { return unknownFlagSends(t, false) },
+		},
+		{
+			ID:      "flags.unknown.sendmsg",
+			Title:   "sendmsg() on a connected socket with flags 0x40000000 and 0x80000000",
+			About:   "The sendmsg() half of flags.unknown.sendto: the same two flag bits, same connection, msg_name NULL.",
+			Source:  flagsSource,
+			Timeout: 20 * time.Second,
+			Expect:  []Expect{{Kernels: ">=3.14", Summary: "0x40000000=5 0x80000000=-1 EINVAL", Source: flagsSource}},
+			Run:     func(t *T) error { return unknownFlagSends(t, true) },
+		},
+	}
+}
+
+func unknownFlagSends(t *T, msg bool) error {
+	cfd, _, _, err := t.pair()
+	if err != nil {
+		return err
+	}
+	for _, u := range unknownFlags {
+		f := int(int32(u)) // the kernel reads flags as unsigned int
+		label := flagString(f)
+		if msg {
+			t.Sendmsg(client, cfd, defaultPayload, f, socketPortNone).Key(label)
+		} else {
+			t.Sendto(client, cfd, defaultPayload, f, socketPortNone).Key(label)
+		}
+	}
+	return nil
+}

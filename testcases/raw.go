@@ -1,0 +1,164 @@
+package testcases
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/outcome"
+)
+
+// TCP header flags.
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	tcpPSH = 0x08
+	tcpACK = 0x10
+)
+
+// Segment is a TCP segment seen on or injected into the loopback.
+type Segment struct {
+	Src, Dst uint16
+	Seq, Ack uint32
+	Flags    uint8
+	Len      int
+}
+
+// FlagString renders the segment's flags as "SYN|ACK".
+func (s Segment) FlagString() string {
+	var parts []string
+	for _, f := range []struct {
+		bit  uint8
+		name string
+	}{{tcpSYN, "SYN"}, {tcpRST, "RST"}, {tcpFIN, "FIN"}, {tcpPSH, "PSH"}, {tcpACK, "ACK"}} {
+		if s.Flags&f.bit != 0 {
+			parts = append(parts, f.name)
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+func (s Segment) String() string {
+	return fmt.Sprintf("%d>%d %s seq=%d ack=%d len=%d", s.Src, s.Dst, s.FlagString(), s.Seq, s.Ack, s.Len)
+}
+
+// RawSocket opens a raw TCP socket, which both injects segments and
+// receives a copy of every TCP segment the stack receives.
+func (t *T) RawSocket(name string) *Call {
+	c := t.record("socket", "observer", name, args("domain", "AF_INET", "type", "SOCK_RAW|SOCK_NONBLOCK", "protocol", "IPPROTO_TCP"), func() (int64, error) {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK, unix.IPPROTO_TCP)
+		return int64(fd), err
+	})
+	t.step(c).RetFd = true
+	if c.OK() {
+		t.names[c.Fd()] = name
+	}
+	return c
+}
+
+// Sniff drains the segments the raw socket fd has seen between ports a and
+// b. The step's return value is the number of segments from -> to and its
+// detail their flags, which is stable across runs; the full segments are
+// in its arguments.
+func (t *T) Sniff(fd int, from, to uint16) ([]Segment, *Call) {
+	var all []Segment
+	c := t.record("recvfrom", "observer", t.name(fd), nil, func() (int64, error) {
+		buf := make([]byte, 65536)
+		n := 0
+		for {
+			m, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+			if err == unix.EAGAIN {
+				return int64(n), nil
+			}
+			if err != nil {
+				return int64(n), err
+			}
+			seg, ok := parseIPv4TCP(buf[:m])
+			if !ok || !(seg.Src == from && seg.Dst == to || seg.Src == to && seg.Dst == from) {
+				continue
+			}
+			all = append(all, seg)
+			if seg.Src == from {
+				n++
+			}
+		}
+	})
+	var flags []string
+	st := t.step(c)
+	for _, s := range all {
+		st.Args = append(st.Args, outcome.Arg{Name: "segment", Value: s.String()})
+		if s.Src == from {
+			flags = append(flags, s.FlagString())
+		}
+	}
+	if len(flags) == 0 {
+		flags = []string{"none"}
+	}
+	c.Detail("%s", strings.Join(flags, ","))
+	return all, c
+}
+
+func parseIPv4TCP(p []byte) (Segment, bool) {
+	if len(p) < 20 || p[0]>>4 != 4 || p[9] != unix.IPPROTO_TCP {
+		return Segment{}, false
+	}
+	ihl := int(p[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(p[2:4]))
+	if total > len(p) {
+		total = len(p)
+	}
+	if len(p) < ihl+20 {
+		return Segment{}, false
+	}
+	tcp := p[ihl:total]
+	off := int(tcp[12]>>4) * 4
+	return Segment{
+		Src:   binary.BigEndian.Uint16(tcp[0:2]),
+		Dst:   binary.BigEndian.Uint16(tcp[2:4]),
+		Seq:   binary.BigEndian.Uint32(tcp[4:8]),
+		Ack:   binary.BigEndian.Uint32(tcp[8:12]),
+		Flags: tcp[13],
+		Len:   len(tcp) - off,
+	}, true
+}
+
+// Inject sends seg through the raw socket fd to the case address.
+func (t *T) Inject(fd int, seg Segment) *Call {
+	b := make([]byte, 20)
+	binary.BigEndian.PutUint16(b[0:2], seg.Src)
+	binary.BigEndian.PutUint16(b[2:4], seg.Dst)
+	binary.BigEndian.PutUint32(b[4:8], seg.Seq)
+	binary.BigEndian.PutUint32(b[8:12], seg.Ack)
+	b[12] = 5 << 4
+	b[13] = seg.Flags
+	binary.BigEndian.PutUint16(b[14:16], 65535)
+	binary.BigEndian.PutUint16(b[16:18], tcpChecksum(t.Addr, t.Addr, b))
+	return t.record("sendto", "observer", t.name(fd), args("segment", seg.String()), func() (int64, error) {
+		n, err := sendto(fd, b, 0, t.sockaddr(0))
+		return int64(n), err
+	})
+}
+
+// tcpChecksum is the RFC 793 checksum over the IPv4 pseudo-header and seg.
+func tcpChecksum(src, dst [4]byte, seg []byte) uint16 {
+	var sum uint32
+	add := func(b []byte) {
+		for i := 0; i+1 < len(b); i += 2 {
+			sum += uint32(b[i])<<8 | uint32(b[i+1])
+		}
+		if len(b)%2 == 1 {
+			sum += uint32(b[len(b)-1]) << 8
+		}
+	}
+	add(src[:])
+	add(dst[:])
+	add([]byte{0, unix.IPPROTO_TCP, byte(len(seg) >> 8), byte(len(seg))})
+	add(seg)
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}

@@ -1,0 +1,150 @@
+package testcases
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	seed003 = "seed 003: CentOS 6.5 to 6.6 socket behaviour change (centos mailing list, 2015-01-21); RFC 5961 section 4 (challenge ACK for SYN on an established connection)"
+	// outOfWindow moves a sequence number far beyond any receive window.
+	outOfWindow = 1 << 30
+)
+
+func reconnectCases() []*Case {
+	return []*Case{
+		{
+			ID:    "reconnect.syn-in-window",
+			Title: "a SYN for an established 5-tuple, in window: what the server's recv() returns",
+			About: "A client that crashed and reconnects from the same source port sends a SYN that matches the server's established " +
+				"connection. Before RFC 5961 Linux reset the connection on an in-window SYN, so the server's recv() ended at once; with RFC 5961 " +
+				"(mainline 3.6, backported to CentOS 6.6's 2.6.32) the server answers a challenge ACK and keeps the connection. The SYN is injected " +
+				"with a raw socket at the server's rcv_nxt while the client socket stays silent, so nothing answers the challenge ACK; recv() waits up to 3 s.",
+			Source:  seed003,
+			Timeout: 30 * time.Second,
+			Expect: []Expect{{Kernels: ">=3.6", Summary: "recv=-1 EAGAIN @3s replies=1 ACK",
+				Source: "RFC 5961 section 4.2, Linux commit 0c24604b68fc (tcp: implement RFC 5961 4.2, 3.6): a SYN on an established connection gets a challenge ACK"}},
+			Run: func(t *T) error { return reconnectSYN(t, 0) },
+		},
+		{
+			ID:    "reconnect.syn-out-of-window",
+			Title: "a SYN for an established 5-tuple, far out of window: what the server's recv() returns",
+			About: "As reconnect.syn-in-window, with the SYN's sequence number 2^30 beyond the server's rcv_nxt. Kernels without RFC 5961 " +
+				"answer an out-of-window SYN with a duplicate ACK and keep the connection, so old and new kernels should agree here.",
+			Source:  seed003,
+			Timeout: 30 * time.Second,
+			Expect: []Expect{{Summary: "recv=-1 EAGAIN @3s replies=1 ACK",
+				Source: "RFC 793 page 69: an unacceptable segment is answered with an ACK and dropped (RFC 5961: a challenge ACK)"}},
+			Run: func(t *T) error { return reconnectSYN(t, outOfWindow) },
+		},
+		{
+			ID:    "reconnect.silent-close",
+			Title: "client vanishes silently (TCP_REPAIR close) and reconnects from the same port",
+			About: "The seed 003 scenario end to end: the client's socket disappears without FIN or RST (TCP_REPAIR, Linux 3.5, then close), " +
+				"and a new socket binds the same source port with SO_REUSEADDR and connects. The server's old connection sees a SYN for its " +
+				"5-tuple. The case records the client's connect() result and time and the server's recv() within 3 s.",
+			Source:  seed003 + "; Linux commit ee9952831cfd (tcp: Initial repair mode, 3.5)",
+			Timeout: 40 * time.Second,
+			Run:     reconnectSilentClose,
+		},
+	}
+}
+
+// established sets up a listener, a raw observer and a connected pair, and
+// returns the ports and the client's next sequence number.
+func (t *T) established() (raw, cfd, sfd int, cport, sport uint16, clientNxt uint32, err error) {
+	r := t.RawSocket("raw")
+	if !r.OK() {
+		return 0, 0, 0, 0, 0, 0, setupError(r)
+	}
+	raw = r.Fd()
+	cfd, sfd, port, err := t.pair()
+	if err != nil {
+		return 0, 0, 0, 0, 0, 0, err
+	}
+	cp, c := t.Port(client, cfd)
+	if !c.OK() {
+		return 0, 0, 0, 0, 0, 0, setupError(c)
+	}
+	cport, sport = uint16(cp), uint16(port)
+	segs, _ := t.Sniff(raw, sport, cport)
+	for _, s := range segs {
+		if s.Src == sport && s.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
+			// The SYN-ACK acknowledges the client's ISN + 1, which is the
+			// client's next sequence number while it sends nothing.
+			return raw, cfd, sfd, cport, sport, s.Ack, nil
+		}
+	}
+	return 0, 0, 0, 0, 0, 0, errSYNACKNotSeen
+}
+
+func reconnectSYN(t *T, offset uint32) error {
+	raw, _, sfd, cport, sport, nxt, err := t.established()
+	if err != nil {
+		return err
+	}
+	t.Inject(raw, Segment{Src: cport, Dst: sport, Seq: nxt + offset, Flags: tcpSYN})
+	t.Recv(server, sfd, 64, 0).Key("recv").Timed()
+	_, c := t.Sniff(raw, sport, cport)
+	c.Key("replies").ShowDetail()
+	return nil
+}
+
+func reconnectSilentClose(t *T) error {
+	r := t.RawSocket("raw")
+	if !r.OK() {
+		return setupError(r)
+	}
+	raw := r.Fd()
+	lfd, port, err := t.listen(nil)
+	if err != nil {
+		return err
+	}
+	c := t.Socket(client, "client", false)
+	if !c.OK() {
+		return setupError(c)
+	}
+	cfd := c.Fd()
+	if c := t.SetsockoptInt(client, cfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); !c.OK() {
+		return setupError(c)
+	}
+	if c := t.Connect(client, cfd, port); !c.OK() {
+		return setupError(c)
+	}
+	cport, p := t.Port(client, cfd)
+	if !p.OK() {
+		return setupError(p)
+	}
+	a := t.Accept(server, lfd, "server")
+	if !a.OK() {
+		return setupError(a)
+	}
+	sfd := a.Fd()
+	if c := t.SetTimeout(server, sfd, unix.SO_RCVTIMEO, waitLimit); !c.OK() {
+		return setupError(c)
+	}
+	t.Sniff(raw, uint16(port), uint16(cport))
+	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_REPAIR, 1).Key("repair").OK() {
+		return nil
+	}
+	t.Close(client, cfd)
+	n := t.Socket(client, "client2", false)
+	if !n.OK() {
+		return setupError(n)
+	}
+	nfd := n.Fd()
+	if c := t.SetsockoptInt(client, nfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); !c.OK() {
+		return setupError(c)
+	}
+	if c := t.SetTimeout(client, nfd, unix.SO_SNDTIMEO, 10*time.Second); !c.OK() {
+		return setupError(c)
+	}
+	if !t.Bind(client, nfd, cport).Key("bind").OK() {
+		return nil
+	}
+	t.Connect(client, nfd, port).Key("connect").Timed()
+	t.Recv(server, sfd, 64, 0).Key("recv").Timed()
+	t.Sniff(raw, uint16(port), uint16(cport))
+	return nil
+}

@@ -1,0 +1,339 @@
+package testcases
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/outcome"
+)
+
+// Socket option and flag values missing from old headers or from x/sys.
+const (
+	MSG_FASTOPEN            = 0x20000000
+	TCP_FASTOPEN            = 23
+	TCP_FASTOPEN_CONNECT    = 30
+	TCP_FASTOPEN_NO_COOKIE  = 34
+	TCP_REPAIR              = 19
+	TCP_DEFER_ACCEPT        = 9
+	TCPI_OPT_SYN_DATA       = 32
+	socketPortNone          = -1
+	defaultPayload          = "hello"
+	tcpInfoStateSynRecv     = 3
+	tcpInfoStateEstablished = 1
+)
+
+var msgFlagNames = []struct {
+	bit  int
+	name string
+}{
+	{unix.MSG_OOB, "MSG_OOB"},
+	{unix.MSG_PEEK, "MSG_PEEK"},
+	{unix.MSG_DONTWAIT, "MSG_DONTWAIT"},
+	{unix.MSG_NOSIGNAL, "MSG_NOSIGNAL"},
+	{MSG_FASTOPEN, "MSG_FASTOPEN"},
+}
+
+// flagString renders send/recv flags as C would spell them.
+func flagString(flags int) string {
+	if flags == 0 {
+		return "0"
+	}
+	var parts []string
+	rest := flags
+	for _, f := range msgFlagNames {
+		if rest&f.bit != 0 {
+			parts = append(parts, f.name)
+			rest &^= f.bit
+		}
+	}
+	if rest != 0 {
+		parts = append(parts, fmt.Sprintf("0x%x", uint32(rest)))
+	}
+	return strings.Join(parts, "|")
+}
+
+var optNames = map[[2]int]string{
+	{unix.SOL_SOCKET, unix.SO_REUSEADDR}:   "SO_REUSEADDR",
+	{unix.SOL_SOCKET, unix.SO_LINGER}:      "SO_LINGER",
+	{unix.SOL_SOCKET, unix.SO_RCVTIMEO}:    "SO_RCVTIMEO",
+	{unix.SOL_SOCKET, unix.SO_SNDTIMEO}:    "SO_SNDTIMEO",
+	{unix.SOL_TCP, TCP_FASTOPEN}:           "TCP_FASTOPEN",
+	{unix.SOL_TCP, TCP_FASTOPEN_CONNECT}:   "TCP_FASTOPEN_CONNECT",
+	{unix.SOL_TCP, TCP_FASTOPEN_NO_COOKIE}: "TCP_FASTOPEN_NO_COOKIE",
+	{unix.SOL_TCP, TCP_REPAIR}:             "TCP_REPAIR",
+	{unix.SOL_TCP, TCP_DEFER_ACCEPT}:       "TCP_DEFER_ACCEPT",
+	{unix.SOL_TCP, unix.TCP_INFO}:          "TCP_INFO",
+}
+
+func optName(level, opt int) (string, string) {
+	lv := "SOL_SOCKET"
+	if level == unix.SOL_TCP {
+		lv = "SOL_TCP"
+	}
+	if n, ok := optNames[[2]int{level, opt}]; ok {
+		return lv, n
+	}
+	return lv, strconv.Itoa(opt)
+}
+
+func args(kv ...string) []outcome.Arg {
+	a := make([]outcome.Arg, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		a = append(a, outcome.Arg{Name: kv[i], Value: kv[i+1]})
+	}
+	return a
+}
+
+func (t *T) sockaddr(port int) *unix.RawSockaddrInet4 {
+	sa := &unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: t.Addr}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], uint16(port))
+	return sa
+}
+
+func (t *T) addrString(port int) string {
+	return fmt.Sprintf("%d.%d.%d.%d:%d", t.Addr[0], t.Addr[1], t.Addr[2], t.Addr[3], port)
+}
+
+// Socket creates a TCP socket named name; nonblock adds SOCK_NONBLOCK.
+func (t *T) Socket(side, name string, nonblock bool) *Call {
+	typ, typName := unix.SOCK_STREAM, "SOCK_STREAM"
+	if nonblock {
+		typ, typName = typ|unix.SOCK_NONBLOCK, typName+"|SOCK_NONBLOCK"
+	}
+	c := t.record("socket", side, name, args("domain", "AF_INET", "type", typName, "protocol", "0"), func() (int64, error) {
+		fd, err := unix.Socket(unix.AF_INET, typ, 0)
+		return int64(fd), err
+	})
+	t.step(c).RetFd = true
+	if c.OK() {
+		t.names[c.Fd()] = name
+	}
+	return c
+}
+
+func (t *T) step(c *Call) *outcome.Step { return &t.steps[c.i] }
+
+// SetsockoptInt sets an integer socket option.
+func (t *T) SetsockoptInt(side string, fd, level, opt, val int) *Call {
+	lv, on := optName(level, opt)
+	return t.record("setsockopt", side, t.name(fd), args("level", lv, "optname", on, "value", strconv.Itoa(val)), func() (int64, error) {
+		return 0, unix.SetsockoptInt(fd, level, opt, val)
+	})
+}
+
+// GetsockoptInt reads an integer socket option; the value is the detail.
+func (t *T) GetsockoptInt(side string, fd, level, opt int) *Call {
+	lv, on := optName(level, opt)
+	var v int
+	c := t.record("getsockopt", side, t.name(fd), args("level", lv, "optname", on), func() (int64, error) {
+		var err error
+		v, err = unix.GetsockoptInt(fd, level, opt)
+		return 0, err
+	})
+	if c.OK() {
+		c.Detail("%d", v)
+	}
+	return c
+}
+
+// SetLinger sets SO_LINGER.
+func (t *T) SetLinger(side string, fd int, onoff, secs int32) *Call {
+	return t.record("setsockopt", side, t.name(fd), args("level", "SOL_SOCKET", "optname", "SO_LINGER", "l_onoff", fmt.Sprint(onoff), "l_linger", fmt.Sprint(secs)), func() (int64, error) {
+		return 0, unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: onoff, Linger: secs})
+	})
+}
+
+// SetTimeout sets SO_RCVTIMEO or SO_SNDTIMEO, bounding blocking calls.
+func (t *T) SetTimeout(side string, fd, opt int, d time.Duration) *Call {
+	_, on := optName(unix.SOL_SOCKET, opt)
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	return t.record("setsockopt", side, t.name(fd), args("level", "SOL_SOCKET", "optname", on, "tv_sec", fmt.Sprint(tv.Sec), "tv_usec", fmt.Sprint(tv.Usec)), func() (int64, error) {
+		return 0, unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv)
+	})
+}
+
+// Bind binds fd to the case address and port (0 = any port).
+func (t *T) Bind(side string, fd, port int) *Call {
+	return t.record("bind", side, t.name(fd), args("addr", t.addrString(port)), func() (int64, error) {
+		return 0, unix.Bind(fd, &unix.SockaddrInet4{Addr: t.Addr, Port: port})
+	})
+}
+
+// Listen marks fd as a listener.
+func (t *T) Listen(side string, fd, backlog int) *Call {
+	return t.record("listen", side, t.name(fd), args("backlog", strconv.Itoa(backlog)), func() (int64, error) {
+		return 0, unix.Listen(fd, backlog)
+	})
+}
+
+// Port returns the local port of fd (getsockname), recorded as a step.
+func (t *T) Port(side string, fd int) (int, *Call) {
+	port := 0
+	c := t.record("getsockname", side, t.name(fd), nil, func() (int64, error) {
+		sa, err := unix.Getsockname(fd)
+		if err != nil {
+			return 0, err
+		}
+		if in4, ok := sa.(*unix.SockaddrInet4); ok {
+			port = in4.Port
+		}
+		return 0, nil
+	})
+	c.Detail("port=%d", port)
+	return port, c
+}
+
+// Connect connects fd to the case address and port.
+func (t *T) Connect(side string, fd, port int) *Call {
+	return t.record("connect", side, t.name(fd), args("addr", t.addrString(port)), func() (int64, error) {
+		return 0, unix.Connect(fd, &unix.SockaddrInet4{Addr: t.Addr, Port: port})
+	})
+}
+
+// Accept accepts a connection on fd and names the new socket name.
+func (t *T) Accept(side string, fd int, name string) *Call {
+	c := t.record("accept", side, t.name(fd), nil, func() (int64, error) {
+		nfd, _, err := unix.Accept(fd)
+		return int64(nfd), err
+	})
+	t.step(c).RetFd = true
+	if c.OK() {
+		t.names[c.Fd()] = name
+	}
+	return c
+}
+
+// Sendto sends data with flags to port, or with a NULL address when port is
+// socketPortNone.
+func (t *T) Sendto(side string, fd int, data string, flags, port int) *Call {
+	var sa *unix.RawSockaddrInet4
+	addr := "NULL"
+	if port != socketPortNone {
+		sa, addr = t.sockaddr(port), t.addrString(port)
+	}
+	return t.record("sendto", side, t.name(fd), args("buf", strconv.Quote(data), "len", strconv.Itoa(len(data)), "flags", flagString(flags), "addr", addr), func() (int64, error) {
+		n, err := sendto(fd, []byte(data), flags, sa)
+		return int64(n), err
+	})
+}
+
+// Sendmsg sends data with flags in one iovec, with msg_name set to port or
+// NULL when port is socketPortNone.
+func (t *T) Sendmsg(side string, fd int, data string, flags, port int) *Call {
+	var to unix.Sockaddr
+	addr := "NULL"
+	if port != socketPortNone {
+		to, addr = &unix.SockaddrInet4{Addr: t.Addr, Port: port}, t.addrString(port)
+	}
+	return t.record("sendmsg", side, t.name(fd), args("msg_name", addr, "iov", strconv.Quote(data), "flags", flagString(flags)), func() (int64, error) {
+		n, err := unix.SendmsgN(fd, []byte(data), nil, to, flags)
+		return int64(n), err
+	})
+}
+
+// Write writes data to fd.
+func (t *T) Write(side string, fd int, data string) *Call {
+	return t.record("write", side, t.name(fd), args("buf", strconv.Quote(data), "len", strconv.Itoa(len(data))), func() (int64, error) {
+		n, err := unix.Write(fd, []byte(data))
+		return int64(n), err
+	})
+}
+
+// Recv receives up to n bytes with flags; the bytes read are the detail.
+func (t *T) Recv(side string, fd, n, flags int) *Call {
+	buf := make([]byte, n)
+	c := t.record("recv", side, t.name(fd), args("len", strconv.Itoa(n), "flags", flagString(flags)), func() (int64, error) {
+		m, _, err := unix.Recvfrom(fd, buf, flags)
+		return int64(m), err
+	})
+	if c.OK() && c.Ret > 0 {
+		c.Detail("%q", buf[:c.Ret])
+	}
+	return c
+}
+
+// Read reads up to n bytes; the bytes read are the detail.
+func (t *T) Read(side string, fd, n int) *Call {
+	buf := make([]byte, n)
+	c := t.record("read", side, t.name(fd), args("len", strconv.Itoa(n)), func() (int64, error) {
+		m, err := unix.Read(fd, buf)
+		return int64(m), err
+	})
+	if c.OK() && c.Ret > 0 {
+		c.Detail("%q", buf[:c.Ret])
+	}
+	return c
+}
+
+// Close closes fd.
+func (t *T) Close(side string, fd int) *Call {
+	c := t.record("close", side, t.name(fd), nil, func() (int64, error) {
+		return 0, unix.Close(fd)
+	})
+	delete(t.names, fd)
+	return c
+}
+
+// Poll waits up to timeout for events on fd; the returned events are the detail.
+func (t *T) Poll(side string, fd int, events int16, timeout time.Duration) *Call {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
+	c := t.record("poll", side, t.name(fd), args("events", pollString(events), "timeout_ms", strconv.Itoa(int(timeout.Milliseconds()))), func() (int64, error) {
+		for {
+			n, err := unix.Poll(fds, int(timeout.Milliseconds()))
+			if err == unix.EINTR {
+				continue
+			}
+			return int64(n), err
+		}
+	})
+	if c.OK() {
+		c.Detail("revents=%s", pollString(fds[0].Revents))
+	}
+	return c
+}
+
+func pollString(ev int16) string {
+	names := []struct {
+		bit  int16
+		name string
+	}{{unix.POLLIN, "POLLIN"}, {unix.POLLOUT, "POLLOUT"}, {unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLRDHUP, "POLLRDHUP"}}
+	var parts []string
+	for _, n := range names {
+		if ev&n.bit != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, "|")
+}
+
+var tcpStates = []string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"}
+
+// TCPInfo reads TCP_INFO; the detail is the TCP state and whether the SYN
+// carried data that was acknowledged (TCPI_OPT_SYN_DATA).
+func (t *T) TCPInfo(side string, fd int) (state string, synData bool, c *Call) {
+	var info *unix.TCPInfo
+	c = t.record("getsockopt", side, t.name(fd), args("level", "SOL_TCP", "optname", "TCP_INFO"), func() (int64, error) {
+		var err error
+		info, err = unix.GetsockoptTCPInfo(fd, unix.SOL_TCP, unix.TCP_INFO)
+		return 0, err
+	})
+	if !c.OK() {
+		return "", false, c
+	}
+	state = strconv.Itoa(int(info.State))
+	if int(info.State) < len(tcpStates) && info.State != 0 {
+		state = tcpStates[info.State]
+	}
+	synData = info.Options&TCPI_OPT_SYN_DATA != 0
+	c.Detail("state=%s syn_data=%v", state, synData)
+	return state, synData, c
+}

@@ -1,0 +1,20 @@
+package testcases
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// sendto is sendto(2) returning the byte count, which x/sys/unix drops.
+func sendto(fd int, p []byte, flags int, to *unix.RawSockaddrInet4) (int, error) {
+	var ptr, n uintptr
+	if to != nil {
+		ptr, n = uintptr(unsafe.Pointer(to)), unsafe.Sizeof(*to)
+	}
+	r, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), ptr, n)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}

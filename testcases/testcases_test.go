@@ -1,0 +1,111 @@
+package testcases
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestInRange(t *testing.T) {
+	tests := []struct {
+		release, rng string
+		want         bool
+	}{
+		{"2.6.32-42-server", "<3.6", true},
+		{"3.6.2-1-ARCH", "<3.6", false},
+		{"3.6.2-1-ARCH", ">=3.6", true},
+		{"3.4.9", ">=3.1 <3.6", true},
+		{"6.1.0-56-amd64", ">=3.7", true},
+		{"6.12.117+deb12-amd64", ">=6.12.117", true},
+		{"6.12.116", ">=6.12.117", false},
+		{"4.11", "=4.11.0", true},
+		{"5.4", "", true},
+	}
+	for _, tt := range tests {
+		got, err := InRange(tt.release, tt.rng)
+		require.NoError(t, err, tt.release+" "+tt.rng)
+		require.Equal(t, tt.want, got, tt.release+" "+tt.rng)
+	}
+	for _, bad := range []struct{ release, rng string }{{"x", "<3.6"}, {"3.6", "~3.6"}, {"3.6", "<three"}} {
+		_, err := InRange(bad.release, bad.rng)
+		require.Error(t, err, bad)
+	}
+}
+
+func TestSelect(t *testing.T) {
+	got, err := Select([]string{"tfo.sendmsg.*", "linger0.reset"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"linger0.reset", "tfo.sendmsg.no-name", "tfo.sendmsg.with-name"}, IDs(got))
+	all, err := Select(nil)
+	require.NoError(t, err)
+	require.Len(t, all, len(All()))
+	_, err = Select([]string{"tfo.nope"})
+	require.ErrorContains(t, err, `no case matches "tfo.nope"`)
+	_, err = Select([]string{"["})
+	require.ErrorContains(t, err, "case glob")
+}
+
+// TestCasesWellFormed checks the case table: unique IDs, a purpose, a
+// source, a timeout, and expectations that parse.
+func TestCasesWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range All() {
+		require.False(t, seen[c.ID], "duplicate case %s", c.ID)
+		seen[c.ID] = true
+		require.NotEmpty(t, c.Title, c.ID)
+		require.NotEmpty(t, c.About, c.ID)
+		require.NotEmpty(t, c.Source, c.ID)
+		require.NotZero(t, c.Timeout, c.ID)
+		require.NotNil(t, c.Run, c.ID)
+		for _, e := range c.Expect {
+			_, err := e.Applies("3.6.0", "default")
+			require.NoError(t, err, c.ID)
+			require.NotEmpty(t, e.Source, c.ID)
+			for _, p := range e.Profiles {
+				_, err := ParseProfile(p)
+				require.NoError(t, err, c.ID)
+			}
+		}
+	}
+	require.Len(t, seen, 20)
+}
+
+func TestParseProfile(t *testing.T) {
+	p, err := ParseProfile("tfo=0x207")
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{SysctlTCPFastOpen: "519"}, p.Sysctls)
+	p, err = ParseProfile("tfo=0x1003")
+	require.NoError(t, err)
+	require.Equal(t, "4099", p.Sysctls[SysctlTCPFastOpen])
+	p, err = ParseProfile("default")
+	require.NoError(t, err)
+	require.Empty(t, p.Sysctls)
+	_, err = ParseProfile("tfo=-1")
+	require.ErrorContains(t, err, "unknown profile")
+	_, err = ParseProfile("fast")
+	require.ErrorContains(t, err, "use one of default, tfo=0")
+}
+
+func TestSegments(t *testing.T) {
+	// A SYN from 127.0.0.1:40000 to 127.0.0.1:80 as Linux sent it, with the
+	// checksum it carried.
+	seg := []byte{0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0}
+	sum := tcpChecksum([4]byte{127, 0, 0, 1}, [4]byte{127, 0, 0, 1}, seg)
+	seg[16], seg[17] = byte(sum>>8), byte(sum)
+	// Summing a segment with its checksum in place gives zero.
+	require.Zero(t, tcpChecksum([4]byte{127, 0, 0, 1}, [4]byte{127, 0, 0, 1}, seg))
+
+	ip := append([]byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1}, seg...)
+	s, ok := parseIPv4TCP(ip)
+	require.True(t, ok)
+	require.Equal(t, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}, s)
+	require.Equal(t, "SYN", s.FlagString())
+	_, ok = parseIPv4TCP(ip[:30])
+	require.False(t, ok)
+}
+
+func TestFlagString(t *testing.T) {
+	require.Equal(t, "MSG_NOSIGNAL|MSG_FASTOPEN", flagString(MSG_FASTOPEN|0x4000))
+	require.Equal(t, "0x80000000", flagString(int(int32(-0x80000000))))
+	require.Equal(t, "0", flagString(0))
+}

@@ -1,0 +1,336 @@
+package testcases
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	seed000 = "seed 000: Exim bug 2518, https://bugs.exim.org/show_bug.cgi?id=2518; TFO client added in Linux 3.6 by commit cf60af03ca4e"
+	seed002 = "seed 002: net.ipv4.tcp_fastopen bitmap, Documentation/networking/ip-sysctl.txt"
+	seed004 = "seed 004: sendto(2) and sendmsg(2) with MSG_FASTOPEN; net/ipv4/tcp.c tcp_sendmsg_fastopen() passes msg_name to __inet_stream_connect()"
+
+	before36 = "<3.6"
+	// withTFO are kernels whose tcp_sendmsg() has tcp_sendmsg_fastopen(),
+	// which refuses MSG_FASTOPEN with EOPNOTSUPP when bit 1 is off.
+	withTFO   = ">=3.7"
+	tfoSource = "net/ipv4/tcp.c tcp_sendmsg_fastopen(): EOPNOTSUPP unless tcp_fastopen has bit 1 (client)"
+	tfoClient = "tcp_fastopen bit 1 enables the client, seed 002"
+)
+
+// clientOn are the profiles with TFO client support.
+var clientOn = []string{"tfo=1", "tfo=3", "tfo=0x207"}
+
+// clientOff expects EOPNOTSUPP from the call labelled label under tfo=0.
+func clientOff(label string) Expect {
+	return Expect{Kernels: withTFO, Profiles: []string{"tfo=0"}, Summary: label + "=-1 EOPNOTSUPP", Source: tfoSource}
+}
+
+// preTFO are the outcomes seed 000 states for kernels without TFO client
+// support: tcp_sendmsg() on an unconnected socket fails in
+// sk_stream_wait_connect() with EPIPE, and sk_stream_error() raises SIGPIPE.
+func preTFO(summary string) []Expect {
+	return []Expect{{Kernels: before36, Summary: summary, Source: seed000}}
+}
+
+func tfoCases() []*Case {
+	return []*Case{
+		{
+			ID:    "tfo.sendto.blocking",
+			Title: "sendto(MSG_FASTOPEN) on a fresh blocking socket to a listener",
+			About: "Exim 4.88 opens outgoing SMTP connections with sendto(MSG_FASTOPEN) on a socket that was never connected. " +
+				"Kernels before 3.6 do not know the flag, treat the call as a send on an unconnected socket and fail with EPIPE and SIGPIPE, " +
+				"which broke every remote delivery. Since 3.6 the call connects, blocks until the handshake completes and sends the data.",
+			Source:  seed000,
+			Timeout: 20 * time.Second,
+			Expect: append(preTFO("sendto=-1 EPIPE +SIGPIPE"), clientOff("sendto"),
+				Expect{Kernels: withTFO, Profiles: clientOn, Summary: "sendto=5 recv=5", Source: seed000 + "; " + tfoClient}),
+			Run: func(t *T) error { return tfoSendto(t, false, 0, true) },
+		},
+		{
+			ID:    "tfo.sendto.nonblocking",
+			Title: "sendto(MSG_FASTOPEN) on a fresh non-blocking socket (the Exim call)",
+			About: "The non-blocking form of the Exim call. With TFO client support and no cached cookie the kernel sends a SYN with a cookie request, " +
+				"no data, and returns EINPROGRESS; with a cookie (or tfo bit 4) the data goes in the SYN and the byte count is returned. " +
+				"Before 3.6 it fails with EPIPE and SIGPIPE. Each case runs in a fresh network namespace, so no cookie is cached at the start.",
+			Source:  seed000,
+			Timeout: 20 * time.Second,
+			Expect: append(preTFO("sendto=-1 EPIPE +SIGPIPE"), clientOff("sendto"),
+				Expect{Kernels: withTFO, Profiles: []string{"tfo=1", "tfo=3"}, Summary: "sendto=-1 EINPROGRESS", Source: seed000},
+				Expect{Kernels: withTFO, Profiles: []string{"tfo=0x207"}, Summary: "sendto=5 recv=5", Source: seed002 + ": bit 4 sends data in the SYN without a cookie"}),
+			Run: func(t *T) error { return tfoSendto(t, true, 0, true) },
+		},
+		{
+			ID:    "tfo.sendto.nosignal",
+			Title: "sendto(MSG_FASTOPEN|MSG_NOSIGNAL) on a fresh blocking socket",
+			About: "The Exim call with MSG_NOSIGNAL: on kernels before 3.6 it still fails with EPIPE, but no SIGPIPE is raised, " +
+				"which is what a portable caller should pass to survive those kernels.",
+			Source:  seed000 + "; send(2) MSG_NOSIGNAL",
+			Timeout: 20 * time.Second,
+			Expect: append(preTFO("sendto=-1 EPIPE"), clientOff("sendto"),
+				Expect{Kernels: withTFO, Profiles: clientOn, Summary: "sendto=5 recv=5", Source: seed000 + "; " + tfoClient}),
+			Run: func(t *T) error { return tfoSendto(t, false, unix.MSG_NOSIGNAL, true) },
+		},
+		{
+			ID:    "tfo.sendto.no-listener",
+			Title: "sendto(MSG_FASTOPEN) to a port where nothing listens",
+			About: "The Exim call against a closed port. With TFO the SYN is answered by a reset and the call reports ECONNREFUSED " +
+				"(blocking); before 3.6 it never gets that far and fails with EPIPE and SIGPIPE.",
+			Source:  seed000,
+			Timeout: 20 * time.Second,
+			Expect: append(preTFO("sendto=-1 EPIPE +SIGPIPE"), clientOff("sendto"),
+				Expect{Kernels: withTFO, Profiles: clientOn, Summary: "sendto=-1 ECONNREFUSED", Source: "connect(2) ECONNREFUSED: nobody listening; " + tfoClient}),
+			Run: func(t *T) error { return tfoSendto(t, false, 0, false) },
+		},
+		{
+			ID:    "tfo.sendmsg.no-name",
+			Title: "sendmsg(MSG_FASTOPEN) on a fresh socket with msg_name NULL",
+			About: "Seed 004 found sendmsg(MSG_FASTOPEN) failing with EINVAL where sendto(MSG_FASTOPEN) worked, and blamed the flag. " +
+				"The real difference is the destination: its sendmsg passed msg_name NULL, and tcp_sendmsg_fastopen() hands that empty address " +
+				"to __inet_stream_connect(), which rejects an address shorter than sa_family with EINVAL. Compare tfo.sendmsg.with-name.",
+			Source:  seed004,
+			Timeout: 20 * time.Second,
+			Expect: append(preTFO("sendmsg=-1 EPIPE +SIGPIPE"), clientOff("sendmsg"),
+				Expect{Kernels: withTFO, Profiles: clientOn, Summary: "sendmsg=-1 EINVAL", Source: seed004}),
+			Run: func(t *T) error { return tfoSendmsg(t, false) },
+		},
+		{
+			ID:    "tfo.sendmsg.with-name",
+			Title: "sendmsg(MSG_FASTOPEN) on a fresh socket with msg_name set",
+			About: "The same sendmsg(MSG_FASTOPEN) as tfo.sendmsg.no-name but with the listener's address in msg_name. " +
+				"With TFO client support it connects and sends like sendto(MSG_FASTOPEN): the flag was never the problem.",
+			Source:  seed004,
+			Timeout: 20 * time.Second,
+			Expect: append(preTFO("sendmsg=-1 EPIPE +SIGPIPE"), clientOff("sendmsg"),
+				Expect{Kernels: withTFO, Profiles: clientOn, Summary: "sendmsg=5 recv=5", Source: seed004 + "; " + tfoClient}),
+			Run: func(t *T) error { return tfoSendmsg(t, true) },
+		},
+		{
+			ID:    "tfo.connected",
+			Title: "send with MSG_FASTOPEN on an already connected socket",
+			About: "A caller that connect()s first and then passes MSG_FASTOPEN anyway. Kernels without TFO ignore the unknown flag " +
+				"and send; kernels with TFO route the call through tcp_sendmsg_fastopen(), which may refuse an already connected socket.",
+			Source:  seed004 + "; tcp(7) MSG_FASTOPEN",
+			Timeout: 20 * time.Second,
+			Run:     tfoConnected,
+		},
+		{
+			ID:    "tfo.listener-option",
+			Title: "setsockopt(TCP_FASTOPEN) on a listener, read back, then listen",
+			About: "The server side opt-in: TCP_FASTOPEN (23) sets the listener's queue of pending TFO requests. " +
+				"Kernels before 3.7 do not know the option and answer ENOPROTOOPT; that is an outcome, not a failure.",
+			Source:  seed002 + "; tcp(7) TCP_FASTOPEN",
+			Timeout: 20 * time.Second,
+			Expect:  []Expect{{Kernels: "<3.7", Summary: "setsockopt=-1 ENOPROTOOPT", Source: "tcp(7): TCP_FASTOPEN since Linux 3.7; unknown TCP options fail with ENOPROTOOPT"}},
+			Run:     tfoListenerOption,
+		},
+		{
+			ID:    "tfo.connect-option",
+			Title: "setsockopt(TCP_FASTOPEN_CONNECT), connect(), write()",
+			About: "TCP_FASTOPEN_CONNECT (30, Linux 4.11) lets a client use TFO through plain connect() and write(): connect() returns 0 " +
+				"at once and the SYN leaves with the first write. Older kernels answer ENOPROTOOPT.",
+			Source:  "Linux commit 19f6d3f3c842 (tcp: fast open connect, 4.11)",
+			Timeout: 20 * time.Second,
+			Run:     tfoConnectOption,
+		},
+		{
+			ID:    "tfo.no-cookie-option",
+			Title: "setsockopt(TCP_FASTOPEN_NO_COOKIE) then non-blocking sendto(MSG_FASTOPEN)",
+			About: "TCP_FASTOPEN_NO_COOKIE (34, Linux 4.15) is the per-socket form of tfo bit 4: the client puts data in the SYN without " +
+				"a cookie, so a non-blocking sendto(MSG_FASTOPEN) returns the byte count instead of EINPROGRESS.",
+			Source:  "Linux commit 71c02379c762 (tcp: Configure TFO without cookie per socket and/or per route, 4.15)",
+			Timeout: 20 * time.Second,
+			Run:     tfoNoCookieOption,
+		},
+		{
+			ID:    "tfo.server.data-in-syn",
+			Title: "is the SYN's data readable right after accept(), without and with a cookie",
+			About: "A TFO listener passes data carried in the SYN to the application before the handshake completes. Round 1 has no cookie: " +
+				"the client's SYN only asks for one, so nothing is readable at accept(). Round 2 reuses the cookie round 1 obtained, so the data " +
+				"is in the SYN and readable at once. The tcp_fastopen bitmap decides which rounds carry data (0x207: both, without cookies).",
+			Source:  seed002,
+			Timeout: 30 * time.Second,
+			Expect: []Expect{
+				{Kernels: withTFO, Profiles: []string{"tfo=1"}, Summary: "listener-tfo=0 sendto1=-1 EINPROGRESS recv1=-1 EAGAIN sendto2=-1 EINPROGRESS recv2=-1 EAGAIN",
+					Source: seed002 + ": without bit 2 the server issues no cookie and takes no data in the SYN"},
+				{Kernels: withTFO, Profiles: []string{"tfo=3"}, Summary: "listener-tfo=0 sendto1=-1 EINPROGRESS recv1=-1 EAGAIN sendto2=6 recv2=6",
+					Source: seed002 + ": bits 1 and 2, the second connection carries the cookie the first obtained"},
+				{Kernels: withTFO, Profiles: []string{"tfo=0x207"}, Summary: "listener-tfo=0 sendto1=5 recv1=5 sendto2=6 recv2=6",
+					Source: seed002 + ": bit 4 sends and 0x200 accepts data in the SYN without any cookie"},
+			},
+			Run: tfoServerDataInSYN,
+		},
+	}
+}
+
+// tfoSendto makes the Exim call: sendto(MSG_FASTOPEN) on a socket that was
+// never connected, to a listener (or to a bound port nobody listens on).
+func tfoSendto(t *T, nonblock bool, extra int, listening bool) error {
+	var port int
+	if listening {
+		var err error
+		if _, port, err = t.listen(nil); err != nil {
+			return err
+		}
+	} else {
+		c := t.Socket(server, "closed", false)
+		if !c.OK() {
+			return setupError(c)
+		}
+		if c := t.Bind(server, c.Fd(), 0); !c.OK() {
+			return setupError(c)
+		}
+		var p *Call
+		if port, p = t.Port(server, c.Fd()); !p.OK() {
+			return setupError(p)
+		}
+	}
+	c := t.Socket(client, "client", nonblock)
+	if !c.OK() {
+		return setupError(c)
+	}
+	s := t.Sendto(client, c.Fd(), defaultPayload, MSG_FASTOPEN|extra, port).Key("sendto")
+	if listening && s.OK() {
+		receive(t, s.Ret)
+	}
+	return nil
+}
+
+// receive accepts the connection the client made and reads what arrived.
+func receive(t *T, want int64) {
+	a := t.Accept(server, t.fdOf("listener"), "server")
+	if !a.OK() {
+		return
+	}
+	t.SetTimeout(server, a.Fd(), unix.SO_RCVTIMEO, waitLimit)
+	t.Recv(server, a.Fd(), 64, 0).Key("recv")
+}
+
+func tfoSendmsg(t *T, withName bool) error {
+	_, port, err := t.listen(nil)
+	if err != nil {
+		return err
+	}
+	c := t.Socket(client, "client", false)
+	if !c.OK() {
+		return setupError(c)
+	}
+	to := socketPortNone
+	if withName {
+		to = port
+	}
+	s := t.Sendmsg(client, c.Fd(), defaultPayload, MSG_FASTOPEN, to).Key("sendmsg")
+	if s.OK() {
+		receive(t, s.Ret)
+	}
+	return nil
+}
+
+func tfoConnected(t *T) error {
+	cfd, sfd, _, err := t.pair()
+	if err != nil {
+		return err
+	}
+	if s := t.Sendto(client, cfd, defaultPayload, MSG_FASTOPEN, socketPortNone).Key("send"); s.OK() {
+		t.Recv(server, sfd, 64, 0).Key("recv")
+	}
+	return nil
+}
+
+func tfoListenerOption(t *T) error {
+	c := t.Socket(server, "listener", false)
+	if !c.OK() {
+		return setupError(c)
+	}
+	fd := c.Fd()
+	if !t.SetsockoptInt(server, fd, unix.SOL_TCP, TCP_FASTOPEN, 5).Key("setsockopt").OK() {
+		return nil
+	}
+	t.GetsockoptInt(server, fd, unix.SOL_TCP, TCP_FASTOPEN).Key("getsockopt").ShowDetail()
+	if c := t.Bind(server, fd, 0); !c.OK() {
+		return setupError(c)
+	}
+	t.Listen(server, fd, 16).Key("listen")
+	return nil
+}
+
+func tfoConnectOption(t *T) error {
+	_, port, err := t.listen(nil)
+	if err != nil {
+		return err
+	}
+	c := t.Socket(client, "client", false)
+	if !c.OK() {
+		return setupError(c)
+	}
+	cfd := c.Fd()
+	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_FASTOPEN_CONNECT, 1).Key("setsockopt").OK() {
+		return nil
+	}
+	if !t.Connect(client, cfd, port).Key("connect").OK() {
+		return nil
+	}
+	if t.Write(client, cfd, defaultPayload).Key("write").OK() {
+		receive(t, int64(len(defaultPayload)))
+	}
+	return nil
+}
+
+func tfoNoCookieOption(t *T) error {
+	_, port, err := t.listen(nil)
+	if err != nil {
+		return err
+	}
+	c := t.Socket(client, "client", true)
+	if !c.OK() {
+		return setupError(c)
+	}
+	cfd := c.Fd()
+	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_FASTOPEN_NO_COOKIE, 1).Key("setsockopt").OK() {
+		return nil
+	}
+	t.Sendto(client, cfd, defaultPayload, MSG_FASTOPEN, port).Key("sendto")
+	return nil
+}
+
+// tfoServerDataInSYN runs two rounds against a TFO listener and reads with
+// MSG_DONTWAIT right after accept(): only data that came in the SYN can be
+// there, because a client whose sendto returned EINPROGRESS queued nothing.
+func tfoServerDataInSYN(t *T) error {
+	lfd, port, err := t.listen(func(fd int) error {
+		if !t.SetsockoptInt(server, fd, unix.SOL_TCP, TCP_FASTOPEN, 5).Key("listener-tfo").OK() {
+			return errStop
+		}
+		return nil
+	})
+	if err == errStop {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i, data := range []string{"first", "second"} {
+		n := string(rune('1' + i))
+		c := t.Socket(client, "client"+n, true)
+		if !c.OK() {
+			return setupError(c)
+		}
+		cfd := c.Fd()
+		s := t.Sendto(client, cfd, data, MSG_FASTOPEN, port).Key("sendto" + n)
+		if !s.OK() && !s.Is(unix.EINPROGRESS) {
+			return nil
+		}
+		a := t.Accept(server, lfd, "server"+n)
+		if !a.OK() {
+			a.Key("accept" + n)
+			return nil
+		}
+		t.Recv(server, a.Fd(), 64, unix.MSG_DONTWAIT).Key("recv" + n)
+		t.TCPInfo(server, a.Fd())
+		// Wait for the client's side of the handshake, which carries the
+		// cookie round 2 uses.
+		t.Poll(client, cfd, unix.POLLOUT, waitLimit)
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package testcases
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Version is a kernel version as numbers: 2.6.32 is {2, 6, 32}.
+type Version []int
+
+// ParseVersion reads the leading dotted numbers of a kernel release such as
+// "6.1.0-56-amd64" or "2.6.32-42-server".
+func ParseVersion(release string) (Version, error) {
+	var v Version
+	for _, part := range strings.SplitN(release, ".", 4) {
+		end := 0
+		for end < len(part) && part[end] >= '0' && part[end] <= '9' {
+			end++
+		}
+		if end == 0 {
+			break
+		}
+		n, err := strconv.Atoi(part[:end])
+		if err != nil {
+			return nil, fmt.Errorf("kernel version %q: %w", release, err)
+		}
+		v = append(v, n)
+		if end < len(part) {
+			break
+		}
+	}
+	if len(v) < 2 {
+		return nil, fmt.Errorf("kernel version %q: want MAJOR.MINOR", release)
+	}
+	return v, nil
+}
+
+// Compare returns -1, 0 or 1; missing trailing parts count as 0.
+func (v Version) Compare(w Version) int {
+	for i := 0; i < len(v) || i < len(w); i++ {
+		a, b := 0, 0
+		if i < len(v) {
+			a = v[i]
+		}
+		if i < len(w) {
+			b = w[i]
+		}
+		switch {
+		case a < b:
+			return -1
+		case a > b:
+			return 1
+		}
+	}
+	return 0
+}
+
+// InRange reports whether release satisfies every constraint of rng, a
+// space-separated list such as ">=3.7 <4.11"; an empty range matches all.
+func InRange(release, rng string) (bool, error) {
+	if strings.TrimSpace(rng) == "" {
+		return true, nil
+	}
+	v, err := ParseVersion(release)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range strings.Fields(rng) {
+		op := c[:len(c)-len(strings.TrimLeft(c, "<>=!"))]
+		w, err := ParseVersion(c[len(op):])
+		if err != nil {
+			return false, fmt.Errorf("version range %q: %w", rng, err)
+		}
+		cmp := v.Compare(w)
+		var ok bool
+		switch op {
+		case "<":
+			ok = cmp < 0
+		case "<=":
+			ok = cmp <= 0
+		case ">":
+			ok = cmp > 0
+		case ">=":
+			ok = cmp >= 0
+		case "=", "==":
+			ok = cmp == 0
+		case "!=":
+			ok = cmp != 0
+		default:
+			return false, fmt.Errorf("version range %q: unknown operator %q (use <, <=, >, >=, =, !=)", rng, op)
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
