@@ -10,8 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
@@ -87,18 +87,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	iface, driver, mac := pickNIC()
-	if iface == "" {
-		return errors.New("no network interface with a driver (serial transport not available in this build)")
+	r := bootproto.Choose(findNICs())
+	if r.Transport == bootproto.TransportSerial {
+		return serveSerial(srv, r)
 	}
-	if err := netif.Up(iface, bootproto.GuestIP, "255.255.255.0"); err != nil {
-		return fmt.Errorf("configure %s: %w", iface, err)
+	if err := netif.Up(r.Iface, bootproto.GuestIP, "255.255.255.0"); err != nil {
+		return fmt.Errorf("configure %s: %w", r.Iface, err)
 	}
 	l, err := net.Listen("tcp4", ":22")
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	fmt.Println(bootproto.Ready{Transport: bootproto.TransportNet, Iface: iface, Driver: driver, MAC: mac}.Line())
+	fmt.Println(r.Line())
 	return srv.Serve(l)
 }
 
@@ -140,31 +140,64 @@ func loadModules() {
 	}
 }
 
-// pickNIC returns the preferred interface: virtio_net, then e1000, then any.
-func pickNIC() (iface, driver, mac string) {
-	rank := func(d string) int {
-		switch d {
-		case "virtio_net":
-			return 0
-		case "e1000":
-			return 1
-		}
-		return 2
-	}
+// findNICs lists the network interfaces other than lo, with their drivers.
+func findNICs() []bootproto.NIC {
 	ents, _ := os.ReadDir("/sys/class/net")
-	type nic struct{ name, driver, mac string }
-	var nics []nic
+	var nics []bootproto.NIC
 	for _, e := range ents {
 		if e.Name() == "lo" {
 			continue
 		}
 		d, _ := os.Readlink(filepath.Join("/sys/class/net", e.Name(), "device", "driver"))
 		a, _ := os.ReadFile(filepath.Join("/sys/class/net", e.Name(), "address"))
-		nics = append(nics, nic{e.Name(), filepath.Base(d), string(bytes.TrimSpace(a))})
+		nics = append(nics, bootproto.NIC{Iface: e.Name(), Driver: filepath.Base(d), MAC: string(bytes.TrimSpace(a))})
 	}
-	sort.SliceStable(nics, func(i, j int) bool { return rank(nics[i].driver) < rank(nics[j].driver) })
-	if len(nics) == 0 {
-		return "", "", ""
-	}
-	return nics[0].name, nics[0].driver, nics[0].mac
+	return nics
 }
+
+// serveSerial serves SSH on the serial port, one host connection after another.
+func serveSerial(srv *sshserver.Server, r bootproto.Ready) error {
+	f, err := os.OpenFile(bootproto.SerialDevice, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("serial transport: %w", err)
+	}
+	if err := makeRaw(int(f.Fd())); err != nil {
+		return fmt.Errorf("serial transport: raw mode on %s: %w", bootproto.SerialDevice, err)
+	}
+	fmt.Println(r.Line())
+	for {
+		srv.ServeConn(serialConn{f})
+	}
+}
+
+// makeRaw puts the tty in raw 8-bit mode without flow control, so SSH's
+// binary stream passes unchanged.
+func makeRaw(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.CRTSCTS | unix.CBAUD
+	t.Cflag |= unix.CS8 | unix.CLOCAL | unix.CREAD | unix.B115200
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+// serialConn is the serial port as the net.Conn the SSH server wants. Close
+// is a no-op: the port outlives one host connection.
+type serialConn struct{ *os.File }
+
+func (serialConn) Close() error                       { return nil }
+func (serialConn) LocalAddr() net.Addr                { return serialAddr{} }
+func (serialConn) RemoteAddr() net.Addr               { return serialAddr{} }
+func (c serialConn) SetDeadline(time.Time) error      { return nil }
+func (c serialConn) SetReadDeadline(time.Time) error  { return nil }
+func (c serialConn) SetWriteDeadline(time.Time) error { return nil }
+
+type serialAddr struct{}
+
+func (serialAddr) Network() string { return "serial" }
+func (serialAddr) String() string  { return bootproto.SerialDevice }

@@ -38,6 +38,9 @@ type Options struct {
 	WorkDir string
 	// Append is added to the kernel command line.
 	Append string
+	// NoModules boots without the kernel's modules, as when a user has only
+	// the bzImage: without a built-in NIC driver SSH goes over serial.
+	NoModules bool
 }
 
 // DefaultOptions are the timeouts and sizes used unless overridden.
@@ -121,7 +124,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 
 func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd, dir string, err error) {
 	var mods []initramfs.Module
-	if k.ModulesDir != "" {
+	if k.ModulesDir != "" && !env.Opts.NoModules {
 		if mods, err = initramfs.NICModules(k.ModulesDir); err != nil {
 			return "", "", err
 		}
@@ -200,6 +203,8 @@ func (g *Guest) transport(ctx context.Context, r bootproto.Ready) (net.Conn, err
 		}
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	case bootproto.TransportSerial:
+		return g.Machine.SerialConn(), nil
 	}
 	return nil, fmt.Errorf("guest offers transport %q, which this runner does not speak", r.Transport)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-qemu/qmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/runmatrix/runmatrix/internal/bootproto"
 )
@@ -65,6 +66,7 @@ type Machine struct {
 	started time.Time
 	exited  chan struct{}
 	waitErr error
+	serial  net.Conn
 
 	closeOnce sync.Once
 }
@@ -102,14 +104,36 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 	}
 	defer lf.Close()
 
-	m := &Machine{cfg: cfg, con: newConsole(200), exited: make(chan struct{})}
-	m.args = m.buildArgs(3)
+	// The second serial port is one end of a socketpair: connected before
+	// QEMU starts, so no byte the guest sends on it can be lost.
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("serial socketpair: %w", err)
+	}
+	qemuEnd := os.NewFile(uintptr(pair[0]), "serial1-qemu")
+	defer qemuEnd.Close()
+	hostEnd := os.NewFile(uintptr(pair[1]), "serial1-host")
+	serial, err := net.FileConn(hostEnd)
+	hostEnd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("serial socketpair: %w", err)
+	}
+
+	started := false
+	defer func() {
+		if !started {
+			serial.Close()
+		}
+	}()
+
+	m := &Machine{cfg: cfg, con: newConsole(200), exited: make(chan struct{}), serial: serial}
+	m.args = m.buildArgs(3, 4)
 	logf, err := os.Create(filepath.Join(cfg.Dir, ConsoleLog))
 	if err != nil {
 		return nil, err
 	}
 	m.cmd = exec.Command(cfg.QEMU, m.args...)
-	m.cmd.ExtraFiles = []*os.File{lf}
+	m.cmd.ExtraFiles = []*os.File{lf, qemuEnd}
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := m.cmd.StdoutPipe()
 	if err != nil {
@@ -133,10 +157,11 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 		m.Kill()
 		return nil, fmt.Errorf("qmp: %w; console: %s", err, strings.Join(m.con.tail(5), " | "))
 	}
+	started = true
 	return m, nil
 }
 
-func (m *Machine) buildArgs(qmpFD int) []string {
+func (m *Machine) buildArgs(qmpFD, serialFD int) []string {
 	c := m.cfg
 	a := []string{
 		"-machine", "pc,accel=" + c.Accel, // i440fx: q35 panics CentOS 6 guests
@@ -144,6 +169,7 @@ func (m *Machine) buildArgs(qmpFD int) []string {
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 		"-chardev", fmt.Sprintf("socket,id=qmp,fd=%d,server=on,wait=off", qmpFD), "-mon", "chardev=qmp,mode=control",
+		"-chardev", fmt.Sprintf("socket,id=ser1,fd=%d", serialFD), "-serial", "chardev:ser1",
 		"-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append,
 	}
 	for i, n := range c.NICs {
@@ -208,6 +234,9 @@ func (m *Machine) WaitReady(ctx context.Context) (bootproto.Ready, error) {
 func (m *Machine) bootError(reason string) error {
 	return &BootError{Reason: reason, Console: m.Tail(25)}
 }
+
+// SerialConn is the host end of the guest's second serial port (ttyS1).
+func (m *Machine) SerialConn() net.Conn { return m.serial }
 
 // Tail returns up to n of the last console lines.
 func (m *Machine) Tail(n int) []string { return m.con.tail(n) }
@@ -286,6 +315,7 @@ func (m *Machine) Close() error {
 			m.mon.Disconnect()
 		}
 		m.Kill()
+		m.serial.Close()
 	})
 	return nil
 }

@@ -30,6 +30,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.opts.SSHTimeout, "ssh-timeout", d.SSHTimeout, "deadline for SSH and the agent upload")
 	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command")
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
+	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
 }
 
 func (f *guestFlags) cache() (kernels.Cache, error) {

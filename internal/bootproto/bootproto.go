@@ -56,3 +56,39 @@ func ParseReady(line string) (r Ready, ok bool) {
 	}
 	return r, true
 }
+
+// NIC is a network interface the guest init found, with its driver.
+type NIC struct {
+	Iface, Driver, MAC string
+}
+
+// Choose picks the transport the guest offers: the NIC with the preferred
+// driver (virtio_net, then e1000, then any other with a driver), or the
+// second serial port when no NIC has a driver.
+func Choose(nics []NIC) Ready {
+	rank := func(d string) int {
+		switch d {
+		case "virtio_net":
+			return 0
+		case "e1000":
+			return 1
+		case "", ".":
+			return 3
+		}
+		return 2
+	}
+	best := -1
+	for i, n := range nics {
+		if rank(n.Driver) < 3 && (best < 0 || rank(n.Driver) < rank(nics[best].Driver)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Ready{Transport: TransportSerial, Iface: SerialDevice}
+	}
+	n := nics[best]
+	return Ready{Transport: TransportNet, Iface: n.Iface, Driver: n.Driver, MAC: n.MAC}
+}
+
+// SerialDevice is the guest's serial port for SSH (the host's second -serial).
+const SerialDevice = "/dev/ttyS1"
