@@ -10,11 +10,15 @@ PREBUILT := guestbin/prebuilt
 # deps installs what runmatrix needs on a Debian machine (root) and the Go
 # 1.23 toolchain for guest binaries (Linux 2.6.32 support).
 deps:
+	@# i386 lets apt find Debian's 686 kernels (debian:6.1/i686).
+	@dpkg --print-foreign-architectures | grep -qx i386 || dpkg --add-architecture i386
+	@# A mirror mid-sync makes some index fail; keep what was fetched.
+	@apt-get update -qq || echo "apt-get update reported errors; continuing with the indexes it fetched"
 	@if ! command -v qemu-system-x86_64 >/dev/null || [ ! -d /usr/share/gocode/src/github.com/digitalocean/go-qemu ] \
-	   || ! command -v cpio >/dev/null || ! command -v xz >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	   || ! command -v cpio >/dev/null || ! command -v xz >/dev/null || ! command -v zstd >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    qemu-system-x86 golang-github-digitalocean-go-qemu-dev cpio xz-utils zstd dpkg >/dev/null; \
-	else apt-get update -qq; fi
+	fi
 	GOTOOLCHAIN=$(GUEST_TOOLCHAIN) $(GO) version
 
 guest:

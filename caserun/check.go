@@ -32,10 +32,11 @@ var documented = []struct{ Case, Profile string }{
 	{"flags.unknown.sendmsg", "default"},    // MSG_CMSG_COMPAT refused by sendmsg
 }
 
-// CheckDocumented checks results from one kernel: every case ended ok, every
-// expectation a case declares for this kernel and profile holds, and each
-// documented pair present in results had an expectation to check.
-func CheckDocumented(t TB, release string, results []outcome.Result) {
+// CheckDocumented checks results from one kernel (uname -r and -m): every
+// case ended ok, every expectation a case declares for this kernel and
+// profile holds, and each documented pair present in results had an
+// expectation to check.
+func CheckDocumented(t TB, release, arch string, results []outcome.Result) {
 	t.Helper()
 	checked := map[string]bool{}
 	for _, r := range results {
@@ -49,7 +50,7 @@ func CheckDocumented(t TB, release string, results []outcome.Result) {
 			t.Errorf("%v", err)
 			continue
 		}
-		e, err := c.Expected(release, r.Profile)
+		e, err := c.Expected(release, arch, r.Profile)
 		if err != nil {
 			t.Errorf("%v", err)
 			continue

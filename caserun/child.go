@@ -44,8 +44,20 @@ type end struct {
 // ("netns" or "shared") and the loopback address. It streams messages to w
 // and returns the process exit status.
 func Child(args []string, w io.Writer) int {
-	if len(args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: case-child CASE PROFILE netns|shared ADDR")
+	if len(args) == 1 && args[0] == sysctlsProbe {
+		var present []string
+		for _, name := range testcases.Recorded {
+			if _, err := os.Stat(testcases.SysctlPath(name)); err == nil {
+				present = append(present, name)
+			}
+		}
+		if err := json.NewEncoder(w).Encode(present); err != nil {
+			return 3
+		}
+		return 0
+	}
+	if len(args) != 5 {
+		fmt.Fprintln(os.Stderr, "usage: case-child CASE PROFILE netns|shared ADDR SET-BY-PARENT")
 		return 2
 	}
 	// Every call of the case runs on this thread, with SIGPIPE blocked, so a
@@ -88,7 +100,7 @@ func Child(args []string, w io.Writer) int {
 			return finish(outcome.Error, fmt.Errorf("bring up lo in the case's network namespace: %w", err))
 		}
 	}
-	if err := apply(p); err != nil {
+	if err := applyProfile(p, strings.Split(args[4], ",")); err != nil {
 		send(message{Sysctls: readSysctls()})
 		return finish(outcome.ProfileUnavailable, err)
 	}
@@ -120,24 +132,42 @@ func Child(args []string, w io.Writer) int {
 	return 0
 }
 
-// apply writes the profile's sysctls; a sysctl the kernel lacks or a value
-// it refuses makes the profile unavailable on this kernel.
-func apply(p testcases.Profile) error {
+// sysctlsProbe makes the child print which recorded sysctls its namespace has.
+const sysctlsProbe = "--sysctls"
+
+// applyProfile writes the profile's sysctls except those the parent set.
+func applyProfile(p testcases.Profile, setByParent []string) error {
 	for name, v := range p.Sysctls {
-		path := testcases.SysctlPath(name)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("profile %s: this kernel has no %s", p.Name, name)
+		skip := false
+		for _, s := range setByParent {
+			skip = skip || s == name
 		}
-		if err := os.WriteFile(path, []byte(v+"\n"), 0o644); err != nil {
-			return fmt.Errorf("profile %s: set %s=%s: %w", p.Name, name, v, unwrapPath(err))
+		if skip {
+			continue
 		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("profile %s: read back %s: %w", p.Name, name, unwrapPath(err))
+		if err := apply(p.Name, name, v); err != nil {
+			return err
 		}
-		if strings.TrimSpace(string(got)) != v {
-			return fmt.Errorf("profile %s: %s reads %s after writing %s", p.Name, name, strings.TrimSpace(string(got)), v)
-		}
+	}
+	return nil
+}
+
+// apply writes one sysctl of profile and reads it back; a sysctl the kernel
+// lacks or a value it refuses makes the profile unavailable on this kernel.
+func apply(profile, name, v string) error {
+	path := testcases.SysctlPath(name)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("profile %s: this kernel has no %s", profile, name)
+	}
+	if err := os.WriteFile(path, []byte(v+"\n"), 0o644); err != nil {
+		return fmt.Errorf("profile %s: set %s=%s: %w", profile, name, v, unwrapPath(err))
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("profile %s: read back %s: %w", profile, name, unwrapPath(err))
+	}
+	if strings.TrimSpace(string(got)) != v {
+		return fmt.Errorf("profile %s: %s reads %s after writing %s", profile, name, strings.TrimSpace(string(got)), v)
 	}
 	return nil
 }

@@ -30,7 +30,8 @@ type Runner struct {
 	// kernels without CONFIG_NET_NS, each on a fresh loopback address.
 	Shared bool
 
-	netns *bool // whether CLONE_NEWNET works; learnt on the first case
+	netns  *bool           // whether cases get a network namespace; learnt once
+	global map[string]bool // recorded sysctls the runner sets for the child
 }
 
 // NewRunner returns a Runner that re-executes the running binary.
@@ -71,29 +72,77 @@ func (r *Runner) Run(ctx context.Context, c *testcases.Case, p testcases.Profile
 }
 
 func (r *Runner) run(ctx context.Context, c *testcases.Case, p testcases.Profile) outcome.Outcome {
-	if !r.Shared && (r.netns == nil || *r.netns) {
-		o, err := r.child(ctx, c, p, true)
-		if err == nil {
-			ok := true
-			r.netns = &ok
-			return o
-		}
-		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
-			return outcome.Outcome{Status: outcome.Error, Error: err.Error()}
-		}
-		no := false
-		r.netns = &no
-	}
-	o, err := r.child(ctx, c, p, false)
+	netns, err := r.isolation(ctx)
 	if err != nil {
 		return outcome.Outcome{Status: outcome.Error, Error: err.Error()}
+	}
+	// Sysctls that are global on this kernel cannot be set from the case's
+	// namespace (before 4.12 tcp_fastopen is not even visible there), so the
+	// runner sets them here; the child sets the per-namespace ones.
+	var here []string
+	for name, v := range p.Sysctls {
+		if !r.global[name] {
+			continue
+		}
+		if err := apply(p.Name, name, v); err != nil {
+			return outcome.Outcome{Status: outcome.ProfileUnavailable, Error: err.Error(), Sysctls: readSysctls()}
+		}
+		here = append(here, name)
+	}
+	o, err := r.child(ctx, c, p, netns, here)
+	if err != nil {
+		return outcome.Outcome{Status: outcome.Error, Error: err.Error()}
+	}
+	if o.Sysctls != nil {
+		for name, v := range readSysctls() {
+			if r.global[name] {
+				o.Sysctls[name] = v
+			}
+		}
 	}
 	return o
 }
 
+// isolation decides once whether cases get their own network namespace
+// and which recorded sysctls are global (visible here, absent in a fresh
+// namespace).
+func (r *Runner) isolation(ctx context.Context) (netns bool, err error) {
+	if r.netns != nil {
+		return *r.netns, nil
+	}
+	netns = !r.Shared
+	inNS := map[string]bool{}
+	if netns {
+		cmd := exec.CommandContext(ctx, r.Exe, append(append([]string{}, r.Args...), ChildCommand, sysctlsProbe)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.Output()
+		switch {
+		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM):
+			netns = false // no CONFIG_NET_NS, or not allowed
+		case err != nil:
+			return false, fmt.Errorf("probe sysctls in a new network namespace: %w", err)
+		default:
+			var names []string
+			if err := json.Unmarshal(out, &names); err != nil {
+				return false, fmt.Errorf("probe sysctls in a new network namespace: %q: %w", out, err)
+			}
+			for _, n := range names {
+				inNS[n] = true
+			}
+		}
+	}
+	r.global = map[string]bool{}
+	for _, name := range testcases.Recorded {
+		_, err := os.Stat(testcases.SysctlPath(name))
+		r.global[name] = err == nil && (!netns || !inNS[name])
+	}
+	r.netns = &netns
+	return netns, nil
+}
+
 // child starts one case process; err is only for a process that could not
 // be started.
-func (r *Runner) child(ctx context.Context, c *testcases.Case, p testcases.Profile, netns bool) (outcome.Outcome, error) {
+func (r *Runner) child(ctx context.Context, c *testcases.Case, p testcases.Profile, netns bool, setHere []string) (outcome.Outcome, error) {
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = 30 * time.Second
@@ -111,7 +160,11 @@ func (r *Runner) child(ctx context.Context, c *testcases.Case, p testcases.Profi
 		iso = "shared"
 		addr = fmt.Sprintf("127.%d.%d.%d", 1+rand.Intn(250), rand.Intn(256), 1+rand.Intn(250))
 	}
-	args := append(append([]string{}, r.Args...), ChildCommand, c.ID, p.Name, iso, addr)
+	set := "-"
+	if len(setHere) > 0 {
+		set = strings.Join(setHere, ",")
+	}
+	args := append(append([]string{}, r.Args...), ChildCommand, c.ID, p.Name, iso, addr, set)
 	cmd := exec.Command(r.Exe, args...)
 	cmd.SysProcAttr = attr
 	var stderr tailBuffer

@@ -40,10 +40,10 @@ func requireRoot(t *testing.T) {
 	require.Zero(t, os.Geteuid(), "local case runs need root (network namespaces, sysctls, raw sockets); run make test as root")
 }
 
-func release(t *testing.T) string {
+func uname(t *testing.T) (release, machine string) {
 	var uts unix.Utsname
 	require.NoError(t, unix.Uname(&uts))
-	return unix.ByteSliceToString(uts.Release[:])
+	return unix.ByteSliceToString(uts.Release[:]), unix.ByteSliceToString(uts.Machine[:])
 }
 
 // TestHostKernel runs every case on the host kernel: all TFO cases under
@@ -62,7 +62,8 @@ func TestHostKernel(t *testing.T) {
 	require.NoError(t, r.RunAll(ctx, tfo, profiles(t, "default", "tfo=0", "tfo=1", "tfo=3", "tfo=0x207"), collect))
 	require.NoError(t, r.RunAll(ctx, others, profiles(t, "default"), collect))
 	require.Len(t, results, len(tfo)*5+len(others))
-	CheckDocumented(t, release(t), results)
+	rel, arch := uname(t)
+	CheckDocumented(t, rel, arch, results)
 	for _, res := range results {
 		require.Equal(t, "netns", res.Outcome.Isolation, res.Case)
 		require.Contains(t, res.Outcome.Sysctls, testcases.SysctlTCPFastOpen, res.Case)

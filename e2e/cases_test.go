@@ -40,7 +40,7 @@ func TestCasesInGuest(t *testing.T) {
 			require.Equal(t, p.Sysctls, r.Outcome.Sysctls, "the profile was in force: %s %s", r.Case, r.Profile)
 		}
 	}
-	caserun.CheckDocumented(t, release, results)
+	caserun.CheckDocumented(t, release, "x86_64", results)
 }
 
 // TestCasesBadInput checks case selection errors are one line with the fix.

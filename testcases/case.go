@@ -37,30 +37,37 @@ type Expect struct {
 	Kernels string `json:"kernels,omitempty"`
 	// Profiles limits the expectation to these profiles; empty is any.
 	Profiles []string `json:"profiles,omitempty"`
+	// Arches limits the expectation to these `uname -m` values; empty is any.
+	Arches []string `json:"arches,omitempty"`
 	// Summary is the expected outcome summary.
 	Summary string `json:"summary"`
 	// Source is where the expectation comes from.
 	Source string `json:"source"`
 }
 
-// Applies reports whether e covers this kernel release and profile.
-func (e Expect) Applies(release, profile string) (bool, error) {
-	if len(e.Profiles) > 0 {
-		found := false
-		for _, p := range e.Profiles {
-			found = found || p == profile
-		}
-		if !found {
-			return false, nil
-		}
+// Applies reports whether e covers this kernel release and arch (uname -r
+// and uname -m) and profile.
+func (e Expect) Applies(release, arch, profile string) (bool, error) {
+	if !contains(e.Profiles, profile) || !contains(e.Arches, arch) {
+		return false, nil
 	}
 	return InRange(release, e.Kernels)
 }
 
-// Expected returns the expectation that covers release and profile, if any.
-func (c *Case) Expected(release, profile string) (*Expect, error) {
+// contains reports whether list is empty (anything goes) or holds v.
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return len(list) == 0
+}
+
+// Expected returns the expectation that covers the kernel and profile, if any.
+func (c *Case) Expected(release, arch, profile string) (*Expect, error) {
 	for i := range c.Expect {
-		ok, err := c.Expect[i].Applies(release, profile)
+		ok, err := c.Expect[i].Applies(release, arch, profile)
 		if err != nil {
 			return nil, fmt.Errorf("case %s: %w", c.ID, err)
 		}

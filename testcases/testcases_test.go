@@ -58,7 +58,7 @@ func TestCasesWellFormed(t *testing.T) {
 		require.NotZero(t, c.Timeout, c.ID)
 		require.NotNil(t, c.Run, c.ID)
 		for _, e := range c.Expect {
-			_, err := e.Applies("3.6.0", "default")
+			_, err := e.Applies("3.6.0", "x86_64", "default")
 			require.NoError(t, err, c.ID)
 			require.NotEmpty(t, e.Source, c.ID)
 			for _, p := range e.Profiles {

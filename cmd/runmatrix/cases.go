@@ -171,7 +171,11 @@ func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testca
 		return err
 	}
 	defer g.Close()
-	fmt.Fprintf(log, "%s: %s %s ready after %.1fs\n", ref, g.Probe.Release, g.Probe.Machine, g.ReadyAfter.Seconds())
+	transport := g.Ready.Transport
+	if g.Ready.Driver != "" {
+		transport += " (" + g.Ready.Driver + ")"
+	}
+	fmt.Fprintf(log, "%s: %s %s ready after %.1fs over %s\n", ref, g.Probe.Release, g.Probe.Machine, g.ReadyAfter.Seconds(), transport)
 	kern := &outcome.Kernel{Ref: ref, Release: g.Probe.Release, Arch: g.Probe.Machine}
 	args := []string{"run"}
 	for _, c := range cases {
