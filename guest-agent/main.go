@@ -3,7 +3,7 @@
 // Linux 2.6.32 (built with Go 1.23).
 //
 //	guest-agent probe                         uname as JSON
-//	guest-agent run [-case GLOB]... [-profile P]...
+//	guest-agent run [-case GLOB]... [-profile P]... | run -cell CASE@PROFILE...
 //	                                          one JSON result per line, per case and profile
 //	guest-agent case-child CASE PROFILE ISO ADDR   (internal) one case, in its own process
 package main
@@ -71,8 +71,37 @@ func run(args []string) error {
 	var globs, profs list
 	fs.Var(&globs, "case", "case ID glob (repeatable; default all)")
 	fs.Var(&profs, "profile", "sysctl profile (repeatable; default \"default\")")
+	var cells list
+	fs.Var(&cells, "cell", "CASE@PROFILE to run, in order (repeatable; overrides -case and -profile)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	r, err := caserun.NewRunner()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	enc := json.NewEncoder(os.Stdout)
+	if len(cells) > 0 {
+		for _, cell := range cells {
+			id, prof, ok := strings.Cut(cell, "@")
+			c, err := testcases.Lookup(id)
+			if !ok || err != nil {
+				return fmt.Errorf("-cell %q: want CASE@PROFILE with a known case", cell)
+			}
+			p, err := testcases.ParseProfile(prof)
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := enc.Encode(outcome.Result{Case: c.ID, Profile: p.Name, Outcome: r.Run(ctx, c, p)}); err != nil {
+				return fmt.Errorf("write result: %w", err)
+			}
+		}
+		return nil
 	}
 	cases, err := testcases.Select(globs)
 	if err != nil {
@@ -89,13 +118,6 @@ func run(args []string) error {
 		}
 		profiles = append(profiles, p)
 	}
-	r, err := caserun.NewRunner()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM, unix.SIGHUP)
-	defer stop()
-	enc := json.NewEncoder(os.Stdout)
 	var werr error
 	err = r.RunAll(ctx, cases, profiles, func(res outcome.Result) {
 		if werr == nil {

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"runtime"
-
 	"github.com/spf13/pflag"
 
 	"github.com/runmatrix/runmatrix/guest"
 	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/matrix"
 	"github.com/runmatrix/runmatrix/vm"
 )
 
@@ -21,7 +20,7 @@ type guestFlags struct {
 func (f *guestFlags) register(fs *pflag.FlagSet) {
 	d := guest.DefaultOptions()
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: kvm, tcg or auto (KVM only if a probe boot proves it works)")
-	fs.IntVar(&f.jobs, "jobs", defaultJobs(), "guests to run at once")
+	fs.IntVar(&f.jobs, "jobs", 0, "guests to run at once (0: as many as cores and free memory allow)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/runmatrix)")
 	fs.StringVar(&f.opts.QEMU, "qemu", vm.DefaultQEMU, "QEMU binary")
 	fs.IntVar(&f.opts.MemoryMB, "memory", d.MemoryMB, "guest memory in MiB")
@@ -41,11 +40,10 @@ func (f *guestFlags) cache() (kernels.Cache, error) {
 	return kernels.Cache{Dir: d}, err
 }
 
-// defaultJobs runs one guest per core: a TCG guest keeps one core busy.
-func defaultJobs() int {
-	n := runtime.NumCPU()
-	if n < 1 {
-		n = 1
+// parallel is --jobs, or a bound from cores and free memory.
+func (f *guestFlags) parallel() int {
+	if f.jobs > 0 {
+		return f.jobs
 	}
-	return n
+	return matrix.DefaultJobs(f.opts.MemoryMB)
 }

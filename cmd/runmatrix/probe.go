@@ -105,7 +105,7 @@ func probe(ctx context.Context, gf *guestFlags, refs []string, log io.Writer) ([
 		fmt.Fprintf(log, "accelerator: %s (%s)\n", accel, why)
 		break
 	}
-	sem := make(chan struct{}, max(1, gf.jobs))
+	sem := make(chan struct{}, gf.parallel())
 	var wg sync.WaitGroup
 	for i, k := range ks {
 		if k == nil {

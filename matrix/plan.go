@@ -1,0 +1,121 @@
+package matrix
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/runmatrix/runmatrix/testcases"
+)
+
+// Cell is one run of a case under a profile on a kernel.
+type Cell struct {
+	Kernel  string `json:"kernel"`
+	Case    string `json:"case"`
+	Profile string `json:"profile"`
+	// Rep counts repetitions from 1.
+	Rep int `json:"rep"`
+}
+
+// Key identifies the cell in results.jsonl and for --resume.
+func (c Cell) Key() string {
+	return c.Kernel + "\x00" + c.Case + "\x00" + c.Profile + "\x00" + strconv.Itoa(c.Rep)
+}
+
+// Plan is the ordered list of cells a run measures, grouped by kernel so
+// that each kernel boots once.
+type Plan struct {
+	Kernels []string
+	Cells   []Cell
+}
+
+// NewPlan expands a spec into cells: kernels in spec order, then cases in
+// their stable order, then profiles, then repetitions.
+func NewPlan(s *Spec) (*Plan, error) {
+	cases, err := testcases.Select(s.Cases)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Kernels: dedupe(s.Kernels)}
+	for _, k := range p.Kernels {
+		for _, c := range cases {
+			for _, prof := range dedupe(s.Profiles) {
+				for rep := 1; rep <= s.Repeat; rep++ {
+					p.Cells = append(p.Cells, Cell{Kernel: k, Case: c.ID, Profile: prof, Rep: rep})
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+func dedupe(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// ParseShard reads "I/N" (1 <= I <= N).
+func ParseShard(s string) (i, n int, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	if ok {
+		i, err = strconv.Atoi(a)
+		if err == nil {
+			n, err = strconv.Atoi(b)
+		}
+	}
+	if !ok || err != nil || n < 1 || i < 1 || i > n {
+		return 0, 0, fmt.Errorf("--shard %q: want I/N with 1 <= I <= N, e.g. 2/4", s)
+	}
+	return i, n, nil
+}
+
+// Shard returns the i-th of n deterministic slices of the plan (i from 1).
+// Slices are contiguous runs of cells, so each shard boots few kernels,
+// and together the n slices hold every cell exactly once.
+func (p *Plan) Shard(i, n int) *Plan {
+	lo, hi := (i-1)*len(p.Cells)/n, i*len(p.Cells)/n
+	out := &Plan{Cells: append([]Cell(nil), p.Cells[lo:hi]...)}
+	seen := map[string]bool{}
+	for _, c := range out.Cells {
+		if !seen[c.Kernel] {
+			seen[c.Kernel] = true
+			out.Kernels = append(out.Kernels, c.Kernel)
+		}
+	}
+	return out
+}
+
+// Without returns the plan minus the cells whose keys are done.
+func (p *Plan) Without(done map[string]bool) *Plan {
+	out := &Plan{}
+	seen := map[string]bool{}
+	for _, c := range p.Cells {
+		if done[c.Key()] {
+			continue
+		}
+		out.Cells = append(out.Cells, c)
+		if !seen[c.Kernel] {
+			seen[c.Kernel] = true
+			out.Kernels = append(out.Kernels, c.Kernel)
+		}
+	}
+	return out
+}
+
+// For returns the cells of kernel k, in plan order.
+func (p *Plan) For(k string) []Cell {
+	var out []Cell
+	for _, c := range p.Cells {
+		if c.Kernel == k {
+			out = append(out, c)
+		}
+	}
+	return out
+}
