@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/xml"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/matrix"
+	"github.com/runmatrix/runmatrix/outcome"
+)
+
+// matrixFile runs four cases under two profiles on both Debian kernels. One
+// expectation is deliberately wrong, so the run must report a mismatch.
+const matrixFile = `# e2e matrix
+kernels: [debian:6.1, debian:6.12]
+profiles: [default, tfo=3]
+cases:
+  - tfo.sendmsg.*
+  - epipe.write-after-close
+  - linger0.reset
+expect:
+  - case: linger0.reset
+    profile: tfo=3
+    summary: "recv=0"
+    source: deliberately wrong, to check mismatches are reported
+`
+
+// TestMatrix runs a real matrix, checks its cells against the cases'
+// semantics, then interrupts an identical run, resumes it and checks the
+// result equals the uninterrupted one.
+func TestMatrix(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte(matrixFile), 0o644))
+
+	outA := filepath.Join(dir, "a")
+	_, stderr, code := runmatrix(t, 10*time.Minute, "run", "-f", spec, "--out", outA, "--accel", "tcg", "--format", "none")
+	require.Equal(t, 1, code, "the wrong expectation fails the run; stderr:\n%s", stderr)
+	res, err := matrix.ReadResults(filepath.Join(outA, "results.json"))
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 2*4*2)
+	cells := map[string]matrix.CellResult{}
+	for _, c := range res.Cells {
+		require.Equal(t, outcome.OK, c.Status, "%s %s %s: %s", c.Kernel.Ref, c.Case, c.Profile, c.Outcome.Error)
+		require.Equal(t, "x86_64", c.Kernel.Arch)
+		require.NotEmpty(t, c.Kernel.Origin.PackageVersion, "how the image was obtained")
+		require.NotEmpty(t, c.Outcome.Steps)
+		cells[c.Kernel.Ref+" "+c.Case+" "+c.Profile] = c
+	}
+	for _, k := range []string{"debian:6.1", "debian:6.12"} {
+		// seed 004: the missing msg_name, not MSG_FASTOPEN, gives EINVAL.
+		require.Equal(t, "sendmsg=-1 EINVAL", cells[k+" tfo.sendmsg.no-name tfo=3"].Outcome.Summary)
+		require.Equal(t, "sendmsg=5 recv=5", cells[k+" tfo.sendmsg.with-name tfo=3"].Outcome.Summary)
+		// send(2): EPIPE with SIGPIPE once the peer's RST has arrived.
+		e := cells[k+" epipe.write-after-close default"]
+		require.Equal(t, "write1=1 write2=-1 EPIPE +SIGPIPE", e.Outcome.Summary)
+		require.NotNil(t, e.Expect)
+		require.True(t, e.Expect.Pass)
+		// The matrix file's override replaces the case's expectation.
+		l := cells[k+" linger0.reset tfo=3"]
+		require.Equal(t, "recv=-1 ECONNRESET send=-1 EPIPE +SIGPIPE", l.Outcome.Summary)
+		require.False(t, l.Expect.Pass)
+		require.Equal(t, "recv=0", l.Expect.Summary)
+	}
+	require.True(t, strings.HasPrefix(cells["debian:6.1 linger0.reset default"].Kernel.Release, "6.1."))
+
+	// The reports are there and say the same.
+	md, err := os.ReadFile(filepath.Join(outA, "table.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "| linger0.reset | tfo=3 | ✗ `recv=-1 ECONNRESET send=-1 EPIPE +SIGPIPE` (expected `recv=0`) |")
+	var junit struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+	}
+	jb, err := os.ReadFile(filepath.Join(outA, "junit.xml"))
+	require.NoError(t, err)
+	require.NoError(t, xml.Unmarshal(jb, &junit))
+	require.Equal(t, 16, junit.Tests)
+	require.Equal(t, 2, junit.Failures)
+	checkScreenshot(t, filepath.Join(outA, "report.html"))
+
+	// Interrupt the same run after a few cells, then resume it.
+	outB := filepath.Join(dir, "b")
+	interrupted(t, outB, spec)
+	_, stderr, code = runmatrix(t, 10*time.Minute, "run", "-f", spec, "--out", outB, "--accel", "tcg", "--format", "none", "--resume")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "resuming: ")
+	stdout, stderr, code := runmatrix(t, time.Minute, "diff", filepath.Join(outA, "results.json"), filepath.Join(outB, "results.json"))
+	require.Equal(t, 0, code, "resumed run differs from the uninterrupted one:\n%s%s", stdout, stderr)
+	require.Contains(t, stdout, "No cell changed")
+
+	// A run into a directory with results refuses without --resume.
+	_, stderr, code = runmatrix(t, time.Minute, "run", "-f", spec, "--out", outB)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "pass --resume")
+}
+
+// interrupted starts a run and sends it SIGINT once three cells are in its
+// journal; the run must keep them and say how to continue.
+func interrupted(t *testing.T, out, spec string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", "-f", spec, "--out", out, "--accel", "tcg", "--format", "none", "--jobs", "1")
+	var stderr bytes.Buffer
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	cmd.Stderr = pw
+	require.NoError(t, cmd.Start())
+	pw.Close()
+	// Progress lines ("[k/N] …") mark journalled cells.
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		stderr.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "[3/16]") {
+			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	err = cmd.Wait()
+	require.Error(t, err, "an interrupted run exits non-zero")
+	recs, err := matrix.ReadJournal(filepath.Join(out, "results.jsonl"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(recs), 3, stderr.String())
+	require.Less(t, len(recs), 16)
+	res, err := matrix.ReadResults(filepath.Join(out, "results.json"))
+	require.NoError(t, err, "an interrupted run still writes its reports")
+	require.Equal(t, len(recs), len(res.Cells))
+}
+
+// checkScreenshot renders the HTML report in headless Chromium and checks
+// the picture: green cells (as expected) and red cells (mismatch) must be
+// visible, in roughly the proportion the results have.
+func checkScreenshot(t *testing.T, report string) {
+	t.Helper()
+	browser, err := exec.LookPath("chromium")
+	require.NoError(t, err, "chromium is needed to check the HTML report (make deps installs it)")
+	shot := filepath.Join(t.TempDir(), "shot.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--window-size=1600,1400", "--screenshot="+shot, "file://"+report).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	counts := colourCounts(t, shot, map[string]color.RGBA{
+		"pass": {0xb7, 0xe4, 0xb7, 0xff}, "fail": {0xf4, 0xa3, 0xa3, 0xff}, "differs": {0xff, 0xe9, 0xa8, 0xff},
+	})
+	require.Greater(t, counts["pass"], 2000, "green cells drawn")
+	require.Greater(t, counts["fail"], 2000, "red mismatch cells drawn")
+	// Both kernels agree on every row, so no row is marked as differing
+	// except in the legend.
+	require.Less(t, counts["differs"], counts["fail"])
+}
+
+func colourCounts(t *testing.T, path string, want map[string]color.RGBA) map[string]int {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	counts := map[string]int{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			for name, w := range want {
+				if near(c, w) {
+					counts[name]++
+				}
+			}
+		}
+	}
+	return counts
+}
+
+func near(a, b color.RGBA) bool {
+	d := func(x, y uint8) int {
+		if x > y {
+			return int(x - y)
+		}
+		return int(y - x)
+	}
+	return d(a.R, b.R) < 6 && d(a.G, b.G) < 6 && d(a.B, b.B) < 6
+}
