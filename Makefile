@@ -1,11 +1,12 @@
-# runmatrix. `make probe` is the main job for now; `make test` runs every test.
+# runmatrix. `make run` is the main job (the default matrix); `make test`
+# runs every test; `make bench` prints the speed figures.
 SHELL := /bin/bash
 GO ?= go
 GUEST_TOOLCHAIN := go1.23.12
 GUEST_ENV := GOTOOLCHAIN=$(GUEST_TOOLCHAIN) CGO_ENABLED=0 GOOS=linux
 PREBUILT := guestbin/prebuilt
 
-.PHONY: deps build guest probe test unit e2e bench clean
+.PHONY: deps build guest run probe test unit e2e bench clean
 
 # deps installs what runmatrix needs on a Debian machine (root) and the Go
 # 1.23 toolchain for guest binaries (Linux 2.6.32 support).
@@ -15,9 +16,10 @@ deps:
 	@# A mirror mid-sync makes some index fail; keep what was fetched.
 	@apt-get update -qq || echo "apt-get update reported errors; continuing with the indexes it fetched"
 	@if ! command -v qemu-system-x86_64 >/dev/null || [ ! -d /usr/share/gocode/src/github.com/digitalocean/go-qemu ] \
-	   || ! command -v cpio >/dev/null || ! command -v xz >/dev/null || ! command -v zstd >/dev/null; then \
+	   || ! command -v cpio >/dev/null || ! command -v xz >/dev/null || ! command -v zstd >/dev/null \
+	   || ! command -v chromium >/dev/null || ! command -v musl-gcc >/dev/null; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    qemu-system-x86 golang-github-digitalocean-go-qemu-dev cpio xz-utils zstd dpkg >/dev/null; \
+	    qemu-system-x86 golang-github-digitalocean-go-qemu-dev cpio xz-utils zstd dpkg chromium musl-tools >/dev/null; \
 	fi
 	GOTOOLCHAIN=$(GUEST_TOOLCHAIN) $(GO) version
 
@@ -30,6 +32,9 @@ guest:
 build: deps guest
 	$(GO) build -tags embedguest -o bin/runmatrix ./cmd/runmatrix
 
+run: build
+	./bin/runmatrix run --out results
+
 probe: build
 	./bin/runmatrix probe debian:6.1 debian:6.12
 
@@ -39,6 +44,9 @@ unit:
 
 e2e: build
 	$(GO) test -count=1 -timeout 30m -v ./e2e
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench
 
 test: deps unit e2e
 	@if pgrep -f '[q]emu-system-x86_64.*runmatrix-guest' >/dev/null; then echo "QEMU processes left behind"; exit 1; fi

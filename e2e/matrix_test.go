@@ -101,6 +101,25 @@ func TestMatrix(t *testing.T) {
 	require.Equal(t, 0, code, "resumed run differs from the uninterrupted one:\n%s%s", stdout, stderr)
 	require.Contains(t, stdout, "No cell changed")
 
+	// Two shards merged render like the single run (the CI job-matrix way).
+	var shards []string
+	for _, sh := range []string{"1/2", "2/2"} {
+		out := filepath.Join(dir, "shard"+sh[:1])
+		_, stderr, _ := runmatrix(t, 10*time.Minute, "run", "-f", spec, "--out", out, "--accel", "tcg", "--format", "none", "--shard", sh)
+		res, err := matrix.ReadResults(filepath.Join(out, "results.json"))
+		require.NoError(t, err, stderr)
+		require.Len(t, res.Cells, 8, "half the cells")
+		shards = append(shards, filepath.Join(out, "results.json"))
+	}
+	merged := filepath.Join(dir, "merged.json")
+	_, stderr, code = runmatrix(t, time.Minute, append([]string{"merge", merged}, shards...)...)
+	require.Equal(t, 0, code, stderr)
+	stdout, _, code = runmatrix(t, time.Minute, "diff", filepath.Join(outA, "results.json"), merged)
+	require.Equal(t, 0, code, "merged shards differ from the single run:\n%s", stdout)
+	tableA, _, _ := runmatrix(t, time.Minute, "table", filepath.Join(outA, "results.json"), "--format", "markdown")
+	tableM, _, _ := runmatrix(t, time.Minute, "table", merged, "--format", "markdown")
+	require.Equal(t, tableA, tableM)
+
 	// A run into a directory with results refuses without --resume.
 	_, stderr, code = runmatrix(t, time.Minute, "run", "-f", spec, "--out", outB)
 	require.Equal(t, 2, code)

@@ -122,6 +122,36 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	return g, nil
 }
 
+// BareBoot boots k with an init that powers off at once and returns the
+// time from QEMU start to QEMU's exit: the floor for Boot's ReadyAfter.
+func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (time.Duration, error) {
+	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	if err != nil {
+		return 0, err
+	}
+	initrd, dir, err := prepare(env, k, bins)
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	m, err := vm.Start(ctx, vm.Config{
+		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: initrd, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
+		Append: "console=ttyS0,115200 panic=-1 rdinit=/init " + bootproto.BareArg,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(ctx, env.Opts.BootTimeout)
+	defer cancel()
+	select {
+	case <-m.Exited():
+		return time.Since(m.Started()), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("bare boot of %s: %w", k.Ref, ctx.Err())
+	}
+}
+
 func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd, dir string, err error) {
 	var mods []initramfs.Module
 	if k.ModulesDir != "" && !env.Opts.NoModules {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+	"gopkg.in/yaml.v3"
 
 	"github.com/runmatrix/runmatrix/outcome"
 )
@@ -253,4 +254,32 @@ func TestDiffAndMerge(t *testing.T) {
 	require.True(t, Compare(all, m).Empty())
 	_, err = Merge([]string{"a", "a2"}, []*Results{a, a})
 	require.ErrorContains(t, err, "is in both a and a2")
+}
+
+// TestExamples checks the shipped example matrix validates and the GitHub
+// Actions workflow is well-formed YAML that runs shards and merges them.
+func TestExamples(t *testing.T) {
+	s, err := Load("../examples/matrix.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, s.Expect)
+	b, err := os.ReadFile("../examples/github-actions/runmatrix.yml")
+	require.NoError(t, err)
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &wf))
+	var runs []string
+	for _, j := range wf.Jobs {
+		for _, st := range j.Steps {
+			runs = append(runs, st.Run)
+		}
+	}
+	all := strings.Join(runs, "\n")
+	require.Contains(t, all, "--shard ${{ matrix.shard }}/4")
+	require.Contains(t, all, "runmatrix merge results.json")
+	require.Contains(t, all, "runmatrix diff baseline.json results.json")
 }

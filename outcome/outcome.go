@@ -65,6 +65,10 @@ type Step struct {
 	Timed bool `json:"timed,omitempty"`
 	// ShowDetail adds Detail to the summary.
 	ShowDetail bool `json:"show_detail,omitempty"`
+	// StopOnFail says the case ends here if this call failed with an errno
+	// not in Unless.
+	StopOnFail bool     `json:"stop_on_fail,omitempty"`
+	Unless     []string `json:"unless,omitempty"`
 }
 
 // Failed reports whether the call returned an error.

@@ -53,7 +53,7 @@ func (t *T) RawSocket(name string) *Call {
 		return int64(fd), err
 	})
 	t.step(c).RetFd = true
-	if c.OK() {
+	if c.Err == nil {
 		t.names[c.Fd()] = name
 	}
 	return c

@@ -111,7 +111,7 @@ func (t *T) Socket(side, name string, nonblock bool) *Call {
 		return int64(fd), err
 	})
 	t.step(c).RetFd = true
-	if c.OK() {
+	if c.Err == nil {
 		t.names[c.Fd()] = name
 	}
 	return c
@@ -136,7 +136,7 @@ func (t *T) GetsockoptInt(side string, fd, level, opt int) *Call {
 		v, err = unix.GetsockoptInt(fd, level, opt)
 		return 0, err
 	})
-	if c.OK() {
+	if c.Err == nil {
 		c.Detail("%d", v)
 	}
 	return c
@@ -198,12 +198,12 @@ func (t *T) Connect(side string, fd, port int) *Call {
 
 // Accept accepts a connection on fd and names the new socket name.
 func (t *T) Accept(side string, fd int, name string) *Call {
-	c := t.record("accept", side, t.name(fd), nil, func() (int64, error) {
+	c := t.record("accept", side, t.name(fd), args("new", name), func() (int64, error) {
 		nfd, _, err := unix.Accept(fd)
 		return int64(nfd), err
 	})
 	t.step(c).RetFd = true
-	if c.OK() {
+	if c.Err == nil {
 		t.names[c.Fd()] = name
 	}
 	return c
@@ -252,7 +252,7 @@ func (t *T) Recv(side string, fd, n, flags int) *Call {
 		m, _, err := unix.Recvfrom(fd, buf, flags)
 		return int64(m), err
 	})
-	if c.OK() && c.Ret > 0 {
+	if c.Err == nil && c.Ret > 0 {
 		c.Detail("%q", buf[:c.Ret])
 	}
 	return c
@@ -265,7 +265,7 @@ func (t *T) Read(side string, fd, n int) *Call {
 		m, err := unix.Read(fd, buf)
 		return int64(m), err
 	})
-	if c.OK() && c.Ret > 0 {
+	if c.Err == nil && c.Ret > 0 {
 		c.Detail("%q", buf[:c.Ret])
 	}
 	return c
@@ -292,7 +292,7 @@ func (t *T) Poll(side string, fd int, events int16, timeout time.Duration) *Call
 			return int64(n), err
 		}
 	})
-	if c.OK() {
+	if c.Err == nil {
 		c.Detail("revents=%s", pollString(fds[0].Revents))
 	}
 	return c
@@ -326,7 +326,7 @@ func (t *T) TCPInfo(side string, fd int) (state string, synData bool, c *Call) {
 		info, err = unix.GetsockoptTCPInfo(fd, unix.SOL_TCP, unix.TCP_INFO)
 		return 0, err
 	})
-	if !c.OK() {
+	if c.Err != nil {
 		return "", false, c
 	}
 	state = strconv.Itoa(int(info.State))

@@ -55,11 +55,21 @@ type Call struct {
 	Err error
 }
 
-// OK reports whether the call succeeded.
-func (c *Call) OK() bool { return c.Err == nil }
+// OK reports whether the call succeeded. Cases branch on it only to stop,
+// so asking marks the step as one the case ends at when it failed; that is
+// what lets a C reproducer follow the same path (see Step.StopOnFail).
+func (c *Call) OK() bool {
+	c.step().StopOnFail = true
+	return c.Err == nil
+}
 
-// Is reports whether the call failed with errno e.
-func (c *Call) Is(e unix.Errno) bool { return errors.Is(c.Err, e) }
+// Is reports whether the call failed with errno e, which then does not end
+// the case (see Step.Unless).
+func (c *Call) Is(e unix.Errno) bool {
+	s := c.step()
+	s.Unless = append(s.Unless, errnoName(e))
+	return errors.Is(c.Err, e)
+}
 
 // Fd is the descriptor the call returned.
 func (c *Call) Fd() int { return int(c.Ret) }

@@ -28,6 +28,10 @@ const (
 	TransportSerial = "serial"
 )
 
+// BareArg on the kernel command line makes the init power off as soon as
+// it runs: the bare boot time benchmarks compare readiness against.
+const BareArg = "runmatrix.bare"
+
 // GuestIP is the address the init gives the NIC, QEMU user networking's default.
 const GuestIP = "10.0.2.15"
 
