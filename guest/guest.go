@@ -76,6 +76,8 @@ type Guest struct {
 	ReadyAfter time.Duration
 	// Probe is the agent's report of the running kernel.
 	Probe agentproto.Probe
+	// AgentSHA256 is the sha256 of the agent binary uploaded to the guest.
+	AgentSHA256 string
 
 	dir  string
 	opts Options
@@ -221,6 +223,9 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries) e
 		return g.fail("agent", fmt.Errorf("probe output %q: %w", out, err))
 	}
 	g.ReadyAfter = time.Since(g.Machine.Started())
+	if g.AgentSHA256, err = kernels.FileSHA256(bins.Agent); err != nil {
+		return g.fail("agent", err)
+	}
 	return nil
 }
 

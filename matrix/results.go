@@ -26,6 +26,14 @@ type KernelInfo struct {
 	// Accel and Transport say how the guest ran and was reached.
 	Accel     string `json:"accel,omitempty"`
 	Transport string `json:"transport,omitempty"`
+	// UnameVersion is uname -v in the guest; ImageVersion the image's
+	// kernel_version string.
+	UnameVersion string `json:"uname_version,omitempty"`
+	ImageVersion string `json:"image_version,omitempty"`
+	// QEMU is the command line the guest ran under.
+	QEMU []string `json:"qemu,omitempty"`
+	// AgentSHA256 identifies the agent binary that measured the cell.
+	AgentSHA256 string `json:"agent_sha256,omitempty"`
 }
 
 // Verdict is an expectation applied to a cell.
@@ -42,6 +50,8 @@ type Record struct {
 	Status     outcome.Status  `json:"status"`
 	Outcome    outcome.Outcome `json:"outcome"`
 	Expect     *Verdict        `json:"expect,omitempty"`
+	// Console are the guest console lines printed while the cell ran.
+	Console []string `json:"console,omitempty"`
 	// Attempt is 2 when the cell ran on a guest booted again after an
 	// infrastructure failure.
 	Attempt int       `json:"attempt"`
@@ -138,6 +148,7 @@ type CellResult struct {
 	Status  outcome.Status  `json:"status"`
 	Outcome outcome.Outcome `json:"outcome"`
 	Expect  *Verdict        `json:"expect,omitempty"`
+	Console []string        `json:"console,omitempty"`
 	// Reps is how many repetitions ran; Agree how many gave the majority
 	// summary. Flaky is Agree < Reps.
 	Reps  int  `json:"reps"`
@@ -190,7 +201,7 @@ func Fold(spec *Spec, recs []Record) *Results {
 		}
 		c := CellResult{
 			Case: best.Case, Profile: best.Profile, Kernel: best.KernelInfo, Status: best.Status,
-			Outcome: best.Outcome, Expect: best.Expect, Reps: len(g.recs), Agree: counts[best.Outcome.Summary],
+			Outcome: best.Outcome, Expect: best.Expect, Console: best.Console, Reps: len(g.recs), Agree: counts[best.Outcome.Summary],
 		}
 		c.Flaky = c.Agree < c.Reps
 		if len(counts) > 1 {

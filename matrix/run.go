@@ -108,7 +108,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 			r.Progress.Kernel(j.ref, "failed: "+j.err.Error())
 			info := KernelInfo{Ref: j.ref}
 			for _, c := range j.cells {
-				if err := r.record(c, info, infraFailed(j.err), 1); err != nil {
+				if err := r.record(c, info, infraFailed(j.err), 1, nil); err != nil {
 					return err
 				}
 			}
@@ -174,7 +174,7 @@ func (r *Runner) kernel(ctx context.Context, ref string, k *kernels.Kernel, acce
 		lastErr = err
 	}
 	for _, c := range pending {
-		if err := r.record(c, info, infraFailed(lastErr), 2); err != nil {
+		if err := r.record(c, info, infraFailed(lastErr), 2, nil); err != nil {
 			return err
 		}
 	}
@@ -201,6 +201,9 @@ func (r *Runner) attempt(ctx context.Context, ref string, k *kernels.Kernel, acc
 	defer g.Close()
 	info.Release, info.Arch = g.Probe.Release, g.Probe.Machine
 	info.Transport = g.Ready.Transport
+	info.UnameVersion, info.ImageVersion = g.Probe.Version, k.Image.Version
+	info.QEMU, info.AgentSHA256 = g.Machine.CommandLine(), g.AgentSHA256
+	_, mark := g.Machine.ConsoleSince(0)
 	args := []string{"run"}
 	for _, c := range cells {
 		args = append(args, "-cell", c.Case+"@"+c.Profile)
@@ -223,7 +226,9 @@ func (r *Runner) attempt(ctx context.Context, ref string, k *kernels.Kernel, acc
 			}
 			c := pending[0]
 			pending = pending[1:]
-			if err := r.record(c, info, res.Outcome, attempt); err != nil {
+			var console []string
+			console, mark = g.Machine.ConsoleSince(mark)
+			if err := r.record(c, info, res.Outcome, attempt, console); err != nil {
 				done <- &journalError{err}
 				io.Copy(io.Discard, pr)
 				return
@@ -250,8 +255,11 @@ func (r *Runner) attempt(ctx context.Context, ref string, k *kernels.Kernel, acc
 }
 
 // record applies the expectation and journals one cell.
-func (r *Runner) record(c Cell, info KernelInfo, o outcome.Outcome, attempt int) error {
-	rec := Record{Cell: c, KernelInfo: info, Status: o.Status, Outcome: o, Attempt: attempt, Time: time.Now().UTC()}
+func (r *Runner) record(c Cell, info KernelInfo, o outcome.Outcome, attempt int, console []string) error {
+	if len(console) > 50 {
+		console = console[len(console)-50:]
+	}
+	rec := Record{Cell: c, KernelInfo: info, Status: o.Status, Outcome: o, Attempt: attempt, Time: time.Now().UTC(), Console: console}
 	if o.Status == outcome.OK && info.Release != "" {
 		tc, err := testcases.Lookup(c.Case)
 		if err == nil {

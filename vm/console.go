@@ -15,6 +15,7 @@ type console struct {
 	mu    sync.Mutex
 	lines []string
 	keep  int
+	total int // lines seen since boot
 
 	ready chan bootproto.Ready
 	fatal chan string
@@ -64,6 +65,7 @@ func (c *console) add(line string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lines = append(c.lines, line)
+	c.total++
 	if len(c.lines) > c.keep {
 		c.lines = c.lines[len(c.lines)-c.keep:]
 	}
@@ -77,4 +79,19 @@ func (c *console) tail(n int) []string {
 		n = len(c.lines)
 	}
 	return append([]string(nil), c.lines[len(c.lines)-n:]...)
+}
+
+// since returns the kept lines after the first `mark` lines since boot,
+// and the new mark.
+func (c *console) since(mark int) ([]string, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.total - mark
+	if n > len(c.lines) {
+		n = len(c.lines)
+	}
+	if n < 0 {
+		n = 0
+	}
+	return append([]string(nil), c.lines[len(c.lines)-n:]...), c.total
 }

@@ -238,6 +238,10 @@ func (m *Machine) bootError(reason string) error {
 // SerialConn is the host end of the guest's second serial port (ttyS1).
 func (m *Machine) SerialConn() net.Conn { return m.serial }
 
+// ConsoleSince returns the console lines printed after mark (a count of
+// lines since boot, 0 at first) and the mark to pass next time.
+func (m *Machine) ConsoleSince(mark int) ([]string, int) { return m.con.since(mark) }
+
 // Tail returns up to n of the last console lines.
 func (m *Machine) Tail(n int) []string { return m.con.tail(n) }
 

@@ -61,6 +61,6 @@ Kernel references:
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &guest.UsageError{Msg: err.Error()} })
-	root.AddCommand(newRunCmd(), newProbeCmd(), newCasesCmd(), newDiffCmd(), newMergeCmd(), newTableCmd(), newCaseChildCmd())
+	root.AddCommand(newRunCmd(), newProbeCmd(), newCasesCmd(), newDiffCmd(), newMergeCmd(), newTableCmd(), newEvidenceCmd(), newCaseChildCmd())
 	return root
 }

@@ -39,6 +39,8 @@ type runFlags struct {
 	resume   bool
 	shard    string
 	format   string
+	// bare starts from an empty matrix instead of the default one.
+	bare bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -81,9 +83,12 @@ func usage(format string, args ...any) error {
 func (f *runFlags) spec() (*matrix.Spec, error) {
 	var s *matrix.Spec
 	var err error
-	if f.file != "" {
+	switch {
+	case f.bare:
+		s = &matrix.Spec{Source: "command line", Repeat: 1}
+	case f.file != "":
 		s, err = matrix.Load(f.file)
-	} else {
+	default:
 		s, err = matrix.Default()
 	}
 	if err != nil {
@@ -98,6 +103,9 @@ func (f *runFlags) spec() (*matrix.Spec, error) {
 	}
 	if f.repeat != 0 {
 		s.Repeat = f.repeat
+	}
+	if len(s.Profiles) == 0 {
+		s.Profiles = []string{"default"}
 	}
 	if err := s.Check(); err != nil {
 		return nil, &guest.UsageError{Msg: err.Error()}
