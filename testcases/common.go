@@ -57,6 +57,19 @@ func (t *T) listen(before func(fd int) error) (fd, port int, err error) {
 	return fd, port, nil
 }
 
+// listenerAndClient sets up a listener and a fresh, unconnected client
+// socket named "client".
+func (t *T) listenerAndClient(nonblock bool) (cfd, port int, err error) {
+	if _, port, err = t.listen(nil); err != nil {
+		return 0, 0, err
+	}
+	c := t.Socket(client, "client", nonblock)
+	if !c.OK() {
+		return 0, 0, setupError(c)
+	}
+	return c.Fd(), port, nil
+}
+
 // pair sets up a listener and a connected, accepted client/server pair;
 // the server socket has a receive timeout.
 func (t *T) pair() (cfd, sfd, port int, err error) {

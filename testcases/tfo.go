@@ -193,13 +193,13 @@ func tfoSendto(t *T, nonblock bool, extra int, listening bool) error {
 	}
 	s := t.Sendto(client, c.Fd(), defaultPayload, MSG_FASTOPEN|extra, port).Key("sendto")
 	if listening && s.OK() {
-		receive(t, s.Ret)
+		receive(t)
 	}
 	return nil
 }
 
 // receive accepts the connection the client made and reads what arrived.
-func receive(t *T, want int64) {
+func receive(t *T) {
 	a := t.Accept(server, t.fdOf("listener"), "server")
 	if !a.OK() {
 		return
@@ -209,21 +209,17 @@ func receive(t *T, want int64) {
 }
 
 func tfoSendmsg(t *T, withName bool) error {
-	_, port, err := t.listen(nil)
+	cfd, port, err := t.listenerAndClient(false)
 	if err != nil {
 		return err
-	}
-	c := t.Socket(client, "client", false)
-	if !c.OK() {
-		return setupError(c)
 	}
 	to := socketPortNone
 	if withName {
 		to = port
 	}
-	s := t.Sendmsg(client, c.Fd(), defaultPayload, MSG_FASTOPEN, to).Key("sendmsg")
+	s := t.Sendmsg(client, cfd, defaultPayload, MSG_FASTOPEN, to).Key("sendmsg")
 	if s.OK() {
-		receive(t, s.Ret)
+		receive(t)
 	}
 	return nil
 }
@@ -257,15 +253,10 @@ func tfoListenerOption(t *T) error {
 }
 
 func tfoConnectOption(t *T) error {
-	_, port, err := t.listen(nil)
+	cfd, port, err := t.listenerAndClient(false)
 	if err != nil {
 		return err
 	}
-	c := t.Socket(client, "client", false)
-	if !c.OK() {
-		return setupError(c)
-	}
-	cfd := c.Fd()
 	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_FASTOPEN_CONNECT, 1).Key("setsockopt").OK() {
 		return nil
 	}
@@ -273,21 +264,16 @@ func tfoConnectOption(t *T) error {
 		return nil
 	}
 	if t.Write(client, cfd, defaultPayload).Key("write").OK() {
-		receive(t, int64(len(defaultPayload)))
+		receive(t)
 	}
 	return nil
 }
 
 func tfoNoCookieOption(t *T) error {
-	_, port, err := t.listen(nil)
+	cfd, port, err := t.listenerAndClient(true)
 	if err != nil {
 		return err
 	}
-	c := t.Socket(client, "client", true)
-	if !c.OK() {
-		return setupError(c)
-	}
-	cfd := c.Fd()
 	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_FASTOPEN_NO_COOKIE, 1).Key("setsockopt").OK() {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/runmatrix/runmatrix/caserun"
 	"github.com/runmatrix/runmatrix/guest"
 	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/matrix"
 	"github.com/runmatrix/runmatrix/outcome"
 	"github.com/runmatrix/runmatrix/testcases"
 )
@@ -227,34 +228,10 @@ func resultPrinter(w io.Writer, asJSON, steps bool) func(outcome.Result) {
 		if !steps {
 			return
 		}
-		for _, s := range o.Steps {
-			var a []string
-			for _, arg := range s.Args {
-				a = append(a, arg.Name+"="+arg.Value)
-			}
-			ret := fmt.Sprint(s.Ret)
-			if s.Errno != "" {
-				ret += " " + s.Errno
-			}
-			for _, sig := range s.Signals {
-				ret += " +" + sig
-			}
-			if s.Detail != "" {
-				ret += "  [" + s.Detail + "]"
-			}
-			fmt.Fprintf(w, "    %8.1fms %-6s %s(%s%s) = %s\n", s.StartMS, s.Side, s.Call, s.Fd, prefixComma(strings.Join(a, ", ")), ret)
-		}
-		for _, n := range o.Notes {
-			fmt.Fprintf(w, "    note: %s\n", n)
+		for _, line := range strings.Split(strings.TrimRight(matrix.Trace(o), "\n"), "\n") {
+			fmt.Fprintf(w, "    %s\n", line)
 		}
 	}
-}
-
-func prefixComma(s string) string {
-	if s == "" {
-		return ""
-	}
-	return ", " + s
 }
 
 // newCaseChildCmd is the hidden command local runs re-execute for each case.
