@@ -52,11 +52,21 @@ func ChooseAccel(ctx context.Context, env *Env, forced string, k *kernels.Kernel
 	if ctx.Err() != nil {
 		return "", "", ctx.Err()
 	}
-	if err != nil {
-		v = accelVerdict{vm.AccelTCG, "KVM probe boot failed: " + firstLine(err.Error())}
-	} else {
+	if err == nil {
 		g.Close()
 		v = accelVerdict{vm.AccelKVM, "KVM probe boot reached the agent"}
+	} else {
+		v = accelVerdict{vm.AccelTCG, "KVM probe boot failed: " + firstLine(err.Error())}
+		// Blame KVM only if the same kernel comes up without it; a kernel
+		// that fails either way says nothing about KVM, so nothing is cached.
+		g, terr := Boot(ctx, env, k, vm.AccelTCG)
+		if ctx.Err() != nil {
+			return "", "", ctx.Err()
+		}
+		if terr != nil {
+			return vm.AccelTCG, v.Why + "; it fails under TCG too, so KVM is not to blame (not cached)", nil
+		}
+		g.Close()
 	}
 	b, _ := json.Marshal(v)
 	os.WriteFile(p, b, 0o644)
