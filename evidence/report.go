@@ -123,7 +123,7 @@ func Write(dir string, res *matrix.Results, opts Options) ([]string, error) {
 		written[name] = true
 		files = append(files, name)
 		fmt.Fprintf(&md, "`%s` was generated from the trace on %s. It needs nothing but a C compiler and prints the outcome line above for the kernel it runs on:\n\n", name, from)
-		fmt.Fprintf(&md, "```sh\ncc -static -o repro %s     # glibc: the binary needs Linux 3.2 or newer\nmusl-gcc -static -o repro %s   # musl: runs on 2.6.32 too\nsudo unshare -n ./repro     # fresh network namespace: no cached TFO cookie\n```\n\n", name, name)
+		fmt.Fprintf(&md, "```sh\ncc -static -o repro %s     # or, with musl: musl-gcc -static -o repro %s\nsudo unshare -n ./repro     # fresh network namespace: no cached TFO cookie\n```\n\n", name, name)
 	}
 	fmt.Fprintf(&md, "## How to re-run\n\n```sh\n%s\n```\n\n", opts.Rerun)
 	seenK := map[string]bool{}
