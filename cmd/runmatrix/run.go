@@ -165,7 +165,7 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 		matrix.Progress
 		io.Closer
 	}
-	if fd, ok := stderr.(*os.File); ok && term.IsTerminal(int(fd.Fd())) {
+	if fd, ok := stderr.(*os.File); ok && term.IsTerminal(int(fd.Fd())) && termWidth(fd) > 0 {
 		prog = matrix.NewBarProgress(stderr, todo)
 	} else {
 		prog = matrix.NewPlainProgress(stderr, len(todo.Cells))
@@ -226,6 +226,16 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 		return exitError{1}
 	}
 	return nil
+}
+
+// termWidth is the terminal's width; 0 for a terminal of unknown size,
+// where bars cannot be drawn.
+func termWidth(f *os.File) int {
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
 }
 
 func contains(list []string, v string) bool {
