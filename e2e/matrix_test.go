@@ -215,3 +215,63 @@ func near(a, b color.RGBA) bool {
 	}
 	return d(a.R, b.R) < 6 && d(a.G, b.G) < 6 && d(a.B, b.B) < 6
 }
+
+// TestMatrixInfraFailure boots a kernel whose init is missing: its cells
+// are retried once on a fresh guest, then shown as infra-failed, never as
+// kernel behaviour, and the run exits 1.
+func TestMatrixInfraFailure(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "m.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte("kernels: [debian:6.1]\ncases: [linger0.reset]\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	_, stderr, code := runmatrix(t, 10*time.Minute, "run", "-f", spec, "--out", out, "--accel", "tcg",
+		"--append", "rdinit=/no-such-init", "--format", "none")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "retrying 1 cells on a fresh guest")
+	recs, err := matrix.ReadJournal(filepath.Join(out, "results.jsonl"))
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, outcome.InfraFailed, recs[0].Status)
+	require.Equal(t, 2, recs[0].Attempt)
+	require.Empty(t, recs[0].Outcome.Steps, "no kernel behaviour is claimed")
+	md, err := os.ReadFile(filepath.Join(out, "table.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "✗ `infra-failed: boot: guest failed")
+}
+
+// TestRunBadInput checks bad matrix input is refused before anything
+// boots, in one line naming the problem and the fix, with exit status 2.
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("kernels: [debian:6.1]\nprofiles:\n  - tfo=3\n  - turbo\n"), 0o644))
+	notResults := filepath.Join(dir, "x.json")
+	require.NoError(t, os.WriteFile(notResults, []byte("[1,2]"), 0o644))
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"matrix error with line", []string{"run", "-f", bad}, bad + ":4: unknown profile \"turbo\""},
+		{"missing matrix file", []string{"run", "-f", filepath.Join(dir, "nope.yaml")}, "cannot read the matrix file: no such file or directory"},
+		{"unknown case", []string{"run", "--case", "nope.*"}, `no case matches "nope.*"`},
+		{"bad shard", []string{"run", "--shard", "3/2"}, "want I/N with 1 <= I <= N"},
+		{"bad format", []string{"run", "--format", "pdf"}, "use one of table, markdown"},
+		{"diff of a non-results file", []string{"diff", notResults, notResults}, "is not a runmatrix results.json"},
+		{"evidence without case", []string{"evidence", "--kernel", "debian:6.1"}, "evidence needs --case GLOB"},
+		{"evidence with one kernel", []string{"evidence", "--case", "linger0.reset", "--kernel", "debian:6.1"}, "give at least two --kernel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			args := tc.args
+			if args[0] != "diff" {
+				args = append(args, "--out", filepath.Join(dir, "out-"+tc.name))
+			}
+			_, stderr, code := runmatrix(t, time.Minute, args...)
+			require.Equal(t, 2, code, stderr)
+			require.Contains(t, stderr, tc.want)
+			require.Equal(t, 1, strings.Count(strings.TrimSpace(stderr), "\n")+1, "one line: %s", stderr)
+			require.Less(t, time.Since(start), 20*time.Second, "refused before booting anything")
+		})
+	}
+}
