@@ -33,7 +33,7 @@ build: deps guest
 	$(GO) build -tags embedguest -o bin/runmatrix ./cmd/runmatrix
 
 run: build
-	./bin/runmatrix run --out results
+	./bin/runmatrix run --out results/$$(date +%Y%m%d-%H%M%S)
 
 probe: build
 	./bin/runmatrix probe debian:6.1 debian:6.12
