@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
@@ -83,6 +85,7 @@ func run() error {
 			return nil // a bare boot for benchmarks: power off at once
 		}
 	}
+	seedEntropy()
 	os.Setenv("PATH", "/tmp/runmatrix:/bin:/sbin:/usr/bin")
 	os.Setenv("HOME", "/tmp")
 	loadModules()
@@ -143,6 +146,31 @@ func loadModules() {
 		if err := unix.InitModule(b, ""); err != nil && !errors.Is(err, unix.EEXIST) {
 			logf("module %s: %v", name, err)
 		}
+	}
+}
+
+// seedEntropy credits the host's random seed to the kernel's pool. A guest
+// under emulation with no hardware RNG can otherwise block in getrandom()
+// (the SSH handshake's first call) until the pool fills, over a second on
+// recent kernels and far longer on old ones.
+func seedEntropy() {
+	seed, err := os.ReadFile(bootproto.SeedPath)
+	if err != nil || len(seed) == 0 {
+		return
+	}
+	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
+	if err != nil {
+		logf("entropy seed: %v", err)
+		return
+	}
+	defer f.Close()
+	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+	info := make([]byte, 8+len(seed))
+	binary.LittleEndian.PutUint32(info[0:], uint32(len(seed)*8))
+	binary.LittleEndian.PutUint32(info[4:], uint32(len(seed)))
+	copy(info[8:], seed)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.RNDADDENTROPY, uintptr(unsafe.Pointer(&info[0]))); errno != 0 {
+		logf("entropy seed: RNDADDENTROPY: %v", errno)
 	}
 }
 

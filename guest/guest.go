@@ -4,6 +4,7 @@ package guest
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -173,10 +174,16 @@ func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd, dir s
 	if err != nil {
 		return "", "", err
 	}
+	seed := make([]byte, 64)
+	if _, err := rand.Read(seed); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
 	initrd = dir + "/initrd.cpio"
 	err = initramfs.Compose(initrd, base, []initramfs.File{
 		{Path: bootproto.HostKeyPath, Mode: 0o600, Data: env.Keys.HostPEM},
 		{Path: bootproto.AuthorizedKeyPath, Mode: 0o644, Data: env.Keys.ClientPub},
+		{Path: bootproto.SeedPath, Mode: 0o600, Data: seed},
 	})
 	if err != nil {
 		os.RemoveAll(dir)

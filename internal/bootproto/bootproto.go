@@ -11,8 +11,11 @@ import (
 const (
 	HostKeyPath       = "/etc/runmatrix/host_key"
 	AuthorizedKeyPath = "/etc/runmatrix/authorized_key"
-	ModulesListPath   = "/etc/runmatrix/modules"
-	ModulesDir        = "/lib/runmatrix-modules"
+	// SeedPath holds random bytes from the host that the init credits to
+	// the kernel's entropy pool, so getrandom() does not block early boot.
+	SeedPath        = "/etc/runmatrix/seed"
+	ModulesListPath = "/etc/runmatrix/modules"
+	ModulesDir      = "/lib/runmatrix-modules"
 )
 
 // Console line prefixes.
