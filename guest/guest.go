@@ -24,6 +24,11 @@ import (
 	"github.com/runmatrix/runmatrix/vm"
 )
 
+// SerialChunk bounds the upload bytes in flight over a serial line, well
+// below what the guest tty buffers (4 KiB line discipline, 64 KiB flip
+// buffers) before it drops input its reader has not taken yet.
+const SerialChunk = 16 << 10
+
 // AgentPath is where the agent is uploaded in the guest.
 const AgentPath = "/tmp/runmatrix/guest-agent"
 
@@ -219,6 +224,9 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries) e
 		return g.fail("ssh", err)
 	}
 	g.Client = c
+	if ready.Transport == bootproto.TransportSerial {
+		c.Chunk = SerialChunk
+	}
 	if err := c.Upload(sctx, bins.Agent, AgentPath, 0o755); err != nil {
 		return g.fail("ssh", err)
 	}

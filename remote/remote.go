@@ -60,6 +60,9 @@ func NewKeys() (*Keys, error) {
 type Client struct {
 	c       *ssh.Client
 	ownInit bool // the guest runs runmatrix's init and understands its built-ins
+	// Chunk, when set, bounds how many upload bytes are in flight: each
+	// piece is a command of its own, finished before the next is sent.
+	Chunk int
 }
 
 // Dial runs the SSH handshake over conn, accepting only hostKey.
@@ -166,6 +169,21 @@ func (c *Client) Upload(ctx context.Context, local, path string, mode os.FileMod
 	zw.Write(data)
 	zw.Close()
 	cmd := fmt.Sprintf("%s %s %o", sshserver.CmdPut, path, mode.Perm())
+	if c.ownInit && c.Chunk > 0 {
+		part := path + ".gz.part"
+		b := gz.Bytes()
+		for off := 0; off < len(b); off += c.Chunk {
+			piece := b[off:min(off+c.Chunk, len(b))]
+			if _, err := c.Run(ctx, sshserver.CmdAppend+" "+part, bytes.NewReader(piece)); err != nil {
+				return fmt.Errorf("upload %s at byte %d: %w", path, off, err)
+			}
+		}
+		cmd += " " + part
+		if _, err := c.Run(ctx, cmd, nil); err != nil {
+			return fmt.Errorf("upload %s: %w", path, err)
+		}
+		return nil
+	}
 	if !c.ownInit {
 		// A full system with its own sshd and a shell.
 		cmd = fmt.Sprintf("mkdir -p $(dirname %[1]s) && gzip -dc > %[1]s.part && chmod %[2]o %[1]s.part && mv %[1]s.part %[1]s", path, mode.Perm())

@@ -3,6 +3,8 @@ package remote
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -83,4 +85,34 @@ func TestUploadAndExitStatus(t *testing.T) {
 	var ee *ExitError
 	require.ErrorAs(t, err, &ee)
 	require.Equal(t, 1, ee.Status)
+}
+
+// TestChunkedUpload uploads in pieces, as over a serial line, and gets the
+// file back byte for byte, with no piece left behind.
+func TestChunkedUpload(t *testing.T) {
+	keys, err := NewKeys()
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", serve(t, keys))
+	require.NoError(t, err)
+	ctx := context.Background()
+	c, err := Dial(ctx, conn, keys.Host.PublicKey(), keys.Client)
+	require.NoError(t, err)
+	defer c.Close()
+	c.Chunk = 1000
+	want, err := os.ReadFile("/bin/true")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	dst := dir + "/sub/true-copy"
+	require.NoError(t, c.Upload(ctx, "/bin/true", dst, 0o755))
+	got, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	fi, err := os.Stat(dst)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o755), fi.Mode().Perm())
+	left, err := filepath.Glob(dir + "/sub/*.part")
+	require.NoError(t, err)
+	require.Empty(t, left)
+	_, err = c.Run(ctx, dst, nil)
+	require.NoError(t, err)
 }

@@ -26,8 +26,13 @@ const Version = "SSH-2.0-runmatrix-init"
 
 // Built-in commands understood in exec requests.
 const (
-	// CmdPut ("rmx-put PATH MODE") writes the gzip stream on stdin to PATH.
+	// CmdPut ("rmx-put PATH MODE [SRC]") writes the gzip stream on stdin,
+	// or in the file SRC (then removed), to PATH.
 	CmdPut = "rmx-put"
+	// CmdAppend ("rmx-append PATH") appends stdin to PATH: uploads over a
+	// serial line go in small pieces, since a tty drops what its reader
+	// has not taken once its buffers are full.
+	CmdAppend = "rmx-append"
 	// CmdPoweroff powers the guest off.
 	CmdPoweroff = "rmx-poweroff"
 )
@@ -131,6 +136,12 @@ func (s *Server) exec(ch ssh.Channel, cmdline string, env []string) int {
 			return 1
 		}
 		return 0
+	case CmdAppend:
+		if err := appendTo(ch, argv[1:]); err != nil {
+			fmt.Fprintf(ch.Stderr(), "%s: %v\n", CmdAppend, err)
+			return 1
+		}
+		return 0
 	case CmdPoweroff:
 		s.poweroff()
 		return 0
@@ -165,9 +176,36 @@ func (s *Server) exec(ch ssh.Channel, cmdline string, env []string) int {
 	return 0
 }
 
+func appendTo(r io.Reader, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: rmx-append PATH")
+	}
+	if err := os.MkdirAll(filepath.Dir(args[0]), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(args[0], os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func put(r io.Reader, args []string) error {
+	if len(args) == 3 {
+		src, err := os.Open(args[2])
+		if err != nil {
+			return err
+		}
+		defer os.Remove(args[2])
+		defer src.Close()
+		r, args = src, args[:2]
+	}
 	if len(args) != 2 {
-		return errors.New("usage: rmx-put PATH MODE")
+		return errors.New("usage: rmx-put PATH MODE [SRC]")
 	}
 	mode, err := strconv.ParseUint(args[1], 8, 32)
 	if err != nil {
