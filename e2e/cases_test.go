@@ -18,18 +18,11 @@ import (
 // sources are in each case's expectations and in caserun.CheckDocumented).
 func TestCasesInGuest(t *testing.T) {
 	profiles := []string{"default", "tfo=0", "tfo=3", "tfo=0x207"}
-	args := []string{"cases", "run", "--kernel", "debian:6.1", "--json", "--accel", "tcg"}
+	args := []string{"--kernel", "debian:6.1"}
 	for _, p := range profiles {
 		args = append(args, "--profile", p)
 	}
-	stdout, stderr, code := runmatrix(t, 10*time.Minute, args...)
-	require.Equal(t, 0, code, "stderr:\n%s", stderr)
-	var results []outcome.Result
-	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		var r outcome.Result
-		require.NoError(t, json.Unmarshal([]byte(line), &r), line)
-		results = append(results, r)
-	}
+	results, _ := casesRun(t, args...)
 	require.Len(t, results, len(testcases.All())*len(profiles))
 	release := results[0].Kernel.Release
 	require.True(t, strings.HasPrefix(release, "6.1."), release)

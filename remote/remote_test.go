@@ -69,17 +69,11 @@ func TestUnauthorisedClientRefused(t *testing.T) {
 }
 
 func TestUploadAndExitStatus(t *testing.T) {
-	keys, err := NewKeys()
-	require.NoError(t, err)
-	conn, err := net.Dial("tcp", serve(t, keys))
-	require.NoError(t, err)
 	ctx := context.Background()
-	c, err := Dial(ctx, conn, keys.Host.PublicKey(), keys.Client)
-	require.NoError(t, err)
-	defer c.Close()
+	c := dialTestServer(t)
 	dst := t.TempDir() + "/sub/true-copy"
 	require.NoError(t, c.Upload(ctx, "/bin/true", dst, 0o755))
-	_, err = c.Run(ctx, dst, nil)
+	_, err := c.Run(ctx, dst, nil)
 	require.NoError(t, err)
 	_, err = c.Run(ctx, "/bin/false", nil)
 	var ee *ExitError
@@ -90,14 +84,8 @@ func TestUploadAndExitStatus(t *testing.T) {
 // TestChunkedUpload uploads in pieces, as over a serial line, and gets the
 // file back byte for byte, with no piece left behind.
 func TestChunkedUpload(t *testing.T) {
-	keys, err := NewKeys()
-	require.NoError(t, err)
-	conn, err := net.Dial("tcp", serve(t, keys))
-	require.NoError(t, err)
 	ctx := context.Background()
-	c, err := Dial(ctx, conn, keys.Host.PublicKey(), keys.Client)
-	require.NoError(t, err)
-	defer c.Close()
+	c := dialTestServer(t)
 	c.Chunk = 1000
 	want, err := os.ReadFile("/bin/true")
 	require.NoError(t, err)
@@ -115,4 +103,17 @@ func TestChunkedUpload(t *testing.T) {
 	require.Empty(t, left)
 	_, err = c.Run(ctx, dst, nil)
 	require.NoError(t, err)
+}
+
+// dialTestServer starts the guest's SSH server on loopback and connects to it.
+func dialTestServer(t *testing.T) *Client {
+	t.Helper()
+	keys, err := NewKeys()
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", serve(t, keys))
+	require.NoError(t, err)
+	c, err := Dial(context.Background(), conn, keys.Host.PublicKey(), keys.Client)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
