@@ -146,6 +146,11 @@ func loadModules() {
 		if err := unix.InitModule(b, ""); err != nil && !errors.Is(err, unix.EEXIST) {
 			logf("module %s: %v", name, err)
 		}
+		// The list puts virtio_net first: once it drives a NIC, the
+		// remaining modules (e1000) would only cost boot time.
+		if name == "virtio_net.ko" && bootproto.Choose(findNICs()).Driver == "virtio_net" {
+			return
+		}
 	}
 }
 
