@@ -3,6 +3,7 @@
 package guest
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -20,6 +21,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/agentproto"
 	"github.com/runmatrix/runmatrix/internal/bootproto"
 	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/outcome"
 	"github.com/runmatrix/runmatrix/remote"
 	"github.com/runmatrix/runmatrix/vm"
 )
@@ -270,11 +272,39 @@ func (g *Guest) Agent(ctx context.Context, args ...string) ([]byte, error) {
 	return g.Client.Run(ctx, cmd, nil)
 }
 
-// AgentStream runs the agent with args, writing its stdout to w as it
-// arrives; it is bounded by ctx only, since a case run's length is the sum
-// of its cases' own watchdogs.
-func (g *Guest) AgentStream(ctx context.Context, w io.Writer, args ...string) error {
-	return g.Client.Stream(ctx, AgentPath+" "+strings.Join(args, " "), nil, w)
+// RunCases runs `guest-agent run` with args and passes each result to
+// emit as the agent prints it. It is bounded by ctx only, since a case
+// run's length is the sum of its cases' own watchdogs. An error from emit
+// stops the reading and is returned.
+func (g *Guest) RunCases(ctx context.Context, emit func(outcome.Result) error, args ...string) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		defer io.Copy(io.Discard, pr) // let the session finish writing
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			var r outcome.Result
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				done <- fmt.Errorf("agent printed a line that is not a result: %.200s", sc.Text())
+				return
+			}
+			if err := emit(r); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- sc.Err()
+	}()
+	err := g.Client.Stream(ctx, AgentPath+" run "+strings.Join(args, " "), nil, pw)
+	pw.Close()
+	if rerr := <-done; rerr != nil {
+		return rerr
+	}
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
 }
 
 // Dir is the guest's working directory on the host (console log, QMP socket).

@@ -1,12 +1,9 @@
 package matrix
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -204,49 +201,32 @@ func (r *Runner) attempt(ctx context.Context, ref string, k *kernels.Kernel, acc
 	info.UnameVersion, info.ImageVersion = g.Probe.Version, k.Image.Version
 	info.QEMU, info.AgentSHA256 = g.Machine.CommandLine(), g.AgentSHA256
 	_, mark := g.Machine.ConsoleSince(0)
-	args := []string{"run"}
+	var args []string
 	for _, c := range cells {
 		args = append(args, "-cell", c.Case+"@"+c.Profile)
 	}
 	pending := append([]Cell(nil), cells...)
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		n := 0
-		r.Progress.Kernel(ref, fmt.Sprintf("case 1/%d %s", len(cells), cells[0].Case))
-		for sc.Scan() {
-			var res outcome.Result
-			if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
-				continue // not a result line; the agent only prints results
-			}
-			if len(pending) == 0 || pending[0].Case != res.Case || pending[0].Profile != res.Profile {
-				continue
-			}
-			c := pending[0]
-			pending = pending[1:]
-			var console []string
-			console, mark = g.Machine.ConsoleSince(mark)
-			if err := r.record(c, info, res.Outcome, attempt, console); err != nil {
-				done <- &journalError{err}
-				io.Copy(io.Discard, pr)
-				return
-			}
-			n++
-			if len(pending) > 0 {
-				r.Progress.Kernel(ref, fmt.Sprintf("case %d/%d %s", n+1, len(cells), pending[0].Case))
-			}
+	n := 0
+	r.Progress.Kernel(ref, fmt.Sprintf("case 1/%d %s", len(cells), cells[0].Case))
+	err = g.RunCases(ctx, func(res outcome.Result) error {
+		if len(pending) == 0 || pending[0].Case != res.Case || pending[0].Profile != res.Profile {
+			return nil // not the cell asked for next; the agent runs them in order
 		}
-		done <- nil
-	}()
-	err = g.AgentStream(ctx, pw, args...)
-	pw.Close()
-	if jerr := <-done; jerr != nil {
-		return pending, jerr
-	}
+		c := pending[0]
+		pending = pending[1:]
+		var console []string
+		console, mark = g.Machine.ConsoleSince(mark)
+		if err := r.record(c, info, res.Outcome, attempt, console); err != nil {
+			return &journalError{err}
+		}
+		n++
+		if len(pending) > 0 {
+			r.Progress.Kernel(ref, fmt.Sprintf("case %d/%d %s", n+1, len(cells), pending[0].Case))
+		}
+		return nil
+	}, args...)
 	if err != nil {
-		return pending, fmt.Errorf("agent: %w", err)
+		return pending, err
 	}
 	if len(pending) > 0 {
 		return pending, fmt.Errorf("agent ended without results for %d cells", len(pending))

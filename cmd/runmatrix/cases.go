@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -178,35 +177,18 @@ func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testca
 	}
 	fmt.Fprintf(log, "%s: %s %s ready after %.1fs over %s\n", ref, g.Probe.Release, g.Probe.Machine, g.ReadyAfter.Seconds(), transport)
 	kern := &outcome.Kernel{Ref: ref, Release: g.Probe.Release, Arch: g.Probe.Machine}
-	args := []string{"run"}
+	var args []string
 	for _, c := range cases {
 		args = append(args, "-case", c.ID)
 	}
 	for _, p := range profiles {
 		args = append(args, "-profile", p)
 	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			var r outcome.Result
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				done <- fmt.Errorf("agent printed a line that is not a result: %.200s", sc.Text())
-				io.Copy(io.Discard, pr)
-				return
-			}
-			r.Kernel = kern
-			emit(r)
-		}
-		done <- sc.Err()
-	}()
-	err = g.AgentStream(ctx, pw, args...)
-	pw.Close()
-	if perr := <-done; err == nil {
-		err = perr
-	}
+	err = g.RunCases(ctx, func(r outcome.Result) error {
+		r.Kernel = kern
+		emit(r)
+		return nil
+	}, args...)
 	if err != nil {
 		return fmt.Errorf("agent on %s: %w", ref, err)
 	}
