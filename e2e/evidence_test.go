@@ -24,7 +24,7 @@ import (
 func TestEvidence(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "report")
 	stdout, stderr, code := runmatrix(t, 10*time.Minute, "evidence", "--case", "flags.unknown.sendmsg",
-		"--kernel", "debian:6.1", "--kernel", "debian:6.1/i686", "--out", out, "--accel", "tcg")
+		"--kernel", "debian:6.1", "--kernel", "debian:6.1@bookworm/i686", "--out", out, "--accel", "tcg")
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	require.Contains(t, stdout, filepath.Join(out, "REPORT.md"))
 	md, err := os.ReadFile(filepath.Join(out, "REPORT.md"))
@@ -53,14 +53,14 @@ func TestEvidence(t *testing.T) {
 	require.Equal(t, 1, tables, "the kernel × outcome table")
 	require.GreaterOrEqual(t, fences, 2*2+2, "trace and console per kernel, build and re-run commands")
 	all := strings.Join(headings, "\n")
-	for _, h := range []string{"Kernel behaviour differs: flags.unknown.sendmsg", "flags.unknown.sendmsg under profile default", "debian:6.1: 6.1.", "debian:6.1/i686: 6.1.", "How to re-run"} {
+	for _, h := range []string{"Kernel behaviour differs: flags.unknown.sendmsg", "flags.unknown.sendmsg under profile default", "debian:6.1: 6.1.", "debian:6.1@bookworm/i686: 6.1.", "How to re-run"} {
 		require.Contains(t, all, h)
 	}
 	for _, s := range []string{
 		"on debian:6.1 (6.1.", "the outcome is `0x40000000=5 0x80000000=-1 EINVAL`", "the outcome is `0x40000000=5 0x80000000=5`",
 		"Kernel version (uname -v)", "Image version string", "Architecture (uname -m): `i686`", "Obtained: Debian package `linux-image-",
 		"Sysctls in force: `net.ipv4.tcp_fastopen = ", "Syscall trace", "sendmsg(client, msg_name=NULL", "Guest console while the case ran",
-		"runmatrix evidence --case flags.unknown.sendmsg --kernel debian:6.1 --kernel debian:6.1/i686",
+		"runmatrix evidence --case flags.unknown.sendmsg --kernel debian:6.1 --kernel debian:6.1@bookworm/i686",
 		"QEMU command line for debian:6.1", "-machine pc,accel=", "Guest agent sha256 on debian:6.1: `", "repro.c",
 	} {
 		require.Contains(t, report, s)

@@ -30,7 +30,7 @@ func casesRun(t *testing.T, args ...string) ([]outcome.Result, string) {
 // TestI686Guest boots Debian's 32-bit kernel, which needs GOARCH=386 guest
 // binaries, and runs cases whose outcome its documented behaviour fixes.
 func TestI686Guest(t *testing.T) {
-	results, stderr := casesRun(t, "--kernel", "debian:6.1/i686", "--case", "tfo.sendmsg.*", "--case", "epipe.*", "--case", "flags.unknown.sendmsg", "--profile", "tfo=3")
+	results, stderr := casesRun(t, "--kernel", "debian:6.1@bookworm/i686", "--case", "tfo.sendmsg.*", "--case", "epipe.*", "--case", "flags.unknown.sendmsg", "--profile", "tfo=3")
 	require.Len(t, results, 4)
 	for _, r := range results {
 		require.Equal(t, "i686", r.Kernel.Arch, "uname -m in the guest")

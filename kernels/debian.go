@@ -1,133 +1,591 @@
 package kernels
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"net/http"
 	"os"
-	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/runmatrix/runmatrix/kernels/debarchive"
 )
 
-// debianManifest records what a cached Debian kernel was extracted from.
-type debianManifest struct {
-	Package   string `json:"package"`
-	Version   string `json:"version"`
-	DebSHA256 string `json:"deb_sha256"`
-	Image     string `json:"image"`
-	Modules   string `json:"modules"`
-	Config    string `json:"config"`
+// Debian archives runmatrix reads by default. The environment variables
+// RUNMATRIX_DEBIAN_MIRROR and RUNMATRIX_DEBIAN_SECURITY_MIRROR override the
+// first two (see DebianFromEnv).
+const (
+	DefaultDebianMirror         = "http://deb.debian.org/debian"
+	DefaultDebianSecurityMirror = "http://deb.debian.org/debian-security"
+	// DefaultDebianRetiredMirror holds releases that left the mirrors (squeeze to buster).
+	DefaultDebianRetiredMirror = "http://archive.debian.org/debian"
+	// DefaultIndexTTL is how long a fetched suite index is reused before
+	// the suite's signed InRelease is read again.
+	DefaultIndexTTL = time.Hour
+)
+
+// currentAliases name the releases a mirror carries; each one's Release
+// says its codename.
+var currentAliases = []string{"oldoldstable", "oldstable", "stable", "testing", "unstable"}
+
+// retiredCodenames are the releases on the archive of retired releases,
+// newest first.
+var retiredCodenames = []string{"buster", "stretch", "jessie", "wheezy", "squeeze", "lenny"}
+
+// Debian finds and fetches Debian kernel packages straight from Debian
+// archives: signed InRelease, Packages checked against it, .deb checked
+// against Packages, extracted in-process (no apt, dpkg or root).
+type Debian struct {
+	Mirror, SecurityMirror, RetiredMirror string
+	// Keyring verifies every Release; nil means Debian's archive keys.
+	Keyring openpgp.EntityList
+	Client  *http.Client
+	// IndexTTL is how long a suite index is reused (0: DefaultIndexTTL).
+	IndexTTL time.Duration
+	// Offline resolves from the cache only.
+	Offline bool
 }
 
-// debianFlavour maps an arch to Debian's image flavour and package architecture.
-func debianFlavour(arch string) (flavour, debArch string) {
+// DebianFromEnv returns the default archives, with the mirrors the
+// environment names.
+func DebianFromEnv() Debian {
+	d := Debian{Mirror: DefaultDebianMirror, SecurityMirror: DefaultDebianSecurityMirror, RetiredMirror: DefaultDebianRetiredMirror}
+	if m := os.Getenv("RUNMATRIX_DEBIAN_MIRROR"); m != "" {
+		d.Mirror = m
+	}
+	if m := os.Getenv("RUNMATRIX_DEBIAN_SECURITY_MIRROR"); m != "" {
+		d.SecurityMirror = m
+	}
+	if m := os.Getenv("RUNMATRIX_DEBIAN_RETIRED_MIRROR"); m != "" {
+		d.RetiredMirror = m
+	}
+	return d
+}
+
+// withDefaults fills in the default archives where none is set.
+func (d Debian) withDefaults() *Debian {
+	env := DebianFromEnv()
+	if d.Mirror == "" {
+		d.Mirror = env.Mirror
+	}
+	if d.SecurityMirror == "" {
+		d.SecurityMirror = env.SecurityMirror
+	}
+	if d.RetiredMirror == "" {
+		d.RetiredMirror = env.RetiredMirror
+	}
+	return &d
+}
+
+// DebianKernel is one kernel image package an archive offers.
+type DebianKernel struct {
+	debarchive.Package
+	// ABI is the kernel ABI in the package name ("6.1.0-50", "6.12.57+deb13").
+	ABI string `json:"abi"`
+	// Arch is ArchX86_64 or ArchI386.
+	KernelArch string `json:"kernel_arch"`
+	// Unsigned marks the -unsigned package (preferred over the signed one).
+	Unsigned bool `json:"unsigned,omitempty"`
+	// Mirror is the archive root the package is fetched from.
+	Mirror string `json:"mirror"`
+	// Codename is the release of the suite ("bookworm").
+	Codename string `json:"codename"`
+	// Parts are the packages that hold the image and modules when the
+	// image package itself only depends on them.
+	Parts []debarchive.Package `json:"parts,omitempty"`
+	// Stale marks a kernel listed by a suite past its Valid-Until.
+	Stale bool `json:"stale,omitempty"`
+}
+
+// Series is the kernel series of the ABI, "6.1" for "6.1.0-50".
+func (k DebianKernel) Series() string {
+	parts := strings.SplitN(k.ABI, ".", 3)
+	if len(parts) < 2 {
+		return k.ABI
+	}
+	return parts[0] + "." + strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+}
+
+func flavour(arch string) (flav, debArch string) {
 	if arch == ArchI386 {
 		return "686", "i386"
 	}
 	return "amd64", "amd64"
 }
 
-// newestDebianPackage finds the newest linux-image-SERIES…-FLAVOUR-unsigned package apt knows.
-func newestDebianPackage(ctx context.Context, series, arch string) (name, version string, err error) {
-	flavour, debArch := debianFlavour(arch)
-	pat := fmt.Sprintf(`^linux-image-%s[.-][0-9][^ ]*-%s-unsigned$`, regexp.QuoteMeta(series), flavour)
-	re := regexp.MustCompile(pat)
-	out, err := run(ctx, "apt-cache", "search", "--names-only", pat)
-	if err != nil {
-		return "", "", err
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		n, _, _ := strings.Cut(line, " ")
-		if !re.MatchString(n) {
-			continue
-		}
-		pkg := n
-		if debArch != "amd64" {
-			pkg = n + ":" + debArch
-		}
-		v, err := candidateVersion(ctx, pkg)
-		if err != nil {
-			return "", "", err
-		}
-		if v == "" {
-			continue
-		}
-		if version == "" || debVersionGreater(ctx, v, version) {
-			name, version = pkg, v
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return "", "", err // a cancelled comparison must not pick an older package
-	}
-	if name == "" {
-		fix := "run: apt-get update"
-		if debArch != "amd64" {
-			fix = "run: dpkg --add-architecture " + debArch + " && apt-get update"
-		}
-		return "", "", fmt.Errorf("no Debian package linux-image-%s…-%s-unsigned is known to apt; %s", series, flavour, fix)
-	}
-	return name, version, nil
+// imagePackage matches kernel image package names; group 1 is the ABI,
+// group 2 the flavour, group 3 "-unsigned" or "".
+var imagePackage = regexp.MustCompile(`^linux-image-([0-9]+\.[0-9]+[0-9a-z.+~]*(?:-[0-9][0-9a-z.+~]*)?)-(amd64|686)(-unsigned)?$`)
+
+// partPackage matches the packages that hold the image and the modules
+// where linux-image-* is only a dependency package (Debian from 2026).
+var partPackage = regexp.MustCompile(`^linux-(binary|modules)-[0-9]+\.[0-9]+[0-9a-z.+~-]*-(amd64|686)$`)
+
+// suite is one suite of one archive.
+type suite struct {
+	archive *debarchive.Archive
+	name    string
 }
 
-func candidateVersion(ctx context.Context, pkg string) (string, error) {
-	out, err := run(ctx, "apt-cache", "policy", pkg)
-	if err != nil {
-		return "", err
+func (d *Debian) archive(url string, retired bool) (*debarchive.Archive, error) {
+	kr := d.Keyring
+	if kr == nil {
+		var err error
+		if kr, err = debarchive.DebianKeyring(); err != nil {
+			return nil, err
+		}
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Candidate:"); ok {
-			v = strings.TrimSpace(v)
-			if v == "(none)" {
-				return "", nil
+	return &debarchive.Archive{URL: url, Keyring: kr, Client: d.Client, Retired: retired}, nil
+}
+
+// indexFormat versions suiteIndex; a cached index of another format is read again.
+const indexFormat = 2
+
+// suiteIndex is the cached kernel part of one suite's Packages index.
+type suiteIndex struct {
+	Format   int            `json:"format"`
+	Fetched  time.Time      `json:"fetched"`
+	Mirror   string         `json:"mirror"`
+	Suite    string         `json:"suite"`
+	Codename string         `json:"codename"`
+	Stale    bool           `json:"stale,omitempty"`
+	Kernels  []DebianKernel `json:"kernels"`
+	// Skipped explains an index that could not be read but, by its suite's
+	// Sources, holds no kernel of the wanted series.
+	Skipped string `json:"skipped,omitempty"`
+	Missing bool   `json:"missing,omitempty"`
+}
+
+// Query selects Debian kernels.
+type Query struct {
+	Ref Ref
+}
+
+func (q Query) match(k DebianKernel) bool {
+	r := q.Ref
+	switch {
+	case r.Series != "":
+		return k.Series() == r.Series
+	case r.Version != "":
+		return k.ABI == r.Version
+	}
+	return true
+}
+
+// suites returns the suites a reference may live in.
+func (d *Debian) suites(ctx context.Context, c Cache, r Ref, log func(string)) (current, retired []suite, err error) {
+	main, err := d.archive(d.Mirror, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	sec, err := d.archive(d.SecurityMirror, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	old, err := d.archive(d.RetiredMirror, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	releaseSuites := func(a, s *debarchive.Archive, code string) []suite {
+		if code == "sid" || code == "unstable" {
+			return []suite{{a, "sid"}}
+		}
+		return []suite{{a, code}, {a, code + "-updates"}, {s, code + "-security"}, {a, code + "-backports"}}
+	}
+	oldSec, err := d.archive(strings.TrimSuffix(strings.TrimRight(d.RetiredMirror, "/"), "/debian")+"/debian-security", true)
+	if err != nil {
+		return nil, nil, err
+	}
+	retiredSuites := func(code string) []suite {
+		return []suite{{old, code}, {oldSec, code + "/updates"}, {old, code + "-lts"}}
+	}
+	for _, rc := range retiredCodenames {
+		if r.Codename == rc {
+			return nil, retiredSuites(rc), nil
+		}
+	}
+	if r.Suite != "" {
+		code, _, _ := strings.Cut(r.Suite, "-")
+		for _, rc := range retiredCodenames {
+			if code == rc {
+				return nil, []suite{{old, r.Suite}}, nil
 			}
-			return v, nil
+		}
+		if strings.HasSuffix(r.Suite, "-security") {
+			return []suite{{sec, r.Suite}}, nil, nil
+		}
+		return []suite{{main, r.Suite}}, nil, nil
+	}
+	if r.Codename != "" {
+		code := r.Codename
+		for _, alias := range currentAliases {
+			if code == alias {
+				idx, err := d.index(ctx, c, suite{main, alias}, r, log)
+				if err != nil {
+					return nil, nil, err
+				}
+				if idx.Missing {
+					return nil, nil, d.missing(r, alias)
+				}
+				code = idx.Codename
+			}
+		}
+		ss := releaseSuites(main, sec, code)
+		if code != "sid" {
+			ss = ss[:3] // a release's kernel: not its backports
+		}
+		return ss, nil, nil
+	}
+	var codes []string
+	for _, alias := range currentAliases {
+		idx, err := d.index(ctx, c, suite{main, alias}, r, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !idx.Missing && idx.Codename != "" {
+			codes = append(codes, idx.Codename)
 		}
 	}
-	return "", nil
+	if len(codes) == 0 {
+		return nil, nil, d.missing(r, strings.Join(currentAliases, ", "))
+	}
+	for _, code := range codes {
+		current = append(current, releaseSuites(main, sec, code)...)
+	}
+	for _, rc := range retiredCodenames {
+		retired = append(retired, retiredSuites(rc)...)
+	}
+	return current, retired, nil
 }
 
-func debVersionGreater(ctx context.Context, a, b string) bool {
-	return exec.CommandContext(ctx, "dpkg", "--compare-versions", a, "gt", b).Run() == nil
+// Kernels lists the kernels the reference may name, newest first.
+func (d *Debian) Kernels(ctx context.Context, c Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+	current, retired, err := d.suites(ctx, c, r, log)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := d.collect(ctx, c, current, r, log)
+	if err != nil {
+		return nil, err
+	}
+	if len(ks) == 0 && len(retired) > 0 && !d.Offline {
+		if ks, err = d.collect(ctx, c, retired, r, log); err != nil {
+			return nil, fmt.Errorf("kernel %s: no current Debian suite has it, and the archive of retired releases could not be read: %w", r.Raw, err)
+		}
+	}
+	out := ks
+	sort.SliceStable(out, func(i, j int) bool {
+		if c := debarchive.CompareVersions(out[i].Version, out[j].Version); c != 0 {
+			return c > 0
+		}
+		return out[i].Unsigned && !out[j].Unsigned
+	})
+	return out, nil
 }
 
-// resolveDebian downloads and extracts (once) the newest kernel package of a series.
+// collect reads the suites' indexes in parallel.
+func (d *Debian) collect(ctx context.Context, c Cache, ss []suite, r Ref, log func(string)) ([]DebianKernel, error) {
+	q := Query{Ref: r}
+	idx := make([]*suiteIndex, len(ss))
+	errs := make([]error, len(ss))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, s := range ss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			idx[i], errs[i] = d.index(ctx, c, s, r, log)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []DebianKernel
+	for _, x := range idx {
+		if x.Skipped != "" {
+			log(x.Skipped)
+		}
+		for _, k := range x.Kernels {
+			if q.match(k) {
+				out = append(out, k)
+			}
+		}
+	}
+	if len(ss) == 1 && len(out) == 0 && idx[0].Missing {
+		return nil, d.missing(r, ss[0].name)
+	}
+	return out, nil
+}
+
+// index returns one suite's kernels for the reference's arch: from the
+// cache while it is younger than the TTL (or always, offline), else from
+// the archive.
+func (d *Debian) index(ctx context.Context, c Cache, s suite, r Ref, log func(string)) (*suiteIndex, error) {
+	_, debArch := flavour(r.Arch)
+	key := strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(strings.TrimPrefix(s.archive.URL, "http://"), "https://") + "_" + s.name + "_" + debArch)
+	p, err := c.Path("debian-index", key+".json")
+	if err != nil {
+		return nil, err
+	}
+	ttl := d.IndexTTL
+	if ttl == 0 {
+		ttl = DefaultIndexTTL
+	}
+	var cached suiteIndex
+	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &cached) == nil && cached.Format == indexFormat {
+		if d.Offline || time.Since(cached.Fetched) < ttl {
+			// A skip is tied to the series asked for; anything else is reusable.
+			if cached.Skipped == "" || d.Offline {
+				return &cached, nil
+			}
+		}
+	}
+	if d.Offline {
+		return &suiteIndex{Mirror: s.archive.URL, Suite: s.name, Missing: true}, nil
+	}
+	x, err := d.fetchIndex(ctx, s, r, debArch)
+	if err != nil {
+		return nil, err
+	}
+	if x.Skipped == "" {
+		if err := writeJSONAtomic(p, x); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+func (d *Debian) fetchIndex(ctx context.Context, s suite, r Ref, debArch string) (*suiteIndex, error) {
+	x := &suiteIndex{Format: indexFormat, Fetched: time.Now().UTC(), Mirror: s.archive.URL, Suite: s.name, Kernels: []DebianKernel{}}
+	rel, err := s.archive.Release(ctx, s.name)
+	var nf *debarchive.NotFoundError
+	if errors.As(err, &nf) {
+		x.Missing = true
+		return x, nil
+	}
+	if err != nil {
+		return nil, d.fail(r, err)
+	}
+	x.Codename, x.Stale = rel.Codename, rel.Stale
+	pkgs, err := s.archive.Packages(ctx, rel, "main", debArch, func(name string) bool {
+		return imagePackage.MatchString(name) || partPackage.MatchString(name)
+	})
+	if errors.As(err, &nf) {
+		return x, nil // no such architecture in this suite
+	}
+	var ie *debarchive.IntegrityError
+	if errors.As(err, &ie) && (r.Series != "" || r.Version != "") {
+		// The index is inconsistent (a mirror mid-sync). Its suite's
+		// Sources, signed by the same Release, lists every binary the
+		// suite builds: if none is a kernel of the wanted series, the
+		// broken index cannot hold the answer and is safely passed over.
+		names, serr := kernelBinaries(ctx, s.archive, rel)
+		if serr == nil {
+			for _, n := range names {
+				m := imagePackage.FindStringSubmatch(n)
+				k := DebianKernel{ABI: m[1]}
+				if (r.Series != "" && k.Series() == r.Series) || (r.Version != "" && k.ABI == r.Version) {
+					return nil, d.fail(r, err)
+				}
+			}
+			x.Skipped = fmt.Sprintf("%s: skipped, and its Sources show it builds no %s kernel", firstLine(err.Error()), strings.TrimPrefix(r.Raw, "debian:"))
+			return x, nil
+		}
+	}
+	if err != nil {
+		return nil, d.fail(r, err)
+	}
+	flav, _ := flavour(r.Arch)
+	byName := map[string]debarchive.Package{}
+	for _, p := range pkgs {
+		byName[p.Name+"="+p.Version] = p
+	}
+	for _, p := range pkgs {
+		m := imagePackage.FindStringSubmatch(p.Name)
+		if m == nil || m[2] != flav {
+			continue
+		}
+		p.Suite = s.name
+		k := DebianKernel{Package: p, ABI: m[1], KernelArch: r.Arch, Unsigned: m[3] != "", Mirror: s.archive.URL, Codename: rel.Codename, Stale: rel.Stale}
+		for _, dep := range strings.Split(p.Depends, ",") {
+			name, ver, ok := strings.Cut(strings.TrimSpace(dep), " (= ")
+			if part, found := byName[name+"="+strings.TrimSuffix(ver, ")")]; ok && partPackage.MatchString(name) && found {
+				part.Suite = s.name
+				k.Parts = append(k.Parts, part)
+			}
+		}
+		x.Kernels = append(x.Kernels, k)
+	}
+	return x, nil
+}
+
+// kernelBinaries lists the kernel image packages the suite's Sources say it builds.
+func kernelBinaries(ctx context.Context, a *debarchive.Archive, rel *debarchive.Release) ([]string, error) {
+	var names []string
+	err := a.Sources(ctx, rel, "main", func(p debarchive.Paragraph) {
+		for _, b := range strings.Split(p["Binary"], ",") {
+			if b = strings.TrimSpace(b); imagePackage.MatchString(b) {
+				names = append(names, b)
+			}
+		}
+	})
+	return names, err
+}
+
+func (d *Debian) missing(r Ref, what string) error {
+	if d.Offline {
+		return fmt.Errorf("kernel %s: the index of %s is not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", r.Raw, what, r.Raw)
+	}
+	return fmt.Errorf("kernel %s: %s has no suite %s; check --debian-mirror (RUNMATRIX_DEBIAN_MIRROR)", r.Raw, d.Mirror, what)
+}
+
+func (d *Debian) fail(r Ref, err error) error {
+	return fmt.Errorf("kernel %s: %s; try again later, or pass --debian-mirror (RUNMATRIX_DEBIAN_MIRROR) with another mirror", r.Raw, firstLine(err.Error()))
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, b, 0o644)
+}
+
+// WriteFileAtomic writes b to a temporary file beside path, syncs it and
+// renames it over path, so readers see the old file or the new one whole.
+func WriteFileAtomic(path string, b []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// extractPackage downloads one .deb (checked against its signed index)
+// and extracts the image, its config and the modules tree into root.
+func (r *Resolver) extractPackage(ctx context.Context, a *debarchive.Archive, p debarchive.Package, root string) ([]string, error) {
+	f, err := r.Cache.TempFile()
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := a.Download(ctx, p, f); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, err
+	}
+	names, err := debarchive.ExtractDeb(f, root, func(name string) bool {
+		return strings.HasPrefix(name, "boot/vmlinuz-") || strings.HasPrefix(name, "boot/config-") ||
+			strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Filename, err)
+	}
+	return names, nil
+}
+
+// debianManifest records what a cached Debian kernel was extracted from.
+type debianManifest struct {
+	Package   string `json:"package"`
+	Version   string `json:"version"`
+	Suite     string `json:"suite"`
+	Mirror    string `json:"mirror"`
+	DebSHA256 string `json:"deb_sha256"`
+	Image     string `json:"image"`
+	Modules   string `json:"modules"`
+	Config    string `json:"config"`
+}
+
+// resolveDebian fetches and extracts (once) the newest kernel package the reference names.
 func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) {
-	pkg, version, err := newestDebianPackage(ctx, ref.Series, ref.Arch)
+	if r.Debian.Client == nil {
+		r.Debian.Client = r.Client
+	}
+	ks, err := r.Debian.withDefaults().Kernels(ctx, r.Cache, ref, r.logf0)
 	if err != nil {
 		return nil, err
 	}
-	key := strings.NewReplacer(":", "_", "+", "_", "~", "_").Replace(pkg + "_" + version)
-	dir, err := r.Cache.Path("debian", key)
+	if len(ks) == 0 {
+		flav, debArch := flavour(ref.Arch)
+		if r.Debian.Offline {
+			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+		}
+		return nil, fmt.Errorf("kernel %s: no Debian archive (%s, %s, %s) has a linux-image-…-%s package of it for %s; see `runmatrix kernels list debian:`",
+			ref.Raw, r.Debian.Mirror, r.Debian.SecurityMirror, r.Debian.RetiredMirror, flav, debArch)
+	}
+	if ks[0].Stale {
+		r.logf("warning: %s/dists/%s, where %s comes from, is past its Valid-Until: that mirror has stopped syncing it", ks[0].Mirror, ks[0].Suite, ks[0].Name)
+	}
+	return r.fetchDebianKernel(ctx, ref, ks[0])
+}
+
+func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKernel) (*Kernel, error) {
+	dir, err := r.Cache.Path("debian", dk.SHA256)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.Cache.Lock("debian-" + key)
+	unlock, err := r.Cache.Lock("debian-" + dk.SHA256)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	m, err := readManifest(dir)
 	if err != nil {
-		r.logf("downloading %s %s", pkg, version)
-		if m, err = r.fetchDebian(ctx, pkg, version, dir); err != nil {
-			return nil, fmt.Errorf("%s: %w", ref.Raw, err)
+		if r.Debian.Offline {
+			return nil, fmt.Errorf("kernel %s: %s %s is not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, dk.Name, dk.Version, ref.Raw)
+		}
+		r.logf("downloading %s %s from %s (%s)", dk.Name, dk.Version, dk.Mirror, dk.Suite)
+		if m, err = r.fetchDeb(ctx, dk, dir); err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
 		}
 	}
 	k, err := newKernel(ref, filepath.Join(dir, m.Image))
 	if err != nil {
 		return nil, err
 	}
-	k.ModulesDir = filepath.Join(dir, m.Modules)
+	if m.Modules != "" {
+		k.ModulesDir = filepath.Join(dir, m.Modules)
+	}
 	if m.Config != "" {
 		k.Config = filepath.Join(dir, m.Config)
 	}
 	k.Origin.Package, k.Origin.PackageVersion, k.Origin.DebSHA256 = m.Package, m.Version, m.DebSHA256
+	k.Origin.Suite, k.Origin.URL = m.Suite, strings.TrimRight(m.Mirror, "/")+"/"+dk.Filename
 	return k, nil
 }
 
@@ -137,123 +595,59 @@ func readManifest(dir string) (debianManifest, error) {
 	if err != nil {
 		return m, err
 	}
-	return m, json.Unmarshal(b, &m)
+	if err := json.Unmarshal(b, &m); err != nil || m.Image == "" {
+		return m, fmt.Errorf("bad manifest in %s", dir)
+	}
+	return m, nil
 }
 
-func (r *Resolver) fetchDebian(ctx context.Context, pkg, version, dir string) (debianManifest, error) {
-	m := debianManifest{Package: pkg, Version: version}
+// fetchDeb downloads the package (checked against its signed index) and
+// extracts the image, its config and the modules tree into dir.
+func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (debianManifest, error) {
+	m := debianManifest{Package: dk.Name, Version: dk.Version, Suite: dk.Suite, Mirror: dk.Mirror, DebSHA256: dk.SHA256}
+	a, err := r.Debian.withDefaults().archive(dk.Mirror, false)
+	if err != nil {
+		return m, err
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
 	if err != nil {
 		return m, err
 	}
 	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, "apt-get", "download", pkg+"="+version)
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return m, fmt.Errorf("apt-get download %s: %v: %s", pkg, err, lastLine(out))
-	}
-	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
-	if len(debs) != 1 {
-		return m, fmt.Errorf("apt-get download %s left %d .deb files", pkg, len(debs))
-	}
-	if m.DebSHA256, err = FileSHA256(debs[0]); err != nil {
-		return m, err
-	}
-	root := filepath.Join(tmp, "root")
-	if err := extractDeb(ctx, debs[0], root, &m); err != nil {
-		return m, err
-	}
-	if m.Image == "" {
-		return m, fmt.Errorf("%s has no boot/vmlinuz", pkg)
-	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(root, "manifest.json"), b, 0o644); err != nil {
-		return m, err
-	}
-	os.RemoveAll(dir)
-	if err := os.Rename(root, dir); err != nil {
-		return m, fmt.Errorf("cache: %w", err)
-	}
-	return m, nil
-}
-
-// extractDeb unpacks the image, its config and the modules tree of a kernel package.
-func extractDeb(ctx context.Context, deb, root string, m *debianManifest) error {
-	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("dpkg-deb: %w (install dpkg)", err)
-	}
-	terr := extractTar(out, root, m)
-	io.Copy(io.Discard, out)
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("dpkg-deb %s: %v: %s", filepath.Base(deb), err, lastLine(stderr.Bytes()))
-	}
-	return terr
-}
-
-func extractTar(r io.Reader, root string, m *debianManifest) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+	var names []string
+	for _, p := range append([]debarchive.Package{dk.Package}, dk.Parts...) {
+		got, err := r.extractPackage(ctx, a, p, tmp)
 		if err != nil {
-			return fmt.Errorf("read package: %w", err)
+			return m, err
 		}
-		name := strings.TrimPrefix(h.Name, "./")
-		keep := strings.HasPrefix(name, "boot/vmlinuz-") || strings.HasPrefix(name, "boot/config-") ||
-			strings.HasPrefix(name, "lib/modules/")
-		if !keep || h.Typeflag != tar.TypeReg || strings.Contains(name, "..") {
-			continue
-		}
-		dst := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(f, tr)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("extract %s: %w", name, err)
-		}
+		names = append(names, got...)
+	}
+	for _, name := range names {
+		inModules := strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
 		switch {
-		case strings.HasPrefix(name, "boot/vmlinuz-"):
+		case strings.HasPrefix(name, "boot/vmlinuz-"), inModules && path.Base(name) == "vmlinuz":
+			// Debian from 2026 ships the image as /usr/lib/modules/RELEASE/vmlinuz.
 			m.Image = name
-		case strings.HasPrefix(name, "boot/config-"):
+		case strings.HasPrefix(name, "boot/config-"), inModules && path.Base(name) == "config" && m.Config == "":
 			m.Config = name
-		default:
-			if parts := strings.SplitN(name, "/", 4); len(parts) == 4 && m.Modules == "" {
-				m.Modules = strings.Join(parts[:3], "/")
+		}
+		if inModules && m.Modules == "" {
+			rest := strings.TrimPrefix(strings.TrimPrefix(name, "usr/"), "lib/modules/")
+			if rel, _, ok := strings.Cut(rest, "/"); ok {
+				m.Modules = strings.TrimSuffix(name, rest) + rel
 			}
 		}
 	}
-}
-
-func run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	out, err := exec.CommandContext(ctx, name, args...).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("%s: %v: %s", name, err, lastLine(ee.Stderr))
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if m.Image == "" {
+		return m, fmt.Errorf("%s has no boot/vmlinuz", dk.Name)
 	}
-	return out, nil
-}
-
-func lastLine(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
+		return m, err
+	}
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return m, fmt.Errorf("cache: %w", err)
+	}
+	return m, nil
 }

@@ -19,13 +19,13 @@ func TestArchOfDebianImages(t *testing.T) {
 		ref, arch, releaseSuffix string
 	}{
 		{"debian:6.1", ArchX86_64, "-amd64"},
-		{"debian:6.1/i686", ArchI386, "-686"},
+		{"debian:6.1@bookworm/i686", ArchI386, "-686"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(context.Background(), tc.ref)
 			require.NoError(t, err)
 			require.Equal(t, tc.arch, k.Image.Arch)
-			require.Regexp(t, `^6\.1\.\d+-\d+`+tc.releaseSuffix+`$`, k.Image.Release)
+			require.Regexp(t, `^(6\.1|5\.10)\.\d+-\d+`+tc.releaseSuffix+`$`, k.Image.Release)
 			b, err := os.ReadFile(k.Path)
 			require.NoError(t, err)
 			img, err := ParseImage(b)

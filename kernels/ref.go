@@ -20,28 +20,50 @@ const (
 
 // Ref is a parsed kernel reference.
 type Ref struct {
-	Raw    string
-	Kind   Kind
-	Series string // debian: "6.1"
+	Raw  string
+	Kind Kind
+	// Debian references name one of: a kernel series ("6.1", the newest
+	// kernel of it), an ABI version ("6.1.0-50", "2.6.32-5") or a release
+	// codename or alias ("bookworm", "sid", "stable").
+	Series   string
+	Version  string
+	Codename string
+	// Suite pins the lookup to one suite ("debian:6.1@bookworm").
+	Suite  string
 	Arch   string // debian: ArchX86_64 or ArchI386
 	URL    string // url: without the fragment
 	SHA256 string // url: the expected digest
 	Path   string // file
 }
 
-var seriesRE = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+var (
+	seriesRE   = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	versionRE  = regexp.MustCompile(`^[0-9]+\.[0-9]+[.-][0-9][0-9a-z.+~-]*$`)
+	codenameRE = regexp.MustCompile(`^[a-z]+(-[a-z]+)?$`)
+)
 
-// ParseRef parses debian:SERIES[/i686], https://…#sha256=HEX or a file path.
+// ParseRef parses debian:WHAT[/i686] (WHAT a series, ABI version or
+// codename), https://…#sha256=HEX or a file path.
 func ParseRef(s string) (Ref, error) {
 	r := Ref{Raw: s}
 	switch {
 	case strings.HasPrefix(s, "debian:"):
 		r.Kind = KindDebian
 		series, arch, _ := strings.Cut(strings.TrimPrefix(s, "debian:"), "/")
-		if !seriesRE.MatchString(series) {
-			return r, fmt.Errorf("kernel %q: want debian:SERIES such as debian:6.1", s)
+		series, r.Suite, _ = strings.Cut(series, "@")
+		if strings.Contains(s, "@") && !codenameRE.MatchString(r.Suite) {
+			return r, fmt.Errorf("kernel %q: want debian:WHAT@SUITE with a suite such as bookworm or bookworm-security", s)
 		}
-		r.Series = series
+		switch {
+		case seriesRE.MatchString(series):
+			r.Series = series
+		case versionRE.MatchString(series):
+			r.Version = series
+		case codenameRE.MatchString(series):
+			r.Codename = series
+		default:
+			return r, fmt.Errorf("kernel %q: want debian:SERIES (debian:6.1), debian:ABI (debian:6.1.0-50) or debian:CODENAME (debian:bookworm, debian:sid)", s)
+		}
 		switch arch {
 		case "", "amd64", "x86_64":
 			r.Arch = ArchX86_64

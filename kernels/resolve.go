@@ -16,6 +16,7 @@ type Origin struct {
 	Package        string `json:"package,omitempty"`
 	PackageVersion string `json:"package_version,omitempty"`
 	DebSHA256      string `json:"deb_sha256,omitempty"`
+	Suite          string `json:"suite,omitempty"`
 	URL            string `json:"url,omitempty"`
 	File           string `json:"file,omitempty"`
 	SHA256         string `json:"sha256"`
@@ -38,7 +39,11 @@ type Resolver struct {
 	Log func(string)
 	// Client fetches URLs; nil means http.DefaultClient.
 	Client *http.Client
+	// Debian says where debian: references come from.
+	Debian Debian
 }
+
+func (r *Resolver) logf0(s string) { r.logf("%s", s) }
 
 func (r *Resolver) logf(format string, args ...any) {
 	if r.Log != nil {

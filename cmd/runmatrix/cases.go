@@ -157,7 +157,7 @@ func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testca
 	if err != nil {
 		return err
 	}
-	k, err := (&kernels.Resolver{Cache: cache, Log: func(s string) { fmt.Fprintln(log, s) }}).Resolve(ctx, ref)
+	k, err := gf.resolver(cache, func(s string) { fmt.Fprintln(log, s) }).Resolve(ctx, ref)
 	if err != nil {
 		return err
 	}

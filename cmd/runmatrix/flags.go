@@ -15,6 +15,7 @@ type guestFlags struct {
 	accel    string
 	jobs     int
 	cacheDir string
+	debian   kernels.Debian
 }
 
 func (f *guestFlags) register(fs *pflag.FlagSet) {
@@ -30,6 +31,17 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command")
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
+	env := kernels.DebianFromEnv()
+	fs.StringVar(&f.debian.Mirror, "debian-mirror", env.Mirror, "Debian archive for debian: kernels (env RUNMATRIX_DEBIAN_MIRROR)")
+	fs.StringVar(&f.debian.SecurityMirror, "debian-security-mirror", env.SecurityMirror, "Debian security archive (env RUNMATRIX_DEBIAN_SECURITY_MIRROR)")
+	fs.StringVar(&f.debian.RetiredMirror, "debian-retired-mirror", env.RetiredMirror, "archive of retired Debian releases, squeeze to buster (env RUNMATRIX_DEBIAN_RETIRED_MIRROR)")
+	fs.DurationVar(&f.debian.IndexTTL, "index-ttl", kernels.DefaultIndexTTL, "reuse a fetched Debian suite index for this long before reading the archive again")
+	fs.BoolVar(&f.debian.Offline, "offline", false, "resolve kernels from the cache only; never touch the network")
+}
+
+// resolver resolves kernel references with the flags' cache and archives.
+func (f *guestFlags) resolver(cache kernels.Cache, log func(string)) *kernels.Resolver {
+	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian}
 }
 
 func (f *guestFlags) cache() (kernels.Cache, error) {

@@ -53,8 +53,13 @@ guest agent into each over SSH, runs socket test cases there and gathers
 return values, errno and signals into a comparison table.
 
 Kernel references:
-  debian:6.1, debian:6.12      newest Debian linux-image-*-unsigned of that series (via apt)
-  debian:6.1/i686              the 32-bit flavour (needs: dpkg --add-architecture i386)
+  debian:6.1, debian:6.12      newest Debian kernel of that series in any suite
+                               (read from Debian's archive over HTTP; no apt needed)
+  debian:6.1.0-50              one kernel ABI; debian:2.6.32-5 comes from the
+                               archive of retired releases (squeeze)
+  debian:bookworm, debian:sid  the kernel of a release (with its security updates)
+  debian:6.1@bookworm          look in that one suite only
+  debian:6.1/i686              the 32-bit flavour (any of the forms above)
   ./path/to/bzImage            a local boot image
   https://host/bzImage#sha256=HEX   downloaded once, verified, cached`,
 		SilenceUsage:  true,

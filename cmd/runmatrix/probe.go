@@ -78,7 +78,7 @@ func probe(ctx context.Context, gf *guestFlags, refs []string, log io.Writer) ([
 	if err != nil {
 		return nil, err
 	}
-	res := &kernels.Resolver{Cache: cache, Log: func(s string) { fmt.Fprintln(log, s) }}
+	res := gf.resolver(cache, func(s string) { fmt.Fprintln(log, s) })
 	results := make([]probeResult, len(refs))
 	ks := make([]*kernels.Kernel, len(refs))
 	for i, r := range refs {

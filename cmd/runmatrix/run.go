@@ -12,7 +12,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/runmatrix/runmatrix/guest"
-	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix"
 )
 
@@ -172,7 +171,7 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 	}
 	logLine := func(s string) { fmt.Fprintln(stderr, s) }
 	r := &matrix.Runner{
-		Env: env, Resolver: &kernels.Resolver{Cache: cache, Log: logLine}, Spec: spec,
+		Env: env, Resolver: f.gf.resolver(cache, logLine), Spec: spec,
 		Accel: f.gf.accel, Jobs: f.gf.parallel(), Journal: journal, Progress: prog, Log: logLine,
 	}
 	runErr := error(nil)

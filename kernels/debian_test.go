@@ -1,0 +1,347 @@
+package kernels
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeArchive serves a Debian archive layout (dists/, pool/) signed with a
+// key the test generates and trusts.
+type fakeArchive struct {
+	t     *testing.T
+	key   *openpgp.Entity
+	mu    sync.Mutex
+	files map[string][]byte
+	// tamper, if set, may rewrite what a request gets.
+	tamper func(p string, b []byte) []byte
+	srv    *httptest.Server
+}
+
+type fakePkg struct {
+	abi, flavour, version string
+	unsigned              bool
+	// split puts the image and the modules in linux-binary-* and
+	// linux-modules-* packages that the image package depends on.
+	split bool
+}
+
+func (p fakePkg) name() string {
+	n := "linux-image-" + p.abi + "-" + p.flavour
+	if p.unsigned {
+		n += "-unsigned"
+	}
+	return n
+}
+
+func newFakeArchive(t *testing.T) *fakeArchive {
+	key, err := openpgp.NewEntity("runmatrix test archive", "", "test@example.invalid", nil)
+	require.NoError(t, err)
+	f := &fakeArchive{t: t, key: key, files: map[string][]byte{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		b, ok := f.files[strings.TrimPrefix(r.URL.Path, "/")]
+		tamper := f.tamper
+		f.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if tamper != nil {
+			b = tamper(strings.TrimPrefix(r.URL.Path, "/"), b)
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeArchive) url(root string) string { return f.srv.URL + "/" + root }
+
+func (f *fakeArchive) put(p string, b []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.files[p] = b
+}
+
+func gz(b []byte) []byte {
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
+}
+
+func fakeDeb(t *testing.T, release, arch, part string) []byte {
+	files := map[string][]byte{"./usr/share/doc/linux-image/changelog": []byte("not extracted")}
+	switch part {
+	case "":
+		files["./boot/vmlinuz-"+release] = fakeBzImage(release+" (test@example) #1 SMP", arch)
+		files["./boot/config-"+release] = []byte("CONFIG_NET=y\n")
+	case "binary": // the layout of Debian's split packages
+		files["./usr/lib/modules/"+release+"/vmlinuz"] = fakeBzImage(release+" (test@example) #1 SMP", arch)
+	}
+	if part == "" || part == "modules" {
+		files["./usr/lib/modules/"+release+"/modules.dep"] = []byte("")
+		files["./usr/lib/modules/"+release+"/modules.order"] = []byte("")
+	}
+	var data bytes.Buffer
+	tw := tar.NewWriter(&data)
+	for name, body := range files {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}))
+		tw.Write(body)
+	}
+	require.NoError(t, tw.Close())
+	var ar bytes.Buffer
+	ar.WriteString("!<arch>\n")
+	for _, m := range []struct {
+		name string
+		body []byte
+	}{{"debian-binary", []byte("2.0\n")}, {"control.tar.gz", gz(nil)}, {"data.tar.gz", gz(data.Bytes())}} {
+		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", m.name, 0, 0, 0, "100644", len(m.body))
+		ar.Write(m.body)
+		if len(m.body)%2 == 1 {
+			ar.WriteByte('\n')
+		}
+	}
+	return ar.Bytes()
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// addSuite publishes dists/SUITE under root with the packages for debArch;
+// detached signs Release with Release.gpg (old layout) instead of InRelease.
+func (f *fakeArchive) addSuite(root, suite, codename, debArch string, pkgs []fakePkg, detached bool) {
+	t := f.t
+	var packages, sources bytes.Buffer
+	var binaries []string
+	for _, p := range pkgs {
+		arch := ArchX86_64
+		if p.flavour == "686" {
+			arch = ArchI386
+		}
+		release := p.abi + "-" + p.flavour
+		publish := func(name, part, depends string) {
+			deb := fakeDeb(t, release, arch, part)
+			file := fmt.Sprintf("pool/main/l/linux/%s_%s_%s.deb", name, p.version, debArch)
+			f.put(root+"/"+file, deb)
+			fmt.Fprintf(&packages, "Package: %s\nSource: linux (%s)\nVersion: %s\nArchitecture: %s\nDepends: %s\nFilename: %s\nSize: %d\nSHA256: %s\nDescription: Linux for tests\n\n",
+				name, p.version, p.version, debArch, depends, file, len(deb), sum(deb))
+			binaries = append(binaries, name)
+		}
+		if p.split {
+			publish("linux-binary-"+release, "binary", "linux-base")
+			publish("linux-modules-"+release, "modules", "linux-base")
+			publish(p.name(), "none", fmt.Sprintf("initramfs-tools, linux-binary-%s (= %s), linux-modules-%s (= %s)", release, p.version, release, p.version))
+			continue
+		}
+		publish(p.name(), "", "linux-base")
+	}
+	fmt.Fprintf(&sources, "Package: linux\nBinary: linux-doc, %s\nVersion: 1\n\n", strings.Join(binaries, ", "))
+	dist := root + "/dists/" + suite
+	idx := map[string][]byte{
+		"main/binary-" + debArch + "/Packages.gz": gz(packages.Bytes()),
+		"main/source/Sources.gz":                  gz(sources.Bytes()),
+	}
+	var rel bytes.Buffer
+	fmt.Fprintf(&rel, "Origin: Debian\nSuite: %s\nCodename: %s\nDate: %s\nValid-Until: %s\nArchitectures: %s\nComponents: main\nSHA256:\n",
+		suite, codename, time.Now().UTC().Format(time.RFC1123), time.Now().Add(7*24*time.Hour).UTC().Format(time.RFC1123), debArch)
+	for name, b := range idx {
+		f.put(dist+"/"+name, b)
+		fmt.Fprintf(&rel, " %s %d %s\n", sum(b), len(b), name)
+	}
+	if detached {
+		var sig bytes.Buffer
+		require.NoError(t, openpgp.ArmoredDetachSign(&sig, f.key, bytes.NewReader(rel.Bytes()), nil))
+		f.put(dist+"/Release", rel.Bytes())
+		f.put(dist+"/Release.gpg", sig.Bytes())
+		return
+	}
+	var in bytes.Buffer
+	w, err := clearsign.Encode(&in, f.key.PrivateKey, nil)
+	require.NoError(t, err)
+	w.Write(rel.Bytes())
+	require.NoError(t, w.Close())
+	f.put(dist+"/InRelease", in.Bytes())
+}
+
+func (f *fakeArchive) debian(offline bool) Debian {
+	return Debian{Mirror: f.url("debian"), SecurityMirror: f.url("debian-security"), RetiredMirror: f.url("retired/debian"),
+		Keyring: openpgp.EntityList{f.key}, Offline: offline}
+}
+
+// standard publishes a small current archive: stable=bookworm with 6.1,
+// a newer 6.1 in bookworm-security, unstable=sid with 6.12, and squeeze
+// (2.6.32) on the archive of retired releases in the old detached layout.
+func (f *fakeArchive) standard() {
+	for _, alias := range []string{"stable", "bookworm"} {
+		f.addSuite("debian", alias, "bookworm", "amd64", []fakePkg{
+			{abi: "6.1.0-9", flavour: "amd64", version: "6.1.99-1", unsigned: true},
+			{abi: "6.1.0-9", flavour: "amd64", version: "6.1.99-1"},
+			{abi: "6.1.0-9", flavour: "cloud-amd64", version: "6.1.99-1"},
+		}, false)
+	}
+	f.addSuite("debian-security", "bookworm-security", "bookworm", "amd64", []fakePkg{
+		{abi: "6.1.0-10", flavour: "amd64", version: "6.1.100-1", unsigned: true},
+	}, false)
+	for _, alias := range []string{"unstable", "sid"} {
+		f.addSuite("debian", alias, "sid", "amd64", []fakePkg{{abi: "6.12.9+deb14", flavour: "amd64", version: "6.12.9-1", split: true}}, false)
+	}
+	f.addSuite("retired/debian", "squeeze", "squeeze", "amd64", []fakePkg{{abi: "2.6.32-5", flavour: "amd64", version: "2.6.32-48squeeze6"}}, true)
+}
+
+func TestDebianCatalog(t *testing.T) {
+	f := newFakeArchive(t)
+	f.standard()
+	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: f.debian(false)}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ref, release, pkg, suite string
+	}{
+		{"debian:6.1", "6.1.0-10-amd64", "linux-image-6.1.0-10-amd64-unsigned", "bookworm-security"},
+		{"debian:bookworm", "6.1.0-10-amd64", "linux-image-6.1.0-10-amd64-unsigned", "bookworm-security"},
+		{"debian:stable", "6.1.0-10-amd64", "linux-image-6.1.0-10-amd64-unsigned", "bookworm-security"},
+		{"debian:6.1.0-9", "6.1.0-9-amd64", "linux-image-6.1.0-9-amd64-unsigned", "bookworm"},
+		{"debian:6.1.0-9@bookworm", "6.1.0-9-amd64", "linux-image-6.1.0-9-amd64-unsigned", "bookworm"},
+		{"debian:6.12", "6.12.9+deb14-amd64", "linux-image-6.12.9+deb14-amd64", "sid"},
+		{"debian:sid", "6.12.9+deb14-amd64", "linux-image-6.12.9+deb14-amd64", "sid"},
+		{"debian:2.6.32-5", "2.6.32-5-amd64", "linux-image-2.6.32-5-amd64", "squeeze"},
+		{"debian:squeeze", "2.6.32-5-amd64", "linux-image-2.6.32-5-amd64", "squeeze"},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			k, err := r.Resolve(ctx, tc.ref)
+			require.NoError(t, err)
+			require.Equal(t, tc.release, k.Image.Release)
+			require.Equal(t, tc.pkg, k.Origin.Package)
+			require.Equal(t, tc.suite, k.Origin.Suite)
+			require.FileExists(t, path.Join(k.ModulesDir, "modules.dep"))
+			require.NoFileExists(t, path.Join(path.Dir(path.Dir(k.ModulesDir)), "usr/share/doc/linux-image/changelog"))
+		})
+	}
+
+	t.Run("offline uses the cache and names what is missing", func(t *testing.T) {
+		off := &Resolver{Cache: r.Cache, Debian: f.debian(true)}
+		k, err := off.Resolve(ctx, "debian:6.1")
+		require.NoError(t, err)
+		require.Equal(t, "6.1.0-10-amd64", k.Image.Release)
+		_, err = (&Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: f.debian(true)}).Resolve(ctx, "debian:6.1")
+		require.ErrorContains(t, err, "--offline forbids the network; run `runmatrix kernels fetch debian:6.1` first")
+	})
+
+	t.Run("unknown series is one line naming the archives", func(t *testing.T) {
+		_, err := r.Resolve(ctx, "debian:9.99")
+		require.ErrorContains(t, err, "no Debian archive")
+		require.NotContains(t, err.Error(), "\n")
+		require.NotContains(t, err.Error(), "apt-get")
+	})
+
+	t.Run("missing suite", func(t *testing.T) {
+		_, err := r.Resolve(ctx, "debian:testing")
+		require.ErrorContains(t, err, "has no suite testing")
+	})
+}
+
+func TestDebianCatalogRefusesBadArchives(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		setup   func(f *fakeArchive)
+		wantErr string
+	}{
+		{"signature by an unknown key", func(f *fakeArchive) {
+			other, err := openpgp.NewEntity("intruder", "", "x@example.invalid", nil)
+			require.NoError(t, err)
+			f.key = other
+			f.addSuite("debian", "bookworm", "bookworm", "amd64", []fakePkg{{abi: "6.1.0-11", flavour: "amd64", version: "6.1.101-1"}}, false)
+		}, "bad OpenPGP signature"},
+		{"tampered Release text", func(f *fakeArchive) {
+			f.tamper = func(p string, b []byte) []byte {
+				if strings.HasSuffix(p, "bookworm/InRelease") {
+					return bytes.Replace(b, []byte("Codename: bookworm"), []byte("Codename: bookwork"), 1)
+				}
+				return b
+			}
+		}, "bad OpenPGP signature"},
+		{"Packages index that does not match the Release", func(f *fakeArchive) {
+			f.tamper = func(p string, b []byte) []byte {
+				if strings.HasSuffix(p, "debian-security/dists/bookworm-security/main/binary-amd64/Packages.gz") {
+					return b[:len(b)-1]
+				}
+				return b
+			}
+		}, "the mirror is probably mid-sync (tried 3 times); try again later, or pass --debian-mirror"},
+		{"truncated package download", func(f *fakeArchive) {
+			f.tamper = func(p string, b []byte) []byte {
+				if strings.HasSuffix(p, ".deb") {
+					return b[:len(b)/2]
+				}
+				return b
+			}
+		}, "the signed index says"},
+		{"package that is not what the index says", func(f *fakeArchive) {
+			f.tamper = func(p string, b []byte) []byte {
+				if strings.HasSuffix(p, ".deb") {
+					c := bytes.Clone(b)
+					c[len(c)-1] ^= 0xff
+					return c
+				}
+				return b
+			}
+		}, "sha256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeArchive(t)
+			f.standard()
+			tc.setup(f)
+			r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: f.debian(false)}
+			_, err := r.Resolve(ctx, "debian:6.1")
+			require.ErrorContains(t, err, tc.wantErr)
+			require.NotContains(t, err.Error(), "\n")
+			require.True(t, strings.HasPrefix(err.Error(), "kernel debian:6.1: "), err.Error())
+		})
+	}
+}
+
+// TestDebianCatalogMidSync: an inconsistent index in a suite whose Sources
+// build no kernel of the wanted series is passed over (with a line that
+// says so); one that may hold it stops the lookup.
+func TestDebianCatalogMidSync(t *testing.T) {
+	f := newFakeArchive(t)
+	f.standard()
+	f.addSuite("debian", "oldstable", "bullseye", "amd64", []fakePkg{{abi: "5.10.0-30", flavour: "amd64", version: "5.10.220-1", unsigned: true}}, false)
+	f.addSuite("debian", "bullseye", "bullseye", "amd64", []fakePkg{{abi: "5.10.0-30", flavour: "amd64", version: "5.10.220-1", unsigned: true}}, false)
+	f.tamper = func(p string, b []byte) []byte {
+		if strings.HasSuffix(p, "bookworm-security/main/binary-amd64/Packages.gz") {
+			return b[:len(b)-1]
+		}
+		return b
+	}
+	var log []string
+	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: f.debian(false), Log: func(s string) { log = append(log, s) }}
+	k, err := r.Resolve(context.Background(), "debian:5.10")
+	require.NoError(t, err)
+	require.Equal(t, "5.10.0-30-amd64", k.Image.Release)
+	require.Contains(t, strings.Join(log, "\n"), "bookworm-security/main/binary-amd64/Packages.gz: size")
+	require.Contains(t, strings.Join(log, "\n"), "its Sources show it builds no 5.10 kernel")
+
+	_, err = r.Resolve(context.Background(), "debian:6.1")
+	require.ErrorContains(t, err, "mid-sync")
+}
