@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 GUEST_TOOLCHAIN := go1.23.12
 GUEST_ENV := GOTOOLCHAIN=$(GUEST_TOOLCHAIN) CGO_ENABLED=0 GOOS=linux
-PREBUILT := guestbin/prebuilt
+PREBUILT := internal/guestbin/prebuilt
 
 .PHONY: deps build guest run probe test unit e2e bench clean
 
@@ -23,8 +23,8 @@ deps:
 
 guest:
 	for a in amd64 386; do \
-	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-init ./guest-init && \
-	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-agent ./guest-agent || exit 1; \
+	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-init ./cmd/guest-init && \
+	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-agent ./cmd/guest-agent || exit 1; \
 	done
 
 build: deps guest

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runmatrix/runmatrix/guest"
+	"github.com/runmatrix/runmatrix/internal/guest"
 	"github.com/runmatrix/runmatrix/kernels"
 )
 
@@ -41,30 +41,27 @@ func BenchmarkReady(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	res := &kernels.Resolver{Cache: cache}
+	pool := guest.NewPool(env, &kernels.Resolver{Cache: cache}, "auto", 1, func(s string) { fmt.Println(s) })
 	for _, ref := range benchKernels {
-		k, err := res.Resolve(ctx, ref)
-		if err != nil {
-			b.Fatal(err)
-		}
-		accel, _, err := guest.ChooseAccel(ctx, env, "auto", k)
-		if err != nil {
+		if _, err := pool.Prepare(ctx, ref); err != nil {
 			b.Fatal(err)
 		}
 		// Boot times under TCG swing by a second or more between runs on a
 		// shared machine, so each figure is the median of several boots.
 		var bares, readies []time.Duration
+		accel := ""
 		for i := 0; i < b.N*samples; i++ {
-			d, err := guest.BareBoot(ctx, env, k, accel)
+			d, err := pool.BareBoot(ctx, ref)
 			if err != nil {
 				b.Fatal(err)
 			}
-			g, err := guest.Boot(ctx, env, k, accel)
+			g, err := pool.BootGuest(ctx, ref)
 			if err != nil {
 				b.Fatal(err)
 			}
 			bares = append(bares, d)
 			readies = append(readies, g.ReadyAfter)
+			accel = g.Accel
 			g.Close()
 		}
 		bare, ready := median(bares), median(readies)

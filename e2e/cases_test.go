@@ -8,32 +8,32 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/caserun"
-	"github.com/runmatrix/runmatrix/outcome"
+	"github.com/runmatrix/runmatrix/internal/casetest"
+	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 
 // TestCasesInGuest runs every case under four profiles in one Debian 6.1
 // guest and checks the outcomes its documented behaviour fixes (the
-// sources are in each case's expectations and in caserun.CheckDocumented).
+// sources are in each case's expectations and in casetest.CheckDocumented).
 func TestCasesInGuest(t *testing.T) {
 	profiles := []string{"default", "tfo=0", "tfo=3", "tfo=0x207"}
 	args := []string{"--kernel", "debian:6.1"}
 	for _, p := range profiles {
 		args = append(args, "--profile", p)
 	}
-	results, _ := casesRun(t, args...)
-	require.Len(t, results, len(testcases.All())*len(profiles))
-	release := results[0].Kernel.Release
+	recs, _ := casesRun(t, args...)
+	require.Len(t, recs, len(testcases.All())*len(profiles))
+	release := recs[0].KernelInfo.Release
 	require.True(t, strings.HasPrefix(release, "6.1."), release)
-	for _, r := range results {
+	for _, r := range recs {
 		require.Equal(t, "netns", r.Outcome.Isolation, r.Case)
-		require.Equal(t, "x86_64", r.Kernel.Arch)
+		require.Equal(t, "x86_64", r.KernelInfo.Arch)
 		if p, _ := testcases.ParseProfile(r.Profile); len(p.Sysctls) > 0 {
 			require.Equal(t, p.Sysctls, r.Outcome.Sysctls, "the profile was in force: %s %s", r.Case, r.Profile)
 		}
 	}
-	caserun.CheckDocumented(t, release, "x86_64", results)
+	casetest.CheckDocumented(t, release, "x86_64", recs)
 }
 
 // TestCasesBadInput checks case selection errors are one line with the fix.
@@ -60,10 +60,10 @@ func TestCasesBadInput(t *testing.T) {
 func TestCasesLocalCLI(t *testing.T) {
 	stdout, stderr, code := runmatrix(t, 60*time.Second, "cases", "run", "--local", "--case", "epipe.*", "--json")
 	require.Equal(t, 0, code, stderr)
-	var r outcome.Result
+	var r results.Record
 	require.NoError(t, json.Unmarshal([]byte(stdout), &r))
 	require.Equal(t, "epipe.write-after-close", r.Case)
-	require.Equal(t, "local", r.Kernel.Ref)
+	require.Equal(t, "local", r.KernelInfo.Ref)
 	// send(2): a write after the peer's RST fails with EPIPE and raises SIGPIPE.
 	require.Equal(t, "write1=1 write2=-1 EPIPE +SIGPIPE", r.Outcome.Summary)
 }

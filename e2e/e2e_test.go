@@ -138,7 +138,7 @@ func TestBadInput(t *testing.T) {
 		{"truncated download", srv.URL + "/short#sha256=" + hex.EncodeToString(sum[:]), 1, "download truncated"},
 		{"URL without digest", srv.URL + "/bzImage", 2, "#sha256="},
 		{"missing file", filepath.Join(dir, "nope"), 1, "no such file"},
-		{"bad series", "debian:latest", 2, "want debian:SERIES"},
+		{"bad series", "debian:6", 2, "want debian:SERIES"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := runmatrix(t, 60*time.Second, "probe", "--json", "--accel", "tcg", "--cache-dir", cache, tc.ref)

@@ -17,8 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/matrix"
-	"github.com/runmatrix/runmatrix/outcome"
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 // matrixFile runs four cases under two profiles on both Debian kernels. One
@@ -48,16 +48,16 @@ func TestMatrix(t *testing.T) {
 	outA := filepath.Join(dir, "a")
 	_, stderr, code := runmatrix(t, 10*time.Minute, "run", "-f", spec, "--out", outA, "--accel", "tcg", "--format", "none")
 	require.Equal(t, 1, code, "the wrong expectation fails the run; stderr:\n%s", stderr)
-	res, err := matrix.ReadResults(filepath.Join(outA, "results.json"))
+	res, err := results.Read(filepath.Join(outA, "results.json"))
 	require.NoError(t, err)
 	require.Len(t, res.Cells, 2*4*2)
-	cells := map[string]matrix.CellResult{}
+	cells := map[string]results.Result{}
 	for _, c := range res.Cells {
-		require.Equal(t, outcome.OK, c.Status, "%s %s %s: %s", c.Kernel.Ref, c.Case, c.Profile, c.Outcome.Error)
-		require.Equal(t, "x86_64", c.Kernel.Arch)
-		require.NotEmpty(t, c.Kernel.Origin.PackageVersion, "how the image was obtained")
+		require.Equal(t, outcome.OK, c.Outcome.Status, "%s: %s", c.Key, c.Outcome.Error)
+		require.Equal(t, "x86_64", c.KernelInfo.Arch)
+		require.NotEmpty(t, c.KernelInfo.Origin.PackageVersion, "how the image was obtained")
 		require.NotEmpty(t, c.Outcome.Steps)
-		cells[c.Kernel.Ref+" "+c.Case+" "+c.Profile] = c
+		cells[c.Kernel+" "+c.Case+" "+c.Profile] = c
 	}
 	for _, k := range []string{"debian:6.1", "debian:6.12"} {
 		// seed 004: the missing msg_name, not MSG_FASTOPEN, gives EINVAL.
@@ -74,7 +74,7 @@ func TestMatrix(t *testing.T) {
 		require.False(t, l.Expect.Pass)
 		require.Equal(t, "recv=0", l.Expect.Summary)
 	}
-	require.True(t, strings.HasPrefix(cells["debian:6.1 linger0.reset default"].Kernel.Release, "6.1."))
+	require.True(t, strings.HasPrefix(cells["debian:6.1 linger0.reset default"].KernelInfo.Release, "6.1."))
 
 	// The reports are there and say the same.
 	md, err := os.ReadFile(filepath.Join(outA, "table.md"))
@@ -106,13 +106,13 @@ func TestMatrix(t *testing.T) {
 	for _, sh := range []string{"1/2", "2/2"} {
 		out := filepath.Join(dir, "shard"+sh[:1])
 		_, stderr, _ := runmatrix(t, 10*time.Minute, "run", "-f", spec, "--out", out, "--accel", "tcg", "--format", "none", "--shard", sh)
-		res, err := matrix.ReadResults(filepath.Join(out, "results.json"))
+		res, err := results.Read(filepath.Join(out, "results.json"))
 		require.NoError(t, err, stderr)
 		require.Len(t, res.Cells, 8, "half the cells")
 		shards = append(shards, filepath.Join(out, "results.json"))
 	}
 	merged := filepath.Join(dir, "merged.json")
-	_, stderr, code = runmatrix(t, time.Minute, append([]string{"merge", merged}, shards...)...)
+	_, stderr, code = runmatrix(t, time.Minute, append([]string{"merge", "-o", merged}, shards...)...)
 	require.Equal(t, 0, code, stderr)
 	stdout, _, code = runmatrix(t, time.Minute, "diff", filepath.Join(outA, "results.json"), merged)
 	require.Equal(t, 0, code, "merged shards differ from the single run:\n%s", stdout)
@@ -127,7 +127,8 @@ func TestMatrix(t *testing.T) {
 }
 
 // interrupted starts a run and sends it SIGINT once three cells are in its
-// journal; the run must keep them and say how to continue.
+// journal (checked on the journal itself at each line the run prints); the
+// run must keep them and say how to continue.
 func interrupted(t *testing.T, out, spec string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -138,11 +139,10 @@ func interrupted(t *testing.T, out, spec string) {
 	cmd.Stderr = pw
 	require.NoError(t, cmd.Start())
 	pw.Close()
-	// Progress lines ("[k/N] …") mark journalled cells.
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		stderr.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "[3/16]") {
+		if recs, _ := results.ReadJournal(filepath.Join(out, "results.jsonl")); len(recs) >= 3 {
 			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 			break
 		}
@@ -153,11 +153,11 @@ func interrupted(t *testing.T, out, spec string) {
 	}()
 	err = cmd.Wait()
 	require.Error(t, err, "an interrupted run exits non-zero")
-	recs, err := matrix.ReadJournal(filepath.Join(out, "results.jsonl"))
+	recs, err := results.ReadJournal(filepath.Join(out, "results.jsonl"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(recs), 3, stderr.String())
 	require.Less(t, len(recs), 16)
-	res, err := matrix.ReadResults(filepath.Join(out, "results.json"))
+	res, err := results.Read(filepath.Join(out, "results.json"))
 	require.NoError(t, err, "an interrupted run still writes its reports")
 	require.Equal(t, len(recs), len(res.Cells))
 }
@@ -216,10 +216,11 @@ func near(a, b color.RGBA) bool {
 	return d(a.R, b.R) < 6 && d(a.G, b.G) < 6 && d(a.B, b.B) < 6
 }
 
-// TestMatrixInfraFailure boots a kernel whose init is missing: its cells
-// are retried once on a fresh guest, then shown as infra-failed, never as
+// TestMatrixBootFailure boots a kernel whose init is missing, so it
+// panics: that is the kernel failing, deterministically, so its cells are
+// shown as boot-failed with the panic, not retried and never shown as
 // kernel behaviour, and the run exits 1.
-func TestMatrixInfraFailure(t *testing.T) {
+func TestMatrixBootFailure(t *testing.T) {
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "m.yaml")
 	require.NoError(t, os.WriteFile(spec, []byte("kernels: [debian:6.1]\ncases: [linger0.reset]\n"), 0o644))
@@ -227,16 +228,17 @@ func TestMatrixInfraFailure(t *testing.T) {
 	_, stderr, code := runmatrix(t, 10*time.Minute, "run", "-f", spec, "--out", out, "--accel", "tcg",
 		"--append", "rdinit=/no-such-init", "--format", "none")
 	require.Equal(t, 1, code, stderr)
-	require.Contains(t, stderr, "retrying 1 cells on a fresh guest")
-	recs, err := matrix.ReadJournal(filepath.Join(out, "results.jsonl"))
+	require.NotContains(t, stderr, "retrying", "a kernel panic is not retried")
+	recs, err := results.ReadJournal(filepath.Join(out, "results.jsonl"))
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
-	require.Equal(t, outcome.InfraFailed, recs[0].Status)
-	require.Equal(t, 2, recs[0].Attempt)
+	require.Equal(t, outcome.BootFailed, recs[0].Outcome.Status)
+	require.Equal(t, 1, recs[0].Attempt)
 	require.Empty(t, recs[0].Outcome.Steps, "no kernel behaviour is claimed")
+	require.NotEmpty(t, recs[0].Outcome.Notes, "the console tail is kept")
 	md, err := os.ReadFile(filepath.Join(out, "table.md"))
 	require.NoError(t, err)
-	require.Contains(t, string(md), "✗ `infra-failed: boot: guest failed")
+	require.Contains(t, string(md), "✗ `boot-failed: guest failed")
 }
 
 // TestRunBadInput checks bad matrix input is refused before anything

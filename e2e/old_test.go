@@ -8,48 +8,48 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/caserun"
-	"github.com/runmatrix/runmatrix/outcome"
+	"github.com/runmatrix/runmatrix/internal/casetest"
+	"github.com/runmatrix/runmatrix/matrix/results"
 )
 
 // casesRun runs `runmatrix cases run --json` with args and returns the
-// results and stderr.
-func casesRun(t *testing.T, args ...string) ([]outcome.Result, string) {
+// recs and stderr.
+func casesRun(t *testing.T, args ...string) ([]results.Record, string) {
 	t.Helper()
 	stdout, stderr, code := runmatrix(t, 10*time.Minute, append([]string{"cases", "run", "--json", "--accel", "tcg"}, args...)...)
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
-	var results []outcome.Result
+	var recs []results.Record
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		var r outcome.Result
+		var r results.Record
 		require.NoError(t, json.Unmarshal([]byte(line), &r), line)
-		results = append(results, r)
+		recs = append(recs, r)
 	}
-	return results, stderr
+	return recs, stderr
 }
 
 // TestI686Guest boots Debian's 32-bit kernel, which needs GOARCH=386 guest
 // binaries, and runs cases whose outcome its documented behaviour fixes.
 func TestI686Guest(t *testing.T) {
-	results, stderr := casesRun(t, "--kernel", "debian:6.1@bookworm/i686", "--case", "tfo.sendmsg.*", "--case", "epipe.*", "--case", "flags.unknown.sendmsg", "--profile", "tfo=3")
-	require.Len(t, results, 4)
-	for _, r := range results {
-		require.Equal(t, "i686", r.Kernel.Arch, "uname -m in the guest")
-		require.Regexp(t, `-686$`, r.Kernel.Release)
+	recs, stderr := casesRun(t, "--kernel", "debian:6.1@bookworm/i686", "--case", "tfo.sendmsg.*", "--case", "epipe.*", "--case", "flags.unknown.sendmsg", "--profile", "tfo=3")
+	require.Len(t, recs, 4)
+	for _, r := range recs {
+		require.Equal(t, "i686", r.KernelInfo.Arch, "uname -m in the guest")
+		require.Regexp(t, `-686$`, r.KernelInfo.Release)
 	}
 	require.Contains(t, stderr, "i686 ready after")
-	caserun.CheckDocumented(t, results[0].Kernel.Release, results[0].Kernel.Arch, results)
+	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs)
 	// A 32-bit kernel has no CONFIG_COMPAT, so MSG_CMSG_COMPAT is 0 there and
 	// sendmsg() takes 0x80000000 as an unused bit (include/linux/socket.h),
 	// unlike x86_64, which refuses it with EINVAL.
-	require.Equal(t, "0x40000000=5 0x80000000=5", results[3].Outcome.Summary)
+	require.Equal(t, "0x40000000=5 0x80000000=5", recs[3].Outcome.Summary)
 }
 
 // TestSerialTransport boots a Debian kernel without its modules, as a user
 // with only a bzImage would: no NIC driver, so SSH goes over ttyS1.
 func TestSerialTransport(t *testing.T) {
-	results, stderr := casesRun(t, "--kernel", "debian:6.12", "--no-modules", "--case", "linger0.reset")
+	recs, stderr := casesRun(t, "--kernel", "debian:6.12", "--no-modules", "--case", "linger0.reset")
 	require.Contains(t, stderr, "over serial", "the guest had no NIC driver")
-	require.Len(t, results, 1)
-	require.True(t, strings.HasPrefix(results[0].Kernel.Release, "6.12."))
-	caserun.CheckDocumented(t, results[0].Kernel.Release, results[0].Kernel.Arch, results)
+	require.Len(t, recs, 1)
+	require.True(t, strings.HasPrefix(recs[0].KernelInfo.Release, "6.12."))
+	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs)
 }

@@ -448,7 +448,7 @@ func (d *Debian) missing(r Ref, what string) error {
 	if d.Offline {
 		return fmt.Errorf("kernel %s: the index of %s is not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", r.Raw, what, r.Raw)
 	}
-	return fmt.Errorf("kernel %s: %s has no suite %s; check --debian-mirror (RUNMATRIX_DEBIAN_MIRROR)", r.Raw, d.Mirror, what)
+	return inputErr("kernel %s: %s has no suite %s; name a release it carries (see `runmatrix kernels list debian:`) or check --debian-mirror", r.Raw, d.Mirror, what)
 }
 
 func (d *Debian) fail(r Ref, err error) error {
@@ -545,7 +545,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) 
 		if r.Debian.Offline {
 			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
 		}
-		return nil, fmt.Errorf("kernel %s: no Debian archive (%s, %s, %s) has a linux-image-…-%s package of it for %s; see `runmatrix kernels list debian:`",
+		return nil, inputErr("kernel %s: no Debian archive (%s, %s, %s) has a linux-image-…-%s package of it for %s; see `runmatrix kernels list debian:`",
 			ref.Raw, r.Debian.Mirror, r.Debian.SecurityMirror, r.Debian.RetiredMirror, flav, debArch)
 	}
 	if ks[0].Stale {

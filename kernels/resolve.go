@@ -32,6 +32,18 @@ type Kernel struct {
 	Origin     Origin
 }
 
+// InputError is a kernel reference or image that is wrong as given (a
+// file that is not a kernel, a checksum that does not match, a series no
+// archive has): the user must change the input, trying again will not help.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func inputErr(format string, args ...any) error {
+	return &InputError{fmt.Errorf(format, args...)}
+}
+
 // Resolver resolves references against a cache.
 type Resolver struct {
 	Cache Cache
@@ -55,7 +67,7 @@ func (r *Resolver) logf(format string, args ...any) {
 func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 	ref, err := ParseRef(raw)
 	if err != nil {
-		return nil, err
+		return nil, &InputError{err}
 	}
 	switch ref.Kind {
 	case KindDebian:
@@ -64,7 +76,7 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 		return r.resolveURL(ctx, ref)
 	default:
 		if _, err := os.Stat(ref.Path); err != nil {
-			return nil, fmt.Errorf("kernel %s: %w (give debian:SERIES, a bzImage path or an https URL with #sha256=)", raw, err)
+			return nil, inputErr("kernel %s: %w (give debian:SERIES, a bzImage path or an https URL with #sha256=)", raw, unwrapPath(err))
 		}
 		k, err := newKernel(ref, ref.Path)
 		if err != nil {
@@ -94,11 +106,11 @@ func newKernel(ref Ref, path string) (*Kernel, error) {
 func describe(raw string, err error) error {
 	switch {
 	case errors.Is(err, ErrNotKernel):
-		return fmt.Errorf("kernel %s: not a Linux x86 boot image (bzImage/vmlinuz); point at arch/x86/boot/bzImage or /boot/vmlinuz-*", raw)
+		return inputErr("kernel %s: not a Linux x86 boot image (bzImage/vmlinuz); point at arch/x86/boot/bzImage or /boot/vmlinuz-*", raw)
 	case errors.Is(err, ErrTruncated):
-		return fmt.Errorf("kernel %s: truncated image (%v); download or copy it again", raw, errors.Unwrap(err))
+		return inputErr("kernel %s: truncated image (%v); download or copy it again", raw, errors.Unwrap(err))
 	}
-	return fmt.Errorf("kernel %s: %w", raw, err)
+	return inputErr("kernel %s: %w", raw, err)
 }
 
 func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
@@ -159,10 +171,18 @@ func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
 		return err
 	}
 	if !strings.EqualFold(sum, ref.SHA256) {
-		return fmt.Errorf("kernel %s: checksum mismatch: got sha256 %s, want %s; check the #sha256= in the reference", ref.URL, sum, ref.SHA256)
+		return inputErr("kernel %s: checksum mismatch: got sha256 %s, want %s; check the #sha256= in the reference", ref.URL, sum, ref.SHA256)
 	}
 	if err := os.Rename(f.Name(), dst); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
 }

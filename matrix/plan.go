@@ -5,22 +5,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/matrix/spec"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 
-// Cell is one run of a case under a profile on a kernel.
-type Cell struct {
-	Kernel  string `json:"kernel"`
-	Case    string `json:"case"`
-	Profile string `json:"profile"`
-	// Rep counts repetitions from 1.
-	Rep int `json:"rep"`
-}
-
-// Key identifies the cell in results.jsonl and for --resume.
-func (c Cell) Key() string {
-	return c.Kernel + "\x00" + c.Case + "\x00" + c.Profile + "\x00" + strconv.Itoa(c.Rep)
-}
+// Cell is one repetition of a case under a profile on a kernel.
+type Cell = results.Cell
 
 // Plan is the ordered list of cells a run measures, grouped by kernel so
 // that each kernel boots once.
@@ -31,7 +22,7 @@ type Plan struct {
 
 // NewPlan expands a spec into cells: kernels in spec order, then cases in
 // their stable order, then profiles, then repetitions.
-func NewPlan(s *Spec) (*Plan, error) {
+func NewPlan(s *spec.Spec) (*Plan, error) {
 	cases, err := testcases.Select(s.Cases)
 	if err != nil {
 		return nil, err
@@ -41,7 +32,7 @@ func NewPlan(s *Spec) (*Plan, error) {
 		for _, c := range cases {
 			for _, prof := range dedupe(s.Profiles) {
 				for rep := 1; rep <= s.Repeat; rep++ {
-					p.Cells = append(p.Cells, Cell{Kernel: k, Case: c.ID, Profile: prof, Rep: rep})
+					p.Cells = append(p.Cells, Cell{Key: results.Key{Kernel: k, Case: c.ID, Profile: prof}, Rep: rep})
 				}
 			}
 		}
@@ -71,7 +62,7 @@ func ParseShard(s string) (i, n int, err error) {
 		}
 	}
 	if !ok || err != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, fmt.Errorf("--shard %q: want I/N with 1 <= I <= N, e.g. 2/4", s)
+		return 0, 0, fmt.Errorf("shard %q: want I/N with 1 <= I <= N, e.g. 2/4", s)
 	}
 	return i, n, nil
 }
@@ -92,12 +83,12 @@ func (p *Plan) Shard(i, n int) *Plan {
 	return out
 }
 
-// Without returns the plan minus the cells whose keys are done.
-func (p *Plan) Without(done map[string]bool) *Plan {
+// Without returns the plan minus the cells that are done.
+func (p *Plan) Without(done map[Cell]bool) *Plan {
 	out := &Plan{}
 	seen := map[string]bool{}
 	for _, c := range p.Cells {
-		if done[c.Key()] {
+		if done[c] {
 			continue
 		}
 		out.Cells = append(out.Cells, c)

@@ -1,146 +1,133 @@
+// Package matrix turns a spec into a plan of cells (kernel × case × profile
+// × repetition) and runs the plan on guests from a Pool, journaling every
+// record as it arrives.
 package matrix
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/runmatrix/runmatrix/guest"
-	"github.com/runmatrix/runmatrix/kernels"
-	"github.com/runmatrix/runmatrix/outcome"
-	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
+
+// Pool hands out ready guests.
+type Pool interface {
+	// Prepare resolves and checks a kernel reference so that a boot can
+	// start at once; its error means the kernel cannot be had at all.
+	Prepare(ctx context.Context, ref string) (results.Kernel, error)
+	// Boot returns a ready guest of a prepared kernel. The pool bounds the
+	// guests running at once and retries a boot that failed for the
+	// infrastructure; the error it returns is a *BootError.
+	Boot(ctx context.Context, ref string) (Guest, error)
+}
+
+// Guest is one booted kernel with its agent.
+type Guest interface {
+	// Kernel is what is known of the running kernel.
+	Kernel() results.Kernel
+	// Run runs the cells in order and calls emit with each outcome and the
+	// console lines printed while it ran. It returns early, with the
+	// guest lost, if the guest stops answering within its deadlines.
+	Run(ctx context.Context, cells []Cell, emit func(c Cell, o outcome.Outcome, console []string) error) error
+	// Close stops the guest.
+	Close() error
+}
+
+// BootError is a guest that could not be booted or reached.
+type BootError struct {
+	// Kernel marks a failure of the kernel itself (a panic), which booting
+	// again does not mend.
+	Kernel  bool
+	Err     error
+	Console []string
+}
+
+func (e *BootError) Error() string { return e.Err.Error() }
+func (e *BootError) Unwrap() error { return e.Err }
 
 // Progress receives what each guest is doing; implementations draw it.
 type Progress interface {
-	// Kernel reports a guest's state: "resolving", "booting", "case k/n ID",
-	// "done", or a failure.
+	// Kernel reports a guest's state: "booting", "case k/n ID", "done", or a failure.
 	Kernel(ref, state string)
 	// Cell reports one more finished cell.
-	Cell(r Record)
+	Cell(r results.Record)
 }
 
-// Runner runs a plan on guests.
-type Runner struct {
-	Env      *guest.Env
-	Resolver *kernels.Resolver
-	Spec     *Spec
-	// Accel is "kvm", "tcg" or "auto".
-	Accel string
-	// Jobs bounds the guests running at once.
-	Jobs     int
-	Journal  *Journal
+// Scheduler runs a plan on guests from a pool: one boot per kernel, guests
+// in parallel as the pool allows, every record journaled as it arrives.
+type Scheduler struct {
+	Pool     Pool
+	Journal  *results.Journal
 	Progress Progress
-	// Log receives plain lines (accelerator choice, retries).
+	// Log receives plain lines (retries).
 	Log func(string)
+	// Now is the clock records are stamped with (nil: time.Now).
+	Now func() time.Time
 }
 
-// DefaultJobs bounds parallel guests by cores (a TCG guest keeps one core
-// busy) and by available memory (guest memory plus QEMU's own overhead).
-func DefaultJobs(guestMB int) int {
-	jobs := runtime.NumCPU()
-	if avail := memAvailableMB(); avail > 0 {
-		byMem := int((avail - 512) / int64(guestMB+256))
-		jobs = min(jobs, byMem)
+// KernelsError lists the kernels a plan names that cannot be had.
+type KernelsError struct{ Errs []error }
+
+func (e *KernelsError) Error() string {
+	var lines []string
+	for _, err := range e.Errs {
+		lines = append(lines, firstLine(err.Error()))
 	}
-	return max(1, jobs)
+	return strings.Join(lines, "\n")
 }
 
-func memAvailableMB() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var kb int64
-		if _, err := fmt.Sscanf(line, "MemAvailable: %d kB", &kb); err == nil {
-			return kb / 1024
-		}
-	}
-	return 0
-}
+// Unwrap gives the kernels' errors.
+func (e *KernelsError) Unwrap() []error { return e.Errs }
 
-// Run measures every cell of the plan, one boot per kernel, and journals
-// each record as it arrives. It returns ctx's error if interrupted; cells
-// not measured by then are simply absent, for --resume to pick up.
-func (r *Runner) Run(ctx context.Context, p *Plan) error {
-	type job struct {
-		ref   string
-		k     *kernels.Kernel
-		err   error
-		cells []Cell
-	}
-	jobs := make([]*job, len(p.Kernels))
-	for i, ref := range p.Kernels {
-		r.Progress.Kernel(ref, "resolving")
-		k, err := r.Resolver.Resolve(ctx, ref)
-		jobs[i] = &job{ref: ref, k: k, err: err, cells: p.For(ref)}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	accel := r.Accel
-	for _, j := range jobs {
-		if j.k == nil {
-			continue
-		}
-		a, why, err := guest.ChooseAccel(ctx, r.Env, r.Accel, j.k)
-		if err != nil {
-			return err
-		}
-		accel = a
-		r.Log(fmt.Sprintf("accelerator: %s (%s)", a, why))
-		break
-	}
-	sem := make(chan struct{}, max(1, r.Jobs))
+// Run measures every cell of the plan. Every kernel is prepared first, in
+// parallel, so that one that cannot be had stops the run before anything
+// boots. It returns ctx's error if interrupted; cells not measured by then
+// are absent, for --resume to pick up. A journal write error stops the run.
+func (s *Scheduler) Run(ctx context.Context, p *Plan) error {
+	kinfo := make([]results.Kernel, len(p.Kernels))
+	errs := make([]error, len(p.Kernels))
 	var wg sync.WaitGroup
-	errc := make(chan error, len(jobs))
-	for _, j := range jobs {
-		if j.err != nil {
-			r.Progress.Kernel(j.ref, "failed: "+j.err.Error())
-			info := KernelInfo{Ref: j.ref}
-			for _, c := range j.cells {
-				if err := r.record(c, info, infraFailed(j.err), 1, nil); err != nil {
-					return err
-				}
-			}
-			continue
-		}
+	for i, ref := range p.Kernels {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			if err := r.kernel(ctx, j.ref, j.k, accel, j.cells); err != nil {
-				errc <- err
+			kinfo[i], errs[i] = s.Pool.Prepare(ctx, ref)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var bad []error
+	for _, err := range errs {
+		if err != nil {
+			bad = append(bad, err)
+		}
+	}
+	if len(bad) > 0 {
+		return &KernelsError{bad}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for i, ref := range p.Kernels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.kernel(ctx, ref, kinfo[i], p.For(ref)); err != nil {
+				cancel(err)
 			}
 		}()
 	}
 	wg.Wait()
-	close(errc)
-	if err := ctx.Err(); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return err
 	}
-	return <-errc // a journal write error, or nil
-}
-
-func infraFailed(err error) outcome.Outcome {
-	o := outcome.Outcome{Status: outcome.InfraFailed, Error: firstLine(err.Error()), Steps: []outcome.Step{}, Signals: []string{}}
-	var ge *guest.Error
-	if errors.As(err, &ge) {
-		o.Notes = ge.Console
-	}
-	o.Summary = o.Summarize()
-	return o
+	return nil
 }
 
 func firstLine(s string) string {
@@ -150,81 +137,86 @@ func firstLine(s string) string {
 
 // kernel boots one kernel and runs its cells; an infrastructure failure
 // (boot, SSH, agent lost) is retried once on a fresh guest, then the
-// remaining cells are recorded as infra-failed.
-func (r *Runner) kernel(ctx context.Context, ref string, k *kernels.Kernel, accel string, cells []Cell) error {
-	info := KernelInfo{Ref: ref, ImageRelease: k.Image.Release, Origin: k.Origin, Accel: accel}
+// remaining cells are recorded as infra-failed. A kernel that fails to
+// boot by itself is recorded as boot-failed at once.
+func (s *Scheduler) kernel(ctx context.Context, ref string, k results.Kernel, cells []Cell) error {
 	pending := cells
 	var lastErr error
-	for attempt := 1; attempt <= 2 && len(pending) > 0; attempt++ {
+	attempt := 1
+	for ; attempt <= 2 && len(pending) > 0; attempt++ {
 		if attempt == 2 {
-			r.Log(fmt.Sprintf("%s: retrying %d cells on a fresh guest after: %s", ref, len(pending), firstLine(lastErr.Error())))
+			s.Log(fmt.Sprintf("%s: retrying %d cells on a fresh guest after: %s", ref, len(pending), firstLine(lastErr.Error())))
 		}
 		var err error
-		pending, err = r.attempt(ctx, ref, k, accel, info, pending, attempt)
+		pending, err = s.attempt(ctx, ref, &k, pending, attempt)
 		if ctx.Err() != nil {
 			return nil
 		}
-		var je *journalError
+		var je *results.JournalError
 		if errors.As(err, &je) {
-			return je.err
+			return je
 		}
 		lastErr = err
+		var be *BootError
+		if errors.As(err, &be) && be.Kernel {
+			break
+		}
 	}
+	if len(pending) == 0 {
+		s.Progress.Kernel(ref, "done")
+		return nil
+	}
+	o := failed(lastErr)
 	for _, c := range pending {
-		if err := r.record(c, info, infraFailed(lastErr), 2, nil); err != nil {
+		if err := s.record(c, k, o, min(attempt, 2), nil); err != nil {
 			return err
 		}
 	}
-	if len(pending) > 0 {
-		r.Progress.Kernel(ref, "failed: "+firstLine(lastErr.Error()))
-	} else {
-		r.Progress.Kernel(ref, "done")
-	}
+	s.Progress.Kernel(ref, "failed: "+firstLine(lastErr.Error()))
 	return nil
 }
 
-type journalError struct{ err error }
-
-func (e *journalError) Error() string { return e.err.Error() }
+// failed is the outcome of a cell that could not run.
+func failed(err error) outcome.Outcome {
+	o := outcome.Outcome{Status: outcome.InfraFailed, Error: firstLine(err.Error()), Steps: []outcome.Step{}, Signals: []string{}}
+	var be *BootError
+	if errors.As(err, &be) {
+		o.Notes = be.Console
+		if be.Kernel {
+			o.Status = outcome.BootFailed
+		}
+	}
+	o.Summary = o.Summarize()
+	return o
+}
 
 // attempt boots a guest and runs cells on it; it returns the cells it did
 // not get results for and why.
-func (r *Runner) attempt(ctx context.Context, ref string, k *kernels.Kernel, accel string, info KernelInfo, cells []Cell, attempt int) ([]Cell, error) {
-	r.Progress.Kernel(ref, "booting")
-	g, err := guest.Boot(ctx, r.Env, k, accel)
+func (s *Scheduler) attempt(ctx context.Context, ref string, k *results.Kernel, cells []Cell, attempt int) ([]Cell, error) {
+	s.Progress.Kernel(ref, "booting")
+	g, err := s.Pool.Boot(ctx, ref)
 	if err != nil {
 		return cells, err
 	}
 	defer g.Close()
-	info.Release, info.Arch = g.Probe.Release, g.Probe.Machine
-	info.Transport = g.Ready.Transport
-	info.UnameVersion, info.ImageVersion = g.Probe.Version, k.Image.Version
-	info.QEMU, info.AgentSHA256 = g.Machine.CommandLine(), g.AgentSHA256
-	_, mark := g.Machine.ConsoleSince(0)
-	var args []string
-	for _, c := range cells {
-		args = append(args, "-cell", c.Case+"@"+c.Profile)
-	}
-	pending := append([]Cell(nil), cells...)
+	*k = g.Kernel()
+	pending := cells
+	s.Progress.Kernel(ref, fmt.Sprintf("case 1/%d %s", len(cells), cells[0].Case))
 	n := 0
-	r.Progress.Kernel(ref, fmt.Sprintf("case 1/%d %s", len(cells), cells[0].Case))
-	err = g.RunCases(ctx, func(res outcome.Result) error {
-		if len(pending) == 0 || pending[0].Case != res.Case || pending[0].Profile != res.Profile {
-			return nil // not the cell asked for next; the agent runs them in order
+	err = g.Run(ctx, cells, func(c Cell, o outcome.Outcome, console []string) error {
+		if len(pending) == 0 || pending[0] != c {
+			return fmt.Errorf("agent answered for %s, not for %s", c.Key, pending[0].Key)
 		}
-		c := pending[0]
 		pending = pending[1:]
-		var console []string
-		console, mark = g.Machine.ConsoleSince(mark)
-		if err := r.record(c, info, res.Outcome, attempt, console); err != nil {
-			return &journalError{err}
+		if err := s.record(c, *k, o, attempt, console); err != nil {
+			return err
 		}
 		n++
 		if len(pending) > 0 {
-			r.Progress.Kernel(ref, fmt.Sprintf("case %d/%d %s", n+1, len(cells), pending[0].Case))
+			s.Progress.Kernel(ref, fmt.Sprintf("case %d/%d %s", n+1, len(cells), pending[0].Case))
 		}
 		return nil
-	}, args...)
+	})
 	if err != nil {
 		return pending, err
 	}
@@ -234,23 +226,19 @@ func (r *Runner) attempt(ctx context.Context, ref string, k *kernels.Kernel, acc
 	return nil, nil
 }
 
-// record applies the expectation and journals one cell.
-func (r *Runner) record(c Cell, info KernelInfo, o outcome.Outcome, attempt int, console []string) error {
+// record journals one repetition.
+func (s *Scheduler) record(c Cell, k results.Kernel, o outcome.Outcome, attempt int, console []string) error {
 	if len(console) > 50 {
 		console = console[len(console)-50:]
 	}
-	rec := Record{Cell: c, KernelInfo: info, Status: o.Status, Outcome: o, Attempt: attempt, Time: time.Now().UTC(), Console: console}
-	if o.Status == outcome.OK && info.Release != "" {
-		tc, err := testcases.Lookup(c.Case)
-		if err == nil {
-			if e, err := r.Spec.Expectation(tc, info.Release, info.Arch, c.Profile); err == nil && e != nil {
-				rec.Expect = &Verdict{Summary: e.Summary, Source: e.Source, Pass: e.Summary == o.Summary}
-			}
-		}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
 	}
-	if err := r.Journal.Add(rec); err != nil {
+	rec := results.Record{Cell: c, KernelInfo: k, Outcome: o, Attempt: attempt, Time: now().UTC(), Console: console}
+	if err := s.Journal.Add(rec); err != nil {
 		return err
 	}
-	r.Progress.Cell(rec)
+	s.Progress.Cell(rec)
 	return nil
 }

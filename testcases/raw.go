@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runmatrix/runmatrix/outcome"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 // TCP header flags.

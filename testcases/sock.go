@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runmatrix/runmatrix/outcome"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 // Socket option and flag values missing from old headers or from x/sys.

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runmatrix/runmatrix/outcome"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 // T records the steps of one case run. A case calls the kernel only through

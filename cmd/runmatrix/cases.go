@@ -8,17 +8,17 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/caserun"
-	"github.com/runmatrix/runmatrix/guest"
-	"github.com/runmatrix/runmatrix/kernels"
-	"github.com/runmatrix/runmatrix/matrix"
-	"github.com/runmatrix/runmatrix/outcome"
+	"github.com/runmatrix/runmatrix/internal/caserun"
+	"github.com/runmatrix/runmatrix/matrix/report"
+	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 func newCasesCmd() *cobra.Command {
@@ -79,11 +79,11 @@ func newCasesRunCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if local == (kernel != "") {
-				return &guest.UsageError{Msg: "cases run needs exactly one of --local or --kernel KERNEL"}
+				return usage("cases run needs exactly one of --local or --kernel KERNEL")
 			}
 			cases, err := testcases.Select(globs)
 			if err != nil {
-				return &guest.UsageError{Msg: err.Error()}
+				return usage("%v", err)
 			}
 			if len(profiles) == 0 {
 				profiles = []string{"default"}
@@ -92,22 +92,22 @@ func newCasesRunCmd() *cobra.Command {
 			for _, name := range profiles {
 				p, err := testcases.ParseProfile(name)
 				if err != nil {
-					return &guest.UsageError{Msg: err.Error()}
+					return usage("%v", err)
 				}
 				profs = append(profs, p)
 			}
 			out := resultPrinter(cmd.OutOrStdout(), asJSON, steps)
-			var results []outcome.Result
-			emit := func(r outcome.Result) { results = append(results, r); out(r) }
+			var recs []results.Record
+			emit := func(r results.Record) { recs = append(recs, r); out(r) }
 			if local {
 				err = runLocal(cmd.Context(), cases, profs, emit)
 			} else {
-				err = runInGuest(cmd.Context(), &gf, kernel, cases, profiles, emit, cmd.ErrOrStderr())
+				err = runInGuest(cmd.Context(), &gf, kernel, cases, profs, emit, cmd.ErrOrStderr())
 			}
 			if err != nil {
 				return err
 			}
-			for _, r := range results {
+			for _, r := range recs {
 				if r.Outcome.Status != outcome.OK {
 					return exitError{1}
 				}
@@ -127,9 +127,9 @@ func newCasesRunCmd() *cobra.Command {
 
 // runLocal runs the cases on the host kernel through this binary's hidden
 // case-child command.
-func runLocal(ctx context.Context, cases []*testcases.Case, profs []testcases.Profile, emit func(outcome.Result)) error {
+func runLocal(ctx context.Context, cases []*testcases.Case, profs []testcases.Profile, emit func(results.Record)) error {
 	if os.Geteuid() != 0 {
-		return &guest.UsageError{Msg: "cases run --local needs root (network namespaces, sysctls, raw sockets): run it with sudo"}
+		return usage("cases run --local needs root (network namespaces, sysctls, raw sockets): run it with sudo")
 	}
 	r, err := caserun.NewRunner()
 	if err != nil {
@@ -139,34 +139,24 @@ func runLocal(ctx context.Context, cases []*testcases.Case, profs []testcases.Pr
 	if err := unix.Uname(&uts); err != nil {
 		return fmt.Errorf("uname: %w", err)
 	}
-	k := &outcome.Kernel{Ref: "local", Release: unix.ByteSliceToString(uts.Release[:]), Arch: unix.ByteSliceToString(uts.Machine[:])}
-	return r.RunAll(ctx, cases, profs, func(res outcome.Result) { res.Kernel = k; emit(res) })
+	k := results.Kernel{Ref: "local", Release: unix.ByteSliceToString(uts.Release[:]), Arch: unix.ByteSliceToString(uts.Machine[:])}
+	return r.RunAll(ctx, cases, profs, func(res outcome.Result) {
+		emit(results.Record{Cell: results.Cell{Key: results.Key{Case: res.Case, Profile: res.Profile, Kernel: "local"}, Rep: 1},
+			KernelInfo: k, Outcome: res.Outcome, Attempt: 1, Time: time.Now().UTC()})
+	})
 }
 
-// runInGuest boots one kernel and runs the cases with its agent, passing on
-// each result as the agent prints it.
-func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testcases.Case, profiles []string, emit func(outcome.Result), log io.Writer) error {
-	if _, err := kernels.ParseRef(ref); err != nil {
-		return &guest.UsageError{Msg: err.Error()}
-	}
-	cache, err := gf.cache()
+// runInGuest boots one kernel from a pool and runs the cases with its
+// agent, passing on each result as the agent prints it.
+func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testcases.Case, profiles []testcases.Profile, emit func(results.Record), log io.Writer) error {
+	pool, err := gf.pool(func(s string) { fmt.Fprintln(log, s) })
 	if err != nil {
 		return err
 	}
-	env, err := guest.NewEnv(cache, gf.opts)
-	if err != nil {
+	if _, err := pool.Prepare(ctx, ref); err != nil {
 		return err
 	}
-	k, err := gf.resolver(cache, func(s string) { fmt.Fprintln(log, s) }).Resolve(ctx, ref)
-	if err != nil {
-		return err
-	}
-	accel, why, err := guest.ChooseAccel(ctx, env, gf.accel, k)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(log, "accelerator: %s (%s)\n", accel, why)
-	g, err := guest.Boot(ctx, env, k, accel)
+	g, err := pool.BootGuest(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -176,19 +166,17 @@ func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testca
 		transport += " (" + g.Ready.Driver + ")"
 	}
 	fmt.Fprintf(log, "%s: %s %s ready after %.1fs over %s\n", ref, g.Probe.Release, g.Probe.Machine, g.ReadyAfter.Seconds(), transport)
-	kern := &outcome.Kernel{Ref: ref, Release: g.Probe.Release, Arch: g.Probe.Machine}
-	var args []string
+	var cells []results.Cell
 	for _, c := range cases {
-		args = append(args, "-case", c.ID)
+		for _, p := range profiles {
+			cells = append(cells, results.Cell{Key: results.Key{Case: c.ID, Profile: p.Name, Kernel: ref}, Rep: 1})
+		}
 	}
-	for _, p := range profiles {
-		args = append(args, "-profile", p)
-	}
-	err = g.RunCases(ctx, func(r outcome.Result) error {
-		r.Kernel = kern
-		emit(r)
+	kern := g.Kernel()
+	err = g.Run(ctx, cells, func(c results.Cell, o outcome.Outcome, console []string) error {
+		emit(results.Record{Cell: c, KernelInfo: kern, Outcome: o, Console: console, Attempt: 1, Time: time.Now().UTC()})
 		return nil
-	}, args...)
+	})
 	if err != nil {
 		return fmt.Errorf("agent on %s: %w", ref, err)
 	}
@@ -196,12 +184,12 @@ func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testca
 }
 
 // resultPrinter prints results one by one as text or JSON lines.
-func resultPrinter(w io.Writer, asJSON, steps bool) func(outcome.Result) {
+func resultPrinter(w io.Writer, asJSON, steps bool) func(results.Record) {
 	if asJSON {
 		enc := json.NewEncoder(w)
-		return func(r outcome.Result) { _ = enc.Encode(r) }
+		return func(r results.Record) { _ = enc.Encode(r) }
 	}
-	return func(r outcome.Result) {
+	return func(r results.Record) {
 		o := r.Outcome
 		fmt.Fprintf(w, "%-28s %-10s %s\n", r.Case, r.Profile, o.Summary)
 		if o.Error != "" && o.Status != outcome.ProfileUnavailable {
@@ -210,7 +198,7 @@ func resultPrinter(w io.Writer, asJSON, steps bool) func(outcome.Result) {
 		if !steps {
 			return
 		}
-		for _, line := range strings.Split(strings.TrimRight(matrix.Trace(o), "\n"), "\n") {
+		for _, line := range strings.Split(strings.TrimRight(report.Trace(o), "\n"), "\n") {
 			fmt.Fprintf(w, "    %s\n", line)
 		}
 	}

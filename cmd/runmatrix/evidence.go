@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/evidence"
-	"github.com/runmatrix/runmatrix/matrix"
+	"github.com/runmatrix/runmatrix/matrix/evidence"
+	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 
@@ -43,9 +43,9 @@ it says so and writes nothing.`,
 			if from == "" && len(f.kernels) == 0 {
 				return usage("evidence needs either --kernel (at least two) or --from results.json")
 			}
-			var res *matrix.Results
+			var res *results.Results
 			if from != "" {
-				if res, err = readResults(from); err != nil {
+				if res, err = results.Read(from); err != nil {
 					return err
 				}
 				res = filter(res, f.kernels, f.profiles)
@@ -55,15 +55,12 @@ it says so and writes nothing.`,
 				}
 				run := f
 				run.bare, run.format, run.out = true, "none", filepath.Join(f.out, "run")
-				err := runMatrix(cmd.Context(), &run, cmd.OutOrStdout(), cmd.ErrOrStderr())
-				var ee exitError
-				if err != nil && !errors.As(err, &ee) {
+				s, plan, err := run.plan()
+				if err != nil {
 					return err
 				}
-				if cmd.Context().Err() != nil {
-					return err
-				}
-				if res, err = readResults(filepath.Join(run.out, resultsFile)); err != nil {
+				res, err = measure(cmd.Context(), &run, s, plan, cmd.ErrOrStderr())
+				if res == nil || cmd.Context().Err() != nil {
 					return err
 				}
 			}
@@ -93,10 +90,10 @@ it says so and writes nothing.`,
 }
 
 // filter keeps the cells of the given kernels and profiles (all when empty).
-func filter(res *matrix.Results, kernels, profiles []string) *matrix.Results {
-	out := &matrix.Results{Spec: res.Spec}
+func filter(res *results.Results, kernels, profiles []string) *results.Results {
+	out := &results.Results{Format: res.Format, Spec: res.Spec}
 	for _, c := range res.Cells {
-		if (len(kernels) == 0 || contains(kernels, c.Kernel.Ref)) && (len(profiles) == 0 || contains(profiles, c.Profile)) {
+		if (len(kernels) == 0 || contains(kernels, c.Kernel)) && (len(profiles) == 0 || contains(profiles, c.Profile)) {
 			out.Cells = append(out.Cells, c)
 		}
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"os/exec"
+
 	"github.com/spf13/pflag"
 
-	"github.com/runmatrix/runmatrix/guest"
+	"github.com/runmatrix/runmatrix/internal/guest"
+	"github.com/runmatrix/runmatrix/internal/vm"
 	"github.com/runmatrix/runmatrix/kernels"
-	"github.com/runmatrix/runmatrix/matrix"
-	"github.com/runmatrix/runmatrix/vm"
 )
 
 // guestFlags are the flags of every command that boots guests.
@@ -28,7 +30,8 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.opts.CPUs, "cpus", d.CPUs, "guest CPUs")
 	fs.DurationVar(&f.opts.BootTimeout, "boot-timeout", d.BootTimeout, "deadline from QEMU start to the guest init's ready line")
 	fs.DurationVar(&f.opts.SSHTimeout, "ssh-timeout", d.SSHTimeout, "deadline for SSH and the agent upload")
-	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command")
+	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command other than cases (probe, upload)")
+	fs.DurationVar(&f.opts.CaseTimeout, "case-timeout", d.CaseTimeout, "deadline for each case's result; a guest silent for longer is killed and retried")
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
 	env := kernels.DebianFromEnv()
@@ -39,9 +42,28 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.debian.Offline, "offline", false, "resolve kernels from the cache only; never touch the network")
 }
 
-// resolver resolves kernel references with the flags' cache and archives.
-func (f *guestFlags) resolver(cache kernels.Cache, log func(string)) *kernels.Resolver {
-	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian}
+// check refuses flag values that cannot work, before anything starts.
+func (f *guestFlags) check() error {
+	switch f.accel {
+	case vm.AccelKVM, vm.AccelTCG, "auto":
+	default:
+		return usage("--accel %q: use kvm, tcg or auto", f.accel)
+	}
+	o := f.opts
+	switch {
+	case o.MemoryMB < 64:
+		return usage("--memory %d: give at least 64 (MiB)", o.MemoryMB)
+	case o.CPUs < 1:
+		return usage("--cpus %d: give at least 1", o.CPUs)
+	case f.jobs < 0:
+		return usage("--jobs %d: give 0 (automatic) or more", f.jobs)
+	case o.BootTimeout <= 0 || o.SSHTimeout <= 0 || o.CommandTimeout <= 0 || o.CaseTimeout <= 0:
+		return usage("timeouts must be positive durations such as 90s or 3m")
+	}
+	if _, err := exec.LookPath(o.QEMU); err != nil {
+		return usage("%s not found: install it with `apt-get install qemu-system-x86`, or point --qemu at a QEMU binary", o.QEMU)
+	}
+	return nil
 }
 
 func (f *guestFlags) cache() (kernels.Cache, error) {
@@ -52,10 +74,23 @@ func (f *guestFlags) cache() (kernels.Cache, error) {
 	return kernels.Cache{Dir: d}, err
 }
 
-// parallel is --jobs, or a bound from cores and free memory.
-func (f *guestFlags) parallel() int {
-	if f.jobs > 0 {
-		return f.jobs
+// resolver resolves kernel references with the flags' cache and archives.
+func (f *guestFlags) resolver(cache kernels.Cache, log func(string)) *kernels.Resolver {
+	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian}
+}
+
+// pool checks the flags and returns the guest pool they describe.
+func (f *guestFlags) pool(log func(string)) (*guest.Pool, error) {
+	if err := f.check(); err != nil {
+		return nil, err
 	}
-	return matrix.DefaultJobs(f.opts.MemoryMB)
+	cache, err := f.cache()
+	if err != nil {
+		return nil, err
+	}
+	env, err := guest.NewEnv(cache, f.opts)
+	if err != nil {
+		return nil, fmt.Errorf("guest environment: %w", err)
+	}
+	return guest.NewPool(env, f.resolver(cache, log), f.accel, f.jobs, log), nil
 }

@@ -11,9 +11,16 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/runmatrix/runmatrix/guest"
 )
+
+// usageError is bad input from the user: one line, exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usage(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
 
 // exitError carries an exit status without printing anything more.
 type exitError struct{ code int }
@@ -29,13 +36,12 @@ func main() {
 
 func exitCode(err error) int {
 	var ee exitError
-	var ue *guest.UsageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ue):
+	case badInput(err):
 		fmt.Fprintln(os.Stderr, "runmatrix:", err)
 		return 2
 	default:
@@ -65,7 +71,7 @@ Kernel references:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &guest.UsageError{Msg: err.Error()} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(newRunCmd(), newProbeCmd(), newCasesCmd(), newDiffCmd(), newMergeCmd(), newTableCmd(), newEvidenceCmd(), newCaseChildCmd())
 	return root
 }

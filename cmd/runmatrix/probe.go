@@ -11,8 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/guest"
+	"github.com/runmatrix/runmatrix/internal/guest"
 	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/matrix"
 )
 
 // probeResult is one kernel's line of `runmatrix probe`.
@@ -28,6 +29,8 @@ type probeResult struct {
 	ImageArch    string   `json:"image_arch,omitempty"`
 	Error        string   `json:"error"`
 	Console      []string `json:"console,omitempty"`
+	// err is why the kernel could not be resolved.
+	err error
 }
 
 func newProbeCmd() *cobra.Command {
@@ -67,56 +70,52 @@ func newProbeCmd() *cobra.Command {
 func probe(ctx context.Context, gf *guestFlags, refs []string, log io.Writer) ([]probeResult, error) {
 	for _, r := range refs {
 		if _, err := kernels.ParseRef(r); err != nil {
-			return nil, &guest.UsageError{Msg: err.Error()}
+			return nil, usage("%v", err)
 		}
 	}
-	cache, err := gf.cache()
+	pool, err := gf.pool(func(s string) { fmt.Fprintln(log, s) })
 	if err != nil {
 		return nil, err
 	}
-	env, err := guest.NewEnv(cache, gf.opts)
-	if err != nil {
-		return nil, err
-	}
-	res := gf.resolver(cache, func(s string) { fmt.Fprintln(log, s) })
 	results := make([]probeResult, len(refs))
-	ks := make([]*kernels.Kernel, len(refs))
-	for i, r := range refs {
-		results[i].Ref = r
-		k, err := res.Resolve(ctx, r)
-		if err != nil {
-			results[i].Error = err.Error()
-			continue
-		}
-		ks[i] = k
-		results[i].ImageRelease, results[i].ImageArch = k.Image.Release, k.Image.Arch
+	var wg sync.WaitGroup
+	// Every reference is resolved and checked before anything boots, so a
+	// wrong one is refused (exit 2) without starting a VM.
+	for i, ref := range refs {
+		results[i].Ref = ref
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := pool.Prepare(ctx, ref)
+			if err != nil {
+				results[i].Error, results[i].err = err.Error(), err
+				return
+			}
+			results[i].ImageRelease = k.ImageRelease
+		}()
 	}
+	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	accel, why := "", ""
-	for _, k := range ks {
-		if k == nil {
-			continue
+	var bad []error
+	for _, r := range results {
+		var ie *kernels.InputError
+		if errors.As(r.err, &ie) {
+			bad = append(bad, r.err)
 		}
-		if accel, why, err = guest.ChooseAccel(ctx, env, gf.accel, k); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(log, "accelerator: %s (%s)\n", accel, why)
-		break
 	}
-	sem := make(chan struct{}, gf.parallel())
-	var wg sync.WaitGroup
-	for i, k := range ks {
-		if k == nil {
+	if len(bad) > 0 {
+		return nil, &matrix.KernelsError{Errs: bad}
+	}
+	for i := range results {
+		if results[i].err != nil {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i] = probeOne(ctx, env, k, accel, results[i])
+			results[i] = probeOne(ctx, pool, results[i])
 		}()
 	}
 	wg.Wait()
@@ -126,18 +125,21 @@ func probe(ctx context.Context, gf *guestFlags, refs []string, log io.Writer) ([
 	return results, nil
 }
 
-func probeOne(ctx context.Context, env *guest.Env, k *kernels.Kernel, accel string, r probeResult) probeResult {
-	r.Accel = accel
-	g, err := guest.Boot(ctx, env, k, accel)
+// probeOne boots one prepared kernel; boots start as soon as the pool has
+// a slot.
+func probeOne(ctx context.Context, pool *guest.Pool, r probeResult) probeResult {
+	g, err := pool.BootGuest(ctx, r.Ref)
 	if err != nil {
 		r.Error = err.Error()
-		var ge *guest.Error
-		if errors.As(err, &ge) {
-			r.Console = ge.Console
+		var be *matrix.BootError
+		if errors.As(err, &be) {
+			r.Console = be.Console
 		}
 		return r
 	}
 	defer g.Close()
+	r.Accel = g.Accel
+	r.ImageArch = g.Booted.Image.Arch
 	r.Release, r.Machine = g.Probe.Release, g.Probe.Machine
 	r.Transport, r.Driver = g.Ready.Transport, g.Ready.Driver
 	r.ReadySeconds = float64(g.ReadyAfter.Milliseconds()) / 1000

@@ -4,23 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/matrix"
+	"github.com/runmatrix/runmatrix/matrix/report"
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/matrix/spec"
 )
 
 func jsonIndent(v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	return append(b, '\n'), err
-}
-
-func readResults(path string) (*matrix.Results, error) {
-	r, err := matrix.ReadResults(path)
-	if err != nil {
-		return nil, usage("%v", err)
-	}
-	return r, nil
 }
 
 func newDiffCmd() *cobra.Command {
@@ -33,19 +28,19 @@ func newDiffCmd() *cobra.Command {
 			if format != "markdown" && format != "json" {
 				return usage("--format %q: use markdown or json", format)
 			}
-			base, err := readResults(args[0])
+			base, err := results.Read(args[0])
 			if err != nil {
 				return err
 			}
-			next, err := readResults(args[1])
+			next, err := results.Read(args[1])
 			if err != nil {
 				return err
 			}
-			d := matrix.Compare(base, next)
+			d := results.Compare(base, next)
 			if format == "json" {
-				err = matrix.RenderDiffJSON(cmd.OutOrStdout(), d)
+				err = report.RenderDiffJSON(cmd.OutOrStdout(), d)
 			} else {
-				err = matrix.RenderDiffMarkdown(cmd.OutOrStdout(), d)
+				err = report.RenderDiffMarkdown(cmd.OutOrStdout(), d)
 			}
 			if err != nil {
 				return err
@@ -61,49 +56,89 @@ func newDiffCmd() *cobra.Command {
 }
 
 func newMergeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "merge OUT.json IN.json...",
+	var out string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "merge -o OUT.json IN.json...",
 		Short: "Join the results.json of shards (run --shard I/N) into one result set",
-		Args:  cobra.MinimumNArgs(2),
+		Long: `Join the results.json of the shards of one plan into OUT. Inputs that are not
+runmatrix result sets are refused; so are inputs of another results format or
+another matrix, and cells that two inputs give different outcomes for, unless
+--force. OUT may not be one of the inputs.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var sets []*matrix.Results
-			for _, p := range args[1:] {
-				r, err := readResults(p)
+			if out == "" {
+				return usage("merge needs -o OUT.json (the inputs are never overwritten)")
+			}
+			for _, in := range args {
+				if same(in, out) {
+					return usage("-o %s is also an input: write the merge to a new file", out)
+				}
+			}
+			var sets []*results.Results
+			for _, p := range args {
+				r, err := results.Read(p)
 				if err != nil {
 					return err
 				}
 				sets = append(sets, r)
 			}
-			m, err := matrix.Merge(args[1:], sets)
+			m, err := results.Merge(args, sets, force)
 			if err != nil {
-				return usage("%v", err)
-			}
-			if err := m.WriteJSON(args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d cells from %d result sets in %s\n", len(m.Cells), len(sets), args[0])
+			if err := m.WriteJSON(out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d cells from %d result sets in %s\n", len(m.Cells), len(sets), out)
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the merged result set here")
+	cmd.Flags().BoolVar(&force, "force", false, "merge inputs of different formats or matrices, keeping the first of disagreeing cells")
+	return cmd
+}
+
+// same reports whether two paths name one file.
+func same(a, b string) bool {
+	ia, err1 := os.Stat(a)
+	ib, err2 := os.Stat(b)
+	if err1 == nil && err2 == nil {
+		return os.SameFile(ia, ib)
+	}
+	pa, _ := filepath.Abs(a)
+	pb, _ := filepath.Abs(b)
+	return pa == pb
 }
 
 func newTableCmd() *cobra.Command {
-	var format string
+	var format, file string
 	cmd := &cobra.Command{
 		Use:   "table RESULTS.json",
 		Short: "Render a results.json (a run's, or a merge's) as a table or report",
-		Args:  cobra.ExactArgs(1),
+		Long: `Render a results.json. Expectations are judged again as the table is drawn:
+against the matrix file given with -f, or else the run's own, so a changed
+expectation applies to old results too.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !contains(formats, format) || format == "none" {
 				return usage("--format %q: use one of table, markdown, json, junit, html", format)
 			}
-			r, err := readResults(args[0])
+			r, err := results.Read(args[0])
 			if err != nil {
 				return err
 			}
+			s := r.Spec
+			if file != "" {
+				if s, err = spec.Load(file); err != nil {
+					return err
+				}
+			}
+			r.Judge(s)
 			return printResults(cmd.OutOrStdout(), cmd.OutOrStdout() == os.Stdout, format, r)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table, markdown, json, junit or html")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "judge against this matrix file's expectations")
 	return cmd
 }

@@ -11,8 +11,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/runmatrix/runmatrix/guest"
+	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix"
+	"github.com/runmatrix/runmatrix/matrix/report"
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/matrix/spec"
 )
 
 // Files a run writes to its output directory.
@@ -49,13 +52,16 @@ func newRunCmd() *cobra.Command {
 		Short: "Run cases × profiles × kernels and write the comparison table and reports",
 		Long: `Run a matrix: every selected case under every profile on every kernel, one
 boot per kernel, guests in parallel. Without -f the embedded default matrix is
-used (all cases × debian:6.1, debian:6.12 × default, tfo=3); --kernel adds
-kernels, --case and --profile replace the matrix's selections.
+used (all cases × debian:6.1, debian:6.12 × default, tfo=3). --kernel, --case
+and --profile each replace the matrix's selection (to add kernels to a
+baseline, list them in a matrix file).
 
-Results stream to OUT/results.jsonl as each cell finishes; --resume continues
-an interrupted run. OUT also gets results.json, table.txt, table.md, junit.xml
-and report.html. Exit status: 0 every cell as expected, 1 an expectation
-failed or a cell could not run, 2 bad usage or bad input.`,
+Every kernel is resolved before anything boots; a kernel that cannot be had
+stops the run with one line per kernel. Results stream to OUT/results.jsonl as
+each cell finishes; --resume continues an interrupted run. OUT also gets
+results.json, table.txt, table.md, junit.xml and report.html. Exit status:
+0 every cell as expected, 1 an expectation failed, a cell could not run or
+the run was interrupted, 2 bad usage or bad input.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMatrix(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -64,7 +70,7 @@ failed or a cell could not run, 2 bad usage or bad input.`,
 	f.gf.register(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "file", "f", "", "matrix file (YAML); default: the embedded default matrix")
-	fl.StringArrayVar(&f.kernels, "kernel", nil, "add a kernel (repeatable)")
+	fl.StringArrayVar(&f.kernels, "kernel", nil, "kernel, replacing the matrix's (repeatable)")
 	fl.StringArrayVar(&f.cases, "case", nil, "case ID glob, replacing the matrix's (repeatable)")
 	fl.StringArrayVar(&f.profiles, "profile", nil, "sysctl profile, replacing the matrix's (repeatable)")
 	fl.IntVar(&f.repeat, "repeat", 0, "run each cell N times; disagreeing cells show k/N and are flagged flaky")
@@ -75,30 +81,31 @@ failed or a cell could not run, 2 bad usage or bad input.`,
 	return cmd
 }
 
-func usage(format string, args ...any) error {
-	return &guest.UsageError{Msg: fmt.Sprintf(format, args...)}
-}
-
-func (f *runFlags) spec() (*matrix.Spec, error) {
-	var s *matrix.Spec
+func (f *runFlags) spec() (*spec.Spec, error) {
+	var s *spec.Spec
 	var err error
 	switch {
 	case f.bare:
-		s = &matrix.Spec{Source: "command line", Repeat: 1}
+		s = &spec.Spec{Source: "command line", Repeat: 1}
 	case f.file != "":
-		s, err = matrix.Load(f.file)
+		s, err = spec.Load(f.file)
 	default:
-		s, err = matrix.Default()
+		s, err = spec.Default()
 	}
 	if err != nil {
-		return nil, &guest.UsageError{Msg: err.Error()}
+		return nil, err
 	}
-	s.Kernels = append(s.Kernels, f.kernels...)
+	if len(f.kernels) > 0 {
+		s.Kernels = f.kernels
+	}
 	if len(f.cases) > 0 {
 		s.Cases = f.cases
 	}
 	if len(f.profiles) > 0 {
 		s.Profiles = f.profiles
+	}
+	if f.repeat < 0 {
+		return nil, usage("--repeat %d: give 1 or more", f.repeat)
 	}
 	if f.repeat != 0 {
 		s.Repeat = f.repeat
@@ -107,110 +114,54 @@ func (f *runFlags) spec() (*matrix.Spec, error) {
 		s.Profiles = []string{"default"}
 	}
 	if err := s.Check(); err != nil {
-		return nil, &guest.UsageError{Msg: err.Error()}
+		return nil, err
 	}
 	return s, nil
 }
 
-func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error {
+// plan checks every input of a run and returns its spec and plan.
+func (f *runFlags) plan() (*spec.Spec, *matrix.Plan, error) {
 	if !contains(formats, f.format) {
-		return usage("--format %q: use one of table, markdown, json, junit, html, none", f.format)
+		return nil, nil, usage("--format %q: use one of table, markdown, json, junit, html, none", f.format)
 	}
-	spec, err := f.spec()
-	if err != nil {
-		return err
+	if err := f.gf.check(); err != nil {
+		return nil, nil, err
 	}
-	plan, err := matrix.NewPlan(spec)
+	s, err := f.spec()
 	if err != nil {
-		return usage("%v", err)
+		return nil, nil, err
+	}
+	p, err := matrix.NewPlan(s)
+	if err != nil {
+		return nil, nil, usage("%v", err)
 	}
 	if f.shard != "" {
 		i, n, err := matrix.ParseShard(f.shard)
 		if err != nil {
-			return usage("%v", err)
+			return nil, nil, usage("--%v", err)
 		}
-		plan = plan.Shard(i, n)
+		p = p.Shard(i, n)
 	}
-	if err := os.MkdirAll(f.out, 0o755); err != nil {
-		return fmt.Errorf("output directory: %w", err)
-	}
-	journalPath := filepath.Join(f.out, journalFile)
-	prior, err := matrix.ReadJournal(journalPath)
-	if err != nil {
-		return err
-	}
-	if len(prior) > 0 && !f.resume {
-		return usage("%s already holds results: pass --resume to continue that run, or choose another --out", journalPath)
-	}
-	todo := plan.Without(matrix.Done(prior))
-	if f.resume {
-		fmt.Fprintf(stderr, "resuming: %d of %d cells already measured\n", len(plan.Cells)-len(todo.Cells), len(plan.Cells))
-	}
+	return s, p, nil
+}
 
-	journal, err := matrix.OpenJournal(journalPath)
+func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error {
+	s, plan, err := f.plan()
 	if err != nil {
 		return err
 	}
-	defer journal.Close()
-	cache, err := f.gf.cache()
-	if err != nil {
-		return err
-	}
-	env, err := guest.NewEnv(cache, f.gf.opts)
-	if err != nil {
-		return err
-	}
-	var prog interface {
-		matrix.Progress
-		io.Closer
-	}
-	if fd, ok := stderr.(*os.File); ok && term.IsTerminal(int(fd.Fd())) && termWidth(fd) > 0 {
-		prog = matrix.NewBarProgress(stderr, todo)
-	} else {
-		prog = matrix.NewPlainProgress(stderr, len(todo.Cells))
-	}
-	logLine := func(s string) { fmt.Fprintln(stderr, s) }
-	r := &matrix.Runner{
-		Env: env, Resolver: f.gf.resolver(cache, logLine), Spec: spec,
-		Accel: f.gf.accel, Jobs: f.gf.parallel(), Journal: journal, Progress: prog, Log: logLine,
-	}
-	runErr := error(nil)
-	if len(todo.Cells) > 0 {
-		runErr = r.Run(ctx, todo)
-	}
-	prog.Close()
-	var ue *guest.UsageError
-	if errors.As(runErr, &ue) {
+	res, runErr := measure(ctx, f, s, plan, stderr)
+	if res == nil {
 		return runErr
-	}
-
-	// Whatever happened, report every cell measured so far.
-	recs, err := matrix.ReadJournal(journalPath)
-	if err != nil {
-		return err
-	}
-	inPlan := map[string]bool{}
-	for _, c := range plan.Cells {
-		inPlan[c.Key()] = true
-	}
-	var mine []matrix.Record
-	for _, rec := range recs {
-		if inPlan[rec.Key()] {
-			mine = append(mine, rec)
-		}
-	}
-	res := matrix.Fold(spec, mine)
-	if err := writeReports(f.out, res); err != nil {
-		return err
 	}
 	if err := printResults(stdout, stdout == os.Stdout, f.format, res); err != nil {
 		return err
 	}
-	missing := len(plan.Cells) - len(matrix.Done(mine))
+	measured := len(results.Done(mine(plan, res)))
 	switch {
 	case runErr != nil && ctx.Err() != nil:
-		fmt.Fprintf(stderr, "interrupted: %d of %d cells measured, kept in %s; continue with --resume\n", len(plan.Cells)-missing, len(plan.Cells), journalPath)
-		return exitError{1}
+		fmt.Fprintf(stderr, "interrupted: %d of %d cells measured, kept in %s; continue with --resume\n", measured, len(plan.Cells), filepath.Join(f.out, journalFile))
+		return exitError{130}
 	case runErr != nil:
 		return fmt.Errorf("%w (results so far are in %s)", runErr, f.out)
 	}
@@ -221,10 +172,95 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 		}
 	}
 	fmt.Fprintf(stderr, "%d cells, %d failed or unexpected; reports in %s\n", len(res.Cells), failed, f.out)
-	if failed > 0 || missing > 0 {
+	if failed > 0 || measured < len(plan.Cells) {
 		return exitError{1}
 	}
 	return nil
+}
+
+// mine turns folded results back into the cells they hold, for counting.
+func mine(p *matrix.Plan, res *results.Results) []results.Record {
+	var out []results.Record
+	for _, c := range res.Cells {
+		for rep := 1; rep <= c.Reps; rep++ {
+			out = append(out, results.Record{Cell: results.Cell{Key: c.Key, Rep: rep}, Outcome: c.Outcome})
+		}
+	}
+	return out
+}
+
+// measure runs the plan's unfinished cells into OUT/results.jsonl and
+// writes the reports of every cell measured so far, whatever happened. It
+// returns nil results only when nothing could start.
+func measure(ctx context.Context, f *runFlags, s *spec.Spec, plan *matrix.Plan, stderr io.Writer) (*results.Results, error) {
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	journalPath := filepath.Join(f.out, journalFile)
+	prior, err := results.ReadJournal(journalPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(prior) > 0 && !f.resume {
+		return nil, usage("%s already holds results: pass --resume to continue that run, or choose another --out", journalPath)
+	}
+	logLine := func(s string) { fmt.Fprintln(stderr, s) }
+	journal, err := results.OpenJournal(journalPath, logLine)
+	if err != nil {
+		return nil, err
+	}
+	defer journal.Close()
+	if prior, err = results.ReadJournal(journalPath); err != nil {
+		return nil, err
+	}
+	todo := plan.Without(results.Done(prior))
+	if f.resume {
+		fmt.Fprintf(stderr, "resuming: %d of %d cells already measured\n", len(plan.Cells)-len(todo.Cells), len(plan.Cells))
+	}
+	pool, err := f.gf.pool(logLine)
+	if err != nil {
+		return nil, err
+	}
+	var prog interface {
+		matrix.Progress
+		io.Closer
+	}
+	if fd, ok := stderr.(*os.File); ok && term.IsTerminal(int(fd.Fd())) && termWidth(fd) > 0 {
+		prog = NewBarProgress(stderr, todo)
+	} else {
+		prog = NewPlainProgress(stderr, len(todo.Cells))
+	}
+	sched := &matrix.Scheduler{Pool: pool, Journal: journal, Progress: prog, Log: logLine}
+	var runErr error
+	if len(todo.Cells) > 0 {
+		runErr = sched.Run(ctx, todo)
+	}
+	prog.Close()
+	var ke *matrix.KernelsError
+	if errors.As(runErr, &ke) {
+		return nil, runErr
+	}
+
+	// Whatever happened, report every cell measured so far.
+	recs, err := results.ReadJournal(journalPath)
+	if err != nil {
+		return nil, err
+	}
+	inPlan := map[results.Cell]bool{}
+	for _, c := range plan.Cells {
+		inPlan[c] = true
+	}
+	var kept []results.Record
+	for _, rec := range recs {
+		if inPlan[rec.Cell] {
+			kept = append(kept, rec)
+		}
+	}
+	res := results.Fold(s, kept)
+	if err := writeReports(f.out, res); err != nil {
+		return nil, errors.Join(runErr, err)
+	}
+	return res, runErr
 }
 
 // termWidth is the terminal's width; 0 for a terminal of unknown size,
@@ -246,45 +282,37 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-// writeReports writes every report into dir.
-func writeReports(dir string, res *matrix.Results) error {
+// writeReports writes every report into dir, each atomically.
+func writeReports(dir string, res *results.Results) error {
 	if err := res.WriteJSON(filepath.Join(dir, resultsFile)); err != nil {
 		return err
 	}
-	t := matrix.NewTable(res)
+	t := report.NewTable(res)
 	for name, render := range map[string]func(io.Writer) error{
-		tableFile:    func(w io.Writer) error { return matrix.RenderText(w, t, false) },
-		markdownFile: func(w io.Writer) error { return matrix.RenderMarkdown(w, t) },
-		junitFile:    func(w io.Writer) error { return matrix.RenderJUnit(w, res) },
-		htmlFile:     func(w io.Writer) error { return matrix.RenderHTML(w, t) },
+		tableFile:    func(w io.Writer) error { return report.RenderText(w, t, false) },
+		markdownFile: func(w io.Writer) error { return report.RenderMarkdown(w, t) },
+		junitFile:    func(w io.Writer) error { return report.RenderJUnit(w, res) },
+		htmlFile:     func(w io.Writer) error { return report.RenderHTML(w, t) },
 	} {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
+		if err := results.WriteFile(filepath.Join(dir, name), func(f *os.File) error { return render(f) }); err != nil {
 			return err
-		}
-		err = render(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
 	return nil
 }
 
 // printResults prints res on w in format; colour only when w is a terminal.
-func printResults(w io.Writer, maybeTTY bool, format string, res *matrix.Results) error {
-	t := matrix.NewTable(res)
+func printResults(w io.Writer, maybeTTY bool, format string, res *results.Results) error {
+	t := report.NewTable(res)
 	switch format {
 	case "table":
 		colour := false
 		if fd, ok := w.(*os.File); ok && maybeTTY {
 			colour = term.IsTerminal(int(fd.Fd()))
 		}
-		return matrix.RenderText(w, t, colour)
+		return report.RenderText(w, t, colour)
 	case "markdown":
-		return matrix.RenderMarkdown(w, t)
+		return report.RenderMarkdown(w, t)
 	case "json":
 		b, err := jsonIndent(res)
 		if err != nil {
@@ -293,9 +321,31 @@ func printResults(w io.Writer, maybeTTY bool, format string, res *matrix.Results
 		_, err = w.Write(b)
 		return err
 	case "junit":
-		return matrix.RenderJUnit(w, res)
+		return report.RenderJUnit(w, res)
 	case "html":
-		return matrix.RenderHTML(w, t)
+		return report.RenderHTML(w, t)
 	}
 	return nil
+}
+
+// badInput reports whether err is the user's input being wrong (exit 2).
+func badInput(err error) bool {
+	var ue *usageError
+	var se *spec.SpecError
+	var nr *results.NotResultsError
+	var me *results.MergeError
+	var ke *matrix.KernelsError
+	var ie *kernels.InputError
+	switch {
+	case errors.As(err, &ue), errors.As(err, &se), errors.As(err, &nr), errors.As(err, &me):
+		return true
+	case errors.As(err, &ke):
+		for _, e := range ke.Errs {
+			if !errors.As(e, &ie) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.As(err, &ie)
 }

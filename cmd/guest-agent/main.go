@@ -1,0 +1,131 @@
+// Command guest-agent runs inside a guest, uploaded by the runner over SSH,
+// and reports what the guest kernel does as JSON on stdout. It must run on
+// Linux 2.6.32 (built with Go 1.23).
+//
+//	guest-agent probe                         uname as JSON
+//	guest-agent run [-case GLOB]... [-profile P]... | run -cell CASE@PROFILE...
+//	                                          one JSON result per line, per case and profile
+//	guest-agent case-child CASE PROFILE ISO ADDR   (internal) one case, in its own process
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/internal/agentproto"
+	"github.com/runmatrix/runmatrix/internal/caserun"
+	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: guest-agent probe | run [-case GLOB]... [-profile P]...")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "probe":
+		err = probe()
+	case "run":
+		err = run(os.Args[2:])
+	case caserun.ChildCommand:
+		os.Exit(caserun.Child(os.Args[2:], os.Stdout))
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "guest-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func probe() error {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return fmt.Errorf("uname: %w", err)
+	}
+	return json.NewEncoder(os.Stdout).Encode(agentproto.Probe{
+		Sysname: unix.ByteSliceToString(u.Sysname[:]),
+		Release: unix.ByteSliceToString(u.Release[:]),
+		Version: unix.ByteSliceToString(u.Version[:]),
+		Machine: unix.ByteSliceToString(u.Machine[:]),
+	})
+}
+
+// list is a repeatable string flag.
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error { *l = append(*l, v); return nil }
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var globs, profs list
+	fs.Var(&globs, "case", "case ID glob (repeatable; default all)")
+	fs.Var(&profs, "profile", "sysctl profile (repeatable; default \"default\")")
+	var cells list
+	fs.Var(&cells, "cell", "CASE@PROFILE to run, in order (repeatable; overrides -case and -profile)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := caserun.NewRunner()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	enc := json.NewEncoder(os.Stdout)
+	if len(cells) > 0 {
+		for _, cell := range cells {
+			id, prof, ok := strings.Cut(cell, "@")
+			c, err := testcases.Lookup(id)
+			if !ok || err != nil {
+				return fmt.Errorf("-cell %q: want CASE@PROFILE with a known case", cell)
+			}
+			p, err := testcases.ParseProfile(prof)
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := enc.Encode(outcome.Result{Case: c.ID, Profile: p.Name, Outcome: r.Run(ctx, c, p)}); err != nil {
+				return fmt.Errorf("write result: %w", err)
+			}
+		}
+		return nil
+	}
+	cases, err := testcases.Select(globs)
+	if err != nil {
+		return err
+	}
+	if len(profs) == 0 {
+		profs = list{"default"}
+	}
+	var profiles []testcases.Profile
+	for _, name := range profs {
+		p, err := testcases.ParseProfile(name)
+		if err != nil {
+			return err
+		}
+		profiles = append(profiles, p)
+	}
+	var werr error
+	err = r.RunAll(ctx, cases, profiles, func(res outcome.Result) {
+		if werr == nil {
+			werr = enc.Encode(res)
+		}
+	})
+	if werr != nil {
+		return fmt.Errorf("write result: %w", werr)
+	}
+	return err
+}

@@ -1,0 +1,152 @@
+package caserun
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/internal/casetest"
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// The test binary doubles as the case process: the runner re-executes it
+// with ChildCommand, or with a helperEnv mode that misbehaves on purpose.
+const helperEnv = "RUNMATRIX_CASERUN_HELPER"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "hang":
+		// One step, then hang like a case stuck in a blocking call.
+		fmt.Println(`{"step":{"label":"accept","call":"accept","ret":-1,"errno":"EAGAIN","key":true}}`)
+		select {}
+	case "crash":
+		fmt.Println(`{"step":{"label":"write1","call":"write","ret":1,"key":true}}`)
+		panic("case process crashed on purpose")
+	}
+	if len(os.Args) > 1 && os.Args[1] == ChildCommand {
+		os.Exit(Child(os.Args[2:], os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	require.Zero(t, os.Geteuid(), "local case runs need root (network namespaces, sysctls, raw sockets); run make test as root")
+}
+
+func uname(t *testing.T) (release, machine string) {
+	var uts unix.Utsname
+	require.NoError(t, unix.Uname(&uts))
+	return unix.ByteSliceToString(uts.Release[:]), unix.ByteSliceToString(uts.Machine[:])
+}
+
+// TestHostKernel runs every case on the host kernel: all TFO cases under
+// each TFO profile, the others under the kernel's default, and checks them
+// against the kernel's documented behaviour.
+func TestHostKernel(t *testing.T) {
+	requireRoot(t)
+	r := &Runner{Exe: os.Args[0]}
+	tfo, err := testcases.Select([]string{"tfo.*"})
+	require.NoError(t, err)
+	others, err := testcases.Select([]string{"defer-accept.*", "reconnect.*", "linger0.*", "epipe.*", "flags.*"})
+	require.NoError(t, err)
+	var recs []results.Record
+	collect := func(res outcome.Result) {
+		recs = append(recs, results.Record{Cell: results.Cell{Key: results.Key{Case: res.Case, Profile: res.Profile, Kernel: "local"}}, Outcome: res.Outcome})
+	}
+	ctx := context.Background()
+	require.NoError(t, r.RunAll(ctx, tfo, profiles(t, "default", "tfo=0", "tfo=1", "tfo=3", "tfo=0x207"), collect))
+	require.NoError(t, r.RunAll(ctx, others, profiles(t, "default"), collect))
+	require.Len(t, recs, len(tfo)*5+len(others))
+	rel, arch := uname(t)
+	casetest.CheckDocumented(t, rel, arch, recs)
+	for _, res := range recs {
+		require.Equal(t, "netns", res.Outcome.Isolation, res.Case)
+		require.Contains(t, res.Outcome.Sysctls, testcases.SysctlTCPFastOpen, res.Case)
+	}
+}
+
+// TestSignalAttribution checks SIGPIPE lands on the call that raised it and
+// on no other.
+func TestSignalAttribution(t *testing.T) {
+	requireRoot(t)
+	r := &Runner{Exe: os.Args[0]}
+	c, err := testcases.Lookup("epipe.write-after-close")
+	require.NoError(t, err)
+	o := r.Run(context.Background(), c, profiles(t, "default")[0])
+	require.Equal(t, outcome.OK, o.Status, o.Error)
+	for _, s := range o.Steps {
+		if s.Label == "write2" {
+			require.Equal(t, []string{"SIGPIPE"}, s.Signals)
+		} else {
+			require.Empty(t, s.Signals, s.Label)
+		}
+	}
+	require.Equal(t, []string{"SIGPIPE"}, o.Signals)
+}
+
+// TestProfileRestoredWithoutNamespace runs a TFO case in the runner's own
+// namespace, as on kernels without network namespaces, and checks the
+// profile's sysctl is back to its old value afterwards.
+func TestProfileRestoredWithoutNamespace(t *testing.T) {
+	requireRoot(t)
+	path := testcases.SysctlPath(testcases.SysctlTCPFastOpen)
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+	r := &Runner{Exe: os.Args[0], Shared: true}
+	c, err := testcases.Lookup("tfo.sendto.nonblocking")
+	require.NoError(t, err)
+	p := profiles(t, "tfo=0x207")[0]
+	require.NotEqual(t, "519", strings.TrimSpace(string(before)), "host already at the test profile's value; the test would prove nothing")
+	o := r.Run(context.Background(), c, p)
+	require.Equal(t, outcome.OK, o.Status, o.Error)
+	require.Equal(t, "shared", o.Isolation)
+	require.Equal(t, "519", o.Sysctls[testcases.SysctlTCPFastOpen], "the profile was in force during the case")
+	require.Equal(t, "sendto=5 recv=5", o.Summary, "bit 4 puts the data in the SYN without a cookie")
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, string(before), string(after))
+}
+
+func TestWatchdogAndCrash(t *testing.T) {
+	tests := []struct {
+		mode     string
+		status   outcome.Status
+		summary  string
+		inStderr string
+	}{
+		{"hang", outcome.Timeout, "accept=-1 EAGAIN timeout", ""},
+		{"crash", outcome.Crashed, "write1=1 crashed", "crashed on purpose"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			t.Setenv(helperEnv, tt.mode)
+			r := &Runner{Exe: os.Args[0], Shared: true}
+			c := &testcases.Case{ID: "helper." + tt.mode, Timeout: 2 * time.Second}
+			start := time.Now()
+			o := r.Run(context.Background(), c, testcases.Profile{Name: "default"})
+			require.Less(t, time.Since(start), 20*time.Second)
+			require.Equal(t, tt.status, o.Status, o.Error)
+			require.Equal(t, tt.summary, o.Summary, "steps measured before the end are kept")
+			require.Contains(t, o.Stderr, tt.inStderr)
+		})
+	}
+}
+
+func profiles(t *testing.T, names ...string) []testcases.Profile {
+	var ps []testcases.Profile
+	for _, n := range names {
+		p, err := testcases.ParseProfile(n)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	return ps
+}

@@ -1,0 +1,377 @@
+// Package guest boots a kernel with the runmatrix init under QEMU, connects
+// over SSH, ships the agent and runs it.
+package guest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/runmatrix/runmatrix/internal/agentproto"
+	"github.com/runmatrix/runmatrix/internal/bootproto"
+	"github.com/runmatrix/runmatrix/internal/guestbin"
+	"github.com/runmatrix/runmatrix/internal/initramfs"
+	"github.com/runmatrix/runmatrix/internal/remote"
+	"github.com/runmatrix/runmatrix/internal/vm"
+	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// SerialChunk bounds the upload bytes in flight over a serial line, well
+// below what the guest tty buffers (4 KiB line discipline, 64 KiB flip
+// buffers) before it drops input its reader has not taken yet.
+const SerialChunk = 16 << 10
+
+// AgentPath is where the agent is uploaded in the guest.
+const AgentPath = "/tmp/runmatrix/guest-agent"
+
+// Options tune how guests are booted.
+type Options struct {
+	QEMU           string
+	MemoryMB       int
+	CPUs           int
+	BootTimeout    time.Duration // QEMU start to the init's ready line
+	SSHTimeout     time.Duration // ready line to an SSH session and the uploaded agent
+	CommandTimeout time.Duration // each agent command (probe, upload)
+	// CaseTimeout bounds the wait for each case's result once cases run: a
+	// guest that stays silent longer is taken for lost and killed.
+	CaseTimeout time.Duration
+	// WorkDir is where per-guest temporary directories go ("" = os.TempDir()).
+	WorkDir string
+	// Append is added to the kernel command line.
+	Append string
+	// NoModules boots without the kernel's modules, as when a user has only
+	// the bzImage: without a built-in NIC driver SSH goes over serial.
+	NoModules bool
+}
+
+// DefaultOptions are the timeouts and sizes used unless overridden.
+func DefaultOptions() Options {
+	return Options{MemoryMB: 512, CPUs: 1, BootTimeout: 180 * time.Second, SSHTimeout: 120 * time.Second,
+		CommandTimeout: 300 * time.Second, CaseTimeout: 120 * time.Second}
+}
+
+// Env is what every guest of a run shares.
+type Env struct {
+	Cache kernels.Cache
+	Bins  *guestbin.Builder
+	Keys  *remote.Keys
+	Opts  Options
+}
+
+// NewEnv returns an Env with fresh per-run keys.
+func NewEnv(cache kernels.Cache, opts Options) (*Env, error) {
+	keys, err := remote.NewKeys()
+	if err != nil {
+		return nil, fmt.Errorf("ssh keys: %w", err)
+	}
+	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts}, nil
+}
+
+// Guest is a booted kernel with its agent uploaded.
+type Guest struct {
+	// Booted is the resolved kernel the guest booted.
+	Booted  *kernels.Kernel
+	Accel   string
+	Ready   bootproto.Ready
+	Machine *vm.Machine
+	Client  *remote.Client
+	// ReadyAfter is the time from QEMU start to the agent answering.
+	ReadyAfter time.Duration
+	// Probe is the agent's report of the running kernel.
+	Probe agentproto.Probe
+	// AgentSHA256 is the sha256 of the agent binary uploaded to the guest.
+	AgentSHA256 string
+
+	dir  string
+	opts Options
+}
+
+// Error is a failed boot or connection, with the guest's last console lines.
+type Error struct {
+	Stage   string // boot, ssh, agent
+	Err     error
+	Console []string
+}
+
+func (e *Error) Error() string { return e.Stage + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Boot starts k under accel and returns once the uploaded agent has answered.
+func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Guest, error) {
+	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	if err != nil {
+		return nil, &Error{Stage: "prepare", Err: err}
+	}
+	initrd, dir, err := prepare(env, k, bins)
+	if err != nil {
+		return nil, &Error{Stage: "prepare", Err: err}
+	}
+	g := &Guest{Booted: k, Accel: accel, dir: dir, opts: env.Opts}
+	appendLine := "console=ttyS0,115200 panic=-1 rdinit=/init"
+	if env.Opts.Append != "" {
+		appendLine += " " + env.Opts.Append
+	}
+	m, err := vm.Start(ctx, vm.Config{
+		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: initrd, Append: appendLine, Accel: accel,
+		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, &Error{Stage: "boot", Err: err}
+	}
+	g.Machine = m
+	if err := g.connect(ctx, env, bins); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+// BareBoot boots k with an init that powers off at once and returns the
+// time from QEMU start to QEMU's exit: the floor for Boot's ReadyAfter.
+func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (time.Duration, error) {
+	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	if err != nil {
+		return 0, err
+	}
+	initrd, dir, err := prepare(env, k, bins)
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	m, err := vm.Start(ctx, vm.Config{
+		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: initrd, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
+		Append: "console=ttyS0,115200 panic=-1 rdinit=/init " + bootproto.BareArg,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(ctx, env.Opts.BootTimeout)
+	defer cancel()
+	select {
+	case <-m.Exited():
+		return time.Since(m.Started()), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("bare boot of %s: %w", k.Ref, ctx.Err())
+	}
+}
+
+func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd, dir string, err error) {
+	var mods []initramfs.Module
+	if k.ModulesDir != "" && !env.Opts.NoModules {
+		if mods, err = initramfs.NICModules(k.ModulesDir); err != nil {
+			return "", "", err
+		}
+	}
+	initBin, err := os.ReadFile(bins.Init)
+	if err != nil {
+		return "", "", err
+	}
+	base, err := initramfs.Base(env.Cache, initBin, mods)
+	if err != nil {
+		return "", "", err
+	}
+	dir, err = os.MkdirTemp(env.Opts.WorkDir, "runmatrix-guest-")
+	if err != nil {
+		return "", "", err
+	}
+	seed := make([]byte, 64)
+	if _, err := rand.Read(seed); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	initrd = dir + "/initrd.cpio"
+	err = initramfs.Compose(initrd, base, []initramfs.File{
+		{Path: bootproto.HostKeyPath, Mode: 0o600, Data: env.Keys.HostPEM},
+		{Path: bootproto.AuthorizedKeyPath, Mode: 0o644, Data: env.Keys.ClientPub},
+		{Path: bootproto.SeedPath, Mode: 0o600, Data: seed},
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return initrd, dir, nil
+}
+
+func (g *Guest) fail(stage string, err error) error {
+	var be *vm.BootError
+	if errors.As(err, &be) {
+		return &Error{Stage: stage, Err: err, Console: be.Console}
+	}
+	return &Error{Stage: stage, Err: err, Console: g.Machine.Tail(25)}
+}
+
+func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries) error {
+	bctx, cancel := context.WithTimeout(ctx, env.Opts.BootTimeout)
+	ready, err := g.Machine.WaitReady(bctx)
+	cancel()
+	if err != nil {
+		return g.fail("boot", err)
+	}
+	g.Ready = ready
+	sctx, cancel := context.WithTimeout(ctx, env.Opts.SSHTimeout)
+	defer cancel()
+	conn, err := g.transport(sctx, ready)
+	if err != nil {
+		return g.fail("ssh", err)
+	}
+	c, err := remote.Dial(sctx, conn, env.Keys.Host.PublicKey(), env.Keys.Client)
+	if err != nil {
+		return g.fail("ssh", err)
+	}
+	g.Client = c
+	if ready.Transport == bootproto.TransportSerial {
+		c.Chunk = SerialChunk
+	}
+	if err := c.Upload(sctx, bins.Agent, AgentPath, 0o755); err != nil {
+		return g.fail("ssh", err)
+	}
+	out, err := g.Agent(sctx, "probe")
+	if err != nil {
+		return g.fail("agent", err)
+	}
+	if err := json.Unmarshal(out, &g.Probe); err != nil {
+		return g.fail("agent", fmt.Errorf("probe output %q: %w", out, err))
+	}
+	g.ReadyAfter = time.Since(g.Machine.Started())
+	if g.AgentSHA256, err = kernels.FileSHA256(bins.Agent); err != nil {
+		return g.fail("agent", err)
+	}
+	return nil
+}
+
+func (g *Guest) transport(ctx context.Context, r bootproto.Ready) (net.Conn, error) {
+	switch r.Transport {
+	case bootproto.TransportNet:
+		port, err := g.Machine.ForwardedPort(r.MAC)
+		if err != nil {
+			return nil, err
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	case bootproto.TransportSerial:
+		return g.Machine.SerialConn(), nil
+	}
+	return nil, fmt.Errorf("guest offers transport %q, which this runner does not speak", r.Transport)
+}
+
+// Agent runs the uploaded agent with args and returns its stdout.
+func (g *Guest) Agent(ctx context.Context, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.opts.CommandTimeout)
+	defer cancel()
+	cmd := AgentPath
+	for _, a := range args {
+		cmd += " " + a
+	}
+	return g.Client.Run(ctx, cmd, nil)
+}
+
+// RunCases runs `guest-agent run` with args and passes each result to
+// emit as the agent prints it. Each result must arrive within the
+// CaseTimeout of the one before (a case's own watchdog fires well before):
+// a guest that stays silent longer is killed and the error says what was
+// being waited for. An error from emit stops the reading and is returned.
+func (g *Guest) RunCases(ctx context.Context, emit func(outcome.Result) error, args ...string) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timeout := g.opts.CaseTimeout
+	if timeout <= 0 {
+		timeout = DefaultOptions().CaseTimeout
+	}
+	idle := time.AfterFunc(timeout, func() {
+		cancel(fmt.Errorf("guest stopped answering: no case result for %s", timeout))
+	})
+	defer idle.Stop()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		defer io.Copy(io.Discard, pr) // let the session finish writing
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			idle.Reset(timeout)
+			var r outcome.Result
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				done <- fmt.Errorf("agent printed a line that is not a result: %.200s", sc.Text())
+				return
+			}
+			if err := emit(r); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- sc.Err()
+	}()
+	err := g.Client.Stream(ctx, AgentPath+" run "+strings.Join(args, " "), nil, pw)
+	pw.Close()
+	rerr := <-done
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
+		g.Machine.Kill() // it froze: nothing it says now can be trusted
+		return &Error{Stage: "agent", Err: cause, Console: g.Machine.Tail(25)}
+	}
+	if rerr != nil {
+		return rerr
+	}
+	if err != nil {
+		return &Error{Stage: "agent", Err: err, Console: g.Machine.Tail(25)}
+	}
+	return nil
+}
+
+// Kernel is what is known of the running kernel.
+func (g *Guest) Kernel() results.Kernel {
+	return results.Kernel{
+		Ref: g.Booted.Ref.Raw, Release: g.Probe.Release, Arch: g.Probe.Machine, ImageRelease: g.Booted.Image.Release,
+		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, UnameVersion: g.Probe.Version,
+		ImageVersion: g.Booted.Image.Version, QEMU: g.Machine.CommandLine(), AgentSHA256: g.AgentSHA256,
+	}
+}
+
+// Run runs the cells in order with the agent, passing each outcome on with
+// the console lines the guest printed while it ran.
+func (g *Guest) Run(ctx context.Context, cells []results.Cell, emit func(c results.Cell, o outcome.Outcome, console []string) error) error {
+	var args []string
+	for _, c := range cells {
+		args = append(args, "-cell", c.Case+"@"+c.Profile)
+	}
+	_, mark := g.Machine.ConsoleSince(0)
+	i := 0
+	return g.RunCases(ctx, func(r outcome.Result) error {
+		if i >= len(cells) || cells[i].Case != r.Case || cells[i].Profile != r.Profile {
+			return fmt.Errorf("agent answered for %s %s out of order", r.Case, r.Profile)
+		}
+		var console []string
+		console, mark = g.Machine.ConsoleSince(mark)
+		i++
+		return emit(cells[i-1], r.Outcome, console)
+	}, args...)
+}
+
+// Dir is the guest's working directory on the host (console log, QMP socket).
+func (g *Guest) Dir() string { return g.dir }
+
+// ConsoleLog is the path of the guest's console log.
+func (g *Guest) ConsoleLog() string { return path.Join(g.dir, vm.ConsoleLog) }
+
+// Close stops QEMU and removes the guest's temporary directory.
+func (g *Guest) Close() error {
+	if g.Client != nil {
+		g.Client.Close()
+	}
+	if g.Machine != nil {
+		g.Machine.Close()
+	}
+	return os.RemoveAll(g.dir)
+}

@@ -1,0 +1,197 @@
+// Package remote is the runner's SSH client to a guest: pinned host key,
+// per-run client key, command execution and compressed uploads.
+package remote
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/runmatrix/runmatrix/internal/sshserver"
+)
+
+// Keys are the per-run SSH keys: the guest's host key and the runner's client key.
+type Keys struct {
+	Host      ssh.Signer
+	HostPEM   []byte
+	Client    ssh.Signer
+	ClientPub []byte // authorized_keys line
+}
+
+// NewKeys generates fresh ed25519 host and client keys.
+func NewKeys() (*Keys, error) {
+	_, hpriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ssh.MarshalPrivateKey(hpriv, "runmatrix guest host key")
+	if err != nil {
+		return nil, err
+	}
+	host, err := ssh.NewSignerFromKey(hpriv)
+	if err != nil {
+		return nil, err
+	}
+	_, cpriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	client, err := ssh.NewSignerFromKey(cpriv)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{
+		Host: host, HostPEM: pemEncode(block),
+		Client: client, ClientPub: ssh.MarshalAuthorizedKey(client.PublicKey()),
+	}, nil
+}
+
+// Client is an SSH connection to one guest.
+type Client struct {
+	c       *ssh.Client
+	ownInit bool // the guest runs runmatrix's init and understands its built-ins
+	// Chunk, when set, bounds how many upload bytes are in flight: each
+	// piece is a command of its own, finished before the next is sent.
+	Chunk int
+}
+
+// Dial runs the SSH handshake over conn, accepting only hostKey.
+func Dial(ctx context.Context, conn net.Conn, hostKey ssh.PublicKey, client ssh.Signer) (*Client, error) {
+	cfg := &ssh.ClientConfig{
+		// Guests are emulated (TCG) and old: plain X25519 and ChaCha20 cost
+		// them far less CPU than the hybrid post-quantum exchange and the
+		// software AES an emulated CPU without AES-NI would otherwise get.
+		Config: ssh.Config{
+			KeyExchanges: []string{"curve25519-sha256"},
+			Ciphers:      []string{"chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com"},
+		},
+		User:            "root",
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(client)},
+		HostKeyCallback: ssh.FixedHostKey(hostKey),
+	}
+	type result struct {
+		c   *Client
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sc, chans, reqs, err := ssh.NewClientConn(conn, "guest", cfg)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		c := ssh.NewClient(sc, chans, reqs)
+		done <- result{&Client{c: c, ownInit: string(sc.ServerVersion()) == sshserver.Version}, nil}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("ssh handshake: %w", r.err)
+		}
+		return r.c, nil
+	case <-ctx.Done():
+		conn.Close()
+		return nil, fmt.Errorf("ssh handshake: %w", ctx.Err())
+	}
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.c.Close() }
+
+// ExitError is a command that ran and exited non-zero.
+type ExitError struct {
+	Status int
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("exit status %d: %s", e.Status, strings.TrimSpace(e.Stderr))
+}
+
+// Run runs cmd with stdin and returns its stdout; a non-zero exit is an *ExitError.
+func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) ([]byte, error) {
+	var stdout bytes.Buffer
+	err := c.Stream(ctx, cmd, stdin, &stdout)
+	return stdout.Bytes(), err
+}
+
+// Stream runs cmd with stdin, writing its stdout to w as it arrives; a
+// non-zero exit is an *ExitError. w is not written after Stream returns.
+func (c *Client) Stream(ctx context.Context, cmd string, stdin io.Reader, w io.Writer) error {
+	s, err := c.c.NewSession()
+	if err != nil {
+		return fmt.Errorf("ssh session: %w", err)
+	}
+	defer s.Close()
+	var stderr bytes.Buffer
+	s.Stdout, s.Stderr = w, &stderr
+	if stdin != nil {
+		s.Stdin = stdin
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(cmd) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// Closing only the session waits for the guest to confirm, which a
+		// frozen guest never does: drop the whole connection instead.
+		c.c.Close()
+		<-done // w is quiet after this
+		return fmt.Errorf("%s: %w", cmd, ctx.Err())
+	}
+	var ee *ssh.ExitError
+	if errors.As(err, &ee) {
+		return &ExitError{Status: ee.ExitStatus(), Stderr: stderr.String()}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	return nil
+}
+
+// Upload copies a local file to path in the guest, gzip-compressed on the wire.
+func (c *Client) Upload(ctx context.Context, local, path string, mode os.FileMode) error {
+	data, err := os.ReadFile(local)
+	if err != nil {
+		return err
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(data)
+	zw.Close()
+	cmd := fmt.Sprintf("%s %s %o", sshserver.CmdPut, path, mode.Perm())
+	if c.ownInit && c.Chunk > 0 {
+		part := path + ".gz.part"
+		b := gz.Bytes()
+		for off := 0; off < len(b); off += c.Chunk {
+			piece := b[off:min(off+c.Chunk, len(b))]
+			if _, err := c.Run(ctx, sshserver.CmdAppend+" "+part, bytes.NewReader(piece)); err != nil {
+				return fmt.Errorf("upload %s at byte %d: %w", path, off, err)
+			}
+		}
+		cmd += " " + part
+		if _, err := c.Run(ctx, cmd, nil); err != nil {
+			return fmt.Errorf("upload %s: %w", path, err)
+		}
+		return nil
+	}
+	if !c.ownInit {
+		// A full system with its own sshd and a shell.
+		cmd = fmt.Sprintf("mkdir -p $(dirname %[1]s) && gzip -dc > %[1]s.part && chmod %[2]o %[1]s.part && mv %[1]s.part %[1]s", path, mode.Perm())
+	}
+	if _, err := c.Run(ctx, cmd, &gz); err != nil {
+		return fmt.Errorf("upload %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,338 @@
+// Package vm runs one QEMU guest: its process, QMP monitor, serial console
+// and forwarded SSH ports.
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/digitalocean/go-qemu/qmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/internal/bootproto"
+)
+
+// Accelerators.
+const (
+	AccelKVM = "kvm"
+	AccelTCG = "tcg"
+)
+
+// DefaultQEMU is the QEMU binary used when Config.QEMU is empty.
+const DefaultQEMU = "qemu-system-x86_64"
+
+// NIC is one network card offered to the guest, each on its own user-mode network.
+type NIC struct {
+	Model string // QEMU device: virtio-net-pci, e1000
+	MAC   string
+}
+
+// DefaultNICs are offered to every guest; the init brings up the best one it has a driver for.
+var DefaultNICs = []NIC{{"virtio-net-pci", "52:54:00:12:34:01"}, {"e1000", "52:54:00:12:34:02"}}
+
+// Config describes a guest to start.
+type Config struct {
+	QEMU     string
+	Kernel   string
+	Initrd   string
+	Append   string
+	Accel    string
+	MemoryMB int
+	CPUs     int
+	NICs     []NIC
+	// Dir holds the QMP socket and console log; the caller owns it.
+	Dir string
+}
+
+// Machine is a running QEMU guest.
+type Machine struct {
+	cfg     Config
+	args    []string
+	cmd     *exec.Cmd
+	mon     *qmp.SocketMonitor
+	con     *console
+	started time.Time
+	exited  chan struct{}
+	waitErr error
+	serial  net.Conn
+
+	closeOnce sync.Once
+}
+
+// ConsoleLog is the file, inside Config.Dir, that receives the serial console.
+const ConsoleLog = "console.log"
+
+// Start launches QEMU and connects to its QMP monitor.
+func Start(ctx context.Context, cfg Config) (*Machine, error) {
+	if cfg.QEMU == "" {
+		cfg.QEMU = DefaultQEMU
+	}
+	if cfg.MemoryMB == 0 {
+		cfg.MemoryMB = 512
+	}
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	if cfg.NICs == nil {
+		cfg.NICs = DefaultNICs
+	}
+	if _, err := exec.LookPath(cfg.QEMU); err != nil {
+		return nil, fmt.Errorf("%s not found: install it with `apt-get install qemu-system-x86`", cfg.QEMU)
+	}
+	qmpPath := filepath.Join(cfg.Dir, "qmp.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: qmpPath, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("qmp socket: %w", err)
+	}
+	l.SetUnlinkOnClose(false)
+	lf, err := l.File()
+	l.Close()
+	if err != nil {
+		return nil, fmt.Errorf("qmp socket: %w", err)
+	}
+	defer lf.Close()
+
+	// The second serial port is one end of a socketpair: connected before
+	// QEMU starts, so no byte the guest sends on it can be lost.
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("serial socketpair: %w", err)
+	}
+	qemuEnd := os.NewFile(uintptr(pair[0]), "serial1-qemu")
+	defer qemuEnd.Close()
+	hostEnd := os.NewFile(uintptr(pair[1]), "serial1-host")
+	serial, err := net.FileConn(hostEnd)
+	hostEnd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("serial socketpair: %w", err)
+	}
+
+	started := false
+	defer func() {
+		if !started {
+			serial.Close()
+		}
+	}()
+
+	m := &Machine{cfg: cfg, con: newConsole(200), exited: make(chan struct{}), serial: serial}
+	m.args = m.buildArgs(3, 4)
+	logf, err := os.Create(filepath.Join(cfg.Dir, ConsoleLog))
+	if err != nil {
+		return nil, err
+	}
+	m.cmd = exec.Command(cfg.QEMU, m.args...)
+	m.cmd.ExtraFiles = []*os.File{lf, qemuEnd}
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout, err := m.cmd.StdoutPipe()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	m.cmd.Stderr = logf
+	m.started = time.Now()
+	if err := m.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", cfg.QEMU, err)
+	}
+	go m.con.run(stdout, logf)
+	go func() {
+		<-m.con.done
+		m.waitErr = m.cmd.Wait()
+		logf.Close()
+		close(m.exited)
+	}()
+	if err := m.connectQMP(ctx, qmpPath); err != nil {
+		m.Kill()
+		return nil, fmt.Errorf("qmp: %w; console: %s", err, strings.Join(m.con.tail(5), " | "))
+	}
+	started = true
+	return m, nil
+}
+
+func (m *Machine) buildArgs(qmpFD, serialFD int) []string {
+	c := m.cfg
+	a := []string{
+		"-machine", "pc,accel=" + c.Accel, // i440fx: q35 panics CentOS 6 guests
+		"-m", strconv.Itoa(c.MemoryMB), "-smp", strconv.Itoa(c.CPUs),
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+		"-chardev", fmt.Sprintf("socket,id=qmp,fd=%d,server=on,wait=off", qmpFD), "-mon", "chardev=qmp,mode=control",
+		"-chardev", fmt.Sprintf("socket,id=ser1,fd=%d", serialFD), "-serial", "chardev:ser1",
+		"-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append,
+	}
+	for i, n := range c.NICs {
+		a = append(a, "-netdev", fmt.Sprintf("user,id=n%d,restrict=on,hostfwd=tcp:127.0.0.1:0-:22", i),
+			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", n.Model, i, n.MAC))
+	}
+	return a
+}
+
+// CommandLine returns QEMU's command line, for reports.
+func (m *Machine) CommandLine() []string {
+	return append([]string{m.cfg.QEMU}, m.args...)
+}
+
+func (m *Machine) connectQMP(ctx context.Context, path string) error {
+	mon, err := qmp.NewSocketMonitor("unix", path, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- mon.Connect() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			// Disconnect blocks before a successful Connect; QEMU's exit closes the socket.
+			return err
+		}
+		m.mon = mon
+		return nil
+	case <-m.exited:
+		return errors.New("QEMU exited")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// BootError reports a guest that did not come up, with its last console lines.
+type BootError struct {
+	Reason  string
+	Console []string
+	// Panic is set when the guest printed a fatal line (a kernel panic,
+	// the init giving up): booting it again would fail the same way.
+	Panic bool
+}
+
+func (e *BootError) Error() string {
+	return e.Reason
+}
+
+// WaitReady waits for the init's ready line; a panic, an early exit or the
+// context's deadline ends the wait with a *BootError.
+func (m *Machine) WaitReady(ctx context.Context) (bootproto.Ready, error) {
+	select {
+	case r := <-m.con.ready:
+		return r, nil
+	case line := <-m.con.fatal:
+		err := m.bootError("guest failed: " + strings.TrimSpace(line))
+		err.(*BootError).Panic = true
+		return bootproto.Ready{}, err
+	case <-m.exited:
+		return bootproto.Ready{}, m.bootError(fmt.Sprintf("QEMU exited before the guest was ready (%v)", m.waitErr))
+	case <-ctx.Done():
+		return bootproto.Ready{}, m.bootError(fmt.Sprintf("guest not ready after %s: %v", time.Since(m.started).Round(time.Second), ctx.Err()))
+	}
+}
+
+func (m *Machine) bootError(reason string) error {
+	return &BootError{Reason: reason, Console: m.Tail(25)}
+}
+
+// SerialConn is the host end of the guest's second serial port (ttyS1).
+func (m *Machine) SerialConn() net.Conn { return m.serial }
+
+// ConsoleSince returns the console lines printed after mark (a count of
+// lines since boot, 0 at first) and the mark to pass next time.
+func (m *Machine) ConsoleSince(mark int) ([]string, int) { return m.con.since(mark) }
+
+// Tail returns up to n of the last console lines.
+func (m *Machine) Tail(n int) []string { return m.con.tail(n) }
+
+// Started returns when QEMU was started.
+func (m *Machine) Started() time.Time { return m.started }
+
+// Exited is closed when QEMU has exited.
+func (m *Machine) Exited() <-chan struct{} { return m.exited }
+
+var hostfwdRE = regexp.MustCompile(`(?m)^Hub -?\d+ \(n(\d+)\):\s*\n.*\n\s*TCP\[HOST_FORWARD\]\s+\d+\s+127\.0\.0\.1\s+(\d+)`)
+
+// ForwardedPort returns the host port that forwards to the guest's SSH port
+// on the NIC with the given MAC.
+func (m *Machine) ForwardedPort(mac string) (int, error) {
+	idx := -1
+	for i, n := range m.cfg.NICs {
+		if strings.EqualFold(n.MAC, mac) {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return 0, fmt.Errorf("guest announced unknown NIC %s", mac)
+	}
+	out, err := m.HMP("info usernet")
+	if err != nil {
+		return 0, err
+	}
+	for _, g := range hostfwdRE.FindAllStringSubmatch(out, -1) {
+		if g[1] == strconv.Itoa(idx) {
+			return strconv.Atoi(g[2])
+		}
+	}
+	return 0, fmt.Errorf("no forwarded port for n%d in %q", idx, out)
+}
+
+// HMP runs a human monitor command through QMP.
+func (m *Machine) HMP(cmdline string) (string, error) {
+	cmd, _ := json.Marshal(map[string]any{"execute": "human-monitor-command", "arguments": map[string]string{"command-line": cmdline}})
+	raw, err := m.mon.Run(cmd)
+	if err != nil {
+		return "", fmt.Errorf("qmp %s: %w", cmdline, err)
+	}
+	var resp struct{ Return string }
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return "", fmt.Errorf("qmp %s: %w", cmdline, err)
+	}
+	return resp.Return, nil
+}
+
+// Status returns the run state QMP reports (running, paused, shutdown, …).
+func (m *Machine) Status() (string, error) {
+	raw, err := m.mon.Run([]byte(`{"execute":"query-status"}`))
+	if err != nil {
+		return "", err
+	}
+	var resp struct {
+		Return struct{ Status string }
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return "", err
+	}
+	return resp.Return.Status, nil
+}
+
+// Close asks QEMU to quit through QMP and kills it if it has not exited
+// within a few seconds; it is safe to call more than once.
+func (m *Machine) Close() error {
+	m.closeOnce.Do(func() {
+		if m.mon != nil {
+			go m.mon.Run([]byte(`{"execute":"quit"}`))
+			select {
+			case <-m.exited:
+			case <-time.After(5 * time.Second):
+			}
+			m.mon.Disconnect()
+		}
+		m.Kill()
+		m.serial.Close()
+	})
+	return nil
+}
+
+// Kill kills QEMU's process group and waits for it.
+func (m *Machine) Kill() {
+	if m.cmd.Process != nil {
+		syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	<-m.exited
+}

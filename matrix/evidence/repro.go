@@ -1,0 +1,468 @@
+// Package evidence writes bug-report bundles: REPORT.md with the difference
+// between kernels, each kernel's exact identity, sysctls, syscall trace and
+// console lines, how to re-run, and repro.c, a standalone C reproducer
+// generated from the recorded steps.
+package evidence
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// cgen accumulates the C statements for the steps.
+type cgen struct {
+	body  strings.Builder
+	fds   map[string]bool // declared descriptor variables
+	ports map[int]string  // concrete port -> variable holding it
+	n     int
+}
+
+func cIdent(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return "fd_" + b.String()
+}
+
+func cString(goQuoted string) string {
+	s, err := strconv.Unquote(goQuoted)
+	if err != nil {
+		s = goQuoted
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, c := range []byte(s) {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c >= 0x20 && c < 0x7f:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "\\x%02x\"\"", c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func arg(s outcome.Step, name string) string {
+	for _, a := range s.Args {
+		if a.Name == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// addr turns "127.0.0.1:PORT" into a C sockaddr expression, using the
+// variable that holds PORT when an earlier getsockname learnt it.
+func (g *cgen) addr(v string) (ip, port string, err error) {
+	host, p, ok := strings.Cut(v, ":")
+	if !ok {
+		return "", "", fmt.Errorf("address %q", v)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return "", "", fmt.Errorf("address %q", v)
+	}
+	if name, ok := g.ports[n]; ok {
+		return host, name, nil
+	}
+	return host, strconv.Itoa(n), nil
+}
+
+func (g *cgen) fd(name string) string {
+	id := cIdent(name)
+	if !g.fds[id] {
+		g.fds[id] = true
+	}
+	return id
+}
+
+func (g *cgen) emit(format string, args ...any) {
+	fmt.Fprintf(&g.body, "\t"+format+"\n", args...)
+}
+
+// step emits one recorded call: set up, call, report, and stop where the
+// case stops.
+func (g *cgen) step(s outcome.Step) error {
+	g.n++
+	fd := g.fd(s.Fd)
+	call := ""
+	detail := "NULL"
+	switch s.Call {
+	case "socket":
+		typ := arg(s, "type")
+		if strings.Contains(typ, "SOCK_RAW") {
+			return errRaw
+		}
+		call = fmt.Sprintf("%s = socket(AF_INET, %s, 0)", fd, typ)
+	case "setsockopt":
+		level, opt := arg(s, "level"), arg(s, "optname")
+		switch opt {
+		case "SO_LINGER":
+			g.emit("{ struct linger l = { %s, %s };", arg(s, "l_onoff"), arg(s, "l_linger"))
+			call = fmt.Sprintf("setsockopt(%s, %s, %s, &l, sizeof l)", fd, level, opt)
+			defer g.emit("}")
+		case "SO_RCVTIMEO", "SO_SNDTIMEO":
+			g.emit("{ struct timeval tv = { %s, %s };", arg(s, "tv_sec"), arg(s, "tv_usec"))
+			call = fmt.Sprintf("setsockopt(%s, %s, %s, &tv, sizeof tv)", fd, level, opt)
+			defer g.emit("}")
+		default:
+			g.emit("{ int v = %s;", arg(s, "value"))
+			call = fmt.Sprintf("setsockopt(%s, %s, %s, &v, sizeof v)", fd, level, opt)
+			defer g.emit("}")
+		}
+	case "getsockopt":
+		level, opt := arg(s, "level"), arg(s, "optname")
+		if opt == "TCP_INFO" {
+			g.emit("{ struct tcp_info ti; socklen_t l = sizeof ti;")
+			call = fmt.Sprintf("getsockopt(%s, %s, %s, &ti, &l)", fd, level, opt)
+		} else {
+			g.emit("{ int v = 0; socklen_t l = sizeof v;")
+			call = fmt.Sprintf("getsockopt(%s, %s, %s, &v, &l)", fd, level, opt)
+			detail = "(snprintf(buf, sizeof buf, \"%d\", v), buf)"
+		}
+		defer g.emit("}")
+	case "getsockname":
+		n, err := strconv.Atoi(strings.TrimPrefix(s.Detail, "port="))
+		if err != nil {
+			return fmt.Errorf("getsockname step without its port")
+		}
+		pv := "port_" + strings.TrimPrefix(fd, "fd_")
+		g.ports[n] = pv
+		g.emit("{ struct sockaddr_in a; socklen_t l = sizeof a;")
+		call = fmt.Sprintf("getsockname(%s, (struct sockaddr *)&a, &l)", fd)
+		defer g.emit("}")
+		defer g.emit("if (r == 0) %s = ntohs(a.sin_port);", pv)
+	case "bind", "connect":
+		ip, port, err := g.addr(arg(s, "addr"))
+		if err != nil {
+			return err
+		}
+		g.emit("{ struct sockaddr_in a = addr4(%q, %s);", ip, port)
+		call = fmt.Sprintf("%s(%s, (struct sockaddr *)&a, sizeof a)", s.Call, fd)
+		defer g.emit("}")
+	case "listen":
+		call = fmt.Sprintf("listen(%s, %s)", fd, arg(s, "backlog"))
+	case "accept":
+		nfd := g.fd(arg(s, "new"))
+		call = fmt.Sprintf("%s = accept(%s, NULL, NULL)", nfd, fd)
+	case "sendto":
+		if s.Side == "observer" {
+			return errRaw
+		}
+		buf := cString(arg(s, "buf"))
+		if a := arg(s, "addr"); a != "NULL" {
+			ip, port, err := g.addr(a)
+			if err != nil {
+				return err
+			}
+			g.emit("{ struct sockaddr_in a = addr4(%q, %s);", ip, port)
+			call = fmt.Sprintf("sendto(%s, %s, %s, %s, (struct sockaddr *)&a, sizeof a)", fd, buf, arg(s, "len"), arg(s, "flags"))
+		} else {
+			g.emit("{")
+			call = fmt.Sprintf("sendto(%s, %s, %s, %s, NULL, 0)", fd, buf, arg(s, "len"), arg(s, "flags"))
+		}
+		defer g.emit("}")
+	case "sendmsg":
+		buf := cString(arg(s, "iov"))
+		g.emit("{ struct iovec iov = { %s, sizeof %s - 1 }; struct msghdr m; memset(&m, 0, sizeof m); m.msg_iov = &iov; m.msg_iovlen = 1;", buf, buf)
+		if a := arg(s, "msg_name"); a != "NULL" {
+			ip, port, err := g.addr(a)
+			if err != nil {
+				return err
+			}
+			g.emit("struct sockaddr_in a = addr4(%q, %s); m.msg_name = &a; m.msg_namelen = sizeof a;", ip, port)
+		}
+		call = fmt.Sprintf("sendmsg(%s, &m, %s)", fd, arg(s, "flags"))
+		defer g.emit("}")
+	case "write":
+		call = fmt.Sprintf("write(%s, %s, %s)", fd, cString(arg(s, "buf")), arg(s, "len"))
+	case "recv":
+		g.emit("{ char b[%s];", arg(s, "len"))
+		call = fmt.Sprintf("recv(%s, b, sizeof b, %s)", fd, arg(s, "flags"))
+		defer g.emit("}")
+	case "read":
+		g.emit("{ char b[%s];", arg(s, "len"))
+		call = fmt.Sprintf("read(%s, b, sizeof b)", fd)
+		defer g.emit("}")
+	case "close":
+		call = fmt.Sprintf("close(%s)", fd)
+	case "poll":
+		g.emit("{ struct pollfd p = { %s, %s, 0 };", fd, arg(s, "events"))
+		call = fmt.Sprintf("poll(&p, 1, %s)", arg(s, "timeout_ms"))
+		defer g.emit("}")
+	case "recvfrom":
+		return errRaw
+	default:
+		return fmt.Errorf("no C for call %q", s.Call)
+	}
+	unless := "0"
+	if len(s.Unless) > 0 {
+		var conds []string
+		for _, e := range s.Unless {
+			conds = append(conds, "e == "+e)
+		}
+		unless = strings.Join(conds, " || ")
+	}
+	g.emit("t0 = now_ms(); errno = 0; r = %s; e = errno;", call)
+	g.emit("report(%q, r, e, t0, %d, %d, %d, %d, %s);", s.Label, b2i(s.Key), b2i(s.RetFd), b2i(s.Timed), b2i(s.ShowDetail), detail)
+	if s.StopOnFail {
+		g.emit("if (r < 0 && !(%s)) goto out;", unless)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// errRaw marks cases whose trace depends on packets seen at run time.
+var errRaw = fmt.Errorf("the case injects raw TCP segments whose sequence numbers it learns at run time, which a fixed C program cannot replay; re-run it with runmatrix")
+
+// Repro generates a standalone C program that makes the calls of the
+// recorded steps, in order, stops where the case stops, and prints the
+// same outcome summary the agent derives ("sendto=-1 EPIPE +SIGPIPE").
+func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from string) (string, error) {
+	g := &cgen{fds: map[string]bool{}, ports: map[int]string{}}
+	for _, s := range o.Steps {
+		if err := g.step(s); err != nil {
+			return "", fmt.Errorf("repro.c for %s: %w", c.ID, err)
+		}
+	}
+	var decl strings.Builder
+	var fds []string
+	for fd := range g.fds {
+		fds = append(fds, fd)
+	}
+	sort.Strings(fds)
+	for _, fd := range fds {
+		fmt.Fprintf(&decl, "\tint %s = -1;\n", fd)
+	}
+	var ports []string
+	for _, v := range g.ports {
+		ports = append(ports, v)
+	}
+	sort.Strings(ports)
+	for _, v := range ports {
+		fmt.Fprintf(&decl, "\tint %s = 0;\n\t(void)%s;\n", v, v)
+	}
+	var sysctls strings.Builder
+	names := make([]string, 0, len(p.Sysctls))
+	for n := range p.Sysctls {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&sysctls, "\tset_sysctl(%q, %q);\n", testcases.SysctlPath(n), p.Sysctls[n])
+	}
+	about := strings.ReplaceAll(wrap(c.About, 74), "*/", "* /")
+	return fmt.Sprintf(cTemplate, c.ID, p.Name, from, about, strings.ReplaceAll(c.Source, "*/", "* /"),
+		decl.String(), sysctls.String(), g.body.String()), nil
+}
+
+// wrap breaks s into lines of at most width for a C comment.
+func wrap(s string, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	lines = append(lines, line)
+	return strings.Join(lines, "\n * ")
+}
+
+const cTemplate = `/* repro.c - runmatrix case %s, profile %s, generated from the trace on %s.
+ *
+ * %s
+ *
+ * Source: %s
+ *
+ * Build:  cc -static -o repro repro.c     (or: musl-gcc -static -o repro repro.c)
+ * Run:    unshare -n ./repro              (as root: a fresh network namespace,
+ *                                          its own TFO cookies and sysctls)
+ * It prints the outcome the way runmatrix summarises it, for example
+ * "sendto=-1 EPIPE +SIGPIPE": each key call's return value, errno name and
+ * the SIGPIPE it raised. SIGPIPE is blocked and collected with sigtimedwait()
+ * right after each call, so it is attributed to the call that raised it.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+#ifndef TCP_FASTOPEN
+#define TCP_FASTOPEN 23
+#endif
+#ifndef TCP_FASTOPEN_CONNECT
+#define TCP_FASTOPEN_CONNECT 30
+#endif
+#ifndef TCP_FASTOPEN_NO_COOKIE
+#define TCP_FASTOPEN_NO_COOKIE 34
+#endif
+#ifndef TCP_REPAIR
+#define TCP_REPAIR 19
+#endif
+#ifndef SOL_TCP
+#define SOL_TCP IPPROTO_TCP
+#endif
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000
+#endif
+
+static char summary[8192];
+static char buf[64];
+
+static const char *errname(int e)
+{
+	static char other[32];
+	switch (e) {
+#define E(x) case x: return #x;
+	E(EPERM) E(ENOENT) E(EINTR) E(EBADF) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT)
+	E(EBUSY) E(EEXIST) E(EINVAL) E(ENFILE) E(EMFILE) E(ENOSPC) E(EPIPE) E(ENOSYS)
+	E(ENOTSOCK) E(EDESTADDRREQ) E(EMSGSIZE) E(EPROTOTYPE) E(ENOPROTOOPT)
+	E(EPROTONOSUPPORT) E(EOPNOTSUPP) E(EAFNOSUPPORT) E(EADDRINUSE)
+	E(EADDRNOTAVAIL) E(ENETDOWN) E(ENETUNREACH) E(ECONNABORTED) E(ECONNRESET)
+	E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ETIMEDOUT) E(ECONNREFUSED) E(EHOSTUNREACH)
+	E(EALREADY) E(EINPROGRESS)
+#undef E
+	}
+	snprintf(other, sizeof other, "errno%%d", e);
+	return other;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int take_sigpipe(void)
+{
+	sigset_t s;
+	struct timespec zero = { 0, 0 };
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	return sigtimedwait(&s, NULL, &zero) == SIGPIPE;
+}
+
+/* report adds a key call to the summary: label=ret [ERRNO] [+SIGPIPE] [@Ns] [detail]. */
+static void report(const char *label, long r, int e, double t0, int key, int retfd, int timed, int showdetail, const char *detail)
+{
+	double dur = now_ms() - t0;
+	int sigpipe = take_sigpipe();
+	char part[256];
+	size_t n;
+	if (!key)
+		return;
+	n = strlen(summary);
+	if (r < 0)
+		snprintf(part, sizeof part, "%%s%%s=%%ld %%s", n ? " " : "", label, r, errname(e));
+	else if (retfd)
+		snprintf(part, sizeof part, "%%s%%s=fd", n ? " " : "", label);
+	else
+		snprintf(part, sizeof part, "%%s%%s=%%ld", n ? " " : "", label, r);
+	strncat(summary, part, sizeof summary - strlen(summary) - 1);
+	if (sigpipe)
+		strncat(summary, " +SIGPIPE", sizeof summary - strlen(summary) - 1);
+	if (timed) {
+		snprintf(part, sizeof part, " @%%ds", (int)(dur / 1000 + 0.5));
+		strncat(summary, part, sizeof summary - strlen(summary) - 1);
+	}
+	if (showdetail && detail && r >= 0) {
+		snprintf(part, sizeof part, " %%s", detail);
+		strncat(summary, part, sizeof summary - strlen(summary) - 1);
+	}
+}
+
+static struct sockaddr_in addr4(const char *ip, int port)
+{
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static __attribute__((unused)) void set_sysctl(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fprintf(f, "%%s\n", value) < 0 || fclose(f) != 0)
+		fprintf(stderr, "repro: cannot set %%s=%%s (%%s); the outcome may differ\n", path, value, strerror(errno));
+}
+
+/* lo_up brings the loopback up, as a fresh network namespace has it down. */
+static void lo_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (s >= 0)
+		close(s);
+}
+
+int main(void)
+{
+	sigset_t block;
+	double t0;
+	long r;
+	int e;
+%s
+	sigemptyset(&block);
+	sigaddset(&block, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	lo_up();
+%s
+%s
+out:
+	(void)t0; (void)e; (void)buf;
+	printf("%%s\n", summary);
+	return 0;
+}
+`

@@ -1,0 +1,79 @@
+package evidence
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/caserun"
+	"github.com/runmatrix/runmatrix/testcases"
+)
+
+// The test binary doubles as the case process for caserun.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == caserun.ChildCommand {
+		os.Exit(caserun.Child(os.Args[2:], os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
+// TestReproMatchesAgent runs cases on the host kernel with the agent's
+// machinery, generates repro.c from each trace, builds it statically (with
+// cc, and musl-gcc when installed), runs it in a fresh network namespace
+// and requires the same outcome line.
+func TestReproMatchesAgent(t *testing.T) {
+	require.Zero(t, os.Geteuid(), "needs root: network namespaces and sysctls")
+	compilers := []string{"cc"}
+	if _, err := exec.LookPath("musl-gcc"); err == nil {
+		compilers = append(compilers, "musl-gcc")
+	}
+	r := &caserun.Runner{Exe: os.Args[0]}
+	for _, tc := range []struct{ id, profile string }{
+		{"tfo.sendto.nonblocking", "tfo=3"},
+		{"tfo.sendto.blocking", "tfo=0"},
+		{"tfo.sendmsg.no-name", "tfo=3"},
+		{"tfo.sendmsg.with-name", "tfo=3"},
+		{"tfo.server.data-in-syn", "tfo=0x207"},
+		{"tfo.listener-option", "default"},
+		{"epipe.write-after-close", "default"},
+		{"linger0.reset", "default"},
+		{"flags.unknown.sendmsg", "default"},
+		{"defer-accept.no-data", "default"},
+	} {
+		t.Run(tc.id+" "+tc.profile, func(t *testing.T) {
+			c, err := testcases.Lookup(tc.id)
+			require.NoError(t, err)
+			p, err := testcases.ParseProfile(tc.profile)
+			require.NoError(t, err)
+			o := r.Run(context.Background(), c, p)
+			require.Equal(t, "ok", string(o.Status), o.Error)
+			src, err := Repro(c, p, o, "the host kernel")
+			require.NoError(t, err)
+			dir := t.TempDir()
+			cfile := filepath.Join(dir, "repro.c")
+			require.NoError(t, os.WriteFile(cfile, []byte(src), 0o644))
+			for _, cc := range compilers {
+				bin := filepath.Join(dir, "repro-"+cc)
+				out, err := exec.Command(cc, "-static", "-Wall", "-Werror", "-o", bin, cfile).CombinedOutput()
+				require.NoError(t, err, "%s:\n%s", cc, out)
+				got, err := exec.Command("unshare", "-n", bin).Output()
+				require.NoError(t, err)
+				require.Equal(t, o.Summary, strings.TrimSpace(string(got)), "%s-built repro vs the agent", cc)
+			}
+		})
+	}
+}
+
+func TestReproRefusesRawCases(t *testing.T) {
+	c, err := testcases.Lookup("reconnect.syn-in-window")
+	require.NoError(t, err)
+	p, _ := testcases.ParseProfile("default")
+	o := (&caserun.Runner{Exe: os.Args[0]}).Run(context.Background(), c, p)
+	_, err = Repro(c, p, o, "host")
+	require.ErrorContains(t, err, "raw TCP segments")
+}

@@ -1,0 +1,131 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+func rec(kernel, release, c, profile string, summary string, status outcome.Status) results.Record {
+	return results.Record{
+		Cell:       results.Cell{Key: results.Key{Kernel: kernel, Case: c, Profile: profile}, Rep: 1},
+		KernelInfo: results.Kernel{Ref: kernel, Release: release, Arch: "x86_64"},
+		Outcome:    outcome.Outcome{Status: status, Summary: summary},
+	}
+}
+
+// sample has a differing row with a cell that could not run, a row with a
+// failed expectation and an agreeing row.
+func sample() *results.Results {
+	infra := rec("k2", "3.5", "same", "default", "infra-failed", outcome.InfraFailed)
+	infra.Outcome.Error = "boot: guest not ready"
+	s := &spec.Spec{Kernels: []string{"k1", "k2"}, Expect: []spec.Override{{Case: "tfo.sendto.nonblocking", Summary: "sendto=-1 EINPROGRESS", Source: "seed"}}}
+	return results.Fold(s, []results.Record{
+		rec("k1", "6.1", "same", "default", "a|b=1", outcome.OK),
+		infra,
+		rec("k1", "6.1", "equal", "default", "z=0", outcome.OK),
+		rec("k2", "3.5", "equal", "default", "z=0", outcome.OK),
+		rec("k1", "6.1", "tfo.sendto.nonblocking", "default", "sendto=-1 EINPROGRESS", outcome.OK),
+		rec("k2", "3.5", "tfo.sendto.nonblocking", "default", "sendto=-1 EPIPE +SIGPIPE", outcome.OK),
+		rec("k1", "6.1", "other", "default", "q=1", outcome.OK),
+		rec("k2", "3.5", "other", "default", "q=2", outcome.OK),
+	})
+}
+func TestTable(t *testing.T) {
+	tb := NewTable(sample())
+	require.Equal(t, "k1 (6.1)", ColumnTitle(tb.Columns[0]))
+	require.Len(t, tb.Rows, 4)
+	// Differing rows first, in case order; the agreeing rows last.
+	var order []string
+	for _, r := range tb.Rows {
+		order = append(order, r.Case)
+	}
+	require.Equal(t, []string{"other", "tfo.sendto.nonblocking", "equal", "same"}, order)
+	require.True(t, tb.Rows[0].Differs)
+	require.False(t, tb.Rows[0].Mismatch)
+	require.True(t, tb.Rows[1].Differs)
+	require.True(t, tb.Rows[1].Mismatch, "a failed expectation")
+	require.False(t, tb.Rows[2].Differs)
+	require.False(t, tb.Rows[3].Differs, "a cell that could not run is no difference")
+	require.True(t, tb.Rows[3].Mismatch, "a cell that could not run")
+
+	var text bytes.Buffer
+	require.NoError(t, RenderText(&text, tb, false))
+	lines := strings.Split(strings.TrimSpace(text.String()), "\n")
+	require.Len(t, lines, 5)
+	require.True(t, strings.HasPrefix(lines[1], "≠"))
+	require.Contains(t, lines[2], "✗ sendto=-1 EPIPE +SIGPIPE")
+	require.False(t, strings.HasPrefix(lines[4], "≠"))
+	require.Contains(t, lines[4], "✗ infra-failed: boot: guest not ready")
+	require.NotContains(t, text.String(), "\x1b[", "no colour unless asked")
+	text.Reset()
+	require.NoError(t, RenderText(&text, tb, true))
+	require.Contains(t, text.String(), ansiRed)
+}
+
+func TestMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, RenderMarkdown(&b, NewTable(sample())))
+	md := b.String()
+	lines := strings.Split(md, "\n")
+	require.Equal(t, "| | case | profile | k1 (6.1) | k2 (3.5) |", lines[0])
+	require.Equal(t, "|---|---|---|---|---|", lines[1])
+	// A pipe in a summary must not add a column.
+	for _, l := range lines[2:6] {
+		require.Equal(t, 6, strings.Count(l, "|")-strings.Count(l, `\|`), l)
+	}
+	require.Contains(t, md, "(expected `sendto=-1 EINPROGRESS`)")
+	require.Contains(t, md, "2 of 4 rows differ")
+}
+
+func TestJUnit(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, RenderJUnit(&b, sample()))
+	var got junitSuites
+	require.NoError(t, xml.Unmarshal(b.Bytes(), &got))
+	require.Equal(t, 8, got.Tests)
+	require.Equal(t, 2, got.Failures)
+	var types []string
+	for _, s := range got.Suites {
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				types = append(types, c.Failure.Type)
+			}
+		}
+	}
+	require.ElementsMatch(t, []string{"infra-failed", "expectation"}, types)
+}
+
+func TestHTML(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, RenderHTML(&b, NewTable(sample())))
+	doc, err := html.Parse(&b)
+	require.NoError(t, err)
+	classes := map[string]int{}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "td" {
+			for _, a := range n.Attr {
+				if a.Key == "class" {
+					classes[a.Val]++
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	require.Equal(t, 1, classes["cell pass"])
+	require.Equal(t, 1, classes["cell fail"])
+	require.Equal(t, 1, classes["cell infra"])
+	require.Equal(t, 5, classes["cell plain"])
+}

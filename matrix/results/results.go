@@ -1,0 +1,351 @@
+// Package results keeps what a run measured: one record per cell as it
+// arrives (the journal), folded into one result per case × profile × kernel
+// with expectations judged at fold time, and compared or merged across runs.
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// Format versions results.json and the journal lines.
+const Format = 2
+
+// Key names a cell: a case under a profile on a kernel reference. It is
+// the one key of the tool: the journal, folding, the table, merge and diff
+// all use it (diff names the kernel by its release, see DiffKey).
+type Key struct {
+	Case    string `json:"case"`
+	Profile string `json:"profile"`
+	Kernel  string `json:"kernel"`
+}
+
+func (k Key) String() string { return k.Case + " " + k.Profile + " on " + k.Kernel }
+
+// Cell is one repetition of a Key, the unit a plan schedules.
+type Cell struct {
+	Key
+	// Rep counts repetitions from 1.
+	Rep int `json:"rep"`
+}
+
+// Kernel is what is known of the kernel a cell ran on: the one kernel
+// identity of the tool.
+type Kernel struct {
+	// Ref is the reference the user gave ("debian:6.1", a path).
+	Ref string `json:"ref"`
+	// Release and Arch are uname -r and uname -m in the guest.
+	Release string `json:"release,omitempty"`
+	Arch    string `json:"arch,omitempty"`
+	// ImageRelease is the release read from the image before booting.
+	ImageRelease string         `json:"image_release,omitempty"`
+	Origin       kernels.Origin `json:"origin"`
+	// Accel and Transport say how the guest ran and was reached.
+	Accel     string `json:"accel,omitempty"`
+	Transport string `json:"transport,omitempty"`
+	// UnameVersion is uname -v in the guest; ImageVersion the image's
+	// kernel_version string.
+	UnameVersion string `json:"uname_version,omitempty"`
+	ImageVersion string `json:"image_version,omitempty"`
+	// QEMU is the command line the guest ran under.
+	QEMU []string `json:"qemu,omitempty"`
+	// AgentSHA256 identifies the agent binary that measured the cell.
+	AgentSHA256 string `json:"agent_sha256,omitempty"`
+}
+
+// Verdict is an expectation applied to a cell.
+type Verdict struct {
+	Summary string `json:"summary"`
+	Source  string `json:"source"`
+	Pass    bool   `json:"pass"`
+}
+
+// Record is one measured (or failed) repetition, one line of results.jsonl.
+type Record struct {
+	Cell
+	KernelInfo Kernel          `json:"kernel_info"`
+	Outcome    outcome.Outcome `json:"outcome"`
+	// Console are the guest console lines printed while the cell ran.
+	Console []string `json:"console,omitempty"`
+	// Attempt is 2 when the cell ran on a guest booted again after an
+	// infrastructure failure.
+	Attempt int       `json:"attempt"`
+	Time    time.Time `json:"time"`
+}
+
+// Done returns the cells that finished (anything but an infrastructure
+// failure, which a resumed run tries again).
+func Done(recs []Record) map[Cell]bool {
+	done := map[Cell]bool{}
+	for _, r := range recs {
+		if r.Outcome.Status != outcome.InfraFailed {
+			done[r.Cell] = true
+		}
+	}
+	return done
+}
+
+// Results is results.json: every cell of a run, repetitions folded.
+type Results struct {
+	Format int        `json:"format"`
+	Spec   *spec.Spec `json:"spec,omitempty"`
+	Cells  []Result   `json:"cells"`
+}
+
+// Result is one Key with its repetitions folded.
+type Result struct {
+	Key
+	KernelInfo Kernel          `json:"kernel_info"`
+	Outcome    outcome.Outcome `json:"outcome"`
+	Expect     *Verdict        `json:"expect,omitempty"`
+	Console    []string        `json:"console,omitempty"`
+	// Reps is how many repetitions ran; Agree how many gave the majority
+	// summary. Flaky is Agree < Reps.
+	Reps  int  `json:"reps"`
+	Agree int  `json:"agree"`
+	Flaky bool `json:"flaky,omitempty"`
+	// Summaries counts each distinct summary the repetitions gave.
+	Summaries map[string]int `json:"summaries,omitempty"`
+}
+
+// Status is how the cell's (majority) run ended.
+func (c *Result) Status() outcome.Status { return c.Outcome.Status }
+
+// Ran reports whether the case ran on the kernel, so its outcome is
+// kernel behaviour that may be compared with others.
+func (c *Result) Ran() bool {
+	switch c.Outcome.Status {
+	case outcome.InfraFailed, outcome.BootFailed, outcome.Error:
+		return false
+	}
+	return true
+}
+
+// Text is what a cell shows: the outcome summary, the failure for a cell
+// that could not run, and k/N for flaky repetitions.
+func (c *Result) Text() string {
+	if c == nil {
+		return "-"
+	}
+	s := c.Outcome.Summary
+	switch c.Outcome.Status {
+	case outcome.InfraFailed, outcome.BootFailed:
+		s = string(c.Outcome.Status) + ": " + c.Outcome.Error
+	}
+	if c.Flaky {
+		s += fmt.Sprintf(" (%d/%d, flaky)", c.Agree, c.Reps)
+	}
+	return s
+}
+
+// Failed reports whether a cell makes the run fail: it could not run, or
+// an expectation did not hold.
+func (c *Result) Failed() bool {
+	switch c.Outcome.Status {
+	case outcome.OK, outcome.ProfileUnavailable:
+	default:
+		return true
+	}
+	return c.Expect != nil && !c.Expect.Pass
+}
+
+// Fold turns records into results: the last record of each repetition
+// counts, repetitions of a cell are folded with their majority summary,
+// and each result is judged against the spec's expectations.
+func Fold(s *spec.Spec, recs []Record) *Results {
+	last := map[Cell]Record{}
+	var order []Cell
+	for _, r := range recs {
+		if _, ok := last[r.Cell]; !ok {
+			order = append(order, r.Cell)
+		}
+		last[r.Cell] = r
+	}
+	groups := map[Key][]Record{}
+	var keys []Key
+	for _, c := range order {
+		r := last[c]
+		if _, ok := groups[r.Key]; !ok {
+			keys = append(keys, r.Key)
+		}
+		groups[r.Key] = append(groups[r.Key], r)
+	}
+	res := &Results{Format: Format, Spec: s, Cells: []Result{}}
+	for _, k := range keys {
+		g := groups[k]
+		counts := map[string]int{}
+		for _, r := range g {
+			counts[r.Outcome.Summary]++
+		}
+		// The majority summary; ties go to the earliest repetition.
+		best := g[0]
+		for _, r := range g {
+			if counts[r.Outcome.Summary] > counts[best.Outcome.Summary] {
+				best = r
+			}
+		}
+		c := Result{Key: k, KernelInfo: best.KernelInfo, Outcome: best.Outcome, Console: best.Console,
+			Reps: len(g), Agree: counts[best.Outcome.Summary]}
+		c.Flaky = c.Agree < c.Reps
+		if len(counts) > 1 {
+			c.Summaries = counts
+		}
+		res.Cells = append(res.Cells, c)
+	}
+	res.Judge(s)
+	return res
+}
+
+// Judge applies the expectations (the spec's own, then each case's) to
+// every cell that ran, replacing earlier verdicts, so that an old result
+// set can be judged again against new expectations.
+func (r *Results) Judge(s *spec.Spec) {
+	for i := range r.Cells {
+		c := &r.Cells[i]
+		c.Expect = nil
+		if c.Outcome.Status != outcome.OK || c.KernelInfo.Release == "" {
+			continue
+		}
+		tc, err := testcases.Lookup(c.Case)
+		if err != nil {
+			continue
+		}
+		e, err := s.Expectation(tc, c.KernelInfo.Release, c.KernelInfo.Arch, c.Profile)
+		if err == nil && e != nil {
+			c.Expect = &Verdict{Summary: e.Summary, Source: e.Source, Pass: e.Summary == c.Outcome.Summary}
+		}
+	}
+}
+
+// WriteJSON writes results.json atomically.
+func (r *Results) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := kernels.WriteFileAtomic(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// NotResultsError is a file that is not a runmatrix result set.
+type NotResultsError struct {
+	Path string
+	Why  string
+}
+
+func (e *NotResultsError) Error() string {
+	return fmt.Sprintf("%s is not a runmatrix results.json (%s); give the results.json a run wrote", e.Path, e.Why)
+}
+
+// Read reads a results.json, refusing anything that is not one.
+func Read(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &NotResultsError{Path: path, Why: err.Error()}
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, &NotResultsError{Path: path, Why: err.Error()}
+	}
+	if _, ok := raw["cells"]; !ok {
+		return nil, &NotResultsError{Path: path, Why: "no \"cells\""}
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		if err := readLegacy(b, &r); err != nil {
+			return nil, &NotResultsError{Path: path, Why: err.Error()}
+		}
+	}
+	for _, c := range r.Cells {
+		if c.Case == "" || c.Kernel == "" || c.Outcome.Status == "" {
+			return nil, &NotResultsError{Path: path, Why: "a cell without case, kernel or status"}
+		}
+	}
+	if r.Format == 0 {
+		r.Format = 1
+	}
+	if r.Format > Format {
+		return nil, &NotResultsError{Path: path, Why: fmt.Sprintf("format %d is newer than this runmatrix reads (%d); upgrade runmatrix", r.Format, Format)}
+	}
+	return &r, nil
+}
+
+// Sort orders cells by case, profile, then kernel reference, for stable output.
+func (r *Results) Sort() {
+	sort.SliceStable(r.Cells, func(i, j int) bool {
+		a, b := r.Cells[i].Key, r.Cells[j].Key
+		if a.Case != b.Case {
+			return a.Case < b.Case
+		}
+		if a.Profile != b.Profile {
+			return a.Profile < b.Profile
+		}
+		return a.Kernel < b.Kernel
+	})
+}
+
+// WriteFile writes b to path atomically; reports use it so a crash never
+// leaves half a file.
+func WriteFile(path string, write func(f *os.File) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// readLegacy reads the first results.json format, where a cell's "kernel"
+// was the kernel identity and its status stood beside the outcome's.
+func readLegacy(b []byte, r *Results) error {
+	var old struct {
+		Spec  *spec.Spec `json:"spec"`
+		Cells []struct {
+			Case      string          `json:"case"`
+			Profile   string          `json:"profile"`
+			Kernel    Kernel          `json:"kernel"`
+			Outcome   outcome.Outcome `json:"outcome"`
+			Console   []string        `json:"console"`
+			Reps      int             `json:"reps"`
+			Agree     int             `json:"agree"`
+			Flaky     bool            `json:"flaky"`
+			Summaries map[string]int  `json:"summaries"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(b, &old); err != nil {
+		return err
+	}
+	*r = Results{Format: 1, Spec: old.Spec}
+	for _, c := range old.Cells {
+		r.Cells = append(r.Cells, Result{Key: Key{Case: c.Case, Profile: c.Profile, Kernel: c.Kernel.Ref}, KernelInfo: c.Kernel,
+			Outcome: c.Outcome, Console: c.Console, Reps: c.Reps, Agree: c.Agree, Flaky: c.Flaky, Summaries: c.Summaries})
+	}
+	return nil
+}

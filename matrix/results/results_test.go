@@ -1,0 +1,194 @@
+package results
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+func rec(kernel, release, c, profile string, rep int, summary string, status outcome.Status) Record {
+	return Record{
+		Cell:       Cell{Key: Key{Kernel: kernel, Case: c, Profile: profile}, Rep: rep},
+		KernelInfo: Kernel{Ref: kernel, Release: release, Arch: "x86_64"},
+		Outcome:    outcome.Outcome{Status: status, Summary: summary},
+	}
+}
+
+func TestFoldRepetitionsAndResume(t *testing.T) {
+	recs := []Record{
+		rec("k1", "6.1", "a", "default", 1, "x=1", outcome.OK),
+		rec("k1", "6.1", "a", "default", 2, "x=2", outcome.OK),
+		rec("k1", "6.1", "a", "default", 3, "x=1", outcome.OK),
+		rec("k1", "6.1", "b", "default", 1, "", outcome.InfraFailed),
+		rec("k1", "6.1", "b", "default", 1, "y=0", outcome.OK), // the resumed run's record wins
+	}
+	require.Equal(t, map[Cell]bool{recs[0].Cell: true, recs[1].Cell: true, recs[2].Cell: true, recs[4].Cell: true}, Done(recs))
+	res := Fold(nil, recs)
+	require.Len(t, res.Cells, 2)
+	a := res.Cells[0]
+	require.Equal(t, "x=1", a.Outcome.Summary)
+	require.Equal(t, 3, a.Reps)
+	require.Equal(t, 2, a.Agree)
+	require.True(t, a.Flaky)
+	require.Equal(t, "x=1 (2/3, flaky)", a.Text())
+	require.Equal(t, outcome.OK, res.Cells[1].Outcome.Status)
+	require.False(t, res.Cells[1].Flaky)
+}
+
+// TestJudgedAtFold: verdicts come from the expectations in force when the
+// results are folded or judged again, not from when the cell ran.
+func TestJudgedAtFold(t *testing.T) {
+	recs := []Record{rec("k1", "6.1.0-9-amd64", "linger0.reset", "default", 1, "recv=-1 ECONNRESET send=-1 EPIPE +SIGPIPE", outcome.OK)}
+	res := Fold(nil, recs)
+	require.NotNil(t, res.Cells[0].Expect, "the case's own expectation applies")
+	require.True(t, res.Cells[0].Expect.Pass)
+	s, err := spec.Parse("m.yaml", []byte("kernels: [k1]\nexpect:\n  - case: linger0.reset\n    summary: recv=0\n    source: mine\n"))
+	require.NoError(t, err)
+	res.Judge(s)
+	require.Equal(t, &Verdict{Summary: "recv=0", Source: "mine", Pass: false}, res.Cells[0].Expect)
+	require.True(t, res.Cells[0].Failed())
+}
+
+func TestJournalRoundTripAndTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	j, err := OpenJournal(path, func(string) { t.Fatal("nothing to warn about") })
+	require.NoError(t, err)
+	r := rec("k1", "6.1", "a", "default", 1, "x=1", outcome.OK)
+	require.NoError(t, j.Add(r))
+	require.NoError(t, j.Close())
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	f.WriteString(`{"kernel":"k1","case":`) // killed mid-write
+	f.Close()
+	got, err := ReadJournal(path)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, r.Cell, got[0].Cell)
+	require.Equal(t, "x=1", got[0].Outcome.Summary)
+
+	// Resuming cuts the torn line off, says so, and appends on a line of its own.
+	var warned []string
+	j, err = OpenJournal(path, func(s string) { warned = append(warned, s) })
+	require.NoError(t, err)
+	require.Len(t, warned, 1)
+	require.Contains(t, warned[0], "dropped a torn last line")
+	r2 := rec("k1", "6.1", "b", "default", 1, "y=1", outcome.OK)
+	require.NoError(t, j.Add(r2))
+	require.NoError(t, j.Close())
+	got, err = ReadJournal(path)
+	require.NoError(t, err)
+	require.Equal(t, []Cell{r.Cell, r2.Cell}, []Cell{got[0].Cell, got[1].Cell})
+}
+
+// TestJournalDamagedInTheMiddle: only a last line can be torn; a bad line
+// with records after it is damage, reported, never silently skipped.
+func TestJournalDamagedInTheMiddle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte("{\"case\":\"a\"}\nnot json\n{\"case\":\"b\"}\n"), 0o644))
+	_, err := ReadJournal(path)
+	require.ErrorContains(t, err, "record 2 is damaged")
+	_, err = OpenJournal(path, func(string) {})
+	require.ErrorContains(t, err, "damaged, not torn")
+}
+
+// TestJournalWriteError: a failed write is an error naming the journal,
+// and every later write fails too, so no result is silently lost.
+func TestJournalWriteError(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full to fail writes with")
+	}
+	j := &Journal{path: "/dev/full"}
+	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	require.NoError(t, err)
+	j.f = f
+	defer j.Close()
+	err = j.Add(rec("k1", "6.1", "a", "default", 1, "x=1", outcome.OK))
+	var je *JournalError
+	require.ErrorAs(t, err, &je)
+	require.Contains(t, err.Error(), "/dev/full")
+	require.ErrorIs(t, j.Add(rec("k1", "6.1", "b", "default", 1, "x=1", outcome.OK)), je)
+}
+
+// sample has a differing row with a cell that could not run, a row with a
+// failed expectation (from the spec) and an agreeing row.
+func sample() *Results {
+	infra := rec("k2", "3.5", "same", "default", 1, "infra-failed", outcome.InfraFailed)
+	infra.Outcome.Error = "boot: guest not ready"
+	s := &spec.Spec{Kernels: []string{"k1", "k2"}, Expect: []spec.Override{{Case: "tfo.sendto.nonblocking", Summary: "sendto=-1 EINPROGRESS", Source: "seed"}}}
+	return Fold(s, []Record{
+		rec("k1", "6.1", "same", "default", 1, "a|b=1", outcome.OK),
+		infra,
+		rec("k1", "6.1", "equal", "default", 1, "z=0", outcome.OK),
+		rec("k2", "3.5", "equal", "default", 1, "z=0", outcome.OK),
+		rec("k1", "6.1", "tfo.sendto.nonblocking", "default", 1, "sendto=-1 EINPROGRESS", outcome.OK),
+		rec("k2", "3.5", "tfo.sendto.nonblocking", "default", 1, "sendto=-1 EPIPE +SIGPIPE", outcome.OK),
+	})
+}
+
+func TestDiffAndMerge(t *testing.T) {
+	base := sample()
+	next := sample()
+	require.True(t, Compare(base, next).Empty())
+	next.Cells[0].Outcome.Summary = "a|b=2"
+	next.Cells = next.Cells[:len(next.Cells)-1]
+	extra := base.Cells[0]
+	extra.KernelInfo.Release = "6.2"
+	next.Cells = append(next.Cells, extra)
+	d := Compare(base, next)
+	require.Equal(t, []Change{{Key: Key{Case: "same", Profile: "default", Kernel: "6.1"}, Base: "a|b=1", New: "a|b=2"}}, d.Changed)
+	require.Equal(t, []Key{{Case: "same", Profile: "default", Kernel: "6.2"}}, d.Added)
+	require.Equal(t, []Key{{Case: "tfo.sendto.nonblocking", Profile: "default", Kernel: "3.5"}}, d.Missing)
+
+	all := sample()
+	a := &Results{Format: Format, Spec: all.Spec, Cells: all.Cells[:2]}
+	b := &Results{Format: Format, Cells: all.Cells[2:]}
+	m, err := Merge([]string{"a", "b"}, []*Results{a, b}, false)
+	require.NoError(t, err)
+	require.True(t, Compare(all, m).Empty())
+
+	// The same cell twice with the same outcome is kept once.
+	m, err = Merge([]string{"a", "a2"}, []*Results{a, a}, false)
+	require.NoError(t, err)
+	require.Len(t, m.Cells, 2)
+
+	// Disagreeing overlaps, other plans and other formats are refused.
+	c := &Results{Format: Format, Cells: append([]Result(nil), all.Cells[:1]...)}
+	c.Cells[0].Outcome.Summary = "other"
+	_, err = Merge([]string{"a", "c"}, []*Results{a, c}, false)
+	require.ErrorContains(t, err, "is in c and a with different outcomes")
+	other := &Results{Format: Format, Spec: &spec.Spec{Kernels: []string{"k9"}}, Cells: all.Cells[2:]}
+	_, err = Merge([]string{"a", "o"}, []*Results{a, other}, false)
+	require.ErrorContains(t, err, "come from different matrices")
+	_, err = Merge([]string{"a", "o"}, []*Results{a, other}, true)
+	require.NoError(t, err, "--force")
+	old := &Results{Format: 1, Cells: all.Cells[2:]}
+	_, err = Merge([]string{"a", "old"}, []*Results{a, old}, false)
+	require.ErrorContains(t, err, "format 1")
+}
+
+func TestReadRefusesWhatIsNotResults(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"array":     "[1,2]",
+		"object":    `{"hello": "world"}`,
+		"bad cells": `{"cells": [{"x": 1}]}`,
+		"future":    `{"format": 99, "cells": []}`,
+		"not json":  "kernels: [debian:6.1]",
+	} {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		_, err := Read(p)
+		var nr *NotResultsError
+		require.ErrorAs(t, err, &nr, name)
+	}
+	p := filepath.Join(dir, "ok.json")
+	require.NoError(t, sample().WriteJSON(p))
+	r, err := Read(p)
+	require.NoError(t, err)
+	require.True(t, Compare(sample(), r).Empty())
+}

@@ -1,0 +1,254 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// fakePool scripts what each boot of a kernel does: the n-th boot of a
+// kernel follows script[ref][n] (the last entry repeats).
+type fakePool struct {
+	mu       sync.Mutex
+	prepErr  map[string]error
+	script   map[string][]bootScript
+	boots    map[string]int
+	maxOpen  int
+	open     int
+	closed   int
+	stopped  chan struct{} // closed when a guest's Run blocks (see blockAfter)
+	stopOnce sync.Once
+}
+
+type bootScript struct {
+	bootErr *BootError
+	// lostAfter > 0: the guest answers that many cells, then is lost.
+	lostAfter int
+	// blockAfter > 0: the guest answers that many cells, then hangs until ctx ends.
+	blockAfter int
+}
+
+func (p *fakePool) Prepare(_ context.Context, ref string) (results.Kernel, error) {
+	if err := p.prepErr[ref]; err != nil {
+		return results.Kernel{}, err
+	}
+	return results.Kernel{Ref: ref, ImageRelease: "6.1.0-" + ref}, nil
+}
+
+func (p *fakePool) Boot(_ context.Context, ref string) (Guest, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.script[ref]
+	n := p.boots[ref]
+	p.boots[ref]++
+	var sc bootScript
+	if len(s) > 0 {
+		sc = s[min(n, len(s)-1)]
+	}
+	if sc.bootErr != nil {
+		return nil, sc.bootErr
+	}
+	p.open++
+	p.maxOpen = max(p.maxOpen, p.open)
+	return &fakeGuest{pool: p, ref: ref, script: sc}, nil
+}
+
+type fakeGuest struct {
+	pool   *fakePool
+	ref    string
+	script bootScript
+}
+
+func (g *fakeGuest) Kernel() results.Kernel {
+	return results.Kernel{Ref: g.ref, Release: "6.1.0-" + g.ref, Arch: "x86_64"}
+}
+
+func (g *fakeGuest) Run(ctx context.Context, cells []Cell, emit func(Cell, outcome.Outcome, []string) error) error {
+	for i, c := range cells {
+		if g.script.lostAfter > 0 && i == g.script.lostAfter {
+			return errors.New("agent: connection lost")
+		}
+		if g.script.blockAfter > 0 && i == g.script.blockAfter {
+			g.pool.stopOnce.Do(func() { close(g.pool.stopped) })
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		o := outcome.Outcome{Status: outcome.OK, Summary: fmt.Sprintf("%s=%d", c.Case, i)}
+		if err := emit(c, o, []string{"console of " + c.Case}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *fakeGuest) Close() error {
+	g.pool.mu.Lock()
+	defer g.pool.mu.Unlock()
+	g.pool.open--
+	g.pool.closed++
+	return nil
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Kernel(string, string) {}
+func (nopProgress) Cell(results.Record)   {}
+
+func plan(t *testing.T, kernels ...string) *Plan {
+	t.Helper()
+	s := &spec.Spec{Kernels: kernels, Cases: []string{"epipe.*", "linger0.*", "flags.*"}, Profiles: []string{"default"}, Repeat: 1}
+	p, err := NewPlan(s)
+	require.NoError(t, err)
+	require.Greater(t, len(p.For(kernels[0])), 2)
+	return p
+}
+
+func newScheduler(t *testing.T, pool Pool) (*Scheduler, string) {
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	j, err := results.OpenJournal(path, func(string) {})
+	require.NoError(t, err)
+	t.Cleanup(func() { j.Close() })
+	return &Scheduler{Pool: pool, Journal: j, Progress: nopProgress{}, Log: func(string) {}}, path
+}
+
+func newFakePool() *fakePool {
+	return &fakePool{prepErr: map[string]error{}, script: map[string][]bootScript{}, boots: map[string]int{}, stopped: make(chan struct{})}
+}
+
+func journal(t *testing.T, path string) map[Cell]results.Record {
+	recs, err := results.ReadJournal(path)
+	require.NoError(t, err)
+	out := map[Cell]results.Record{}
+	for _, r := range recs {
+		_, dup := out[r.Cell]
+		require.False(t, dup, "each cell is journaled once: %s", r.Key)
+		out[r.Cell] = r
+	}
+	return out
+}
+
+func TestSchedulerRunsEveryCellOnceWithOneBootPerKernel(t *testing.T) {
+	pool := newFakePool()
+	s, path := newScheduler(t, pool)
+	p := plan(t, "a", "b", "c")
+	require.NoError(t, s.Run(context.Background(), p))
+	got := journal(t, path)
+	require.Len(t, got, len(p.Cells))
+	for _, c := range p.Cells {
+		r := got[c]
+		require.Equal(t, outcome.OK, r.Outcome.Status, c.Key.String())
+		require.Equal(t, 1, r.Attempt)
+		require.Equal(t, "6.1.0-"+c.Kernel, r.KernelInfo.Release)
+		require.Equal(t, []string{"console of " + c.Case}, r.Console)
+	}
+	require.Equal(t, map[string]int{"a": 1, "b": 1, "c": 1}, pool.boots)
+	require.Equal(t, 3, pool.closed, "every guest is closed")
+}
+
+func TestSchedulerRetriesALostGuestOnce(t *testing.T) {
+	pool := newFakePool()
+	pool.script["a"] = []bootScript{{lostAfter: 1}, {}}
+	s, path := newScheduler(t, pool)
+	p := plan(t, "a")
+	require.NoError(t, s.Run(context.Background(), p))
+	got := journal(t, path)
+	cells := p.For("a")
+	require.Equal(t, 1, got[cells[0]].Attempt, "measured before the guest was lost")
+	for _, c := range cells[1:] {
+		require.Equal(t, outcome.OK, got[c].Outcome.Status)
+		require.Equal(t, 2, got[c].Attempt, "measured on the fresh guest")
+	}
+	require.Equal(t, 2, pool.boots["a"])
+}
+
+func TestSchedulerRecordsInfraFailedAfterTwoLosses(t *testing.T) {
+	pool := newFakePool()
+	pool.script["a"] = []bootScript{{lostAfter: 1}, {lostAfter: 1}}
+	s, path := newScheduler(t, pool)
+	p := plan(t, "a")
+	require.NoError(t, s.Run(context.Background(), p))
+	got := journal(t, path)
+	cells := p.For("a")
+	require.Equal(t, outcome.OK, got[cells[0]].Outcome.Status)
+	require.Equal(t, outcome.OK, got[cells[1]].Outcome.Status, "the second guest measured one more")
+	for _, c := range cells[2:] {
+		r := got[c]
+		require.Equal(t, outcome.InfraFailed, r.Outcome.Status)
+		require.Equal(t, "agent: connection lost", r.Outcome.Error)
+		require.Equal(t, 2, r.Attempt)
+		require.Empty(t, r.Outcome.Steps)
+	}
+	require.Equal(t, 2, pool.boots["a"], "no third boot")
+}
+
+func TestSchedulerDoesNotRetryAKernelPanic(t *testing.T) {
+	pool := newFakePool()
+	pool.script["a"] = []bootScript{{bootErr: &BootError{Kernel: true, Err: errors.New("guest failed: Kernel panic - not syncing"), Console: []string{"Kernel panic"}}}}
+	pool.script["b"] = []bootScript{{bootErr: &BootError{Err: errors.New("boot: guest not ready after 3m")}}, {}}
+	s, path := newScheduler(t, pool)
+	p := plan(t, "a", "b")
+	require.NoError(t, s.Run(context.Background(), p))
+	got := journal(t, path)
+	for _, c := range p.For("a") {
+		require.Equal(t, outcome.BootFailed, got[c].Outcome.Status)
+		require.Equal(t, []string{"Kernel panic"}, got[c].Outcome.Notes)
+		require.Equal(t, 1, got[c].Attempt)
+	}
+	for _, c := range p.For("b") {
+		require.Equal(t, outcome.OK, got[c].Outcome.Status, "an infra boot failure is retried")
+		require.Equal(t, 2, got[c].Attempt)
+	}
+	require.Equal(t, map[string]int{"a": 1, "b": 2}, pool.boots)
+}
+
+func TestSchedulerRefusesKernelsItCannotHaveBeforeBooting(t *testing.T) {
+	pool := newFakePool()
+	pool.prepErr["b"] = errors.New("kernel b: not a Linux x86 boot image")
+	s, path := newScheduler(t, pool)
+	err := s.Run(context.Background(), plan(t, "a", "b"))
+	var ke *KernelsError
+	require.ErrorAs(t, err, &ke)
+	require.Equal(t, "kernel b: not a Linux x86 boot image", err.Error())
+	require.Empty(t, pool.boots, "nothing booted")
+	require.Empty(t, journal(t, path))
+}
+
+func TestSchedulerStopsOnAJournalWriteError(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full to fail writes with")
+	}
+	pool := newFakePool()
+	j, err := results.OpenJournal("/dev/full", func(string) {})
+	require.NoError(t, err)
+	defer j.Close()
+	s := &Scheduler{Pool: pool, Journal: j, Progress: nopProgress{}, Log: func(string) {}}
+	err = s.Run(context.Background(), plan(t, "a", "b"))
+	var je *results.JournalError
+	require.ErrorAs(t, err, &je)
+	require.Equal(t, 0, pool.open, "guests are closed")
+}
+
+func TestSchedulerInterrupted(t *testing.T) {
+	pool := newFakePool()
+	pool.script["a"] = []bootScript{{blockAfter: 2}}
+	s, path := newScheduler(t, pool)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx, plan(t, "a")) }()
+	<-pool.stopped
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	got := journal(t, path)
+	require.Len(t, got, 2, "what was measured is kept, nothing else is claimed")
+	require.Equal(t, 0, pool.open)
+}

@@ -1,0 +1,228 @@
+// Package spec reads matrix files: which kernels, profiles, cases and
+// repetitions to run, and the expectations that override the cases' own.
+package spec
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/testcases"
+)
+
+//go:embed default.yaml
+var defaultSpec []byte
+
+// Spec is a validated matrix file.
+type Spec struct {
+	// Source names where the spec came from ("matrix.yaml", "default").
+	Source   string     `json:"source"`
+	Kernels  []string   `json:"kernels"`
+	Profiles []string   `json:"profiles"`
+	Cases    []string   `json:"cases"`
+	Repeat   int        `json:"repeat"`
+	Expect   []Override `json:"expect,omitempty"`
+}
+
+// Override is a user's expectation for some cells, which replaces what the
+// case declares for them.
+type Override struct {
+	Case    string   `yaml:"case" json:"case"`
+	Profile string   `yaml:"profile" json:"profile,omitempty"`
+	Kernels string   `yaml:"kernels" json:"kernels,omitempty"`
+	Arches  []string `yaml:"arches" json:"arches,omitempty"`
+	Summary string   `yaml:"summary" json:"summary"`
+	Source  string   `yaml:"source" json:"source,omitempty"`
+}
+
+// fileSpec is the YAML shape of a matrix file.
+type fileSpec struct {
+	Kernels  []string   `yaml:"kernels"`
+	Profiles []string   `yaml:"profiles"`
+	Cases    []string   `yaml:"cases"`
+	Repeat   int        `yaml:"repeat"`
+	Expect   []Override `yaml:"expect"`
+}
+
+// SpecError is a matrix file problem at a line, with its fix.
+type SpecError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *SpecError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Default returns the embedded default matrix.
+func Default() (*Spec, error) { return Parse("default matrix", defaultSpec) }
+
+// Load reads and validates a matrix file.
+func Load(path string) (*Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &SpecError{File: path, Msg: fmt.Sprintf("cannot read the matrix file: %v", unwrapPath(err))}
+	}
+	return Parse(path, b)
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Parse validates a matrix file's contents; name is used in errors.
+func Parse(name string, b []byte) (*Spec, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, yamlError(name, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, &SpecError{File: name, Msg: "empty matrix file: give at least `kernels:` (see examples/matrix.yaml)"}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, &SpecError{File: name, Line: root.Line, Msg: "a matrix file is a mapping with kernels, profiles, cases, repeat and expect"}
+	}
+	known := map[string]bool{"kernels": true, "profiles": true, "cases": true, "repeat": true, "expect": true}
+	lines := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i]
+		if !known[k.Value] {
+			return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (use kernels, profiles, cases, repeat or expect)", k.Value)}
+		}
+		lines[k.Value] = root.Content[i+1]
+	}
+	var f fileSpec
+	if err := root.Decode(&f); err != nil {
+		return nil, yamlError(name, err)
+	}
+	s := &Spec{Source: name, Kernels: f.Kernels, Profiles: f.Profiles, Cases: f.Cases, Repeat: f.Repeat, Expect: f.Expect}
+	if s.Repeat == 0 {
+		s.Repeat = 1
+	}
+	if len(s.Profiles) == 0 {
+		s.Profiles = []string{"default"}
+	}
+	if err := s.validate(name, lines); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// item returns the line of the i-th element of a sequence node.
+func item(n *yaml.Node, i int) int {
+	if n != nil && n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i].Line
+	}
+	if n != nil {
+		return n.Line
+	}
+	return 0
+}
+
+func (s *Spec) validate(name string, lines map[string]*yaml.Node) error {
+	bad := func(key string, i int, format string, args ...any) error {
+		return &SpecError{File: name, Line: item(lines[key], i), Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(s.Kernels) == 0 {
+		return &SpecError{File: name, Msg: "no kernels: add `kernels: [debian:6.1]` or pass --kernel"}
+	}
+	for i, k := range s.Kernels {
+		if _, err := kernels.ParseRef(k); err != nil {
+			return bad("kernels", i, "kernel %q: %v", k, err)
+		}
+	}
+	for i, p := range s.Profiles {
+		if _, err := testcases.ParseProfile(p); err != nil {
+			return bad("profiles", i, "%v", err)
+		}
+	}
+	for i, g := range s.Cases {
+		if _, err := testcases.Select([]string{g}); err != nil {
+			return bad("cases", i, "%v", err)
+		}
+	}
+	if s.Repeat < 1 || s.Repeat > 100 {
+		return bad("repeat", 0, "repeat must be between 1 and 100, not %d", s.Repeat)
+	}
+	for i, o := range s.Expect {
+		switch {
+		case o.Case == "":
+			return bad("expect", i, "expectation without `case:` (name the case ID it is for)")
+		case o.Summary == "":
+			return bad("expect", i, "expectation for %s without `summary:` (the outcome summary you expect)", o.Case)
+		}
+		if _, err := testcases.Lookup(o.Case); err != nil {
+			return bad("expect", i, "%v", err)
+		}
+		if o.Profile != "" {
+			if _, err := testcases.ParseProfile(o.Profile); err != nil {
+				return bad("expect", i, "%v", err)
+			}
+		}
+		if _, err := testcases.InRange("1.0", o.Kernels); err != nil {
+			return bad("expect", i, "%v (write e.g. \">=3.6 <4.11\")", err)
+		}
+	}
+	return nil
+}
+
+// Check validates a spec built or changed outside a file (from flags).
+func (s *Spec) Check() error { return s.validate(s.Source, nil) }
+
+// yamlError turns a YAML error into a SpecError with the line it names.
+func yamlError(name string, err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			fmt.Sscanf(n, "%d", &line)
+			msg = after
+		}
+	}
+	return &SpecError{File: name, Line: line, Msg: msg + " (check the YAML syntax; see examples/matrix.yaml)"}
+}
+
+// Expectation is the expectation that applies to a cell: the spec's
+// override if one matches, else the case's own.
+func (s *Spec) Expectation(c *testcases.Case, release, arch, profile string) (*testcases.Expect, error) {
+	var overrides []Override
+	if s != nil {
+		overrides = s.Expect
+	}
+	for _, o := range overrides {
+		if o.Case != c.ID || (o.Profile != "" && o.Profile != profile) {
+			continue
+		}
+		e := testcases.Expect{Kernels: o.Kernels, Arches: o.Arches, Summary: o.Summary, Source: o.Source}
+		if e.Source == "" {
+			e.Source = "matrix file " + s.Source
+		}
+		ok, err := e.Applies(release, arch, profile)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return &e, nil
+		}
+	}
+	return c.Expected(release, arch, profile)
+}

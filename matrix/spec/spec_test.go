@@ -1,0 +1,79 @@
+package spec
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+func TestParseSpecErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"yaml syntax", "kernels: [debian:6.1\n", "m.yaml:1: did not find expected ',' or ']'"},
+		{"unknown key", "kernels: [debian:6.1]\nkernal: x\n", `m.yaml:2: unknown key "kernal" (use kernels, profiles, cases, repeat or expect)`},
+		{"no kernels", "cases: ['*']\n", "m.yaml: no kernels: add `kernels: [debian:6.1]` or pass --kernel"},
+		{"bad kernel", "kernels:\n  - debian:6.1\n  - debian:6\n", `m.yaml:3: kernel "debian:6"`},
+		{"bad profile", "kernels: [debian:6.1]\nprofiles:\n  - default\n  - turbo\n", `m.yaml:4: unknown profile "turbo"`},
+		{"bad case glob", "kernels: [debian:6.1]\ncases:\n  - tfo.nope\n", `m.yaml:3: no case matches "tfo.nope"`},
+		{"repeat 0 is the default", "kernels: [debian:6.1]\nrepeat: 0\n", ""},
+		{"negative repeat", "kernels: [debian:6.1]\nrepeat: -1\n", "m.yaml:2: repeat must be between 1 and 100, not -1"},
+		{"repeat too big", "kernels: [debian:6.1]\nrepeat: 1000\n", "m.yaml:2: repeat must be between 1 and 100, not 1000"},
+		{"wrong type", "kernels: debian:6.1\n", "m.yaml:1: cannot unmarshal"},
+		{"expect without summary", "kernels: [debian:6.1]\nexpect:\n  - case: linger0.reset\n", "m.yaml:3: expectation for linger0.reset without `summary:`"},
+		{"expect unknown case", "kernels: [debian:6.1]\nexpect:\n  - case: nope\n    summary: x\n", `m.yaml:3: unknown case "nope"`},
+		{"expect bad range", "kernels: [debian:6.1]\nexpect:\n  - case: linger0.reset\n    summary: x\n    kernels: '~3'\n", `m.yaml:3: version range "~3"`},
+		{"not a mapping", "- a\n", "m.yaml:1: a matrix file is a mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("m.yaml", []byte(tt.yaml))
+			if tt.want == "" {
+				require.NoError(t, err) // repeat: 0 means the default, 1
+				return
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.want)
+			require.NotContains(t, err.Error(), "\n")
+		})
+	}
+}
+
+func TestDefaultSpec(t *testing.T) {
+	s, err := Default()
+	require.NoError(t, err)
+	require.Equal(t, []string{"debian:6.1", "debian:6.12"}, s.Kernels)
+	require.Equal(t, []string{"default", "tfo=3"}, s.Profiles)
+	require.Equal(t, 1, s.Repeat)
+}
+
+// TestExamples checks the shipped example matrix validates and the GitHub
+// Actions workflow is well-formed YAML that runs shards and merges them.
+func TestExamples(t *testing.T) {
+	s, err := Load("../../examples/matrix.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, s.Expect)
+	b, err := os.ReadFile("../../examples/github-actions/runmatrix.yml")
+	require.NoError(t, err)
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &wf))
+	var runs []string
+	for _, j := range wf.Jobs {
+		for _, st := range j.Steps {
+			runs = append(runs, st.Run)
+		}
+	}
+	all := strings.Join(runs, "\n")
+	require.Contains(t, all, "--shard ${{ matrix.shard }}/4")
+	require.Contains(t, all, "runmatrix merge -o results.json")
+	require.Contains(t, all, "runmatrix diff baseline.json results.json")
+}
