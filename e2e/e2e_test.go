@@ -102,7 +102,9 @@ func TestProbeDebian(t *testing.T) {
 	}
 }
 
-// TestBadInput checks each bad kernel is refused with its one-line reason, fast.
+// TestBadInput checks each bad kernel is refused with its one-line reason,
+// fast: input that is wrong as given exits 2; a download that broke off
+// (worth trying again) is that kernel's error in the table, exit 1.
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	notKernel := filepath.Join(dir, "notes.txt")
@@ -132,12 +134,12 @@ func TestBadInput(t *testing.T) {
 		wantCode int
 		wantMsg  string
 	}{
-		{"not a kernel", notKernel, 1, "not a Linux x86 boot image"},
-		{"truncated image", truncated, 1, "truncated image"},
-		{"checksum mismatch", srv.URL + "/bzImage#sha256=" + wrong, 1, "checksum mismatch"},
+		{"not a kernel", notKernel, 2, "not a Linux x86 boot image"},
+		{"truncated image", truncated, 2, "truncated image"},
+		{"checksum mismatch", srv.URL + "/bzImage#sha256=" + wrong, 2, "checksum mismatch"},
 		{"truncated download", srv.URL + "/short#sha256=" + hex.EncodeToString(sum[:]), 1, "download truncated"},
 		{"URL without digest", srv.URL + "/bzImage", 2, "#sha256="},
-		{"missing file", filepath.Join(dir, "nope"), 1, "no such file"},
+		{"missing file", filepath.Join(dir, "nope"), 2, "no such file"},
 		{"bad series", "debian:6", 2, "want debian:SERIES"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

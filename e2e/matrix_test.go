@@ -238,7 +238,8 @@ func TestMatrixBootFailure(t *testing.T) {
 	require.NotEmpty(t, recs[0].Outcome.Notes, "the console tail is kept")
 	md, err := os.ReadFile(filepath.Join(out, "table.md"))
 	require.NoError(t, err)
-	require.Contains(t, string(md), "✗ `boot-failed: guest failed")
+	require.Contains(t, string(md), "✗ `boot-failed: boot: guest failed: ")
+	require.Contains(t, string(md), "Kernel panic - not syncing")
 }
 
 // TestRunBadInput checks bad matrix input is refused before anything
