@@ -36,9 +36,14 @@ run: build
 probe: build
 	./bin/runmatrix probe debian:6.1 debian:6.12
 
+# unit runs every test that needs no booted kernel; tests that need root
+# skip (and are listed) when run as another user.
 unit:
 	$(GO) vet ./...
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	@rc=0; $(GO) test -count=1 -v $$($(GO) list ./... | grep -v -e /e2e -e /bench) > .unit.log 2>&1 || rc=$$?; \
+	  grep -E '^(ok|FAIL|panic:|--- FAIL)' .unit.log; \
+	  if grep -q -- '--- SKIP' .unit.log; then echo "skipped:"; grep -A1 -- '--- SKIP' .unit.log | grep -v -e '^--$$' | sed 's/^/  /'; fi; \
+	  if [ $$rc -ne 0 ]; then grep -B2 -A20 -E -- '--- FAIL|^panic:' .unit.log | head -200; fi; exit $$rc
 
 e2e: build
 	$(GO) test -count=1 -timeout 30m -v ./e2e

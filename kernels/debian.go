@@ -268,7 +268,11 @@ func (d *Debian) suites(ctx context.Context, c Cache, r Ref, log func(string)) (
 }
 
 // Kernels lists the kernels the reference may name, newest first.
-func (d *Debian) Kernels(ctx context.Context, c Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d Debian) Kernels(ctx context.Context, c Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+	return d.withDefaults().kernels(ctx, c, r, log)
+}
+
+func (d *Debian) kernels(ctx context.Context, c Cache, r Ref, log func(string)) ([]DebianKernel, error) {
 	current, retired, err := d.suites(ctx, c, r, log)
 	if err != nil {
 		return nil, err
@@ -527,6 +531,9 @@ type debianManifest struct {
 	Mirror    string `json:"mirror"`
 	DebSHA256 string `json:"deb_sha256"`
 	Image     string `json:"image"`
+	// ImageSHA256 is the image's digest when it was extracted; a cached
+	// image is checked against it on every use.
+	ImageSHA256 string `json:"image_sha256,omitempty"`
 	Modules   string `json:"modules"`
 	Config    string `json:"config"`
 }
@@ -536,7 +543,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) 
 	if r.Debian.Client == nil {
 		r.Debian.Client = r.Client
 	}
-	ks, err := r.Debian.withDefaults().Kernels(ctx, r.Cache, ref, r.logf0)
+	ks, err := r.Debian.Kernels(ctx, r.Cache, ref, r.logf0)
 	if err != nil {
 		return nil, err
 	}
@@ -565,18 +572,33 @@ func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKern
 	}
 	defer unlock()
 	m, err := readManifest(dir)
+	var k *Kernel
+	if err == nil {
+		// The cache is not trusted blindly: the image must still be what
+		// was extracted, or it is extracted again.
+		if k, err = newKernel(ref, filepath.Join(dir, m.Image)); err == nil && m.ImageSHA256 != "" && k.Origin.SHA256 != m.ImageSHA256 {
+			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
+		}
+		if err != nil {
+			r.logf("cached %s is damaged (%v); fetching it again", filepath.Join(dir, m.Image), firstLine(err.Error()))
+		} else if m.ImageSHA256 == "" { // extracted before digests were kept
+			m.ImageSHA256 = k.Origin.SHA256
+			if b, merr := json.MarshalIndent(m, "", "  "); merr == nil {
+				WriteFileAtomic(filepath.Join(dir, "manifest.json"), b, 0o644)
+			}
+		}
+	}
 	if err != nil {
 		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: %s %s is not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, dk.Name, dk.Version, ref.Raw)
+			return nil, fmt.Errorf("kernel %s: %s %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, dk.Name, dk.Version, ref.Raw)
 		}
 		r.logf("downloading %s %s from %s (%s)", dk.Name, dk.Version, dk.Mirror, dk.Suite)
 		if m, err = r.fetchDeb(ctx, dk, dir); err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
 		}
-	}
-	k, err := newKernel(ref, filepath.Join(dir, m.Image))
-	if err != nil {
-		return nil, err
+		if k, err = newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
+			return nil, err
+		}
 	}
 	if m.Modules != "" {
 		k.ModulesDir = filepath.Join(dir, m.Modules)
@@ -640,6 +662,9 @@ func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (d
 	}
 	if m.Image == "" {
 		return m, fmt.Errorf("%s has no boot/vmlinuz", dk.Name)
+	}
+	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
+		return m, err
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {

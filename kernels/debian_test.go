@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -246,6 +247,28 @@ func TestDebianCatalog(t *testing.T) {
 		require.ErrorContains(t, err, "--offline forbids the network; run `runmatrix kernels fetch debian:6.1` first")
 	})
 
+	t.Run("a damaged cached image is fetched again", func(t *testing.T) {
+		var log []string
+		r := &Resolver{Cache: r.Cache, Debian: f.debian(false), Log: func(s string) { log = append(log, s) }}
+		k, err := r.Resolve(ctx, "debian:6.1")
+		require.NoError(t, err)
+		good := k.Origin.SHA256
+		b, err := os.ReadFile(k.Path)
+		require.NoError(t, err)
+		b[len(b)-20] ^= 0xff
+		require.NoError(t, os.WriteFile(k.Path, b, 0o644))
+		k, err = r.Resolve(ctx, "debian:6.1")
+		require.NoError(t, err)
+		require.Equal(t, good, k.Origin.SHA256)
+		require.Contains(t, strings.Join(log, "\n"), "is damaged (sha256 ")
+		// Offline, a damaged image cannot be mended: it is refused in one line.
+		b[len(b)-20] ^= 0xff
+		b[len(b)-21] ^= 0xff
+		require.NoError(t, os.WriteFile(k.Path, b, 0o644))
+		_, err = (&Resolver{Cache: r.Cache, Debian: f.debian(true)}).Resolve(ctx, "debian:6.1")
+		require.ErrorContains(t, err, "is not in the cache (or is damaged there), and --offline forbids the network")
+	})
+
 	t.Run("unknown series is one line naming the archives", func(t *testing.T) {
 		_, err := r.Resolve(ctx, "debian:9.99")
 		require.ErrorContains(t, err, "no Debian archive")
@@ -344,4 +367,25 @@ func TestDebianCatalogMidSync(t *testing.T) {
 
 	_, err = r.Resolve(context.Background(), "debian:6.1")
 	require.ErrorContains(t, err, "mid-sync")
+}
+
+// TestURLCacheVerified: a cached download is checked on every use and
+// downloaded again when it no longer matches the reference's digest.
+func TestURLCacheVerified(t *testing.T) {
+	img := fakeBzImage("6.1.0-1-amd64 (test) #1", ArchX86_64)
+	gets := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gets++; w.Write(img) }))
+	defer srv.Close()
+	ref := srv.URL + "/bzImage#sha256=" + sum(img)
+	r := &Resolver{Cache: Cache{Dir: t.TempDir()}}
+	k, err := r.Resolve(context.Background(), ref)
+	require.NoError(t, err)
+	_, err = r.Resolve(context.Background(), ref)
+	require.NoError(t, err)
+	require.Equal(t, 1, gets, "a good cached copy is reused")
+	require.NoError(t, os.WriteFile(k.Path, append(img[:len(img)-1:len(img)-1], 0x42), 0o644))
+	k, err = r.Resolve(context.Background(), ref)
+	require.NoError(t, err)
+	require.Equal(t, 2, gets, "a damaged copy is downloaded again")
+	require.Equal(t, sum(img), k.Origin.SHA256)
 }

@@ -42,6 +42,8 @@ type Image struct {
 	Protocol uint16 `json:"protocol"`
 	// Compression names the payload's compression (gzip, xz, …).
 	Compression string `json:"compression"`
+	// CmdlineSize is the longest kernel command line the image takes.
+	CmdlineSize int `json:"cmdline_size"`
 }
 
 // ReadImage parses the boot image at path.
@@ -69,6 +71,10 @@ func ParseImage(b []byte) (Image, error) {
 	img := Image{Protocol: le.Uint16(b[0x206:])}
 	if img.Protocol < 0x200 {
 		return Image{}, fmt.Errorf("boot protocol %#x is older than 2.00: unsupported", img.Protocol)
+	}
+	img.CmdlineSize = 255 // boot protocols before 2.06
+	if img.Protocol >= 0x206 {
+		img.CmdlineSize = int(le.Uint32(b[0x238:]))
 	}
 	setupSects := int(b[0x1f1])
 	if setupSects == 0 {

@@ -123,15 +123,24 @@ func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); err != nil {
+	k, err := newKernel(ref, path)
+	if err == nil && k.Origin.SHA256 != ref.SHA256 {
+		err = fmt.Errorf("sha256 %s", k.Origin.SHA256)
+	}
+	if err != nil {
+		if _, serr := os.Stat(path); serr == nil {
+			r.logf("cached %s is damaged (%v); downloading it again", path, err)
+		}
+		if r.Debian.Offline {
+			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+		}
 		r.logf("downloading %s", ref.URL)
 		if err := r.download(ctx, ref, path); err != nil {
 			return nil, err
 		}
-	}
-	k, err := newKernel(ref, path)
-	if err != nil {
-		return nil, err
+		if k, err = newKernel(ref, path); err != nil {
+			return nil, err
+		}
 	}
 	k.Origin.URL = ref.URL
 	return k, nil

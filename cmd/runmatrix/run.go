@@ -13,6 +13,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix"
+	"github.com/runmatrix/runmatrix/matrix/evidence"
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/matrix/spec"
@@ -336,7 +337,10 @@ func badInput(err error) bool {
 	var me *results.MergeError
 	var ke *matrix.KernelsError
 	var ie *kernels.InputError
+	var nc *evidence.NoCells
 	switch {
+	case errors.As(err, &nc):
+		return true
 	case errors.As(err, &ue), errors.As(err, &se), errors.As(err, &nr), errors.As(err, &me):
 		return true
 	case errors.As(err, &ke):

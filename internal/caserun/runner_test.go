@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	require.Zero(t, os.Geteuid(), "local case runs need root (network namespaces, sysctls, raw sockets); run make test as root")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: local case runs use network namespaces, sysctls and raw sockets")
+	}
 }
 
 func uname(t *testing.T) (release, machine string) {

@@ -13,8 +13,11 @@ import (
 	"net"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runmatrix/runmatrix/internal/agentproto"
 	"github.com/runmatrix/runmatrix/internal/bootproto"
@@ -71,11 +74,21 @@ type Env struct {
 
 // NewEnv returns an Env with fresh per-run keys.
 func NewEnv(cache kernels.Cache, opts Options) (*Env, error) {
+	CleanStale(opts.WorkDir)
 	keys, err := remote.NewKeys()
 	if err != nil {
 		return nil, fmt.Errorf("ssh keys: %w", err)
 	}
 	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts}, nil
+}
+
+// CommandLine is the kernel command line guests boot with.
+func (env *Env) CommandLine() string {
+	line := "console=ttyS0,115200 panic=-1 rdinit=/init"
+	if env.Opts.Append != "" {
+		line += " " + env.Opts.Append
+	}
+	return line
 }
 
 // Guest is a booted kernel with its agent uploaded.
@@ -117,13 +130,11 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	if err != nil {
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
+	defer initrd.Close() // QEMU holds its own descriptor once started
 	g := &Guest{Booted: k, Accel: accel, dir: dir, opts: env.Opts}
-	appendLine := "console=ttyS0,115200 panic=-1 rdinit=/init"
-	if env.Opts.Append != "" {
-		appendLine += " " + env.Opts.Append
-	}
+	appendLine := env.CommandLine()
 	m, err := vm.Start(ctx, vm.Config{
-		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: initrd, Append: appendLine, Accel: accel,
+		QEMU: env.Opts.QEMU, Kernel: k.Path, InitrdFile: initrd, Append: appendLine, Accel: accel,
 		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
 	})
 	if err != nil {
@@ -149,9 +160,10 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	if err != nil {
 		return 0, err
 	}
+	defer initrd.Close()
 	defer os.RemoveAll(dir)
 	m, err := vm.Start(ctx, vm.Config{
-		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: initrd, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
+		QEMU: env.Opts.QEMU, Kernel: k.Path, InitrdFile: initrd, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
 		Append: "console=ttyS0,115200 panic=-1 rdinit=/init " + bootproto.BareArg,
 	})
 	if err != nil {
@@ -168,41 +180,74 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	}
 }
 
-func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd, dir string, err error) {
+// prepare makes the guest's working directory (QMP socket, console log)
+// and its initramfs. The initramfs holds the per-run host key, so it lives
+// in an anonymous memory file handed to QEMU as a descriptor: no key is
+// ever written to disk.
+func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd *os.File, dir string, err error) {
 	var mods []initramfs.Module
 	if k.ModulesDir != "" && !env.Opts.NoModules {
 		if mods, err = initramfs.NICModules(k.ModulesDir); err != nil {
-			return "", "", err
+			return nil, "", err
 		}
 	}
 	initBin, err := os.ReadFile(bins.Init)
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
 	base, err := initramfs.Base(env.Cache, initBin, mods)
 	if err != nil {
-		return "", "", err
-	}
-	dir, err = os.MkdirTemp(env.Opts.WorkDir, "runmatrix-guest-")
-	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
 	seed := make([]byte, 64)
 	if _, err := rand.Read(seed); err != nil {
-		os.RemoveAll(dir)
-		return "", "", err
+		return nil, "", err
 	}
-	initrd = dir + "/initrd.cpio"
+	fd, err := unix.MemfdCreate("runmatrix-initrd", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, "", fmt.Errorf("memfd for the initramfs: %w", err)
+	}
+	initrd = os.NewFile(uintptr(fd), "runmatrix-initrd")
 	err = initramfs.Compose(initrd, base, []initramfs.File{
 		{Path: bootproto.HostKeyPath, Mode: 0o600, Data: env.Keys.HostPEM},
 		{Path: bootproto.AuthorizedKeyPath, Mode: 0o644, Data: env.Keys.ClientPub},
 		{Path: bootproto.SeedPath, Mode: 0o600, Data: seed},
 	})
 	if err != nil {
-		os.RemoveAll(dir)
-		return "", "", err
+		initrd.Close()
+		return nil, "", err
+	}
+	if dir, err = guestDir(env.Opts.WorkDir); err != nil {
+		initrd.Close()
+		return nil, "", err
 	}
 	return initrd, dir, nil
+}
+
+// guestDirPrefix names guest working directories; the pid after it tells
+// whether their run is still alive.
+const guestDirPrefix = "runmatrix-guest-"
+
+func guestDir(workDir string) (string, error) {
+	return os.MkdirTemp(workDir, fmt.Sprintf("%s%d-", guestDirPrefix, os.Getpid()))
+}
+
+// CleanStale removes the guest directories of runs that no longer exist
+// (killed before they could clean up after themselves).
+func CleanStale(workDir string) {
+	if workDir == "" {
+		workDir = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(workDir, guestDirPrefix+"*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(filepath.Base(d), guestDirPrefix), "%d-", &pid); err != nil || pid <= 0 {
+			continue
+		}
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func (g *Guest) fail(stage string, err error) error {

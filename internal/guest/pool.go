@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/runmatrix/runmatrix/internal/bootproto"
 	"github.com/runmatrix/runmatrix/internal/vm"
 	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix"
@@ -71,6 +72,10 @@ func (p *Pool) Prepare(ctx context.Context, ref string) (results.Kernel, error) 
 	k, err := p.resolve(ctx, ref)
 	if err != nil {
 		return results.Kernel{Ref: ref}, err
+	}
+	// The bare-boot line is longer by one word; allow for it.
+	if n, max := len(p.env.CommandLine())+len(" "+bootproto.BareArg), k.Image.CmdlineSize; max > 0 && n > max {
+		return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s: the command line would be %d bytes, and this image takes at most %d: shorten --append", ref, n, max)}
 	}
 	return results.Kernel{Ref: ref, ImageRelease: k.Image.Release, ImageVersion: k.Image.Version, Origin: k.Origin}, nil
 }

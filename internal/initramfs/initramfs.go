@@ -95,14 +95,9 @@ func Write(w io.Writer, files []File) error {
 	return cw.Close()
 }
 
-// Compose writes base followed by a second archive of extra files to dst;
+// Compose writes base followed by a second archive of extra files to out;
 // the kernel unpacks concatenated archives in order.
-func Compose(dst, base string, extra []File) error {
-	out, err := os.Create(dst)
-	if err != nil {
-		return fmt.Errorf("initramfs: %w", err)
-	}
-	defer out.Close()
+func Compose(out io.Writer, base string, extra []File) error {
 	in, err := os.Open(base)
 	if err != nil {
 		return fmt.Errorf("initramfs: %w", err)
@@ -111,8 +106,5 @@ func Compose(dst, base string, extra []File) error {
 	if _, err := io.Copy(out, in); err != nil {
 		return fmt.Errorf("initramfs: %w", err)
 	}
-	if err := Write(out, extra); err != nil {
-		return err
-	}
-	return out.Close()
+	return Write(out, extra)
 }

@@ -44,14 +44,18 @@ var DefaultNICs = []NIC{{"virtio-net-pci", "52:54:00:12:34:01"}, {"e1000", "52:5
 
 // Config describes a guest to start.
 type Config struct {
-	QEMU     string
-	Kernel   string
-	Initrd   string
-	Append   string
-	Accel    string
-	MemoryMB int
-	CPUs     int
-	NICs     []NIC
+	QEMU   string
+	Kernel string
+	// Initrd is the initramfs path; InitrdFile, if set, is passed to QEMU
+	// as an inherited descriptor instead, so its contents (keys) need
+	// never touch the disk.
+	Initrd     string
+	InitrdFile *os.File
+	Append     string
+	Accel      string
+	MemoryMB   int
+	CPUs       int
+	NICs       []NIC
 	// Dir holds the QMP socket and console log; the caller owns it.
 	Dir string
 }
@@ -126,6 +130,9 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 		}
 	}()
 
+	if cfg.InitrdFile != nil {
+		cfg.Initrd = "/dev/fd/5" // the third of ExtraFiles, below
+	}
 	m := &Machine{cfg: cfg, con: newConsole(200), exited: make(chan struct{}), serial: serial}
 	m.args = m.buildArgs(3, 4)
 	logf, err := os.Create(filepath.Join(cfg.Dir, ConsoleLog))
@@ -134,6 +141,9 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 	}
 	m.cmd = exec.Command(cfg.QEMU, m.args...)
 	m.cmd.ExtraFiles = []*os.File{lf, qemuEnd}
+	if cfg.InitrdFile != nil {
+		m.cmd.ExtraFiles = append(m.cmd.ExtraFiles, cfg.InitrdFile)
+	}
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := m.cmd.StdoutPipe()
 	if err != nil {
@@ -166,6 +176,7 @@ func (m *Machine) buildArgs(qmpFD, serialFD int) []string {
 	a := []string{
 		"-machine", "pc,accel=" + c.Accel, // i440fx: q35 panics CentOS 6 guests
 		"-m", strconv.Itoa(c.MemoryMB), "-smp", strconv.Itoa(c.CPUs),
+		"-name", filepath.Base(c.Dir), // marks the process as a runmatrix guest (pgrep -f runmatrix-guest-PID)
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 		"-chardev", fmt.Sprintf("socket,id=qmp,fd=%d,server=on,wait=off", qmpFD), "-mon", "chardev=qmp,mode=control",

@@ -21,6 +21,13 @@ func (e *NoDifference) Error() string {
 		strings.Join(e.Cases, ", "), strings.Join(e.Kernels, ", "))
 }
 
+// NoCells is returned when the results hold no cell of the chosen cases.
+type NoCells struct{ Cases []string }
+
+func (e *NoCells) Error() string {
+	return fmt.Sprintf("the results hold no cell of %s: run those cases first, or pick cases the results have", strings.Join(e.Cases, ", "))
+}
+
 // Options say what a report covers and how it was produced.
 type Options struct {
 	// Cases are the case IDs to report on.
@@ -86,6 +93,9 @@ func Write(dir string, res *results.Results, opts Options) ([]string, error) {
 		kernels = append(kernels, k)
 	}
 	sort.Strings(kernels)
+	if len(kernels) == 0 {
+		return nil, &NoCells{Cases: opts.Cases}
+	}
 	if len(groups) == 0 {
 		return nil, &NoDifference{Cases: opts.Cases, Kernels: kernels}
 	}

@@ -105,6 +105,19 @@ func Parse(name string, b []byte) (*Spec, error) {
 		}
 		lines[k.Value] = root.Content[i+1]
 	}
+	if ex := lines["expect"]; ex != nil && ex.Kind == yaml.SequenceNode {
+		okKeys := map[string]bool{"case": true, "profile": true, "kernels": true, "arches": true, "summary": true, "source": true}
+		for _, e := range ex.Content {
+			if e.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 0; i+1 < len(e.Content); i += 2 {
+				if k := e.Content[i]; !okKeys[k.Value] {
+					return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in an expectation (use case, profile, kernels, arches, summary or source)", k.Value)}
+				}
+			}
+		}
+	}
 	var f fileSpec
 	if err := root.Decode(&f); err != nil {
 		return nil, yamlError(name, err)

@@ -27,6 +27,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{"expect unknown case", "kernels: [debian:6.1]\nexpect:\n  - case: nope\n    summary: x\n", `m.yaml:3: unknown case "nope"`},
 		{"expect bad range", "kernels: [debian:6.1]\nexpect:\n  - case: linger0.reset\n    summary: x\n    kernels: '~3'\n", `m.yaml:3: version range "~3"`},
 		{"not a mapping", "- a\n", "m.yaml:1: a matrix file is a mapping"},
+		{"unknown key in an expectation", "kernels: [debian:6.1]\nexpect:\n  - case: linger0.reset\n    sumary: x\n", `m.yaml:4: unknown key "sumary" in an expectation`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

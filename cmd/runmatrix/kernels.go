@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runmatrix/runmatrix/kernels"
+)
+
+func newKernelsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "kernels",
+		Short: "List the kernels the catalog offers and fill the cache ahead of a run",
+	}
+	cmd.AddCommand(newKernelsListCmd(), newKernelsFetchCmd())
+	return cmd
+}
+
+func newKernelsListCmd() *cobra.Command {
+	var gf guestFlags
+	cmd := &cobra.Command{
+		Use:   "list [PATTERN]",
+		Short: "List the Debian kernels the archives offer, newest first (PATTERN: debian:, debian:6.1, debian:bookworm/i686, …)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pattern := "debian:"
+			if len(args) == 1 {
+				pattern = args[0]
+			}
+			ref, err := listRef(pattern)
+			if err != nil {
+				return err
+			}
+			cache, err := gf.cache()
+			if err != nil {
+				return err
+			}
+			d := gf.debian
+			ks, err := d.Kernels(cmd.Context(), cache, ref, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) })
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "REFERENCE\tPACKAGE\tVERSION\tSUITE\tMIRROR")
+			seen := map[string]bool{}
+			for _, k := range ks {
+				if seen[k.ABI] {
+					continue // the newest package of each ABI is the one a reference gets
+				}
+				seen[k.ABI] = true
+				r := "debian:" + k.ABI
+				if ref.Arch == kernels.ArchI386 {
+					r += "/i686"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r, k.Name, k.Version, k.Suite, k.Mirror)
+			}
+			return tw.Flush()
+		},
+	}
+	gf.register(cmd.Flags())
+	return cmd
+}
+
+// listRef turns a list pattern into a reference; "debian:" alone (or with
+// only an arch) lists every current kernel.
+func listRef(pattern string) (kernels.Ref, error) {
+	rest, ok := strings.CutPrefix(pattern, "debian:")
+	if !ok {
+		return kernels.Ref{}, usage("kernels list %q: only debian: patterns are listed (e.g. debian:, debian:6.1, debian:bookworm/i686)", pattern)
+	}
+	if rest == "" || strings.HasPrefix(rest, "/") {
+		arch := kernels.ArchX86_64
+		if strings.HasPrefix(rest, "/i") {
+			arch = kernels.ArchI386
+		}
+		return kernels.Ref{Raw: pattern, Kind: kernels.KindDebian, Arch: arch}, nil
+	}
+	ref, err := kernels.ParseRef(pattern)
+	if err != nil {
+		return ref, usage("%v", err)
+	}
+	return ref, nil
+}
+
+func newKernelsFetchCmd() *cobra.Command {
+	var gf guestFlags
+	cmd := &cobra.Command{
+		Use:   "fetch REF...",
+		Short: "Resolve kernels into the cache (for --offline or CI runs) and print each path and sha256",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cache, err := gf.cache()
+			if err != nil {
+				return err
+			}
+			r := gf.resolver(cache, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) })
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "REFERENCE\tRELEASE\tARCH\tSHA256\tPATH")
+			for _, ref := range args {
+				k, err := r.Resolve(cmd.Context(), ref)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ref, k.Image.Release, k.Image.Arch, k.Origin.SHA256, k.Path)
+			}
+			return tw.Flush()
+		},
+	}
+	gf.register(cmd.Flags())
+	return cmd
+}
