@@ -534,8 +534,8 @@ type debianManifest struct {
 	// ImageSHA256 is the image's digest when it was extracted; a cached
 	// image is checked against it on every use.
 	ImageSHA256 string `json:"image_sha256,omitempty"`
-	Modules   string `json:"modules"`
-	Config    string `json:"config"`
+	Modules     string `json:"modules"`
+	Config      string `json:"config"`
 }
 
 // resolveDebian fetches and extracts (once) the newest kernel package the reference names.
