@@ -38,8 +38,33 @@ const (
 var currentAliases = []string{"oldoldstable", "oldstable", "stable", "testing", "unstable"}
 
 // retiredCodenames are the releases on the archive of retired releases,
-// newest first.
-var retiredCodenames = []string{"buster", "stretch", "jessie", "wheezy", "squeeze", "lenny"}
+// newest first; retiredNewest is the newest kernel series among them, so a
+// newer series is never looked for there.
+var (
+	retiredCodenames = []string{"buster", "stretch", "jessie", "wheezy", "squeeze", "lenny"}
+	retiredNewest    = "4.19"
+)
+
+// mayBeRetired reports whether a series or ABI version is old enough to be
+// on the archive of retired releases.
+func mayBeRetired(r Ref) bool {
+	if r.Codename != "" || r.Suite != "" {
+		return true // suites() named only the suites it may be in
+	}
+	v := r.Series
+	if v == "" {
+		v = DebianKernel{ABI: r.Version}.Series()
+	}
+	a, errA := parseSeries(v)
+	b, _ := parseSeries(retiredNewest)
+	return errA == nil && (a[0] < b[0] || a[0] == b[0] && a[1] <= b[1])
+}
+
+func parseSeries(s string) ([2]int, error) {
+	var v [2]int
+	_, err := fmt.Sscanf(s, "%d.%d", &v[0], &v[1])
+	return v, err
+}
 
 // Debian finds and fetches Debian kernel packages straight from Debian
 // archives: signed InRelease, Packages checked against it, .deb checked
@@ -281,7 +306,7 @@ func (d *Debian) kernels(ctx context.Context, c Cache, r Ref, log func(string)) 
 	if err != nil {
 		return nil, err
 	}
-	if len(ks) == 0 && len(retired) > 0 && !d.Offline {
+	if len(ks) == 0 && len(retired) > 0 && !d.Offline && mayBeRetired(r) {
 		if ks, err = d.collect(ctx, c, retired, r, log); err != nil {
 			return nil, fmt.Errorf("kernel %s: no current Debian suite has it, and the archive of retired releases could not be read: %w", r.Raw, err)
 		}

@@ -304,6 +304,7 @@ func writeReports(dir string, res *results.Results) error {
 
 // printResults prints res on w in format; colour only when w is a terminal.
 func printResults(w io.Writer, maybeTTY bool, format string, res *results.Results) error {
+	res.Transitions = res.FindTransitions()
 	t := report.NewTable(res)
 	switch format {
 	case "table":

@@ -25,9 +25,10 @@ const (
 // that could not run "✗".
 func RenderText(w io.Writer, t *Table, colour bool) error {
 	header := []string{"", "CASE", "PROFILE"}
-	for _, c := range t.Columns {
-		header = append(header, ColumnTitle(c))
+	for i := range t.Columns {
+		header = append(header, t.Title(i))
 	}
+	header = append(header, "TRANSITIONS (version order)")
 	lines := [][]string{header}
 	var styles []string
 	styles = append(styles, ansiBold)
@@ -44,6 +45,7 @@ func RenderText(w io.Writer, t *Table, colour bool) error {
 			}
 			line = append(line, text)
 		}
+		line = append(line, transition(r))
 		lines = append(lines, line)
 		style := ""
 		switch {
@@ -79,6 +81,14 @@ func RenderText(w io.Writer, t *Table, colour bool) error {
 	return nil
 }
 
+// transition is a row's transitions, marked when the outcome comes back.
+func transition(r Row) string {
+	if r.Returns {
+		return r.Transition + " (changes back: not one boundary)"
+	}
+	return r.Transition
+}
+
 // mdEscape keeps a cell's text from breaking a Markdown table.
 func mdEscape(s string) string {
 	s = strings.ReplaceAll(s, "\\", "\\\\")
@@ -92,10 +102,11 @@ func mdEscape(s string) string {
 func RenderMarkdown(w io.Writer, t *Table) error {
 	var b strings.Builder
 	b.WriteString("| | case | profile |")
-	for _, c := range t.Columns {
-		b.WriteString(" " + strings.ReplaceAll(ColumnTitle(c), "|", "\\|") + " |")
+	for i := range t.Columns {
+		b.WriteString(" " + strings.ReplaceAll(t.Title(i), "|", "\\|") + " |")
 	}
-	b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(t.Columns)) + "\n")
+	b.WriteString(" transitions (version order) |")
+	b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(t.Columns)+1) + "\n")
 	for _, r := range t.Rows {
 		mark := ""
 		if r.Differs {
@@ -111,6 +122,11 @@ func RenderMarkdown(w io.Writer, t *Table) error {
 				}
 			}
 			b.WriteString(" " + text + " |")
+		}
+		if tr := transition(r); tr != "" {
+			b.WriteString(" " + mdEscape(tr) + " |")
+		} else {
+			b.WriteString("  |")
 		}
 		b.WriteString("\n")
 	}
@@ -198,7 +214,8 @@ func RenderJUnit(w io.Writer, r *results.Results) error {
 }
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"title": ColumnTitle,
+	"title": func(t *Table, i int) string { return t.Title(i) },
+	"trans": transition,
 	"text":  (*results.Result).Text,
 	"trace": func(c *results.Result) string { return Trace(c.Outcome) },
 	"class": func(c *results.Result) string {
@@ -230,6 +247,7 @@ td.infra{background:#c9b3e6}
 td.flaky{background:#f7d88c}
 td.plain{background:#fff}
 td.missing{background:#ddd}
+td.trans{font-family:ui-monospace,monospace;font-size:12px}
 tr.differs td.key{background:#ffe9a8;font-weight:bold}
 details pre{white-space:pre-wrap;font-size:11px;margin:.4em 0 0}
 summary{cursor:pointer}
@@ -239,8 +257,8 @@ summary{cursor:pointer}
 <p class="legend"><span class="pass" style="background:#b7e4b7">as expected</span><span style="background:#f4a3a3">expectation failed</span><span style="background:#c9b3e6">could not run</span><span style="background:#f7d88c">flaky</span><span style="background:#ffe9a8">row differs across kernels</span></p>
 <p>{{.Differ}} of {{len .T.Rows}} rows differ across kernels. Click a cell for its syscall trace.</p>
 <table>
-<tr><th>case</th><th>profile</th>{{range .T.Columns}}<th>{{title .}}</th>{{end}}</tr>
-{{range .T.Rows}}<tr class="{{if .Differs}}differs{{end}}"><td class="key">{{.Case}}</td><td class="key">{{.Profile}}</td>{{range .Cells}}<td class="cell {{class .}}"{{if .}} title="{{trace .}}"{{end}}>{{if .}}<details><summary>{{text .}}</summary>{{if .Expect}}<div>expected: {{.Expect.Summary}}<br>source: {{.Expect.Source}}</div>{{end}}<pre>{{trace .}}</pre></details>{{else}}-{{end}}</td>{{end}}</tr>
+<tr><th>case</th><th>profile</th>{{range $i, $k := .T.Columns}}<th title="{{$k.Ref}} {{$k.Release}} {{$k.Arch}}">{{title $.T $i}}</th>{{end}}<th>transitions (version order)</th></tr>
+{{range .T.Rows}}<tr class="{{if .Differs}}differs{{end}}"><td class="key">{{.Case}}</td><td class="key">{{.Profile}}</td>{{range .Cells}}<td class="cell {{class .}}"{{if .}} title="{{trace .}}"{{end}}>{{if .}}<details><summary>{{text .}}</summary>{{if .Expect}}<div>expected: {{.Expect.Summary}}<br>source: {{.Expect.Source}}</div>{{end}}<pre>{{trace .}}</pre></details>{{else}}-{{end}}</td>{{end}}<td class="trans">{{trans .}}</td></tr>
 {{end}}</table>
 </body></html>
 `))

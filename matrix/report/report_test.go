@@ -41,7 +41,9 @@ func sample() *results.Results {
 }
 func TestTable(t *testing.T) {
 	tb := NewTable(sample())
-	require.Equal(t, "k1 (6.1)", ColumnTitle(tb.Columns[0]))
+	// Columns in version order, titled by version and a short origin.
+	require.Equal(t, []string{"3.5 (file k2)", "6.1 (file k1)"}, []string{tb.Title(0), tb.Title(1)})
+	require.Equal(t, "k2", tb.Columns[0].Ref, "the full reference stays with the column")
 	require.Len(t, tb.Rows, 4)
 	// Differing rows first, in case order; the agreeing rows last.
 	var order []string
@@ -62,6 +64,7 @@ func TestTable(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(text.String()), "\n")
 	require.Len(t, lines, 5)
 	require.True(t, strings.HasPrefix(lines[1], "≠"))
+	require.Contains(t, lines[1], "q=2 ≤ 3.5 (file k2) │ q=1 ≥ 6.1 (file k1)", "the transition, in version order")
 	require.Contains(t, lines[2], "✗ sendto=-1 EPIPE +SIGPIPE")
 	require.False(t, strings.HasPrefix(lines[4], "≠"))
 	require.Contains(t, lines[4], "✗ infra-failed: boot: guest not ready")
@@ -76,11 +79,11 @@ func TestMarkdown(t *testing.T) {
 	require.NoError(t, RenderMarkdown(&b, NewTable(sample())))
 	md := b.String()
 	lines := strings.Split(md, "\n")
-	require.Equal(t, "| | case | profile | k1 (6.1) | k2 (3.5) |", lines[0])
-	require.Equal(t, "|---|---|---|---|---|", lines[1])
+	require.Equal(t, "| | case | profile | 3.5 (file k2) | 6.1 (file k1) | transitions (version order) |", lines[0])
+	require.Equal(t, "|---|---|---|---|---|---|", lines[1])
 	// A pipe in a summary must not add a column.
 	for _, l := range lines[2:6] {
-		require.Equal(t, 6, strings.Count(l, "|")-strings.Count(l, `\|`), l)
+		require.Equal(t, 7, strings.Count(l, "|")-strings.Count(l, `\|`), l)
 	}
 	require.Contains(t, md, "(expected `sendto=-1 EINPROGRESS`)")
 	require.Contains(t, md, "2 of 4 rows differ")

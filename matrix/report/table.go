@@ -14,6 +14,7 @@ import (
 type Table struct {
 	Columns []results.Kernel
 	Rows    []Row
+	titles  []string
 }
 
 // Row is one case under one profile across the kernels.
@@ -26,6 +27,11 @@ type Row struct {
 	Differs bool
 	// Mismatch marks rows with a failed expectation or a cell that could not run.
 	Mismatch bool
+	// Transition says where the outcome changes in version order, e.g.
+	// "EPIPE ≤ 3.4.9 │ sendto=5 ≥ 3.6.2"; "" when it does not.
+	Transition string
+	// Returns marks an outcome that changes and comes back (A → B → A).
+	Returns bool
 }
 
 // NewTable builds the table; rows that differ across kernels come first,
@@ -41,22 +47,12 @@ func NewTable(r *results.Results) *Table {
 			t.Columns[col[c.Kernel]] = c.KernelInfo
 		}
 	}
-	if r.Spec != nil {
-		pos := map[string]int{}
-		for i, k := range r.Spec.Kernels {
-			if _, ok := pos[k]; !ok {
-				pos[k] = i
-			}
-		}
-		sort.SliceStable(t.Columns, func(i, j int) bool {
-			pi, iok := pos[t.Columns[i].Ref]
-			pj, jok := pos[t.Columns[j].Ref]
-			return iok && (!jok || pi < pj)
-		})
-		for i, c := range t.Columns {
-			col[c.Ref] = i
-		}
+	// Kernels in version order (then arch, then origin), not as given.
+	results.SortKernels(t.Columns)
+	for i, c := range t.Columns {
+		col[c.Ref] = i
 	}
+	t.titles = titles(t.Columns)
 	rows := map[string]*Row{}
 	var keys []string
 	for i := range r.Cells {
@@ -70,21 +66,24 @@ func NewTable(r *results.Results) *Table {
 		}
 		row.Cells[col[c.Kernel]] = c
 	}
+	trans := map[[2]string]results.Transition{}
+	for _, tr := range r.FindTransitions() {
+		trans[[2]string{tr.Case, tr.Profile}] = tr
+	}
 	for _, k := range keys {
 		row := rows[k]
-		seen := map[string]bool{}
 		for _, c := range row.Cells {
-			if c == nil {
-				continue
+			if c != nil {
+				row.Mismatch = row.Mismatch || c.Failed()
 			}
-			// Only cells that ran are kernel behaviour: one that could not
-			// run never makes a row differ.
-			if c.Ran() && c.Outcome.Status != outcome.ProfileUnavailable {
-				seen[c.Text()] = true
-			}
-			row.Mismatch = row.Mismatch || c.Failed()
 		}
-		row.Differs = len(seen) > 1
+		// Only cells that ran are kernel behaviour: one that could not run
+		// never makes a row differ, nor a boundary.
+		if tr, ok := trans[[2]string{row.Case, row.Profile}]; ok {
+			row.Differs = true
+			row.Transition = tr.Text()
+			row.Returns = tr.Returns
+		}
 		t.Rows = append(t.Rows, *row)
 	}
 	sort.SliceStable(t.Rows, func(i, j int) bool {
@@ -100,7 +99,26 @@ func NewTable(r *results.Results) *Table {
 	return t
 }
 
-// ColumnTitle names a kernel column: its reference and the release it ran.
+// Title is column i's short title: the kernel's label, with its
+// reference added where two columns would share one.
+func (t *Table) Title(i int) string { return t.titles[i] }
+
+func titles(cols []results.Kernel) []string {
+	n := map[string]int{}
+	for _, c := range cols {
+		n[c.Label()]++
+	}
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Label()
+		if n[out[i]] > 1 {
+			out[i] += " " + c.Ref
+		}
+	}
+	return out
+}
+
+// ColumnTitle names a kernel for JUnit suites: its reference and release.
 func ColumnTitle(k results.Kernel) string {
 	if k.Release == "" || k.Release == k.Ref {
 		return k.Ref

@@ -109,6 +109,7 @@ func Merge(names []string, sets []*Results, force bool) (*Results, error) {
 			out.Cells = append(out.Cells, c)
 		}
 	}
+	out.Transitions = out.FindTransitions()
 	return out, nil
 }
 

@@ -130,6 +130,9 @@ func ReadJournal(path string) ([]Record, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, err // a device or pipe holds no earlier records
+	}
 	var recs []Record
 	r := bufio.NewReader(f)
 	for {

@@ -100,6 +100,9 @@ type Results struct {
 	Format int        `json:"format"`
 	Spec   *spec.Spec `json:"spec,omitempty"`
 	Cells  []Result   `json:"cells"`
+	// Transitions are derived from the cells (see FindTransitions), kept
+	// in the file for readers that want the answer, not the grid.
+	Transitions []Transition `json:"transitions,omitempty"`
 }
 
 // Result is one Key with its repetitions folded.
@@ -129,6 +132,12 @@ func (c *Result) Ran() bool {
 		return false
 	}
 	return true
+}
+
+// Comparable reports whether the cell's outcome may be compared with other
+// kernels': it ran, under the profile it asked for.
+func (c *Result) Comparable() bool {
+	return c.Ran() && c.Outcome.Status != outcome.ProfileUnavailable
 }
 
 // Text is what a cell shows: the outcome summary, the failure for a cell
@@ -203,6 +212,7 @@ func Fold(s *spec.Spec, recs []Record) *Results {
 		res.Cells = append(res.Cells, c)
 	}
 	res.Judge(s)
+	res.Transitions = res.FindTransitions()
 	return res
 }
 

@@ -192,3 +192,46 @@ func TestReadRefusesWhatIsNotResults(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, Compare(sample(), r).Empty())
 }
+
+// TestTransitions: runs of equal outcomes in version order (not in the
+// order given), cells that did not run make no boundary, and an outcome
+// that comes back is flagged.
+func TestTransitions(t *testing.T) {
+	cell := func(ref, release, summary string, status outcome.Status) Record {
+		r := rec(ref, release, "tfo.sendto.blocking", "default", 1, summary, status)
+		r.KernelInfo.Origin.File = ref
+		return r
+	}
+	res := Fold(nil, []Record{
+		cell("./k-6.12", "6.12.57", "sendto=5 recv=5", outcome.OK),
+		cell("./k-2.6.32", "2.6.32-42-server", "sendto=-1 EPIPE +SIGPIPE", outcome.OK),
+		cell("./k-3.6.2", "3.6.2-1-ARCH", "sendto=-1 EOPNOTSUPP", outcome.OK),
+		cell("./k-3.4.9", "3.4.9-1-fbcondecor", "sendto=-1 EPIPE +SIGPIPE", outcome.OK),
+		cell("./k-3.10", "3.10.0", "infra-failed", outcome.InfraFailed),
+		cell("./k-3.16.4", "3.16.4-tinycore64", "sendto=5 recv=5", outcome.OK),
+	})
+	tr := res.FindTransitions()
+	require.Len(t, tr, 1)
+	require.Equal(t, "sendto=-1 EPIPE +SIGPIPE ≤ 3.4.9 (file fbcondecor) │ sendto=-1 EOPNOTSUPP 3.6.2 (file ARCH) │ sendto=5 recv=5 ≥ 3.16.4 (file tinycore64)", tr[0].Text())
+	require.False(t, tr[0].Returns)
+	require.Equal(t, []string{"./k-2.6.32", "./k-3.4.9"}, tr[0].Runs[0].Kernels)
+
+	// A → B → A: two boundaries and a return, never one boundary.
+	res = Fold(nil, []Record{
+		cell("./a", "3.1.10", "recv=-1 ECONNRESET", outcome.OK),
+		cell("./b", "3.2.65", "recv=-1 EAGAIN replies=1 ACK", outcome.OK),
+		cell("./c", "3.4.9", "recv=-1 ECONNRESET", outcome.OK),
+	})
+	tr = res.FindTransitions()
+	require.Len(t, tr, 1)
+	require.Len(t, tr[0].Runs, 3)
+	require.True(t, tr[0].Returns)
+
+	// Cells that could not run never make a row differ.
+	res = Fold(nil, []Record{
+		cell("./a", "3.1.10", "x=1", outcome.OK),
+		cell("./b", "3.2.65", "", outcome.InfraFailed),
+		cell("./c", "3.4.9", "profile unavailable", outcome.ProfileUnavailable),
+	})
+	require.Empty(t, res.FindTransitions())
+}
