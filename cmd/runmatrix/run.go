@@ -11,12 +11,14 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/runmatrix/runmatrix/internal/guest"
 	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix"
 	"github.com/runmatrix/runmatrix/matrix/evidence"
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 // Files a run writes to its output directory.
@@ -158,7 +160,7 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 	if err := printResults(stdout, stdout == os.Stdout, f.format, res); err != nil {
 		return err
 	}
-	measured := len(results.Done(mine(plan, res)))
+	measured := measuredCells(res)
 	switch {
 	case runErr != nil && ctx.Err() != nil:
 		fmt.Fprintf(stderr, "interrupted: %d of %d cells measured, kept in %s; continue with --resume\n", measured, len(plan.Cells), filepath.Join(f.out, journalFile))
@@ -179,71 +181,106 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 	return nil
 }
 
-// mine turns folded results back into the cells they hold, for counting.
-func mine(p *matrix.Plan, res *results.Results) []results.Record {
-	var out []results.Record
+// measuredCells counts the repetitions that finished (anything but an
+// infrastructure failure, which --resume tries again).
+func measuredCells(res *results.Results) int {
+	n := 0
 	for _, c := range res.Cells {
-		for rep := 1; rep <= c.Reps; rep++ {
-			out = append(out, results.Record{Cell: results.Cell{Key: c.Key, Rep: rep}, Outcome: c.Outcome})
+		if c.Outcome.Status != outcome.InfraFailed {
+			n += c.Reps
 		}
 	}
-	return out
+	return n
 }
 
 // measure runs the plan's unfinished cells into OUT/results.jsonl and
 // writes the reports of every cell measured so far, whatever happened. It
 // returns nil results only when nothing could start.
 func measure(ctx context.Context, f *runFlags, s *spec.Spec, plan *matrix.Plan, stderr io.Writer) (*results.Results, error) {
+	ss, err := openSession(f, plan, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	todo := plan.Without(results.Done(ss.prior))
+	if f.resume {
+		fmt.Fprintf(stderr, "resuming: %d of %d cells already measured\n", len(plan.Cells)-len(todo.Cells), len(plan.Cells))
+	}
+	var runErr error
+	if len(todo.Cells) > 0 {
+		runErr = ss.run(ctx, todo, stderr)
+	}
+	var ke *matrix.KernelsError
+	if errors.As(runErr, &ke) {
+		return nil, runErr
+	}
+	// Whatever happened, report every cell measured so far.
+	res, err := ss.fold(s, plan)
+	if err != nil {
+		return nil, errors.Join(runErr, err)
+	}
+	if err := writeReports(f.out, res); err != nil {
+		return nil, errors.Join(runErr, err)
+	}
+	return res, runErr
+}
+
+// session is a run's output directory, journal and guest pool, shared by
+// the plans it runs (one for run, one per kernel for bisect).
+type session struct {
+	journalPath string
+	journal     *results.Journal
+	pool        *guest.Pool
+	log         func(string)
+	// prior are the records the journal held when the session opened.
+	prior []results.Record
+}
+
+func openSession(f *runFlags, plan *matrix.Plan, stderr io.Writer) (*session, error) {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
-	journalPath := filepath.Join(f.out, journalFile)
-	prior, err := results.ReadJournal(journalPath)
+	ss := &session{journalPath: filepath.Join(f.out, journalFile), log: func(s string) { fmt.Fprintln(stderr, s) }}
+	prior, err := results.ReadJournal(ss.journalPath)
 	if err != nil {
 		return nil, err
 	}
 	if len(prior) > 0 && !f.resume {
-		return nil, usage("%s already holds results: pass --resume to continue that run, or choose another --out", journalPath)
+		return nil, usage("%s already holds results: pass --resume to continue that run, or choose another --out", ss.journalPath)
 	}
-	logLine := func(s string) { fmt.Fprintln(stderr, s) }
-	journal, err := results.OpenJournal(journalPath, logLine)
-	if err != nil {
+	if ss.journal, err = results.OpenJournal(ss.journalPath, ss.log); err != nil {
 		return nil, err
 	}
-	defer journal.Close()
-	if prior, err = results.ReadJournal(journalPath); err != nil {
+	if ss.prior, err = results.ReadJournal(ss.journalPath); err != nil {
+		ss.journal.Close()
 		return nil, err
 	}
-	todo := plan.Without(results.Done(prior))
-	if f.resume {
-		fmt.Fprintf(stderr, "resuming: %d of %d cells already measured\n", len(plan.Cells)-len(todo.Cells), len(plan.Cells))
-	}
-	pool, err := f.gf.pool(logLine)
-	if err != nil {
+	if ss.pool, err = f.gf.pool(ss.log); err != nil {
+		ss.journal.Close()
 		return nil, err
 	}
+	return ss, nil
+}
+
+// run measures the plan's cells, drawing progress on stderr.
+func (ss *session) run(ctx context.Context, p *matrix.Plan, stderr io.Writer) error {
 	var prog interface {
 		matrix.Progress
 		io.Closer
 	}
 	if fd, ok := stderr.(*os.File); ok && term.IsTerminal(int(fd.Fd())) && termWidth(fd) > 0 {
-		prog = NewBarProgress(stderr, todo)
+		prog = NewBarProgress(stderr, p)
 	} else {
-		prog = NewPlainProgress(stderr, len(todo.Cells))
+		prog = NewPlainProgress(stderr, len(p.Cells))
 	}
-	sched := &matrix.Scheduler{Pool: pool, Journal: journal, Progress: prog, Log: logLine}
-	var runErr error
-	if len(todo.Cells) > 0 {
-		runErr = sched.Run(ctx, todo)
-	}
-	prog.Close()
-	var ke *matrix.KernelsError
-	if errors.As(runErr, &ke) {
-		return nil, runErr
-	}
+	defer prog.Close()
+	sched := &matrix.Scheduler{Pool: ss.pool, Journal: ss.journal, Progress: prog, Log: ss.log}
+	return sched.Run(ctx, p)
+}
 
-	// Whatever happened, report every cell measured so far.
-	recs, err := results.ReadJournal(journalPath)
+// fold reads the journal and folds the records of the plan's cells.
+func (ss *session) fold(s *spec.Spec, plan *matrix.Plan) (*results.Results, error) {
+	recs, err := results.ReadJournal(ss.journalPath)
 	if err != nil {
 		return nil, err
 	}
@@ -257,12 +294,10 @@ func measure(ctx context.Context, f *runFlags, s *spec.Spec, plan *matrix.Plan, 
 			kept = append(kept, rec)
 		}
 	}
-	res := results.Fold(s, kept)
-	if err := writeReports(f.out, res); err != nil {
-		return nil, errors.Join(runErr, err)
-	}
-	return res, runErr
+	return results.Fold(s, kept), nil
 }
+
+func (ss *session) close() { ss.journal.Close() }
 
 // termWidth is the terminal's width; 0 for a terminal of unknown size,
 // where bars cannot be drawn.
