@@ -230,4 +230,3 @@ func printBisection(w io.Writer, g lineage, b *matrix.Bisection, cells map[int]*
 	}
 	fmt.Fprintf(w, "  measured %d of %d kernels\n", len(b.Measured), len(g.kernels))
 }
-
