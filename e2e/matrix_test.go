@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -277,4 +278,24 @@ func TestRunBadInput(t *testing.T) {
 			require.Less(t, time.Since(start), 20*time.Second, "refused before booting anything")
 		})
 	}
+}
+
+// TestParallelCellsEqualSequential runs every case under two profiles on a
+// 6.x kernel one cell at a time and with cells in parallel inside the
+// guest: the results must be identical.
+func TestParallelCellsEqualSequential(t *testing.T) {
+	dir := t.TempDir()
+	var outs []string
+	for _, jobs := range []string{"1", "8"} {
+		out := filepath.Join(dir, "jobs"+jobs)
+		_, stderr, code := runmatrix(t, 10*time.Minute, "run", "--kernel", "debian:6.12", "--profile", "default", "--profile", "tfo=3",
+			"--case-jobs", jobs, "--out", out, "--accel", "tcg", "--format", "none")
+		require.Equal(t, 0, code, stderr)
+		outs = append(outs, filepath.Join(out, "results.json"))
+	}
+	res, err := results.Read(outs[0])
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 2*len(testcases.All()))
+	stdout, _, code := runmatrix(t, time.Minute, "diff", outs[0], outs[1])
+	require.Equal(t, 0, code, "parallel cells differ from sequential ones:\n%s", stdout)
 }

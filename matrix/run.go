@@ -89,31 +89,13 @@ func (e *KernelsError) Unwrap() []error { return e.Errs }
 // boots. It returns ctx's error if interrupted; cells not measured by then
 // are absent, for --resume to pick up. A journal write error stops the run.
 func (s *Scheduler) Run(ctx context.Context, p *Plan) error {
-	kinfo := make([]results.Kernel, len(p.Kernels))
-	errs := make([]error, len(p.Kernels))
-	var wg sync.WaitGroup
-	for i, ref := range p.Kernels {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kinfo[i], errs[i] = s.Pool.Prepare(ctx, ref)
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	kinfo, err := PrepareAll(ctx, s.Pool, p.Kernels)
+	if err != nil {
 		return err
-	}
-	var bad []error
-	for _, err := range errs {
-		if err != nil {
-			bad = append(bad, err)
-		}
-	}
-	if len(bad) > 0 {
-		return &KernelsError{bad}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var wg sync.WaitGroup
 	for i, ref := range p.Kernels {
 		wg.Add(1)
 		go func() {
@@ -128,6 +110,36 @@ func (s *Scheduler) Run(ctx context.Context, p *Plan) error {
 		return err
 	}
 	return nil
+}
+
+// PrepareAll prepares every kernel at once (downloads overlap) and returns
+// what each image says of itself, or a *KernelsError naming every kernel
+// that cannot be had.
+func PrepareAll(ctx context.Context, pool Pool, refs []string) ([]results.Kernel, error) {
+	kinfo := make([]results.Kernel, len(refs))
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kinfo[i], errs[i] = pool.Prepare(ctx, ref)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var bad []error
+	for _, err := range errs {
+		if err != nil {
+			bad = append(bad, err)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &KernelsError{bad}
+	}
+	return kinfo, nil
 }
 
 func firstLine(s string) string {

@@ -73,6 +73,7 @@ func run(args []string) error {
 	fs.Var(&profs, "profile", "sysctl profile (repeatable; default \"default\")")
 	var cells list
 	fs.Var(&cells, "cell", "CASE@PROFILE to run, in order (repeatable; overrides -case and -profile)")
+	parallel := fs.Int("parallel", 1, "with -cell: run up to N cells at once where that cannot change an outcome")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +85,7 @@ func run(args []string) error {
 	defer stop()
 	enc := json.NewEncoder(os.Stdout)
 	if len(cells) > 0 {
+		var todo []caserun.Cell
 		for _, cell := range cells {
 			id, prof, ok := strings.Cut(cell, "@")
 			c, err := testcases.Lookup(id)
@@ -94,14 +96,14 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := enc.Encode(outcome.Result{Case: c.ID, Profile: p.Name, Outcome: r.Run(ctx, c, p)}); err != nil {
+			todo = append(todo, caserun.Cell{Case: c, Profile: p})
+		}
+		return r.RunCells(ctx, todo, *parallel, func(i int, o outcome.Outcome) error {
+			if err := enc.Encode(outcome.Result{Case: todo[i].Case.ID, Profile: todo[i].Profile.Name, Outcome: o}); err != nil {
 				return fmt.Errorf("write result: %w", err)
 			}
-		}
-		return nil
+			return nil
+		})
 	}
 	cases, err := testcases.Select(globs)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -81,25 +80,9 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 	defer ss.close()
 
 	// Resolve every kernel first: bad input stops here, before any boot.
-	infos := make([]results.Kernel, len(plan.Kernels))
-	errs := make([]error, len(plan.Kernels))
-	var wg sync.WaitGroup
-	for i, ref := range plan.Kernels {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			infos[i], errs[i] = ss.pool.Prepare(ctx, ref)
-		}()
-	}
-	wg.Wait()
-	var bad []error
-	for _, err := range errs {
-		if err != nil {
-			bad = append(bad, err)
-		}
-	}
-	if len(bad) > 0 {
-		return &matrix.KernelsError{Errs: bad}
+	infos, err := matrix.PrepareAll(ctx, ss.pool, plan.Kernels)
+	if err != nil {
+		return err
 	}
 
 	groups := lineages(infos)

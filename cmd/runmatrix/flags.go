@@ -32,6 +32,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.opts.SSHTimeout, "ssh-timeout", d.SSHTimeout, "deadline for SSH and the agent upload")
 	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command other than cases (probe, upload)")
 	fs.DurationVar(&f.opts.CaseTimeout, "case-timeout", d.CaseTimeout, "deadline for each case's result; a guest silent for longer is killed and retried")
+	fs.IntVar(&f.opts.CaseJobs, "case-jobs", d.CaseJobs, "cells a guest runs at once (1: one at a time); never where it could change an outcome")
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
 	env := kernels.DebianFromEnv()
@@ -55,6 +56,8 @@ func (f *guestFlags) check() error {
 		return usage("--memory %d: give at least 64 (MiB)", o.MemoryMB)
 	case o.CPUs < 1:
 		return usage("--cpus %d: give at least 1", o.CPUs)
+	case o.CaseJobs < 1:
+		return usage("--case-jobs %d: give at least 1", o.CaseJobs)
 	case f.jobs < 0:
 		return usage("--jobs %d: give 0 (automatic) or more", f.jobs)
 	case o.BootTimeout <= 0 || o.SSHTimeout <= 0 || o.CommandTimeout <= 0 || o.CaseTimeout <= 0:

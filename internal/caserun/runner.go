@@ -275,3 +275,61 @@ func restore(saved map[string]string) {
 		}
 	}
 }
+
+// Cell is one case under one profile, for RunCells.
+type Cell struct {
+	Case    *testcases.Case
+	Profile testcases.Profile
+}
+
+// RunCells runs cells and passes each outcome to emit in cell order, as
+// soon as it and every cell before it are known. Up to parallel cells run
+// at once, but only where that cannot change an outcome: each case in its
+// own network namespace and every recorded sysctl private to it (Linux
+// 4.12 and later). Where a sysctl is global (tcp_fastopen before 4.12) or
+// there are no namespaces, cells run one at a time, exactly as Run would.
+func (r *Runner) RunCells(ctx context.Context, cells []Cell, parallel int, emit func(i int, o outcome.Outcome) error) error {
+	netns, err := r.isolation(ctx)
+	if err != nil {
+		return err
+	}
+	if !netns || parallel < 1 {
+		parallel = 1
+	}
+	for _, g := range r.global {
+		if g {
+			parallel = 1
+		}
+	}
+	done := make([]chan outcome.Outcome, len(cells))
+	for i := range done {
+		done[i] = make(chan outcome.Outcome, 1)
+	}
+	slots := make(chan struct{}, parallel)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for i, c := range cells {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				defer func() { <-slots }()
+				done[i] <- r.Run(ctx, c.Case, c.Profile)
+			}()
+		}
+	}()
+	for i := range cells {
+		select {
+		case o := <-done[i]:
+			if err := emit(i, o); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

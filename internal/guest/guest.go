@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ type Options struct {
 	// CaseTimeout bounds the wait for each case's result once cases run: a
 	// guest that stays silent longer is taken for lost and killed.
 	CaseTimeout time.Duration
+	// CaseJobs is how many cells a guest may run at once; the agent runs
+	// them one at a time where concurrency could change an outcome.
+	CaseJobs int
 	// WorkDir is where per-guest temporary directories go ("" = os.TempDir()).
 	WorkDir string
 	// Append is added to the kernel command line.
@@ -61,7 +65,7 @@ type Options struct {
 // DefaultOptions are the timeouts and sizes used unless overridden.
 func DefaultOptions() Options {
 	return Options{MemoryMB: 512, CPUs: 1, BootTimeout: 180 * time.Second, SSHTimeout: 120 * time.Second,
-		CommandTimeout: 300 * time.Second, CaseTimeout: 120 * time.Second}
+		CommandTimeout: 300 * time.Second, CaseTimeout: 120 * time.Second, CaseJobs: 8}
 }
 
 // Env is what every guest of a run shares.
@@ -387,7 +391,7 @@ func (g *Guest) Kernel() results.Kernel {
 // Run runs the cells in order with the agent, passing each outcome on with
 // the console lines the guest printed while it ran.
 func (g *Guest) Run(ctx context.Context, cells []results.Cell, emit func(c results.Cell, o outcome.Outcome, console []string) error) error {
-	var args []string
+	args := []string{"-parallel", strconv.Itoa(max(1, g.opts.CaseJobs))}
 	for _, c := range cells {
 		args = append(args, "-cell", c.Case+"@"+c.Profile)
 	}
