@@ -153,6 +153,7 @@ func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testca
 	if err != nil {
 		return err
 	}
+	defer pool.Close()
 	if _, err := pool.Prepare(ctx, ref); err != nil {
 		return err
 	}

@@ -77,6 +77,7 @@ func probe(ctx context.Context, gf *guestFlags, refs []string, log io.Writer) ([
 	if err != nil {
 		return nil, err
 	}
+	defer pool.Close()
 	results := make([]probeResult, len(refs))
 	var wg sync.WaitGroup
 	// Every reference is resolved and checked before anything boots, so a

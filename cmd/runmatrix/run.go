@@ -297,7 +297,10 @@ func (ss *session) fold(s *spec.Spec, plan *matrix.Plan) (*results.Results, erro
 	return results.Fold(s, kept), nil
 }
 
-func (ss *session) close() { ss.journal.Close() }
+func (ss *session) close() {
+	ss.pool.Close()
+	ss.journal.Close()
+}
 
 // termWidth is the terminal's width; 0 for a terminal of unknown size,
 // where bars cannot be drawn.

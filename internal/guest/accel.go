@@ -23,55 +23,56 @@ type accelVerdict struct {
 	Why   string `json:"why"`
 }
 
-// ChooseAccel returns "kvm" or "tcg" and why. forced wins; otherwise KVM is
-// used only if k really boots to its agent under KVM within KVMProbeTimeout.
-// The verdict is cached until the host reboots or QEMU changes.
-func ChooseAccel(ctx context.Context, env *Env, forced string, k *kernels.Kernel) (accel, why string, err error) {
+// accelPath is where the verdict on KVM is kept until the host reboots or
+// QEMU changes.
+func accelPath(env *Env) (string, error) {
+	return env.Cache.Path("accel", accelCacheKey(env.Opts.QEMU)+".json")
+}
+
+// knownAccel returns the accelerator when no boot is needed to know it:
+// forced by the user, no usable /dev/kvm, or a verdict cached earlier.
+func knownAccel(env *Env, forced string) (accel, why string, ok bool, err error) {
 	switch forced {
 	case vm.AccelKVM, vm.AccelTCG:
-		return forced, "forced by --accel", nil
+		return forced, "forced by --accel", true, nil
 	case "", "auto":
 	default:
-		return "", "", fmt.Errorf("accelerator %q: want kvm, tcg or auto", forced)
+		return "", "", false, fmt.Errorf("accelerator %q: want kvm, tcg or auto", forced)
 	}
 	if err := vm.KVMDevice(); err != nil {
-		return vm.AccelTCG, err.Error(), nil
+		return vm.AccelTCG, err.Error(), true, nil
 	}
-	key := accelCacheKey(env.Opts.QEMU)
-	p, err := env.Cache.Path("accel", key+".json")
+	p, err := accelPath(env)
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	var v accelVerdict
 	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &v) == nil && v.Accel != "" {
-		return v.Accel, v.Why + " (cached for this host boot)", nil
+		return v.Accel, v.Why + " (cached for this host boot)", true, nil
 	}
+	return "", "", false, nil
+}
+
+// proveKVM boots k to its agent under KVM within KVMProbeTimeout. On hosts
+// with broken nested virtualisation a KVM guest hangs after the BIOS, so
+// only a real kernel reaching its agent proves KVM works.
+func proveKVM(ctx context.Context, env *Env, k *kernels.Kernel) error {
 	probe := *env
 	probe.Opts.BootTimeout = KVMProbeTimeout
 	probe.Opts.SSHTimeout = KVMProbeTimeout
 	g, err := Boot(ctx, &probe, k, vm.AccelKVM)
-	if ctx.Err() != nil {
-		return "", "", ctx.Err()
+	if err != nil {
+		return err
 	}
-	if err == nil {
-		g.Close()
-		v = accelVerdict{vm.AccelKVM, "KVM probe boot reached the agent"}
-	} else {
-		v = accelVerdict{vm.AccelTCG, "KVM probe boot failed: " + firstLine(err.Error())}
-		// Blame KVM only if the same kernel comes up without it; a kernel
-		// that fails either way says nothing about KVM, so nothing is cached.
-		g, terr := Boot(ctx, env, k, vm.AccelTCG)
-		if ctx.Err() != nil {
-			return "", "", ctx.Err()
+	return g.Close()
+}
+
+func saveVerdict(env *Env, v accelVerdict) {
+	if p, err := accelPath(env); err == nil {
+		if b, err := json.Marshal(v); err == nil {
+			kernels.WriteFileAtomic(p, b, 0o644)
 		}
-		if terr != nil {
-			return vm.AccelTCG, v.Why + "; it fails under TCG too, so KVM is not to blame (not cached)", nil
-		}
-		g.Close()
 	}
-	b, _ := json.Marshal(v)
-	os.WriteFile(p, b, 0o644)
-	return v.Accel, v.Why, nil
 }
 
 // accelCacheKey identifies this host boot and QEMU build, for which a

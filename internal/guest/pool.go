@@ -31,6 +31,11 @@ type Pool struct {
 	kernels map[string]*kernels.Kernel
 	accel   string
 	why     string
+	// A KVM proof runs in the background while guests boot under TCG.
+	proving  bool
+	tcgOK    map[string]bool // kernels that booted under TCG in this pool
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
 }
 
 // NewPool returns a pool of at most jobs guests at once (0: as many as
@@ -39,7 +44,8 @@ func NewPool(env *Env, resolver *kernels.Resolver, accel string, jobs int, log f
 	if jobs <= 0 {
 		jobs = DefaultJobs(env.Opts.MemoryMB)
 	}
-	return &Pool{env: env, resolver: resolver, forced: accel, log: log, slots: make(chan struct{}, jobs), kernels: map[string]*kernels.Kernel{}}
+	return &Pool{env: env, resolver: resolver, forced: accel, log: log, slots: make(chan struct{}, jobs),
+		kernels: map[string]*kernels.Kernel{}, tcgOK: map[string]bool{}}
 }
 
 // DefaultJobs bounds parallel guests by cores (a TCG guest keeps one core
@@ -98,21 +104,69 @@ func (p *Pool) resolve(ctx context.Context, ref string) (*kernels.Kernel, error)
 	return k, nil
 }
 
-// Accelerator returns the accelerator the pool boots with, deciding it
-// on first use (see ChooseAccel) with the kernel k.
+// Accelerator returns the accelerator for the next boot. When KVM is
+// neither forced, ruled out nor known from an earlier run, it is proven in
+// the background with a real boot of k while guests boot under TCG: no
+// boot waits for the proof, and once it succeeds later boots use KVM.
 func (p *Pool) Accelerator(ctx context.Context, k *kernels.Kernel) (accel, why string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.accel != "" {
 		return p.accel, p.why, nil
 	}
-	accel, why, err = ChooseAccel(ctx, p.env, p.forced, k)
+	accel, why, ok, err := knownAccel(p.env, p.forced)
 	if err != nil {
 		return "", "", err
 	}
-	p.accel, p.why = accel, why
-	p.log(fmt.Sprintf("accelerator: %s (%s)", accel, why))
-	return accel, why, nil
+	if ok {
+		p.accel, p.why = accel, why
+		p.log(fmt.Sprintf("accelerator: %s (%s)", accel, why))
+		return accel, why, nil
+	}
+	if !p.proving {
+		p.proving = true
+		bg, cancel := context.WithCancel(context.Background())
+		p.bgCancel = cancel
+		p.bg.Add(1)
+		go p.prove(bg, k)
+		p.log(fmt.Sprintf("accelerator: tcg while KVM is proven in the background by booting %s under it", k.Ref.Raw))
+	}
+	return vm.AccelTCG, "KVM not proven yet", nil
+}
+
+// prove boots k under KVM and settles the pool's accelerator.
+func (p *Pool) prove(ctx context.Context, k *kernels.Kernel) {
+	defer p.bg.Done()
+	err := proveKVM(ctx, p.env, k)
+	if ctx.Err() != nil {
+		return // the run ended first: nothing learnt
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		p.accel, p.why = vm.AccelKVM, "a KVM boot reached the agent"
+		saveVerdict(p.env, accelVerdict{p.accel, p.why})
+		p.log("accelerator: kvm from now on (a KVM boot reached the agent)")
+		return
+	}
+	p.accel, p.why = vm.AccelTCG, "KVM boot failed: "+firstLine(err.Error())
+	// Blame KVM only if the same kernel came up under TCG; a kernel that
+	// fails either way says nothing about KVM, so nothing is cached then.
+	if p.tcgOK[k.Ref.Raw] {
+		saveVerdict(p.env, accelVerdict{p.accel, p.why})
+	}
+	p.log(fmt.Sprintf("accelerator: tcg (%s)", p.why))
+}
+
+// Close stops background work (a KVM proof) and waits for it.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	cancel := p.bgCancel
+	p.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	p.bg.Wait()
 }
 
 // Boot returns a ready guest of ref, holding one of the pool's slots until
@@ -151,6 +205,11 @@ func (p *Pool) BootGuest(ctx context.Context, ref string) (*Pooled, error) {
 		}
 		g, err := Boot(ctx, p.env, k, accel)
 		if err == nil {
+			if accel == vm.AccelTCG {
+				p.mu.Lock()
+				p.tcgOK[ref] = true
+				p.mu.Unlock()
+			}
 			return &Pooled{Guest: g, release: release}, nil
 		}
 		last = err
