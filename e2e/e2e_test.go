@@ -152,6 +152,12 @@ func TestBadInput(t *testing.T) {
 				require.Len(t, rs, 1)
 				msg = rs[0].Error
 			}
+			if tc.wantCode == 2 {
+				// Progress lines (a download) may come first; the error is one line.
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				msg = lines[len(lines)-1]
+				require.Equal(t, 1, strings.Count(stderr, "runmatrix: "), "one error line: %s", stderr)
+			}
 			require.Contains(t, msg, tc.wantMsg)
 			require.NotContains(t, strings.TrimSuffix(msg, "\n"), "\n", "one line")
 			require.NotContains(t, stderr, "goroutine", "no stack trace")

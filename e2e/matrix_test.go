@@ -168,15 +168,7 @@ func interrupted(t *testing.T, out, spec string) {
 // visible, in roughly the proportion the results have.
 func checkScreenshot(t *testing.T, report string) {
 	t.Helper()
-	browser, err := exec.LookPath("chromium")
-	require.NoError(t, err, "chromium is needed to check the HTML report (make deps installs it)")
-	shot := filepath.Join(t.TempDir(), "shot.png")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-		"--window-size=1600,1400", "--screenshot="+shot, "file://"+report).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	counts := colourCounts(t, shot, map[string]color.RGBA{
+	counts := screenshotColours(t, report, map[string]color.RGBA{
 		"pass": {0xb7, 0xe4, 0xb7, 0xff}, "fail": {0xf4, 0xa3, 0xa3, 0xff}, "differs": {0xff, 0xe9, 0xa8, 0xff},
 	})
 	require.Greater(t, counts["pass"], 2000, "green cells drawn")
@@ -184,6 +176,22 @@ func checkScreenshot(t *testing.T, report string) {
 	// Both kernels agree on every row, so no row is marked as differing
 	// except in the legend.
 	require.Less(t, counts["differs"], counts["fail"])
+}
+
+// screenshotColours renders the HTML report in headless Chromium and counts
+// the pixels of each colour.
+func screenshotColours(t *testing.T, report string, want map[string]color.RGBA) map[string]int {
+	t.Helper()
+	browser, err := exec.LookPath("chromium")
+	require.NoError(t, err, "chromium is needed to check the HTML report (make deps installs it)")
+	shot := filepath.Join(t.TempDir(), "shot.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+		"--user-data-dir="+t.TempDir(), "--window-size=1600,1400", "--screenshot="+shot, "file://"+report).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return colourCounts(t, shot, want)
 }
 
 func colourCounts(t *testing.T, path string, want map[string]color.RGBA) map[string]int {
@@ -298,4 +306,50 @@ func TestParallelCellsEqualSequential(t *testing.T) {
 	require.Len(t, res.Cells, 2*len(testcases.All()))
 	stdout, _, code := runmatrix(t, time.Minute, "diff", outs[0], outs[1])
 	require.Equal(t, 0, code, "parallel cells differ from sequential ones:\n%s", stdout)
+}
+
+// TestRowsWithCellsThatCouldNotRun runs two kernels, one of them a damaged
+// image that cannot boot: its cells are boot-failed, and no row is marked
+// as differing because of them, in the tables or in the HTML report as
+// Chromium draws it.
+func TestRowsWithCellsThatCouldNotRun(t *testing.T) {
+	dir := t.TempDir()
+	img, err := os.ReadFile(resolve(t, "debian:6.1").Path)
+	require.NoError(t, err)
+	// Damage the kernel's 32-bit entry code, past the header runmatrix
+	// checks: the guest triple-faults at once.
+	setupEnd := (int(img[0x1f1]) + 1) * 512
+	for i := setupEnd; i < setupEnd+256; i++ {
+		img[i] = 0xff
+	}
+	damaged := filepath.Join(dir, "vmlinuz-damaged")
+	require.NoError(t, os.WriteFile(damaged, img, 0o644))
+	spec := filepath.Join(dir, "m.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte("kernels: [debian:6.1, "+damaged+"]\ncases: [epipe.*, linger0.reset]\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	_, stderr, code := runmatrix(t, 10*time.Minute, "run", "-f", spec, "--out", out, "--accel", "tcg", "--format", "none")
+	require.Equal(t, 1, code, stderr)
+	res, err := results.Read(filepath.Join(out, "results.json"))
+	require.NoError(t, err)
+	for _, c := range res.Cells {
+		if c.Kernel == damaged {
+			require.Equal(t, outcome.BootFailed, c.Outcome.Status, c.Outcome.Error)
+			require.Contains(t, c.Outcome.Error, "the guest reset before it was ready")
+		} else {
+			require.Equal(t, outcome.OK, c.Outcome.Status)
+		}
+	}
+	require.Empty(t, res.Transitions, "a kernel that could not run makes no boundary")
+	md, err := os.ReadFile(filepath.Join(out, "table.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "0 of 2 rows differ across kernels")
+	require.NotContains(t, string(md), "| ≠ |")
+	// In the HTML, no row is highlighted as differing; the cells that could
+	// not run are drawn as such.
+	counts := screenshotColours(t, filepath.Join(out, "report.html"), map[string]color.RGBA{
+		"differs": {0xff, 0xe9, 0xa8, 0xff}, "infra": {0xc9, 0xb3, 0xe6, 0xff},
+	})
+	require.Greater(t, counts["infra"], 2000, "cells that could not run are drawn")
+	t.Logf("colour counts: %v", counts)
+	require.Less(t, counts["differs"], 6000, "only the legend carries the differs colour")
 }

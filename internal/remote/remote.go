@@ -3,6 +3,7 @@
 package remote
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -17,7 +18,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/runmatrix/runmatrix/internal/sshserver"
+	"github.com/runmatrix/runmatrix/internal/bootproto"
 )
 
 // Keys are the per-run SSH keys: the guest's host key and the runner's client key.
@@ -85,13 +86,13 @@ func Dial(ctx context.Context, conn net.Conn, hostKey ssh.PublicKey, client ssh.
 	}
 	done := make(chan result, 1)
 	go func() {
-		sc, chans, reqs, err := ssh.NewClientConn(conn, "guest", cfg)
+		sc, chans, reqs, err := ssh.NewClientConn(syncBanner(conn), "guest", cfg)
 		if err != nil {
 			done <- result{nil, err}
 			return
 		}
 		c := ssh.NewClient(sc, chans, reqs)
-		done <- result{&Client{c: c, ownInit: string(sc.ServerVersion()) == sshserver.Version}, nil}
+		done <- result{&Client{c: c, ownInit: string(sc.ServerVersion()) == bootproto.SSHVersion}, nil}
 	}()
 	select {
 	case r := <-done:
@@ -170,13 +171,13 @@ func (c *Client) Upload(ctx context.Context, local, path string, mode os.FileMod
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	zw.Write(data)
 	zw.Close()
-	cmd := fmt.Sprintf("%s %s %o", sshserver.CmdPut, path, mode.Perm())
+	cmd := fmt.Sprintf("%s %s %o", bootproto.CmdPut, path, mode.Perm())
 	if c.ownInit && c.Chunk > 0 {
 		part := path + ".gz.part"
 		b := gz.Bytes()
 		for off := 0; off < len(b); off += c.Chunk {
 			piece := b[off:min(off+c.Chunk, len(b))]
-			if _, err := c.Run(ctx, sshserver.CmdAppend+" "+part, bytes.NewReader(piece)); err != nil {
+			if _, err := c.Run(ctx, bootproto.CmdAppend+" "+part, bytes.NewReader(piece)); err != nil {
 				return fmt.Errorf("upload %s at byte %d: %w", path, off, err)
 			}
 		}
@@ -194,4 +195,40 @@ func (c *Client) Upload(ctx context.Context, local, path string, mode os.FileMod
 		return fmt.Errorf("upload %s: %w", path, err)
 	}
 	return nil
+}
+
+// maxNoise bounds the bytes skipped before the guest's banner.
+const maxNoise = 64 << 10
+
+// bannerConn drops whatever the line carries before the guest's SSH
+// identification ("SSH-"): a serial line may deliver a stray byte (RHEL 6's
+// ttyS1 sends 0xff) or console noise first. Only bytes before the banner
+// are skipped; anything after it is protocol, and garbage there fails the
+// handshake rather than being taken for protocol.
+type bannerConn struct {
+	net.Conn
+	r      *bufio.Reader
+	synced bool
+}
+
+func syncBanner(c net.Conn) net.Conn { return &bannerConn{Conn: c, r: bufio.NewReader(c)} }
+
+func (c *bannerConn) Read(b []byte) (int, error) {
+	if !c.synced {
+		for skipped := 0; ; skipped++ {
+			if skipped > maxNoise {
+				return 0, fmt.Errorf("no SSH banner in the first %d bytes from the guest", maxNoise)
+			}
+			head, err := c.r.Peek(4)
+			if err != nil {
+				return 0, err
+			}
+			if string(head) == "SSH-" {
+				break
+			}
+			c.r.Discard(1)
+		}
+		c.synced = true
+	}
+	return c.r.Read(b)
 }

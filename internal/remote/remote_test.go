@@ -117,3 +117,68 @@ func dialTestServer(t *testing.T) *Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// noisyConn is the host end of a line that delivers junk before (and in
+// pieces around) the guest's banner, like a serial port: a stray 0xff, a
+// burst of console noise, and then a slow line (one byte per read).
+type noisyConn struct {
+	net.Conn
+	junk []byte
+	slow bool
+}
+
+func (c *noisyConn) Read(b []byte) (int, error) {
+	if len(c.junk) > 0 {
+		n := copy(b, c.junk[:min(len(c.junk), 7)])
+		c.junk = c.junk[n:]
+		return n, nil
+	}
+	if c.slow && len(b) > 1 {
+		b = b[:1]
+	}
+	return c.Conn.Read(b)
+}
+
+// TestNoisyLine: junk before the banner is skipped and a session follows;
+// junk after the banner is never taken for protocol.
+func TestNoisyLine(t *testing.T) {
+	keys, err := NewKeys()
+	require.NoError(t, err)
+	addr := serve(t, keys)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	noise := append([]byte{0xff}, []byte("\r\n[    4.2] random: crng init done\r\nSSH\xff-2.0- not yet\x00\xff")...)
+	for _, slow := range []bool{false, true} {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		c, err := Dial(ctx, &noisyConn{Conn: conn, junk: append([]byte(nil), noise...), slow: slow}, keys.Host.PublicKey(), keys.Client)
+		require.NoError(t, err, "slow=%v", slow)
+		out, err := c.Run(ctx, "echo through the noise", nil)
+		require.NoError(t, err)
+		require.Equal(t, "through the noise\n", string(out))
+		c.Close()
+	}
+
+	// Garbage after the banner fails the handshake.
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	_, err = Dial(ctx, &garbledConn{Conn: conn}, keys.Host.PublicKey(), keys.Client)
+	require.Error(t, err)
+}
+
+// garbledConn flips bytes once the banner has passed.
+type garbledConn struct {
+	net.Conn
+	seen int
+}
+
+func (c *garbledConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	for i := 0; i < n; i++ {
+		c.seen++
+		if c.seen > 40 && c.seen%7 == 0 {
+			b[i] ^= 0x55
+		}
+	}
+	return n, err
+}

@@ -18,24 +18,39 @@ import (
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/runmatrix/runmatrix/internal/bootproto"
 )
 
-// Version is the identification string the server sends; clients use it to
-// know that the guest speaks the built-ins below.
-const Version = "SSH-2.0-runmatrix-init"
-
-// Built-in commands understood in exec requests.
+// The identification string and built-in commands are the boot protocol's.
 const (
-	// CmdPut ("rmx-put PATH MODE [SRC]") writes the gzip stream on stdin,
-	// or in the file SRC (then removed), to PATH.
-	CmdPut = "rmx-put"
-	// CmdAppend ("rmx-append PATH") appends stdin to PATH: uploads over a
-	// serial line go in small pieces, since a tty drops what its reader
-	// has not taken once its buffers are full.
-	CmdAppend = "rmx-append"
-	// CmdPoweroff powers the guest off.
-	CmdPoweroff = "rmx-poweroff"
+	Version     = bootproto.SSHVersion
+	CmdPut      = bootproto.CmdPut
+	CmdAppend   = bootproto.CmdAppend
+	CmdPoweroff = bootproto.CmdPoweroff
 )
+
+// urandom reads /dev/urandom, which never blocks, on any kernel.
+//
+// The SSH server needs randomness for every handshake. Go's crypto/rand
+// calls getrandom(2), which on Linux 3.17 to 5.3 blocks until the kernel's
+// crng is initialised, and an idle emulated guest may not credit enough
+// entropy for that in minutes ("crypto/rand: blocked for 60 seconds"). Before
+// 3.17 there is no getrandom, and from 5.4 the crng initialises at once, so
+// only that decade of kernels hangs. /dev/urandom has existed and never
+// blocked since 2.6.32; the init has mixed the host's 64-byte seed into the
+// pool (RNDADDENTROPY) before the server starts, so the stream is not
+// predictable either.
+type urandom struct{}
+
+func (urandom) Read(b []byte) (int, error) {
+	f, err := os.Open("/dev/urandom")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return io.ReadFull(f, b)
+}
 
 // Server serves exec sessions.
 type Server struct {
@@ -48,6 +63,7 @@ type Server struct {
 func New(hostKey ssh.Signer, authorized ssh.PublicKey, logf func(string, ...any), poweroff func()) *Server {
 	want := authorized.Marshal()
 	cfg := &ssh.ServerConfig{
+		Config:        ssh.Config{Rand: urandom{}},
 		ServerVersion: Version,
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			if bytes.Equal(key.Marshal(), want) {

@@ -27,7 +27,8 @@ func newConsole(keep int) *console {
 }
 
 // panicMarkers are console lines after which the guest will not come up.
-var panicMarkers = []string{"Kernel panic - not syncing", "---[ end Kernel panic", bootproto.FatalPrefix}
+// "-- System halted" is the boot decompressor giving up (a damaged image).
+var panicMarkers = []string{"Kernel panic - not syncing", "---[ end Kernel panic", "-- System halted", bootproto.FatalPrefix}
 
 func (c *console) run(r io.Reader, log io.Writer) {
 	defer close(c.done)

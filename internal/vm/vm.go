@@ -241,6 +241,13 @@ func (m *Machine) WaitReady(ctx context.Context) (bootproto.Ready, error) {
 		err.(*BootError).Panic = true
 		return bootproto.Ready{}, err
 	case <-m.exited:
+		if m.waitErr == nil {
+			// With -no-reboot a guest reset ends QEMU cleanly: the kernel
+			// triple-faulted or rebooted, which booting again won't mend.
+			err := m.bootError("the guest reset before it was ready (a triple fault or a reboot: QEMU exited cleanly)")
+			err.(*BootError).Panic = true
+			return bootproto.Ready{}, err
+		}
 		return bootproto.Ready{}, m.bootError(fmt.Sprintf("QEMU exited before the guest was ready (%v)", m.waitErr))
 	case <-ctx.Done():
 		return bootproto.Ready{}, m.bootError(fmt.Sprintf("guest not ready after %s: %v", time.Since(m.started).Round(time.Second), ctx.Err()))
