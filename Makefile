@@ -6,7 +6,7 @@ GUEST_TOOLCHAIN := go1.23.12
 GUEST_ENV := GOTOOLCHAIN=$(GUEST_TOOLCHAIN) CGO_ENABLED=0 GOOS=linux
 PREBUILT := internal/guestbin/prebuilt
 
-.PHONY: deps build guest run probe test unit e2e bench clean
+.PHONY: deps binaries build guest run probe test unit e2e bench clean
 
 # deps installs what runmatrix needs on a Debian machine (root) and the Go
 # 1.23 toolchain for guest binaries (Linux 2.6.32 support).
@@ -27,8 +27,12 @@ guest:
 	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-agent ./cmd/guest-agent || exit 1; \
 	done
 
-build: deps guest
+# binaries builds runmatrix with its guest binaries embedded, without root
+# or apt (the GitHub Actions example calls it on ubuntu-latest).
+binaries: guest
 	$(GO) build -tags embedguest -o bin/runmatrix ./cmd/runmatrix
+
+build: deps binaries
 
 run: build
 	./bin/runmatrix run --out results/$$(date +%Y%m%d-%H%M%S)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -29,7 +30,9 @@ type message struct {
 	Step    *outcome.Step     `json:"step,omitempty"`
 	Note    string            `json:"note,omitempty"`
 	Sysctls map[string]string `json:"sysctls,omitempty"`
-	End     *end              `json:"end,omitempty"`
+	// Absent names a sysctl of the profile this kernel does not have.
+	Absent string `json:"absent,omitempty"`
+	End    *end   `json:"end,omitempty"`
 }
 
 type end struct {
@@ -100,9 +103,13 @@ func Child(args []string, w io.Writer) int {
 			return finish(outcome.Error, fmt.Errorf("bring up lo in the case's network namespace: %w", err))
 		}
 	}
-	if err := applyProfile(p, strings.Split(args[4], ",")); err != nil {
+	absent, err := applyProfile(p, strings.Split(args[4], ","))
+	if err != nil {
 		send(message{Sysctls: readSysctls()})
 		return finish(outcome.ProfileUnavailable, err)
+	}
+	for _, name := range absent {
+		send(message{Absent: name})
 	}
 	send(message{Sysctls: readSysctls()})
 
@@ -136,7 +143,11 @@ func Child(args []string, w io.Writer) int {
 const sysctlsProbe = "--sysctls"
 
 // applyProfile writes the profile's sysctls except those the parent set.
-func applyProfile(p testcases.Profile, setByParent []string) error {
+// applyProfile sets the profile's sysctls that the parent did not. A
+// sysctl the kernel does not have is no reason not to run the case (the
+// kernel lacks the feature: that is a fact to show); it is returned in
+// absent. A value the kernel refuses makes the profile unavailable.
+func applyProfile(p testcases.Profile, setByParent []string) (absent []string, err error) {
 	for name, v := range p.Sysctls {
 		skip := false
 		for _, s := range setByParent {
@@ -145,19 +156,25 @@ func applyProfile(p testcases.Profile, setByParent []string) error {
 		if skip {
 			continue
 		}
-		if err := apply(p.Name, name, v); err != nil {
-			return err
+		if err := apply(p.Name, name, v); errors.Is(err, errAbsent) {
+			absent = append(absent, name)
+		} else if err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	sort.Strings(absent)
+	return absent, nil
 }
+
+// errAbsent is a sysctl the kernel does not have.
+var errAbsent = errors.New("this kernel has no such sysctl")
 
 // apply writes one sysctl of profile and reads it back; a sysctl the kernel
 // lacks or a value it refuses makes the profile unavailable on this kernel.
 func apply(profile, name, v string) error {
 	path := testcases.SysctlPath(name)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("profile %s: this kernel has no %s", profile, name)
+		return fmt.Errorf("profile %s: %s: %w", profile, name, errAbsent)
 	}
 	if err := os.WriteFile(path, []byte(v+"\n"), 0o644); err != nil {
 		return fmt.Errorf("profile %s: set %s=%s: %w", profile, name, v, unwrapPath(err))

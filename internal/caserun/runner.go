@@ -207,6 +207,8 @@ loop:
 				o.Signals = append(o.Signals, m.Step.Signals...)
 			case m.Sysctls != nil:
 				o.Sysctls = m.Sysctls
+			case m.Absent != "":
+				o.AbsentSysctls = append(o.AbsentSysctls, m.Absent)
 			case m.End != nil:
 				ended = m.End
 			case m.Note != "":

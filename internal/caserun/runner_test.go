@@ -152,3 +152,15 @@ func profiles(t *testing.T, names ...string) []testcases.Profile {
 	}
 	return ps
 }
+
+// TestAbsentSysctlIsAFact: a profile sysctl the kernel does not have does
+// not stop the case; it is reported as absent. A refused value would.
+func TestAbsentSysctlIsAFact(t *testing.T) {
+	p := testcases.Profile{Name: "test", Sysctls: map[string]string{"net.ipv4.runmatrix_no_such_sysctl": "1"}}
+	absent, err := applyProfile(p, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"net.ipv4.runmatrix_no_such_sysctl"}, absent)
+	o := outcome.Outcome{Status: outcome.OK, AbsentSysctls: absent,
+		Steps: []outcome.Step{{Label: "sendto", Ret: -1, Errno: "EPIPE", Key: true}}}
+	require.Equal(t, "sendto=-1 EPIPE (no net.ipv4.runmatrix_no_such_sysctl)", o.Summarize())
+}

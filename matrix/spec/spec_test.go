@@ -77,4 +77,11 @@ func TestExamples(t *testing.T) {
 	require.Contains(t, all, "--shard ${{ matrix.shard }}/4")
 	require.Contains(t, all, "runmatrix merge -o results.json")
 	require.Contains(t, all, "runmatrix diff baseline.json results.json")
+	// The build step is a Makefile target that needs neither root nor apt
+	// (make test builds through it too, so it cannot rot).
+	require.Contains(t, all, "make binaries")
+	mk, err := os.ReadFile("../../Makefile")
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^binaries: guest$`, string(mk))
+	require.Regexp(t, `(?m)^build: deps binaries$`, string(mk))
 }

@@ -113,6 +113,9 @@ type Outcome struct {
 	Signals []string `json:"signals"`
 	// Sysctls are the values in force while the case ran.
 	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// AbsentSysctls are sysctls of the profile this kernel does not have
+	// (tcp_fastopen before 3.6): the case ran without them.
+	AbsentSysctls []string `json:"absent_sysctls,omitempty"`
 	// Isolation says how the case was isolated ("netns" or "shared").
 	Isolation string `json:"isolation,omitempty"`
 	// Notes are facts about the run that are not steps (a missing feature).
@@ -137,6 +140,9 @@ func (o *Outcome) Summarize() string {
 	case OK:
 		if len(parts) == 0 {
 			return "(no key steps)"
+		}
+		if len(o.AbsentSysctls) > 0 {
+			parts = append(parts, "(no "+strings.Join(o.AbsentSysctls, ", no ")+")")
 		}
 	case ProfileUnavailable:
 		return "profile unavailable"
