@@ -353,3 +353,29 @@ func TestRowsWithCellsThatCouldNotRun(t *testing.T) {
 	t.Logf("colour counts: %v", counts)
 	require.Less(t, counts["differs"], 6000, "only the legend carries the differs colour")
 }
+
+// TestSharedModeEqualsNamespaces runs every case without network
+// namespaces (as on kernels built without them: each case on its own 127/8
+// address, injected segments from the address the kernel really uses) and
+// with them, on a CI kernel: the outcomes must be the same.
+func TestSharedModeEqualsNamespaces(t *testing.T) {
+	dir := t.TempDir()
+	var outs []string
+	for _, mode := range []string{"netns", "shared"} {
+		out := filepath.Join(dir, mode)
+		args := []string{"run", "--kernel", "debian:6.1", "--profile", "default", "--profile", "tfo=3", "--out", out, "--accel", "tcg", "--format", "none"}
+		if mode == "shared" {
+			args = append(args, "--shared")
+		}
+		_, stderr, code := runmatrix(t, 10*time.Minute, args...)
+		require.Equal(t, 0, code, stderr)
+		outs = append(outs, filepath.Join(out, "results.json"))
+	}
+	res, err := results.Read(outs[1])
+	require.NoError(t, err)
+	for _, c := range res.Cells {
+		require.Equal(t, "shared", c.Outcome.Isolation, c.Key.String())
+	}
+	stdout, _, code := runmatrix(t, time.Minute, "diff", outs[0], outs[1])
+	require.Equal(t, 0, code, "shared mode differs from namespaces:\n%s", stdout)
+}

@@ -25,6 +25,10 @@ type Segment struct {
 	Seq, Ack uint32
 	Flags    uint8
 	Len      int
+	// SrcIP and DstIP are the addresses on the wire; ChecksumOK says the
+	// TCP checksum is right for them, as the receiving stack will check.
+	SrcIP, DstIP [4]byte
+	ChecksumOK   bool
 }
 
 // FlagString renders the segment's flags as "SYN|ACK".
@@ -110,22 +114,32 @@ func parseIPv4TCP(p []byte) (Segment, bool) {
 	if total > len(p) {
 		total = len(p)
 	}
-	if len(p) < ihl+20 {
+	if len(p) < ihl+20 || total < ihl+20 {
 		return Segment{}, false
 	}
 	tcp := p[ihl:total]
 	off := int(tcp[12]>>4) * 4
+	var src, dst [4]byte
+	copy(src[:], p[12:16])
+	copy(dst[:], p[16:20])
 	return Segment{
-		Src:   binary.BigEndian.Uint16(tcp[0:2]),
-		Dst:   binary.BigEndian.Uint16(tcp[2:4]),
-		Seq:   binary.BigEndian.Uint32(tcp[4:8]),
-		Ack:   binary.BigEndian.Uint32(tcp[8:12]),
-		Flags: tcp[13],
-		Len:   len(tcp) - off,
+		Src:        binary.BigEndian.Uint16(tcp[0:2]),
+		Dst:        binary.BigEndian.Uint16(tcp[2:4]),
+		Seq:        binary.BigEndian.Uint32(tcp[4:8]),
+		Ack:        binary.BigEndian.Uint32(tcp[8:12]),
+		Flags:      tcp[13],
+		Len:        len(tcp) - off,
+		SrcIP:      src,
+		DstIP:      dst,
+		ChecksumOK: tcpChecksum(src, dst, tcp) == 0,
 	}, true
 }
 
-// Inject sends seg through the raw socket fd to the case address.
+// Inject sends seg through the raw socket fd to the case address. seg.SrcIP
+// must be the address the kernel sends it from (for an unbound raw socket,
+// the one it gave the unbound client): the checksum covers it, and a
+// segment whose checksum is wrong for the addresses on the wire is dropped
+// before TCP sees it (see tookInjected).
 func (t *T) Inject(fd int, seg Segment) *Call {
 	b := make([]byte, 20)
 	binary.BigEndian.PutUint16(b[0:2], seg.Src)
@@ -135,8 +149,8 @@ func (t *T) Inject(fd int, seg Segment) *Call {
 	b[12] = 5 << 4
 	b[13] = seg.Flags
 	binary.BigEndian.PutUint16(b[14:16], 65535)
-	binary.BigEndian.PutUint16(b[16:18], tcpChecksum(t.Addr, t.Addr, b))
-	return t.record("sendto", "observer", t.name(fd), args("segment", seg.String()), func() (int64, error) {
+	binary.BigEndian.PutUint16(b[16:18], tcpChecksum(seg.SrcIP, t.Addr, b))
+	return t.record("sendto", "observer", t.name(fd), args("segment", seg.String(), "from", ipString(seg.SrcIP)), func() (int64, error) {
 		n, err := sendto(fd, b, 0, t.sockaddr(0))
 		return int64(n), err
 	})
@@ -161,4 +175,21 @@ func tcpChecksum(src, dst [4]byte, seg []byte) uint16 {
 		sum = sum&0xffff + sum>>16
 	}
 	return ^uint16(sum)
+}
+
+func ipString(a [4]byte) string { return fmt.Sprintf("%d.%d.%d.%d", a[0], a[1], a[2], a[3]) }
+
+// tookInjected checks the observer saw the injected segment on the wire
+// with a checksum right for its addresses (so the receiving stack took it
+// to TCP); an outcome that depends on the segment means nothing otherwise.
+func tookInjected(segs []Segment, want Segment) error {
+	for _, s := range segs {
+		if s.Src == want.Src && s.Dst == want.Dst && s.Seq == want.Seq && s.Flags == want.Flags {
+			if !s.ChecksumOK {
+				return fmt.Errorf("setup: the injected %s went out with a checksum wrong for %s > %s: the kernel dropped it, so its answer says nothing", want.FlagString(), ipString(s.SrcIP), ipString(s.DstIP))
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("setup: the observer did not see the injected %s on the wire: cannot say what the kernel did with it", want.FlagString())
 }

@@ -51,42 +51,65 @@ func reconnectCases() []*Case {
 	}
 }
 
-// established sets up a listener, a raw observer and a connected pair, and
-// returns the ports and the client's next sequence number.
-func (t *T) established() (raw, cfd, sfd int, cport, sport uint16, clientNxt uint32, err error) {
+// conn is an established connection with a raw observer that has seen
+// its handshake.
+type conn struct {
+	raw, cfd, sfd int
+	// cip is the client's address on the wire (127.0.0.1 when the client
+	// is unbound and the case address is another 127/8 one).
+	cip          [4]byte
+	cport, sport uint16
+	// clientNxt is the client's next sequence number.
+	clientNxt uint32
+}
+
+// established sets up a listener, a raw observer and a connected pair; the observer must have seen the
+// handshake's SYN-ACK, or nothing it sees later means anything.
+func (t *T) established() (*conn, error) {
 	r := t.RawSocket("raw")
 	if !r.OK() {
-		return 0, 0, 0, 0, 0, 0, setupError(r)
+		return nil, setupError(r)
 	}
-	raw = r.Fd()
+	k := &conn{raw: r.Fd()}
 	cfd, sfd, port, err := t.pair()
 	if err != nil {
-		return 0, 0, 0, 0, 0, 0, err
+		return nil, err
 	}
-	cp, c := t.Port(client, cfd)
+	k.cfd, k.sfd = cfd, sfd
+	cip, cp, c := t.LocalAddr(client, cfd)
 	if !c.OK() {
-		return 0, 0, 0, 0, 0, 0, setupError(c)
+		return nil, setupError(c)
 	}
-	cport, sport = uint16(cp), uint16(port)
-	segs, _ := t.Sniff(raw, sport, cport)
+	// The raw socket stays unbound (bound, it would no longer see segments
+	// to other addresses); sending to the case address, it gets the same
+	// source address the unbound client got. tookInjected checks that.
+	k.cip, k.cport, k.sport = cip, uint16(cp), uint16(port)
+	segs, _ := t.Sniff(k.raw, k.sport, k.cport)
 	for _, s := range segs {
-		if s.Src == sport && s.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
+		if s.Src == k.sport && s.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
 			// The SYN-ACK acknowledges the client's ISN + 1, which is the
 			// client's next sequence number while it sends nothing.
-			return raw, cfd, sfd, cport, sport, s.Ack, nil
+			k.clientNxt = s.Ack
+			return k, nil
 		}
 	}
-	return 0, 0, 0, 0, 0, 0, errSYNACKNotSeen
+	return nil, errSYNACKNotSeen
 }
 
 func reconnectSYN(t *T, offset uint32) error {
-	raw, _, sfd, cport, sport, nxt, err := t.established()
+	k, err := t.established()
 	if err != nil {
 		return err
 	}
-	t.Inject(raw, Segment{Src: cport, Dst: sport, Seq: nxt + offset, Flags: tcpSYN})
-	t.Recv(server, sfd, 64, 0).Key("recv").Timed()
-	_, c := t.Sniff(raw, sport, cport)
+	syn := Segment{Src: k.cport, Dst: k.sport, Seq: k.clientNxt + offset, Flags: tcpSYN, SrcIP: k.cip}
+	if c := t.Inject(k.raw, syn); !c.OK() {
+		return setupError(c)
+	}
+	t.Recv(server, k.sfd, 64, 0).Key("recv").Timed()
+	segs, c := t.Sniff(k.raw, k.sport, k.cport)
+	if err := tookInjected(segs, syn); err != nil {
+		return err
+	}
 	c.Key("replies").ShowDetail()
 	return nil
 }
@@ -112,7 +135,7 @@ func reconnectSilentClose(t *T) error {
 	if c := t.Connect(client, cfd, port); !c.OK() {
 		return setupError(c)
 	}
-	cport, p := t.Port(client, cfd)
+	cip, cport, p := t.LocalAddr(client, cfd)
 	if !p.OK() {
 		return setupError(p)
 	}
@@ -124,7 +147,16 @@ func reconnectSilentClose(t *T) error {
 	if c := t.SetTimeout(server, sfd, unix.SO_RCVTIMEO, waitLimit); !c.OK() {
 		return setupError(c)
 	}
-	t.Sniff(raw, uint16(port), uint16(cport))
+	// The observer must have seen the handshake, or what it sees later
+	// (the SYN of the reconnect) means nothing.
+	segs, _ := t.Sniff(raw, uint16(port), uint16(cport))
+	sawHandshake := false
+	for _, s := range segs {
+		sawHandshake = sawHandshake || s.Src == uint16(port) && s.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK
+	}
+	if !sawHandshake {
+		return errSYNACKNotSeen
+	}
 	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_REPAIR, 1).Key("repair").OK() {
 		return nil
 	}
@@ -140,7 +172,8 @@ func reconnectSilentClose(t *T) error {
 	if c := t.SetTimeout(client, nfd, unix.SO_SNDTIMEO, 10*time.Second); !c.OK() {
 		return setupError(c)
 	}
-	if !t.Bind(client, nfd, cport).Key("bind").OK() {
+	// Take over the old socket's own address and port: the same 4-tuple.
+	if !t.BindAddr(client, nfd, cip, cport).Key("bind").OK() {
 		return nil
 	}
 	t.Connect(client, nfd, port).Key("connect").Timed()

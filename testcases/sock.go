@@ -189,6 +189,30 @@ func (t *T) Port(side string, fd int) (int, *Call) {
 	return port, c
 }
 
+// LocalAddr returns the address and port fd is bound to (getsockname).
+func (t *T) LocalAddr(side string, fd int) (ip [4]byte, port int, c *Call) {
+	c = t.record("getsockname", side, t.name(fd), nil, func() (int64, error) {
+		sa, err := unix.Getsockname(fd)
+		if err != nil {
+			return 0, err
+		}
+		if in4, ok := sa.(*unix.SockaddrInet4); ok {
+			ip, port = in4.Addr, in4.Port
+		}
+		return 0, nil
+	})
+	c.Detail("addr=%s:%d", ipString(ip), port)
+	return ip, port, c
+}
+
+// BindAddr binds fd to ip and port (not the case address: a socket that
+// must take over another's 4-tuple binds to that socket's own address).
+func (t *T) BindAddr(side string, fd int, ip [4]byte, port int) *Call {
+	return t.record("bind", side, t.name(fd), args("addr", fmt.Sprintf("%s:%d", ipString(ip), port)), func() (int64, error) {
+		return 0, unix.Bind(fd, &unix.SockaddrInet4{Addr: ip, Port: port})
+	})
+}
+
 // Connect connects fd to the case address and port.
 func (t *T) Connect(side string, fd, port int) *Call {
 	return t.record("connect", side, t.name(fd), args("addr", t.addrString(port)), func() (int64, error) {

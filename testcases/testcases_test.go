@@ -98,8 +98,20 @@ func TestSegments(t *testing.T) {
 	ip := append([]byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1}, seg...)
 	s, ok := parseIPv4TCP(ip)
 	require.True(t, ok)
-	require.Equal(t, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}, s)
+	lo := [4]byte{127, 0, 0, 1}
+	require.Equal(t, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN, SrcIP: lo, DstIP: lo, ChecksumOK: true}, s)
 	require.Equal(t, "SYN", s.FlagString())
+	require.NoError(t, tookInjected([]Segment{s}, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}))
+
+	// The same segment on the wire from another address (the kernel chose
+	// 127.0.0.1 as source where the checksum assumed the case address):
+	// the receiver drops it, and the case must not claim an outcome.
+	copy(ip[12:16], []byte{127, 9, 8, 7})
+	s, ok = parseIPv4TCP(ip)
+	require.True(t, ok)
+	require.False(t, s.ChecksumOK)
+	require.ErrorContains(t, tookInjected([]Segment{s}, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}), "checksum wrong for 127.9.8.7 > 127.0.0.1")
+	require.ErrorContains(t, tookInjected(nil, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}), "did not see the injected SYN")
 	_, ok = parseIPv4TCP(ip[:30])
 	require.False(t, ok)
 }

@@ -74,6 +74,7 @@ func run(args []string) error {
 	var cells list
 	fs.Var(&cells, "cell", "CASE@PROFILE to run, in order (repeatable; overrides -case and -profile)")
 	parallel := fs.Int("parallel", 1, "with -cell: run up to N cells at once where that cannot change an outcome")
+	shared := fs.Bool("shared", false, "run cases in the agent's own network namespace, as on kernels without CONFIG_NET_NS")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,6 +82,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	r.Shared = *shared
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
 	enc := json.NewEncoder(os.Stdout)

@@ -33,6 +33,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command other than cases (probe, upload)")
 	fs.DurationVar(&f.opts.CaseTimeout, "case-timeout", d.CaseTimeout, "deadline for each case's result; a guest silent for longer is killed and retried")
 	fs.IntVar(&f.opts.CaseJobs, "case-jobs", d.CaseJobs, "cells a guest runs at once (1: one at a time); never where it could change an outcome")
+	fs.BoolVar(&f.opts.Shared, "shared", false, "run cases without network namespaces, as on kernels built without them")
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
 	env := kernels.DebianFromEnv()

@@ -53,6 +53,9 @@ type Options struct {
 	// CaseJobs is how many cells a guest may run at once; the agent runs
 	// them one at a time where concurrency could change an outcome.
 	CaseJobs int
+	// Shared runs cases without network namespaces, as on kernels built
+	// without CONFIG_NET_NS (each case on its own 127/8 address).
+	Shared bool
 	// WorkDir is where per-guest temporary directories go ("" = os.TempDir()).
 	WorkDir string
 	// Append is added to the kernel command line.
@@ -392,6 +395,9 @@ func (g *Guest) Kernel() results.Kernel {
 // the console lines the guest printed while it ran.
 func (g *Guest) Run(ctx context.Context, cells []results.Cell, emit func(c results.Cell, o outcome.Outcome, console []string) error) error {
 	args := []string{"-parallel", strconv.Itoa(max(1, g.opts.CaseJobs))}
+	if g.opts.Shared {
+		args = append(args, "-shared")
+	}
 	for _, c := range cells {
 		args = append(args, "-cell", c.Case+"@"+c.Profile)
 	}
