@@ -47,18 +47,17 @@ func Base(cache kernels.Cache, initBinary []byte, modules []Module) (string, err
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
-	}
 	var buf bytes.Buffer
 	if err := Write(&buf, files); err != nil {
 		return "", err
 	}
-	tmp := fmt.Sprintf("%s.%d", p, os.Getpid())
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return "", fmt.Errorf("initramfs: %w", err)
+	// A cached archive is reused only if it is still exactly what it should
+	// be; every writer renames its own temporary file into place, so guests
+	// prepared at once, in one process or several, never race.
+	if got, err := os.ReadFile(p); err == nil && bytes.Equal(got, buf.Bytes()) {
+		return p, nil
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := kernels.WriteFileAtomic(p, buf.Bytes(), 0o644); err != nil {
 		return "", fmt.Errorf("initramfs: %w", err)
 	}
 	return p, nil
