@@ -54,8 +54,8 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "runmatrix",
 		Short: "Show, with evidence, how each Linux kernel behaves for a syscall sequence",
-		Long: `runmatrix boots Linux kernels (2.6.32 to today) under QEMU, ships a static
-guest agent into each over SSH, runs socket test cases there and gathers
+		Long: `runmatrix boots Linux kernels (2.6.32 to today) under QEMU with a static
+guest agent in each, drives it over SSH, runs socket test cases there and gathers
 return values, errno and signals into a comparison table.
 
 Kernel references:

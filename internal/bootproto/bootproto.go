@@ -100,19 +100,12 @@ func Choose(nics []NIC) Ready {
 // SerialDevice is the guest's serial port for SSH (the host's second -serial).
 const SerialDevice = "/dev/ttyS1"
 
-// The guest's SSH server identifies itself with SSHVersion; a client that
-// sees it knows the guest understands the built-in commands below.
+// SSHVersion is the identification string of the guest's SSH server.
 const SSHVersion = "SSH-2.0-runmatrix-init"
 
-// Built-in commands of the guest's SSH server (exec requests).
-const (
-	// CmdPut ("rmx-put PATH MODE [SRC]") writes the gzip stream on stdin,
-	// or in the file SRC (then removed), to PATH.
-	CmdPut = "rmx-put"
-	// CmdAppend ("rmx-append PATH") appends stdin to PATH: uploads over a
-	// serial line go in small pieces, since a tty drops what its reader
-	// has not taken once its buffers are full.
-	CmdAppend = "rmx-append"
-	// CmdPoweroff powers the guest off.
-	CmdPoweroff = "rmx-poweroff"
-)
+// CmdPoweroff, as an exec request, powers the guest off.
+const CmdPoweroff = "rmx-poweroff"
+
+// AgentPath is where the guest agent lies in the initramfs: it comes with
+// the guest's boot, not over the (slow, on a serial line) SSH session.
+const AgentPath = "/runmatrix/guest-agent"

@@ -31,13 +31,10 @@ import (
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
-// SerialChunk bounds the upload bytes in flight over a serial line, well
-// below what the guest tty buffers (4 KiB line discipline, 64 KiB flip
-// buffers) before it drops input its reader has not taken yet.
-const SerialChunk = 16 << 10
-
-// AgentPath is where the agent is uploaded in the guest.
-const AgentPath = "/tmp/runmatrix/guest-agent"
+// AgentPath is where the agent lies in the guest: it is shipped in the
+// initramfs with the boot, so no upload stands between ready and the
+// first case (over a serial line an upload took tens of seconds).
+const AgentPath = bootproto.AgentPath
 
 // Options tune how guests are booted.
 type Options struct {
@@ -202,7 +199,11 @@ func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd *os.Fi
 	if err != nil {
 		return nil, "", err
 	}
-	base, err := initramfs.Base(env.Cache, initBin, mods)
+	agent, err := os.ReadFile(bins.Agent)
+	if err != nil {
+		return nil, "", err
+	}
+	base, err := initramfs.Base(env.Cache, initBin, agent, mods)
 	if err != nil {
 		return nil, "", err
 	}
@@ -284,12 +285,6 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries) e
 		return g.fail("ssh", err)
 	}
 	g.Client = c
-	if ready.Transport == bootproto.TransportSerial {
-		c.Chunk = SerialChunk
-	}
-	if err := c.Upload(sctx, bins.Agent, AgentPath, 0o755); err != nil {
-		return g.fail("ssh", err)
-	}
 	out, err := g.Agent(sctx, "probe")
 	if err != nil {
 		return g.fail("agent", err)

@@ -26,9 +26,13 @@ type File struct {
 	Data []byte
 }
 
-// Base returns the path of the cached base archive holding init and modules.
-func Base(cache kernels.Cache, initBinary []byte, modules []Module) (string, error) {
+// Base returns the path of the cached base archive holding init, the agent
+// (at bootproto.AgentPath; nil leaves it out) and modules.
+func Base(cache kernels.Cache, initBinary, agent []byte, modules []Module) (string, error) {
 	files := []File{{Path: "/init", Mode: 0o755, Data: initBinary}}
+	if agent != nil {
+		files = append(files, File{Path: bootproto.AgentPath, Mode: 0o755, Data: agent})
+	}
 	var names []string
 	for _, m := range modules {
 		files = append(files, File{Path: path.Join(bootproto.ModulesDir, m.Name), Mode: 0o644, Data: m.Data})

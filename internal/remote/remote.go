@@ -5,7 +5,6 @@ package remote
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -13,12 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
-
-	"github.com/runmatrix/runmatrix/internal/bootproto"
 )
 
 // Keys are the per-run SSH keys: the guest's host key and the runner's client key.
@@ -59,11 +55,7 @@ func NewKeys() (*Keys, error) {
 
 // Client is an SSH connection to one guest.
 type Client struct {
-	c       *ssh.Client
-	ownInit bool // the guest runs runmatrix's init and understands its built-ins
-	// Chunk, when set, bounds how many upload bytes are in flight: each
-	// piece is a command of its own, finished before the next is sent.
-	Chunk int
+	c *ssh.Client
 }
 
 // Dial runs the SSH handshake over conn, accepting only hostKey.
@@ -92,7 +84,7 @@ func Dial(ctx context.Context, conn net.Conn, hostKey ssh.PublicKey, client ssh.
 			return
 		}
 		c := ssh.NewClient(sc, chans, reqs)
-		done <- result{&Client{c: c, ownInit: string(sc.ServerVersion()) == bootproto.SSHVersion}, nil}
+		done <- result{&Client{c: c}, nil}
 	}()
 	select {
 	case r := <-done:
@@ -157,42 +149,6 @@ func (c *Client) Stream(ctx context.Context, cmd string, stdin io.Reader, w io.W
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	return nil
-}
-
-// Upload copies a local file to path in the guest, gzip-compressed on the wire.
-func (c *Client) Upload(ctx context.Context, local, path string, mode os.FileMode) error {
-	data, err := os.ReadFile(local)
-	if err != nil {
-		return err
-	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	zw.Write(data)
-	zw.Close()
-	cmd := fmt.Sprintf("%s %s %o", bootproto.CmdPut, path, mode.Perm())
-	if c.ownInit && c.Chunk > 0 {
-		part := path + ".gz.part"
-		b := gz.Bytes()
-		for off := 0; off < len(b); off += c.Chunk {
-			piece := b[off:min(off+c.Chunk, len(b))]
-			if _, err := c.Run(ctx, bootproto.CmdAppend+" "+part, bytes.NewReader(piece)); err != nil {
-				return fmt.Errorf("upload %s at byte %d: %w", path, off, err)
-			}
-		}
-		cmd += " " + part
-		if _, err := c.Run(ctx, cmd, nil); err != nil {
-			return fmt.Errorf("upload %s: %w", path, err)
-		}
-		return nil
-	}
-	if !c.ownInit {
-		// A full system with its own sshd and a shell.
-		cmd = fmt.Sprintf("mkdir -p $(dirname %[1]s) && gzip -dc > %[1]s.part && chmod %[2]o %[1]s.part && mv %[1]s.part %[1]s", path, mode.Perm())
-	}
-	if _, err := c.Run(ctx, cmd, &gz); err != nil {
-		return fmt.Errorf("upload %s: %w", path, err)
 	}
 	return nil
 }

@@ -3,8 +3,6 @@ package remote
 import (
 	"context"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -68,44 +66,6 @@ func TestUnauthorisedClientRefused(t *testing.T) {
 	require.ErrorContains(t, err, "unable to authenticate")
 }
 
-func TestUploadAndExitStatus(t *testing.T) {
-	ctx := context.Background()
-	c := dialTestServer(t)
-	dst := t.TempDir() + "/sub/true-copy"
-	require.NoError(t, c.Upload(ctx, "/bin/true", dst, 0o755))
-	_, err := c.Run(ctx, dst, nil)
-	require.NoError(t, err)
-	_, err = c.Run(ctx, "/bin/false", nil)
-	var ee *ExitError
-	require.ErrorAs(t, err, &ee)
-	require.Equal(t, 1, ee.Status)
-}
-
-// TestChunkedUpload uploads in pieces, as over a serial line, and gets the
-// file back byte for byte, with no piece left behind.
-func TestChunkedUpload(t *testing.T) {
-	ctx := context.Background()
-	c := dialTestServer(t)
-	c.Chunk = 1000
-	want, err := os.ReadFile("/bin/true")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	dst := dir + "/sub/true-copy"
-	require.NoError(t, c.Upload(ctx, "/bin/true", dst, 0o755))
-	got, err := os.ReadFile(dst)
-	require.NoError(t, err)
-	require.Equal(t, want, got)
-	fi, err := os.Stat(dst)
-	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o755), fi.Mode().Perm())
-	left, err := filepath.Glob(dir + "/sub/*.part")
-	require.NoError(t, err)
-	require.Empty(t, left)
-	_, err = c.Run(ctx, dst, nil)
-	require.NoError(t, err)
-}
-
-// dialTestServer starts the guest's SSH server on loopback and connects to it.
 func dialTestServer(t *testing.T) *Client {
 	t.Helper()
 	keys, err := NewKeys()
@@ -116,6 +76,17 @@ func dialTestServer(t *testing.T) *Client {
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+func TestExitStatus(t *testing.T) {
+	ctx := context.Background()
+	c := dialTestServer(t)
+	_, err := c.Run(ctx, "/bin/true", nil)
+	require.NoError(t, err)
+	_, err = c.Run(ctx, "/bin/false", nil)
+	var ee *ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 1, ee.Status)
 }
 
 // noisyConn is the host end of a line that delivers junk before (and in

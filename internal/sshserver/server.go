@@ -4,7 +4,6 @@ package sshserver
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -25,8 +22,6 @@ import (
 // The identification string and built-in commands are the boot protocol's.
 const (
 	Version     = bootproto.SSHVersion
-	CmdPut      = bootproto.CmdPut
-	CmdAppend   = bootproto.CmdAppend
 	CmdPoweroff = bootproto.CmdPoweroff
 )
 
@@ -146,18 +141,6 @@ func (s *Server) exec(ch ssh.Channel, cmdline string, env []string) int {
 		return 127
 	}
 	switch argv[0] {
-	case CmdPut:
-		if err := put(ch, argv[1:]); err != nil {
-			fmt.Fprintf(ch.Stderr(), "%s: %v\n", CmdPut, err)
-			return 1
-		}
-		return 0
-	case CmdAppend:
-		if err := appendTo(ch, argv[1:]); err != nil {
-			fmt.Fprintf(ch.Stderr(), "%s: %v\n", CmdAppend, err)
-			return 1
-		}
-		return 0
 	case CmdPoweroff:
 		s.poweroff()
 		return 0
@@ -190,62 +173,4 @@ func (s *Server) exec(ch ssh.Channel, cmdline string, env []string) int {
 		return 1
 	}
 	return 0
-}
-
-func appendTo(r io.Reader, args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: rmx-append PATH")
-	}
-	if err := os.MkdirAll(filepath.Dir(args[0]), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(args[0], os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func put(r io.Reader, args []string) error {
-	if len(args) == 3 {
-		src, err := os.Open(args[2])
-		if err != nil {
-			return err
-		}
-		defer os.Remove(args[2])
-		defer src.Close()
-		r, args = src, args[:2]
-	}
-	if len(args) != 2 {
-		return errors.New("usage: rmx-put PATH MODE [SRC]")
-	}
-	mode, err := strconv.ParseUint(args[1], 8, 32)
-	if err != nil {
-		return fmt.Errorf("mode %q: %w", args[1], err)
-	}
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return err
-	}
-	path := args[0]
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".part"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(mode))
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(f, zr)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
