@@ -192,7 +192,7 @@ func resultPrinter(w io.Writer, asJSON, steps bool) func(results.Record) {
 	}
 	return func(r results.Record) {
 		o := r.Outcome
-		fmt.Fprintf(w, "%-28s %-10s %s\n", r.Case, r.Profile, o.Summary)
+		fmt.Fprintf(w, "%-28s %-10s %s\n", r.Case, r.Profile, o.Marked())
 		if o.Error != "" && o.Status != outcome.ProfileUnavailable {
 			fmt.Fprintf(w, "%-28s %-10s   %s: %s\n", "", "", o.Status, o.Error)
 		}

@@ -146,7 +146,7 @@ func (c *Result) Text() string {
 	if c == nil {
 		return "-"
 	}
-	s := c.Outcome.Summary
+	s := c.Outcome.Marked()
 	switch c.Outcome.Status {
 	case outcome.InfraFailed, outcome.BootFailed:
 		s = string(c.Outcome.Status) + ": " + c.Outcome.Error

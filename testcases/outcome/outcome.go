@@ -141,15 +141,23 @@ func (o *Outcome) Summarize() string {
 		if len(parts) == 0 {
 			return "(no key steps)"
 		}
-		if len(o.AbsentSysctls) > 0 {
-			parts = append(parts, "(no "+strings.Join(o.AbsentSysctls, ", no ")+")")
-		}
+
 	case ProfileUnavailable:
 		return "profile unavailable"
 	default:
 		parts = append(parts, string(o.Status))
 	}
 	return strings.Join(parts, " ")
+}
+
+// Marked is the summary with the facts that qualify it: the profile's
+// sysctls this kernel does not have, e.g. "sendto=-1 EPIPE (no
+// net.ipv4.tcp_fastopen)". Expectations judge the summary alone.
+func (o *Outcome) Marked() string {
+	if len(o.AbsentSysctls) == 0 || o.Status != OK {
+		return o.Summary
+	}
+	return o.Summary + " (no " + strings.Join(o.AbsentSysctls, ", no ") + ")"
 }
 
 // Kernel identifies the kernel a result was measured on.
