@@ -1,4 +1,5 @@
 // This file fetches Debian kernel packages into the cache and extracts them.
+
 package kernels
 
 import (
