@@ -182,3 +182,27 @@ func TestPanicReported(t *testing.T) {
 	require.NotEmpty(t, rs[0].Console)
 	require.Less(t, time.Since(start), 4*time.Minute, "reported on the panic, not at the deadline")
 }
+
+// TestNoHostPackageManager resolves and boots debian:6.12 into an empty
+// cache with apt, apt-get, apt-cache and dpkg absent from PATH: runmatrix
+// reads Debian's archive itself, so it works on any Linux host.
+func TestNoHostPackageManager(t *testing.T) {
+	bin := t.TempDir()
+	for _, tool := range []string{"qemu-system-x86_64", "go", "xz", "zstd"} {
+		p, err := exec.LookPath(tool)
+		require.NoError(t, err, tool)
+		require.NoError(t, os.Symlink(p, filepath.Join(bin, tool)))
+	}
+	t.Setenv("PATH", bin)
+	for _, tool := range []string{"apt", "apt-get", "apt-cache", "dpkg", "dpkg-deb"} {
+		_, err := exec.LookPath(tool)
+		require.Error(t, err, "%s must not be on PATH for this test", tool)
+	}
+	stdout, stderr, code := runmatrix(t, 10*time.Minute, "probe", "--json", "--accel", "tcg", "--cache-dir", t.TempDir(), "debian:6.12")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Contains(t, stderr, "downloading linux-image-6.12", "fetched into the empty cache")
+	var rs []probeResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rs))
+	require.Len(t, rs, 1)
+	require.True(t, strings.HasPrefix(rs[0].Release, "6.12."), rs[0].Release)
+}
