@@ -59,7 +59,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) 
 	if r.Debian.Client == nil {
 		r.Debian.Client = r.Client
 	}
-	ks, err := r.Debian.Kernels(ctx, r.Cache, ref, r.logf0)
+	ks, err := r.Debian.Kernels(ctx, r.Cache, ref, r.logLine)
 	if err != nil {
 		return nil, err
 	}

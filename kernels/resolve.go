@@ -55,7 +55,8 @@ type Resolver struct {
 	Debian Debian
 }
 
-func (r *Resolver) logf0(s string) { r.logf("%s", s) }
+// logLine passes one line to Log.
+func (r *Resolver) logLine(s string) { r.logf("%s", s) }
 
 func (r *Resolver) logf(format string, args ...any) {
 	if r.Log != nil {
