@@ -103,14 +103,24 @@ func writeJSONAtomic(path string, v any) error {
 // WriteFileAtomic writes b to a temporary file beside path, syncs it and
 // renames it over path, so readers see the old file or the new one whole.
 func WriteFileAtomic(path string, b []byte, mode os.FileMode) error {
+	return WriteAtomic(path, mode, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// WriteAtomic is WriteFileAtomic for contents produced by write: every
+// writer gets its own temporary file, so concurrent writers never race and
+// a crash never leaves half a file.
+func WriteAtomic(path string, mode os.FileMode, write func(w io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Chmod(mode); err != nil {
 		f.Close()
@@ -121,7 +131,7 @@ func WriteFileAtomic(path string, b []byte, mode os.FileMode) error {
 		return err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return os.Rename(f.Name(), path)
 }

@@ -154,8 +154,9 @@ func firstLine(s string) string {
 func (s *Scheduler) kernel(ctx context.Context, ref string, k results.Kernel, cells []Cell) error {
 	pending := cells
 	var lastErr error
-	attempt := 1
-	for ; attempt <= 2 && len(pending) > 0; attempt++ {
+	tried := 0 // the attempt the remaining cells failed on
+	for attempt := 1; attempt <= 2 && len(pending) > 0; attempt++ {
+		tried = attempt
 		if attempt == 2 {
 			s.Log(fmt.Sprintf("%s: retrying %d cells on a fresh guest after: %s", ref, len(pending), firstLine(lastErr.Error())))
 		}
@@ -180,7 +181,7 @@ func (s *Scheduler) kernel(ctx context.Context, ref string, k results.Kernel, ce
 	}
 	o := failed(lastErr)
 	for _, c := range pending {
-		if err := s.record(c, k, o, min(attempt, 2), nil); err != nil {
+		if err := s.record(c, k, o, tried, nil); err != nil {
 			return err
 		}
 	}

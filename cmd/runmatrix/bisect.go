@@ -73,7 +73,7 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	ss, err := openSession(f, plan, stderr)
+	ss, err := openSession(f, stderr)
 	if err != nil {
 		return err
 	}

@@ -197,7 +197,7 @@ func measuredCells(res *results.Results) int {
 // writes the reports of every cell measured so far, whatever happened. It
 // returns nil results only when nothing could start.
 func measure(ctx context.Context, f *runFlags, s *spec.Spec, plan *matrix.Plan, stderr io.Writer) (*results.Results, error) {
-	ss, err := openSession(f, plan, stderr)
+	ss, err := openSession(f, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -236,23 +236,20 @@ type session struct {
 	prior []results.Record
 }
 
-func openSession(f *runFlags, plan *matrix.Plan, stderr io.Writer) (*session, error) {
+func openSession(f *runFlags, stderr io.Writer) (*session, error) {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
 	ss := &session{journalPath: filepath.Join(f.out, journalFile), log: func(s string) { fmt.Fprintln(stderr, s) }}
-	prior, err := results.ReadJournal(ss.journalPath)
-	if err != nil {
+	// ReadJournal leaves a torn last line out, as OpenJournal then cuts it.
+	var err error
+	if ss.prior, err = results.ReadJournal(ss.journalPath); err != nil {
 		return nil, err
 	}
-	if len(prior) > 0 && !f.resume {
+	if len(ss.prior) > 0 && !f.resume {
 		return nil, usage("%s already holds results: pass --resume to continue that run, or choose another --out", ss.journalPath)
 	}
 	if ss.journal, err = results.OpenJournal(ss.journalPath, ss.log); err != nil {
-		return nil, err
-	}
-	if ss.prior, err = results.ReadJournal(ss.journalPath); err != nil {
-		ss.journal.Close()
 		return nil, err
 	}
 	if ss.pool, err = f.gf.pool(ss.log); err != nil {
@@ -333,7 +330,7 @@ func writeReports(dir string, res *results.Results) error {
 		junitFile:    func(w io.Writer) error { return report.RenderJUnit(w, res) },
 		htmlFile:     func(w io.Writer) error { return report.RenderHTML(w, t) },
 	} {
-		if err := results.WriteFile(filepath.Join(dir, name), func(f *os.File) error { return render(f) }); err != nil {
+		if err := kernels.WriteAtomic(filepath.Join(dir, name), 0o644, render); err != nil {
 			return err
 		}
 	}
@@ -342,7 +339,6 @@ func writeReports(dir string, res *results.Results) error {
 
 // printResults prints res on w in format; colour only when w is a terminal.
 func printResults(w io.Writer, maybeTTY bool, format string, res *results.Results) error {
-	res.Transitions = res.FindTransitions()
 	t := report.NewTable(res)
 	switch format {
 	case "table":

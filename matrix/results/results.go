@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -243,10 +242,7 @@ func (r *Results) WriteJSON(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := kernels.WriteFileAtomic(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return kernels.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }
 
 // NotResultsError is a file that is not a runmatrix result set.
@@ -290,6 +286,9 @@ func Read(path string) (*Results, error) {
 	if r.Format == 0 {
 		r.Format = 1
 	}
+	if r.Transitions == nil { // derived; files from before they were kept lack them
+		r.Transitions = r.FindTransitions()
+	}
 	if r.Format > Format {
 		return nil, &NotResultsError{Path: path, Why: fmt.Sprintf("format %d is newer than this runmatrix reads (%d); upgrade runmatrix", r.Format, Format)}
 	}
@@ -308,28 +307,6 @@ func (r *Results) Sort() {
 		}
 		return a.Kernel < b.Kernel
 	})
-}
-
-// WriteFile writes b to path atomically; reports use it so a crash never
-// leaves half a file.
-func WriteFile(path string, write func(f *os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // readLegacy reads the first results.json format, where a cell's "kernel"
