@@ -9,7 +9,10 @@ import (
 // fakeBzImage builds the smallest boot image ParseImage accepts: a setup
 // header (boot protocol 2.15) with the version string, and a gzip payload
 // holding the start of an ELF file of the arch's class.
-func fakeBzImage(version, arch string) []byte {
+func fakeBzImage(version, arch string) []byte { return fakeBzImageWith(version, arch, nil) }
+
+// fakeBzImageWith is fakeBzImage with body after the ELF header in the payload.
+func fakeBzImageWith(version, arch string, body []byte) []byte {
 	const setupEnd = 2 * 512
 	elf := []byte("\x7fELF\x02\x01\x01")
 	if arch == ArchI386 {
@@ -17,7 +20,7 @@ func fakeBzImage(version, arch string) []byte {
 	}
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
-	zw.Write(append(elf, make([]byte, 64)...))
+	zw.Write(append(append(elf, make([]byte, 64)...), body...))
 	zw.Close()
 	b := make([]byte, setupEnd+z.Len())
 	le := binary.LittleEndian

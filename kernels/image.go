@@ -201,13 +201,16 @@ func decompressHead(p []byte, compression string, n int) ([]byte, error) {
 	return head[:k], nil
 }
 
+// toolArgs are the commands that decompress to stdout the payloads Go cannot read.
+var toolArgs = map[string][]string{
+	"xz":   {"xz", "-dc"},
+	"lzma": {"xz", "--format=lzma", "-dc"},
+	"lzo":  {"lzop", "-dc"},
+	"lz4":  {"lz4", "-dc"},
+}
+
 func toolHead(p []byte, compression string, n int) ([]byte, error) {
-	args := map[string][]string{
-		"xz":   {"xz", "-dc"},
-		"lzma": {"xz", "--format=lzma", "-dc"},
-		"lzo":  {"lzop", "-dc"},
-		"lz4":  {"lz4", "-dc"},
-	}[compression]
+	args := toolArgs[compression]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)

@@ -130,7 +130,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	if err != nil {
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
-	initrd, dir, err := prepare(env, k, bins)
+	initrd, dir, mods, err := prepare(env, k, bins)
 	if err != nil {
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
@@ -139,7 +139,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	appendLine := env.CommandLine()
 	m, err := vm.Start(ctx, vm.Config{
 		QEMU: env.Opts.QEMU, Kernel: k.Path, InitrdFile: initrd, Append: appendLine, Accel: accel,
-		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
+		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir, NICs: chooseNICs(ctx, k, mods),
 	})
 	if err != nil {
 		os.RemoveAll(dir)
@@ -160,7 +160,7 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	if err != nil {
 		return 0, err
 	}
-	initrd, dir, err := prepare(env, k, bins)
+	initrd, dir, _, err := prepare(env, k, bins)
 	if err != nil {
 		return 0, err
 	}
@@ -188,32 +188,31 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 // and its initramfs. The initramfs holds the per-run host key, so it lives
 // in an anonymous memory file handed to QEMU as a descriptor: no key is
 // ever written to disk.
-func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd *os.File, dir string, err error) {
-	var mods []initramfs.Module
+func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd *os.File, dir string, mods []initramfs.Module, err error) {
 	if k.ModulesDir != "" && !env.Opts.NoModules {
 		if mods, err = initramfs.NICModules(k.ModulesDir); err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 	}
 	initBin, err := os.ReadFile(bins.Init)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	agent, err := os.ReadFile(bins.Agent)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	base, err := initramfs.Base(env.Cache, initBin, agent, mods)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	seed := make([]byte, 64)
 	if _, err := rand.Read(seed); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	fd, err := unix.MemfdCreate("runmatrix-initrd", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, "", fmt.Errorf("memfd for the initramfs: %w", err)
+		return nil, "", nil, fmt.Errorf("memfd for the initramfs: %w", err)
 	}
 	initrd = os.NewFile(uintptr(fd), "runmatrix-initrd")
 	err = initramfs.Compose(initrd, base, []initramfs.File{
@@ -223,13 +222,13 @@ func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd *os.Fi
 	})
 	if err != nil {
 		initrd.Close()
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if dir, err = guestDir(env.Opts.WorkDir); err != nil {
 		initrd.Close()
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	return initrd, dir, nil
+	return initrd, dir, mods, nil
 }
 
 // guestDirPrefix names guest working directories; the pid after it tells
