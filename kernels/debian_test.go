@@ -94,6 +94,8 @@ func fakeDeb(t *testing.T, release, arch, part string) []byte {
 	case "":
 		files["./boot/vmlinuz-"+release] = fakeBzImage(release+" (test@example) #1 SMP", arch)
 		files["./boot/config-"+release] = []byte("CONFIG_NET=y\n")
+	case "image": // an image package whose modules come in another (mainline from 4.18)
+		files["./boot/vmlinuz-"+release] = fakeBzImage(release+" (test@example) #1 SMP", arch)
 	case "binary": // the layout of Debian's split packages
 		files["./usr/lib/modules/"+release+"/vmlinuz"] = fakeBzImage(release+" (test@example) #1 SMP", arch)
 	}

@@ -16,6 +16,8 @@ const (
 	KindDebian Kind = "debian"
 	KindURL    Kind = "url"
 	KindFile   Kind = "file"
+	// KindMainline is an Ubuntu mainline build of an upstream tag.
+	KindMainline Kind = "mainline"
 )
 
 // Ref is a parsed kernel reference.
@@ -29,11 +31,16 @@ type Ref struct {
 	Version  string
 	Codename string
 	// Suite pins the lookup to one suite ("debian:6.1@bookworm").
-	Suite  string
-	Arch   string // debian: ArchX86_64 or ArchI386
-	URL    string // url: without the fragment
-	SHA256 string // url: the expected digest
-	Path   string // file
+	Suite string
+	Arch  string // debian, mainline: ArchX86_64 or ArchI386
+	// Tag is the upstream tag of a mainline reference ("v3.6", "v4.19.10").
+	Tag string
+	// From and To bound a mainline range ("mainline:v3.0..v4.0"), which
+	// names every release tag between them, both included.
+	From, To string
+	URL      string // url: without the fragment
+	SHA256   string // url: the expected digest
+	Path     string // file
 }
 
 var (
@@ -64,13 +71,35 @@ func ParseRef(s string) (Ref, error) {
 		default:
 			return r, fmt.Errorf("kernel %q: want debian:SERIES (debian:6.1), debian:ABI (debian:6.1.0-50) or debian:CODENAME (debian:bookworm, debian:sid)", s)
 		}
-		switch arch {
-		case "", "amd64", "x86_64":
-			r.Arch = ArchX86_64
-		case "i686", "686", "i386":
-			r.Arch = ArchI386
-		default:
-			return r, fmt.Errorf("kernel %q: unknown arch %q (use debian:%s or debian:%s/i686)", s, arch, series, series)
+		var err error
+		if r.Arch, err = parseArch(s, series, arch); err != nil {
+			return r, err
+		}
+	case strings.HasPrefix(s, "mainline:"):
+		r.Kind = KindMainline
+		what, arch, _ := strings.Cut(strings.TrimPrefix(s, "mainline:"), "/")
+		var err error
+		if r.Arch, err = parseArch(s, what, arch); err != nil {
+			return r, err
+		}
+		tag := func(t string) (string, bool) {
+			if !strings.HasPrefix(t, "v") {
+				t = "v" + t
+			}
+			return t, tagRE.MatchString(t)
+		}
+		if from, to, ok := strings.Cut(what, ".."); ok {
+			var okF, okT bool
+			r.From, okF = tag(from)
+			r.To, okT = tag(to)
+			if !okF || !okT || CompareTags(r.From, r.To) > 0 {
+				return r, fmt.Errorf("kernel %q: want mainline:vA..vB with A not after B (mainline:v3.0..v4.0)", s)
+			}
+			return r, nil
+		}
+		var ok bool
+		if r.Tag, ok = tag(what); !ok {
+			return r, fmt.Errorf("kernel %q: want mainline:TAG (mainline:v3.6, mainline:v4.19.10, mainline:v5.0-rc3) or a range (mainline:v3.0..v4.0)", s)
 		}
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
 		r.Kind = KindURL
@@ -90,4 +119,16 @@ func ParseRef(s string) (Ref, error) {
 		r.Path = s
 	}
 	return r, nil
+}
+
+// parseArch reads the /ARCH suffix of a debian: or mainline: reference.
+func parseArch(s, what, arch string) (string, error) {
+	switch arch {
+	case "", "amd64", "x86_64":
+		return ArchX86_64, nil
+	case "i686", "686", "i386":
+		return ArchI386, nil
+	}
+	kind, _, _ := strings.Cut(s, ":")
+	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s or %s:%s/i686)", s, arch, kind, what, kind, what)
 }

@@ -51,8 +51,11 @@ type Resolver struct {
 	Log func(string)
 	// Client fetches URLs; nil means http.DefaultClient.
 	Client *http.Client
-	// Debian says where debian: references come from.
+	// Debian says where debian: references come from; its Offline
+	// applies to every kind.
 	Debian Debian
+	// Mainline says where mainline: references come from (zero: MainlineFromEnv).
+	Mainline Mainline
 }
 
 // logLine passes one line to Log.
@@ -75,6 +78,11 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 		return r.resolveDebian(ctx, ref)
 	case KindURL:
 		return r.resolveURL(ctx, ref)
+	case KindMainline:
+		if ref.Tag == "" {
+			return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)
+		}
+		return r.resolveMainline(ctx, ref)
 	default:
 		if _, err := os.Stat(ref.Path); err != nil {
 			return nil, inputErr("kernel %s: %w (give debian:SERIES, a bzImage path or an https URL with #sha256=)", raw, unwrapPath(err))
@@ -88,12 +96,63 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 	}
 }
 
+// Expand returns the references a reference stands for: the release tags
+// of a mainline range (mainline:v3.0..v4.0 → mainline:v3.0, mainline:v3.1,
+// …, oldest first, release candidates left out), or the reference itself.
+func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
+	ref, err := ParseRef(raw)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	if ref.Kind != KindMainline || ref.From == "" {
+		return []string{raw}, nil
+	}
+	m := r.mainline()
+	tags, err := m.Tags(ctx, r.Cache, r.Debian.Offline)
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", raw, err)
+	}
+	suffix := ""
+	if ref.Arch == ArchI386 {
+		suffix = "/i686"
+	}
+	var out []string
+	for i := len(tags) - 1; i >= 0; i-- {
+		t := tags[i]
+		if strings.Contains(t, "-rc") && t != ref.From && t != ref.To {
+			continue
+		}
+		if CompareTags(t, ref.From) >= 0 && CompareTags(t, ref.To) <= 0 {
+			out = append(out, "mainline:"+t+suffix)
+		}
+	}
+	if len(out) == 0 {
+		return nil, inputErr("kernel %s: %s has no tag from %s to %s; see `runmatrix kernels list mainline:`", raw, m.root(), ref.From, ref.To)
+	}
+	return out, nil
+}
+
+func (r *Resolver) mainline() *Mainline {
+	m := r.Mainline
+	if m.URL == "" {
+		env := MainlineFromEnv()
+		m.URL = env.URL
+		if m.KeyringFile == "" {
+			m.KeyringFile = env.KeyringFile
+		}
+	}
+	if m.Client == nil {
+		m.Client = r.Client
+	}
+	return &m
+}
+
 func newKernel(ref Ref, path string) (*Kernel, error) {
 	img, err := ReadImage(path)
 	if err != nil {
 		return nil, describe(ref.Raw, err)
 	}
-	if ref.Kind == KindDebian && img.Arch != ref.Arch {
+	if (ref.Kind == KindDebian || ref.Kind == KindMainline) && img.Arch != ref.Arch {
 		return nil, fmt.Errorf("kernel %s: image is %s, not %s", ref.Raw, img.Arch, ref.Arch)
 	}
 	sum, err := FileSHA256(path)

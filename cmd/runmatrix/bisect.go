@@ -65,13 +65,13 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 	if len(f.profiles) > 1 {
 		return usage("bisect takes one --profile")
 	}
-	if len(f.kernels) < 2 {
-		return usage("bisect needs at least two --kernel")
-	}
 	f.bare, f.format = true, "none"
-	s, plan, err := f.plan()
+	s, plan, err := f.plan(ctx)
 	if err != nil {
 		return err
+	}
+	if len(plan.Kernels) < 2 {
+		return usage("bisect needs at least two kernels: --kernel K --kernel K..., or a range such as --kernel mainline:v3.0..v4.0")
 	}
 	ss, err := openSession(f, stderr)
 	if err != nil {

@@ -55,7 +55,7 @@ it says so and writes nothing.`,
 				}
 				run := f
 				run.bare, run.format, run.out = true, "none", filepath.Join(f.out, "run")
-				s, plan, err := run.plan()
+				s, plan, err := run.plan(cmd.Context())
 				if err != nil {
 					return err
 				}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -18,6 +20,7 @@ type guestFlags struct {
 	jobs     int
 	cacheDir string
 	debian   kernels.Debian
+	mainline kernels.Mainline
 }
 
 func (f *guestFlags) register(fs *pflag.FlagSet) {
@@ -40,7 +43,10 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.debian.Mirror, "debian-mirror", env.Mirror, "Debian archive for debian: kernels (env RUNMATRIX_DEBIAN_MIRROR)")
 	fs.StringVar(&f.debian.SecurityMirror, "debian-security-mirror", env.SecurityMirror, "Debian security archive (env RUNMATRIX_DEBIAN_SECURITY_MIRROR)")
 	fs.StringVar(&f.debian.RetiredMirror, "debian-retired-mirror", env.RetiredMirror, "archive of retired Debian releases, squeeze to buster (env RUNMATRIX_DEBIAN_RETIRED_MIRROR)")
-	fs.DurationVar(&f.debian.IndexTTL, "index-ttl", kernels.DefaultIndexTTL, "reuse a fetched Debian suite index for this long before reading the archive again")
+	fs.DurationVar(&f.debian.IndexTTL, "index-ttl", kernels.DefaultIndexTTL, "reuse a fetched Debian suite index or mainline tag list for this long before reading it again")
+	ml := kernels.MainlineFromEnv()
+	fs.StringVar(&f.mainline.URL, "mainline-url", ml.URL, "Ubuntu mainline builds for mainline: kernels (env RUNMATRIX_MAINLINE_URL)")
+	fs.StringVar(&f.mainline.KeyringFile, "mainline-keyring", ml.KeyringFile, "OpenPGP keyring with the Kernel PPA key that signs mainline CHECKSUMS (env RUNMATRIX_MAINLINE_KEYRING)")
 	fs.BoolVar(&f.debian.Offline, "offline", false, "resolve kernels from the cache only; never touch the network")
 }
 
@@ -80,7 +86,25 @@ func (f *guestFlags) cache() (kernels.Cache, error) {
 
 // resolver resolves kernel references with the flags' cache and archives.
 func (f *guestFlags) resolver(cache kernels.Cache, log func(string)) *kernels.Resolver {
-	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian}
+	m := f.mainline
+	m.IndexTTL = f.debian.IndexTTL
+	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian, Mainline: m}
+}
+
+// expand replaces range references (mainline:v3.0..v4.0) with the kernels they name.
+func (f *guestFlags) expand(ctx context.Context, refs []string) ([]string, error) {
+	ranged := false
+	for _, r := range refs {
+		ranged = ranged || strings.Contains(r, "..")
+	}
+	if !ranged {
+		return refs, nil
+	}
+	cache, err := f.cache()
+	if err != nil {
+		return nil, err
+	}
+	return expandRefs(ctx, f.resolver(cache, nil), refs)
 }
 
 // pool checks the flags and returns the guest pool they describe.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -23,18 +24,21 @@ func newKernelsListCmd() *cobra.Command {
 	var gf guestFlags
 	cmd := &cobra.Command{
 		Use:   "list [PATTERN]",
-		Short: "List the Debian kernels the archives offer, newest first (PATTERN: debian:, debian:6.1, debian:bookworm/i686, …)",
+		Short: "List the kernels a provider offers, newest first (PATTERN: debian:, debian:6.1, debian:bookworm/i686, mainline:, mainline:v4.19, mainline:v3.0..v4.0)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pattern := "debian:"
 			if len(args) == 1 {
 				pattern = args[0]
 			}
-			ref, err := listRef(pattern)
+			cache, err := gf.cache()
 			if err != nil {
 				return err
 			}
-			cache, err := gf.cache()
+			if strings.HasPrefix(pattern, "mainline:") {
+				return listMainline(cmd, gf.resolver(cache, nil), pattern)
+			}
+			ref, err := listRef(pattern)
 			if err != nil {
 				return err
 			}
@@ -69,7 +73,7 @@ func newKernelsListCmd() *cobra.Command {
 func listRef(pattern string) (kernels.Ref, error) {
 	rest, ok := strings.CutPrefix(pattern, "debian:")
 	if !ok {
-		return kernels.Ref{}, usage("kernels list %q: only debian: patterns are listed (e.g. debian:, debian:6.1, debian:bookworm/i686)", pattern)
+		return kernels.Ref{}, usage("kernels list %q: list debian: or mainline: patterns (e.g. debian:, debian:6.1, debian:bookworm/i686, mainline:, mainline:v4.19)", pattern)
 	}
 	if rest == "" || strings.HasPrefix(rest, "/") {
 		arch := kernels.ArchX86_64
@@ -83,6 +87,50 @@ func listRef(pattern string) (kernels.Ref, error) {
 		return ref, usage("%v", err)
 	}
 	return ref, nil
+}
+
+// listMainline prints the mainline tags a pattern names: all of them
+// (mainline:), those of a series (mainline:v4.19 lists v4.19 and
+// v4.19.*), or a range (mainline:v3.0..v4.0).
+func listMainline(cmd *cobra.Command, r *kernels.Resolver, pattern string) error {
+	what, arch, _ := strings.Cut(strings.TrimPrefix(pattern, "mainline:"), "/")
+	suffix := ""
+	if arch != "" {
+		suffix = "/" + arch
+	}
+	var refs []string
+	if strings.Contains(what, "..") {
+		var err error
+		if refs, err = r.Expand(cmd.Context(), pattern); err != nil {
+			return err
+		}
+	} else {
+		if what != "" {
+			if _, err := kernels.ParseRef(pattern); err != nil {
+				return usage("%v", err)
+			}
+		}
+		tags, err := r.Mainline.Tags(cmd.Context(), r.Cache, r.Debian.Offline)
+		if err != nil {
+			return err
+		}
+		prefix := "v" + strings.TrimPrefix(what, "v")
+		for _, t := range tags {
+			if what == "" || t == prefix || strings.HasPrefix(t, prefix+".") || strings.HasPrefix(t, prefix+"-rc") {
+				refs = append(refs, "mainline:"+t+suffix)
+			}
+		}
+		if len(refs) == 0 {
+			return usage("kernels list %s: %s has no such tag; try `runmatrix kernels list mainline:`", pattern, r.Mainline.URL)
+		}
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REFERENCE\tTAG\tORIGIN")
+	for _, ref := range refs {
+		tag, _, _ := strings.Cut(strings.TrimPrefix(ref, "mainline:"), "/")
+		fmt.Fprintf(tw, "%s\t%s\t%s/%s/\n", ref, tag, strings.TrimRight(r.Mainline.URL, "/"), tag)
+	}
+	return tw.Flush()
 }
 
 func newKernelsFetchCmd() *cobra.Command {
@@ -99,7 +147,11 @@ func newKernelsFetchCmd() *cobra.Command {
 			r := gf.resolver(cache, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) })
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "REFERENCE\tRELEASE\tARCH\tSHA256\tPATH")
-			for _, ref := range args {
+			refs, err := expandRefs(cmd.Context(), r, args)
+			if err != nil {
+				return err
+			}
+			for _, ref := range refs {
 				k, err := r.Resolve(cmd.Context(), ref)
 				if err != nil {
 					return err
@@ -111,4 +163,17 @@ func newKernelsFetchCmd() *cobra.Command {
 	}
 	gf.register(cmd.Flags())
 	return cmd
+}
+
+// expandRefs replaces each range reference with the references it names.
+func expandRefs(ctx context.Context, r *kernels.Resolver, refs []string) ([]string, error) {
+	var out []string
+	for _, ref := range refs {
+		got, err := r.Expand(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
 }

@@ -73,6 +73,10 @@ func probe(ctx context.Context, gf *guestFlags, refs []string, log io.Writer) ([
 			return nil, usage("%v", err)
 		}
 	}
+	refs, err := gf.expand(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := gf.pool(func(s string) { fmt.Fprintln(log, s) })
 	if err != nil {
 		return nil, err

@@ -123,7 +123,7 @@ func (f *runFlags) spec() (*spec.Spec, error) {
 }
 
 // plan checks every input of a run and returns its spec and plan.
-func (f *runFlags) plan() (*spec.Spec, *matrix.Plan, error) {
+func (f *runFlags) plan(ctx context.Context) (*spec.Spec, *matrix.Plan, error) {
 	if !contains(formats, f.format) {
 		return nil, nil, usage("--format %q: use one of table, markdown, json, junit, html, none", f.format)
 	}
@@ -132,6 +132,9 @@ func (f *runFlags) plan() (*spec.Spec, *matrix.Plan, error) {
 	}
 	s, err := f.spec()
 	if err != nil {
+		return nil, nil, err
+	}
+	if s.Kernels, err = f.gf.expand(ctx, s.Kernels); err != nil {
 		return nil, nil, err
 	}
 	p, err := matrix.NewPlan(s)
@@ -149,7 +152,7 @@ func (f *runFlags) plan() (*spec.Spec, *matrix.Plan, error) {
 }
 
 func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error {
-	s, plan, err := f.plan()
+	s, plan, err := f.plan(ctx)
 	if err != nil {
 		return err
 	}

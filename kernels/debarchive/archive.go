@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/ulikunitz/xz"
@@ -133,6 +134,31 @@ func (a *Archive) get(ctx context.Context, p string) ([]byte, error) {
 		return nil, &IntegrityError{URL: u, What: fmt.Sprintf("truncated after %d of %d bytes", len(b), resp.ContentLength)}
 	}
 	return b, nil
+}
+
+// Get fetches one file whole, tried again as Download is; a missing file
+// is a *NotFoundError.
+func (a *Archive) Get(ctx context.Context, p string) ([]byte, error) {
+	var b []byte
+	err := a.retry(ctx, func() (err error) {
+		b, err = a.get(ctx, p)
+		return err
+	})
+	return b, err
+}
+
+// VerifyDetached checks a detached OpenPGP signature over signed with the
+// archive's keyring; u names the file in the error.
+func (a *Archive) VerifyDetached(u string, signed, sig []byte) error {
+	r := io.Reader(bytes.NewReader(sig))
+	if bytes.HasPrefix(sig, []byte("-----BEGIN")) {
+		block, err := armor.Decode(bytes.NewReader(sig))
+		if err != nil {
+			return &IntegrityError{URL: u, What: "bad OpenPGP signature: " + err.Error()}
+		}
+		r = block.Body
+	}
+	return a.verify(u, signed, r, nil)
 }
 
 // retry runs fn up to a.Tries times while it fails with anything but a
@@ -389,8 +415,9 @@ func decompress(name string, r io.Reader) (io.Reader, error) {
 	return r, nil
 }
 
-// Download writes the package's .deb to w, checked against the size and
-// sha256 its index gave; a failed or wrong download is tried again.
+// Download writes the package's .deb to w, checked against the size (when
+// the index gave one, Size > 0) and sha256 its index gave; a failed or
+// wrong download is tried again.
 func (a *Archive) Download(ctx context.Context, p Package, w io.WriteSeeker) error {
 	u := a.url(p.Filename)
 	return a.retry(ctx, func() error {
@@ -418,12 +445,19 @@ func (a *Archive) Download(ctx context.Context, p Package, w io.WriteSeeker) err
 			return fmt.Errorf("%s: HTTP %s", u, resp.Status)
 		}
 		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, p.Size+1))
+		body := io.Reader(resp.Body)
+		if p.Size > 0 {
+			body = io.LimitReader(resp.Body, p.Size+1)
+		}
+		n, err := io.Copy(io.MultiWriter(w, h), body)
 		if err != nil {
 			return fmt.Errorf("%s: %w", u, err)
 		}
-		if n != p.Size {
+		if p.Size > 0 && n != p.Size {
 			return &IntegrityError{URL: u, What: fmt.Sprintf("got %d bytes, the signed index says %d (truncated download?)", n, p.Size)}
+		}
+		if p.Size <= 0 && resp.ContentLength >= 0 && n != resp.ContentLength {
+			return &IntegrityError{URL: u, What: fmt.Sprintf("truncated after %d of %d bytes", n, resp.ContentLength)}
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
 			return &IntegrityError{URL: u, What: fmt.Sprintf("sha256 %s, the signed index says %s", got, p.SHA256)}

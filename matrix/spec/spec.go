@@ -155,7 +155,7 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node) error {
 	}
 	for i, k := range s.Kernels {
 		if _, err := kernels.ParseRef(k); err != nil {
-			return bad("kernels", i, "kernel %q: %v", k, err)
+			return bad("kernels", i, "%v", err)
 		}
 	}
 	for i, p := range s.Profiles {

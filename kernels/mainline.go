@@ -1,0 +1,310 @@
+// This file finds the Ubuntu mainline kernel builds: one folder per
+// upstream tag (v2.6.x onwards), a CHECKSUMS file signed in CHECKSUMS.gpg,
+// and the image (plus, from about 4.18, a modules package) as .debs.
+
+package kernels
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/runmatrix/runmatrix/kernels/debarchive"
+)
+
+const (
+	// DefaultMainlineURL is where the Ubuntu mainline builds live.
+	DefaultMainlineURL = "https://kernel.ubuntu.com/mainline"
+	// MainlineKeyFingerprint is the Kernel PPA key that signs every CHECKSUMS there.
+	MainlineKeyFingerprint = "60AA7B6F30434AE68E569963E50C6A0917C622B0"
+)
+
+// Mainline finds and fetches Ubuntu mainline kernel builds; every .deb is
+// checked against a CHECKSUMS file whose signature the Keyring verifies.
+type Mainline struct {
+	URL string
+	// Keyring verifies CHECKSUMS.gpg; runmatrix does not ship the Kernel
+	// PPA key, so the user gives it (KeyringFile) once.
+	Keyring     openpgp.EntityList
+	KeyringFile string
+	Client      *http.Client
+	// IndexTTL is how long the list of tags is reused (0: DefaultIndexTTL).
+	IndexTTL time.Duration
+}
+
+// MainlineFromEnv returns the default mainline archive, with the URL and
+// keyring file the environment names.
+func MainlineFromEnv() Mainline {
+	m := Mainline{URL: DefaultMainlineURL, KeyringFile: os.Getenv("RUNMATRIX_MAINLINE_KEYRING")}
+	if u := os.Getenv("RUNMATRIX_MAINLINE_URL"); u != "" {
+		m.URL = u
+	}
+	return m
+}
+
+// MainlineKernel is one tag's build for one architecture.
+type MainlineKernel struct {
+	Tag     string `json:"tag"`
+	ABI     string `json:"abi"` // "3.6.0-030600"
+	Version string `json:"version"`
+	// Dir is the URL of the folder the packages' file names are relative to.
+	Dir      string               `json:"dir"`
+	Image    debarchive.Package   `json:"image"`
+	Modules  []debarchive.Package `json:"modules,omitempty"`
+	DebArch  string               `json:"deb_arch"`
+	Fetched  time.Time            `json:"fetched"`
+	Checksum string               `json:"checksums"` // URL of the signed CHECKSUMS
+}
+
+// tagRE matches a mainline folder name; groups: numbers and the rc suffix.
+var tagRE = regexp.MustCompile(`^v([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?:-(rc[0-9]+))?$`)
+
+// mainlineImage matches the image .deb; groups: ABI, version, arch.
+var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+(?:rc[0-9]+)?)-generic_([^_]+)_(amd64|i386)\.deb$`)
+
+func (m *Mainline) keyring() (openpgp.EntityList, error) {
+	if m.Keyring != nil {
+		return m.Keyring, nil
+	}
+	if m.KeyringFile == "" {
+		return nil, inputErr("mainline builds are signed by the Kernel PPA key %s, which runmatrix does not ship: "+
+			"get it once (gpg --keyserver keyserver.ubuntu.com --recv-keys %s && gpg --export %s > kernel-ppa.gpg) "+
+			"and pass --mainline-keyring kernel-ppa.gpg (or RUNMATRIX_MAINLINE_KEYRING)", MainlineKeyFingerprint, MainlineKeyFingerprint, MainlineKeyFingerprint)
+	}
+	b, err := os.ReadFile(m.KeyringFile)
+	if err != nil {
+		return nil, inputErr("--mainline-keyring: %w", unwrapPath(err))
+	}
+	kr, err := debarchive.ReadKeyring(b)
+	if err != nil || len(kr) == 0 {
+		return nil, inputErr("--mainline-keyring %s: not an OpenPGP keyring (%v); export the Kernel PPA key with gpg --export %s", m.KeyringFile, err, MainlineKeyFingerprint)
+	}
+	m.Keyring = kr
+	return kr, nil
+}
+
+func (m *Mainline) archive(url string) *debarchive.Archive {
+	return &debarchive.Archive{URL: url, Client: m.Client, Keyring: m.Keyring}
+}
+
+func (m *Mainline) root() string { return strings.TrimRight(m.URL, "/") }
+
+// Tags lists the tags the archive has, newest first: from the cache while
+// it is younger than IndexTTL (or always, offline).
+func (m *Mainline) Tags(ctx context.Context, c Cache, offline bool) ([]string, error) {
+	p, err := c.Path("mainline-index", cacheKey(m.root())+"_tags.json")
+	if err != nil {
+		return nil, err
+	}
+	var cached struct {
+		Fetched time.Time `json:"fetched"`
+		Tags    []string  `json:"tags"`
+	}
+	ttl := m.IndexTTL
+	if ttl == 0 {
+		ttl = DefaultIndexTTL
+	}
+	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &cached) == nil && (offline || time.Since(cached.Fetched) < ttl) {
+		return cached.Tags, nil
+	}
+	if offline {
+		return nil, fmt.Errorf("the list of mainline tags is not in the cache, and --offline forbids the network; run `runmatrix kernels list mainline:` once online")
+	}
+	b, err := m.archive(m.root()).Get(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("mainline index %s/: %w", m.root(), err)
+	}
+	tags := parseTags(b)
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("mainline index %s/ lists no vX.Y folder; is --mainline-url right?", m.root())
+	}
+	cached.Fetched, cached.Tags = time.Now().UTC(), tags
+	if err := writeJSONAtomic(p, cached); err != nil {
+		return nil, err
+	}
+	return tags, nil
+}
+
+// parseTags reads the folder names out of an HTML index, newest first.
+func parseTags(html []byte) []string {
+	seen := map[string]bool{}
+	var tags []string
+	for _, m := range regexp.MustCompile(`href="(v[0-9][^"/]*)/"`).FindAllSubmatch(html, -1) {
+		t := string(m[1])
+		if tagRE.MatchString(t) && !seen[t] {
+			seen[t] = true
+			tags = append(tags, t)
+		}
+	}
+	sort.Slice(tags, func(i, j int) bool { return CompareTags(tags[i], tags[j]) > 0 })
+	return tags
+}
+
+// CompareTags orders mainline tags: v3.6-rc7 < v3.6 < v3.6.1 < v3.7-rc1.
+func CompareTags(a, b string) int {
+	pa, pb := tagRE.FindStringSubmatch(a), tagRE.FindStringSubmatch(b)
+	if pa == nil || pb == nil {
+		return strings.Compare(a, b)
+	}
+	if c := compareDotted(pa[1], pb[1]); c != 0 {
+		return c
+	}
+	switch {
+	case pa[2] == pb[2]:
+		return 0
+	case pa[2] == "": // a release is newer than its release candidates
+		return 1
+	case pb[2] == "":
+		return -1
+	}
+	var ra, rb int
+	fmt.Sscanf(pa[2], "rc%d", &ra)
+	fmt.Sscanf(pb[2], "rc%d", &rb)
+	return compareInts(ra, rb)
+}
+
+func compareDotted(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			fmt.Sscanf(as[i], "%d", &x)
+		}
+		if i < len(bs) {
+			fmt.Sscanf(bs[i], "%d", &y)
+		}
+		if c := compareInts(x, y); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func compareInts(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Kernel finds one tag's build for the reference's arch: its CHECKSUMS
+// (under ARCH/ in the newer layout, at the top in the older), verified with
+// the keyring, and the image and modules .debs it lists. A tag never
+// changes once built, so the answer is cached for good.
+func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*MainlineKernel, error) {
+	_, debArch := flavour(r.Arch)
+	p, err := c.Path("mainline-index", cacheKey(m.root())+"_"+r.Tag+"_"+debArch+".json")
+	if err != nil {
+		return nil, err
+	}
+	var mk MainlineKernel
+	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &mk) == nil && mk.Image.SHA256 != "" {
+		return &mk, nil
+	}
+	if offline {
+		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", r.Raw, r.Raw)
+	}
+	if _, err := m.keyring(); err != nil {
+		return nil, err
+	}
+	tagDir := m.root() + "/" + r.Tag
+	a := m.archive(tagDir)
+	var sums []byte
+	dir := debArch
+	for _, d := range []string{debArch, ""} {
+		dir = d
+		name := strings.TrimPrefix(d+"/CHECKSUMS", "/")
+		if sums, err = a.Get(ctx, name); err == nil {
+			break
+		}
+		var nf *debarchive.NotFoundError
+		if !errors.As(err, &nf) {
+			return nil, fmt.Errorf("kernel %s: %w; try again later, or pass --mainline-url with another mirror", r.Raw, err)
+		}
+	}
+	if err != nil {
+		return nil, inputErr("kernel %s: %s has no such tag (no CHECKSUMS under %s/); see `runmatrix kernels list mainline:`", r.Raw, m.root(), r.Tag)
+	}
+	sumsName := strings.TrimPrefix(dir+"/CHECKSUMS", "/")
+	sig, err := a.Get(ctx, sumsName+".gpg")
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", r.Raw, err)
+	}
+	if err := a.VerifyDetached(tagDir+"/"+sumsName, sums, sig); err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", r.Raw, err)
+	}
+	mk = MainlineKernel{Tag: r.Tag, DebArch: debArch, Dir: strings.TrimSuffix(tagDir+"/"+dir, "/"), Fetched: time.Now().UTC(), Checksum: tagDir + "/" + sumsName}
+	files := parseChecksums(sums)
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		g := mainlineImage.FindStringSubmatch(n)
+		if g == nil || g[3] != debArch {
+			continue
+		}
+		// Prefer the unsigned image where a build has both.
+		if mk.Image.Filename == "" || strings.HasPrefix(n, "linux-image-unsigned-") {
+			mk.ABI, mk.Version = g[1], g[2]
+			mk.Image = debarchive.Package{Name: strings.SplitN(n, "_", 2)[0], Version: g[2], Arch: debArch, Filename: n, SHA256: files[n], Suite: "mainline " + r.Tag}
+		}
+	}
+	if mk.Image.Filename == "" {
+		return nil, inputErr("kernel %s: %s lists no linux-image-…-generic .deb for %s (the build for it may have failed; see the tag's folder)", r.Raw, mk.Checksum, debArch)
+	}
+	mods := "linux-modules-" + mk.ABI + "-generic_" + mk.Version + "_" + debArch + ".deb"
+	if sum, ok := files[mods]; ok {
+		mk.Modules = append(mk.Modules, debarchive.Package{Name: strings.SplitN(mods, "_", 2)[0], Version: mk.Version, Arch: debArch, Filename: mods, SHA256: sum, Suite: "mainline " + r.Tag})
+	}
+	if err := writeJSONAtomic(p, mk); err != nil {
+		return nil, err
+	}
+	return &mk, nil
+}
+
+// parseChecksums reads the sha256 lines of a mainline CHECKSUMS file
+// ("# Checksums-Sha1:" and "# Checksums-Sha256:" sections of
+// "DIGEST  NAME" lines, as sha256sum writes them).
+func parseChecksums(b []byte) map[string]string {
+	out := map[string]string{}
+	s := bufio.NewScanner(bytes.NewReader(b))
+	for s.Scan() {
+		f := strings.Fields(s.Text())
+		if len(f) != 2 || len(f[0]) != 64 {
+			continue
+		}
+		out[strings.TrimPrefix(f[1], "*")] = strings.ToLower(f[0])
+	}
+	return out
+}
+
+func cacheKey(url string) string {
+	return strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://"))
+}
+
+// resolveMainline fetches and extracts (once) the build the reference names.
+func (r *Resolver) resolveMainline(ctx context.Context, ref Ref) (*Kernel, error) {
+	m := r.mainline()
+	mk, err := m.Kernel(ctx, r.Cache, ref, r.Debian.Offline)
+	if err != nil {
+		return nil, err
+	}
+	dk := DebianKernel{Package: mk.Image, ABI: mk.ABI, KernelArch: ref.Arch, Mirror: mk.Dir, Codename: "mainline", Parts: mk.Modules}
+	return r.fetchDebianKernel(ctx, ref, dk)
+}

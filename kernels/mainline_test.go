@@ -1,0 +1,242 @@
+package kernels
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/stretchr/testify/require"
+)
+
+// addMainlineTag publishes one tag folder of the Ubuntu mainline layout:
+// flat (CHECKSUMS and the .debs at the top, as up to about 2020) or with
+// one folder per arch (amd64/CHECKSUMS, amd64/*.deb); split puts the
+// modules in their own linux-modules-* package (from about 4.18).
+func (f *fakeArchive) addMainlineTag(tag, abi, stamp string, arches []string, perArch, split bool) {
+	t := f.t
+	var sha1, sha256 []string
+	for _, debArch := range arches {
+		arch := ArchX86_64
+		if debArch == "i386" {
+			arch = ArchI386
+		}
+		release := abi + "-generic"
+		version := abi + "." + stamp
+		dir := "mainline/" + tag + "/"
+		if perArch {
+			dir += debArch + "/"
+			sha1, sha256 = nil, nil
+		}
+		publish := func(name string, deb []byte) {
+			f.put(dir+name, deb)
+			sha1 = append(sha1, fmt.Sprintf("%040x  %s", len(deb), name))
+			sha256 = append(sha256, fmt.Sprintf("%s  %s", sum(deb), name))
+		}
+		publish(fmt.Sprintf("linux-headers-%s_%s_all.deb", abi, version), []byte("headers"))
+		if split {
+			publish(fmt.Sprintf("linux-image-unsigned-%s_%s_%s.deb", release, version, debArch), fakeDeb(t, release, arch, "image"))
+			publish(fmt.Sprintf("linux-modules-%s_%s_%s.deb", release, version, debArch), fakeDeb(t, release, arch, "modules"))
+		} else {
+			publish(fmt.Sprintf("linux-image-%s_%s_%s.deb", release, version, debArch), fakeDeb(t, release, arch, ""))
+		}
+		publish(fmt.Sprintf("linux-image-%s-lowlatency_%s_%s.deb", abi, version, debArch), []byte("not this flavour"))
+		if perArch {
+			f.signChecksums(dir, sha1, sha256)
+		}
+	}
+	if !perArch {
+		f.signChecksums("mainline/"+tag+"/", sha1, sha256)
+	}
+}
+
+func (f *fakeArchive) signChecksums(dir string, sha1, sha256 []string) {
+	text := "# Checksums-Sha1:\n" + strings.Join(sha1, "\n") + "\n# Checksums-Sha256:\n" + strings.Join(sha256, "\n") + "\n"
+	var sig bytes.Buffer
+	require.NoError(f.t, openpgp.DetachSign(&sig, f.key, strings.NewReader(text), nil))
+	f.put(dir+"CHECKSUMS", []byte(text))
+	f.put(dir+"CHECKSUMS.gpg", sig.Bytes())
+}
+
+// standardMainline publishes v3.6 (flat, amd64 and i386), v3.7-rc1, v3.7,
+// v4.0, v4.19.10 (flat, split modules) and v6.1 (per-arch folders).
+func (f *fakeArchive) standardMainline() {
+	f.addMainlineTag("v3.6", "3.6.0-030600", "201209271536", []string{"amd64", "i386"}, false, false)
+	f.addMainlineTag("v3.7-rc1", "3.7.0-030700rc1", "201210141935", []string{"amd64"}, false, false)
+	f.addMainlineTag("v3.7", "3.7.0-030700", "201212102335", []string{"amd64"}, false, false)
+	f.addMainlineTag("v4.0", "4.0.0-040000", "201504121935", []string{"amd64"}, false, false)
+	f.addMainlineTag("v4.19.10", "4.19.10-041910", "201812170433", []string{"amd64"}, false, true)
+	f.addMainlineTag("v6.1", "6.1.0-060100", "202212112330", []string{"amd64", "arm64"}, true, true)
+	var idx strings.Builder
+	idx.WriteString(`<html><body><table><tr><td><a href="../">Parent</a></td></tr>`)
+	for _, t := range []string{"daily/", "v3.6/", "v3.7-rc1/", "v3.7/", "v4.0/", "v4.19.10/", "v6.1/", "v6.1/", "README"} {
+		fmt.Fprintf(&idx, `<tr><td><img src="/icons/folder.gif" alt="[DIR]"></td><td><a href="%s">%s</a></td></tr>`+"\n", t, t)
+	}
+	idx.WriteString("</table></body></html>")
+	f.put("mainline/", []byte(idx.String()))
+}
+
+func (f *fakeArchive) mainline(key *openpgp.Entity) Mainline {
+	return Mainline{URL: f.url("mainline"), Keyring: openpgp.EntityList{key}}
+}
+
+func TestMainline(t *testing.T) {
+	f := newFakeArchive(t)
+	f.standardMainline()
+	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: f.mainline(f.key)}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ref, release, arch, pkg string
+		modules                 bool
+	}{
+		{"mainline:v3.6", "3.6.0-030600-generic", ArchX86_64, "linux-image-3.6.0-030600-generic", true},
+		{"mainline:3.6/i686", "3.6.0-030600-generic", ArchI386, "linux-image-3.6.0-030600-generic", true},
+		{"mainline:v3.7-rc1", "3.7.0-030700rc1-generic", ArchX86_64, "linux-image-3.7.0-030700rc1-generic", true},
+		{"mainline:v4.19.10", "4.19.10-041910-generic", ArchX86_64, "linux-image-unsigned-4.19.10-041910-generic", true},
+		{"mainline:v6.1", "6.1.0-060100-generic", ArchX86_64, "linux-image-unsigned-6.1.0-060100-generic", true},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			k, err := r.Resolve(ctx, tc.ref)
+			require.NoError(t, err)
+			require.Equal(t, tc.release, k.Image.Release)
+			require.Equal(t, tc.arch, k.Image.Arch)
+			require.Equal(t, tc.pkg, k.Origin.Package)
+			require.Equal(t, tc.modules, k.ModulesDir != "", "modules dir %q", k.ModulesDir)
+			if k.ModulesDir != "" {
+				require.FileExists(t, filepath.Join(k.ModulesDir, "modules.dep"))
+			}
+			require.Contains(t, k.Origin.URL, "/mainline/")
+		})
+	}
+
+	t.Run("range", func(t *testing.T) {
+		got, err := r.Expand(ctx, "mainline:v3.6..v4.0")
+		require.NoError(t, err)
+		require.Equal(t, []string{"mainline:v3.6", "mainline:v3.7", "mainline:v4.0"}, got)
+		got, err = r.Expand(ctx, "mainline:v3.7-rc1..v3.7/i686")
+		require.NoError(t, err)
+		require.Equal(t, []string{"mainline:v3.7-rc1/i686", "mainline:v3.7/i686"}, got)
+		_, err = r.Expand(ctx, "mainline:v5.0..v5.5")
+		requireInputError(t, err, "has no tag from v5.0 to v5.5")
+		_, err = r.Resolve(ctx, "mainline:v3.6..v4.0")
+		requireInputError(t, err, "a range names many kernels")
+	})
+
+	t.Run("offline uses what was fetched", func(t *testing.T) {
+		off := &Resolver{Cache: r.Cache, Mainline: r.Mainline, Debian: Debian{Offline: true}}
+		k, err := off.Resolve(ctx, "mainline:v3.6")
+		require.NoError(t, err)
+		require.Equal(t, "3.6.0-030600-generic", k.Image.Release)
+		_, err = off.Resolve(ctx, "mainline:v3.7")
+		require.ErrorContains(t, err, "runmatrix kernels fetch mainline:v3.7")
+		got, err := off.Expand(ctx, "mainline:v3.6..v3.7")
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+	})
+}
+
+func requireInputError(t *testing.T, err error, msg string) {
+	t.Helper()
+	require.ErrorContains(t, err, msg)
+	var ie *InputError
+	require.True(t, errors.As(err, &ie), "want an InputError, got %T: %v", err, err)
+	require.NotContains(t, err.Error(), "\n")
+}
+
+func TestMainlineRefusesBadBuilds(t *testing.T) {
+	other, err := openpgp.NewEntity("someone else", "", "other@example.invalid", nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, ref string
+		setup     func(f *fakeArchive, m *Mainline)
+		want      string
+		input     bool
+	}{
+		{name: "signature by another key", ref: "mainline:v3.6",
+			setup: func(f *fakeArchive, m *Mainline) { m.Keyring = openpgp.EntityList{other} },
+			want:  "bad OpenPGP signature"},
+		{name: "CHECKSUMS changed after signing", ref: "mainline:v6.1",
+			setup: func(f *fakeArchive, m *Mainline) {
+				f.tamper = func(p string, b []byte) []byte {
+					if strings.HasSuffix(p, "amd64/CHECKSUMS") {
+						return append(b, []byte("0000000000000000000000000000000000000000000000000000000000000000  extra.deb\n")...)
+					}
+					return b
+				}
+			},
+			want: "bad OpenPGP signature"},
+		{name: "checksum mismatch", ref: "mainline:v4.19.10",
+			setup: func(f *fakeArchive, m *Mainline) {
+				f.tamper = func(p string, b []byte) []byte {
+					if strings.HasSuffix(p, ".deb") && strings.Contains(p, "linux-modules-") {
+						b = append([]byte(nil), b...)
+						b[len(b)-1] ^= 0xff
+					}
+					return b
+				}
+			},
+			want: "the signed index says"},
+		{name: "truncated download", ref: "mainline:v3.6",
+			setup: func(f *fakeArchive, m *Mainline) {
+				f.tamper = func(p string, b []byte) []byte {
+					if strings.HasSuffix(p, ".deb") {
+						return b[:len(b)/2]
+					}
+					return b
+				}
+			},
+			want: "sha256"},
+		{name: "no such tag", ref: "mainline:v9.9", want: "has no such tag", input: true},
+		{name: "no build for the arch", ref: "mainline:v4.0/i686", want: "lists no linux-image-…-generic .deb for i386", input: true},
+		{name: "no keyring", ref: "mainline:v3.6",
+			setup: func(f *fakeArchive, m *Mainline) { m.Keyring = nil },
+			want:  "--mainline-keyring", input: true},
+		{name: "keyring file that is no keyring", ref: "mainline:v3.6",
+			setup: func(f *fakeArchive, m *Mainline) {
+				m.Keyring = nil
+				m.KeyringFile = filepath.Join(f.t.TempDir(), "k.gpg")
+				require.NoError(f.t, os.WriteFile(m.KeyringFile, []byte("hello"), 0o644))
+			},
+			want: "not an OpenPGP keyring", input: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeArchive(t)
+			f.standardMainline()
+			m := f.mainline(f.key)
+			if tc.setup != nil {
+				tc.setup(f, &m)
+			}
+			r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: m}
+			_, err := r.Resolve(ctx, tc.ref)
+			if tc.input {
+				requireInputError(t, err, tc.want)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+			require.NotContains(t, err.Error(), "\n")
+		})
+	}
+}
+
+func TestCompareTags(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"v3.6", "v3.6", 0},
+		{"v3.6-rc7", "v3.6", -1},
+		{"v3.6", "v3.6.1", -1},
+		{"v3.6.11", "v3.7-rc1", -1},
+		{"v3.10", "v3.9", 1},
+		{"v4.19.10", "v4.19.9", 1},
+		{"v5.0-rc10", "v5.0-rc9", 1},
+	} {
+		require.Equal(t, tc.want, CompareTags(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
+	}
+}
