@@ -46,9 +46,9 @@ func TestMain(m *testing.M) {
 }
 
 type probeResult struct {
-	Ref, Release, Machine, Transport, Accel, Error string
-	ReadySeconds                                   float64 `json:"ready_seconds"`
-	ImageRelease                                   string  `json:"image_release"`
+	Ref, Release, Machine, Transport, Driver, Accel, Error string
+	ReadySeconds                                           float64 `json:"ready_seconds"`
+	ImageRelease                                           string  `json:"image_release"`
 }
 
 // runmatrix runs the CLI with a deadline and returns stdout, stderr and the exit status.
@@ -205,4 +205,27 @@ func TestNoHostPackageManager(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &rs))
 	require.Len(t, rs, 1)
 	require.True(t, strings.HasPrefix(rs[0].Release, "6.12."), rs[0].Release)
+}
+
+// TestEveryNICModel boots debian:6.1 once per NIC model other than the
+// default, offered alone: the guest reaches the agent over each, with the
+// driver that model needs (8139cp for QEMU's 8139C+, not 8139too).
+func TestEveryNICModel(t *testing.T) {
+	for _, tc := range []struct{ model, driver string }{
+		{"e1000", "e1000"},
+		{"rtl8139", "8139cp"},
+		{"pcnet", "pcnet32"},
+		{"ne2k_pci", "ne2k-pci"},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			stdout, stderr, code := runmatrix(t, 5*time.Minute, "probe", "--json", "--nic", tc.model, "debian:6.1")
+			require.Equal(t, 0, code, stderr)
+			var results []probeResult
+			require.NoError(t, json.Unmarshal([]byte(stdout), &results))
+			require.Len(t, results, 1)
+			require.Empty(t, results[0].Error)
+			require.Equal(t, "net", results[0].Transport, "not the serial fallback")
+			require.Equal(t, tc.driver, results[0].Driver)
+		})
+	}
 }

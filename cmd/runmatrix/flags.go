@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -38,6 +39,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.opts.CaseJobs, "case-jobs", d.CaseJobs, "cells a guest runs at once (1: one at a time); never where it could change an outcome")
 	fs.BoolVar(&f.opts.Shared, "shared", false, "run cases without network namespaces, as on kernels built without them")
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
+	fs.StringSliceVar(&f.opts.NICs, "nic", nil, "offer only these NIC models ("+strings.Join(guest.NICModels(), ", ")+"; default: those the kernel has drivers for)")
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
 	env := kernels.DebianFromEnv()
 	fs.StringVar(&f.debian.Mirror, "debian-mirror", env.Mirror, "Debian archive for debian: kernels (env RUNMATRIX_DEBIAN_MIRROR)")
@@ -69,6 +71,11 @@ func (f *guestFlags) check() error {
 		return usage("--jobs %d: give 0 (automatic) or more", f.jobs)
 	case o.BootTimeout <= 0 || o.SSHTimeout <= 0 || o.CommandTimeout <= 0 || o.CaseTimeout <= 0:
 		return usage("timeouts must be positive durations such as 90s or 3m")
+	}
+	for _, n := range o.NICs {
+		if !slices.Contains(guest.NICModels(), n) {
+			return usage("--nic %q: use one of %s", n, strings.Join(guest.NICModels(), ", "))
+		}
 	}
 	if _, err := exec.LookPath(o.QEMU); err != nil {
 		return usage("%s not found: install it with `apt-get install qemu-system-x86`, or point --qemu at a QEMU binary", o.QEMU)

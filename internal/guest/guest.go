@@ -60,6 +60,9 @@ type Options struct {
 	// NoModules boots without the kernel's modules, as when a user has only
 	// the bzImage: without a built-in NIC driver SSH goes over serial.
 	NoModules bool
+	// NICs limits the NIC models offered (virtio-net-pci, e1000, rtl8139,
+	// pcnet, ne2k_pci) to these; empty offers what the kernel can drive.
+	NICs []string
 }
 
 // DefaultOptions are the timeouts and sizes used unless overridden.
@@ -139,7 +142,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	appendLine := env.CommandLine()
 	m, err := vm.Start(ctx, vm.Config{
 		QEMU: env.Opts.QEMU, Kernel: k.Path, InitrdFile: initrd, Append: appendLine, Accel: accel,
-		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir, NICs: chooseNICs(ctx, k, mods),
+		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir, NICs: chooseNICs(ctx, k, mods, env.Opts.NICs),
 	})
 	if err != nil {
 		os.RemoveAll(dir)
@@ -190,7 +193,7 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 // ever written to disk.
 func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd *os.File, dir string, mods []initramfs.Module, err error) {
 	if k.ModulesDir != "" && !env.Opts.NoModules {
-		if mods, err = initramfs.NICModules(k.ModulesDir); err != nil {
+		if mods, err = initramfs.NICModules(k.ModulesDir, moduleStacks(env.Opts.NICs)); err != nil {
 			return nil, "", nil, err
 		}
 	}

@@ -24,14 +24,11 @@ type Module struct {
 	Data []byte
 }
 
-// nicDrivers are the NIC stacks the init can use, in order of preference;
-// virtio_pci is the transport virtio_net needs but does not depend on.
-var nicDrivers = [][]string{{"virtio_pci", "virtio_net"}, {"e1000"}}
-
-// NICModules returns, in load order, the modules (with dependencies) that
-// provide the NIC drivers present as modules in modulesDir; drivers built into
-// the kernel (modules.builtin) need nothing.
-func NICModules(modulesDir string) ([]Module, error) {
+// NICModules returns, in load order, the modules (with dependencies) of
+// the driver stacks (each a list of modules to load in order, such as
+// virtio_pci then virtio_net) present as modules in modulesDir; drivers
+// built into the kernel (modules.builtin) need nothing.
+func NICModules(modulesDir string, stacks [][]string) ([]Module, error) {
 	index := map[string]string{}
 	err := filepath.WalkDir(modulesDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -78,7 +75,7 @@ func NICModules(modulesDir string) ([]Module, error) {
 		out = append(out, Module{Name: name + ".ko", Data: data})
 		return nil
 	}
-	for _, stack := range nicDrivers {
+	for _, stack := range stacks {
 		for _, m := range stack {
 			if _, ok := index[m]; !ok {
 				continue
