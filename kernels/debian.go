@@ -76,12 +76,19 @@ type Debian struct {
 	IndexTTL time.Duration
 	// Offline resolves from the cache only.
 	Offline bool
+	// Snapshot is the Debian snapshot archive, asked for an exact ABI
+	// version (debian:2.6.32-5) no other archive has; "" never asks it.
+	Snapshot string
+
+	// snapshot marks a Debian reading one moment of the snapshot archive.
+	snapshot bool
 }
 
 // DebianFromEnv returns the default archives, with the mirrors the
 // environment names.
 func DebianFromEnv() Debian {
 	d := Debian{Mirror: DefaultDebianMirror, SecurityMirror: DefaultDebianSecurityMirror, RetiredMirror: DefaultDebianRetiredMirror}
+	// RUNMATRIX_DEBIAN_SNAPSHOT set but empty turns the snapshot archive off.
 	if m := os.Getenv("RUNMATRIX_DEBIAN_MIRROR"); m != "" {
 		d.Mirror = m
 	}
@@ -90,6 +97,10 @@ func DebianFromEnv() Debian {
 	}
 	if m := os.Getenv("RUNMATRIX_DEBIAN_RETIRED_MIRROR"); m != "" {
 		d.RetiredMirror = m
+	}
+	d.Snapshot = DefaultDebianSnapshot
+	if m, ok := os.LookupEnv("RUNMATRIX_DEBIAN_SNAPSHOT"); ok {
+		d.Snapshot = m
 	}
 	return d
 }
@@ -206,11 +217,11 @@ func (q Query) match(k DebianKernel) bool {
 
 // suites returns the suites a reference may live in.
 func (d *Debian) suites(ctx context.Context, c Cache, r Ref, log func(string)) (current, retired []suite, err error) {
-	main, err := d.archive(d.Mirror, false)
+	main, err := d.archive(d.Mirror, d.snapshot)
 	if err != nil {
 		return nil, nil, err
 	}
-	sec, err := d.archive(d.SecurityMirror, false)
+	sec, err := d.archive(d.SecurityMirror, d.snapshot)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -304,10 +315,27 @@ func (d *Debian) kernels(ctx context.Context, c Cache, r Ref, log func(string)) 
 	if err != nil {
 		return nil, err
 	}
-	if len(ks) == 0 && len(retired) > 0 && !d.Offline && mayBeRetired(r) {
+	var retiredErr error
+	if len(ks) == 0 && len(retired) > 0 && !d.Offline && mayBeRetired(r) && d.RetiredMirror != "" {
 		if ks, err = d.collect(ctx, c, retired, r, log); err != nil {
-			return nil, fmt.Errorf("kernel %s: no current Debian suite has it, and the archive of retired releases could not be read: %w", r.Raw, err)
+			retiredErr = fmt.Errorf("kernel %s: no current Debian suite has it, and the archive of retired releases could not be read: %s",
+				r.Raw, strings.TrimPrefix(err.Error(), "kernel "+r.Raw+": "))
 		}
+	}
+	if len(ks) == 0 && r.Version != "" && d.Snapshot != "" && !d.snapshot {
+		if ks, err = d.snapshotKernels(ctx, c, r, log); err != nil {
+			if retiredErr != nil {
+				return nil, retiredErr // one line: the first failure
+			}
+			return nil, err
+		}
+		if len(ks) > 0 && retiredErr != nil {
+			log("warning: " + retiredErr.Error())
+			retiredErr = nil
+		}
+	}
+	if retiredErr != nil {
+		return nil, retiredErr
 	}
 	out := ks
 	sort.SliceStable(out, func(i, j int) bool {
@@ -336,8 +364,11 @@ func (d *Debian) collect(ctx context.Context, c Cache, ss []suite, r Ref, log fu
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	// One line: the first suite that failed speaks for the others.
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	var out []DebianKernel
 	for _, x := range idx {
@@ -479,7 +510,7 @@ func (d *Debian) missing(r Ref, what string) error {
 }
 
 func (d *Debian) fail(r Ref, err error) error {
-	return fmt.Errorf("kernel %s: %s; try again later, or pass --debian-mirror (RUNMATRIX_DEBIAN_MIRROR) with another mirror", r.Raw, firstLine(err.Error()))
+	return fmt.Errorf("kernel %s: %s; try again later, or point the matching --debian-mirror, --debian-security-mirror or --debian-retired-mirror at another mirror", r.Raw, firstLine(err.Error()))
 }
 
 func firstLine(s string) string {

@@ -68,8 +68,9 @@ func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) 
 		if r.Debian.Offline {
 			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
 		}
-		return nil, inputErr("kernel %s: no Debian archive (%s, %s, %s) has a linux-image-…-%s package of it for %s; see `runmatrix kernels list debian:`",
-			ref.Raw, r.Debian.Mirror, r.Debian.SecurityMirror, r.Debian.RetiredMirror, flav, debArch)
+		archives := strings.Join(nonEmpty(r.Debian.Mirror, r.Debian.SecurityMirror, r.Debian.RetiredMirror, r.Debian.Snapshot), ", ")
+		return nil, inputErr("kernel %s: no Debian archive (%s) has a linux-image-…-%s package of it for %s; see `runmatrix kernels list debian:`",
+			ref.Raw, archives, flav, debArch)
 	}
 	if ks[0].Stale {
 		r.logf("warning: %s/dists/%s, where %s comes from, is past its Valid-Until: that mirror has stopped syncing it", ks[0].Mirror, ks[0].Suite, ks[0].Name)
@@ -191,4 +192,14 @@ func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (d
 		return m, fmt.Errorf("cache: %w", err)
 	}
 	return m, nil
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

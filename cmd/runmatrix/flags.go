@@ -45,6 +45,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.debian.Mirror, "debian-mirror", env.Mirror, "Debian archive for debian: kernels (env RUNMATRIX_DEBIAN_MIRROR)")
 	fs.StringVar(&f.debian.SecurityMirror, "debian-security-mirror", env.SecurityMirror, "Debian security archive (env RUNMATRIX_DEBIAN_SECURITY_MIRROR)")
 	fs.StringVar(&f.debian.RetiredMirror, "debian-retired-mirror", env.RetiredMirror, "archive of retired Debian releases, squeeze to buster (env RUNMATRIX_DEBIAN_RETIRED_MIRROR)")
+	fs.StringVar(&f.debian.Snapshot, "debian-snapshot", env.Snapshot, "Debian snapshot archive, asked for an exact ABI (debian:2.6.32-5) no other archive has; \"\" never asks it (env RUNMATRIX_DEBIAN_SNAPSHOT)")
 	fs.DurationVar(&f.debian.IndexTTL, "index-ttl", kernels.DefaultIndexTTL, "reuse a fetched Debian suite index or mainline tag list for this long before reading it again")
 	ml := kernels.MainlineFromEnv()
 	fs.StringVar(&f.mainline.URL, "mainline-url", ml.URL, "Ubuntu mainline builds for mainline: kernels (env RUNMATRIX_MAINLINE_URL)")

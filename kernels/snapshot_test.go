@@ -1,0 +1,87 @@
+package kernels
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// addSnapshot publishes, under snapshot/, the snapshot archive's API
+// answers for one image package and the archive as it was at stamp, where
+// the package's suite is squeeze (stable then).
+func (f *fakeArchive) addSnapshot(abi, version, stamp string) {
+	name := "linux-image-" + abi + "-amd64"
+	f.put("snapshot/mr/binary/"+name+"/", []byte(fmt.Sprintf(
+		`{"_comment":"foo","binary":"%s","result":[{"binary_version":"2.6.32-1","name":"%s","source":"linux-2.6","version":"2.6.32-1"},{"binary_version":"%s","name":"%s","source":"linux-2.6","version":"%s"}]}`,
+		name, name, version, name, version)))
+	f.put("snapshot/mr/binary/"+name+"/"+version+"/binfiles", []byte(fmt.Sprintf(
+		`{"binary":"%s","binary_version":"%s","result":[{"architecture":"i386","hash":"aaaa"},{"architecture":"amd64","hash":"bbbb"}],`+
+			`"fileinfo":{"bbbb":[{"archive_name":"debian-backports","first_seen":"20110101T000000Z","name":"x.deb","path":"/pool/main/l/linux-2.6","size":1},`+
+			`{"archive_name":"debian","first_seen":"%s","name":"%s_%s_amd64.deb","path":"/pool/main/l/linux-2.6","size":1}]}}`,
+		name, version, stamp, name, version)))
+	root := "snapshot/archive/debian/" + stamp
+	for _, alias := range []string{"stable", "squeeze"} {
+		f.addSuite(root, alias, "squeeze", "amd64", []fakePkg{{abi: abi, flavour: "amd64", version: version}}, true)
+	}
+	f.addSuite(root, "oldstable", "lenny", "amd64", []fakePkg{{abi: "2.6.26-2", flavour: "amd64", version: "2.6.26-26lenny3"}}, true)
+}
+
+func TestDebianSnapshot(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeArchive(t)
+	f.standard()
+	f.addSnapshot("2.6.32-4", "2.6.32-11", "20100412T083355Z")
+	d := f.debian(false)
+	d.Snapshot = f.url("snapshot")
+	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: d}
+
+	k, err := r.Resolve(ctx, "debian:2.6.32-4")
+	require.NoError(t, err)
+	require.Equal(t, "2.6.32-4-amd64", k.Image.Release)
+	require.Equal(t, "linux-image-2.6.32-4-amd64", k.Origin.Package)
+	require.Equal(t, "2.6.32-11", k.Origin.PackageVersion, "the newest build, not 2.6.32-1")
+	require.Equal(t, "squeeze", k.Origin.Suite)
+	require.Contains(t, k.Origin.URL, "/snapshot/archive/debian/20100412T083355Z/pool/")
+
+	// The retired archive is asked before the snapshot one.
+	k, err = r.Resolve(ctx, "debian:2.6.32-5")
+	require.NoError(t, err)
+	require.Contains(t, k.Origin.URL, "/retired/debian/")
+
+	t.Run("offline after a fetch", func(t *testing.T) {
+		off := *r
+		off.Debian.Offline = true
+		k, err := off.Resolve(ctx, "debian:2.6.32-4")
+		require.NoError(t, err)
+		require.Equal(t, "2.6.32-11", k.Origin.PackageVersion)
+	})
+
+	t.Run("unknown everywhere", func(t *testing.T) {
+		_, err := r.Resolve(ctx, "debian:2.6.18-6")
+		requireInputError(t, err, "no Debian archive")
+	})
+
+	t.Run("signed by a key the keyring lacks", func(t *testing.T) {
+		g := newFakeArchive(t)
+		g.standard()
+		other := newFakeArchive(t) // signs the snapshot with its own key
+		other.addSnapshot("2.6.32-4", "2.6.32-11", "20100412T083355Z")
+		g.mu.Lock()
+		for p, b := range other.files {
+			g.files[p] = b
+		}
+		g.mu.Unlock()
+		d := g.debian(false)
+		d.Snapshot = g.url("snapshot")
+		_, err := (&Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
+		require.ErrorContains(t, err, "bad OpenPGP signature")
+	})
+
+	t.Run("snapshot off", func(t *testing.T) {
+		d := f.debian(false)
+		_, err := (&Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
+		requireInputError(t, err, "no Debian archive")
+	})
+}
