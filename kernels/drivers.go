@@ -5,11 +5,15 @@ import (
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -116,4 +120,34 @@ func toolAll(ctx context.Context, p []byte, compression string) ([]byte, error) 
 	// The tools complain about the bytes the kernel appends after the
 	// stream, after writing everything.
 	return out.Bytes(), nil
+}
+
+// CachedBuiltinDrivers is BuiltinDrivers remembered in c by the image's
+// sha256: decompressing a kernel costs up to seconds, and a guest boots
+// the same image many times.
+func (c Cache) CachedBuiltinDrivers(ctx context.Context, path, sha256 string, names []string) ([]string, error) {
+	if sha256 == "" {
+		return BuiltinDrivers(ctx, path, names)
+	}
+	key := sha256Hex([]byte(strings.Join(names, "\x00")))[:16]
+	p, err := c.Path("drivers", sha256+"-"+key+".json")
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &found) == nil {
+		return found, nil
+	}
+	if found, err = BuiltinDrivers(ctx, path, names); err != nil {
+		return nil, err
+	}
+	if found == nil {
+		found = []string{}
+	}
+	return found, writeJSONAtomic(p, found)
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -142,7 +142,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	appendLine := env.CommandLine()
 	m, err := vm.Start(ctx, vm.Config{
 		QEMU: env.Opts.QEMU, Kernel: k.Path, InitrdFile: initrd, Append: appendLine, Accel: accel,
-		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir, NICs: chooseNICs(ctx, k, mods, env.Opts.NICs),
+		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs),
 	})
 	if err != nil {
 		os.RemoveAll(dir)

@@ -73,12 +73,18 @@ const maxNICs = 2
 // driver under another name) the guest gets vm.DefaultNICs: a card
 // without a driver costs nothing, and serial remains the way in.
 // Models, if given, are the only ones offered.
-func chooseNICs(ctx context.Context, k *kernels.Kernel, mods []initramfs.Module, models []string) []vm.NIC {
+func chooseNICs(ctx context.Context, cache kernels.Cache, k *kernels.Kernel, mods []initramfs.Module, models []string) []vm.NIC {
+	if len(models) == 0 {
+		// Modules that give the two best models leave nothing to look for.
+		if got := nicsFor(nil, mods, nil); len(got) == maxNICs && got[0] == nicModels[0].nic && got[1] == nicModels[1].nic {
+			return got
+		}
+	}
 	var names []string
 	for _, m := range nicModels {
 		names = append(names, m.drivers...)
 	}
-	builtin, err := kernels.BuiltinDrivers(ctx, k.Path, names)
+	builtin, err := cache.CachedBuiltinDrivers(ctx, k.Path, k.Origin.SHA256, names)
 	if err != nil && len(models) == 0 {
 		return vm.DefaultNICs
 	}
