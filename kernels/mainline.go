@@ -237,6 +237,13 @@ func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*M
 		}
 	}
 	if err != nil {
+		// Tell a tag that does not exist from one whose build has no
+		// signed checksums for this arch (a failed build, or one from
+		// before the checksums were signed): runmatrix fetches neither.
+		if _, terr := a.Get(ctx, ""); terr == nil {
+			return nil, inputErr("kernel %s: %s/ has no CHECKSUMS for %s (its build failed, or predates signed checksums), so runmatrix cannot verify it; "+
+				"pick another tag, or fetch the image yourself and give its file", r.Raw, tagDir, debArch)
+		}
 		return nil, inputErr("kernel %s: %s has no such tag (no CHECKSUMS under %s/); see `runmatrix kernels list mainline:`", r.Raw, m.root(), r.Tag)
 	}
 	sumsName := strings.TrimPrefix(dir+"/CHECKSUMS", "/")

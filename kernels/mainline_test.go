@@ -193,6 +193,12 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			},
 			want: "sha256"},
 		{name: "no such tag", ref: "mainline:v9.9", want: "has no such tag", input: true},
+		{name: "a tag without signed checksums", ref: "mainline:v2.6.38",
+			setup: func(f *fakeArchive, m *Mainline) {
+				f.put("mainline/v2.6.38/", []byte(`<a href="linux-image-2.6.38-020638-generic_2.6.38-020638.201103151303_amd64.deb">`))
+				f.put("mainline/v2.6.38/linux-image-2.6.38-020638-generic_2.6.38-020638.201103151303_amd64.deb", []byte("unverifiable"))
+			},
+			want: "has no CHECKSUMS for amd64", input: true},
 		{name: "no build for the arch", ref: "mainline:v4.0/i686", want: "lists no linux-image-…-generic .deb for i386", input: true},
 		{name: "no keyring", ref: "mainline:v3.6",
 			setup: func(f *fakeArchive, m *Mainline) { m.Keyring = nil },
