@@ -74,12 +74,14 @@ func TestExamples(t *testing.T) {
 		}
 	}
 	all := strings.Join(runs, "\n")
-	require.Contains(t, all, "--shard ${{ matrix.shard }}/4")
-	require.Contains(t, all, "runmatrix merge -o results.json")
-	require.Contains(t, all, "runmatrix diff baseline.json results.json")
-	// The build step is a Makefile target that needs neither root nor apt
-	// (make test builds through it too, so it cannot rot).
-	require.Contains(t, all, "make binaries")
+	// The steps are scripts that make test runs (e2e TestCIExample).
+	require.Contains(t, all, "examples/github-actions/shard.sh ${{ matrix.shard }}/4 out")
+	require.Contains(t, all, "examples/github-actions/merge.sh report baseline.json shards/shard-*/results.json")
+	shard, err := os.ReadFile("../../examples/github-actions/shard.sh")
+	require.NoError(t, err)
+	require.Contains(t, string(shard), `--shard "$shard"`)
+	// The build is a Makefile target that needs neither root nor apt.
+	require.Contains(t, string(shard), "make -s binaries")
 	mk, err := os.ReadFile("../../Makefile")
 	require.NoError(t, err)
 	require.Regexp(t, `(?m)^binaries: guest$`, string(mk))
