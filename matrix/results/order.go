@@ -57,6 +57,9 @@ func (k Kernel) VersionString() string {
 
 // Origin kinds, for labels and lineages.
 func (k Kernel) originKind() string {
+	if r, err := kernels.ParseRef(k.Ref); err == nil && r.Kind == kernels.KindMainline {
+		return "mainline" // packaged as .debs, but upstream's line, not Debian's
+	}
 	switch {
 	case k.Origin.Package != "":
 		return "debian"
@@ -75,7 +78,11 @@ func (k Kernel) originKind() string {
 // series (Debian's 6.1 builds), or "" when unknown (local files, URLs),
 // which are taken in version order as given.
 func (k Kernel) Lineage() string {
-	if k.originKind() != "debian" {
+	switch k.originKind() {
+	case "mainline":
+		return "mainline" // upstream's tags are one line of history
+	case "debian":
+	default:
 		return ""
 	}
 	v := k.Version()
@@ -93,7 +100,7 @@ func (k Kernel) Label() string {
 		l += " " + k.Arch
 	}
 	origin := k.originKind()
-	if origin != "debian" {
+	if origin != "debian" && origin != "mainline" {
 		rel := k.Release
 		if rel == "" {
 			rel = k.ImageRelease
