@@ -1,12 +1,8 @@
 package kernels
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +16,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/archivetest"
 )
 
 // fakeArchive serves a Debian archive layout (dists/, pool/) signed with a
@@ -80,13 +78,7 @@ func (f *fakeArchive) put(p string, b []byte) {
 	f.files[p] = b
 }
 
-func gz(b []byte) []byte {
-	var out bytes.Buffer
-	w := gzip.NewWriter(&out)
-	w.Write(b)
-	w.Close()
-	return out.Bytes()
-}
+func gz(b []byte) []byte { return archivetest.Gzip(b) }
 
 func fakeDeb(t *testing.T, release, arch, part string) []byte {
 	files := map[string][]byte{"./usr/share/doc/linux-image/changelog": []byte("not extracted")}
@@ -103,32 +95,12 @@ func fakeDeb(t *testing.T, release, arch, part string) []byte {
 		files["./usr/lib/modules/"+release+"/modules.dep"] = []byte("")
 		files["./usr/lib/modules/"+release+"/modules.order"] = []byte("")
 	}
-	var data bytes.Buffer
-	tw := tar.NewWriter(&data)
-	for name, body := range files {
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}))
-		tw.Write(body)
-	}
-	require.NoError(t, tw.Close())
-	var ar bytes.Buffer
-	ar.WriteString("!<arch>\n")
-	for _, m := range []struct {
-		name string
-		body []byte
-	}{{"debian-binary", []byte("2.0\n")}, {"control.tar.gz", gz(nil)}, {"data.tar.gz", gz(data.Bytes())}} {
-		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", m.name, 0, 0, 0, "100644", len(m.body))
-		ar.Write(m.body)
-		if len(m.body)%2 == 1 {
-			ar.WriteByte('\n')
-		}
-	}
-	return ar.Bytes()
+	deb, err := archivetest.Deb(files)
+	require.NoError(t, err)
+	return deb
 }
 
-func sum(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
+func sum(b []byte) string { return archivetest.SHA256(b) }
 
 // addSuite publishes dists/SUITE under root with the packages for debArch;
 // detached signs Release with Release.gpg (old layout) instead of InRelease.

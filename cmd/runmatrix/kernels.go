@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -89,6 +90,9 @@ func listRef(pattern string) (kernels.Ref, error) {
 	return ref, nil
 }
 
+// tagPrefix matches the start of mainline tags: v6, v4.19, v5.0-rc3.
+var tagPrefix = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+)*(-rc[0-9]+)?$`)
+
 // listMainline prints the mainline tags a pattern names: all of them
 // (mainline:), those of a series (mainline:v4.19 lists v4.19 and
 // v4.19.*), or a range (mainline:v3.0..v4.0).
@@ -105,10 +109,8 @@ func listMainline(cmd *cobra.Command, r *kernels.Resolver, pattern string) error
 			return err
 		}
 	} else {
-		if what != "" {
-			if _, err := kernels.ParseRef(pattern); err != nil {
-				return usage("%v", err)
-			}
+		if what != "" && !tagPrefix.MatchString(what) {
+			return usage("kernels list %s: want mainline:, mainline:vN[.N…] (every tag under it) or mainline:vA..vB", pattern)
 		}
 		tags, err := r.Mainline.Tags(cmd.Context(), r.Cache, r.Debian.Offline)
 		if err != nil {

@@ -1,0 +1,132 @@
+// Package archivetest builds what package archives serve, for tests: .deb
+// files, and Ubuntu mainline tag folders with signed CHECKSUMS.
+package archivetest
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+)
+
+// Deb returns a .deb (ar archive of debian-binary, control.tar.gz and
+// data.tar.gz) whose data holds files, by path ("./boot/vmlinuz-…").
+func Deb(files map[string][]byte) ([]byte, error) {
+	var data bytes.Buffer
+	tw := tar.NewWriter(&data)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		body := files[name]
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(body); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	var ar bytes.Buffer
+	ar.WriteString("!<arch>\n")
+	for _, m := range []struct {
+		name string
+		body []byte
+	}{{"debian-binary", []byte("2.0\n")}, {"control.tar.gz", Gzip(nil)}, {"data.tar.gz", Gzip(data.Bytes())}} {
+		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", m.name, 0, 0, 0, "100644", len(m.body))
+		ar.Write(m.body)
+		if len(m.body)%2 == 1 {
+			ar.WriteByte('\n')
+		}
+	}
+	return ar.Bytes(), nil
+}
+
+// Gzip compresses b.
+func Gzip(b []byte) []byte {
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
+}
+
+// SHA256 is the hex sha256 of b.
+func SHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// MainlineTag is one tag folder of the Ubuntu mainline layout.
+type MainlineTag struct {
+	Tag string // "v6.1"
+	// ABI and Stamp make the package names: linux-image-unsigned-ABI-generic_ABI.STAMP_ARCH.deb.
+	ABI, Stamp string
+	// PerArch puts CHECKSUMS and the .debs under ARCH/ (the layout from
+	// about 2020) instead of at the top of the tag's folder.
+	PerArch bool
+	// Image and Modules are the files of the image and modules packages
+	// for amd64; nil Modules means one image package holding everything.
+	Image, Modules map[string][]byte
+}
+
+// Files returns the tag's files by path under the mainline root, with
+// CHECKSUMS signed by key in CHECKSUMS.gpg.
+func (m MainlineTag) Files(key *openpgp.Entity) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	dir := m.Tag + "/"
+	if m.PerArch {
+		dir += "amd64/"
+	}
+	version := m.ABI + "." + m.Stamp
+	var sums []string
+	add := func(name string, files map[string][]byte) error {
+		deb, err := Deb(files)
+		if err != nil {
+			return err
+		}
+		out[dir+name] = deb
+		sums = append(sums, SHA256(deb)+"  "+name)
+		return nil
+	}
+	image := fmt.Sprintf("linux-image-%s-generic_%s_amd64.deb", m.ABI, version)
+	if m.Modules != nil {
+		image = fmt.Sprintf("linux-image-unsigned-%s-generic_%s_amd64.deb", m.ABI, version)
+		if err := add(fmt.Sprintf("linux-modules-%s-generic_%s_amd64.deb", m.ABI, version), m.Modules); err != nil {
+			return nil, err
+		}
+	}
+	if err := add(image, m.Image); err != nil {
+		return nil, err
+	}
+	text := "# Checksums-Sha256:\n" + strings.Join(sums, "\n") + "\n"
+	var sig bytes.Buffer
+	if err := openpgp.DetachSign(&sig, key, strings.NewReader(text), nil); err != nil {
+		return nil, err
+	}
+	out[dir+"CHECKSUMS"] = []byte(text)
+	out[dir+"CHECKSUMS.gpg"] = sig.Bytes()
+	out[m.Tag+"/"] = []byte(`<html><a href="CHECKSUMS">CHECKSUMS</a></html>`)
+	return out, nil
+}
+
+// MainlineIndex is the HTML index of the mainline root listing tags.
+func MainlineIndex(tags ...string) []byte {
+	var b strings.Builder
+	b.WriteString(`<html><body><table><tr><td><a href="../">Parent</a></td></tr>` + "\n")
+	for _, t := range tags {
+		fmt.Fprintf(&b, `<tr><td><img src="/icons/folder.gif" alt="[DIR]"></td><td><a href="%s/">%s/</a></td></tr>`+"\n", t, t)
+	}
+	b.WriteString("</table></body></html>\n")
+	return []byte(b.String())
+}
