@@ -2,21 +2,14 @@ package kernels
 
 import (
 	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strings"
-	"time"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // BuiltinDrivers reports which of names the image has built in: a driver
@@ -32,7 +25,7 @@ func BuiltinDrivers(ctx context.Context, path string, names []string) ([]string,
 	if err != nil {
 		return nil, err
 	}
-	vmlinux, err := decompressAll(ctx, payload, comp)
+	vmlinux, err := decompress(ctx, payload, comp, 0)
 	if err != nil {
 		return nil, fmt.Errorf("decompress %s payload of %s: %w", comp, path, err)
 	}
@@ -62,64 +55,6 @@ func imagePayload(b []byte) ([]byte, string, error) {
 	start := (setupSects+1)*512 + int(le.Uint32(b[0x248:]))
 	n := int(le.Uint32(b[0x24c:]))
 	return b[start : start+n], img.Compression, nil
-}
-
-// decompressAll decompresses a whole kernel payload, in-process where Go
-// can and with the command-line tool where it cannot (see decompressHead).
-func decompressAll(ctx context.Context, p []byte, compression string) ([]byte, error) {
-	var r io.Reader
-	switch compression {
-	case "none":
-		return p, nil
-	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(p))
-		if err != nil {
-			return nil, err
-		}
-		zr.Multistream(false) // the payload is followed by its size, not another member
-		r = zr
-	case "bzip2":
-		r = bzip2.NewReader(bytes.NewReader(p))
-	case "zstd":
-		zr, err := zstd.NewReader(bytes.NewReader(p))
-		if err != nil {
-			return nil, err
-		}
-		defer zr.Close()
-		r = zr
-	case "xz", "lzma", "lzo", "lz4":
-		return toolAll(ctx, p, compression)
-	default:
-		return nil, fmt.Errorf("unknown payload compression")
-	}
-	var out bytes.Buffer
-	_, err := io.Copy(&out, r)
-	if out.Len() == 0 && err != nil {
-		return nil, err
-	}
-	// Trailing bytes after the stream (the appended size) end some
-	// readers with an error once the kernel itself has been read.
-	return out.Bytes(), nil
-}
-
-func toolAll(ctx context.Context, p []byte, compression string) ([]byte, error) {
-	args := toolArgs[compression]
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Stdin = bytes.NewReader(p)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	err := cmd.Run()
-	if out.Len() == 0 {
-		if _, lerr := exec.LookPath(args[0]); lerr != nil {
-			return nil, fmt.Errorf("%s is needed to read a %s kernel: %w", args[0], compression, lerr)
-		}
-		return nil, fmt.Errorf("%s: %v", args[0], err)
-	}
-	// The tools complain about the bytes the kernel appends after the
-	// stream, after writing everything.
-	return out.Bytes(), nil
 }
 
 // CachedBuiltinDrivers is BuiltinDrivers remembered in c by the image's

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
@@ -82,7 +81,9 @@ func ParseImage(b []byte) (Image, error) {
 	}
 	setupEnd := (setupSects + 1) * 512
 	sysSize := int64(le.Uint32(b[0x1f4:])) * 16
-	if want := int64(setupEnd) + sysSize; int64(len(b)) < want {
+	// syssize counts 16-byte paragraphs, rounded up: an image may end up
+	// to 15 bytes before it (Linux 2.4 and 2.6 builds do).
+	if want := int64(setupEnd) + sysSize; int64(len(b)) < want-15 {
 		return Image{}, fmt.Errorf("%w: %d bytes, the header says %d", ErrTruncated, len(b), want)
 	}
 	if off := int(le.Uint16(b[0x20e:])) + 0x200; off < setupEnd {
@@ -167,15 +168,25 @@ func compressionOf(p []byte) string {
 
 // decompressHead returns the first n bytes of the decompressed payload.
 func decompressHead(p []byte, compression string, n int) ([]byte, error) {
+	return decompress(context.Background(), p, compression, n)
+}
+
+// decompress returns the decompressed payload, or its first limit bytes
+// when limit > 0.
+func decompress(ctx context.Context, p []byte, compression string, limit int) ([]byte, error) {
 	var r io.Reader
 	switch compression {
 	case "none":
-		return p[:min(n, len(p))], nil
+		if limit > 0 {
+			return p[:min(limit, len(p))], nil
+		}
+		return p, nil
 	case "gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(p))
 		if err != nil {
 			return nil, err
 		}
+		zr.Multistream(false) // the payload is followed by its size, not another member
 		r = zr
 	case "bzip2":
 		r = bzip2.NewReader(bytes.NewReader(p))
@@ -189,16 +200,21 @@ func decompressHead(p []byte, compression string, n int) ([]byte, error) {
 	case "xz", "lzma", "lzo", "lz4":
 		// The kernel's xz streams use the x86 BCJ filter, which the Go xz
 		// packages lack; the command-line tools read all of these.
-		return toolHead(p, compression, n)
+		return toolDecompress(ctx, p, compression, limit)
 	default:
 		return nil, fmt.Errorf("unknown payload compression")
 	}
-	head := make([]byte, n)
-	k, err := io.ReadFull(r, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+	if limit > 0 {
+		r = io.LimitReader(r, int64(limit))
+	}
+	var out bytes.Buffer
+	_, err := io.Copy(&out, r)
+	if out.Len() == 0 && err != nil {
 		return nil, err
 	}
-	return head[:k], nil
+	// Bytes after the stream (the kernel appends the decompressed size)
+	// end some readers with an error once the payload itself is read.
+	return out.Bytes(), nil
 }
 
 // toolArgs are the commands that decompress to stdout the payloads Go cannot read.
@@ -209,25 +225,33 @@ var toolArgs = map[string][]string{
 	"lz4":  {"lz4", "-dc"},
 }
 
-func toolHead(p []byte, compression string, n int) ([]byte, error) {
+// toolDecompress runs the command-line decompressor; with limit > 0 it
+// stops it once limit bytes are read.
+func toolDecompress(ctx context.Context, p []byte, compression string, limit int) ([]byte, error) {
 	args := toolArgs[compression]
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Stdin = bytes.NewReader(p)
-	out, err := cmd.StdoutPipe()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s is needed to read a %s kernel: %w", args[0], compression, err)
 	}
-	head := make([]byte, n)
-	k, rerr := io.ReadFull(bufio.NewReader(out), head)
-	cancel()
+	r := io.Reader(stdout)
+	if limit > 0 {
+		r = io.LimitReader(r, int64(limit))
+	}
+	var out bytes.Buffer
+	_, rerr := io.Copy(&out, r)
+	cancel() // stops a tool that has more to say than limit
 	_ = cmd.Wait()
-	if k < 5 {
+	// The tools complain about the bytes the kernel appends after the
+	// stream, after writing everything.
+	if out.Len() < 5 {
 		return nil, fmt.Errorf("%s: %v", args[0], rerr)
 	}
-	return head[:k], nil
+	return out.Bytes(), nil
 }
