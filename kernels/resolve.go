@@ -170,7 +170,8 @@ func describe(raw string, err error) error {
 	case errors.Is(err, ErrTruncated):
 		return inputErr("kernel %s: truncated image (%v); download or copy it again", raw, errors.Unwrap(err))
 	}
-	return inputErr("kernel %s: %w", raw, err)
+	// ReadImage names the file; raw already does.
+	return inputErr("kernel %s: %s", raw, strings.TrimPrefix(err.Error(), raw+": "))
 }
 
 func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
