@@ -22,8 +22,9 @@ type Pool interface {
 	Prepare(ctx context.Context, ref string) (results.Kernel, error)
 	// Boot returns a ready guest of a prepared kernel. The pool bounds the
 	// guests running at once and retries a boot that failed for the
-	// infrastructure; the error it returns is a *BootError.
-	Boot(ctx context.Context, ref string) (Guest, error)
+	// infrastructure; the error it returns is a *BootError. booting, if
+	// not nil, is called when the boot starts, after any wait for a slot.
+	Boot(ctx context.Context, ref string, booting func()) (Guest, error)
 }
 
 // Guest is one booted kernel with its agent.
@@ -52,7 +53,7 @@ func (e *BootError) Unwrap() error { return e.Err }
 
 // Progress receives what each guest is doing; implementations draw it.
 type Progress interface {
-	// Kernel reports a guest's state: "booting", "case k/n ID", "done", or a failure.
+	// Kernel reports a guest's state: "waiting for a guest slot", "booting", "case k/n ID", "done", or a failure.
 	Kernel(ref, state string)
 	// Cell reports one more finished cell.
 	Cell(r results.Record)
@@ -206,8 +207,8 @@ func failed(err error) outcome.Outcome {
 // attempt boots a guest and runs cells on it; it returns the cells it did
 // not get results for and why.
 func (s *Scheduler) attempt(ctx context.Context, ref string, k *results.Kernel, cells []Cell, attempt int) ([]Cell, error) {
-	s.Progress.Kernel(ref, "booting")
-	g, err := s.Pool.Boot(ctx, ref)
+	s.Progress.Kernel(ref, "waiting for a guest slot")
+	g, err := s.Pool.Boot(ctx, ref, func() { s.Progress.Kernel(ref, "booting") })
 	if err != nil {
 		return cells, err
 	}

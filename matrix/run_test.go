@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -45,7 +46,10 @@ func (p *fakePool) Prepare(_ context.Context, ref string) (results.Kernel, error
 	return results.Kernel{Ref: ref, ImageRelease: "6.1.0-" + ref}, nil
 }
 
-func (p *fakePool) Boot(_ context.Context, ref string) (Guest, error) {
+func (p *fakePool) Boot(_ context.Context, ref string, booting func()) (Guest, error) {
+	if booting != nil {
+		booting()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.script[ref]
@@ -251,4 +255,31 @@ func TestSchedulerInterrupted(t *testing.T) {
 	got := journal(t, path)
 	require.Len(t, got, 2, "what was measured is kept, nothing else is claimed")
 	require.Equal(t, 0, pool.open)
+}
+
+type stateProgress struct {
+	mu     sync.Mutex
+	states map[string][]string
+}
+
+func (p *stateProgress) Kernel(ref, state string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.states[ref] = append(p.states[ref], state)
+}
+
+func (p *stateProgress) Cell(results.Record) {}
+
+func TestSchedulerSaysBootingOnlyOnceTheBootStarts(t *testing.T) {
+	pool := newFakePool()
+	s, _ := newScheduler(t, pool)
+	prog := &stateProgress{states: map[string][]string{}}
+	s.Progress = prog
+	p := plan(t, "a")
+	require.NoError(t, s.Run(context.Background(), p))
+	states := prog.states["a"]
+	require.GreaterOrEqual(t, len(states), 4)
+	require.Equal(t, []string{"waiting for a guest slot", "booting"}, states[:2], "a queued kernel is not shown booting")
+	require.True(t, strings.HasPrefix(states[2], "case 1/"), states[2])
+	require.Equal(t, "done", states[len(states)-1])
 }

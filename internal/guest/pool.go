@@ -173,8 +173,8 @@ func (p *Pool) Close() {
 // it is closed. A boot that fails for the infrastructure (QEMU, SSH, a
 // deadline) is tried once more; one where the kernel itself failed (a
 // panic) is not. Errors are *matrix.BootError.
-func (p *Pool) Boot(ctx context.Context, ref string) (matrix.Guest, error) {
-	g, err := p.BootGuest(ctx, ref)
+func (p *Pool) Boot(ctx context.Context, ref string, booting func()) (matrix.Guest, error) {
+	g, err := p.bootGuest(ctx, ref, booting)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +183,10 @@ func (p *Pool) Boot(ctx context.Context, ref string) (matrix.Guest, error) {
 
 // BootGuest is Boot returning the concrete guest.
 func (p *Pool) BootGuest(ctx context.Context, ref string) (*Pooled, error) {
+	return p.bootGuest(ctx, ref, nil)
+}
+
+func (p *Pool) bootGuest(ctx context.Context, ref string, booting func()) (*Pooled, error) {
 	k, err := p.resolve(ctx, ref)
 	if err != nil {
 		return nil, &matrix.BootError{Err: err}
@@ -193,6 +197,9 @@ func (p *Pool) BootGuest(ctx context.Context, ref string) (*Pooled, error) {
 		return nil, &matrix.BootError{Err: ctx.Err()}
 	}
 	release := func() { <-p.slots }
+	if booting != nil {
+		booting()
+	}
 	accel, _, err := p.Accelerator(ctx, k)
 	if err != nil {
 		release()
