@@ -95,7 +95,7 @@ func (s Step) Short() string {
 		b.WriteString(" +" + sig)
 	}
 	if s.Timed {
-		fmt.Fprintf(&b, " @%ds", WholeSeconds(s.DurMS))
+		fmt.Fprintf(&b, " @%ds", int(s.DurMS/1000+0.5))
 	}
 	if s.ShowDetail && s.Detail != "" {
 		b.WriteString(" " + s.Detail)
@@ -176,15 +176,4 @@ type Result struct {
 	Profile string  `json:"profile"`
 	Kernel  *Kernel `json:"kernel,omitempty"`
 	Outcome Outcome `json:"outcome"`
-}
-
-// WholeSeconds is how a timed step's duration reads in a summary. The
-// durations worth telling apart are the kernel's timers (RTOs of 1 and 3 s,
-// a 3 s SO_RCVTIMEO), which fire on time or later, never much earlier: a
-// slow emulated guest adds up to most of a second, a jiffy-rounded timer
-// takes a few milliseconds off. So the count is rounded down after 0.1 s
-// of slack, not to the nearest second, which made a 3 s retransmission
-// read @3s or @4s from one run to the next.
-func WholeSeconds(ms float64) int {
-	return int((ms + 100) / 1000)
 }

@@ -33,18 +33,3 @@ func TestSummarize(t *testing.T) {
 		})
 	}
 }
-
-func TestWholeSeconds(t *testing.T) {
-	for _, tc := range []struct {
-		ms   float64
-		want int
-	}{
-		{0, 0}, {40, 0}, {899, 0}, {900, 1},
-		{996, 1},  // a 1 s timer a jiffy short
-		{1040, 1}, // on time
-		{2996, 3}, {3000, 3}, {3650, 3}, {3880, 3}, // a 3 s RTO, late on a slow guest
-		{10200, 10},
-	} {
-		require.Equal(t, tc.want, WholeSeconds(tc.ms), "%v ms", tc.ms)
-	}
-}
