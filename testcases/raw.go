@@ -68,8 +68,15 @@ func (t *T) RawSocket(name string) *Call {
 // detail their flags, which is stable across runs; the full segments are
 // in its arguments.
 func (t *T) Sniff(fd int, from, to uint16) ([]Segment, *Call) {
+	return t.SniffFlags(fd, from, to, 0)
+}
+
+// SniffFlags is Sniff counting, in its return value, only the segments
+// from -> to that carry every flag of mask (tcpSYN|tcpACK: SYN-ACKs).
+func (t *T) SniffFlags(fd int, from, to uint16, mask uint8) ([]Segment, *Call) {
 	var all []Segment
-	c := t.record("recvfrom", "observer", t.name(fd), nil, func() (int64, error) {
+	a := args("from", fmt.Sprint(from), "to", fmt.Sprint(to), "mask", fmt.Sprintf("%#x", mask))
+	c := t.record("recvfrom", "observer", t.name(fd), a, func() (int64, error) {
 		buf := make([]byte, 65536)
 		n := 0
 		for {
@@ -85,7 +92,7 @@ func (t *T) Sniff(fd int, from, to uint16) ([]Segment, *Call) {
 				continue
 			}
 			all = append(all, seg)
-			if seg.Src == from {
+			if seg.Src == from && seg.Flags&mask == mask {
 				n++
 			}
 		}

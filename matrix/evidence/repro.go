@@ -82,6 +82,15 @@ func (g *cgen) addr(v string) (ip, port string, err error) {
 	return host, strconv.Itoa(n), nil
 }
 
+// port is the C expression for a port number: the variable an earlier
+// getsockname learnt it into, or the number.
+func (g *cgen) port(n int) string {
+	if name, ok := g.ports[n]; ok {
+		return name
+	}
+	return strconv.Itoa(n)
+}
+
 func (g *cgen) fd(name string) string {
 	id := cIdent(name)
 	if !g.fds[id] {
@@ -103,11 +112,11 @@ func (g *cgen) step(s outcome.Step) error {
 	detail := "NULL"
 	switch s.Call {
 	case "socket":
-		typ := arg(s, "type")
+		typ, proto := arg(s, "type"), "0"
 		if strings.Contains(typ, "SOCK_RAW") {
-			return errRaw
+			proto = arg(s, "protocol") // an observer: what it counts can be replayed, what it injects cannot
 		}
-		call = fmt.Sprintf("%s = socket(AF_INET, %s, 0)", fd, typ)
+		call = fmt.Sprintf("%s = socket(AF_INET, %s, %s)", fd, typ, proto)
 	case "setsockopt":
 		level, opt := arg(s, "level"), arg(s, "optname")
 		switch opt {
@@ -136,7 +145,12 @@ func (g *cgen) step(s outcome.Step) error {
 		}
 		defer g.emit("}")
 	case "getsockname":
-		n, err := strconv.Atoi(strings.TrimPrefix(s.Detail, "port="))
+		// "port=N" (the listener's port) or "addr=IP:N" (a socket's address).
+		p := strings.TrimPrefix(s.Detail, "port=")
+		if a, ok := strings.CutPrefix(s.Detail, "addr="); ok {
+			_, p, _ = strings.Cut(a, ":")
+		}
+		n, err := strconv.Atoi(p)
 		if err != nil {
 			return fmt.Errorf("getsockname step without its port")
 		}
@@ -205,7 +219,13 @@ func (g *cgen) step(s outcome.Step) error {
 		call = fmt.Sprintf("poll(&p, 1, %s)", arg(s, "timeout_ms"))
 		defer g.emit("}")
 	case "recvfrom":
-		return errRaw
+		from, errF := strconv.Atoi(arg(s, "from"))
+		to, errT := strconv.Atoi(arg(s, "to"))
+		mask, errM := strconv.ParseInt(arg(s, "mask"), 0, 16)
+		if errF != nil || errT != nil || errM != nil {
+			return errRaw // a trace from before observers recorded what they counted
+		}
+		call = fmt.Sprintf("sniff(%s, %s, %s, %#x)", fd, g.port(from), g.port(to), mask)
 	default:
 		return fmt.Errorf("no C for call %q", s.Call)
 	}
@@ -232,7 +252,7 @@ func b2i(b bool) int {
 	return 0
 }
 
-// errRaw marks cases whose trace depends on packets seen at run time.
+// errRaw marks cases that inject segments built from what they saw at run time.
 var errRaw = fmt.Errorf("the case injects raw TCP segments whose sequence numbers it learns at run time, which a fixed C program cannot replay; re-run it with runmatrix")
 
 // Repro generates a standalone C program that makes the calls of the
@@ -412,6 +432,29 @@ static void report(const char *label, long r, int e, double t0, int key, int ret
 	if (showdetail && detail && r >= 0) {
 		snprintf(part, sizeof part, " %%s", detail);
 		strncat(summary, part, sizeof summary - strlen(summary) - 1);
+	}
+}
+
+/* sniff drains the raw socket fd and counts the IPv4 TCP segments from
+ * port from to port to that carry every flag of mask (0x12: SYN-ACKs). */
+__attribute__((unused)) static long sniff(int fd, int from, int to, int mask)
+{
+	static unsigned char p[65536];
+	long n = 0;
+	for (;;) {
+		ssize_t m = recvfrom(fd, p, sizeof p, MSG_DONTWAIT, NULL, NULL);
+		int ihl, sp, dp;
+		if (m < 0)
+			return errno == EAGAIN ? n : -1;
+		if (m < 20 || (p[0] >> 4) != 4 || p[9] != IPPROTO_TCP)
+			continue;
+		ihl = (p[0] & 15) * 4;
+		if (m < ihl + 20)
+			continue;
+		sp = p[ihl] << 8 | p[ihl + 1];
+		dp = p[ihl + 2] << 8 | p[ihl + 3];
+		if (sp == from && dp == to && (p[ihl + 13] & mask) == mask)
+			n++;
 	}
 }
 
