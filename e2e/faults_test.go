@@ -340,7 +340,7 @@ func TestBadInputStartsNoVM(t *testing.T) {
 		{"a series no archive has", []string{"run", "--kernel", "debian:9.99", "--case", "linger0.reset"}, "no Debian archive"},
 		{"evidence for a case the results lack", []string{"evidence", "--from", res, "--case", "tfo.sendto.blocking"}, "the results hold no cell of tfo.sendto.blocking"},
 		{"an unknown accelerator", []string{"probe", "--accel", "hvf", k.Path}, "--accel \"hvf\""},
-		{"a mainline kernel without the Kernel PPA key", []string{"probe", "--cache-dir", dir, "--mainline-url", srv.URL, "--mainline-keyring", "", "mainline:v3.6"}, "--mainline-keyring"},
+		{"a mainline keyring that is no keyring", []string{"probe", "--cache-dir", dir, "--mainline-url", srv.URL, "--mainline-keyring", "/etc/passwd", "mainline:v3.6"}, "not an OpenPGP keyring"},
 		{"a mainline range backwards", []string{"bisect", "--case", "linger0.reset", "--kernel", "mainline:v4.0..v3.0"}, "mainline:vA..vB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

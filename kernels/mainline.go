@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,27 +29,35 @@ const (
 	DefaultMainlineURL = "https://kernel.ubuntu.com/mainline"
 	// MainlineKeyFingerprint is the Kernel PPA key that signs every CHECKSUMS there.
 	MainlineKeyFingerprint = "60AA7B6F30434AE68E569963E50C6A0917C622B0"
+	// DefaultKeyServer is where a key with a pinned fingerprint is fetched from.
+	DefaultKeyServer = "https://keyserver.ubuntu.com"
 )
 
 // Mainline finds and fetches Ubuntu mainline kernel builds; every .deb is
-// checked against a CHECKSUMS file whose signature the Keyring verifies.
+// checked against a CHECKSUMS file signed by the Kernel PPA key.
 type Mainline struct {
 	URL string
-	// Keyring verifies CHECKSUMS.gpg; runmatrix does not ship the Kernel
-	// PPA key, so the user gives it (KeyringFile) once.
-	Keyring     openpgp.EntityList
-	KeyringFile string
-	Client      *http.Client
+	// Keyring verifies CHECKSUMS.gpg. Unset, the keys come from
+	// KeyringFile, or else the key with the pinned KeyFingerprint (default
+	// MainlineKeyFingerprint) is fetched from KeyServer once and cached.
+	Keyring        openpgp.EntityList
+	KeyringFile    string
+	KeyFingerprint string
+	KeyServer      string
+	Client         *http.Client
 	// IndexTTL is how long the list of tags is reused (0: DefaultIndexTTL).
 	IndexTTL time.Duration
 }
 
-// MainlineFromEnv returns the default mainline archive, with the URL and
-// keyring file the environment names.
+// MainlineFromEnv returns the default mainline archive, with the URL,
+// keyring file and key server the environment names.
 func MainlineFromEnv() Mainline {
-	m := Mainline{URL: DefaultMainlineURL, KeyringFile: os.Getenv("RUNMATRIX_MAINLINE_KEYRING")}
+	m := Mainline{URL: DefaultMainlineURL, KeyringFile: os.Getenv("RUNMATRIX_MAINLINE_KEYRING"), KeyServer: DefaultKeyServer}
 	if u := os.Getenv("RUNMATRIX_MAINLINE_URL"); u != "" {
 		m.URL = u
+	}
+	if u := os.Getenv("RUNMATRIX_KEYSERVER"); u != "" {
+		m.KeyServer = u
 	}
 	return m
 }
@@ -73,25 +82,95 @@ var tagRE = regexp.MustCompile(`^v([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?:-(rc[0-9]+))?$
 // mainlineImage matches the image .deb; groups: ABI, version, arch.
 var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+(?:rc[0-9]+)?)-generic_([^_]+)_(amd64|i386)\.deb$`)
 
-func (m *Mainline) keyring() (openpgp.EntityList, error) {
+// keyring returns the keys that verify CHECKSUMS.gpg: Keyring, the file
+// KeyringFile names, or the key with the pinned fingerprint, fetched once
+// from the key server and cached.
+func (m *Mainline) keyring(ctx context.Context, c Cache, offline bool) (openpgp.EntityList, error) {
 	if m.Keyring != nil {
 		return m.Keyring, nil
 	}
-	if m.KeyringFile == "" {
-		return nil, inputErr("mainline builds are signed by the Kernel PPA key %s, which runmatrix does not ship: "+
-			"get it once (gpg --keyserver keyserver.ubuntu.com --recv-keys %s && gpg --export %s > kernel-ppa.gpg) "+
-			"and pass --mainline-keyring kernel-ppa.gpg (or RUNMATRIX_MAINLINE_KEYRING)", MainlineKeyFingerprint, MainlineKeyFingerprint, MainlineKeyFingerprint)
+	if m.KeyringFile != "" {
+		b, err := os.ReadFile(m.KeyringFile)
+		if err != nil {
+			return nil, inputErr("--mainline-keyring: %w", unwrapPath(err))
+		}
+		kr, err := debarchive.ReadKeyring(b)
+		if err != nil || len(kr) == 0 {
+			return nil, inputErr("--mainline-keyring %s: not an OpenPGP keyring (%v); export the Kernel PPA key with gpg --export %s", m.KeyringFile, err, m.fingerprint())
+		}
+		m.Keyring = kr
+		return kr, nil
 	}
-	b, err := os.ReadFile(m.KeyringFile)
+	kr, err := m.pinnedKey(ctx, c, offline)
 	if err != nil {
-		return nil, inputErr("--mainline-keyring: %w", unwrapPath(err))
-	}
-	kr, err := debarchive.ReadKeyring(b)
-	if err != nil || len(kr) == 0 {
-		return nil, inputErr("--mainline-keyring %s: not an OpenPGP keyring (%v); export the Kernel PPA key with gpg --export %s", m.KeyringFile, err, MainlineKeyFingerprint)
+		return nil, fmt.Errorf("the Kernel PPA key %s that signs mainline builds: %s; or get it yourself "+
+			"(gpg --keyserver keyserver.ubuntu.com --recv-keys %s && gpg --export %s > kernel-ppa.gpg) and pass --mainline-keyring kernel-ppa.gpg",
+			m.fingerprint(), firstLine(err.Error()), m.fingerprint(), m.fingerprint())
 	}
 	m.Keyring = kr
 	return kr, nil
+}
+
+func (m *Mainline) fingerprint() string {
+	if m.KeyFingerprint != "" {
+		return strings.ToUpper(m.KeyFingerprint)
+	}
+	return MainlineKeyFingerprint
+}
+
+// pinnedKey returns the key whose fingerprint is pinned, from the cache or
+// from the key server. The server is not trusted: whatever it sends, only
+// the key with exactly that fingerprint is kept (the fingerprint is a hash
+// of the key), and only its own signatures, so nothing else can sign.
+func (m *Mainline) pinnedKey(ctx context.Context, c Cache, offline bool) (openpgp.EntityList, error) {
+	fpr := m.fingerprint()
+	p, err := c.Path("keys", fpr+".gpg")
+	if err != nil {
+		return nil, err
+	}
+	if b, err := os.ReadFile(p); err == nil {
+		if kr, err := pinned(b, fpr); err == nil {
+			return kr, nil
+		}
+	}
+	if offline {
+		return nil, errors.New("not in the cache, and --offline forbids the network")
+	}
+	server := m.KeyServer
+	if server == "" {
+		server = DefaultKeyServer
+	}
+	ks := &debarchive.Archive{URL: strings.TrimRight(server, "/"), Client: m.Client}
+	b, err := ks.Get(ctx, "pks/lookup?op=get&options=mr&search=0x"+fpr)
+	if err != nil {
+		return nil, fmt.Errorf("key server: %w", err)
+	}
+	kr, err := pinned(b, fpr)
+	if err != nil {
+		return nil, fmt.Errorf("key server %s: %w", server, err)
+	}
+	var out bytes.Buffer
+	if err := kr[0].Serialize(&out); err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(p, out.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	return kr, nil
+}
+
+// pinned returns the one key of b whose primary key has fingerprint fpr.
+func pinned(b []byte, fpr string) (openpgp.EntityList, error) {
+	kr, err := debarchive.ReadKeyring(b)
+	if err != nil {
+		return nil, fmt.Errorf("not an OpenPGP key: %w", err)
+	}
+	for _, e := range kr {
+		if strings.EqualFold(hex.EncodeToString(e.PrimaryKey.Fingerprint), fpr) {
+			return openpgp.EntityList{e}, nil
+		}
+	}
+	return nil, fmt.Errorf("sent no key with fingerprint %s", fpr)
 }
 
 func (m *Mainline) archive(url string) *debarchive.Archive {
@@ -218,7 +297,7 @@ func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*M
 	if offline {
 		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", r.Raw, r.Raw)
 	}
-	if _, err := m.keyring(); err != nil {
+	if _, err := m.keyring(ctx, c, offline); err != nil {
 		return nil, err
 	}
 	tagDir := m.root() + "/" + r.Tag

@@ -3,6 +3,7 @@ package kernels
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/stretchr/testify/require"
 )
 
@@ -200,9 +202,9 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			},
 			want: "has no CHECKSUMS for amd64", input: true},
 		{name: "no build for the arch", ref: "mainline:v4.0/i686", want: "lists no linux-image-…-generic .deb for i386", input: true},
-		{name: "no keyring", ref: "mainline:v3.6",
-			setup: func(f *fakeArchive, m *Mainline) { m.Keyring = nil },
-			want:  "--mainline-keyring", input: true},
+		{name: "no keyring and no key server", ref: "mainline:v3.6",
+			setup: func(f *fakeArchive, m *Mainline) { m.Keyring, m.KeyServer = nil, "http://127.0.0.1:1" },
+			want:  "and pass --mainline-keyring kernel-ppa.gpg"},
 		{name: "keyring file that is no keyring", ref: "mainline:v3.6",
 			setup: func(f *fakeArchive, m *Mainline) {
 				m.Keyring = nil
@@ -245,4 +247,60 @@ func TestCompareTags(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, CompareTags(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
 	}
+}
+
+// TestMainlineKeyFromKeyServer: with no keyring given, the key with the
+// pinned fingerprint comes from the key server, once; whatever else the
+// server sends is not trusted.
+func TestMainlineKeyFromKeyServer(t *testing.T) {
+	ctx := context.Background()
+	other, err := openpgp.NewEntity("someone else", "", "other@example.invalid", nil)
+	require.NoError(t, err)
+	armored := func(es ...*openpgp.Entity) []byte {
+		var b bytes.Buffer
+		w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+		require.NoError(t, err)
+		for _, e := range es {
+			require.NoError(t, e.Serialize(w))
+		}
+		require.NoError(t, w.Close())
+		return b.Bytes()
+	}
+	f := newFakeArchive(t)
+	f.standardMainline()
+	fpr := hex.EncodeToString(f.key.PrimaryKey.Fingerprint)
+	pinnedTo := func(server string) Mainline {
+		return Mainline{URL: f.url("mainline"), KeyFingerprint: fpr, KeyServer: server}
+	}
+
+	// The server sends the right key among others: only it is kept.
+	f.put("ks/pks/lookup", armored(other, f.key))
+	cache := Cache{Dir: t.TempDir()}
+	k, err := (&Resolver{Cache: cache, Mainline: pinnedTo(f.url("ks"))}).Resolve(ctx, "mainline:v3.6")
+	require.NoError(t, err)
+	require.Equal(t, "3.6.0-030600-generic", k.Image.Release)
+	// Cached: the key server is not asked again.
+	_, err = (&Resolver{Cache: cache, Mainline: pinnedTo("http://127.0.0.1:1")}).Resolve(ctx, "mainline:v3.7")
+	require.NoError(t, err)
+
+	t.Run("a server that sends another key", func(t *testing.T) {
+		f.put("bad/pks/lookup", armored(other))
+		_, err := (&Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.url("bad"))}).Resolve(ctx, "mainline:v3.6")
+		require.ErrorContains(t, err, "sent no key with fingerprint "+strings.ToUpper(fpr))
+		require.NotContains(t, err.Error(), "\n")
+	})
+	t.Run("builds signed by another key the server also sent", func(t *testing.T) {
+		g := newFakeArchive(t)
+		g.key = other
+		g.standardMainline()
+		g.put("ks/pks/lookup", armored(f.key, other))
+		m := Mainline{URL: g.url("mainline"), KeyFingerprint: fpr, KeyServer: g.url("ks")}
+		_, err := (&Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: m}).Resolve(ctx, "mainline:v3.6")
+		require.ErrorContains(t, err, "bad OpenPGP signature")
+	})
+	t.Run("offline without the key cached", func(t *testing.T) {
+		r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.url("ks")), Debian: Debian{Offline: true}}
+		_, err := r.Resolve(ctx, "mainline:v3.6")
+		require.ErrorContains(t, err, "--offline")
+	})
 }

@@ -140,6 +140,9 @@ func (r *Resolver) mainline() *Mainline {
 		if m.KeyringFile == "" {
 			m.KeyringFile = env.KeyringFile
 		}
+		if m.KeyServer == "" {
+			m.KeyServer = env.KeyServer
+		}
 	}
 	if m.Client == nil {
 		m.Client = r.Client

@@ -49,7 +49,8 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.debian.IndexTTL, "index-ttl", kernels.DefaultIndexTTL, "reuse a fetched Debian suite index or mainline tag list for this long before reading it again")
 	ml := kernels.MainlineFromEnv()
 	fs.StringVar(&f.mainline.URL, "mainline-url", ml.URL, "Ubuntu mainline builds for mainline: kernels (env RUNMATRIX_MAINLINE_URL)")
-	fs.StringVar(&f.mainline.KeyringFile, "mainline-keyring", ml.KeyringFile, "OpenPGP keyring with the Kernel PPA key that signs mainline CHECKSUMS (env RUNMATRIX_MAINLINE_KEYRING)")
+	fs.StringVar(&f.mainline.KeyringFile, "mainline-keyring", ml.KeyringFile, "OpenPGP keyring with the key that signs mainline CHECKSUMS (default: the Kernel PPA key by its pinned fingerprint, from --keyserver) (env RUNMATRIX_MAINLINE_KEYRING)")
+	fs.StringVar(&f.mainline.KeyServer, "keyserver", ml.KeyServer, "key server for keys runmatrix knows by fingerprint; only the key with that fingerprint is taken (env RUNMATRIX_KEYSERVER)")
 	fs.BoolVar(&f.debian.Offline, "offline", false, "resolve kernels from the cache only; never touch the network")
 }
 

@@ -67,8 +67,8 @@ Kernel references:
   debian:6.1@bookworm          look in that one suite only
   debian:6.1/i686              the 32-bit flavour (any of the forms above)
   debian:2.6.32-4              an ABI no mirror lists: from the snapshot archive
-  mainline:v3.6, mainline:v4.19.10   Ubuntu's build of an upstream tag (needs
-                               --mainline-keyring with the Kernel PPA key)
+  mainline:v3.6, mainline:v4.19.10   Ubuntu's build of an upstream tag, checked
+                               with the Kernel PPA key (pinned by fingerprint)
   mainline:v3.0..v4.0          every release tag between (run, probe, bisect)
   ./path/to/bzImage            a local boot image
   https://host/bzImage#sha256=HEX   downloaded once, verified, cached`,
