@@ -76,11 +76,13 @@ type MainlineKernel struct {
 	Checksum string               `json:"checksums"` // URL of the signed CHECKSUMS
 }
 
-// tagRE matches a mainline folder name; groups: numbers and the rc suffix.
-var tagRE = regexp.MustCompile(`^v([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?:-(rc[0-9]+))?$`)
+// tagRE matches a mainline folder name (v3.6, v2.6.32.27, v5.0-rc3,
+// v3.13.11-ckt39); groups: the numbers, and a release-candidate or
+// extended-stable (ckt) suffix.
+var tagRE = regexp.MustCompile(`^v([0-9]+\.[0-9]+(?:\.[0-9]+){0,2})(?:-((?:rc|ckt)[0-9]+))?$`)
 
 // mainlineImage matches the image .deb; groups: ABI, version, arch.
-var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+(?:rc[0-9]+)?)-generic_([^_]+)_(amd64|i386)\.deb$`)
+var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+[a-z0-9]*)-generic_([^_]+)_(amd64|i386)\.deb$`)
 
 // keyring returns the keys that verify CHECKSUMS.gpg: Keyring, the file
 // KeyringFile names, or the key with the pinned fingerprint, fetched once
@@ -239,18 +241,25 @@ func CompareTags(a, b string) int {
 	if c := compareDotted(pa[1], pb[1]); c != 0 {
 		return c
 	}
-	switch {
-	case pa[2] == pb[2]:
-		return 0
-	case pa[2] == "": // a release is newer than its release candidates
-		return 1
-	case pb[2] == "":
-		return -1
+	// rcN < the release < cktN; within a kind, by N.
+	rank := func(suffix string) (int, int) {
+		var n int
+		switch {
+		case strings.HasPrefix(suffix, "rc"):
+			fmt.Sscanf(suffix, "rc%d", &n)
+			return 0, n
+		case strings.HasPrefix(suffix, "ckt"):
+			fmt.Sscanf(suffix, "ckt%d", &n)
+			return 2, n
+		}
+		return 1, 0
 	}
-	var ra, rb int
-	fmt.Sscanf(pa[2], "rc%d", &ra)
-	fmt.Sscanf(pb[2], "rc%d", &rb)
-	return compareInts(ra, rb)
+	ka, na := rank(pa[2])
+	kb, nb := rank(pb[2])
+	if c := compareInts(ka, kb); c != 0 {
+		return c
+	}
+	return compareInts(na, nb)
 }
 
 func compareDotted(a, b string) int {

@@ -68,6 +68,7 @@ func (f *fakeArchive) signChecksums(dir string, sha1, sha256 []string) {
 // standardMainline publishes v3.6 (flat, amd64 and i386), v3.7-rc1, v3.7,
 // v4.0, v4.19.10 (flat, split modules) and v6.1 (per-arch folders).
 func (f *fakeArchive) standardMainline() {
+	f.addMainlineTag("v2.6.32.27", "2.6.32-02063227", "201012101116", []string{"amd64"}, false, false)
 	f.addMainlineTag("v3.6", "3.6.0-030600", "201209271536", []string{"amd64", "i386"}, false, false)
 	f.addMainlineTag("v3.7-rc1", "3.7.0-030700rc1", "201210141935", []string{"amd64"}, false, false)
 	f.addMainlineTag("v3.7", "3.7.0-030700", "201212102335", []string{"amd64"}, false, false)
@@ -76,7 +77,7 @@ func (f *fakeArchive) standardMainline() {
 	f.addMainlineTag("v6.1", "6.1.0-060100", "202212112330", []string{"amd64", "arm64"}, true, true)
 	var idx strings.Builder
 	idx.WriteString(`<html><body><table><tr><td><a href="../">Parent</a></td></tr>`)
-	for _, t := range []string{"daily/", "v3.6/", "v3.7-rc1/", "v3.7/", "v4.0/", "v4.19.10/", "v6.1/", "v6.1/", "README"} {
+	for _, t := range []string{"daily/", "v2.6.32.27/", "v3.6/", "v3.7-rc1/", "v3.7/", "v4.0/", "v4.19.10/", "v6.1/", "v6.1/", "README"} {
 		fmt.Fprintf(&idx, `<tr><td><img src="/icons/folder.gif" alt="[DIR]"></td><td><a href="%s">%s</a></td></tr>`+"\n", t, t)
 	}
 	idx.WriteString("</table></body></html>")
@@ -96,6 +97,7 @@ func TestMainline(t *testing.T) {
 		ref, release, arch, pkg string
 		modules                 bool
 	}{
+		{"mainline:v2.6.32.27", "2.6.32-02063227-generic", ArchX86_64, "linux-image-2.6.32-02063227-generic", true},
 		{"mainline:v3.6", "3.6.0-030600-generic", ArchX86_64, "linux-image-3.6.0-030600-generic", true},
 		{"mainline:3.6/i686", "3.6.0-030600-generic", ArchI386, "linux-image-3.6.0-030600-generic", true},
 		{"mainline:v3.7-rc1", "3.7.0-030700rc1-generic", ArchX86_64, "linux-image-3.7.0-030700rc1-generic", true},
@@ -244,6 +246,11 @@ func TestCompareTags(t *testing.T) {
 		{"v3.10", "v3.9", 1},
 		{"v4.19.10", "v4.19.9", 1},
 		{"v5.0-rc10", "v5.0-rc9", 1},
+		{"v2.6.32.27", "v2.6.32", 1},
+		{"v2.6.32.27", "v2.6.33-rc1", -1},
+		{"v3.13.11-ckt39", "v3.13.11", 1},
+		{"v3.13.11-ckt39", "v3.13.11-ckt4", 1},
+		{"v3.13.11-ckt39", "v3.14-rc1", -1},
 	} {
 		require.Equal(t, tc.want, CompareTags(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
 	}

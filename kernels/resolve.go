@@ -98,7 +98,8 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 
 // Expand returns the references a reference stands for: the release tags
 // of a mainline range (mainline:v3.0..v4.0 → mainline:v3.0, mainline:v3.1,
-// …, oldest first, release candidates left out), or the reference itself.
+// …, oldest first, release candidates and -ckt builds left out), or the
+// reference itself.
 func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 	ref, err := ParseRef(raw)
 	if err != nil {
@@ -119,7 +120,9 @@ func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 	var out []string
 	for i := len(tags) - 1; i >= 0; i-- {
 		t := tags[i]
-		if strings.Contains(t, "-rc") && t != ref.From && t != ref.To {
+		// Releases only: release candidates and extended-stable (-ckt)
+		// builds are taken when they are an end of the range.
+		if strings.Contains(t, "-") && t != ref.From && t != ref.To {
 			continue
 		}
 		if CompareTags(t, ref.From) >= 0 && CompareTags(t, ref.To) <= 0 {
