@@ -26,6 +26,9 @@ type Pool struct {
 	forced   string
 	log      func(string)
 	slots    chan struct{}
+	// fetches bounds the kernels resolved (downloaded, extracted) at once:
+	// a range of forty mainline tags is not forty parallel downloads.
+	fetches chan struct{}
 
 	mu      sync.Mutex
 	kernels map[string]*kernels.Kernel
@@ -38,6 +41,9 @@ type Pool struct {
 	bg       sync.WaitGroup
 }
 
+// maxFetches is how many kernels a pool resolves at once.
+const maxFetches = 4
+
 // NewPool returns a pool of at most jobs guests at once (0: as many as
 // cores and free memory allow); accel is "kvm", "tcg" or "auto".
 func NewPool(env *Env, resolver *kernels.Resolver, accel string, jobs int, log func(string)) *Pool {
@@ -45,7 +51,7 @@ func NewPool(env *Env, resolver *kernels.Resolver, accel string, jobs int, log f
 		jobs = DefaultJobs(env.Opts.MemoryMB)
 	}
 	return &Pool{env: env, resolver: resolver, forced: accel, log: log, slots: make(chan struct{}, jobs),
-		kernels: map[string]*kernels.Kernel{}, tcgOK: map[string]bool{}}
+		fetches: make(chan struct{}, maxFetches), kernels: map[string]*kernels.Kernel{}, tcgOK: map[string]bool{}}
 }
 
 // DefaultJobs bounds parallel guests by cores (a TCG guest keeps one core
@@ -94,7 +100,13 @@ func (p *Pool) resolve(ctx context.Context, ref string) (*kernels.Kernel, error)
 	if ok {
 		return k, nil
 	}
+	select {
+	case p.fetches <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	k, err := p.resolver.Resolve(ctx, ref)
+	<-p.fetches
 	if err != nil {
 		return nil, err
 	}
