@@ -117,17 +117,7 @@ func (s *Scheduler) Run(ctx context.Context, p *Plan) error {
 // what each image says of itself, or a *KernelsError naming every kernel
 // that cannot be had.
 func PrepareAll(ctx context.Context, pool Pool, refs []string) ([]results.Kernel, error) {
-	kinfo := make([]results.Kernel, len(refs))
-	errs := make([]error, len(refs))
-	var wg sync.WaitGroup
-	for i, ref := range refs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kinfo[i], errs[i] = pool.Prepare(ctx, ref)
-		}()
-	}
-	wg.Wait()
+	kinfo, errs := PrepareEach(ctx, pool, refs)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -141,6 +131,23 @@ func PrepareAll(ctx context.Context, pool Pool, refs []string) ([]results.Kernel
 		return nil, &KernelsError{bad}
 	}
 	return kinfo, nil
+}
+
+// PrepareEach prepares the kernels in parallel and returns each one's
+// result and error, in the order of refs.
+func PrepareEach(ctx context.Context, pool Pool, refs []string) ([]results.Kernel, []error) {
+	kinfo := make([]results.Kernel, len(refs))
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kinfo[i], errs[i] = pool.Prepare(ctx, ref)
+		}()
+	}
+	wg.Wait()
+	return kinfo, errs
 }
 
 func firstLine(s string) string {

@@ -82,26 +82,19 @@ func probe(ctx context.Context, gf *guestFlags, refs []string, log io.Writer) ([
 		return nil, err
 	}
 	defer pool.Close()
-	results := make([]probeResult, len(refs))
-	var wg sync.WaitGroup
 	// Every reference is resolved and checked before anything boots, so a
-	// wrong one is refused (exit 2) without starting a VM.
-	for i, ref := range refs {
-		results[i].Ref = ref
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k, err := pool.Prepare(ctx, ref)
-			if err != nil {
-				results[i].Error, results[i].err = err.Error(), err
-				return
-			}
-			results[i].ImageRelease = k.ImageRelease
-		}()
-	}
-	wg.Wait()
+	// wrong one is refused (exit 2) without starting a VM; one that cannot
+	// be had for now (a download that broke off) is that kernel's row.
+	kinfo, errs := matrix.PrepareEach(ctx, pool, refs)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	results := make([]probeResult, len(refs))
+	for i, ref := range refs {
+		results[i].Ref, results[i].ImageRelease = ref, kinfo[i].ImageRelease
+		if errs[i] != nil {
+			results[i].Error, results[i].err = errs[i].Error(), errs[i]
+		}
 	}
 	var bad []error
 	for _, r := range results {
@@ -113,6 +106,7 @@ func probe(ctx context.Context, gf *guestFlags, refs []string, log io.Writer) ([
 	if len(bad) > 0 {
 		return nil, &matrix.KernelsError{Errs: bad}
 	}
+	var wg sync.WaitGroup
 	for i := range results {
 		if results[i].err != nil {
 			continue
