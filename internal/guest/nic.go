@@ -2,6 +2,7 @@ package guest
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/runmatrix/runmatrix/internal/initramfs"
@@ -48,20 +49,11 @@ func moduleStacks(models []string) [][]string {
 	}
 	var out [][]string
 	for _, m := range nicModels {
-		if contains(models, m.nic.Model) {
+		if slices.Contains(models, m.nic.Model) {
 			out = append(out, m.modules)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // maxNICs bounds the cards a guest gets: the best one and a fallback.
@@ -74,21 +66,22 @@ const maxNICs = 2
 // without a driver costs nothing, and serial remains the way in.
 // Models, if given, are the only ones offered.
 func chooseNICs(ctx context.Context, cache kernels.Cache, k *kernels.Kernel, mods []initramfs.Module, models []string) []vm.NIC {
-	if len(models) == 0 {
-		// Modules that give the two best models leave nothing to look for.
-		if got := nicsFor(nil, mods, nil); len(got) == maxNICs && got[0] == nicModels[0].nic && got[1] == nicModels[1].nic {
-			return got
-		}
+	if len(models) > 0 {
+		return nicsFor(nil, nil, models) // asked for: nothing to look for
+	}
+	// Modules that give the two best models leave nothing to look for.
+	if got := nicsFor(nil, mods, nil); len(got) == maxNICs && got[0] == nicModels[0].nic && got[1] == nicModels[1].nic {
+		return got
 	}
 	var names []string
 	for _, m := range nicModels {
 		names = append(names, m.drivers...)
 	}
 	builtin, err := cache.CachedBuiltinDrivers(ctx, k.Path, k.Origin.SHA256, names)
-	if err != nil && len(models) == 0 {
+	if err != nil {
 		return vm.DefaultNICs
 	}
-	return nicsFor(builtin, mods, models)
+	return nicsFor(builtin, mods, nil)
 }
 
 // nicsFor picks the NIC models for a kernel with these built-in drivers
@@ -98,7 +91,7 @@ func nicsFor(builtin []string, mods []initramfs.Module, models []string) []vm.NI
 	if len(models) > 0 {
 		var out []vm.NIC
 		for _, m := range nicModels {
-			if contains(models, m.nic.Model) {
+			if slices.Contains(models, m.nic.Model) {
 				out = append(out, m.nic)
 			}
 		}
