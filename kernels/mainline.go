@@ -81,6 +81,9 @@ type MainlineKernel struct {
 // extended-stable (ckt) suffix.
 var tagRE = regexp.MustCompile(`^v([0-9]+\.[0-9]+(?:\.[0-9]+){0,2})(?:-((?:rc|ckt)[0-9]+))?$`)
 
+// tagLink matches a tag folder's link in the archive's HTML index.
+var tagLink = regexp.MustCompile(`href="(v[0-9][^"/]*)/"`)
+
 // mainlineImage matches the image .deb; groups: ABI, version, arch.
 var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+[a-z0-9]*)-generic_([^_]+)_(amd64|i386)\.deb$`)
 
@@ -221,7 +224,7 @@ func (m *Mainline) Tags(ctx context.Context, c Cache, offline bool) ([]string, e
 func parseTags(html []byte) []string {
 	seen := map[string]bool{}
 	var tags []string
-	for _, m := range regexp.MustCompile(`href="(v[0-9][^"/]*)/"`).FindAllSubmatch(html, -1) {
+	for _, m := range tagLink.FindAllSubmatch(html, -1) {
 		t := string(m[1])
 		if tagRE.MatchString(t) && !seen[t] {
 			seen[t] = true
