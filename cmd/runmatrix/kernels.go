@@ -91,7 +91,7 @@ func listRef(pattern string) (kernels.Ref, error) {
 }
 
 // tagPrefix matches the start of mainline tags: v6, v4.19, v5.0-rc3.
-var tagPrefix = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+)*(-rc[0-9]+)?$`)
+var tagPrefix = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+)*(-(rc|ckt)[0-9]+)?$`)
 
 // listMainline prints the mainline tags a pattern names: all of them
 // (mainline:), those of a series (mainline:v4.19 lists v4.19 and
@@ -118,7 +118,7 @@ func listMainline(cmd *cobra.Command, r *kernels.Resolver, pattern string) error
 		}
 		prefix := "v" + strings.TrimPrefix(what, "v")
 		for _, t := range tags {
-			if what == "" || t == prefix || strings.HasPrefix(t, prefix+".") || strings.HasPrefix(t, prefix+"-rc") {
+			if what == "" || t == prefix || strings.HasPrefix(t, prefix+".") || strings.HasPrefix(t, prefix+"-") {
 				refs = append(refs, "mainline:"+t+suffix)
 			}
 		}
