@@ -510,7 +510,7 @@ func (d *Debian) missing(r Ref, what string) error {
 }
 
 func (d *Debian) fail(r Ref, err error) error {
-	return fmt.Errorf("kernel %s: %s; try again later, or point the matching --debian-mirror, --debian-security-mirror or --debian-retired-mirror at another mirror", r.Raw, firstLine(err.Error()))
+	return fmt.Errorf("kernel %s: %s; try again later, pin a suite that is whole (debian:SERIES@SUITE, see `runmatrix kernels list`), or point the matching --debian-mirror, --debian-security-mirror or --debian-retired-mirror at another mirror", r.Raw, firstLine(err.Error()))
 }
 
 func firstLine(s string) string {

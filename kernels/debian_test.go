@@ -284,7 +284,7 @@ func TestDebianCatalogRefusesBadArchives(t *testing.T) {
 				}
 				return b
 			}
-		}, "the mirror is probably mid-sync (tried 3 times); try again later, or point the matching --debian-mirror"},
+		}, "the mirror is probably mid-sync (tried 3 times); try again later, pin a suite that is whole (debian:SERIES@SUITE"},
 		{"truncated package download", func(f *fakeArchive) {
 			f.tamper = func(p string, b []byte) []byte {
 				if strings.HasSuffix(p, ".deb") {
