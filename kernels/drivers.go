@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -21,13 +20,17 @@ func BuiltinDrivers(ctx context.Context, path string, names []string) ([]string,
 	if err != nil {
 		return nil, err
 	}
-	payload, comp, err := imagePayload(b)
+	img, err := ParseImage(b)
 	if err != nil {
 		return nil, err
 	}
-	vmlinux, err := decompress(ctx, payload, comp, 0)
+	payload, err := payloadOf(b, img.Protocol)
 	if err != nil {
-		return nil, fmt.Errorf("decompress %s payload of %s: %w", comp, path, err)
+		return nil, err
+	}
+	vmlinux, err := decompress(ctx, payload, img.Compression, 0)
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s payload of %s: %w", img.Compression, path, err)
 	}
 	var found []string
 	for _, n := range names {
@@ -36,25 +39,6 @@ func BuiltinDrivers(ctx context.Context, path string, names []string) ([]string,
 		}
 	}
 	return found, nil
-}
-
-// imagePayload returns the compressed kernel inside a bzImage.
-func imagePayload(b []byte) ([]byte, string, error) {
-	img, err := ParseImage(b)
-	if err != nil {
-		return nil, "", err
-	}
-	if img.Protocol < 0x208 {
-		return nil, "", fmt.Errorf("boot protocol %#x has no payload pointer", img.Protocol)
-	}
-	setupSects := int(b[0x1f1])
-	if setupSects == 0 {
-		setupSects = 4
-	}
-	le := binary.LittleEndian
-	start := (setupSects+1)*512 + int(le.Uint32(b[0x248:]))
-	n := int(le.Uint32(b[0x24c:]))
-	return b[start : start+n], img.Compression, nil
 }
 
 // CachedBuiltinDrivers is BuiltinDrivers remembered in c by the image's

@@ -75,11 +75,7 @@ func ParseImage(b []byte) (Image, error) {
 	if img.Protocol >= 0x206 {
 		img.CmdlineSize = int(le.Uint32(b[0x238:]))
 	}
-	setupSects := int(b[0x1f1])
-	if setupSects == 0 {
-		setupSects = 4
-	}
-	setupEnd := (setupSects + 1) * 512
+	setupEnd := setupEnd(b)
 	sysSize := int64(le.Uint32(b[0x1f4:])) * 16
 	// syssize counts 16-byte paragraphs, rounded up: an image may end up
 	// to 15 bytes before it (Linux 2.4 and 2.6 builds do).
@@ -99,7 +95,7 @@ func ParseImage(b []byte) (Image, error) {
 	if img.Release == "" {
 		return Image{}, errors.New("boot image has no kernel version string")
 	}
-	arch, comp, err := payloadArch(b, setupEnd, img.Protocol)
+	arch, comp, err := payloadArch(b, img.Protocol)
 	if err != nil {
 		return Image{}, err
 	}
@@ -107,20 +103,39 @@ func ParseImage(b []byte) (Image, error) {
 	return img, nil
 }
 
+// setupEnd is where a boot image's setup code ends and the protected-mode
+// part (with the compressed payload) begins.
+func setupEnd(b []byte) int {
+	setupSects := int(b[0x1f1])
+	if setupSects == 0 {
+		setupSects = 4
+	}
+	return (setupSects + 1) * 512
+}
+
+// payloadOf returns the compressed kernel inside a boot image whose
+// header is already known to be whole (ParseImage checks that).
+func payloadOf(b []byte, proto uint16) ([]byte, error) {
+	if proto < 0x208 {
+		return nil, fmt.Errorf("boot protocol %#x has no payload pointer (needs 2.08, Linux 2.6.26+)", proto)
+	}
+	le := binary.LittleEndian
+	off, n := int(le.Uint32(b[0x248:])), int(le.Uint32(b[0x24c:]))
+	start := setupEnd(b) + off
+	if start < 0 || n <= 0 || start+n > len(b) {
+		return nil, fmt.Errorf("%w: payload %d+%d lies past the end (%d bytes)", ErrTruncated, start, n, len(b))
+	}
+	return b[start : start+n], nil
+}
+
 // payloadArch decompresses the start of the payload and reads its ELF class;
 // images older than boot protocol 2.08 have no payload pointer and are x86 only
 // by their xloadflags-less header, so they are refused.
-func payloadArch(b []byte, setupEnd int, proto uint16) (arch, compression string, err error) {
-	le := binary.LittleEndian
-	if proto < 0x208 {
-		return "", "", fmt.Errorf("boot protocol %#x has no payload pointer (needs 2.08, Linux 2.6.26+)", proto)
+func payloadArch(b []byte, proto uint16) (arch, compression string, err error) {
+	payload, err := payloadOf(b, proto)
+	if err != nil {
+		return "", "", err
 	}
-	off, n := int(le.Uint32(b[0x248:])), int(le.Uint32(b[0x24c:]))
-	start := setupEnd + off
-	if start < 0 || n <= 0 || start+n > len(b) {
-		return "", "", fmt.Errorf("%w: payload %d+%d lies past the end (%d bytes)", ErrTruncated, start, n, len(b))
-	}
-	payload := b[start : start+n]
 	compression = compressionOf(payload)
 	head, derr := decompressHead(payload, compression, 64)
 	if derr == nil && len(head) >= 5 && string(head[:4]) == "\x7fELF" {
@@ -133,7 +148,7 @@ func payloadArch(b []byte, setupEnd int, proto uint16) (arch, compression string
 	}
 	// Fall back on xloadflags (protocol 2.12+) when the payload cannot be read.
 	if proto >= 0x20c {
-		if le.Uint16(b[0x236:])&1 != 0 {
+		if binary.LittleEndian.Uint16(b[0x236:])&1 != 0 {
 			return ArchX86_64, compression, nil
 		}
 		return ArchI386, compression, nil
