@@ -7,6 +7,7 @@ package kernels
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -259,10 +260,10 @@ func CompareTags(a, b string) int {
 	}
 	ka, na := rank(pa[2])
 	kb, nb := rank(pb[2])
-	if c := compareInts(ka, kb); c != 0 {
+	if c := cmp.Compare(ka, kb); c != 0 {
 		return c
 	}
-	return compareInts(na, nb)
+	return cmp.Compare(na, nb)
 }
 
 func compareDotted(a, b string) int {
@@ -275,19 +276,9 @@ func compareDotted(a, b string) int {
 		if i < len(bs) {
 			fmt.Sscanf(bs[i], "%d", &y)
 		}
-		if c := compareInts(x, y); c != 0 {
+		if c := cmp.Compare(x, y); c != 0 {
 			return c
 		}
-	}
-	return 0
-}
-
-func compareInts(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }
