@@ -102,13 +102,6 @@ func (f *guestFlags) resolver(cache kernels.Cache, log func(string)) *kernels.Re
 
 // expand replaces range references (mainline:v3.0..v4.0) with the kernels they name.
 func (f *guestFlags) expand(ctx context.Context, refs []string) ([]string, error) {
-	ranged := false
-	for _, r := range refs {
-		ranged = ranged || strings.Contains(r, "..")
-	}
-	if !ranged {
-		return refs, nil
-	}
 	cache, err := f.cache()
 	if err != nil {
 		return nil, err
