@@ -109,7 +109,7 @@ func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 		return []string{raw}, nil
 	}
 	m := r.mainline()
-	tags, err := m.Tags(ctx, r.Cache, r.Debian.Offline)
+	tags, err := r.MainlineTags(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", raw, err)
 	}
@@ -133,6 +133,11 @@ func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 		return nil, inputErr("kernel %s: %s has no tag from %s to %s; see `runmatrix kernels list mainline:`", raw, m.root(), ref.From, ref.To)
 	}
 	return out, nil
+}
+
+// MainlineTags lists the tags of the mainline archive, newest first.
+func (r *Resolver) MainlineTags(ctx context.Context) ([]string, error) {
+	return r.mainline().Tags(ctx, r.Cache, r.Debian.Offline)
 }
 
 func (r *Resolver) mainline() *Mainline {

@@ -112,7 +112,7 @@ func listMainline(cmd *cobra.Command, r *kernels.Resolver, pattern string) error
 		if what != "" && !tagPrefix.MatchString(what) {
 			return usage("kernels list %s: want mainline:, mainline:vN[.N…] (every tag under it) or mainline:vA..vB", pattern)
 		}
-		tags, err := r.Mainline.Tags(cmd.Context(), r.Cache, r.Debian.Offline)
+		tags, err := r.MainlineTags(cmd.Context())
 		if err != nil {
 			return err
 		}
