@@ -1,7 +1,3 @@
-// Package testcases holds the socket test cases runmatrix runs in guests,
-// the recorder they make their system calls through, and the sysctl
-// profiles they run under. It is compiled into the guest agent and into the
-// CLI (for local runs), so it must run on Linux 2.6.32.
 package testcases
 
 import (
@@ -78,8 +74,17 @@ func (c *Case) Expected(release, arch, profile string) (*Expect, error) {
 	return nil, nil
 }
 
-// All returns every case in a stable order.
+// All returns every case in a stable order: the built-in cases, then the
+// registered ones by ID.
 func All() []*Case {
+	var all []*Case
+	all = append(all, builtin()...)
+	all = append(all, registry.cases()...)
+	return all
+}
+
+// builtin returns runmatrix's own cases.
+func builtin() []*Case {
 	var all []*Case
 	all = append(all, tfoCases()...)
 	all = append(all, deferAcceptCases()...)
@@ -87,6 +92,16 @@ func All() []*Case {
 	all = append(all, closeCases()...)
 	all = append(all, flagCases()...)
 	return all
+}
+
+// Builtin reports whether id names one of runmatrix's own cases.
+func Builtin(id string) bool {
+	for _, c := range builtin() {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Lookup returns the case with this ID.

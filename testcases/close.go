@@ -34,29 +34,29 @@ func closeCases() []*Case {
 }
 
 func linger0Reset(t *T) error {
-	cfd, sfd, _, err := t.pair()
+	cfd, sfd, _, err := t.Pair()
 	if err != nil {
 		return err
 	}
-	if c := t.SetLinger(client, cfd, 1, 0); !c.OK() {
-		return setupError(c)
+	if c := t.SetLinger(Client, cfd, 1, 0); !c.OK() {
+		return SetupError(c)
 	}
-	t.Close(client, cfd)
-	t.Recv(server, sfd, 64, 0).Key("recv")
-	t.Sendto(server, sfd, defaultPayload, 0, socketPortNone).Key("send")
+	t.Close(Client, cfd)
+	t.Recv(Server, sfd, 64, 0).Key("recv")
+	t.Sendto(Server, sfd, defaultPayload, 0, NoAddr).Key("send")
 	return nil
 }
 
 func epipeWriteAfterClose(t *T) error {
-	cfd, sfd, _, err := t.pair()
+	cfd, sfd, _, err := t.Pair()
 	if err != nil {
 		return err
 	}
-	t.Close(server, sfd)
-	t.Write(client, cfd, "x").Key("write1")
+	t.Close(Server, sfd)
+	t.Write(Client, cfd, "x").Key("write1")
 	// The peer's RST for that byte sets POLLHUP/POLLERR; waiting for it makes
 	// write2 see the reset on every kernel instead of racing it.
-	t.Poll(client, cfd, unix.POLLIN, waitLimit)
-	t.Write(client, cfd, "y").Key("write2")
+	t.Poll(Client, cfd, unix.POLLIN, WaitLimit)
+	t.Write(Client, cfd, "y").Key("write2")
 	return nil
 }

@@ -39,16 +39,17 @@ func deferAcceptCases() []*Case {
 }
 
 func deferAccept(t *T, send bool) error {
-	lfd, port, err := t.listen(func(fd int) error {
-		if c := t.SetsockoptInt(server, fd, unix.SOL_TCP, TCP_DEFER_ACCEPT, 1); !c.OK() {
-			return setupError(c)
+	lfd, port, err := t.Listener(func(fd int) error {
+		if c := t.SetsockoptInt(Server, fd, unix.SOL_TCP, TCP_DEFER_ACCEPT, 1); !c.OK() {
+			return SetupError(c)
 		}
-		// accept() waits up to 15 s, longer than any defer period.
-		if c := t.SetTimeout(server, fd, unix.SO_RCVTIMEO, 15*time.Second); !c.OK() {
-			return setupError(c)
+
+		if c := t.SetTimeout(Server, fd, unix.SO_RCVTIMEO, 15*time.Second); !c.OK() {
+			return SetupError(c)
 		}
 		return nil
 	})
+
 	if err != nil {
 		return err
 	}
@@ -56,34 +57,34 @@ func deferAccept(t *T, send bool) error {
 	if !send {
 		r := t.RawSocket("raw")
 		if !r.OK() {
-			return setupError(r)
+			return SetupError(r)
 		}
 		raw = r.Fd()
 	}
-	c := t.Socket(client, "client", false)
+	c := t.Socket(Client, "client", false)
 	if !c.OK() {
-		return setupError(c)
+		return SetupError(c)
 	}
-	if c := t.Connect(client, c.Fd(), port); !c.OK() {
-		return setupError(c)
+	if c := t.Connect(Client, c.Fd(), port); !c.OK() {
+		return SetupError(c)
 	}
 	if send {
-		if w := t.Write(client, c.Fd(), defaultPayload); !w.OK() {
-			return setupError(w)
+		if w := t.Write(Client, c.Fd(), defaultPayload); !w.OK() {
+			return SetupError(w)
 		}
-		a := t.Accept(server, lfd, "server").Key("accept").Timed()
+		a := t.Accept(Server, lfd, "server").Key("accept").Timed()
 		if !a.OK() {
 			return nil
 		}
 		// A non-blocking read: MSG_DONTWAIT, since accept() gave a blocking socket.
-		t.Recv(server, a.Fd(), 64, unix.MSG_DONTWAIT).Key("read")
+		t.Recv(Server, a.Fd(), 64, unix.MSG_DONTWAIT).Key("read")
 		return nil
 	}
-	_, cport, p := t.LocalAddr(client, c.Fd())
+	_, cport, p := t.LocalAddr(Client, c.Fd())
 	if !p.OK() {
-		return setupError(p)
+		return SetupError(p)
 	}
-	a := t.Accept(server, lfd, "server").Key("accept")
+	a := t.Accept(Server, lfd, "server").Key("accept")
 	if !a.OK() {
 		return nil
 	}
@@ -95,6 +96,6 @@ func deferAccept(t *T, send bool) error {
 		return errSYNACKNotSeen
 	}
 	sn.Key("synacks")
-	t.Recv(server, a.Fd(), 64, unix.MSG_DONTWAIT).Key("read")
+	t.Recv(Server, a.Fd(), 64, unix.MSG_DONTWAIT).Key("read")
 	return nil
 }

@@ -41,7 +41,7 @@ func flagCases() []*Case {
 }
 
 func unknownFlagSends(t *T, msg bool) error {
-	cfd, _, _, err := t.pair()
+	cfd, _, _, err := t.Pair()
 	if err != nil {
 		return err
 	}
@@ -49,9 +49,9 @@ func unknownFlagSends(t *T, msg bool) error {
 		f := int(int32(u)) // the kernel reads flags as unsigned int
 		label := flagString(f)
 		if msg {
-			t.Sendmsg(client, cfd, defaultPayload, f, socketPortNone).Key(label)
+			t.Sendmsg(Client, cfd, defaultPayload, f, NoAddr).Key(label)
 		} else {
-			t.Sendto(client, cfd, defaultPayload, f, socketPortNone).Key(label)
+			t.Sendto(Client, cfd, defaultPayload, f, NoAddr).Key(label)
 		}
 	}
 	return nil

@@ -82,17 +82,17 @@ type conn struct {
 func (t *T) established() (*conn, error) {
 	r := t.RawSocket("raw")
 	if !r.OK() {
-		return nil, setupError(r)
+		return nil, SetupError(r)
 	}
 	k := &conn{raw: r.Fd()}
-	cfd, sfd, port, err := t.pair()
+	cfd, sfd, port, err := t.Pair()
 	if err != nil {
 		return nil, err
 	}
 	k.cfd, k.sfd = cfd, sfd
-	cip, cp, c := t.LocalAddr(client, cfd)
+	cip, cp, c := t.LocalAddr(Client, cfd)
 	if !c.OK() {
-		return nil, setupError(c)
+		return nil, SetupError(c)
 	}
 	// The raw socket stays unbound (bound, it would no longer see segments
 	// to other addresses); sending to the case address, it gets the same
@@ -117,9 +117,9 @@ func reconnectSYN(t *T, offset uint32) error {
 	}
 	syn := Segment{Src: k.cport, Dst: k.sport, Seq: k.clientNxt + offset, Flags: tcpSYN, SrcIP: k.cip}
 	if c := t.Inject(k.raw, syn); !c.OK() {
-		return setupError(c)
+		return SetupError(c)
 	}
-	t.Recv(server, k.sfd, 64, 0).Key("recv").Timed()
+	t.Recv(Server, k.sfd, 64, 0).Key("recv").Timed()
 	segs, c := t.Sniff(k.raw, k.sport, k.cport)
 	if err := tookInjected(segs, syn); err != nil {
 		return err
@@ -131,35 +131,35 @@ func reconnectSYN(t *T, offset uint32) error {
 func reconnectSilentClose(t *T) error {
 	r := t.RawSocket("raw")
 	if !r.OK() {
-		return setupError(r)
+		return SetupError(r)
 	}
 	raw := r.Fd()
-	lfd, port, err := t.listen(nil)
+	lfd, port, err := t.Listener(nil)
 	if err != nil {
 		return err
 	}
-	c := t.Socket(client, "client", false)
+	c := t.Socket(Client, "client", false)
 	if !c.OK() {
-		return setupError(c)
+		return SetupError(c)
 	}
 	cfd := c.Fd()
-	if c := t.SetsockoptInt(client, cfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); !c.OK() {
-		return setupError(c)
+	if c := t.SetsockoptInt(Client, cfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); !c.OK() {
+		return SetupError(c)
 	}
-	if c := t.Connect(client, cfd, port); !c.OK() {
-		return setupError(c)
+	if c := t.Connect(Client, cfd, port); !c.OK() {
+		return SetupError(c)
 	}
-	cip, cport, p := t.LocalAddr(client, cfd)
+	cip, cport, p := t.LocalAddr(Client, cfd)
 	if !p.OK() {
-		return setupError(p)
+		return SetupError(p)
 	}
-	a := t.Accept(server, lfd, "server")
+	a := t.Accept(Server, lfd, "server")
 	if !a.OK() {
-		return setupError(a)
+		return SetupError(a)
 	}
 	sfd := a.Fd()
-	if c := t.SetTimeout(server, sfd, unix.SO_RCVTIMEO, waitLimit); !c.OK() {
-		return setupError(c)
+	if c := t.SetTimeout(Server, sfd, unix.SO_RCVTIMEO, WaitLimit); !c.OK() {
+		return SetupError(c)
 	}
 	// The observer must have seen the handshake, or what it sees later
 	// (the SYN of the reconnect) means nothing.
@@ -171,27 +171,27 @@ func reconnectSilentClose(t *T) error {
 	if !sawHandshake {
 		return errSYNACKNotSeen
 	}
-	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_REPAIR, 1).Key("repair").OK() {
+	if !t.SetsockoptInt(Client, cfd, unix.SOL_TCP, TCP_REPAIR, 1).Key("repair").OK() {
 		return nil
 	}
-	t.Close(client, cfd)
-	n := t.Socket(client, "client2", false)
+	t.Close(Client, cfd)
+	n := t.Socket(Client, "client2", false)
 	if !n.OK() {
-		return setupError(n)
+		return SetupError(n)
 	}
 	nfd := n.Fd()
-	if c := t.SetsockoptInt(client, nfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); !c.OK() {
-		return setupError(c)
+	if c := t.SetsockoptInt(Client, nfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); !c.OK() {
+		return SetupError(c)
 	}
-	if c := t.SetTimeout(client, nfd, unix.SO_SNDTIMEO, 10*time.Second); !c.OK() {
-		return setupError(c)
+	if c := t.SetTimeout(Client, nfd, unix.SO_SNDTIMEO, 10*time.Second); !c.OK() {
+		return SetupError(c)
 	}
 	// Take over the old socket's own address and port: the same 4-tuple.
-	if !t.BindAddr(client, nfd, cip, cport).Key("bind").OK() {
+	if !t.BindAddr(Client, nfd, cip, cport).Key("bind").OK() {
 		return nil
 	}
-	t.Connect(client, nfd, port).Key("connect").Timed()
-	t.Recv(server, sfd, 64, 0).Key("recv").Timed()
+	t.Connect(Client, nfd, port).Key("connect").Timed()
+	t.Recv(Server, sfd, 64, 0).Key("recv").Timed()
 	t.Sniff(raw, uint16(port), uint16(cport))
 	return nil
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
+// NoAddr as the port of Sendto or Sendmsg passes a NULL address.
+const NoAddr = -1
+
 // Socket option and flag values missing from old headers or from x/sys.
 const (
 	MSG_FASTOPEN            = 0x20000000
@@ -22,7 +25,6 @@ const (
 	TCP_REPAIR              = 19
 	TCP_DEFER_ACCEPT        = 9
 	TCPI_OPT_SYN_DATA       = 32
-	socketPortNone          = -1
 	defaultPayload          = "hello"
 	tcpInfoStateSynRecv     = 3
 	tcpInfoStateEstablished = 1
@@ -233,12 +235,12 @@ func (t *T) Accept(side string, fd int, name string) *Call {
 	return c
 }
 
-// Sendto sends data with flags to port, or with a NULL address when port is
-// socketPortNone.
+// Sendto sends data with flags to the case address and port, or with a
+// NULL address when port is NoAddr.
 func (t *T) Sendto(side string, fd int, data string, flags, port int) *Call {
 	var sa *unix.RawSockaddrInet4
 	addr := "NULL"
-	if port != socketPortNone {
+	if port != NoAddr {
 		sa, addr = t.sockaddr(port), t.addrString(port)
 	}
 	return t.record("sendto", side, t.name(fd), args("buf", strconv.Quote(data), "len", strconv.Itoa(len(data)), "flags", flagString(flags), "addr", addr), func() (int64, error) {
@@ -248,11 +250,11 @@ func (t *T) Sendto(side string, fd int, data string, flags, port int) *Call {
 }
 
 // Sendmsg sends data with flags in one iovec, with msg_name set to port or
-// NULL when port is socketPortNone.
+// NULL when port is NoAddr.
 func (t *T) Sendmsg(side string, fd int, data string, flags, port int) *Call {
 	var to unix.Sockaddr
 	addr := "NULL"
-	if port != socketPortNone {
+	if port != NoAddr {
 		to, addr = &unix.SockaddrInet4{Addr: t.Addr, Port: port}, t.addrString(port)
 	}
 	return t.record("sendmsg", side, t.name(fd), args("msg_name", addr, "iov", strconv.Quote(data), "flags", flagString(flags)), func() (int64, error) {
@@ -360,4 +362,17 @@ func (t *T) TCPInfo(side string, fd int) (state string, synData bool, c *Call) {
 	synData = info.Options&TCPI_OPT_SYN_DATA != 0
 	c.Detail("state=%s syn_data=%v", state, synData)
 	return state, synData, c
+}
+
+// Shutdown shuts down part of a full-duplex connection (how is unix.SHUT_RD,
+// SHUT_WR or SHUT_RDWR).
+func (t *T) Shutdown(side string, fd, how int) *Call {
+	names := map[int]string{unix.SHUT_RD: "SHUT_RD", unix.SHUT_WR: "SHUT_WR", unix.SHUT_RDWR: "SHUT_RDWR"}
+	h, ok := names[how]
+	if !ok {
+		h = strconv.Itoa(how)
+	}
+	return t.record("shutdown", side, t.name(fd), args("how", h), func() (int64, error) {
+		return 0, unix.Shutdown(fd, how)
+	})
 }

@@ -171,27 +171,27 @@ func tfoSendto(t *T, nonblock bool, extra int, listening bool) error {
 	var port int
 	if listening {
 		var err error
-		if _, port, err = t.listen(nil); err != nil {
+		if _, port, err = t.Listener(nil); err != nil {
 			return err
 		}
 	} else {
-		c := t.Socket(server, "closed", false)
+		c := t.Socket(Server, "closed", false)
 		if !c.OK() {
-			return setupError(c)
+			return SetupError(c)
 		}
-		if c := t.Bind(server, c.Fd(), 0); !c.OK() {
-			return setupError(c)
+		if c := t.Bind(Server, c.Fd(), 0); !c.OK() {
+			return SetupError(c)
 		}
 		var p *Call
-		if port, p = t.Port(server, c.Fd()); !p.OK() {
-			return setupError(p)
+		if port, p = t.Port(Server, c.Fd()); !p.OK() {
+			return SetupError(p)
 		}
 	}
-	c := t.Socket(client, "client", nonblock)
+	c := t.Socket(Client, "client", nonblock)
 	if !c.OK() {
-		return setupError(c)
+		return SetupError(c)
 	}
-	s := t.Sendto(client, c.Fd(), defaultPayload, MSG_FASTOPEN|extra, port).Key("sendto")
+	s := t.Sendto(Client, c.Fd(), defaultPayload, MSG_FASTOPEN|extra, port).Key("sendto")
 	if listening && s.OK() {
 		receive(t)
 	}
@@ -200,24 +200,24 @@ func tfoSendto(t *T, nonblock bool, extra int, listening bool) error {
 
 // receive accepts the connection the client made and reads what arrived.
 func receive(t *T) {
-	a := t.Accept(server, t.fdOf("listener"), "server")
+	a := t.Accept(Server, t.fdOf("listener"), "server")
 	if !a.OK() {
 		return
 	}
-	t.SetTimeout(server, a.Fd(), unix.SO_RCVTIMEO, waitLimit)
-	t.Recv(server, a.Fd(), 64, 0).Key("recv")
+	t.SetTimeout(Server, a.Fd(), unix.SO_RCVTIMEO, WaitLimit)
+	t.Recv(Server, a.Fd(), 64, 0).Key("recv")
 }
 
 func tfoSendmsg(t *T, withName bool) error {
-	cfd, port, err := t.listenerAndClient(false)
+	cfd, port, err := t.ListenerAndClient(false)
 	if err != nil {
 		return err
 	}
-	to := socketPortNone
+	to := NoAddr
 	if withName {
 		to = port
 	}
-	s := t.Sendmsg(client, cfd, defaultPayload, MSG_FASTOPEN, to).Key("sendmsg")
+	s := t.Sendmsg(Client, cfd, defaultPayload, MSG_FASTOPEN, to).Key("sendmsg")
 	if s.OK() {
 		receive(t)
 	}
@@ -225,59 +225,59 @@ func tfoSendmsg(t *T, withName bool) error {
 }
 
 func tfoConnected(t *T) error {
-	cfd, sfd, _, err := t.pair()
+	cfd, sfd, _, err := t.Pair()
 	if err != nil {
 		return err
 	}
-	if s := t.Sendto(client, cfd, defaultPayload, MSG_FASTOPEN, socketPortNone).Key("send"); s.OK() {
-		t.Recv(server, sfd, 64, 0).Key("recv")
+	if s := t.Sendto(Client, cfd, defaultPayload, MSG_FASTOPEN, NoAddr).Key("send"); s.OK() {
+		t.Recv(Server, sfd, 64, 0).Key("recv")
 	}
 	return nil
 }
 
 func tfoListenerOption(t *T) error {
-	c := t.Socket(server, "listener", false)
+	c := t.Socket(Server, "listener", false)
 	if !c.OK() {
-		return setupError(c)
+		return SetupError(c)
 	}
 	fd := c.Fd()
-	if !t.SetsockoptInt(server, fd, unix.SOL_TCP, TCP_FASTOPEN, 5).Key("setsockopt").OK() {
+	if !t.SetsockoptInt(Server, fd, unix.SOL_TCP, TCP_FASTOPEN, 5).Key("setsockopt").OK() {
 		return nil
 	}
-	t.GetsockoptInt(server, fd, unix.SOL_TCP, TCP_FASTOPEN).Key("getsockopt").ShowDetail()
-	if c := t.Bind(server, fd, 0); !c.OK() {
-		return setupError(c)
+	t.GetsockoptInt(Server, fd, unix.SOL_TCP, TCP_FASTOPEN).Key("getsockopt").ShowDetail()
+	if c := t.Bind(Server, fd, 0); !c.OK() {
+		return SetupError(c)
 	}
-	t.Listen(server, fd, 16).Key("listen")
+	t.Listen(Server, fd, 16).Key("listen")
 	return nil
 }
 
 func tfoConnectOption(t *T) error {
-	cfd, port, err := t.listenerAndClient(false)
+	cfd, port, err := t.ListenerAndClient(false)
 	if err != nil {
 		return err
 	}
-	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_FASTOPEN_CONNECT, 1).Key("setsockopt").OK() {
+	if !t.SetsockoptInt(Client, cfd, unix.SOL_TCP, TCP_FASTOPEN_CONNECT, 1).Key("setsockopt").OK() {
 		return nil
 	}
-	if !t.Connect(client, cfd, port).Key("connect").OK() {
+	if !t.Connect(Client, cfd, port).Key("connect").OK() {
 		return nil
 	}
-	if t.Write(client, cfd, defaultPayload).Key("write").OK() {
+	if t.Write(Client, cfd, defaultPayload).Key("write").OK() {
 		receive(t)
 	}
 	return nil
 }
 
 func tfoNoCookieOption(t *T) error {
-	cfd, port, err := t.listenerAndClient(true)
+	cfd, port, err := t.ListenerAndClient(true)
 	if err != nil {
 		return err
 	}
-	if !t.SetsockoptInt(client, cfd, unix.SOL_TCP, TCP_FASTOPEN_NO_COOKIE, 1).Key("setsockopt").OK() {
+	if !t.SetsockoptInt(Client, cfd, unix.SOL_TCP, TCP_FASTOPEN_NO_COOKIE, 1).Key("setsockopt").OK() {
 		return nil
 	}
-	t.Sendto(client, cfd, defaultPayload, MSG_FASTOPEN, port).Key("sendto")
+	t.Sendto(Client, cfd, defaultPayload, MSG_FASTOPEN, port).Key("sendto")
 	return nil
 }
 
@@ -285,12 +285,13 @@ func tfoNoCookieOption(t *T) error {
 // MSG_DONTWAIT right after accept(): only data that came in the SYN can be
 // there, because a client whose sendto returned EINPROGRESS queued nothing.
 func tfoServerDataInSYN(t *T) error {
-	lfd, port, err := t.listen(func(fd int) error {
-		if !t.SetsockoptInt(server, fd, unix.SOL_TCP, TCP_FASTOPEN, 5).Key("listener-tfo").OK() {
+	lfd, port, err := t.Listener(func(fd int) error {
+		if !t.SetsockoptInt(Server, fd, unix.SOL_TCP, TCP_FASTOPEN, 5).Key("listener-tfo").OK() {
 			return errStop
 		}
 		return nil
 	})
+
 	if err == errStop {
 		return nil
 	}
@@ -299,25 +300,25 @@ func tfoServerDataInSYN(t *T) error {
 	}
 	for i, data := range []string{"first", "second"} {
 		n := string(rune('1' + i))
-		c := t.Socket(client, "client"+n, true)
+		c := t.Socket(Client, "client"+n, true)
 		if !c.OK() {
-			return setupError(c)
+			return SetupError(c)
 		}
 		cfd := c.Fd()
-		s := t.Sendto(client, cfd, data, MSG_FASTOPEN, port).Key("sendto" + n)
+		s := t.Sendto(Client, cfd, data, MSG_FASTOPEN, port).Key("sendto" + n)
 		if !s.OK() && !s.Is(unix.EINPROGRESS) {
 			return nil
 		}
-		a := t.Accept(server, lfd, "server"+n)
+		a := t.Accept(Server, lfd, "server"+n)
 		if !a.OK() {
 			a.Key("accept" + n)
 			return nil
 		}
-		t.Recv(server, a.Fd(), 64, unix.MSG_DONTWAIT).Key("recv" + n)
-		t.TCPInfo(server, a.Fd())
+		t.Recv(Server, a.Fd(), 64, unix.MSG_DONTWAIT).Key("recv" + n)
+		t.TCPInfo(Server, a.Fd())
 		// Wait for the client's side of the handshake, which carries the
 		// cookie round 2 uses.
-		t.Poll(client, cfd, unix.POLLOUT, waitLimit)
+		t.Poll(Client, cfd, unix.POLLOUT, WaitLimit)
 	}
 	return nil
 }

@@ -52,12 +52,16 @@ results set.`,
 	fl.StringVar(&f.out, "out", "bisect", "output directory (journal and reports of the kernels measured)")
 	fl.BoolVar(&f.resume, "resume", false, "reuse the cells already in --out")
 	fl.BoolVarP(&all, "all", "a", false, "find every boundary, not only the first")
+	f.registerCases(fl)
 	return cmd
 }
 
 func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer) error {
 	if len(f.cases) != 1 {
 		return usage("bisect needs exactly one --case ID (list them with `runmatrix cases list`)")
+	}
+	if err := f.user.load(ctx, nil); err != nil {
+		return err
 	}
 	if _, err := testcases.Lookup(f.cases[0]); err != nil {
 		return usage("%v", err)
@@ -73,7 +77,7 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 	if len(plan.Kernels) < 2 {
 		return usage("bisect needs at least two kernels: --kernel K --kernel K..., or a range such as --kernel mainline:v3.0..v4.0")
 	}
-	ss, err := openSession(f, stderr)
+	ss, err := openSession(ctx, f, plan.Kernels, stderr)
 	if err != nil {
 		return err
 	}

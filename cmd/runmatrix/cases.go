@@ -31,12 +31,18 @@ func newCasesCmd() *cobra.Command {
 }
 
 func newCasesListCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		user   userCode
+	)
 	cmd := &cobra.Command{
-		Use:   "list",
+		Use:   "list [--cases DIR]...",
 		Short: "Show each case ID with its one-line purpose, and the sysctl profiles",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := user.load(cmd.Context(), nil); err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(w)
@@ -60,6 +66,7 @@ func newCasesListCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the cases, with their sources and expectations, as JSON")
+	cmd.Flags().StringArrayVar(&user.dirs, "cases", nil, "also list the cases of the Go package in this directory (repeatable)")
 	return cmd
 }
 
@@ -72,6 +79,7 @@ func newCasesRunCmd() *cobra.Command {
 		profiles []string
 		asJSON   bool
 		steps    bool
+		user     userCode
 	)
 	cmd := &cobra.Command{
 		Use:   "run (--local | --kernel KERNEL) [--case GLOB]... [--profile P]...",
@@ -80,6 +88,15 @@ func newCasesRunCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if local == (kernel != "") {
 				return usage("cases run needs exactly one of --local or --kernel KERNEL")
+			}
+			if local && len(user.dirs) > 0 {
+				return usage("--local runs only the built-in cases: your own cases run only in a guest (give --kernel)")
+			}
+			if err := user.load(cmd.Context(), nil); err != nil {
+				return err
+			}
+			if len(globs) == 0 {
+				globs = user.ids()
 			}
 			cases, err := testcases.Select(globs)
 			if err != nil {
@@ -102,7 +119,7 @@ func newCasesRunCmd() *cobra.Command {
 			if local {
 				err = runLocal(cmd.Context(), cases, profs, emit)
 			} else {
-				err = runInGuest(cmd.Context(), &gf, kernel, cases, profs, emit, cmd.ErrOrStderr())
+				err = runInGuest(cmd.Context(), &gf, &user, kernel, cases, profs, emit, cmd.ErrOrStderr())
 			}
 			if err != nil {
 				return err
@@ -122,6 +139,7 @@ func newCasesRunCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&profiles, "profile", nil, "sysctl profile, e.g. tfo=3 (repeatable; default \"default\")")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON result per line")
 	cmd.Flags().BoolVar(&steps, "steps", false, "print each case's syscall trace")
+	cmd.Flags().StringArrayVar(&user.dirs, "cases", nil, "directory of a Go package with your own cases, linked into the agent (repeatable; with --kernel)")
 	return cmd
 }
 
@@ -148,13 +166,16 @@ func runLocal(ctx context.Context, cases []*testcases.Case, profs []testcases.Pr
 
 // runInGuest boots one kernel from a pool and runs the cases with its
 // agent, passing on each result as the agent prints it.
-func runInGuest(ctx context.Context, gf *guestFlags, ref string, cases []*testcases.Case, profiles []testcases.Profile, emit func(results.Record), log io.Writer) error {
+func runInGuest(ctx context.Context, gf *guestFlags, user *userCode, ref string, cases []*testcases.Case, profiles []testcases.Profile, emit func(results.Record), log io.Writer) error {
 	pool, err := gf.pool(func(s string) { fmt.Fprintln(log, s) })
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	if _, err := pool.Prepare(ctx, ref); err != nil {
+		return err
+	}
+	if err := user.attach(ctx, pool, []string{ref}); err != nil {
 		return err
 	}
 	g, err := pool.BootGuest(ctx, ref)

@@ -36,6 +36,9 @@ it says so and writes nothing.`,
 			if len(f.cases) == 0 {
 				return usage("evidence needs --case GLOB (list cases with `runmatrix cases list`)")
 			}
+			if err := f.user.load(cmd.Context(), nil); err != nil {
+				return err
+			}
 			cases, err := testcases.Select(f.cases)
 			if err != nil {
 				return usage("%v", err)
@@ -86,6 +89,7 @@ it says so and writes nothing.`,
 	fl.StringArrayVar(&f.profiles, "profile", nil, "sysctl profile (repeatable; default \"default\", or all in --from)")
 	fl.StringVar(&from, "from", "", "take the cells from this results.json instead of running")
 	fl.StringVar(&f.out, "out", "report", "output directory")
+	f.registerCases(fl)
 	return cmd
 }
 

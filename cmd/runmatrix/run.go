@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/runmatrix/runmatrix/internal/guest"
@@ -46,6 +47,8 @@ type runFlags struct {
 	format   string
 	// bare starts from an empty matrix instead of the default one.
 	bare bool
+	// user is the user's Go code (--cases, a matrix file's go:).
+	user userCode
 }
 
 func newRunCmd() *cobra.Command {
@@ -81,10 +84,16 @@ the run was interrupted, 2 bad usage or bad input.`,
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out, skipping finished cells")
 	fl.StringVar(&f.shard, "shard", "", "run only slice I of N of the plan (I/N), for a CI job matrix")
 	fl.StringVar(&f.format, "format", "table", "what to print on stdout: table, markdown, json, junit, html or none")
+	f.registerCases(fl)
 	return cmd
 }
 
-func (f *runFlags) spec() (*spec.Spec, error) {
+// registerCases adds --cases to a command's flags.
+func (f *runFlags) registerCases(fl *pflag.FlagSet) {
+	fl.StringArrayVar(&f.user.dirs, "cases", nil, "directory of a Go package with your own cases, linked into the agent (repeatable)")
+}
+
+func (f *runFlags) spec(ctx context.Context) (*spec.Spec, error) {
 	var s *spec.Spec
 	var err error
 	switch {
@@ -116,6 +125,19 @@ func (f *runFlags) spec() (*spec.Spec, error) {
 	if len(s.Profiles) == 0 {
 		s.Profiles = []string{"default"}
 	}
+	if err := f.user.load(ctx, s.GoDirs()); err != nil {
+		return nil, err
+	}
+	if len(f.user.dirs) > 0 && f.file == "" {
+		// --cases asks about the user's cases, under the kernel's own
+		// sysctls, unless --case and --profile say otherwise.
+		if len(f.cases) == 0 {
+			s.Cases = f.user.ids()
+		}
+		if len(f.profiles) == 0 {
+			s.Profiles = []string{"default"}
+		}
+	}
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
@@ -130,7 +152,7 @@ func (f *runFlags) plan(ctx context.Context) (*spec.Spec, *matrix.Plan, error) {
 	if err := f.gf.check(); err != nil {
 		return nil, nil, err
 	}
-	s, err := f.spec()
+	s, err := f.spec(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,7 +222,7 @@ func measuredCells(res *results.Results) int {
 // writes the reports of every cell measured so far, whatever happened. It
 // returns nil results only when nothing could start.
 func measure(ctx context.Context, f *runFlags, s *spec.Spec, plan *matrix.Plan, stderr io.Writer) (*results.Results, error) {
-	ss, err := openSession(f, stderr)
+	ss, err := openSession(ctx, f, plan.Kernels, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +261,9 @@ type session struct {
 	prior []results.Record
 }
 
-func openSession(f *runFlags, stderr io.Writer) (*session, error) {
+// openSession opens the output directory's journal and a guest pool for
+// kernels, with the user's code built for them.
+func openSession(ctx context.Context, f *runFlags, kernels []string, stderr io.Writer) (*session, error) {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
@@ -257,6 +281,10 @@ func openSession(f *runFlags, stderr io.Writer) (*session, error) {
 	}
 	if ss.pool, err = f.gf.pool(ss.log); err != nil {
 		ss.journal.Close()
+		return nil, err
+	}
+	if err := f.user.attach(ctx, ss.pool, kernels); err != nil {
+		ss.close()
 		return nil, err
 	}
 	return ss, nil
@@ -389,5 +417,5 @@ func badInput(err error) bool {
 		}
 		return true
 	}
-	return errors.As(err, &ie)
+	return errors.As(err, &ie) || userInput(err)
 }

@@ -109,3 +109,27 @@ const CmdPoweroff = "rmx-poweroff"
 // AgentPath is where the guest agent lies in the initramfs: it comes with
 // the guest's boot, not over the (slow, on a serial line) SSH session.
 const AgentPath = "/runmatrix/guest-agent"
+
+// GoTestManifestPath lists the go test binaries shipped in the initramfs
+// (JSON, a []GoTest); GoTestDir holds them.
+const (
+	GoTestManifestPath = "/runmatrix/gotest/manifest.json"
+	GoTestDir          = "/runmatrix/gotest"
+)
+
+// GoTest is one package's test binary in the guest.
+type GoTest struct {
+	// Import is the package's import path; its rows are gotest:Import.TestName.
+	Import string `json:"import"`
+	// Bin is the test binary and Dir the copy of the package directory it
+	// runs in, both paths in the guest.
+	Bin string `json:"bin"`
+	Dir string `json:"dir"`
+	// Args are test flags passed through to every run (-test.short).
+	Args []string `json:"args,omitempty"`
+	// TimeoutS bounds one test function's run, in seconds.
+	TimeoutS int `json:"timeout_s"`
+}
+
+// GoTestPrefix starts the case ID of a go test row.
+const GoTestPrefix = "gotest:"

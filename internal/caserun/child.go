@@ -41,6 +41,9 @@ type end struct {
 	// Late are signals delivered to the process rather than to the case's
 	// thread, which no step can be blamed for.
 	Late []string `json:"late,omitempty"`
+	// Reported and Output are a go test's verdict and log tail.
+	Reported string `json:"reported,omitempty"`
+	Output   string `json:"output,omitempty"`
 }
 
 // Child runs one case; args are the case ID, the profile name, the isolation
@@ -81,7 +84,7 @@ func Child(args []string, w io.Writer) int {
 		return 0
 	}
 
-	c, err := testcases.Lookup(args[0])
+	c, err := Lookup(args[0])
 	if err != nil {
 		return finish(outcome.Error, err)
 	}
@@ -125,12 +128,13 @@ func Child(args []string, w io.Writer) int {
 			return nil
 		})
 	t.Release = unix.ByteSliceToString(uts.Release[:])
-	runErr := c.Run(t)
-	t.Flush()
 	e := &end{Status: outcome.OK}
-	if runErr != nil {
+	if gt, name, ok := goTestFor(c.ID); ok {
+		*e = runGoTest(gt, name, func(s outcome.Step) { send(message{Step: &s}) })
+	} else if runErr := c.Run(t); runErr != nil {
 		e.Status, e.Error = outcome.Error, runErr.Error()
 	}
+	t.Flush()
 	signal.Stop(late)
 	for len(late) > 0 {
 		e.Late = append(e.Late, signalName((<-late).(unix.Signal)))

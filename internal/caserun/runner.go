@@ -231,6 +231,7 @@ loop:
 	switch {
 	case ended != nil:
 		o.Status, o.Error = ended.Status, ended.Error
+		o.Reported, o.Output = ended.Reported, ended.Output
 		o.Signals = append(o.Signals, ended.Late...)
 		if len(ended.Late) > 0 {
 			o.Notes = append(o.Notes, "signals delivered to the process, not to the case's thread: "+strings.Join(ended.Late, ", "))
@@ -243,19 +244,36 @@ loop:
 	return o, nil
 }
 
-// tailBuffer keeps the last 4 KiB written to it.
-type tailBuffer struct{ b bytes.Buffer }
+// tailBuffer keeps the last max bytes written to it (4 KiB when max is 0).
+type tailBuffer struct {
+	b   bytes.Buffer
+	max int
+}
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
+	limit := t.max
+	if limit == 0 {
+		limit = 4096
+	}
 	t.b.Write(p)
-	if t.b.Len() > 4096 {
-		keep := t.b.Bytes()[t.b.Len()-4096:]
+	if t.b.Len() > 2*limit {
+		keep := t.b.Bytes()[t.b.Len()-limit:]
 		t.b = *bytes.NewBuffer(append([]byte{}, keep...))
 	}
 	return len(p), nil
 }
 
-func (t *tailBuffer) String() string { return t.b.String() }
+func (t *tailBuffer) String() string {
+	limit := t.max
+	if limit == 0 {
+		limit = 4096
+	}
+	b := t.b.Bytes()
+	if len(b) > limit {
+		b = b[len(b)-limit:]
+	}
+	return string(b)
+}
 
 // snapshot reads the current values of the sysctls p sets.
 func snapshot(p testcases.Profile) map[string]string {
@@ -282,6 +300,9 @@ func restore(saved map[string]string) {
 type Cell struct {
 	Case    *testcases.Case
 	Profile testcases.Profile
+	// Err, when set, is why the cell cannot run (a case this binary does
+	// not have): it becomes the cell's error outcome.
+	Err error
 }
 
 // RunCells runs cells and passes each outcome to emit in cell order, as
@@ -319,6 +340,12 @@ func (r *Runner) RunCells(ctx context.Context, cells []Cell, parallel int, emit 
 			}
 			go func() {
 				defer func() { <-slots }()
+				if c.Err != nil {
+					o := outcome.Outcome{Status: outcome.Error, Error: c.Err.Error(), Steps: []outcome.Step{}, Signals: []string{}}
+					o.Summary = o.Summarize()
+					done[i] <- o
+					return
+				}
 				done[i] <- r.Run(ctx, c.Case, c.Profile)
 			}()
 		}

@@ -77,6 +77,9 @@ type Env struct {
 	Bins  *guestbin.Builder
 	Keys  *remote.Keys
 	Opts  Options
+	// Files, when set, returns extra files for the initramfs of a guest of
+	// this GOARCH (go test binaries and their package directories).
+	Files func(ctx context.Context, goarch string) ([]initramfs.File, error)
 }
 
 // NewEnv returns an Env with fresh per-run keys.
@@ -133,7 +136,11 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	if err != nil {
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
-	initrd, dir, mods, err := prepare(env, k, bins)
+	extra, err := env.extraFiles(ctx, k)
+	if err != nil {
+		return nil, &Error{Stage: "prepare", Err: err}
+	}
+	initrd, dir, mods, err := prepare(env, k, bins, extra...)
 	if err != nil {
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
@@ -187,11 +194,23 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	}
 }
 
+// extraFiles returns the files env.Files adds for k's architecture.
+func (env *Env) extraFiles(ctx context.Context, k *kernels.Kernel) ([]initramfs.File, error) {
+	if env.Files == nil {
+		return nil, nil
+	}
+	goarch, err := guestbin.GOARCH(k.Image.Arch)
+	if err != nil {
+		return nil, err
+	}
+	return env.Files(ctx, goarch)
+}
+
 // prepare makes the guest's working directory (QMP socket, console log)
 // and its initramfs. The initramfs holds the per-run host key, so it lives
 // in an anonymous memory file handed to QEMU as a descriptor: no key is
 // ever written to disk.
-func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd *os.File, dir string, mods []initramfs.Module, err error) {
+func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries, extra ...initramfs.File) (initrd *os.File, dir string, mods []initramfs.Module, err error) {
 	if k.ModulesDir != "" && !env.Opts.NoModules {
 		if mods, err = initramfs.NICModules(k.ModulesDir, moduleStacks(env.Opts.NICs)); err != nil {
 			return nil, "", nil, err
@@ -205,7 +224,7 @@ func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries) (initrd *os.Fi
 	if err != nil {
 		return nil, "", nil, err
 	}
-	base, err := initramfs.Base(env.Cache, initBin, agent, mods)
+	base, err := initramfs.Base(env.Cache, initBin, agent, mods, extra...)
 	if err != nil {
 		return nil, "", nil, err
 	}

@@ -285,3 +285,11 @@ func (p *Pool) BareBoot(ctx context.Context, ref string) (time.Duration, error) 
 	}
 	return BareBoot(ctx, p.env, k, accel)
 }
+
+// Kernel resolves a reference (once per pool) and returns the kernel.
+func (p *Pool) Kernel(ctx context.Context, ref string) (*kernels.Kernel, error) {
+	return p.resolve(ctx, ref)
+}
+
+// Env is what the pool's guests share; set its hooks before the first boot.
+func (p *Pool) Env() *Env { return p.env }

@@ -34,6 +34,9 @@ type Builder struct {
 	// SourceDir is the runmatrix source tree; empty means the tree this
 	// package was compiled from, or $RUNMATRIX_SRC.
 	SourceDir string
+	// Agent, when set, builds the guest agent for a GOARCH in place of the
+	// built-in one (a user's case packages linked in) and returns its path.
+	Agent func(ctx context.Context, goarch string) (string, error)
 }
 
 // GOARCH maps a kernel arch to the Go architecture of its guest binaries.
@@ -53,6 +56,18 @@ func (b *Builder) Get(ctx context.Context, arch string) (Binaries, error) {
 	if err != nil {
 		return Binaries{}, err
 	}
+	bins, err := b.builtin(ctx, goarch)
+	if err != nil || b.Agent == nil {
+		return bins, err
+	}
+	if bins.Agent, err = b.Agent(ctx, goarch); err != nil {
+		return Binaries{}, err
+	}
+	return bins, nil
+}
+
+// builtin returns runmatrix's own init and agent for goarch.
+func (b *Builder) builtin(ctx context.Context, goarch string) (Binaries, error) {
 	if bins, ok, err := b.fromEmbedded(goarch); ok || err != nil {
 		return bins, err
 	}

@@ -27,8 +27,9 @@ type File struct {
 }
 
 // Base returns the path of the cached base archive holding init, the agent
-// (at bootproto.AgentPath; nil leaves it out) and modules.
-func Base(cache kernels.Cache, initBinary, agent []byte, modules []Module) (string, error) {
+// (at bootproto.AgentPath; nil leaves it out), modules and extra files
+// (go test binaries and their package directories).
+func Base(cache kernels.Cache, initBinary, agent []byte, modules []Module, extra ...File) (string, error) {
 	files := []File{{Path: "/init", Mode: 0o755, Data: initBinary}}
 	if agent != nil {
 		files = append(files, File{Path: bootproto.AgentPath, Mode: 0o755, Data: agent})
@@ -41,6 +42,7 @@ func Base(cache kernels.Cache, initBinary, agent []byte, modules []Module) (stri
 	if len(names) > 0 {
 		files = append(files, File{Path: bootproto.ModulesListPath, Mode: 0o644, Data: []byte(strings.Join(names, "\n") + "\n")})
 	}
+	files = append(files, extra...)
 	h := sha256.New()
 	for _, f := range files {
 		fmt.Fprintf(h, "%s %o %d\n", f.Path, f.Mode, len(f.Data))

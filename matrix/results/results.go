@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/runmatrix/runmatrix/kernels"
@@ -164,13 +165,41 @@ func (c *Result) Failed() bool {
 	default:
 		return true
 	}
-	return c.Expect != nil && !c.Expect.Pass
+	return c.Expect != nil && !c.Expect.Pass || c.Outcome.Reported == "FAIL"
+}
+
+// GoTestPrefix starts the case ID of a go test row (gotest:IMPORT.TestName).
+const GoTestPrefix = "gotest:"
+
+// withSubtests adds a record for every subtest a go test row reported
+// (gotest:IMPORT.TestX/sub), so that subtests are rows of their own.
+func withSubtests(recs []Record) []Record {
+	out := recs
+	for _, r := range recs {
+		if !strings.HasPrefix(r.Case, GoTestPrefix) || r.Outcome.Status != outcome.OK {
+			continue
+		}
+		top := r.Case[strings.LastIndex(r.Case, ".")+1:]
+		for _, st := range r.Outcome.Steps {
+			if st.Call != "go test" || !strings.HasPrefix(st.Label, top+"/") {
+				continue
+			}
+			sub := r
+			sub.Case = strings.TrimSuffix(r.Case, top) + st.Label
+			sub.Outcome = outcome.Outcome{Status: outcome.OK, Reported: st.Detail, Steps: []outcome.Step{st}, Signals: []string{},
+				Sysctls: r.Outcome.Sysctls, Isolation: r.Outcome.Isolation, DurMS: st.DurMS}
+			sub.Outcome.Summary = sub.Outcome.Summarize()
+			out = append(out, sub)
+		}
+	}
+	return out
 }
 
 // Fold turns records into results: the last record of each repetition
 // counts, repetitions of a cell are folded with their majority summary,
 // and each result is judged against the spec's expectations.
 func Fold(s *spec.Spec, recs []Record) *Results {
+	recs = withSubtests(recs)
 	last := map[Cell]Record{}
 	var order []Cell
 	for _, r := range recs {

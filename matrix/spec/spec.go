@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -27,6 +28,9 @@ type Spec struct {
 	Cases    []string   `json:"cases"`
 	Repeat   int        `json:"repeat"`
 	Expect   []Override `json:"expect,omitempty"`
+	// Go are directories of Go packages with the user's own cases,
+	// relative to the matrix file.
+	Go []string `json:"go,omitempty"`
 }
 
 // Override is a user's expectation for some cells, which replaces what the
@@ -47,6 +51,7 @@ type fileSpec struct {
 	Cases    []string   `yaml:"cases"`
 	Repeat   int        `yaml:"repeat"`
 	Expect   []Override `yaml:"expect"`
+	Go       []string   `yaml:"go"`
 }
 
 // SpecError is a matrix file problem at a line, with its fix.
@@ -96,12 +101,12 @@ func Parse(name string, b []byte) (*Spec, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &SpecError{File: name, Line: root.Line, Msg: "a matrix file is a mapping with kernels, profiles, cases, repeat and expect"}
 	}
-	known := map[string]bool{"kernels": true, "profiles": true, "cases": true, "repeat": true, "expect": true}
+	known := map[string]bool{"kernels": true, "profiles": true, "cases": true, "repeat": true, "expect": true, "go": true}
 	lines := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k := root.Content[i]
 		if !known[k.Value] {
-			return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (use kernels, profiles, cases, repeat or expect)", k.Value)}
+			return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (use kernels, profiles, cases, repeat, expect or go)", k.Value)}
 		}
 		lines[k.Value] = root.Content[i+1]
 	}
@@ -122,14 +127,16 @@ func Parse(name string, b []byte) (*Spec, error) {
 	if err := root.Decode(&f); err != nil {
 		return nil, yamlError(name, err)
 	}
-	s := &Spec{Source: name, Kernels: f.Kernels, Profiles: f.Profiles, Cases: f.Cases, Repeat: f.Repeat, Expect: f.Expect}
+	s := &Spec{Source: name, Kernels: f.Kernels, Profiles: f.Profiles, Cases: f.Cases, Repeat: f.Repeat, Expect: f.Expect, Go: f.Go}
 	if s.Repeat == 0 {
 		s.Repeat = 1
 	}
 	if len(s.Profiles) == 0 {
 		s.Profiles = []string{"default"}
 	}
-	if err := s.validate(name, lines); err != nil {
+	// Cases of the file's own go: packages are known only once those are
+	// read (Check, after the caller registered them).
+	if err := s.validate(name, lines, len(s.Go) == 0); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -146,7 +153,7 @@ func item(n *yaml.Node, i int) int {
 	return 0
 }
 
-func (s *Spec) validate(name string, lines map[string]*yaml.Node) error {
+func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases bool) error {
 	bad := func(key string, i int, format string, args ...any) error {
 		return &SpecError{File: name, Line: item(lines[key], i), Msg: fmt.Sprintf(format, args...)}
 	}
@@ -164,8 +171,13 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node) error {
 		}
 	}
 	for i, g := range s.Cases {
-		if _, err := testcases.Select([]string{g}); err != nil {
+		if _, err := testcases.Select([]string{g}); err != nil && checkCases {
 			return bad("cases", i, "%v", err)
+		}
+	}
+	for i, d := range s.Go {
+		if d == "" {
+			return bad("go", i, "an empty go: entry: give the directory of a Go package with your cases")
 		}
 	}
 	if s.Repeat < 1 || s.Repeat > 100 {
@@ -178,7 +190,7 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node) error {
 		case o.Summary == "":
 			return bad("expect", i, "expectation for %s without `summary:` (the outcome summary you expect)", o.Case)
 		}
-		if _, err := testcases.Lookup(o.Case); err != nil {
+		if _, err := testcases.Lookup(o.Case); err != nil && checkCases && !strings.HasPrefix(o.Case, "gotest:") {
 			return bad("expect", i, "%v", err)
 		}
 		if o.Profile != "" {
@@ -193,8 +205,24 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node) error {
 	return nil
 }
 
-// Check validates a spec built or changed outside a file (from flags).
-func (s *Spec) Check() error { return s.validate(s.Source, nil) }
+// Check validates a spec built or changed outside a file (from flags), with
+// the user's cases registered.
+func (s *Spec) Check() error { return s.validate(s.Source, nil, true) }
+
+// GoDirs are the go: directories, relative ones taken from the matrix
+// file's directory.
+func (s *Spec) GoDirs() []string {
+	var out []string
+	for _, d := range s.Go {
+		if !filepath.IsAbs(d) && s.Source != "" {
+			if _, err := os.Stat(s.Source); err == nil {
+				d = filepath.Join(filepath.Dir(s.Source), d)
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
 
 // yamlError turns a YAML error into a SpecError with the line it names.
 func yamlError(name string, err error) error {

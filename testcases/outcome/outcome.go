@@ -124,6 +124,11 @@ type Outcome struct {
 	Error string `json:"error,omitempty"`
 	// Stderr is the tail of the case process's stderr when it crashed.
 	Stderr string `json:"stderr,omitempty"`
+	// Reported is the verdict the case gave itself (a go test's PASS,
+	// FAIL or SKIP), which is its summary in place of key steps.
+	Reported string `json:"reported,omitempty"`
+	// Output is the tail of what the case printed (a go test's log).
+	Output string `json:"output,omitempty"`
 	// DurMS is the case's wall time in ms.
 	DurMS float64 `json:"dur_ms"`
 }
@@ -138,6 +143,9 @@ func (o *Outcome) Summarize() string {
 	}
 	switch o.Status {
 	case OK:
+		if o.Reported != "" {
+			return o.Reported
+		}
 		if len(parts) == 0 {
 			return "(no key steps)"
 		}

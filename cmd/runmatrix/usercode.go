@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/runmatrix/runmatrix/internal/guest"
+	"github.com/runmatrix/runmatrix/internal/guestbin"
+	"github.com/runmatrix/runmatrix/internal/usergo"
+	"github.com/runmatrix/runmatrix/testcases"
+)
+
+// userCode is the user's Go code a command runs in guests: case packages
+// linked into the agent.
+type userCode struct {
+	// dirs are the --cases directories.
+	dirs  []string
+	cases *usergo.Cases
+}
+
+// load reads the case packages in dirs (and extra, a matrix file's go:
+// list) and registers their cases in this process, once.
+func (u *userCode) load(ctx context.Context, extra []string) error {
+	if u.cases != nil {
+		return nil
+	}
+	dirs := append(append([]string{}, u.dirs...), extra...)
+	if len(dirs) == 0 {
+		return nil
+	}
+	cs, err := usergo.Discover(ctx, dirs)
+	if err != nil {
+		return err
+	}
+	if len(cs.Cases) == 0 {
+		return usage("--cases %s: no testcases.Case in the package (register cases from init with testcases.Register)", dirs[0])
+	}
+	cs.Register()
+	u.cases = cs
+	return nil
+}
+
+// ids are the IDs of the user's cases.
+func (u *userCode) ids() []string {
+	if u.cases == nil {
+		return nil
+	}
+	var ids []string
+	for _, c := range u.cases.Cases {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// attach makes the pool's guests carry the user's cases: it checks the Go
+// the module needs against the kernels of the plan and builds the agent for
+// every architecture there, before anything boots.
+func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) error {
+	if u.cases == nil {
+		return nil
+	}
+	toolchain, goarchs, err := planToolchain(ctx, pool, refs, u.cases.Module, u.cases.GoVersion)
+	if err != nil {
+		return err
+	}
+	env := pool.Env()
+	for _, a := range goarchs {
+		if _, err := u.cases.BuildAgent(ctx, env.Cache, a, toolchain); err != nil {
+			return err
+		}
+	}
+	cs := u.cases
+	env.Bins.Agent = func(ctx context.Context, goarch string) (string, error) {
+		return cs.BuildAgent(ctx, env.Cache, goarch, toolchain)
+	}
+	return nil
+}
+
+// planToolchain resolves the plan's kernels and returns the Go toolchain for
+// a module asking for goVersion, and the GOARCHes the plan boots.
+func planToolchain(ctx context.Context, pool *guest.Pool, refs []string, module, goVersion string) (string, []string, error) {
+	needOld := ""
+	arches := map[string]bool{}
+	for _, ref := range refs {
+		k, err := pool.Kernel(ctx, ref)
+		if err != nil {
+			return "", nil, err
+		}
+		a, err := guestbin.GOARCH(k.Image.Arch)
+		if err != nil {
+			return "", nil, fmt.Errorf("kernel %s: %w", ref, err)
+		}
+		arches[a] = true
+		if v, err := testcases.ParseVersion(k.Image.Release); (err != nil || v.Compare(testcases.Version{3, 2, 0}) < 0) && needOld == "" {
+			needOld = ref
+			if err == nil {
+				needOld = fmt.Sprintf("%s (%s)", ref, k.Image.Release)
+			}
+		}
+	}
+	toolchain, err := usergo.Toolchain(module, goVersion, needOld)
+	if err != nil {
+		return "", nil, err
+	}
+	var out []string
+	for a := range arches {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return toolchain, out, nil
+}
+
+// userInput reports whether err is the user's code or patterns being wrong.
+func userInput(err error) bool {
+	var ie *usergo.InputError
+	return errors.As(err, &ie)
+}

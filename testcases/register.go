@@ -1,0 +1,73 @@
+package testcases
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// registry holds the cases registered by packages linked into the binary.
+var registry = &caseRegistry{byID: map[string]*Case{}}
+
+type caseRegistry struct {
+	mu   sync.Mutex
+	byID map[string]*Case
+}
+
+func (r *caseRegistry) cases() []*Case {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Case, 0, len(r.byID))
+	for _, c := range r.byID {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Register adds a case to the ones runmatrix can run; call it from init.
+// It panics if the case is invalid or its ID is taken, by a built-in case
+// or another registered one, so that a clash stops the agent at once
+// instead of running the wrong case.
+func Register(c *Case) {
+	if err := CheckCase(c); err != nil {
+		panic("testcases.Register: " + err.Error())
+	}
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if Builtin(c.ID) {
+		panic(fmt.Sprintf("testcases.Register: case ID %q is a built-in case's: choose another", c.ID))
+	}
+	if _, ok := registry.byID[c.ID]; ok {
+		panic(fmt.Sprintf("testcases.Register: case ID %q is registered twice: IDs must be unique", c.ID))
+	}
+	registry.byID[c.ID] = c
+}
+
+// CheckCase reports what makes c unusable: no ID, an ID with spaces or '@'
+// (the cell separator), no Run, or an expectation whose kernel range does not
+// parse.
+func CheckCase(c *Case) error {
+	switch {
+	case c == nil:
+		return fmt.Errorf("nil case")
+	case c.ID == "":
+		return fmt.Errorf("a case without an ID")
+	case strings.ContainsAny(c.ID, " \t\n@*?["):
+		return fmt.Errorf("case ID %q has a space, '@' or a glob character: use letters, digits and . - _ : /", c.ID)
+	case c.Run == nil:
+		return fmt.Errorf("case %s has no Run function", c.ID)
+	case c.Timeout < 0:
+		return fmt.Errorf("case %s has a negative Timeout", c.ID)
+	}
+	for _, e := range c.Expect {
+		if e.Summary == "" {
+			return fmt.Errorf("case %s: an expectation without a Summary", c.ID)
+		}
+		if _, err := InRange("1.0", e.Kernels); err != nil {
+			return fmt.Errorf("case %s: expectation %q: %w", c.ID, e.Summary, err)
+		}
+	}
+	return nil
+}
