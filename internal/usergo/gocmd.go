@@ -124,7 +124,7 @@ type listed struct {
 		GoVersion string
 		Main      bool
 	}
-	Error *struct{ Err string }
+	Error      *struct{ Err string }
 	DepsErrors []*struct{ Err string }
 }
 
