@@ -76,6 +76,6 @@ Kernel references:
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
-	root.AddCommand(newRunCmd(), newBisectCmd(), newProbeCmd(), newCasesCmd(), newKernelsCmd(), newDiffCmd(), newMergeCmd(), newTableCmd(), newEvidenceCmd(), newCaseChildCmd())
+	root.AddCommand(newRunCmd(), newBisectCmd(), newProbeCmd(), newCasesCmd(), newKernelsCmd(), newDiffCmd(), newMergeCmd(), newTableCmd(), newEvidenceCmd(), newGoTestCmd(), newExecCmd(), newCaseChildCmd())
 	return root
 }

@@ -5,19 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+
+	"golang.org/x/mod/semver"
 
 	"github.com/runmatrix/runmatrix/internal/guest"
 	"github.com/runmatrix/runmatrix/internal/guestbin"
+	"github.com/runmatrix/runmatrix/internal/initramfs"
 	"github.com/runmatrix/runmatrix/internal/usergo"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 
 // userCode is the user's Go code a command runs in guests: case packages
-// linked into the agent.
+// linked into the agent, and go test packages shipped beside it.
 type userCode struct {
 	// dirs are the --cases directories.
 	dirs  []string
 	cases *usergo.Cases
+	tests *usergo.Tests
 }
 
 // load reads the case packages in dirs (and extra, a matrix file's go:
@@ -58,22 +63,52 @@ func (u *userCode) ids() []string {
 // the module needs against the kernels of the plan and builds the agent for
 // every architecture there, before anything boots.
 func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) error {
-	if u.cases == nil {
+	if u.cases == nil && u.tests == nil {
 		return nil
 	}
-	toolchain, goarchs, err := planToolchain(ctx, pool, refs, u.cases.Module, u.cases.GoVersion)
+	module, goVersion := "", ""
+	if u.cases != nil {
+		module, goVersion = u.cases.Module, u.cases.GoVersion
+	}
+	if u.tests != nil && (goVersion == "" || semver.Compare("v"+u.tests.GoVersion, "v"+goVersion) > 0) {
+		module, goVersion = u.tests.Module, u.tests.GoVersion
+	}
+	toolchain, goarchs, err := planToolchain(ctx, pool, refs, module, goVersion)
 	if err != nil {
 		return err
 	}
 	env := pool.Env()
-	for _, a := range goarchs {
-		if _, err := u.cases.BuildAgent(ctx, env.Cache, a, toolchain); err != nil {
-			return err
+	if cs := u.cases; cs != nil {
+		for _, a := range goarchs {
+			if _, err := cs.BuildAgent(ctx, env.Cache, a, toolchain); err != nil {
+				return err
+			}
+		}
+		env.Bins.Agent = func(ctx context.Context, goarch string) (string, error) {
+			return cs.BuildAgent(ctx, env.Cache, goarch, toolchain)
 		}
 	}
-	cs := u.cases
-	env.Bins.Agent = func(ctx context.Context, goarch string) (string, error) {
-		return cs.BuildAgent(ctx, env.Cache, goarch, toolchain)
+	if ts := u.tests; ts != nil {
+		var mu sync.Mutex
+		built := map[string][]initramfs.File{}
+		files := func(ctx context.Context, goarch string) ([]initramfs.File, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if f, ok := built[goarch]; ok {
+				return f, nil
+			}
+			f, err := ts.Files(ctx, env.Cache, goarch, toolchain)
+			if err == nil {
+				built[goarch] = f
+			}
+			return f, err
+		}
+		for _, a := range goarchs {
+			if _, err := files(ctx, a); err != nil {
+				return err
+			}
+		}
+		env.Files = files
 	}
 	return nil
 }

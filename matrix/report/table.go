@@ -130,6 +130,10 @@ func ColumnTitle(k results.Kernel) string {
 func Trace(o outcome.Outcome) string {
 	var b strings.Builder
 	for _, s := range o.Steps {
+		if s.Call == "go test" {
+			fmt.Fprintf(&b, "%8.1fms go test %s: %s (%.2fs)\n", s.StartMS, s.Label, s.Detail, s.DurMS/1000)
+			continue
+		}
 		var a []string
 		for _, arg := range s.Args {
 			a = append(a, arg.Name+"="+arg.Value)
@@ -155,6 +159,12 @@ func Trace(o outcome.Outcome) string {
 	}
 	if o.Error != "" {
 		fmt.Fprintf(&b, "%s: %s\n", o.Status, o.Error)
+	}
+	if o.Output != "" {
+		b.WriteString("output:\n")
+		for _, line := range strings.Split(strings.TrimRight(o.Output, "\n"), "\n") {
+			fmt.Fprintf(&b, "  %s\n", line)
+		}
 	}
 	return b.String()
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runmatrix/runmatrix/internal/caserun"
+	"github.com/runmatrix/runmatrix/internal/guest"
+	"github.com/runmatrix/runmatrix/internal/guestbin"
+	"github.com/runmatrix/runmatrix/internal/initramfs"
+	"github.com/runmatrix/runmatrix/internal/remote"
+	"github.com/runmatrix/runmatrix/internal/usergo"
+)
+
+// Where exec puts the program and its directory in the guest.
+const (
+	execBin = "/runmatrix/exec/bin"
+	execDir = "/runmatrix/exec/src"
+)
+
+func newExecCmd() *cobra.Command {
+	var (
+		gf      guestFlags
+		refs    []string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "exec --kernel K [--kernel K]... PROGRAM [ARGS...]",
+		Short: "Run one static program in a guest of each kernel, as go test -exec does",
+		Long: `Boot each kernel, ship PROGRAM (a static binary for the guest's
+architecture) with the current directory's files, and run it there in that
+directory, in its own network namespace with lo up; its output goes to stdout
+and its exit status is runmatrix's (the first non-zero one over the kernels).
+This is the go tool's own flow:
+
+    CGO_ENABLED=0 go test -exec 'runmatrix exec --kernel debian:6.12' ./...
+
+(add GOTOOLCHAIN=go1.23.12 for kernels before 3.2). For a table over many
+kernels, one row per test, use runmatrix gotest.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(refs) == 0 {
+				return usage("exec needs --kernel K (repeatable)")
+			}
+			if err := gf.check(); err != nil {
+				return err
+			}
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			return execPrograms(cmd.Context(), &gf, refs, args[0], args[1:], wd, timeout, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().SetInterspersed(false) // flags after PROGRAM are the program's
+	gf.register(cmd.Flags())
+	cmd.Flags().StringArrayVar(&refs, "kernel", nil, "kernel to run the program on (repeatable)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "kill the program after this long")
+	return cmd
+}
+
+// staticELF checks that path is a static executable and returns its GOARCH.
+func staticELF(path string) (string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", usage("%s is not an ELF executable: %v", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return "", usage("%s is dynamically linked: build it static (for go test: CGO_ENABLED=0)", path)
+		}
+	}
+	switch f.Machine {
+	case elf.EM_X86_64:
+		return "amd64", nil
+	case elf.EM_386:
+		return "386", nil
+	}
+	return "", usage("%s is a %v binary: runmatrix runs x86_64 and i386 guests", path, f.Machine)
+}
+
+func execPrograms(ctx context.Context, gf *guestFlags, refs []string, prog string, args []string, dir string, timeout time.Duration, stdout, stderr io.Writer) error {
+	goarch, err := staticELF(prog)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(prog)
+	if err != nil {
+		return err
+	}
+	src, err := usergo.DirFiles(dir, execDir)
+	if err != nil {
+		return usage("%s: %v", dir, err)
+	}
+	pool, err := gf.pool(func(s string) { fmt.Fprintln(stderr, s) })
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	for _, ref := range refs {
+		k, err := pool.Kernel(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if a, _ := guestbin.GOARCH(k.Image.Arch); a != goarch {
+			return usage("%s is a %s binary and kernel %s runs %s programs", prog, goarch, ref, k.Image.Arch)
+		}
+	}
+	pool.Env().Files = func(context.Context, string) ([]initramfs.File, error) {
+		return append([]initramfs.File{{Path: execBin, Mode: 0o755, Data: data}}, src...), nil
+	}
+	req, err := json.Marshal(caserun.ExecRequest{Bin: execBin, Dir: execDir, Args: args, TimeoutS: int(timeout.Seconds())})
+	if err != nil {
+		return err
+	}
+	status := 0
+	for _, ref := range refs {
+		g, err := pool.BootGuest(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ref, err)
+		}
+		if len(refs) > 1 {
+			fmt.Fprintf(stderr, "=== runmatrix exec on %s (%s %s)\n", ref, g.Probe.Release, g.Probe.Machine)
+		}
+		err = g.Client.Stream(ctx, guest.AgentPath+" exec", bytes.NewReader(req), stdout)
+		g.Close()
+		var ee *remote.ExitError
+		switch {
+		case errors.As(err, &ee):
+			if status == 0 {
+				status = ee.Status
+			}
+		case err != nil:
+			return fmt.Errorf("%s: %w", ref, err)
+		}
+	}
+	if status != 0 {
+		return exitError{status}
+	}
+	return nil
+}
+
