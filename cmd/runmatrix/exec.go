@@ -149,4 +149,3 @@ func execPrograms(ctx context.Context, gf *guestFlags, refs []string, prog strin
 	}
 	return nil
 }
-
