@@ -149,6 +149,7 @@ const payloadLimit = 96 << 20
 func (ts *Tests) Files(ctx context.Context, cache kernels.Cache, goarch, toolchain string) ([]initramfs.File, error) {
 	var files []initramfs.File
 	var manifest []bootproto.GoTest
+	goroot := ""
 	for i, p := range ts.Packages {
 		bin, err := ts.build(ctx, cache, p, goarch, toolchain)
 		if err != nil {
@@ -160,12 +161,31 @@ func (ts *Tests) Files(ctx context.Context, cache kernels.Cache, goarch, toolcha
 		}
 		root := path.Join(bootproto.GoTestDir, fmt.Sprint(i))
 		files = append(files, initramfs.File{Path: root + "/test.bin", Mode: 0o755, Data: data})
-		src, err := packageDir(p.Dir, root+"/src", payloadLimit-len(data))
+		dir := root + "/src"
+		limit := payloadLimit - len(data)
+		if p.Standard {
+			// Standard-library tests read $GOROOT/src/testdata as ../testdata
+			// (net's sendfile tests): lay the package out as in GOROOT.
+			if goroot == "" {
+				out, err := goCmd(ctx, ts.Dir, goEnv(goarch, toolchain), "env", "GOROOT")
+				if err != nil {
+					return nil, err
+				}
+				goroot = strings.TrimSpace(string(out))
+			}
+			dir = root + "/goroot/src/" + p.ImportPath
+			shared, err := packageDir(filepath.Join(goroot, "src", "testdata"), root+"/goroot/src/testdata", limit)
+			if err == nil {
+				files = append(files, shared...)
+				limit -= size(shared)
+			}
+		}
+		src, err := packageDir(p.Dir, dir, limit)
 		if err != nil {
 			return nil, &InputError{fmt.Errorf("%s: %v", p.ImportPath, err)}
 		}
 		files = append(files, src...)
-		manifest = append(manifest, bootproto.GoTest{Import: p.ImportPath, Bin: root + "/test.bin", Dir: root + "/src",
+		manifest = append(manifest, bootproto.GoTest{Import: p.ImportPath, Bin: root + "/test.bin", Dir: dir,
 			Args: ts.Args, TimeoutS: int(ts.Timeout.Seconds())})
 	}
 	b, err := json.Marshal(manifest)
@@ -250,6 +270,14 @@ func packageDir(dir, dest string, limit int) ([]initramfs.File, error) {
 		return nil
 	})
 	return files, err
+}
+
+func size(files []initramfs.File) int {
+	n := 0
+	for _, f := range files {
+		n += len(f.Data)
+	}
+	return n
 }
 
 func inTestdata(rel string) bool {

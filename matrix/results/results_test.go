@@ -235,3 +235,28 @@ func TestTransitions(t *testing.T) {
 	})
 	require.Empty(t, res.FindTransitions())
 }
+
+func TestGoTestSubtestsAreRows(t *testing.T) {
+	step := func(label, verdict string) outcome.Step {
+		return outcome.Step{Label: label, Call: "go test", Detail: verdict}
+	}
+	rec := func(rep int, sub string) Record {
+		o := outcome.Outcome{Status: outcome.OK, Reported: "FAIL", Steps: []outcome.Step{step("TestX", "FAIL"), step("TestX/a", "PASS"), step("TestX/b", sub)}}
+		o.Summary = o.Summarize()
+		return Record{Cell: Cell{Key: Key{Case: "gotest:example.com/p.v2.TestX", Profile: "default", Kernel: "k"}, Rep: rep},
+			KernelInfo: Kernel{Ref: "k", Release: "6.1.0"}, Outcome: o}
+	}
+	res := Fold(nil, []Record{rec(1, "FAIL"), rec(2, "PASS")})
+	got := map[string]*Result{}
+	for i := range res.Cells {
+		got[res.Cells[i].Case] = &res.Cells[i]
+	}
+	require.Len(t, got, 3)
+	require.Equal(t, "FAIL", got["gotest:example.com/p.v2.TestX"].Outcome.Summary)
+	require.True(t, got["gotest:example.com/p.v2.TestX"].Failed(), "a test that reported FAIL is a failed cell")
+	require.Equal(t, "PASS", got["gotest:example.com/p.v2.TestX/a"].Outcome.Summary)
+	require.False(t, got["gotest:example.com/p.v2.TestX/a"].Failed())
+	b := got["gotest:example.com/p.v2.TestX/b"]
+	require.True(t, b.Flaky, "a subtest's repetitions fold like any row's")
+	require.Equal(t, 2, b.Reps)
+}
