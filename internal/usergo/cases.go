@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/tools/go/packages"
@@ -54,6 +55,9 @@ func Discover(ctx context.Context, dirs []string) (*Cases, error) {
 			return nil, &InputError{fmt.Errorf("--cases %s: not a directory: give the directory of a Go package that registers cases", d)}
 		}
 		pkgs, err := goList(ctx, abs, goEnv("amd64", ""), ".")
+		if err != nil && strings.Contains(err.Error(), "go.mod file not found") {
+			return nil, &InputError{fmt.Errorf("--cases %s is not in a Go module: add a go.mod that requires github.com/runmatrix/runmatrix", d)}
+		}
 		if err != nil {
 			return nil, &InputError{fmt.Errorf("--cases %s: %v", d, err)}
 		}
