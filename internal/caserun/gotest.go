@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -53,8 +52,9 @@ func goTestFor(id string) (bootproto.GoTest, string, bool) {
 	return bootproto.GoTest{}, "", false
 }
 
-// testLine is a go test -v result line, subtests indented.
-var testLine = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)`)
+// testLine is a go test -v result line, subtests indented; it may follow
+// output the test wrote without a newline.
+var testLine = regexp.MustCompile(`(?:^|[^-])--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)$`)
 
 // outputTail bounds the log a go test row keeps.
 const outputTail = 16 << 10
@@ -90,10 +90,15 @@ func runGoTest(gt bootproto.GoTest, name string, emit func(outcome.Step)) end {
 	var tail tailBuffer
 	tail.max = outputTail
 	verdict, panicked, timedOut := "", "", false
-	sc := bufio.NewScanner(pr)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	// Lines are read whole up to maxLine and cut there, so output without
+	// newlines (a flood) can neither exhaust memory nor hide the verdict.
+	const maxLine = 64 << 10
+	br := bufio.NewReaderSize(pr, maxLine)
+	for {
+		line, err := readLine(br, maxLine)
+		if line == "" && err != nil {
+			break
+		}
 		tail.Write([]byte(line + "\n"))
 		switch {
 		case strings.HasPrefix(line, "panic: test timed out"):
@@ -111,7 +116,6 @@ func runGoTest(gt bootproto.GoTest, name string, emit func(outcome.Step)) end {
 			verdict = m[1]
 		}
 	}
-	io.Copy(io.Discard, pr) // a line too long for the scanner: drain the rest
 	pr.Close()
 	werr := cmd.Wait()
 	e := end{Output: tail.String()}
@@ -131,6 +135,23 @@ func runGoTest(gt bootproto.GoTest, name string, emit func(outcome.Step)) end {
 		e.Status, e.Error = outcome.Crashed, fmt.Sprintf("the test binary ended (%v) without a verdict for %s", werr, name)
 	}
 	return e
+}
+
+// readLine returns the next line without its newline, cut to its last max
+// bytes (where go test's verdict stands after output without a newline).
+func readLine(br *bufio.Reader, max int) (string, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > max {
+			line = append(line[:0], line[len(line)-max:]...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return strings.TrimSuffix(string(line), "\n"), err
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -38,6 +38,15 @@ func TestSubs(t *testing.T) {
 }
 func TestPanic(t *testing.T) { panic("boom") }
 func TestHang(t *testing.T) { time.Sleep(time.Hour) }
+func TestFlood(t *testing.T) {
+	line := make([]byte, 1<<20)
+	for i := range line {
+		line[i] = 'x'
+	}
+	for i := 0; i < 64; i++ {
+		os.Stdout.Write(line)
+	}
+}
 func TestKilled(t *testing.T) { syscall.Kill(os.Getpid(), syscall.SIGSEGV); time.Sleep(time.Second) }
 func TestData(t *testing.T) {
 	if _, err := os.Stat("testdata/x"); err != nil {
@@ -70,6 +79,7 @@ func TestData(t *testing.T) {
 		{"TestHang", outcome.Timeout, "", nil, "TestHang"},
 		{"TestKilled", outcome.Crashed, "", nil, "SIGSEGV"},
 		{"TestData", outcome.OK, "PASS", []string{"TestData"}, ""},
+		{"TestFlood", outcome.OK, "PASS", []string{"TestFlood"}, "xxxx"},
 		{"TestNone", outcome.Error, "", nil, ""},
 	} {
 		t.Run(tc.test, func(t *testing.T) {
