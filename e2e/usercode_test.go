@@ -245,4 +245,3 @@ func TestUserCodeBadInput(t *testing.T) {
 		})
 	}
 }
-
