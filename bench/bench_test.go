@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/runmatrix/runmatrix/internal/guest"
+	"github.com/runmatrix/runmatrix/internal/usergo"
 	"github.com/runmatrix/runmatrix/kernels"
 )
 
@@ -187,4 +188,80 @@ func BenchmarkColdMatrix(b *testing.B) {
 	m := median(ds)
 	b.ReportMetric(m.Seconds(), "s/cold-matrix")
 	fmt.Printf("default matrix, cold cache (kernels downloaded): %.1fs wall\n", m.Seconds())
+}
+
+// BenchmarkUserCases prints what a user's own cases cost: the extra time
+// to a ready guest whose agent carries the example case package (against
+// the built-in agent, interleaved, debian:6.1), and the time to build the
+// agent and the example go test package again when nothing changed (the
+// second run of a user's inner loop).
+func BenchmarkUserCases(b *testing.B) {
+	ctx := context.Background()
+	ref := "debian:6.1"
+	plain, user := pool(b), pool(b)
+	cs, err := usergo.Discover(ctx, []string{"../examples/cases"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache := user.Env().Cache
+	user.Env().Bins.Agent = func(ctx context.Context, goarch string) (string, error) {
+		return cs.BuildAgent(ctx, cache, goarch, usergo.OldToolchain)
+	}
+	for _, p := range []*guest.Pool{plain, user} {
+		if _, err := p.Prepare(ctx, ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var builtins, users []time.Duration
+	for i := 0; i < b.N*samples; i++ {
+		order := []*guest.Pool{plain, user}
+		if i%2 == 1 {
+			order = []*guest.Pool{user, plain} // neither always boots first
+		}
+		for _, p := range order {
+			g, err := p.BootGuest(ctx, ref)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if p == plain {
+				builtins = append(builtins, g.ReadyAfter)
+			} else {
+				users = append(users, g.ReadyAfter)
+			}
+			g.Close()
+		}
+	}
+	extra := median(users) - median(builtins)
+	b.ReportMetric(extra.Seconds(), "s-extra-ready")
+	fmt.Printf("guest ready with user cases %.2fs, built-in agent %.2fs: %+.2fs (target <= 0.5s; medians of %d)\n",
+		median(users).Seconds(), median(builtins).Seconds(), extra.Seconds(), len(users))
+
+	wd, err := filepath.Abs("..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var agents, tests []time.Duration
+	for i := 0; i < b.N*samples; i++ {
+		start := time.Now()
+		cs, err := usergo.Discover(ctx, []string{"../examples/cases"})
+		if err == nil {
+			_, err = cs.BuildAgent(ctx, cache, "amd64", usergo.OldToolchain)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		agents = append(agents, time.Since(start))
+		start = time.Now()
+		ts, err := usergo.LoadTests(ctx, wd, []string{"./examples/gotest"}, nil)
+		if err == nil {
+			_, err = ts.Files(ctx, cache, "amd64", usergo.OldToolchain)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		tests = append(tests, time.Since(start))
+	}
+	b.ReportMetric(median(agents).Seconds(), "s-cached-agent-build")
+	fmt.Printf("user cases, second run (read from source, agent from cache): %.2fs (target <= 1s; median of %d)\n", median(agents).Seconds(), len(agents))
+	fmt.Printf("go test package, second run (tests from source, binary from cache): %.2fs (target <= 1s; median of %d)\n", median(tests).Seconds(), len(tests))
 }
