@@ -61,6 +61,15 @@ func TestUserCases(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(junit), "example.so-passpidfd")
 
+	// The same cells through a matrix file's go: list: all measured already.
+	abs, err := filepath.Abs("../examples/cases")
+	require.NoError(t, err)
+	m := filepath.Join(t.TempDir(), "m.yaml")
+	require.NoError(t, os.WriteFile(m, []byte("kernels: [debian:6.1, debian:6.12, debian:6.1@bookworm/i686]\ngo: ["+abs+"]\ncases: ['example.*']\n"), 0o644))
+	_, stderr, code = runmatrix(t, 5*time.Minute, "run", "-f", m, "--out", out, "--resume", "--format", "none")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "resuming: 6 of 6 cells already measured")
+
 	// bisect (Debian kernels are bisected per series, so give the two
 	// images as files, one lineage in version order).
 	stdout, stderr, code := runmatrix(t, 5*time.Minute, "bisect", "--cases", "../examples/cases", "--case", "example.so-passpidfd",
@@ -112,6 +121,13 @@ func TestGoTestRows(t *testing.T) {
 			require.Contains(t, c.Outcome.Output, "SO_PASSPIDFD: ENOPROTOOPT", "the test's output is in the cell")
 		}
 	}
+
+	// bisect one test function (the Debian images as files: one lineage).
+	stdout, stderr, code := runmatrix(t, 5*time.Minute, "bisect", "--gotest", "../examples/gotest", "--run", "PassPIDFD",
+		"--kernel", resolve(t, "debian:6.1").Path, "--kernel", resolve(t, "debian:6.12").Path, "--out", t.TempDir())
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "first change")
+	require.Regexp(t, `: SKIP\n[\s\S]*: PASS\n`, stdout)
 
 	// Hostile tests, from a module of their own.
 	hostile := t.TempDir()

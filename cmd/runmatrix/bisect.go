@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/runmatrix/runmatrix/internal/usergo"
 	"github.com/runmatrix/runmatrix/matrix"
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
@@ -18,8 +22,10 @@ import (
 
 func newBisectCmd() *cobra.Command {
 	var (
-		f   runFlags
-		all bool
+		f      runFlags
+		all    bool
+		gotest string
+		run    string
 	)
 	cmd := &cobra.Command{
 		Use:   "bisect --case ID [--profile P] --kernel K --kernel K... [--all]",
@@ -40,6 +46,11 @@ OUT/results.jsonl like a run's, so --resume reuses them and they join any
 results set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if gotest != "" {
+				if err := bisectGoTest(cmd.Context(), &f, gotest, run); err != nil {
+					return err
+				}
+			}
 			return bisect(cmd.Context(), &f, all, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -53,7 +64,49 @@ results set.`,
 	fl.BoolVar(&f.resume, "resume", false, "reuse the cells already in --out")
 	fl.BoolVarP(&all, "all", "a", false, "find every boundary, not only the first")
 	f.registerCases(fl)
+	fl.StringVar(&gotest, "gotest", "", "bisect a go test function of this package (with --run) instead of a case")
+	fl.StringVar(&run, "run", "", "with --gotest: a regexp selecting exactly one test function, as go test -run")
 	return cmd
+}
+
+// bisectGoTest makes the one test function --gotest and --run select the
+// case to bisect.
+func bisectGoTest(ctx context.Context, f *runFlags, pkg, run string) error {
+	if len(f.cases) > 0 {
+		return usage("give either --case or --gotest, not both")
+	}
+	var re *regexp.Regexp
+	if run != "" {
+		var err error
+		if re, err = regexp.Compile(run); err != nil {
+			return usage("--run %q: %v", run, err)
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	ts, err := usergo.LoadTests(ctx, wd, []string{pkg}, re)
+	if err != nil {
+		return err
+	}
+	var rows []string
+	for _, p := range ts.Packages {
+		for _, t := range p.Tests {
+			rows = append(rows, usergo.Row(p.ImportPath, t))
+		}
+	}
+	if len(rows) != 1 {
+		return usage("--gotest %s --run %q selects %d test functions: bisect takes one (for example --run '^TestName$')", pkg, run, len(rows))
+	}
+	ts.Timeout = 2 * time.Minute
+	if err := registerTests(ts); err != nil {
+		return err
+	}
+	f.user.tests = ts
+	f.cases = rows
+	f.gf.opts.CaseTimeout = max(f.gf.opts.CaseTimeout, ts.Timeout+30*time.Second)
+	return nil
 }
 
 func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer) error {

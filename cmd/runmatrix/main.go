@@ -58,6 +58,11 @@ func newRoot() *cobra.Command {
 guest agent in each, drives it over SSH, runs socket test cases there and gathers
 return values, errno and signals into a comparison table.
 
+Your own code on every kernel:
+  runmatrix run --cases ./mycases --kernel K...   your Go cases (testcases.Register)
+  runmatrix gotest --kernel K... ./...            go test packages, a row per test
+  go test -exec 'runmatrix exec --kernel K' ./... the go tool's own flow (CGO_ENABLED=0)
+
 Kernel references:
   debian:6.1, debian:6.12      newest Debian kernel of that series in any suite
                                (read from Debian's archive over HTTP; no apt needed)

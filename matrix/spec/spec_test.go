@@ -27,6 +27,8 @@ func TestParseSpecErrors(t *testing.T) {
 		{"expect unknown case", "kernels: [debian:6.1]\nexpect:\n  - case: nope\n    summary: x\n", `m.yaml:3: unknown case "nope"`},
 		{"expect bad range", "kernels: [debian:6.1]\nexpect:\n  - case: linger0.reset\n    summary: x\n    kernels: '~3'\n", `m.yaml:3: version range "~3"`},
 		{"not a mapping", "- a\n", "m.yaml:1: a matrix file is a mapping"},
+		{"empty go entry", "kernels: [debian:6.1]\ngo:\n  - ''\n", "m.yaml:3: an empty go: entry"},
+		{"go packages defer case checks", "kernels: [debian:6.1]\ngo: [./mycases]\ncases: ['mine.*']\nexpect:\n  - case: mine.one\n    summary: x\n", ""},
 		{"unknown key in an expectation", "kernels: [debian:6.1]\nexpect:\n  - case: linger0.reset\n    sumary: x\n", `m.yaml:4: unknown key "sumary" in an expectation`},
 	}
 	for _, tt := range tests {
@@ -86,4 +88,14 @@ func TestExamples(t *testing.T) {
 	require.NoError(t, err)
 	require.Regexp(t, `(?m)^binaries: guest$`, string(mk))
 	require.Regexp(t, `(?m)^build: deps binaries$`, string(mk))
+}
+
+func TestGoDirsFromTheMatrixFile(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/m.yaml"
+	require.NoError(t, os.WriteFile(path, []byte("kernels: [debian:6.1]\ngo: [./mycases, /abs/cases]\ncases: ['mine.*']\n"), 0o644))
+	s, err := Load(path)
+	require.NoError(t, err)
+	require.Equal(t, []string{dir + "/mycases", "/abs/cases"}, s.GoDirs())
+	require.ErrorContains(t, s.Check(), `no case matches "mine.*"`, "once the packages are read, the globs must match")
 }
