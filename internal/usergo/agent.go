@@ -74,14 +74,26 @@ func (cs *Cases) BuildAgent(ctx context.Context, cache kernels.Cache, goarch, to
 	if err != nil {
 		return "", &InputError{fmt.Errorf("case packages %s: %v", strings.Join(cs.Packages, ", "), err)}
 	}
-	out, err := cache.Path("usergo", "agent", digest[:32], "guest-agent-"+goarch)
+	return cached(cache, "agent", digest, "guest-agent-"+goarch, func(part string) error {
+		if _, err := goCmd(ctx, cs.ModRoot, env, "build", "-overlay", ov, "-trimpath", "-ldflags=-s -w", "-o", part, mainPkg); err != nil {
+			return &InputError{fmt.Errorf("build the agent with %s for %s (%s): %v", strings.Join(cs.Packages, ", "), goarch, toolchain, err)}
+		}
+		return nil
+	})
+}
+
+// cached returns the cache's file of this kind, digest and name, running
+// build to write it (to the path it is given, renamed into place) unless it
+// is there; one process builds it while others wait.
+func cached(cache kernels.Cache, kind, digest, name string, build func(part string) error) (string, error) {
+	out, err := cache.Path("usergo", kind, digest[:32], name)
 	if err != nil {
 		return "", err
 	}
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
-	unlock, err := cache.Lock("usergo-agent-" + digest[:32])
+	unlock, err := cache.Lock("usergo-" + kind + "-" + digest[:32])
 	if err != nil {
 		return "", err
 	}
@@ -90,9 +102,12 @@ func (cs *Cases) BuildAgent(ctx context.Context, cache kernels.Cache, goarch, to
 		return out, nil
 	}
 	part := out + ".part"
-	if _, err := goCmd(ctx, cs.ModRoot, env, "build", "-overlay", ov, "-trimpath", "-ldflags=-s -w", "-o", part, mainPkg); err != nil {
-		os.Remove(part)
-		return "", &InputError{fmt.Errorf("build the agent with %s for %s (%s): %v", strings.Join(cs.Packages, ", "), goarch, toolchain, err)}
+	defer os.Remove(part)
+	if err := build(part); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(part); err != nil {
+		return "", fmt.Errorf("the build wrote no %s", name)
 	}
 	return out, os.Rename(part, out)
 }

@@ -202,30 +202,12 @@ func (ts *Tests) build(ctx context.Context, cache kernels.Cache, p TestPackage, 
 	if err != nil {
 		return "", &InputError{fmt.Errorf("%s: %v", p.ImportPath, err)}
 	}
-	out, err := cache.Path("usergo", "test", digest[:32], "test-"+goarch)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	unlock, err := cache.Lock("usergo-test-" + digest[:32])
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	part := out + ".part"
-	if _, err := goCmd(ctx, ts.Dir, env, "test", "-c", "-o", part, p.ImportPath); err != nil {
-		os.Remove(part)
-		return "", &InputError{fmt.Errorf("go test -c %s for %s (%s): %v", p.ImportPath, goarch, toolchain, err)}
-	}
-	if _, err := os.Stat(part); err != nil {
-		return "", &InputError{fmt.Errorf("go test -c %s wrote no test binary", p.ImportPath)}
-	}
-	return out, os.Rename(part, out)
+	return cached(cache, "test", digest, "test-"+goarch, func(part string) error {
+		if _, err := goCmd(ctx, ts.Dir, env, "test", "-c", "-o", part, p.ImportPath); err != nil {
+			return &InputError{fmt.Errorf("go test -c %s for %s (%s): %v", p.ImportPath, goarch, toolchain, err)}
+		}
+		return nil
+	})
 }
 
 // DirFiles reads dir as a package directory ships into a guest, at dest.
