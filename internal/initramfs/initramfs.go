@@ -26,13 +26,14 @@ type File struct {
 	Data []byte
 }
 
+// hostsFile lets programs and tests resolve "localhost" as on any Linux system.
+var hostsFile = File{Path: "/etc/hosts", Mode: 0o644, Data: []byte("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")}
+
 // Base returns the path of the cached base archive holding init, the agent
 // (at bootproto.AgentPath; nil leaves it out), modules and extra files
 // (go test binaries and their package directories).
 func Base(cache kernels.Cache, initBinary, agent []byte, modules []Module, extra ...File) (string, error) {
-	files := []File{{Path: "/init", Mode: 0o755, Data: initBinary},
-		// Programs and tests resolve "localhost" as on any Linux system.
-		{Path: "/etc/hosts", Mode: 0o644, Data: []byte("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")}}
+	files := []File{{Path: "/init", Mode: 0o755, Data: initBinary}, hostsFile}
 	if agent != nil {
 		files = append(files, File{Path: bootproto.AgentPath, Mode: 0o755, Data: agent})
 	}

@@ -68,7 +68,7 @@ func TestBaseConcurrent(t *testing.T) {
 		require.Equal(t, paths[0], p)
 	}
 	var ref bytes.Buffer
-	require.NoError(t, Write(&ref, []File{{Path: "/init", Mode: 0o755, Data: initBin}}))
+	require.NoError(t, Write(&ref, []File{{Path: "/init", Mode: 0o755, Data: initBin}, hostsFile}))
 	require.Equal(t, ref.Bytes(), want, "the archive is whole")
 
 	require.NoError(t, os.WriteFile(paths[0], want[:len(want)/2], 0o644))
