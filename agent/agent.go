@@ -50,6 +50,8 @@ func Main() {
 		os.Exit(caserun.Child(os.Args[2:], os.Stdout))
 	case caserun.ExecChildCommand:
 		os.Exit(caserun.ExecChild(os.Args[2:]))
+	case caserun.ProgChildCommand:
+		os.Exit(caserun.ProgChild(os.Args[2:]))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runmatrix/runmatrix/internal/usergo"
+	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/matrix"
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
@@ -28,7 +29,7 @@ func newBisectCmd() *cobra.Command {
 		run    string
 	)
 	cmd := &cobra.Command{
-		Use:   "bisect --case ID [--profile P] --kernel K --kernel K... [--all]",
+		Use:   "bisect (--case ID | --gotest PKG --run RE | -- PROGRAM ARGS...) [--profile P] --kernel K --kernel K... [--all]",
 		Short: "Find the first kernel whose outcome differs, booting about log2(N) of N kernels",
 		Long: `Bisect one case under one profile over kernels in version order (as runmatrix
 puts them, not as given) and report the boundary: the last kernel with the
@@ -44,8 +45,11 @@ version order. Kernels that cannot run the cell are passed over. A flaky
 kernel (--repeat N disagreeing) stops the bisection. Cells stream to
 OUT/results.jsonl like a run's, so --resume reuses them and they join any
 results set.`,
-		Args: cobra.NoArgs,
+		Args: programArgs(&f),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(f.program) > 0 && len(f.cases) == 0 {
+				f.cases = []string{userprog.DefaultID(f.program[0])}
+			}
 			if gotest != "" {
 				if err := bisectGoTest(cmd.Context(), &f, gotest, run); err != nil {
 					return err
@@ -116,7 +120,7 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 	if err := f.user.load(ctx, nil); err != nil {
 		return err
 	}
-	if _, err := testcases.Lookup(f.cases[0]); err != nil {
+	if _, err := testcases.Lookup(f.cases[0]); err != nil && len(f.program) == 0 {
 		return usage("%v", err)
 	}
 	if len(f.profiles) > 1 {

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/runmatrix/runmatrix/internal/guest"
+	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix"
 	"github.com/runmatrix/runmatrix/matrix/evidence"
@@ -47,14 +49,17 @@ type runFlags struct {
 	format   string
 	// bare starts from an empty matrix instead of the default one.
 	bare bool
-	// user is the user's Go code (--cases, a matrix file's go:).
+	// user is the user's Go code (--cases, a matrix file's go:) and programs.
 	user userCode
+	// program is a program and its arguments given after --.
+	program     []string
+	progTimeout time.Duration
 }
 
 func newRunCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run [-f matrix.yaml] [--kernel K]... [--case GLOB]... [--profile P]...",
+		Use:   "run [-f matrix.yaml] [--kernel K]... [--case GLOB]... [--profile P]... [--cases DIR]... [-- PROGRAM ARGS...]",
 		Short: "Run cases × profiles × kernels and write the comparison table and reports",
 		Long: `Run a matrix: every selected case under every profile on every kernel, one
 boot per kernel, guests in parallel. Without -f the embedded default matrix is
@@ -68,7 +73,7 @@ each cell finishes; --resume continues an interrupted run. OUT also gets
 results.json, table.txt, table.md, junit.xml and report.html. Exit status:
 0 every cell as expected, 1 an expectation failed, a cell could not run or
 the run was interrupted, 2 bad usage or bad input.`,
-		Args: cobra.NoArgs,
+		Args: programArgs(&f),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMatrix(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -88,9 +93,28 @@ the run was interrupted, 2 bad usage or bad input.`,
 	return cmd
 }
 
-// registerCases adds --cases to a command's flags.
+// registerCases adds --cases and --program-timeout to a command's flags.
 func (f *runFlags) registerCases(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&f.user.dirs, "cases", nil, "directory of a Go package with your own cases, linked into the agent (repeatable)")
+	fl.DurationVar(&f.progTimeout, "program-timeout", defaultProgramTimeout, "with -- PROGRAM: kill the program and all it started after this long")
+}
+
+// programArgs takes a program and its arguments after -- and refuses any
+// other argument.
+func programArgs(f *runFlags) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		at := cmd.ArgsLenAtDash()
+		if at < 0 && len(args) > 0 || at > 0 {
+			return usage("unexpected argument %q: a program to run as a case goes after --, e.g. -- ./prog ARGS", args[0])
+		}
+		if at == 0 {
+			if len(args) == 0 {
+				return usage("-- needs a program to run, e.g. -- ./prog ARGS")
+			}
+			f.program = args
+		}
+		return nil
+	}
 }
 
 func (f *runFlags) spec(ctx context.Context) (*spec.Spec, error) {
@@ -128,6 +152,16 @@ func (f *runFlags) spec(ctx context.Context) (*spec.Spec, error) {
 	if err := f.user.load(ctx, s.GoDirs()); err != nil {
 		return nil, err
 	}
+	if err := f.loadPrograms(s); err != nil {
+		return nil, err
+	}
+	if len(f.program) > 0 && len(f.cases) == 0 {
+		// -- PROGRAM asks about the program.
+		s.Cases = []string{f.user.programs[len(f.user.programs)-1].ID}
+		if len(f.profiles) == 0 && f.file == "" {
+			s.Profiles = []string{"default"}
+		}
+	}
 	if len(f.user.dirs) > 0 && f.file == "" {
 		// --cases asks about the user's cases, under the kernel's own
 		// sysctls, unless --case and --profile say otherwise.
@@ -142,6 +176,21 @@ func (f *runFlags) spec(ctx context.Context) (*spec.Spec, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// loadPrograms registers the matrix file's programs and the one after --, once.
+func (f *runFlags) loadPrograms(s *spec.Spec) error {
+	if len(f.user.programs) > 0 {
+		return nil
+	}
+	progs := programs(s)
+	if len(f.program) > 0 {
+		if f.progTimeout <= 0 {
+			return usage("--program-timeout %s: give a positive duration such as 30s", f.progTimeout)
+		}
+		progs = append(progs, &userprog.Program{ID: userprog.DefaultID(f.program[0]), Path: f.program[0], Args: f.program[1:], Timeout: f.progTimeout})
+	}
+	return f.user.addPrograms(progs)
 }
 
 // plan checks every input of a run and returns its spec and plan.

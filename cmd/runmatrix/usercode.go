@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/semver"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/runmatrix/runmatrix/internal/guestbin"
 	"github.com/runmatrix/runmatrix/internal/initramfs"
 	"github.com/runmatrix/runmatrix/internal/usergo"
+	"github.com/runmatrix/runmatrix/internal/userprog"
+	"github.com/runmatrix/runmatrix/matrix/spec"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 
@@ -20,9 +24,30 @@ import (
 // linked into the agent, and go test packages shipped beside it.
 type userCode struct {
 	// dirs are the --cases directories.
-	dirs  []string
-	cases *usergo.Cases
-	tests *usergo.Tests
+	dirs     []string
+	cases    *usergo.Cases
+	tests    *usergo.Tests
+	programs []*userprog.Program
+}
+
+// addPrograms checks programs can be shipped and registers them as cases.
+func (u *userCode) addPrograms(progs []*userprog.Program) error {
+	for _, p := range progs {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if _, err := testcases.Lookup(p.ID); err == nil {
+			return usage("program ID %s is a case's already: choose another", p.ID)
+		}
+		c := &testcases.Case{ID: p.ID, Title: strings.TrimSpace("program " + p.Path + " " + strings.Join(p.Args, " ")), Source: p.Path,
+			Timeout: p.Timeout, Expect: p.Expect, Run: func(*testcases.T) error { return usergo.ErrRunsInGuest }}
+		if err := testcases.CheckCase(c); err != nil {
+			return usage("program %v", err)
+		}
+		testcases.Register(c)
+		u.programs = append(u.programs, p)
+	}
+	return nil
 }
 
 // load reads the case packages in dirs (and extra, a matrix file's go:
@@ -63,8 +88,23 @@ func (u *userCode) ids() []string {
 // the module needs against the kernels of the plan and builds the agent for
 // every architecture there, before anything boots.
 func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) error {
-	if u.cases == nil && u.tests == nil {
+	if u.cases == nil && u.tests == nil && len(u.programs) == 0 {
 		return nil
+	}
+	for _, ref := range refs {
+		k, err := pool.Kernel(ctx, ref)
+		if err != nil {
+			return err
+		}
+		goarch, err := guestbin.GOARCH(k.Image.Arch)
+		if err != nil {
+			return err
+		}
+		for _, p := range u.programs {
+			if err := p.Check(ref, goarch, k.Image.Release); err != nil {
+				return err
+			}
+		}
 	}
 	module, goVersion := "", ""
 	if u.cases != nil {
@@ -88,7 +128,7 @@ func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) 
 			return cs.BuildAgent(ctx, env.Cache, goarch, toolchain)
 		}
 	}
-	if ts := u.tests; ts != nil {
+	if ts, progs := u.tests, u.programs; ts != nil || len(progs) > 0 {
 		var mu sync.Mutex
 		built := map[string][]initramfs.File{}
 		files := func(ctx context.Context, goarch string) ([]initramfs.File, error) {
@@ -97,11 +137,23 @@ func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) 
 			if f, ok := built[goarch]; ok {
 				return f, nil
 			}
-			f, err := ts.Files(ctx, env.Cache, goarch, toolchain)
-			if err == nil {
-				built[goarch] = f
+			var all []initramfs.File
+			if ts != nil {
+				f, err := ts.Files(ctx, env.Cache, goarch, toolchain)
+				if err != nil {
+					return nil, err
+				}
+				all = append(all, f...)
 			}
-			return f, err
+			if len(progs) > 0 {
+				f, err := userprog.Files(progs, goarch)
+				if err != nil {
+					return nil, err
+				}
+				all = append(all, f...)
+			}
+			built[goarch] = all
+			return all, nil
 		}
 		for _, a := range goarchs {
 			if _, err := files(ctx, a); err != nil {
@@ -150,5 +202,36 @@ func planToolchain(ctx context.Context, pool *guest.Pool, refs []string, module,
 // userInput reports whether err is the user's code or patterns being wrong.
 func userInput(err error) bool {
 	var ie *usergo.InputError
-	return errors.As(err, &ie)
+	var pe *userprog.InputError
+	return errors.As(err, &ie) || errors.As(err, &pe)
 }
+
+// programs are the matrix file's programs, paths taken from its directory.
+func programs(s *spec.Spec) []*userprog.Program {
+	var out []*userprog.Program
+	for _, sp := range s.Programs {
+		p := &userprog.Program{ID: sp.ID, Path: s.Rel(sp.Path), Args: sp.Args, Timeout: defaultProgramTimeout}
+		for _, f := range sp.Files {
+			p.Files = append(p.Files, s.Rel(f))
+		}
+		for k, v := range sp.Env {
+			p.Env = append(p.Env, k+"="+v)
+		}
+		sort.Strings(p.Env)
+		if sp.Timeout != "" {
+			p.Timeout, _ = time.ParseDuration(sp.Timeout) // checked by the spec
+		}
+		for _, e := range sp.Expect {
+			src := e.Source
+			if src == "" {
+				src = "matrix file " + s.Source
+			}
+			p.Expect = append(p.Expect, testcases.Expect{Kernels: e.Kernels, Profiles: e.Profiles, Arches: e.Arches, Summary: e.Summary, Source: src})
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// defaultProgramTimeout bounds a program's run unless it says otherwise.
+const defaultProgramTimeout = time.Minute

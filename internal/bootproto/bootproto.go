@@ -133,3 +133,31 @@ type GoTest struct {
 
 // GoTestPrefix starts the case ID of a go test row.
 const GoTestPrefix = "gotest:"
+
+// ProgramManifestPath lists the user's programs shipped in the initramfs
+// (JSON, a []Program); ProgramDir holds them.
+const (
+	ProgramManifestPath = "/runmatrix/prog/manifest.json"
+	ProgramDir          = "/runmatrix/prog"
+)
+
+// Program is one user program in the guest, run as a case.
+type Program struct {
+	// ID is the program's case ID.
+	ID string `json:"id"`
+	// Dir holds the program and the files shipped beside it (a path in the
+	// guest); Bin is the program's name in it.
+	Dir string `json:"dir"`
+	Bin string `json:"bin"`
+	// Interp, when set, runs the program (a script's interpreter, shipped
+	// like a program: a path in the guest).
+	Interp string   `json:"interp,omitempty"`
+	Args   []string `json:"args,omitempty"`
+	Env    []string `json:"env,omitempty"`
+	// LibDir holds the shared libraries a dynamically linked program needs.
+	LibDir   string `json:"lib_dir,omitempty"`
+	TimeoutS int    `json:"timeout_s"`
+}
+
+// SummaryPrefix starts the line a program prints to give its own summary.
+const SummaryPrefix = "RUNMATRIX-SUMMARY: "

@@ -41,9 +41,12 @@ type end struct {
 	// Late are signals delivered to the process rather than to the case's
 	// thread, which no step can be blamed for.
 	Late []string `json:"late,omitempty"`
-	// Reported and Output are a go test's verdict and log tail.
-	Reported string `json:"reported,omitempty"`
-	Output   string `json:"output,omitempty"`
+	// Reported and Output are a go test's or a program's verdict and the
+	// tail of its output; Stderr a program's stderr tail.
+	Reported string   `json:"reported,omitempty"`
+	Output   string   `json:"output,omitempty"`
+	Stderr   string   `json:"stderr,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
 }
 
 // Child runs one case; args are the case ID, the profile name, the isolation
@@ -131,6 +134,8 @@ func Child(args []string, w io.Writer) int {
 	e := &end{Status: outcome.OK}
 	if gt, name, ok := goTestFor(c.ID); ok {
 		*e = runGoTest(gt, name, func(s outcome.Step) { send(message{Step: &s}) })
+	} else if pr, ok := programFor(c.ID); ok {
+		*e = runProgram(pr)
 	} else if runErr := c.Run(t); runErr != nil {
 		e.Status, e.Error = outcome.Error, runErr.Error()
 	}

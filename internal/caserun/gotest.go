@@ -27,6 +27,10 @@ func Lookup(id string) (*testcases.Case, error) {
 	if gt, _, ok := goTestFor(id); ok {
 		return &testcases.Case{ID: id, Title: "go test", Timeout: time.Duration(gt.TimeoutS) * time.Second}, nil
 	}
+	if pr, ok := programFor(id); ok {
+		// The program's own deadline comes first; this one is the backstop.
+		return &testcases.Case{ID: id, Title: "program", Timeout: time.Duration(pr.TimeoutS+10) * time.Second}, nil
+	}
 	return testcases.Lookup(id)
 }
 

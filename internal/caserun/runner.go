@@ -232,6 +232,10 @@ loop:
 	case ended != nil:
 		o.Status, o.Error = ended.Status, ended.Error
 		o.Reported, o.Output = ended.Reported, ended.Output
+		o.Notes = append(o.Notes, ended.Notes...)
+		if ended.Stderr != "" {
+			o.Stderr = ended.Stderr
+		}
 		o.Signals = append(o.Signals, ended.Late...)
 		if len(ended.Late) > 0 {
 			o.Notes = append(o.Notes, "signals delivered to the process, not to the case's thread: "+strings.Join(ended.Late, ", "))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -31,6 +32,32 @@ type Spec struct {
 	// Go are directories of Go packages with the user's own cases,
 	// relative to the matrix file.
 	Go []string `json:"go,omitempty"`
+	// Programs are the user's programs run as cases.
+	Programs []Program `json:"programs,omitempty"`
+}
+
+// Program is a user's program in a matrix file, run as a case.
+type Program struct {
+	ID string `yaml:"id" json:"id"`
+	// Path is the program, relative to the matrix file; Files are shipped
+	// beside it.
+	Path    string            `yaml:"path" json:"path"`
+	Args    []string          `yaml:"args" json:"args,omitempty"`
+	Files   []string          `yaml:"files" json:"files,omitempty"`
+	Env     map[string]string `yaml:"env" json:"env,omitempty"`
+	Modules []string          `yaml:"modules" json:"modules,omitempty"`
+	// Timeout is a duration such as 30s (default 1m).
+	Timeout string   `yaml:"timeout" json:"timeout,omitempty"`
+	Expect  []Expect `yaml:"expect" json:"expect,omitempty"`
+}
+
+// Expect is an expectation written under a program.
+type Expect struct {
+	Kernels  string   `yaml:"kernels" json:"kernels,omitempty"`
+	Profiles []string `yaml:"profiles" json:"profiles,omitempty"`
+	Arches   []string `yaml:"arches" json:"arches,omitempty"`
+	Summary  string   `yaml:"summary" json:"summary"`
+	Source   string   `yaml:"source" json:"source,omitempty"`
 }
 
 // Override is a user's expectation for some cells, which replaces what the
@@ -52,6 +79,7 @@ type fileSpec struct {
 	Repeat   int        `yaml:"repeat"`
 	Expect   []Override `yaml:"expect"`
 	Go       []string   `yaml:"go"`
+	Programs []Program  `yaml:"programs"`
 }
 
 // SpecError is a matrix file problem at a line, with its fix.
@@ -101,12 +129,12 @@ func Parse(name string, b []byte) (*Spec, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &SpecError{File: name, Line: root.Line, Msg: "a matrix file is a mapping with kernels, profiles, cases, repeat and expect"}
 	}
-	known := map[string]bool{"kernels": true, "profiles": true, "cases": true, "repeat": true, "expect": true, "go": true}
+	known := map[string]bool{"kernels": true, "profiles": true, "cases": true, "repeat": true, "expect": true, "go": true, "programs": true}
 	lines := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k := root.Content[i]
 		if !known[k.Value] {
-			return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (use kernels, profiles, cases, repeat, expect or go)", k.Value)}
+			return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (use kernels, profiles, cases, repeat, expect, go or programs)", k.Value)}
 		}
 		lines[k.Value] = root.Content[i+1]
 	}
@@ -123,11 +151,35 @@ func Parse(name string, b []byte) (*Spec, error) {
 			}
 		}
 	}
+	if pr := lines["programs"]; pr != nil && pr.Kind == yaml.SequenceNode {
+		okKeys := map[string]bool{"id": true, "path": true, "args": true, "files": true, "env": true, "modules": true, "timeout": true, "expect": true}
+		okExpect := map[string]bool{"kernels": true, "profiles": true, "arches": true, "summary": true, "source": true}
+		for _, e := range pr.Content {
+			if e.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 0; i+1 < len(e.Content); i += 2 {
+				k := e.Content[i]
+				if !okKeys[k.Value] {
+					return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in a program (use id, path, args, files, env, modules, timeout or expect)", k.Value)}
+				}
+				if k.Value == "expect" && e.Content[i+1].Kind == yaml.SequenceNode {
+					for _, x := range e.Content[i+1].Content {
+						for j := 0; x.Kind == yaml.MappingNode && j+1 < len(x.Content); j += 2 {
+							if !okExpect[x.Content[j].Value] {
+								return nil, &SpecError{File: name, Line: x.Content[j].Line, Msg: fmt.Sprintf("unknown key %q in a program's expectation (use kernels, profiles, arches, summary or source)", x.Content[j].Value)}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
 	var f fileSpec
 	if err := root.Decode(&f); err != nil {
 		return nil, yamlError(name, err)
 	}
-	s := &Spec{Source: name, Kernels: f.Kernels, Profiles: f.Profiles, Cases: f.Cases, Repeat: f.Repeat, Expect: f.Expect, Go: f.Go}
+	s := &Spec{Source: name, Kernels: f.Kernels, Profiles: f.Profiles, Cases: f.Cases, Repeat: f.Repeat, Expect: f.Expect, Go: f.Go, Programs: f.Programs}
 	if s.Repeat == 0 {
 		s.Repeat = 1
 	}
@@ -136,7 +188,7 @@ func Parse(name string, b []byte) (*Spec, error) {
 	}
 	// Cases of the file's own go: packages are known only once those are
 	// read (Check, after the caller registered them).
-	if err := s.validate(name, lines, len(s.Go) == 0); err != nil {
+	if err := s.validate(name, lines, len(s.Go) == 0 && len(s.Programs) == 0); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -180,6 +232,33 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 			return bad("go", i, "an empty go: entry: give the directory of a Go package with your cases")
 		}
 	}
+	ids := map[string]bool{}
+	for i, p := range s.Programs {
+		switch {
+		case p.ID == "":
+			return bad("programs", i, "a program without `id:` (its case ID, e.g. mailer.tfo)")
+		case p.Path == "":
+			return bad("programs", i, "program %s without `path:` (the executable to run)", p.ID)
+		case ids[p.ID]:
+			return bad("programs", i, "program ID %s given twice", p.ID)
+		case len(p.Modules) > 0:
+			return bad("programs", i, "program %s: modules: loading kernel modules for programs is not supported yet; leave it out", p.ID)
+		}
+		ids[p.ID] = true
+		if p.Timeout != "" {
+			if d, err := time.ParseDuration(p.Timeout); err != nil || d <= 0 {
+				return bad("programs", i, "program %s: timeout %q: give a duration such as 30s", p.ID, p.Timeout)
+			}
+		}
+		for _, e := range p.Expect {
+			if e.Summary == "" {
+				return bad("programs", i, "program %s: an expectation without `summary:`", p.ID)
+			}
+			if _, err := testcases.InRange("1.0", e.Kernels); err != nil {
+				return bad("programs", i, "program %s: %v (write e.g. \">=3.6 <4.11\")", p.ID, err)
+			}
+		}
+	}
 	if s.Repeat < 1 || s.Repeat > 100 {
 		return bad("repeat", 0, "repeat must be between 1 and 100, not %d", s.Repeat)
 	}
@@ -208,6 +287,16 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 // Check validates a spec built or changed outside a file (from flags), with
 // the user's cases registered.
 func (s *Spec) Check() error { return s.validate(s.Source, nil, true) }
+
+// Rel resolves a path of the matrix file relative to the file's directory.
+func (s *Spec) Rel(p string) string {
+	if !filepath.IsAbs(p) && s.Source != "" {
+		if _, err := os.Stat(s.Source); err == nil {
+			return filepath.Join(filepath.Dir(s.Source), p)
+		}
+	}
+	return p
+}
 
 // GoDirs are the go: directories, relative ones taken from the matrix
 // file's directory.

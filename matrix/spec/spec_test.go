@@ -14,7 +14,7 @@ func TestParseSpecErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"yaml syntax", "kernels: [debian:6.1\n", "m.yaml:1: did not find expected ',' or ']'"},
-		{"unknown key", "kernels: [debian:6.1]\nkernal: x\n", `m.yaml:2: unknown key "kernal" (use kernels, profiles, cases, repeat, expect or go)`},
+		{"unknown key", "kernels: [debian:6.1]\nkernal: x\n", `m.yaml:2: unknown key "kernal" (use kernels, profiles, cases, repeat, expect, go or programs)`},
 		{"no kernels", "cases: ['*']\n", "m.yaml: no kernels: add `kernels: [debian:6.1]` or pass --kernel"},
 		{"bad kernel", "kernels:\n  - debian:6.1\n  - debian:6\n", `m.yaml:3: kernel "debian:6"`},
 		{"bad profile", "kernels: [debian:6.1]\nprofiles:\n  - default\n  - turbo\n", `m.yaml:4: unknown profile "turbo"`},

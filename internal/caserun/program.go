@@ -1,0 +1,295 @@
+package caserun
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/internal/bootproto"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// ProgChildCommand makes the agent the init of a program's own PID and
+// mount namespaces (internal to a program case).
+const ProgChildCommand = "prog-child"
+
+// programFor finds a program case in the guest's manifest.
+func programFor(id string) (bootproto.Program, bool) {
+	b, err := os.ReadFile(bootproto.ProgramManifestPath)
+	if err != nil {
+		return bootproto.Program{}, false
+	}
+	var all []bootproto.Program
+	if json.Unmarshal(b, &all) != nil {
+		return bootproto.Program{}, false
+	}
+	for _, p := range all {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return bootproto.Program{}, false
+}
+
+// progStatus is how the program ended, as its init reports it.
+type progStatus struct {
+	Exit   *int   `json:"exit,omitempty"`
+	Signal string `json:"signal,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Bounds on what a program leaves on the host side of its cell.
+const (
+	stdoutTail = 8 << 10
+	stderrTail = 4 << 10
+)
+
+// runProgram runs a program case: its own PID and mount namespaces (so
+// that kill -1, a fork bomb or a full /tmp stay inside), its working
+// directory on a bounded tmpfs, its stdout and stderr read to bounded
+// tails. Its summary is its last RUNMATRIX-SUMMARY line, else exit=N or
+// signal=NAME; past its timeout the whole namespace is killed.
+func runProgram(pr bootproto.Program) end {
+	self, err := os.Executable()
+	if err != nil {
+		return end{Status: outcome.Error, Error: err.Error()}
+	}
+	spec, err := json.Marshal(pr)
+	if err != nil {
+		return end{Status: outcome.Error, Error: err.Error()}
+	}
+	var cmd *exec.Cmd
+	var outR, errR, stR *os.File
+	for _, flags := range []uintptr{syscall.CLONE_NEWNS | syscall.CLONE_NEWPID, syscall.CLONE_NEWNS} {
+		var outW, errW, stW *os.File
+		if outR, outW, err = os.Pipe(); err == nil {
+			if errR, errW, err = os.Pipe(); err == nil {
+				stR, stW, err = os.Pipe()
+			}
+		}
+		if err != nil {
+			return end{Status: outcome.Error, Error: fmt.Sprintf("pipe: %v", err)}
+		}
+		cmd = exec.Command(self, ProgChildCommand, string(spec))
+		cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = outW, errW, []*os.File{stW}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
+		err = cmd.Start()
+		outW.Close()
+		errW.Close()
+		stW.Close()
+		if err == nil {
+			break
+		}
+		outR.Close()
+		errR.Close()
+		stR.Close()
+	}
+	if err != nil {
+		return end{Status: outcome.Error, Error: fmt.Sprintf("start the program's namespaces: %v", err)}
+	}
+	timedOut := false
+	var mu sync.Mutex
+	timer := time.AfterFunc(time.Duration(pr.TimeoutS)*time.Second, func() {
+		mu.Lock()
+		timedOut = true
+		mu.Unlock()
+		cmd.Process.Kill() // the namespace's init: every process in it dies
+	})
+	var wg sync.WaitGroup
+	var stdout, stderr tailBuffer
+	stdout.max, stderr.max = stdoutTail, stderrTail
+	summary := ""
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		br := bufio.NewReaderSize(outR, 64<<10)
+		for {
+			line, err := readLine(br, 64<<10)
+			if line == "" && err != nil {
+				return
+			}
+			stdout.Write([]byte(line + "\n"))
+			if s, ok := strings.CutPrefix(line, bootproto.SummaryPrefix); ok {
+				summary = strings.TrimSpace(s)
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		io.Copy(&stderr, errR)
+	}()
+	var st progStatus
+	stErr := json.NewDecoder(io.LimitReader(stR, 1<<20)).Decode(&st)
+	werr := cmd.Wait()
+	timer.Stop()
+	wg.Wait()
+	outR.Close()
+	errR.Close()
+	stR.Close()
+	e := end{Output: stdout.String(), Stderr: stderr.String()}
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case timedOut:
+		e.Status, e.Error = outcome.Timeout, fmt.Sprintf("killed after %ds with every process it started", pr.TimeoutS)
+	case stErr != nil:
+		e.Status, e.Error = outcome.Crashed, fmt.Sprintf("the program's init ended without a status (%v): the program may have exhausted the guest", werr)
+	case st.Error != "":
+		e.Status, e.Error = outcome.Error, st.Error
+	case summary != "":
+		e.Status, e.Reported = outcome.OK, summary
+		e.Notes = append(e.Notes, "summary: the program's own "+strings.TrimSpace(bootproto.SummaryPrefix)+" line")
+	case st.Signal != "":
+		e.Status, e.Reported = outcome.OK, "signal="+st.Signal
+		e.Notes = append(e.Notes, "summary: the signal that killed the program")
+	case st.Exit != nil:
+		e.Status, e.Reported = outcome.OK, "exit="+strconv.Itoa(*st.Exit)
+		e.Notes = append(e.Notes, "summary: the program's exit status")
+	}
+	return e
+}
+
+// ProgChild is the init of a program's namespaces: it mounts a fresh /proc,
+// a bounded /tmp and a bounded copy of the program's directory, starts the
+// program (never as PID 1, whose signals would be ignored by default),
+// reaps everything, and reports the program's end as JSON on fd 3.
+func ProgChild(args []string) int {
+	status := os.NewFile(3, "status")
+	report := func(st progStatus) int {
+		json.NewEncoder(status).Encode(st)
+		return 0
+	}
+	if len(args) != 1 {
+		return report(progStatus{Error: "usage: prog-child PROGRAM-JSON"})
+	}
+	var pr bootproto.Program
+	if err := json.Unmarshal([]byte(args[0]), &pr); err != nil {
+		return report(progStatus{Error: err.Error()})
+	}
+	work, err := sandbox(pr)
+	if err != nil {
+		return report(progStatus{Error: err.Error()})
+	}
+	bin := filepath.Join(work, pr.Bin)
+	argv := append([]string{bin}, pr.Args...)
+	if pr.Interp != "" {
+		argv = append([]string{pr.Interp}, argv...)
+	}
+	env := append([]string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin", "HOME=/tmp", "TMPDIR=/tmp"}, pr.Env...)
+	if pr.LibDir != "" {
+		env = append(env, "LD_LIBRARY_PATH="+pr.LibDir)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = work, env
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The case's thread blocks SIGPIPE, and a mask outlives fork and exec:
+	// the program starts with every signal unblocked, as from a shell.
+	runtime.LockOSThread()
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &unix.Sigset_t{}, nil); err != nil {
+		return report(progStatus{Error: fmt.Sprintf("unblock signals: %v", err)})
+	}
+	if err := cmd.Start(); err != nil {
+		return report(progStatus{Error: fmt.Sprintf("start %s: %v", pr.Bin, unwrapPath(err))})
+	}
+	// Reap every process until the program itself has ended; what it left
+	// behind dies with this init.
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return report(progStatus{Error: fmt.Sprintf("wait: %v", err)})
+		}
+		if pid != cmd.Process.Pid {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			code := ws.ExitStatus()
+			return report(progStatus{Exit: &code})
+		case ws.Signaled():
+			return report(progStatus{Signal: signalName(ws.Signal())})
+		}
+	}
+}
+
+// Bounds of a program's writable space.
+const (
+	tmpSize  = "64m"
+	workSize = "256m"
+)
+
+// sandbox mounts /proc, a bounded /tmp and a bounded working directory
+// holding a copy of the program's directory, lowers the program's standing
+// with the OOM killer, and returns the working directory.
+func sandbox(pr bootproto.Program) (string, error) {
+	if err := unix.Mount("proc", "/proc", "proc", 0, ""); err != nil {
+		return "", fmt.Errorf("mount /proc: %w", err)
+	}
+	if err := os.MkdirAll("/tmp", 0o1777); err == nil {
+		_ = unix.Mount("tmpfs", "/tmp", "tmpfs", 0, "size="+tmpSize+",mode=1777")
+	}
+	work := "/runmatrix/run"
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", err
+	}
+	if err := unix.Mount("tmpfs", work, "tmpfs", 0, "size="+workSize); err != nil {
+		return "", fmt.Errorf("mount the working directory: %w", err)
+	}
+	if err := copyTree(pr.Dir, work); err != nil {
+		return "", fmt.Errorf("copy the program: %w", err)
+	}
+	// A program that fills memory is the one the OOM killer takes.
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0o644); err != nil {
+		_ = os.WriteFile("/proc/self/oom_adj", []byte("15"), 0o644) // before 2.6.36
+	}
+	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	return work, nil
+}
+
+// copyTree copies the regular files and directories under src into dst.
+func copyTree(src, dst string) error {
+	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(to, fi.Mode().Perm()|0o700)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
