@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -48,8 +49,15 @@ func programFor(id string) (bootproto.Program, bool) {
 type progStatus struct {
 	Exit   *int   `json:"exit,omitempty"`
 	Signal string `json:"signal,omitempty"`
+	// Killed says why the init killed everything the program started.
+	Killed string `json:"killed,omitempty"`
 	Error  string `json:"error,omitempty"`
 }
+
+// maxProcs bounds the processes a program may have at once; past it (or
+// below memLeft) the init kills every process in its namespace, so that
+// the guest stays sound for the cells after it.
+const maxProcs = 256
 
 // Bounds on what a program leaves on the host side of its cell.
 const (
@@ -135,7 +143,17 @@ func runProgram(pr bootproto.Program) end {
 	stErr := json.NewDecoder(io.LimitReader(stR, 1<<20)).Decode(&st)
 	werr := cmd.Wait()
 	timer.Stop()
-	wg.Wait()
+	// The namespace dies with its init; its last processes may hold the
+	// pipes a moment longer, but never the cell.
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(3 * time.Second):
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
 	outR.Close()
 	errR.Close()
 	stR.Close()
@@ -147,6 +165,8 @@ func runProgram(pr bootproto.Program) end {
 		e.Status, e.Error = outcome.Timeout, fmt.Sprintf("killed after %ds with every process it started", pr.TimeoutS)
 	case stErr != nil:
 		e.Status, e.Error = outcome.Crashed, fmt.Sprintf("the program's init ended without a status (%v): the program may have exhausted the guest", werr)
+	case st.Killed != "":
+		e.Status, e.Error = outcome.Crashed, "killed with everything it started: "+st.Killed
 	case st.Error != "":
 		e.Status, e.Error = outcome.Error, st.Error
 	case summary != "":
@@ -202,12 +222,22 @@ func ProgChild(args []string) int {
 	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &unix.Sigset_t{}, nil); err != nil {
 		return report(progStatus{Error: fmt.Sprintf("unblock signals: %v", err)})
 	}
+	// The status pipe is this init's alone.
+	unix.CloseOnExec(3)
 	if err := cmd.Start(); err != nil {
 		return report(progStatus{Error: fmt.Sprintf("start %s: %v", pr.Bin, unwrapPath(err))})
 	}
+	killed := make(chan string, 1)
+	go watch(killed)
 	// Reap every process until the program itself has ended; what it left
 	// behind dies with this init.
 	for {
+		select {
+		case why := <-killed:
+			reapAll()
+			return report(progStatus{Killed: why})
+		default:
+		}
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, 0, nil)
 		if errors.Is(err, unix.EINTR) {
@@ -229,10 +259,99 @@ func ProgChild(args []string) int {
 	}
 }
 
+// watch kills every process of the namespace (all but this init) when the
+// guest holds maxProcs more tasks than when the program started, or has
+// less than memPercent of its memory left, and says why on killed.
+// Programs run alone in their guest, so the guest's own counters are the
+// program's; they are read in constant time however many processes a fork
+// bomb made, by a thread the scheduler always runs first.
+func watch(killed chan<- string) {
+	runtime.LockOSThread()
+	// SCHED_FIFO, priority 1: ahead of every process the program starts.
+	param := [1]int32{1}
+	_, _, _ = unix.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, 0, 1, uintptr(unsafe.Pointer(&param[0])))
+	base := tasks()
+	for range time.Tick(20 * time.Millisecond) {
+		why := ""
+		if n := tasks(); n > base+maxProcs {
+			why = fmt.Sprintf("more than %d processes at once", maxProcs)
+		} else if total, avail := memory(); total > 0 && avail*100 < total*memLeft {
+			why = fmt.Sprintf("the guest had less than %d%% of its memory left", memLeft)
+		}
+		if why == "" {
+			continue
+		}
+		killed <- why // before the kill, so the reaper sees it first
+		// From a namespace's init, kill(-1) reaches everyone else in it;
+		// a process forked while it ran is caught by the next.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if err := unix.Kill(-1, unix.SIGKILL); errors.Is(err, unix.ESRCH) {
+				break
+			}
+		}
+		return
+	}
+}
+
+// memLeft is the share of the guest's memory below which a program is stopped.
+const memLeft = 15
+
+// tasks is the number of tasks in the guest (/proc/loadavg's fourth field).
+func tasks() int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 4 {
+		return 0
+	}
+	_, total, _ := strings.Cut(f[3], "/")
+	n, _ := strconv.Atoi(total)
+	return n
+}
+
+// memory is the guest's total and available memory in KiB (MemAvailable,
+// or MemFree+Buffers+Cached before Linux 3.14).
+func memory() (total, avail int64) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, 0
+	}
+	v := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		fs := strings.Fields(rest)
+		if len(fs) > 0 {
+			v[k], _ = strconv.ParseInt(fs[0], 10, 64)
+		}
+	}
+	avail, ok := v["MemAvailable"]
+	if !ok {
+		avail = v["MemFree"] + v["Buffers"] + v["Cached"]
+	}
+	return v["MemTotal"], avail
+}
+
+// reapAll waits for every process of the namespace to be gone.
+func reapAll() {
+	for {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(-1, &ws, 0, nil); errors.Is(err, unix.ECHILD) {
+			return
+		} else if err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
 // Bounds of a program's writable space.
 const (
-	tmpSize  = "64m"
-	workSize = "256m"
+	tmpSize  = "10%"
+	workSize = "25%"
 )
 
 // sandbox mounts /proc, a bounded /tmp and a bounded working directory

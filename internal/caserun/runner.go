@@ -328,6 +328,11 @@ func (r *Runner) RunCells(ctx context.Context, cells []Cell, parallel int, emit 
 			parallel = 1
 		}
 	}
+	for _, c := range cells {
+		if _, ok := programFor(c.Case.ID); ok {
+			parallel = 1 // a program may load the guest: it runs alone
+		}
+	}
 	done := make([]chan outcome.Outcome, len(cells))
 	for i := range done {
 		done[i] = make(chan outcome.Outcome, 1)

@@ -295,7 +295,6 @@ func abiTag(f *elf.File) string {
 
 func align4(n uint32) uint32 { return (n + 3) &^ 3 }
 
-
 // newer reports whether version a is newer than b.
 func newer(a, b string) bool {
 	va, _ := testcases.ParseVersion(a)
