@@ -211,6 +211,21 @@ func TestUserCodeBadInput(t *testing.T) {
 		"hostpkg/host.go": "package hostpkg\n",
 	})
 	newer := userModule(t, "1.25", map[string]string{"c/c.go": register(`"new.go"`)})
+	old386 := filepath.Join(dir, "vmlinuz-686")
+	require.NoError(t, os.WriteFile(old386, archivetest.BzImage("6.1.0-50-686 (debian-kernel@lists.debian.org) #1 SMP", true, nil), 0o644))
+	dynamic := build(t, dir, "exit3.c", "dynamic", "gcc")
+	noInterp := build(t, dir, "exit3.c", "no-interp", "gcc", "-Wl,--dynamic-linker=/nonexistent/ld-linux.so.2")
+	lib := filepath.Join(dir, "libgone.so")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "gone.c"), []byte("int gone(void){return 1;}\n"), 0o644))
+	b, err := exec.Command("gcc", "-shared", "-fPIC", "-o", lib, filepath.Join(dir, "gone.c")).CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "uses.c"), []byte("int gone(void);\nint main(void){return gone();}\n"), 0o644))
+	noLib := filepath.Join(dir, "no-lib")
+	b, err = exec.Command("gcc", "-o", noLib, filepath.Join(dir, "uses.c"), "-L"+dir, "-lgone").CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	require.NoError(t, os.Remove(lib))
+	badProg := filepath.Join(dir, "prog.yaml")
+	require.NoError(t, os.WriteFile(badProg, []byte("kernels: [debian:6.1]\nprograms:\n  - id: p\n    path: /bin/true\n    argv: [x]\n"), 0o644))
 	for _, tc := range []struct {
 		name string
 		dir  string
@@ -228,6 +243,12 @@ func TestUserCodeBadInput(t *testing.T) {
 		{"an unsupported go test flag", mod, []string{"gotest", "--kernel", "debian:6.1", "./notests", "--", "-bench", "."}, "not supported"},
 		{"exec of something that is not ELF", "", []string{"exec", "--kernel", "debian:6.1", filepath.Join(mod, "notelf/prog")}, "is not an ELF executable"},
 		{"exec of a dynamic binary", "", []string{"exec", "--kernel", "debian:6.1", "/bin/true"}, "dynamically linked"},
+		{"a program that is not executable", "", []string{"run", "--kernel", "debian:6.1", "--", filepath.Join(mod, "empty/README")}, "is not an executable"},
+		{"a program for another architecture", "", []string{"run", "--kernel", old386, "--", dynamic}, "is a amd64 binary and kernel " + old386 + " runs 386 programs"},
+		{"a program whose interpreter is missing", "", []string{"run", "--kernel", "debian:6.1", "--", noInterp}, "needs the ELF interpreter /nonexistent/ld-linux.so.2, which this host does not have"},
+		{"a program whose library is missing", "", []string{"run", "--kernel", "debian:6.1", "--", noLib}, "needs libgone.so, which is not on this host"},
+		{"a glibc too new for a kernel", "", []string{"run", "--kernel", old, "--", dynamic}, "needs Linux 3.2.0 or newer"},
+		{"an unknown key in programs:", "", []string{"run", "-f", badProg}, `unknown key "argv" in a program`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Runner flags go right after the command's name(s), before any --.

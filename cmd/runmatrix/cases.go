@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runmatrix/runmatrix/internal/caserun"
+	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases"
@@ -80,23 +81,34 @@ func newCasesRunCmd() *cobra.Command {
 		asJSON   bool
 		steps    bool
 		user     userCode
+		rf       runFlags // the program after --
 	)
 	cmd := &cobra.Command{
-		Use:   "run (--local | --kernel KERNEL) [--case GLOB]... [--profile P]...",
+		Use:   "run (--local | --kernel KERNEL) [--case GLOB]... [--profile P]... [--cases DIR]... [-- PROGRAM ARGS...]",
 		Short: "Run cases on the host kernel (--local, as root, each in a fresh network namespace) or in one guest",
-		Args:  cobra.NoArgs,
+		Args:  programArgs(&rf),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if local == (kernel != "") {
 				return usage("cases run needs exactly one of --local or --kernel KERNEL")
 			}
-			if local && len(user.dirs) > 0 {
-				return usage("--local runs only the built-in cases: your own cases run only in a guest (give --kernel)")
+			if local && (len(user.dirs) > 0 || len(rf.program) > 0) {
+				return usage("--local runs only the built-in cases: your own cases and programs run only in a guest (give --kernel)")
 			}
+			explicit := len(globs) > 0
 			if err := user.load(cmd.Context(), nil); err != nil {
 				return err
 			}
-			if len(globs) == 0 {
+			if !explicit {
 				globs = user.ids()
+			}
+			if len(rf.program) > 0 {
+				p := &userprog.Program{ID: userprog.DefaultID(rf.program[0]), Path: rf.program[0], Args: rf.program[1:], Timeout: rf.progTimeout}
+				if err := user.addPrograms([]*userprog.Program{p}); err != nil {
+					return err
+				}
+				if !explicit {
+					globs = append(globs, p.ID)
+				}
 			}
 			cases, err := testcases.Select(globs)
 			if err != nil {
@@ -140,6 +152,7 @@ func newCasesRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON result per line")
 	cmd.Flags().BoolVar(&steps, "steps", false, "print each case's syscall trace")
 	cmd.Flags().StringArrayVar(&user.dirs, "cases", nil, "directory of a Go package with your own cases, linked into the agent (repeatable; with --kernel)")
+	cmd.Flags().DurationVar(&rf.progTimeout, "program-timeout", defaultProgramTimeout, "with -- PROGRAM: kill the program and all it started after this long")
 	return cmd
 }
 

@@ -249,6 +249,12 @@ func ProgChild(args []string) int {
 		if pid != cmd.Process.Pid {
 			continue
 		}
+		select {
+		case why := <-killed: // the program died of the watcher's kill
+			reapAll()
+			return report(progStatus{Killed: why})
+		default:
+		}
 		switch {
 		case ws.Exited():
 			code := ws.ExitStatus()
