@@ -102,7 +102,7 @@ func newCasesRunCmd() *cobra.Command {
 				globs = user.ids()
 			}
 			if len(rf.program) > 0 {
-				p := &userprog.Program{ID: userprog.DefaultID(rf.program[0]), Path: rf.program[0], Args: rf.program[1:], Timeout: rf.progTimeout}
+				p := &userprog.Program{ID: userprog.DefaultID(rf.program[0]), Path: rf.program[0], Args: rf.program[1:], Timeout: rf.progTimeout, Trace: rf.trace}
 				if err := user.addPrograms([]*userprog.Program{p}); err != nil {
 					return err
 				}
@@ -153,6 +153,7 @@ func newCasesRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&steps, "steps", false, "print each case's syscall trace")
 	cmd.Flags().StringArrayVar(&user.dirs, "cases", nil, "directory of a Go package with your own cases, linked into the agent (repeatable; with --kernel)")
 	cmd.Flags().DurationVar(&rf.progTimeout, "program-timeout", defaultProgramTimeout, "with -- PROGRAM: kill the program and all it started after this long")
+	cmd.Flags().BoolVar(&rf.trace, "trace", false, "record every socket call of the program (ptrace), with errno and signals, as steps")
 	return cmd
 }
 

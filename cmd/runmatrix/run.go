@@ -54,6 +54,7 @@ type runFlags struct {
 	// program is a program and its arguments given after --.
 	program     []string
 	progTimeout time.Duration
+	trace       bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -97,6 +98,7 @@ the run was interrupted, 2 bad usage or bad input.`,
 func (f *runFlags) registerCases(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&f.user.dirs, "cases", nil, "directory of a Go package with your own cases, linked into the agent (repeatable)")
 	fl.DurationVar(&f.progTimeout, "program-timeout", defaultProgramTimeout, "with -- PROGRAM: kill the program and all it started after this long")
+	fl.BoolVar(&f.trace, "trace", false, "record every socket call of the programs (ptrace), with errno and signals, as steps")
 }
 
 // programArgs takes a program and its arguments after -- and refuses any
@@ -184,11 +186,14 @@ func (f *runFlags) loadPrograms(s *spec.Spec) error {
 		return nil
 	}
 	progs := programs(s)
+	for _, p := range progs {
+		p.Trace = p.Trace || f.trace
+	}
 	if len(f.program) > 0 {
 		if f.progTimeout <= 0 {
 			return usage("--program-timeout %s: give a positive duration such as 30s", f.progTimeout)
 		}
-		progs = append(progs, &userprog.Program{ID: userprog.DefaultID(f.program[0]), Path: f.program[0], Args: f.program[1:], Timeout: f.progTimeout})
+		progs = append(progs, &userprog.Program{ID: userprog.DefaultID(f.program[0]), Path: f.program[0], Args: f.program[1:], Timeout: f.progTimeout, Trace: f.trace})
 	}
 	return f.user.addPrograms(progs)
 }

@@ -210,7 +210,7 @@ func userInput(err error) bool {
 func programs(s *spec.Spec) []*userprog.Program {
 	var out []*userprog.Program
 	for _, sp := range s.Programs {
-		p := &userprog.Program{ID: sp.ID, Path: s.Rel(sp.Path), Args: sp.Args, Timeout: defaultProgramTimeout}
+		p := &userprog.Program{ID: sp.ID, Path: s.Rel(sp.Path), Args: sp.Args, Timeout: defaultProgramTimeout, Trace: sp.Trace}
 		for _, f := range sp.Files {
 			p.Files = append(p.Files, s.Rel(f))
 		}

@@ -157,6 +157,8 @@ type Program struct {
 	// LibDir holds the shared libraries a dynamically linked program needs.
 	LibDir   string `json:"lib_dir,omitempty"`
 	TimeoutS int    `json:"timeout_s"`
+	// Trace records the program's socket calls under ptrace.
+	Trace bool `json:"trace,omitempty"`
 }
 
 // SummaryPrefix starts the line a program prints to give its own summary.

@@ -135,7 +135,7 @@ func Child(args []string, w io.Writer) int {
 	if gt, name, ok := goTestFor(c.ID); ok {
 		*e = runGoTest(gt, name, func(s outcome.Step) { send(message{Step: &s}) })
 	} else if pr, ok := programFor(c.ID); ok {
-		*e = runProgram(pr)
+		*e = runProgram(pr, func(s outcome.Step) { send(message{Step: &s}) })
 	} else if runErr := c.Run(t); runErr != nil {
 		e.Status, e.Error = outcome.Error, runErr.Error()
 	}

@@ -45,14 +45,26 @@ func programFor(id string) (bootproto.Program, bool) {
 	return bootproto.Program{}, false
 }
 
+// progMessage is one JSON line from the program's init: a traced step,
+// or how the program ended.
+type progMessage struct {
+	Step   *outcome.Step `json:"step,omitempty"`
+	Status *progStatus   `json:"status,omitempty"`
+}
+
 // progStatus is how the program ended, as its init reports it.
 type progStatus struct {
 	Exit   *int   `json:"exit,omitempty"`
 	Signal string `json:"signal,omitempty"`
 	// Killed says why the init killed everything the program started.
 	Killed string `json:"killed,omitempty"`
+	// Trace says what the tracer saw.
+	Trace string `json:"trace,omitempty"`
 	Error  string `json:"error,omitempty"`
 }
+
+// maxSteps bounds the traced steps a cell keeps.
+const maxSteps = 10000
 
 // maxProcs bounds the processes a program may have at once; past it (or
 // below memLeft) the init kills every process in its namespace, so that
@@ -70,7 +82,7 @@ const (
 // directory on a bounded tmpfs, its stdout and stderr read to bounded
 // tails. Its summary is its last RUNMATRIX-SUMMARY line, else exit=N or
 // signal=NAME; past its timeout the whole namespace is killed.
-func runProgram(pr bootproto.Program) end {
+func runProgram(pr bootproto.Program, emit func(outcome.Step)) end {
 	self, err := os.Executable()
 	if err != nil {
 		return end{Status: outcome.Error, Error: err.Error()}
@@ -140,7 +152,22 @@ func runProgram(pr bootproto.Program) end {
 		io.Copy(&stderr, errR)
 	}()
 	var st progStatus
-	stErr := json.NewDecoder(io.LimitReader(stR, 1<<20)).Decode(&st)
+	stErr := io.ErrUnexpectedEOF
+	dec := json.NewDecoder(stR)
+	for steps := 0; ; {
+		var m progMessage
+		if err := dec.Decode(&m); err != nil {
+			break
+		}
+		if m.Step != nil && steps < maxSteps {
+			emit(*m.Step)
+			steps++
+		}
+		if m.Status != nil {
+			st, stErr = *m.Status, nil
+			break
+		}
+	}
 	werr := cmd.Wait()
 	timer.Stop()
 	// The namespace dies with its init; its last processes may hold the
@@ -158,6 +185,9 @@ func runProgram(pr bootproto.Program) end {
 	errR.Close()
 	stR.Close()
 	e := end{Output: stdout.String(), Stderr: stderr.String()}
+	if st.Trace != "" {
+		e.Notes = append(e.Notes, st.Trace)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	switch {
@@ -187,9 +217,13 @@ func runProgram(pr bootproto.Program) end {
 // program (never as PID 1, whose signals would be ignored by default),
 // reaps everything, and reports the program's end as JSON on fd 3.
 func ProgChild(args []string) int {
-	status := os.NewFile(3, "status")
+	enc := json.NewEncoder(os.NewFile(3, "status"))
+	var tr *tracer
 	report := func(st progStatus) int {
-		json.NewEncoder(status).Encode(st)
+		if tr != nil {
+			st.Trace = tr.summary()
+		}
+		enc.Encode(progMessage{Status: &st})
 		return 0
 	}
 	if len(args) != 1 {
@@ -224,8 +258,24 @@ func ProgChild(args []string) int {
 	}
 	// The status pipe is this init's alone.
 	unix.CloseOnExec(3)
+	if pr.Trace {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
+	}
 	if err := cmd.Start(); err != nil {
 		return report(progStatus{Error: fmt.Sprintf("start %s: %v", pr.Bin, unwrapPath(err))})
+	}
+	if pr.Trace {
+		tr = newTracer(cmd.Process.Pid, func(s outcome.Step) { enc.Encode(progMessage{Step: &s}) })
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(cmd.Process.Pid, &ws, unix.WALL, nil); err != nil || !ws.Stopped() {
+			return report(progStatus{Error: fmt.Sprintf("trace %s: it did not stop at its start (%v)", pr.Bin, err)})
+		}
+		if err := unix.PtraceSetOptions(cmd.Process.Pid, traceOptions); err != nil {
+			return report(progStatus{Error: fmt.Sprintf("trace %s: PTRACE_SETOPTIONS: %v", pr.Bin, err)})
+		}
+		if err := unix.PtraceSyscall(cmd.Process.Pid, 0); err != nil {
+			return report(progStatus{Error: fmt.Sprintf("trace %s: %v", pr.Bin, err)})
+		}
 	}
 	killed := make(chan string, 1)
 	go watch(killed)
@@ -239,15 +289,25 @@ func ProgChild(args []string) int {
 		default:
 		}
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		pid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			return report(progStatus{Error: fmt.Sprintf("wait: %v", err)})
 		}
+		if tr != nil {
+			if ws.Stopped() {
+				_ = unix.PtraceSyscall(pid, tr.stopped(pid, ws))
+				continue
+			}
+			tr.exited(pid)
+		}
 		if pid != cmd.Process.Pid {
 			continue
+		}
+		if tr != nil {
+			tr.finish()
 		}
 		select {
 		case why := <-killed: // the program died of the watcher's kill

@@ -40,6 +40,8 @@ type Program struct {
 	Timeout time.Duration
 	// Expect are outcome summaries expected for kernel ranges.
 	Expect []testcases.Expect
+	// Trace records the program's socket calls (ptrace) as steps.
+	Trace bool
 
 	bin *Binary
 }
@@ -391,7 +393,7 @@ func Files(progs []*Program, goarch string) ([]initramfs.File, error) {
 			files = append(files, initramfs.File{Path: guest, Mode: mode, Data: data})
 			return nil
 		}
-		mp := bootproto.Program{ID: p.ID, Dir: root + "/dir", Args: p.Args, Env: p.Env, TimeoutS: int(p.Timeout.Seconds())}
+		mp := bootproto.Program{ID: p.ID, Dir: root + "/dir", Args: p.Args, Env: p.Env, TimeoutS: int(p.Timeout.Seconds()), Trace: p.Trace}
 		run := b.Path
 		if b.Script != "" {
 			mp.Interp = root + "/interp/" + filepath.Base(b.Path)

@@ -49,6 +49,8 @@ type Program struct {
 	// Timeout is a duration such as 30s (default 1m).
 	Timeout string   `yaml:"timeout" json:"timeout,omitempty"`
 	Expect  []Expect `yaml:"expect" json:"expect,omitempty"`
+	// Trace records the program's socket calls as steps.
+	Trace bool `yaml:"trace" json:"trace,omitempty"`
 }
 
 // Expect is an expectation written under a program.
@@ -152,7 +154,7 @@ func Parse(name string, b []byte) (*Spec, error) {
 		}
 	}
 	if pr := lines["programs"]; pr != nil && pr.Kind == yaml.SequenceNode {
-		okKeys := map[string]bool{"id": true, "path": true, "args": true, "files": true, "env": true, "modules": true, "timeout": true, "expect": true}
+		okKeys := map[string]bool{"id": true, "path": true, "args": true, "files": true, "env": true, "modules": true, "timeout": true, "expect": true, "trace": true}
 		okExpect := map[string]bool{"kernels": true, "profiles": true, "arches": true, "summary": true, "source": true}
 		for _, e := range pr.Content {
 			if e.Kind != yaml.MappingNode {
@@ -161,7 +163,7 @@ func Parse(name string, b []byte) (*Spec, error) {
 			for i := 0; i+1 < len(e.Content); i += 2 {
 				k := e.Content[i]
 				if !okKeys[k.Value] {
-					return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in a program (use id, path, args, files, env, modules, timeout or expect)", k.Value)}
+					return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in a program (use id, path, args, files, env, modules, timeout, expect or trace)", k.Value)}
 				}
 				if k.Value == "expect" && e.Content[i+1].Kind == yaml.SequenceNode {
 					for _, x := range e.Content[i+1].Content {

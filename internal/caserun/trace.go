@@ -1,0 +1,596 @@
+package caserun
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// tracer records the socket system calls of a program and of every thread
+// and child it starts, under ptrace, as steps with the fields a built-in
+// case records: decoded arguments, return value, errno and the signals
+// raised right after each call. It uses only what Linux 2.6.32 offers
+// (PTRACE_TRACEME, PTRACE_O_TRACESYSGOOD and the fork, vfork and clone
+// events, PTRACE_PEEKDATA) and decodes socketcall(2) on i386.
+type tracer struct {
+	// stops counts the stops by kind, for a note on what the trace saw.
+	stops   map[string]int
+	start   time.Time
+	main    int
+	emit    func(outcome.Step)
+	threads map[int]*thread
+}
+
+// thread is one traced thread.
+type thread struct {
+	tgid      int
+	inSyscall bool
+	// step is the call being made (nil when it is not one the trace keeps).
+	step    *outcome.Step
+	nr      int
+	args    [6]uint64
+	pending uint64
+	entered time.Time
+	// done is the last finished step, held back so that a signal delivered
+	// right after it can be added.
+	done *outcome.Step
+}
+
+func newTracer(main int, emit func(outcome.Step)) *tracer {
+	return &tracer{stops: map[string]int{}, start: time.Now(), main: main, emit: emit, threads: map[int]*thread{main: {tgid: main}}}
+}
+
+// traceOptions are the ptrace options set on the program (all in 2.6.32).
+const traceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE
+
+// stopped handles one ptrace stop of tid and returns the signal to deliver
+// when it resumes.
+func (t *tracer) stopped(tid int, ws unix.WaitStatus) int {
+	th, known := t.threads[tid]
+	if !known {
+		// A new child or thread: its first stop is a SIGSTOP to swallow.
+		t.threads[tid] = &thread{tgid: tgidOf(tid)}
+		if ws.StopSignal() == unix.SIGSTOP {
+			return 0
+		}
+		th = t.threads[tid]
+	}
+	sig := ws.StopSignal()
+	if sig == unix.SIGTRAP|0x80 {
+		t.stops["syscall"]++
+	} else {
+		t.stops[signalName(sig)]++
+	}
+	switch {
+	case sig == unix.SIGTRAP|0x80:
+		t.syscall(tid, th)
+		return 0
+	case sig == unix.SIGTRAP && ws.TrapCause() > 0:
+		if msg, err := unix.PtraceGetEventMsg(tid); err == nil {
+			if _, ok := t.threads[int(msg)]; !ok {
+				tgid := th.tgid
+				if ws.TrapCause() != unix.PTRACE_EVENT_CLONE {
+					tgid = int(msg)
+				}
+				t.threads[int(msg)] = &thread{tgid: tgid}
+			}
+		}
+		return 0
+	case sig == unix.SIGSTOP && th.step == nil && th.done == nil && !th.inSyscall && tid != t.main:
+		return 0
+	}
+	// A signal on its way to the thread: it follows the call just made
+	// (which may have seen it pending already).
+	if th.done != nil && !slices.Contains(th.done.Signals, signalName(sig)) {
+		th.done.Signals = append(th.done.Signals, signalName(sig))
+	}
+	return int(sig)
+}
+
+// summary says what the trace saw.
+func (t *tracer) summary() string {
+	var parts []string
+	for k, v := range t.stops {
+		parts = append(parts, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(parts)
+	return "trace: stops by signal: " + strings.Join(parts, ", ")
+}
+
+// exited flushes what an ended thread held back.
+func (t *tracer) exited(tid int) {
+	if th, ok := t.threads[tid]; ok {
+		t.flush(th)
+		delete(t.threads, tid)
+	}
+}
+
+// finish flushes every thread.
+func (t *tracer) finish() {
+	for _, th := range t.threads {
+		t.flush(th)
+	}
+}
+
+func (t *tracer) flush(th *thread) {
+	if th.done != nil {
+		t.emit(*th.done)
+		th.done = nil
+	}
+}
+
+// syscall handles a system-call stop: entry or exit, alternately.
+func (t *tracer) syscall(tid int, th *thread) {
+	nr, args, ret, err := regs(tid)
+	if err != nil {
+		t.stops["unreadable registers ("+err.Error()+")"]++
+		return
+	}
+	if !th.inSyscall {
+		th.inSyscall = true
+		t.flush(th)
+		th.nr, th.args, th.step = nr, args, nil
+		if name, a, ok := t.decode(tid, nr, args); ok {
+			th.step = &outcome.Step{Call: name, Label: name, Side: t.side(tid, th), Args: a.args, Fd: a.fd, RetFd: a.retFd}
+			th.entered = time.Now()
+			th.pending = pendingSignals(tid)
+		}
+		return
+	}
+	th.inSyscall = false
+	if th.step == nil {
+		return
+	}
+	s := th.step
+	th.step = nil
+	s.StartMS = msSince(t.start, th.entered)
+	s.DurMS = float64(time.Since(th.entered).Microseconds()) / 1000
+	s.Ret = ret
+	if ret < 0 && ret > -4096 {
+		s.Ret, s.Errno = -1, errnoName(unix.Errno(-ret))
+	} else {
+		t.outputs(tid, s, th)
+	}
+	if now := pendingSignals(tid); now&^th.pending != 0 {
+		s.Signals = append(s.Signals, sigNames(now&^th.pending)...)
+	}
+	th.done = s
+}
+
+func (t *tracer) side(tid int, th *thread) string {
+	switch {
+	case tid == t.main:
+		return ""
+	case th.tgid == t.main:
+		return "thread " + strconv.Itoa(tid)
+	}
+	return "pid " + strconv.Itoa(th.tgid)
+}
+
+func msSince(start, at time.Time) float64 { return float64(at.Sub(start).Microseconds()) / 1000 }
+
+// decoded is what decode learns of a call at its entry.
+type decoded struct {
+	args  []outcome.Arg
+	fd    string
+	retFd bool
+}
+
+func kv(pairs ...string) []outcome.Arg {
+	var a []outcome.Arg
+	for i := 0; i+1 < len(pairs); i += 2 {
+		a = append(a, outcome.Arg{Name: pairs[i], Value: pairs[i+1]})
+	}
+	return a
+}
+
+// socketcalls are socketcall(2)'s calls: name and argument count.
+var socketcalls = map[uint64]struct {
+	name string
+	n    int
+}{1: {"socket", 3}, 2: {"bind", 3}, 3: {"connect", 3}, 4: {"listen", 2}, 5: {"accept", 3}, 6: {"getsockname", 3},
+	7: {"getpeername", 3}, 8: {"socketpair", 4}, 9: {"send", 4}, 10: {"recv", 4}, 11: {"sendto", 6}, 12: {"recvfrom", 6},
+	13: {"shutdown", 2}, 14: {"setsockopt", 5}, 15: {"getsockopt", 5}, 16: {"sendmsg", 3}, 17: {"recvmsg", 3},
+	18: {"accept4", 4}, 19: {"recvmmsg", 5}, 20: {"sendmmsg", 4}}
+
+// decode names a call the trace keeps and decodes its inputs; calls on
+// descriptors (read, write, close, poll) are kept only on sockets.
+func (t *tracer) decode(tid, nr int, raw [6]uint64) (string, decoded, bool) {
+	name, ok := sysNames[nr]
+	args := raw
+	if nr == socketcallNr {
+		sc, known := socketcalls[raw[0]]
+		if !known {
+			return "", decoded{}, false
+		}
+		name = sc.name
+		b := peek(tid, uintptr(raw[1]), sc.n*wordSize)
+		for i := 0; i < sc.n && (i+1)*wordSize <= len(b); i++ {
+			args[i] = word(b[i*wordSize:])
+		}
+		ok = true
+	}
+	if !ok {
+		return "", decoded{}, false
+	}
+	fd := strconv.Itoa(int(int32(args[0])))
+	d := decoded{fd: fd}
+	switch name {
+	case "socket":
+		d.fd, d.retFd = "", true
+		d.args = kv("domain", family(int(args[0])), "type", sockType(int(args[1])), "protocol", strconv.Itoa(int(args[2])))
+	case "socketpair":
+		d.fd = ""
+		d.args = kv("domain", family(int(args[0])), "type", sockType(int(args[1])), "protocol", strconv.Itoa(int(args[2])))
+	case "bind", "connect":
+		d.args = kv("addr", sockaddr(peek(tid, uintptr(args[1]), int(min(args[2], 128)))))
+	case "listen":
+		d.args = kv("backlog", strconv.Itoa(int(int32(args[1]))))
+	case "accept", "accept4":
+		d.retFd = true
+		d.args = kv("new", "")
+		if name == "accept4" {
+			d.args = append(d.args, kv("flags", sockType(int(args[3])))...)
+		}
+	case "sendto", "send":
+		d.args = kv("buf", quoted(peek(tid, uintptr(args[1]), int(min(args[2], 64)))), "len", strconv.Itoa(int(args[2])), "flags", msgFlags(int(args[3])))
+		addr := "NULL"
+		if name == "sendto" && args[4] != 0 {
+			addr = sockaddr(peek(tid, uintptr(args[4]), int(min(args[5], 128))))
+		}
+		d.args = append(d.args, kv("addr", addr)...)
+		name = "sendto"
+	case "recvfrom", "recv":
+		d.args = kv("len", strconv.Itoa(int(args[2])), "flags", msgFlags(int(args[3])))
+		name = "recv"
+	case "sendmsg":
+		iov, nameAddr := msghdr(tid, uintptr(args[1]))
+		d.args = kv("msg_name", nameAddr, "iov", iov, "flags", msgFlags(int(args[2])))
+	case "recvmsg":
+		d.args = kv("flags", msgFlags(int(args[2])))
+	case "sendmmsg", "recvmmsg":
+		d.args = kv("vlen", strconv.Itoa(int(args[2])), "flags", msgFlags(int(args[3])))
+	case "shutdown":
+		d.args = kv("how", map[int]string{0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}[int(args[1])])
+	case "setsockopt", "getsockopt":
+		level, opt := optNames(int(args[1]), int(args[2]))
+		d.args = kv("level", level, "optname", opt)
+		if name == "setsockopt" {
+			d.args = append(d.args, optValue(tid, opt, uintptr(args[3]), int(args[4]))...)
+		}
+	case "getsockname", "getpeername":
+	case "read", "write", "close":
+		if !isSocket(tid, int(int32(args[0]))) {
+			return "", decoded{}, false
+		}
+		if name == "write" {
+			d.args = kv("buf", quoted(peek(tid, uintptr(args[1]), int(min(args[2], 64)))), "len", strconv.Itoa(int(args[2])))
+		} else if name == "read" {
+			d.args = kv("len", strconv.Itoa(int(args[2])))
+		}
+	case "poll", "ppoll":
+		fds := peek(tid, uintptr(args[0]), int(min(args[1], 16))*8)
+		var list []string
+		sock := false
+		for i := 0; i+8 <= len(fds); i += 8 {
+			pfd := int(int32(binary.LittleEndian.Uint32(fds[i:])))
+			sock = sock || isSocket(tid, pfd)
+			list = append(list, fmt.Sprintf("%d:%s", pfd, pollEvents(int16(binary.LittleEndian.Uint16(fds[i+4:])))))
+		}
+		if !sock {
+			return "", decoded{}, false
+		}
+		d.fd = ""
+		d.args = kv("fds", strings.Join(list, ","))
+	case "epoll_ctl":
+		if !isSocket(tid, int(int32(args[2]))) {
+			return "", decoded{}, false
+		}
+		d.fd = strconv.Itoa(int(int32(args[2])))
+		d.args = kv("epfd", strconv.Itoa(int(int32(args[0]))), "op", map[int]string{1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"}[int(args[1])])
+	case "select", "pselect6", "epoll_wait", "epoll_pwait":
+		d.fd = ""
+	}
+	return name, d, true
+}
+
+// outputs decodes what a successful call returned through memory.
+func (t *tracer) outputs(tid int, s *outcome.Step, th *thread) {
+	args := th.args
+	if th.nr == socketcallNr {
+		sc := socketcalls[args[0]]
+		b := peek(tid, uintptr(args[1]), sc.n*wordSize)
+		for i := 0; i < sc.n && (i+1)*wordSize <= len(b); i++ {
+			args[i] = word(b[i*wordSize:])
+		}
+	}
+	switch s.Call {
+	case "socket":
+		s.Fd = strconv.FormatInt(s.Ret, 10)
+	case "accept", "accept4":
+		s.Args[0].Value = strconv.FormatInt(s.Ret, 10)
+	case "recv", "read":
+		if s.Ret > 0 {
+			s.Detail = strconv.Quote(string(peek(tid, uintptr(args[1]), int(min(uint64(s.Ret), 64)))))
+		}
+	case "getsockname", "getpeername":
+		l := peek(tid, uintptr(args[2]), 4)
+		if len(l) == 4 {
+			a := sockaddr(peek(tid, uintptr(args[1]), int(min(binary.LittleEndian.Uint32(l), 128))))
+			s.Detail = "addr=" + a
+		}
+	case "getsockopt":
+		l := peek(tid, uintptr(args[4]), 4)
+		if len(l) == 4 && binary.LittleEndian.Uint32(l) == 4 {
+			v := peek(tid, uintptr(args[3]), 4)
+			if len(v) == 4 {
+				s.Detail = strconv.Itoa(int(int32(binary.LittleEndian.Uint32(v))))
+			}
+		}
+	case "socketpair":
+		v := peek(tid, uintptr(args[3]), 8)
+		if len(v) == 8 {
+			s.Detail = fmt.Sprintf("fds=%d,%d", int32(binary.LittleEndian.Uint32(v)), int32(binary.LittleEndian.Uint32(v[4:])))
+		}
+	}
+}
+
+// getRegs is PTRACE_GETREGS, which every kernel has; x/sys/unix's
+// PtraceGetRegs uses PTRACE_GETREGSET, which Linux before 2.6.34 answers
+// with EIO.
+func getRegs(tid int, r *unix.PtraceRegs) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGS, uintptr(tid), 0, uintptr(unsafe.Pointer(r)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// peek reads n bytes of a tracee's memory (PTRACE_PEEKDATA: any kernel).
+func peek(tid int, addr uintptr, n int) []byte {
+	if addr == 0 || n <= 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	got, _ := unix.PtracePeekData(tid, addr, b)
+	return b[:got]
+}
+
+func word(b []byte) uint64 {
+	if wordSize == 4 {
+		return uint64(binary.LittleEndian.Uint32(b))
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+// msghdr reads a struct msghdr's name and the first bytes of its iovecs.
+func msghdr(tid int, addr uintptr) (iov, name string) {
+	h := peek(tid, addr, 7*wordSize)
+	if len(h) < 4*wordSize {
+		return `""`, "NULL"
+	}
+	nameAddr, nameLen := word(h), word(h[wordSize:])&0xffffffff
+	iovAddr, iovLen := word(h[2*wordSize:]), word(h[3*wordSize:])
+	name = "NULL"
+	if nameAddr != 0 {
+		name = sockaddr(peek(tid, uintptr(nameAddr), int(min(nameLen, 128))))
+	}
+	var data []byte
+	for i := uint64(0); i < min(iovLen, 8) && len(data) < 64; i++ {
+		v := peek(tid, uintptr(iovAddr)+uintptr(i)*2*wordSize, 2*wordSize)
+		if len(v) < 2*wordSize {
+			break
+		}
+		data = append(data, peek(tid, uintptr(word(v)), int(min(word(v[wordSize:]), 64)))...)
+	}
+	return quoted(data), name
+}
+
+func quoted(b []byte) string { return strconv.Quote(string(b)) }
+
+// sockaddr renders a socket address as the built-in cases do.
+func sockaddr(b []byte) string {
+	if len(b) < 2 {
+		return "NULL"
+	}
+	switch fam := binary.LittleEndian.Uint16(b); fam {
+	case unix.AF_INET:
+		if len(b) >= 8 {
+			return fmt.Sprintf("%d.%d.%d.%d:%d", b[4], b[5], b[6], b[7], binary.BigEndian.Uint16(b[2:]))
+		}
+	case unix.AF_INET6:
+		if len(b) >= 24 {
+			ip := make([]string, 8)
+			for i := range ip {
+				ip[i] = strconv.FormatUint(uint64(binary.BigEndian.Uint16(b[8+2*i:])), 16)
+			}
+			return fmt.Sprintf("[%s]:%d", strings.Join(ip, ":"), binary.BigEndian.Uint16(b[2:]))
+		}
+	case unix.AF_UNIX:
+		p := string(b[2:])
+		if i := strings.IndexByte(p, 0); i > 0 {
+			p = p[:i]
+		}
+		return "unix:" + p
+	default:
+		return fmt.Sprintf("family %d", fam)
+	}
+	return "short address"
+}
+
+func family(f int) string {
+	if n, ok := map[int]string{1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"}[f]; ok {
+		return n
+	}
+	return strconv.Itoa(f)
+}
+
+func sockType(t int) string {
+	var parts []string
+	if base := t & 0xf; base != 0 {
+		n, ok := map[int]string{1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}[base]
+		if !ok {
+			n = strconv.Itoa(base)
+		}
+		parts = append(parts, n)
+	}
+	if t&unix.SOCK_NONBLOCK != 0 {
+		parts = append(parts, "SOCK_NONBLOCK")
+	}
+	if t&unix.SOCK_CLOEXEC != 0 {
+		parts = append(parts, "SOCK_CLOEXEC")
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, "|")
+}
+
+var msgFlagBits = []struct {
+	bit  int
+	name string
+}{{0x1, "MSG_OOB"}, {0x2, "MSG_PEEK"}, {0x4, "MSG_DONTROUTE"}, {0x20, "MSG_TRUNC"}, {0x40, "MSG_DONTWAIT"}, {0x80, "MSG_EOR"},
+	{0x100, "MSG_WAITALL"}, {0x4000, "MSG_NOSIGNAL"}, {0x8000, "MSG_MORE"}, {0x10000, "MSG_WAITFORONE"}, {0x20000000, "MSG_FASTOPEN"},
+	{0x40000000, "MSG_CMSG_CLOEXEC"}}
+
+func msgFlags(f int) string {
+	if f == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, b := range msgFlagBits {
+		if f&b.bit != 0 {
+			parts = append(parts, b.name)
+			f &^= b.bit
+		}
+	}
+	if f != 0 {
+		parts = append(parts, fmt.Sprintf("0x%x", uint32(f)))
+	}
+	return strings.Join(parts, "|")
+}
+
+func pollEvents(ev int16) string {
+	var parts []string
+	for _, b := range []struct {
+		bit  int16
+		name string
+	}{{unix.POLLIN, "POLLIN"}, {unix.POLLOUT, "POLLOUT"}, {unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLRDHUP, "POLLRDHUP"}} {
+		if ev&b.bit != 0 {
+			parts = append(parts, b.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, "|")
+}
+
+// optNames names a socket option level and name as C headers spell them.
+func optNames(level, opt int) (string, string) {
+	levels := map[int]string{1: "SOL_SOCKET", 0: "IPPROTO_IP", 6: "SOL_TCP", 17: "SOL_UDP", 41: "IPPROTO_IPV6"}
+	names := map[[2]int]string{
+		{1, 2}: "SO_REUSEADDR", {1, 3}: "SO_TYPE", {1, 4}: "SO_ERROR", {1, 6}: "SO_BROADCAST", {1, 7}: "SO_SNDBUF", {1, 8}: "SO_RCVBUF",
+		{1, 9}: "SO_KEEPALIVE", {1, 13}: "SO_LINGER", {1, 15}: "SO_REUSEPORT", {1, 20}: "SO_RCVTIMEO", {1, 21}: "SO_SNDTIMEO",
+		{6, 1}: "TCP_NODELAY", {6, 2}: "TCP_MAXSEG", {6, 3}: "TCP_CORK", {6, 4}: "TCP_KEEPIDLE", {6, 5}: "TCP_KEEPINTVL",
+		{6, 6}: "TCP_KEEPCNT", {6, 9}: "TCP_DEFER_ACCEPT", {6, 11}: "TCP_INFO", {6, 12}: "TCP_QUICKACK", {6, 13}: "TCP_CONGESTION",
+		{6, 18}: "TCP_USER_TIMEOUT", {6, 19}: "TCP_REPAIR", {6, 23}: "TCP_FASTOPEN", {6, 30}: "TCP_FASTOPEN_CONNECT", {6, 34}: "TCP_FASTOPEN_NO_COOKIE",
+	}
+	l, ok := levels[level]
+	if !ok {
+		l = strconv.Itoa(level)
+	}
+	n, ok := names[[2]int{level, opt}]
+	if !ok {
+		n = strconv.Itoa(opt)
+	}
+	return l, n
+}
+
+// optValue decodes a setsockopt value: an int, a struct linger or a
+// struct timeval, else its bytes.
+func optValue(tid int, opt string, addr uintptr, n int) []outcome.Arg {
+	b := peek(tid, addr, min(n, 64))
+	switch {
+	case opt == "SO_LINGER" && len(b) >= 8:
+		return kv("l_onoff", strconv.Itoa(int(int32(binary.LittleEndian.Uint32(b)))), "l_linger", strconv.Itoa(int(int32(binary.LittleEndian.Uint32(b[4:])))))
+	case (opt == "SO_RCVTIMEO" || opt == "SO_SNDTIMEO") && len(b) >= 2*wordSize:
+		return kv("tv_sec", strconv.FormatInt(int64(word(b)), 10), "tv_usec", strconv.FormatInt(int64(word(b[wordSize:])), 10))
+	case len(b) == 4:
+		return kv("value", strconv.Itoa(int(int32(binary.LittleEndian.Uint32(b)))))
+	}
+	return kv("optval", fmt.Sprintf("%x", b), "optlen", strconv.Itoa(n))
+}
+
+// isSocket reports whether fd of tid is a socket.
+func isSocket(tid, fd int) bool {
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, fd))
+	return err == nil && strings.HasPrefix(l, "socket:")
+}
+
+// tgidOf is the thread group (process) of a thread.
+func tgidOf(tid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return tid
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return n
+			}
+		}
+	}
+	return tid
+}
+
+// pendingSignals is the set of signals pending for a thread, its own and
+// its process's (SigPnd and ShdPnd): a blocked signal a call raised shows
+// here, as it never reaches a signal-delivery stop.
+func pendingSignals(tid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return 0
+	}
+	var set uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"SigPnd:", "ShdPnd:"} {
+			if v, ok := strings.CutPrefix(line, k); ok {
+				n, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				set |= n
+			}
+		}
+	}
+	return set
+}
+
+func sigNames(set uint64) []string {
+	var out []string
+	for s := 1; s <= 64; s++ {
+		if set&(1<<(s-1)) != 0 {
+			out = append(out, signalName(unix.Signal(s)))
+		}
+	}
+	return out
+}
+
+// errnoName names an errno as C headers do.
+func errnoName(e unix.Errno) string {
+	if e == unix.EOPNOTSUPP {
+		return "EOPNOTSUPP"
+	}
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return fmt.Sprintf("errno%d", int(e))
+}
