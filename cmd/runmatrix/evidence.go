@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/matrix/evidence"
+	"github.com/runmatrix/runmatrix/matrix/spec"
 	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases"
 )
@@ -19,7 +21,7 @@ func newEvidenceCmd() *cobra.Command {
 		from string
 	)
 	cmd := &cobra.Command{
-		Use:   "evidence --case GLOB (--kernel K... | --from results.json) [--out report/]",
+		Use:   "evidence (--case GLOB | -- PROGRAM ARGS...) (--kernel K... | --from results.json) [--out report/]",
 		Short: "Write a bug-report bundle (REPORT.md, repro.c) for cells that differ between kernels",
 		Long: `Write OUT/REPORT.md and its attachments for the chosen cases: a statement of
 the difference and a kernel × outcome table; per kernel the exact version
@@ -31,12 +33,18 @@ C reproducer generated from the case's steps that prints the same outcome line.
 With --kernel the cases are run now (boots each kernel once); with --from the
 cells come from an earlier run's results.json. When the chosen kernels agree,
 it says so and writes nothing.`,
-		Args: cobra.NoArgs,
+		Args: programArgs(&f),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(f.cases) == 0 && len(f.program) > 0 {
+				f.cases = []string{userprog.DefaultID(f.program[0])}
+			}
 			if len(f.cases) == 0 {
-				return usage("evidence needs --case GLOB (list cases with `runmatrix cases list`)")
+				return usage("evidence needs --case GLOB (list cases with `runmatrix cases list`) or -- PROGRAM ARGS")
 			}
 			if err := f.user.load(cmd.Context(), nil); err != nil {
+				return err
+			}
+			if err := f.loadPrograms(&spec.Spec{}); err != nil {
 				return err
 			}
 			cases, err := testcases.Select(f.cases)

@@ -6,6 +6,7 @@ package evidence
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -260,7 +261,24 @@ var errRaw = fmt.Errorf("the case injects raw TCP segments whose sequence number
 // same outcome summary the agent derives ("sendto=-1 EPIPE +SIGPIPE").
 func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from string) (string, error) {
 	g := &cgen{fds: map[string]bool{}, ports: map[int]string{}}
-	for _, s := range o.Steps {
+	steps, mode := o.Steps, "#define PROGRAM 0\n#define EXPECTED \"\"\n#define PROGRAM_SUMMARY \"\"\n"
+	if traced(o) {
+		// A traced program: replay every call it made, with SIGPIPE at its
+		// default as in the program, and print the program's own summary
+		// when every call gives what the trace recorded.
+		steps = nil
+		var want []string
+		for _, s := range o.Steps {
+			s.Key, s.Timed, s.ShowDetail = true, false, false
+			if len(s.Signals) > 0 && !slices.Contains(s.Signals, "SIGPIPE") {
+				s.Signals = nil // the replay reports SIGPIPE only
+			}
+			want = append(want, s.Short())
+			steps = append(steps, s)
+		}
+		mode = fmt.Sprintf("#define PROGRAM 1\n#define EXPECTED %s\n#define PROGRAM_SUMMARY %s\n", strconv.Quote(strings.Join(want, " ")), strconv.Quote(o.Summary))
+	}
+	for _, s := range steps {
 		if err := g.step(s); err != nil {
 			return "", fmt.Errorf("repro.c for %s: %w", c.ID, err)
 		}
@@ -292,8 +310,22 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 		fmt.Fprintf(&sysctls, "\tset_sysctl(%q, %q);\n", testcases.SysctlPath(n), p.Sysctls[n])
 	}
 	about := strings.ReplaceAll(wrap(c.About, 74), "*/", "* /")
-	return fmt.Sprintf(cTemplate, c.ID, p.Name, from, about, strings.ReplaceAll(c.Source, "*/", "* /"),
+	return fmt.Sprintf(cTemplate, c.ID, p.Name, from, about, strings.ReplaceAll(c.Source, "*/", "* /"), mode,
 		decl.String(), sysctls.String(), g.body.String()), nil
+}
+
+// traced reports whether o is a traced program's: its own summary, and
+// steps that no case marked as key.
+func traced(o outcome.Outcome) bool {
+	if o.Reported == "" || len(o.Steps) == 0 {
+		return false
+	}
+	for _, s := range o.Steps {
+		if s.Key || s.Call == "go test" {
+			return false
+		}
+	}
+	return true
 }
 
 // wrap breaks s into lines of at most width for a C comment.
@@ -324,9 +356,13 @@ const cTemplate = `/* repro.c - runmatrix case %s, profile %s, generated from th
  * Run:    unshare -n ./repro              (as root: a fresh network namespace,
  *                                          its own TFO cookies and sysctls)
  * It prints the outcome the way runmatrix summarises it, for example
- * "sendto=-1 EPIPE +SIGPIPE": each key call's return value, errno name and
- * the SIGPIPE it raised. SIGPIPE is blocked and collected with sigtimedwait()
- * right after each call, so it is attributed to the call that raised it.
+ * "RUNMATRIX-SUMMARY: sendto=-1 EPIPE +SIGPIPE": each key call's return
+ * value, errno name and the SIGPIPE it raised. SIGPIPE is blocked and
+ * collected with sigtimedwait() right after each call, so it is attributed to
+ * the call that raised it. Replaying a traced program (PROGRAM 1), it makes
+ * every call the program made, with SIGPIPE at its default as there, and
+ * prints the program's own summary when each call gives what the trace
+ * recorded, else what differed, and exits 1 (for git bisect run).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -347,7 +383,7 @@ const cTemplate = `/* repro.c - runmatrix case %s, profile %s, generated from th
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MSG_FASTOPEN
+%s#ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN 0x20000000
 #endif
 #ifndef TCP_FASTOPEN
@@ -499,13 +535,18 @@ int main(void)
 %s
 	sigemptyset(&block);
 	sigaddset(&block, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &block, NULL);
+	if (!PROGRAM)
+		sigprocmask(SIG_BLOCK, &block, NULL);
 	lo_up();
 %s
 %s
 out:
 	(void)t0; (void)e; (void)buf;
-	printf("%%s\n", summary);
+	if (PROGRAM && strcmp(summary, EXPECTED) != 0) {
+		printf("RUNMATRIX-SUMMARY: differs from the trace: %%s\n", summary);
+		return 1;
+	}
+	printf("RUNMATRIX-SUMMARY: %%s\n", PROGRAM ? PROGRAM_SUMMARY : summary);
 	return 0;
 }
 `

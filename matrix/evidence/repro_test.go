@@ -63,7 +63,7 @@ func TestReproMatchesAgent(t *testing.T) {
 				require.NoError(t, err, "%s:\n%s", cc, out)
 				got, err := exec.Command("unshare", "-n", bin).Output()
 				require.NoError(t, err)
-				require.Equal(t, o.Summary, strings.TrimSpace(string(got)), "%s-built repro vs the agent", cc)
+				require.Equal(t, "RUNMATRIX-SUMMARY: "+o.Summary, strings.TrimSpace(string(got)), "%s-built repro vs the agent", cc)
 			}
 		})
 	}
