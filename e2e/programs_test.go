@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/matrix/evidence"
+	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -131,4 +133,122 @@ func TestHostilePrograms(t *testing.T) {
 	for _, c := range builtin {
 		require.Equal(t, undisturbed[c], got[c], "%s: the same as in an undisturbed run", c)
 	}
+}
+
+// callsOf is the (call, errno, signals) sequence of steps, the loopback
+// set-up a C reproducer makes first (a datagram socket for its ioctl) left
+// out.
+func callsOf(steps []outcome.Step) []string {
+	var out []string
+	skip := map[string]bool{}
+	for _, s := range steps {
+		if s.Call == "socket" && strings.Contains(argOf(s, "type"), "SOCK_DGRAM") {
+			skip[s.Fd] = true
+			continue
+		}
+		if s.Call == "close" && skip[s.Fd] {
+			delete(skip, s.Fd)
+			continue
+		}
+		out = append(out, s.Call+" "+s.Errno+" "+strings.Join(s.Signals, ","))
+	}
+	return out
+}
+
+func argOf(s outcome.Step, name string) string {
+	for _, a := range s.Args {
+		if a.Name == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// TestTracedPrograms: --trace records a program's socket calls on x86_64
+// and i686 guests; the C reproducer evidence writes for a built-in case,
+// run as a traced program, makes the same calls with the same errno and
+// signals and prints the same summary as the case on each kernel; and
+// evidence on a traced program writes a reproducer that prints the
+// program's outcome.
+func TestTracedPrograms(t *testing.T) {
+	dir := t.TempDir()
+	out := t.TempDir()
+	_, stderr, code := runmatrix(t, 10*time.Minute, "run", "--case", "tfo.sendto.blocking", "--kernel", "debian:6.1", "--kernel", "debian:6.12",
+		"--profile", "tfo=0", "--out", out, "--format", "none")
+	require.Equal(t, 0, code, stderr)
+	builtin, res := summaries(t, filepath.Join(out, "results.json"))
+	steps := map[string][]outcome.Step{}
+	for _, c := range res.Cells {
+		steps[c.Kernel] = c.Outcome.Steps
+	}
+	// The reproducer evidence writes, from the 6.1 trace.
+	c, err := testcases.Lookup("tfo.sendto.blocking")
+	require.NoError(t, err)
+	p, err := testcases.ParseProfile("tfo=0")
+	require.NoError(t, err)
+	var o61 outcome.Outcome
+	for _, c := range res.Cells {
+		if c.Kernel == "debian:6.1" {
+			o61 = c.Outcome
+		}
+	}
+	src, err := evidence.Repro(c, p, o61, "debian:6.1")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "repro.c"), []byte(src), 0o644))
+	repro := filepath.Join(dir, "repro")
+	b, err := exec.Command("musl-gcc", "-static", "-o", repro, filepath.Join(dir, "repro.c")).CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	traced := t.TempDir()
+	_, stderr, code = runmatrix(t, 10*time.Minute, "run", "--trace", "--kernel", "debian:6.1", "--kernel", "debian:6.12", "--profile", "tfo=0",
+		"--out", traced, "--format", "none", "--", repro)
+	require.Equal(t, 0, code, stderr)
+	got, res := summaries(t, filepath.Join(traced, "results.json"))
+	for _, c := range res.Cells {
+		require.Equal(t, builtin["tfo.sendto.blocking"][c.Kernel], got["program:repro"][c.Kernel], "%s: the reproducer's summary is the case's", c.Kernel)
+		require.Equal(t, callsOf(steps[c.Kernel]), callsOf(c.Outcome.Steps), "%s: the same calls, errno and signals", c.Kernel)
+	}
+
+	// A program, traced on an i686 guest (socket calls through socketcall
+	// on older kernels, direct ones here) and on x86_64.
+	bin386 := build(t, dir, "tfo.c", "tfo-386", "gcc", "-m32", "-static")
+	_, stderr, code = runmatrix(t, 5*time.Minute, "run", "--trace", "--kernel", "debian:6.1@bookworm/i686", "--out", filepath.Join(dir, "i686"), "--", bin386)
+	require.Equal(t, 0, code, stderr)
+	_, res = summaries(t, filepath.Join(dir, "i686", "results.json"))
+	require.Len(t, res.Cells, 1)
+	calls := callsOf(res.Cells[0].Outcome.Steps)
+	require.Equal(t, []string{"socket  ", "bind  ", "listen  ", "getsockname  ", "socket  ", "sendto  "}, calls)
+	require.Equal(t, "flags", res.Cells[0].Outcome.Steps[5].Args[2].Name)
+	require.Equal(t, "MSG_FASTOPEN", res.Cells[0].Outcome.Steps[5].Args[2].Value)
+
+	// evidence on a traced program whose outcome differs between 6.1 and
+	// 6.12: its repro.c, from the 6.1 trace, prints the program's outcome
+	// there and says where 6.12 differs (exit 1, for git bisect run).
+	prog := build(t, dir, "passpidfd.c", "passpidfd", "musl-gcc", "-static")
+	ev := t.TempDir()
+	_, stderr, code = runmatrix(t, 10*time.Minute, "evidence", "--trace", "--kernel", "debian:6.1", "--kernel", "debian:6.12", "--out", ev, "--", prog)
+	require.Equal(t, 0, code, stderr)
+	report, err := os.ReadFile(filepath.Join(ev, "REPORT.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(report), "passpidfd=-1 ENOPROTOOPT")
+	b, err = exec.Command("musl-gcc", "-static", "-o", filepath.Join(dir, "prog-repro"), filepath.Join(ev, "repro.c")).CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	_, stderr, code = runmatrix(t, 10*time.Minute, "run", "--kernel", "debian:6.1", "--kernel", "debian:6.12",
+		"--out", filepath.Join(dir, "prog-repro-run"), "--", filepath.Join(dir, "prog-repro"))
+	require.Equal(t, 0, code, stderr)
+	again, _ := summaries(t, filepath.Join(dir, "prog-repro-run", "results.json"))
+	traced61 := strings.Contains(head(t, filepath.Join(ev, "repro.c")), "generated from the trace on debian:6.1 (")
+	from, other, want := "debian:6.12", "debian:6.1", "passpidfd=0"
+	if traced61 {
+		from, other, want = "debian:6.1", "debian:6.12", "passpidfd=-1 ENOPROTOOPT"
+	}
+	require.Equal(t, want, again["program:prog-repro"][from], "the reproducer prints the program's outcome where it was traced")
+	require.True(t, strings.HasPrefix(again["program:prog-repro"][other], "differs from the trace: "), again["program:prog-repro"][other])
+}
+
+// head is the first line of a file.
+func head(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	line, _, _ := strings.Cut(string(b), "\n")
+	return line
 }
