@@ -10,8 +10,8 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/matrix/evidence"
-	"github.com/runmatrix/runmatrix/matrix/spec"
 	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/matrix/spec"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 

@@ -60,7 +60,7 @@ type progStatus struct {
 	Killed string `json:"killed,omitempty"`
 	// Trace says what the tracer saw.
 	Trace string `json:"trace,omitempty"`
-	Error  string `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // maxSteps bounds the traced steps a cell keeps.
