@@ -6,6 +6,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -264,4 +265,50 @@ func BenchmarkUserCases(b *testing.B) {
 	b.ReportMetric(median(agents).Seconds(), "s-cached-agent-build")
 	fmt.Printf("user cases, second run (read from source, agent from cache): %.2fs (target <= 1s; median of %d)\n", median(agents).Seconds(), len(agents))
 	fmt.Printf("go test package, second run (tests from source, binary from cache): %.2fs (target <= 1s; median of %d)\n", median(tests).Seconds(), len(tests))
+}
+
+// BenchmarkTrace prints a program's own run time in the guest (the cell's
+// duration) traced and untraced: a loopback client and server making about
+// 2000 socket calls, on debian:6.1, interleaved.
+func BenchmarkTrace(b *testing.B) {
+	prog := filepath.Join(b.TempDir(), "busy")
+	if out, err := exec.Command("musl-gcc", "-static", "-O1", "-o", prog, "../e2e/testdata/programs/busy.c").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	var plain, traced []time.Duration
+	for i := 0; i < b.N*samples; i++ {
+		for _, trace := range []bool{false, true} {
+			args := []string{"cases", "run", "--accel", "tcg", "--kernel", "debian:6.1", "--json"}
+			if trace {
+				args = append(args, "--trace")
+			}
+			out, err := exec.Command(binary(b), append(args, "--", prog)...).Output()
+			if err != nil {
+				b.Fatalf("runmatrix %v: %v", args, err)
+			}
+			var rec struct {
+				Outcome struct {
+					Summary string
+					DurMS   float64 `json:"dur_ms"`
+					Steps   []json.RawMessage
+				}
+			}
+			if err := json.Unmarshal(out, &rec); err != nil || rec.Outcome.Summary != "200 round trips" {
+				b.Fatalf("runmatrix %v: %v: %s", args, err, out)
+			}
+			d := time.Duration(rec.Outcome.DurMS * float64(time.Millisecond))
+			if trace {
+				traced = append(traced, d)
+				if len(rec.Outcome.Steps) < 1800 {
+					b.Fatalf("traced run recorded %d steps", len(rec.Outcome.Steps))
+				}
+			} else {
+				plain = append(plain, d)
+			}
+		}
+	}
+	ratio := median(traced).Seconds() / median(plain).Seconds()
+	b.ReportMetric(ratio, "traced/untraced")
+	fmt.Printf("program with ~1800 socket calls: untraced %.2fs, traced %.2fs, ratio %.2f (target <= 2; medians of %d)\n",
+		median(plain).Seconds(), median(traced).Seconds(), ratio, len(plain))
 }

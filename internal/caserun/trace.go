@@ -24,7 +24,10 @@ import (
 // events, PTRACE_PEEKDATA) and decodes socketcall(2) on i386.
 type tracer struct {
 	// stops counts the stops by kind, for a note on what the trace saw.
-	stops   map[string]int
+	stops map[string]int
+	// sockets caches, per process, which descriptors are sockets; a call
+	// that can change the table (dup*, fcntl, execve) empties it.
+	sockets map[int]map[int]bool
 	start   time.Time
 	main    int
 	emit    func(outcome.Step)
@@ -47,7 +50,7 @@ type thread struct {
 }
 
 func newTracer(main int, emit func(outcome.Step)) *tracer {
-	return &tracer{stops: map[string]int{}, start: time.Now(), main: main, emit: emit, threads: map[int]*thread{main: {tgid: main}}}
+	return &tracer{stops: map[string]int{}, sockets: map[int]map[int]bool{}, start: time.Now(), main: main, emit: emit, threads: map[int]*thread{main: {tgid: main}}}
 }
 
 // traceOptions are the ptrace options set on the program (all in 2.6.32).
@@ -140,10 +143,15 @@ func (t *tracer) syscall(tid int, th *thread) {
 		th.inSyscall = true
 		t.flush(th)
 		th.nr, th.args, th.step = nr, args, nil
-		if name, a, ok := t.decode(tid, nr, args); ok {
+		if fdTableCalls[nr] {
+			delete(t.sockets, th.tgid)
+		}
+		if name, a, ok := t.decode(tid, th.tgid, nr, args); ok {
 			th.step = &outcome.Step{Call: name, Label: name, Side: t.side(tid, th), Args: a.args, Fd: a.fd, RetFd: a.retFd}
 			th.entered = time.Now()
-			th.pending = pendingSignals(tid)
+			if raisesSignals[name] {
+				th.pending = pendingSignals(tid)
+			}
 		}
 		return
 	}
@@ -161,9 +169,12 @@ func (t *tracer) syscall(tid int, th *thread) {
 	} else {
 		t.outputs(tid, s, th)
 	}
-	if now := pendingSignals(tid); now&^th.pending != 0 {
-		s.Signals = append(s.Signals, sigNames(now&^th.pending)...)
+	if raisesSignals[s.Call] {
+		if now := pendingSignals(tid); now&^th.pending != 0 {
+			s.Signals = append(s.Signals, sigNames(now&^th.pending)...)
+		}
 	}
+	t.learn(th.tgid, s)
 	th.done = s
 }
 
@@ -178,6 +189,42 @@ func (t *tracer) side(tid int, th *thread) string {
 }
 
 func msSince(start, at time.Time) float64 { return float64(at.Sub(start).Microseconds()) / 1000 }
+
+// raisesSignals are the calls that can raise a signal (SIGPIPE) as they
+// return: only for them is the pending set read, twice.
+var raisesSignals = map[string]bool{"sendto": true, "sendmsg": true, "sendmmsg": true, "write": true, "connect": true}
+
+// learn keeps what a finished call says of the process's descriptors.
+func (t *tracer) learn(tgid int, s *outcome.Step) {
+	fds := t.sockets[tgid]
+	if fds == nil {
+		fds = map[int]bool{}
+		t.sockets[tgid] = fds
+	}
+	switch {
+	case s.Errno != "":
+	case s.Call == "socket" || s.Call == "accept" || s.Call == "accept4":
+		fds[int(s.Ret)] = true
+	case s.Call == "close":
+		fd, _ := strconv.Atoi(s.Fd)
+		delete(fds, fd)
+	}
+}
+
+// socket reports whether fd of process tgid is a socket, asking /proc once.
+func (t *tracer) socket(tid, tgid, fd int) bool {
+	fds := t.sockets[tgid]
+	if fds == nil {
+		fds = map[int]bool{}
+		t.sockets[tgid] = fds
+	}
+	if v, ok := fds[fd]; ok {
+		return v
+	}
+	v := isSocket(tid, fd)
+	fds[fd] = v
+	return v
+}
 
 // decoded is what decode learns of a call at its entry.
 type decoded struct {
@@ -205,7 +252,7 @@ var socketcalls = map[uint64]struct {
 
 // decode names a call the trace keeps and decodes its inputs; calls on
 // descriptors (read, write, close, poll) are kept only on sockets.
-func (t *tracer) decode(tid, nr int, raw [6]uint64) (string, decoded, bool) {
+func (t *tracer) decode(tid, tgid, nr int, raw [6]uint64) (string, decoded, bool) {
 	name, ok := sysNames[nr]
 	args := raw
 	if nr == socketcallNr {
@@ -270,7 +317,10 @@ func (t *tracer) decode(tid, nr int, raw [6]uint64) (string, decoded, bool) {
 		}
 	case "getsockname", "getpeername":
 	case "read", "write", "close":
-		if !isSocket(tid, int(int32(args[0]))) {
+		if !t.socket(tid, tgid, int(int32(args[0]))) {
+			if name == "close" {
+				delete(t.sockets[tgid], int(int32(args[0])))
+			}
 			return "", decoded{}, false
 		}
 		if name == "write" {
@@ -284,7 +334,7 @@ func (t *tracer) decode(tid, nr int, raw [6]uint64) (string, decoded, bool) {
 		sock := false
 		for i := 0; i+8 <= len(fds); i += 8 {
 			pfd := int(int32(binary.LittleEndian.Uint32(fds[i:])))
-			sock = sock || isSocket(tid, pfd)
+			sock = sock || t.socket(tid, tgid, pfd)
 			list = append(list, fmt.Sprintf("%d:%s", pfd, pollEvents(int16(binary.LittleEndian.Uint16(fds[i+4:])))))
 		}
 		if !sock {
@@ -293,7 +343,7 @@ func (t *tracer) decode(tid, nr int, raw [6]uint64) (string, decoded, bool) {
 		d.fd = ""
 		d.args = kv("fds", strings.Join(list, ","))
 	case "epoll_ctl":
-		if !isSocket(tid, int(int32(args[2]))) {
+		if !t.socket(tid, tgid, int(int32(args[2]))) {
 			return "", decoded{}, false
 		}
 		d.fd = strconv.Itoa(int(int32(args[2])))

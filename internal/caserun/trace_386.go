@@ -28,3 +28,7 @@ var sysNames = map[int]string{
 
 // socketcallNr is socketcall(2)'s number.
 const socketcallNr = 102
+
+// fdTableCalls can change which descriptor is what: dup, dup2, dup3,
+// fcntl (F_DUPFD) and execve (close-on-exec).
+var fdTableCalls = map[int]bool{41: true, 63: true, 330: true, 55: true, 221: true, 11: true}

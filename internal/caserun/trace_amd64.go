@@ -26,3 +26,7 @@ var sysNames = map[int]string{
 
 // socketcallNr is socketcall(2)'s number (none on x86_64).
 const socketcallNr = -1
+
+// fdTableCalls can change which descriptor is what: dup, dup2, dup3,
+// fcntl (F_DUPFD) and execve (close-on-exec).
+var fdTableCalls = map[int]bool{32: true, 33: true, 292: true, 72: true, 59: true}
