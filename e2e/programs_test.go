@@ -41,6 +41,7 @@ func TestPrograms(t *testing.T) {
 		"  - {id: p.summary, path: " + build(t, dir, "summary.c", "summary", musl...) + "}\n" +
 		"  - {id: p.sigpipe, path: " + build(t, dir, "epipe.c", "epipe", gcc...) + "}\n" +
 		"  - {id: p.script, path: " + mustAbs(t, "testdata/programs/hello.sh") + ", env: {GREETING: hi}}\n" +
+		"  - {id: p.tun, path: " + mustAbs(t, "testdata/programs/tun.sh") + ", modules: [tun]}\n" +
 		"cases: ['p.*']\n"
 	require.NoError(t, os.WriteFile(m, []byte(spec), 0o644))
 	out := t.TempDir()
@@ -53,6 +54,7 @@ func TestPrograms(t *testing.T) {
 		require.Equal(t, "answer=42", got["p.summary"][k], k)
 		require.Equal(t, "signal=SIGPIPE", got["p.sigpipe"][k], k)
 		require.Equal(t, "sh says hi", got["p.script"][k], k)
+		require.Equal(t, "tun loaded", got["p.tun"][k], "%s: the module the program asked for is loaded", k)
 	}
 	for _, c := range res.Cells {
 		if c.Case == "p.summary" {

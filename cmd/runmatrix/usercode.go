@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -103,6 +104,18 @@ func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) 
 		for _, p := range u.programs {
 			if err := p.Check(ref, goarch, k.Image.Release); err != nil {
 				return err
+			}
+			for _, m := range p.Modules {
+				if k.ModulesDir != "" && !pool.Env().Opts.NoModules && !initramfs.HasModule(k.ModulesDir, m) {
+					return usage("program %s needs the kernel module %s, which kernel %s has neither built in nor as a module", p.ID, m, ref)
+				}
+			}
+		}
+	}
+	for _, p := range u.programs {
+		for _, m := range p.Modules {
+			if !slices.Contains(pool.Env().Modules, m) {
+				pool.Env().Modules = append(pool.Env().Modules, m)
 			}
 		}
 	}
@@ -210,7 +223,7 @@ func userInput(err error) bool {
 func programs(s *spec.Spec) []*userprog.Program {
 	var out []*userprog.Program
 	for _, sp := range s.Programs {
-		p := &userprog.Program{ID: sp.ID, Path: s.Rel(sp.Path), Args: sp.Args, Timeout: defaultProgramTimeout, Trace: sp.Trace}
+		p := &userprog.Program{ID: sp.ID, Path: s.Rel(sp.Path), Args: sp.Args, Timeout: defaultProgramTimeout, Trace: sp.Trace, Modules: sp.Modules}
 		for _, f := range sp.Files {
 			p.Files = append(p.Files, s.Rel(f))
 		}

@@ -159,6 +159,8 @@ type Program struct {
 	TimeoutS int    `json:"timeout_s"`
 	// Trace records the program's socket calls under ptrace.
 	Trace bool `json:"trace,omitempty"`
+	// Modules are kernel modules the program needs (loaded at boot).
+	Modules []string `json:"modules,omitempty"`
 }
 
 // SummaryPrefix starts the line a program prints to give its own summary.

@@ -83,6 +83,29 @@ const (
 // tails. Its summary is its last RUNMATRIX-SUMMARY line, else exit=N or
 // signal=NAME; past its timeout the whole namespace is killed.
 func runProgram(pr bootproto.Program, emit func(outcome.Step)) end {
+	var notes []string
+	for _, m := range pr.Modules {
+		if !moduleLoaded(m) {
+			notes = append(notes, "module "+m+": not loaded (this kernel has no such module, or it is built in)")
+		}
+	}
+	e := runProgramIn(pr, emit)
+	e.Notes = append(notes, e.Notes...)
+	return e
+}
+
+// moduleLoaded reports whether a kernel module is loaded (/proc/modules)
+// or otherwise known to sysfs.
+func moduleLoaded(name string) bool {
+	name = strings.ReplaceAll(name, "-", "_")
+	if _, err := os.Stat("/sys/module/" + name); err == nil {
+		return true
+	}
+	b, _ := os.ReadFile("/proc/modules")
+	return strings.HasPrefix(string(b), name+" ") || strings.Contains(string(b), "\n"+name+" ")
+}
+
+func runProgramIn(pr bootproto.Program, emit func(outcome.Step)) end {
 	self, err := os.Executable()
 	if err != nil {
 		return end{Status: outcome.Error, Error: err.Error()}

@@ -80,6 +80,9 @@ type Env struct {
 	// Files, when set, returns extra files for the initramfs of a guest of
 	// this GOARCH (go test binaries and their package directories).
 	Files func(ctx context.Context, goarch string) ([]initramfs.File, error)
+	// Modules are kernel modules the guest loads at boot, before its NIC's
+	// (the user's programs ask for them), where the kernel has them.
+	Modules []string
 }
 
 // NewEnv returns an Env with fresh per-run keys.
@@ -212,7 +215,11 @@ func (env *Env) extraFiles(ctx context.Context, k *kernels.Kernel) ([]initramfs.
 // ever written to disk.
 func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries, extra ...initramfs.File) (initrd *os.File, dir string, mods []initramfs.Module, err error) {
 	if k.ModulesDir != "" && !env.Opts.NoModules {
-		if mods, err = initramfs.NICModules(k.ModulesDir, moduleStacks(env.Opts.NICs)); err != nil {
+		stacks := moduleStacks(env.Opts.NICs)
+		for _, m := range env.Modules {
+			stacks = append([][]string{{m}}, stacks...)
+		}
+		if mods, err = initramfs.NICModules(k.ModulesDir, stacks); err != nil {
 			return nil, "", nil, err
 		}
 	}

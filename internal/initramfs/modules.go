@@ -24,6 +24,26 @@ type Module struct {
 	Data []byte
 }
 
+// HasModule reports whether the kernel whose modules are in modulesDir has
+// the module name, as a module or built in (modules.builtin).
+func HasModule(modulesDir, name string) bool {
+	name = strings.ReplaceAll(name, "-", "_")
+	if builtinModules(filepath.Join(modulesDir, "modules.builtin"))[name] {
+		return true
+	}
+	found := false
+	_ = filepath.WalkDir(modulesDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if n, ok := moduleName(d.Name()); ok && strings.ReplaceAll(n, "-", "_") == name {
+				found = true
+				return filepath.SkipAll
+			}
+		}
+		return nil
+	})
+	return found
+}
+
 // NICModules returns, in load order, the modules (with dependencies) of
 // the driver stacks (each a list of modules to load in order, such as
 // virtio_pci then virtio_net) present as modules in modulesDir; drivers

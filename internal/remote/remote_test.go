@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +17,19 @@ func serve(t *testing.T, keys *Keys) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
-	srv := sshserver.New(keys.Host, keys.Client.PublicKey(), t.Logf, func() {})
+	// The server's goroutines may still log as the test ends (a handshake
+	// the test gave up on): after that, their lines are dropped.
+	var mu sync.Mutex
+	done := false
+	t.Cleanup(func() { mu.Lock(); done = true; mu.Unlock() })
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Logf(format, args...)
+		}
+	}
+	srv := sshserver.New(keys.Host, keys.Client.PublicKey(), logf, func() {})
 	go srv.Serve(l)
 	return l.Addr().String()
 }

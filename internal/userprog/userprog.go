@@ -42,6 +42,8 @@ type Program struct {
 	Expect []testcases.Expect
 	// Trace records the program's socket calls (ptrace) as steps.
 	Trace bool
+	// Modules are kernel modules (tun) the guest loads before it runs.
+	Modules []string
 
 	bin *Binary
 }
@@ -393,7 +395,7 @@ func Files(progs []*Program, goarch string) ([]initramfs.File, error) {
 			files = append(files, initramfs.File{Path: guest, Mode: mode, Data: data})
 			return nil
 		}
-		mp := bootproto.Program{ID: p.ID, Dir: root + "/dir", Args: p.Args, Env: p.Env, TimeoutS: int(p.Timeout.Seconds()), Trace: p.Trace}
+		mp := bootproto.Program{ID: p.ID, Dir: root + "/dir", Args: p.Args, Env: p.Env, TimeoutS: int(p.Timeout.Seconds()), Trace: p.Trace, Modules: p.Modules}
 		run := b.Path
 		if b.Script != "" {
 			mp.Interp = root + "/interp/" + filepath.Base(b.Path)

@@ -243,8 +243,6 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 			return bad("programs", i, "program %s without `path:` (the executable to run)", p.ID)
 		case ids[p.ID]:
 			return bad("programs", i, "program ID %s given twice", p.ID)
-		case len(p.Modules) > 0:
-			return bad("programs", i, "program %s: modules: loading kernel modules for programs is not supported yet; leave it out", p.ID)
 		}
 		ids[p.ID] = true
 		if p.Timeout != "" {
