@@ -62,6 +62,8 @@ Your own code on every kernel:
   runmatrix run --cases ./mycases --kernel K...   your Go cases (testcases.Register)
   runmatrix gotest --kernel K... ./...            go test packages, a row per test
   go test -exec 'runmatrix exec --kernel K' ./... the go tool's own flow (CGO_ENABLED=0)
+  runmatrix run [--trace] --kernel K... -- ./prog ARGS   any program; --trace records
+                                                  its socket calls (ptrace)
 
 Kernel references:
   debian:6.1, debian:6.12      newest Debian kernel of that series in any suite

@@ -68,6 +68,11 @@ used (all cases × debian:6.1, debian:6.12 × default, tfo=3). --kernel, --case
 and --profile each replace the matrix's selection (to add kernels to a
 baseline, list them in a matrix file).
 
+--cases DIR links your Go case package into the agent and runs its cases;
+-- PROGRAM ARGS runs a program as a case (its summary is its last
+RUNMATRIX-SUMMARY: line, else exit=N or signal=NAME), --trace recording its
+socket calls; a matrix file's go: and programs: do the same.
+
 Every kernel is resolved before anything boots; a kernel that cannot be had
 stops the run with one line per kernel. Results stream to OUT/results.jsonl as
 each cell finishes; --resume continues an interrupted run. OUT also gets
