@@ -102,7 +102,10 @@ func newCasesRunCmd() *cobra.Command {
 				globs = user.ids()
 			}
 			if len(rf.program) > 0 {
-				p := &userprog.Program{ID: userprog.DefaultID(rf.program[0]), Path: rf.program[0], Args: rf.program[1:], Timeout: rf.progTimeout, Trace: rf.trace}
+				p, err := rf.cliProgram()
+				if err != nil {
+					return err
+				}
 				if err := user.addPrograms([]*userprog.Program{p}); err != nil {
 					return err
 				}

@@ -195,12 +195,21 @@ func (f *runFlags) loadPrograms(s *spec.Spec) error {
 		p.Trace = p.Trace || f.trace
 	}
 	if len(f.program) > 0 {
-		if f.progTimeout <= 0 {
-			return usage("--program-timeout %s: give a positive duration such as 30s", f.progTimeout)
+		p, err := f.cliProgram()
+		if err != nil {
+			return err
 		}
-		progs = append(progs, &userprog.Program{ID: userprog.DefaultID(f.program[0]), Path: f.program[0], Args: f.program[1:], Timeout: f.progTimeout, Trace: f.trace})
+		progs = append(progs, p)
 	}
 	return f.user.addPrograms(progs)
+}
+
+// cliProgram is the program given after --, with --program-timeout and --trace.
+func (f *runFlags) cliProgram() (*userprog.Program, error) {
+	if f.progTimeout <= 0 {
+		return nil, usage("--program-timeout %s: give a positive duration such as 30s", f.progTimeout)
+	}
+	return &userprog.Program{ID: userprog.DefaultID(f.program[0]), Path: f.program[0], Args: f.program[1:], Timeout: f.progTimeout, Trace: f.trace}, nil
 }
 
 // plan checks every input of a run and returns its spec and plan.

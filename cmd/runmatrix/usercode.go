@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/mod/semver"
@@ -40,12 +39,11 @@ func (u *userCode) addPrograms(progs []*userprog.Program) error {
 		if _, err := testcases.Lookup(p.ID); err == nil {
 			return usage("program ID %s is a case's already: choose another", p.ID)
 		}
-		c := &testcases.Case{ID: p.ID, Title: strings.TrimSpace("program " + p.Path + " " + strings.Join(p.Args, " ")), Source: p.Path,
-			Timeout: p.Timeout, Expect: p.Expect, Run: func(*testcases.T) error { return usergo.ErrRunsInGuest }}
-		if err := testcases.CheckCase(c); err != nil {
+		c := testcases.Case{ID: p.ID, Title: strings.TrimSpace("program " + p.Path + " " + strings.Join(p.Args, " ")), Source: p.Path,
+			Timeout: p.Timeout, Expect: p.Expect}
+		if err := usergo.RegisterGuestOnly(c); err != nil {
 			return usage("program %v", err)
 		}
-		testcases.Register(c)
 		u.programs = append(u.programs, p)
 	}
 	return nil
@@ -68,7 +66,9 @@ func (u *userCode) load(ctx context.Context, extra []string) error {
 	if len(cs.Cases) == 0 {
 		return usage("--cases %s: no testcases.Case in the package (register cases from init with testcases.Register)", dirs[0])
 	}
-	cs.Register()
+	if err := cs.Register(); err != nil {
+		return usage("%v", err)
+	}
 	u.cases = cs
 	return nil
 }
@@ -85,37 +85,35 @@ func (u *userCode) ids() []string {
 	return ids
 }
 
-// attach makes the pool's guests carry the user's cases: it checks the Go
-// the module needs against the kernels of the plan and builds the agent for
-// every architecture there, before anything boots.
+// attach makes the pool's guests carry the user's code: it checks the
+// programs and the Go the module needs against the kernels of the plan,
+// and builds the agent and the shipped files for every architecture
+// there, once, before anything boots; each boot then takes what was built.
 func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) error {
 	if u.cases == nil && u.tests == nil && len(u.programs) == 0 {
 		return nil
 	}
-	for _, ref := range refs {
-		k, err := pool.Kernel(ctx, ref)
-		if err != nil {
-			return err
-		}
-		goarch, err := guestbin.GOARCH(k.Image.Arch)
-		if err != nil {
-			return err
-		}
+	env := pool.Env()
+	planned, err := planKernels(ctx, pool, refs)
+	if err != nil {
+		return err
+	}
+	for _, k := range planned {
 		for _, p := range u.programs {
-			if err := p.Check(ref, goarch, k.Image.Release); err != nil {
+			if err := p.Check(k.ref, k.goarch, k.release); err != nil {
 				return err
 			}
 			for _, m := range p.Modules {
-				if k.ModulesDir != "" && !pool.Env().Opts.NoModules && !initramfs.HasModule(k.ModulesDir, m) {
-					return usage("program %s needs the kernel module %s, which kernel %s has neither built in nor as a module", p.ID, m, ref)
+				if k.modulesDir != "" && !env.Opts.NoModules && !initramfs.HasModule(k.modulesDir, m) {
+					return usage("program %s needs the kernel module %s, which kernel %s has neither built in nor as a module", p.ID, m, k.ref)
 				}
 			}
 		}
 	}
 	for _, p := range u.programs {
 		for _, m := range p.Modules {
-			if !slices.Contains(pool.Env().Modules, m) {
-				pool.Env().Modules = append(pool.Env().Modules, m)
+			if !slices.Contains(env.Modules, m) {
+				env.Modules = append(env.Modules, m)
 			}
 		}
 	}
@@ -126,90 +124,85 @@ func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) 
 	if u.tests != nil && (goVersion == "" || semver.Compare("v"+u.tests.GoVersion, "v"+goVersion) > 0) {
 		module, goVersion = u.tests.Module, u.tests.GoVersion
 	}
-	toolchain, goarchs, err := planToolchain(ctx, pool, refs, module, goVersion)
+	toolchain, err := usergo.Toolchain(module, goVersion, oldest(planned))
 	if err != nil {
 		return err
 	}
-	env := pool.Env()
-	if cs := u.cases; cs != nil {
-		for _, a := range goarchs {
-			if _, err := cs.BuildAgent(ctx, env.Cache, a, toolchain); err != nil {
+	agents := map[string]string{}
+	files := map[string][]initramfs.File{}
+	for _, k := range planned {
+		a := k.goarch
+		if _, done := files[a]; done {
+			continue
+		}
+		if u.cases != nil {
+			if agents[a], err = u.cases.BuildAgent(ctx, env.Cache, a, toolchain); err != nil {
 				return err
 			}
 		}
-		env.Bins.Agent = func(ctx context.Context, goarch string) (string, error) {
-			return cs.BuildAgent(ctx, env.Cache, goarch, toolchain)
-		}
-	}
-	if ts, progs := u.tests, u.programs; ts != nil || len(progs) > 0 {
-		var mu sync.Mutex
-		built := map[string][]initramfs.File{}
-		files := func(ctx context.Context, goarch string) ([]initramfs.File, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if f, ok := built[goarch]; ok {
-				return f, nil
-			}
-			var all []initramfs.File
-			if ts != nil {
-				f, err := ts.Files(ctx, env.Cache, goarch, toolchain)
-				if err != nil {
-					return nil, err
-				}
-				all = append(all, f...)
-			}
-			if len(progs) > 0 {
-				f, err := userprog.Files(progs, goarch)
-				if err != nil {
-					return nil, err
-				}
-				all = append(all, f...)
-			}
-			built[goarch] = all
-			return all, nil
-		}
-		for _, a := range goarchs {
-			if _, err := files(ctx, a); err != nil {
+		files[a] = []initramfs.File{}
+		if u.tests != nil {
+			f, err := u.tests.Files(ctx, env.Cache, a, toolchain)
+			if err != nil {
 				return err
 			}
+			files[a] = append(files[a], f...)
 		}
-		env.Files = files
+		if len(u.programs) > 0 {
+			f, err := userprog.Files(u.programs, a)
+			if err != nil {
+				return err
+			}
+			files[a] = append(files[a], f...)
+		}
 	}
+	if u.cases != nil {
+		env.Bins.Agent = func(_ context.Context, goarch string) (string, error) {
+			if p, ok := agents[goarch]; ok {
+				return p, nil
+			}
+			return "", fmt.Errorf("no agent with the user's cases was built for %s", goarch)
+		}
+	}
+	env.Files = func(_ context.Context, goarch string) ([]initramfs.File, error) { return files[goarch], nil }
 	return nil
 }
 
-// planToolchain resolves the plan's kernels and returns the Go toolchain for
-// a module asking for goVersion, and the GOARCHes the plan boots.
-func planToolchain(ctx context.Context, pool *guest.Pool, refs []string, module, goVersion string) (string, []string, error) {
-	needOld := ""
-	arches := map[string]bool{}
+// plannedKernel is what attach needs of a kernel of the plan.
+type plannedKernel struct {
+	ref, goarch, release, modulesDir string
+}
+
+// planKernels resolves the plan's kernels (once per pool).
+func planKernels(ctx context.Context, pool *guest.Pool, refs []string) ([]plannedKernel, error) {
+	var out []plannedKernel
 	for _, ref := range refs {
 		k, err := pool.Kernel(ctx, ref)
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		a, err := guestbin.GOARCH(k.Image.Arch)
 		if err != nil {
-			return "", nil, fmt.Errorf("kernel %s: %w", ref, err)
+			return nil, fmt.Errorf("kernel %s: %w", ref, err)
 		}
-		arches[a] = true
-		if v, err := testcases.ParseVersion(k.Image.Release); (err != nil || v.Compare(testcases.Version{3, 2, 0}) < 0) && needOld == "" {
-			needOld = ref
-			if err == nil {
-				needOld = fmt.Sprintf("%s (%s)", ref, k.Image.Release)
-			}
+		out = append(out, plannedKernel{ref: ref, goarch: a, release: k.Image.Release, modulesDir: k.ModulesDir})
+	}
+	return out, nil
+}
+
+// oldest names the first kernel of the plan older than 3.2, or whose
+// release cannot be read (Go 1.24 needs 3.2), or "" if there is none.
+func oldest(planned []plannedKernel) string {
+	for _, k := range planned {
+		v, err := testcases.ParseVersion(k.release)
+		if err != nil {
+			return k.ref
+		}
+		if v.Compare(testcases.Version{3, 2, 0}) < 0 {
+			return fmt.Sprintf("%s (%s)", k.ref, k.release)
 		}
 	}
-	toolchain, err := usergo.Toolchain(module, goVersion, needOld)
-	if err != nil {
-		return "", nil, err
-	}
-	var out []string
-	for a := range arches {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return toolchain, out, nil
+	return ""
 }
 
 // userInput reports whether err is the user's code or patterns being wrong.

@@ -121,14 +121,26 @@ func Discover(ctx context.Context, dirs []string) (*Cases, error) {
 }
 
 // Register registers the discovered cases in this process, so that case
-// selection, expectations and reports know them; their Run reports
-// ErrRunsInGuest.
-func (cs *Cases) Register() {
+// selection, expectations and reports know them.
+func (cs *Cases) Register() error {
 	for _, c := range cs.Cases {
-		d := *c
-		d.Run = func(*testcases.T) error { return ErrRunsInGuest }
-		testcases.Register(&d)
+		if err := RegisterGuestOnly(*c); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// RegisterGuestOnly registers, in this process, a case whose code runs only
+// in a guest (a user's case, go test row or program): its Run reports
+// ErrRunsInGuest. The caller has made sure the ID is free.
+func RegisterGuestOnly(c testcases.Case) error {
+	c.Run = func(*testcases.T) error { return ErrRunsInGuest }
+	if err := testcases.CheckCase(&c); err != nil {
+		return err
+	}
+	testcases.Register(&c)
+	return nil
 }
 
 type foundCase struct {
