@@ -43,18 +43,19 @@ func Exec(in io.Reader, out io.Writer) int {
 		fmt.Fprintf(out, "guest-agent exec: %v\n", err)
 		return 125
 	}
-	cmd := exec.Command(self, append([]string{ExecChildCommand, req.Dir, req.Bin}, req.Args...)...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		// No network namespaces on this kernel: run in the guest's own.
+	// In a network namespace of its own, or the guest's on a kernel without.
+	var cmd *exec.Cmd
+	for _, flags := range []uintptr{syscall.CLONE_NEWNET, 0} {
 		cmd = exec.Command(self, append([]string{ExecChildCommand, req.Dir, req.Bin}, req.Args...)...)
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintf(out, "guest-agent exec: %v\n", err)
-			return 125
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
+		if err = cmd.Start(); err == nil {
+			break
 		}
+	}
+	if err != nil {
+		fmt.Fprintf(out, "guest-agent exec: %v\n", err)
+		return 125
 	}
 	var timer *time.Timer
 	timedOut := make(chan struct{})
@@ -101,8 +102,7 @@ func ExecChild(args []string) int {
 		fmt.Fprintf(os.Stderr, "guest-agent exec: %v\n", err)
 		return 125
 	}
-	env := []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin", "HOME=/tmp", "TMPDIR=/tmp"}
-	err := syscall.Exec(args[1], args[1:], env)
+	err := syscall.Exec(args[1], args[1:], baseEnv())
 	fmt.Fprintf(os.Stderr, "guest-agent exec %s: %v\n", args[1], err)
 	return 125
 }

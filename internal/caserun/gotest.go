@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -40,20 +41,31 @@ func goTestFor(id string) (bootproto.GoTest, string, bool) {
 	if !ok {
 		return bootproto.GoTest{}, "", false
 	}
-	b, err := os.ReadFile(bootproto.GoTestManifestPath)
-	if err != nil {
-		return bootproto.GoTest{}, "", false
-	}
-	var all []bootproto.GoTest
-	if json.Unmarshal(b, &all) != nil {
-		return bootproto.GoTest{}, "", false
-	}
-	for _, gt := range all {
+	for _, gt := range manifest[bootproto.GoTest](bootproto.GoTestManifestPath) {
 		if name, ok := strings.CutPrefix(rest, gt.Import+"."); ok && strings.HasPrefix(name, "Test") && !strings.Contains(name, ".") {
 			return gt, name, true
 		}
 	}
 	return bootproto.GoTest{}, "", false
+}
+
+// manifest reads a JSON list the host shipped in the initramfs; a guest
+// without it has none.
+func manifest[T any](path string) []T {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var all []T
+	if json.Unmarshal(b, &all) != nil {
+		return nil
+	}
+	return all
+}
+
+// baseEnv is the environment a user's test binary or program starts with.
+func baseEnv() []string {
+	return []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin", "HOME=/tmp", "TMPDIR=/tmp"}
 }
 
 // testLine is a go test -v result line, subtests indented; it may follow
@@ -75,7 +87,7 @@ func runGoTest(gt bootproto.GoTest, name string, emit func(outcome.Step)) end {
 	}
 	cmd := exec.Command(gt.Bin, append(args, gt.Args...)...)
 	cmd.Dir = gt.Dir
-	cmd.Env = []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin", "HOME=/tmp", "TMPDIR=/tmp", "GOTRACEBACK=all"}
+	cmd.Env = append(baseEnv(), "GOTRACEBACK=all")
 	// The case process runs on one locked thread, so the test binary dies
 	// with it when the watchdog kills the case.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -94,15 +106,7 @@ func runGoTest(gt bootproto.GoTest, name string, emit func(outcome.Step)) end {
 	var tail tailBuffer
 	tail.max = outputTail
 	verdict, panicked, timedOut := "", "", false
-	// Lines are read whole up to maxLine and cut there, so output without
-	// newlines (a flood) can neither exhaust memory nor hide the verdict.
-	const maxLine = 64 << 10
-	br := bufio.NewReaderSize(pr, maxLine)
-	for {
-		line, err := readLine(br, maxLine)
-		if line == "" && err != nil {
-			break
-		}
+	eachLine(pr, func(line string) {
 		tail.Write([]byte(line + "\n"))
 		switch {
 		case strings.HasPrefix(line, "panic: test timed out"):
@@ -112,14 +116,14 @@ func runGoTest(gt bootproto.GoTest, name string, emit func(outcome.Step)) end {
 		}
 		m := testLine.FindStringSubmatch(line)
 		if m == nil {
-			continue
+			return
 		}
 		secs, _ := strconv.ParseFloat(m[3], 64)
 		emit(outcome.Step{Label: m[2], Call: "go test", Ret: 0, Detail: m[1], StartMS: ms(time.Since(start)) - secs*1000, DurMS: secs * 1000})
 		if m[2] == name {
 			verdict = m[1]
 		}
-	}
+	})
 	pr.Close()
 	werr := cmd.Wait()
 	e := end{Output: tail.String()}
@@ -141,8 +145,26 @@ func runGoTest(gt bootproto.GoTest, name string, emit func(outcome.Step)) end {
 	return e
 }
 
+// maxLine bounds a line of a user's output: longer ones keep their end.
+const maxLine = 64 << 10
+
+// eachLine calls fn with each line r gives, without its newline, cut to
+// its last maxLine bytes, so that output without newlines (a flood) can
+// neither exhaust memory nor hide what stands at its end (go test's verdict
+// after output without a newline).
+func eachLine(r io.Reader, fn func(line string)) {
+	br := bufio.NewReaderSize(r, maxLine)
+	for {
+		line, err := readLine(br, maxLine)
+		if line == "" && err != nil {
+			return
+		}
+		fn(line)
+	}
+}
+
 // readLine returns the next line without its newline, cut to its last max
-// bytes (where go test's verdict stands after output without a newline).
+// bytes.
 func readLine(br *bufio.Reader, max int) (string, error) {
 	var line []byte
 	for {

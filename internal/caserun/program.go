@@ -1,7 +1,6 @@
 package caserun
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,15 +28,7 @@ const ProgChildCommand = "prog-child"
 
 // programFor finds a program case in the guest's manifest.
 func programFor(id string) (bootproto.Program, bool) {
-	b, err := os.ReadFile(bootproto.ProgramManifestPath)
-	if err != nil {
-		return bootproto.Program{}, false
-	}
-	var all []bootproto.Program
-	if json.Unmarshal(b, &all) != nil {
-		return bootproto.Program{}, false
-	}
-	for _, p := range all {
+	for _, p := range manifest[bootproto.Program](bootproto.ProgramManifestPath) {
 		if p.ID == id {
 			return p, true
 		}
@@ -158,17 +149,12 @@ func runProgramIn(pr bootproto.Program, emit func(outcome.Step)) end {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		br := bufio.NewReaderSize(outR, 64<<10)
-		for {
-			line, err := readLine(br, 64<<10)
-			if line == "" && err != nil {
-				return
-			}
+		eachLine(outR, func(line string) {
 			stdout.Write([]byte(line + "\n"))
 			if s, ok := strings.CutPrefix(line, bootproto.SummaryPrefix); ok {
 				summary = strings.TrimSpace(s)
 			}
-		}
+		})
 	}()
 	go func() {
 		defer wg.Done()
@@ -265,7 +251,7 @@ func ProgChild(args []string) int {
 	if pr.Interp != "" {
 		argv = append([]string{pr.Interp}, argv...)
 	}
-	env := append([]string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin", "HOME=/tmp", "TMPDIR=/tmp"}, pr.Env...)
+	env := append(baseEnv(), pr.Env...)
 	if pr.LibDir != "" {
 		env = append(env, "LD_LIBRARY_PATH="+pr.LibDir)
 	}
@@ -350,7 +336,7 @@ func ProgChild(args []string) int {
 
 // watch kills every process of the namespace (all but this init) when the
 // guest holds maxProcs more tasks than when the program started, or has
-// less than memPercent of its memory left, and says why on killed.
+// less than memLeft percent of its memory left, and says why on killed.
 // Programs run alone in their guest, so the guest's own counters are the
 // program's; they are read in constant time however many processes a fork
 // bomb made, by a thread the scheduler always runs first.

@@ -254,11 +254,15 @@ type tailBuffer struct {
 	max int
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	limit := t.max
-	if limit == 0 {
-		limit = 4096
+func (t *tailBuffer) limit() int {
+	if t.max == 0 {
+		return 4096
 	}
+	return t.max
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	limit := t.limit()
 	t.b.Write(p)
 	if t.b.Len() > 2*limit {
 		keep := t.b.Bytes()[t.b.Len()-limit:]
@@ -268,10 +272,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string {
-	limit := t.max
-	if limit == 0 {
-		limit = 4096
-	}
+	limit := t.limit()
 	b := t.b.Bytes()
 	if len(b) > limit {
 		b = b[len(b)-limit:]

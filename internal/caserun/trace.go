@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runmatrix/runmatrix/internal/cnames"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -335,7 +336,7 @@ func (t *tracer) decode(tid, tgid, nr int, raw [6]uint64) (string, decoded, bool
 		for i := 0; i+8 <= len(fds); i += 8 {
 			pfd := int(int32(binary.LittleEndian.Uint32(fds[i:])))
 			sock = sock || t.socket(tid, tgid, pfd)
-			list = append(list, fmt.Sprintf("%d:%s", pfd, pollEvents(int16(binary.LittleEndian.Uint16(fds[i+4:])))))
+			list = append(list, fmt.Sprintf("%d:%s", pfd, cnames.Poll(int16(binary.LittleEndian.Uint16(fds[i+4:])))))
 		}
 		if !sock {
 			return "", decoded{}, false
@@ -506,45 +507,13 @@ func sockType(t int) string {
 	return strings.Join(parts, "|")
 }
 
-var msgFlagBits = []struct {
-	bit  int
-	name string
-}{{0x1, "MSG_OOB"}, {0x2, "MSG_PEEK"}, {0x4, "MSG_DONTROUTE"}, {0x20, "MSG_TRUNC"}, {0x40, "MSG_DONTWAIT"}, {0x80, "MSG_EOR"},
-	{0x100, "MSG_WAITALL"}, {0x4000, "MSG_NOSIGNAL"}, {0x8000, "MSG_MORE"}, {0x10000, "MSG_WAITFORONE"}, {0x20000000, "MSG_FASTOPEN"},
-	{0x40000000, "MSG_CMSG_CLOEXEC"}}
+// msgFlagBits are the send/recv flags a trace names.
+var msgFlagBits = []cnames.Bit{{Bit: 0x1, Name: "MSG_OOB"}, {Bit: 0x2, Name: "MSG_PEEK"}, {Bit: 0x4, Name: "MSG_DONTROUTE"},
+	{Bit: 0x20, Name: "MSG_TRUNC"}, {Bit: 0x40, Name: "MSG_DONTWAIT"}, {Bit: 0x80, Name: "MSG_EOR"}, {Bit: 0x100, Name: "MSG_WAITALL"},
+	{Bit: 0x4000, Name: "MSG_NOSIGNAL"}, {Bit: 0x8000, Name: "MSG_MORE"}, {Bit: 0x10000, Name: "MSG_WAITFORONE"},
+	{Bit: 0x20000000, Name: "MSG_FASTOPEN"}, {Bit: 0x40000000, Name: "MSG_CMSG_CLOEXEC"}}
 
-func msgFlags(f int) string {
-	if f == 0 {
-		return "0"
-	}
-	var parts []string
-	for _, b := range msgFlagBits {
-		if f&b.bit != 0 {
-			parts = append(parts, b.name)
-			f &^= b.bit
-		}
-	}
-	if f != 0 {
-		parts = append(parts, fmt.Sprintf("0x%x", uint32(f)))
-	}
-	return strings.Join(parts, "|")
-}
-
-func pollEvents(ev int16) string {
-	var parts []string
-	for _, b := range []struct {
-		bit  int16
-		name string
-	}{{unix.POLLIN, "POLLIN"}, {unix.POLLOUT, "POLLOUT"}, {unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLRDHUP, "POLLRDHUP"}} {
-		if ev&b.bit != 0 {
-			parts = append(parts, b.name)
-		}
-	}
-	if len(parts) == 0 {
-		return "0"
-	}
-	return strings.Join(parts, "|")
-}
+func msgFlags(f int) string { return cnames.Flags(f, msgFlagBits) }
 
 // optNames names a socket option level and name as C headers spell them.
 func optNames(level, opt int) (string, string) {
