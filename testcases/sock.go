@@ -4,12 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runmatrix/runmatrix/internal/cnames"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -30,35 +30,17 @@ const (
 	tcpInfoStateEstablished = 1
 )
 
-var msgFlagNames = []struct {
-	bit  int
-	name string
-}{
-	{unix.MSG_OOB, "MSG_OOB"},
-	{unix.MSG_PEEK, "MSG_PEEK"},
-	{unix.MSG_DONTWAIT, "MSG_DONTWAIT"},
-	{unix.MSG_NOSIGNAL, "MSG_NOSIGNAL"},
-	{MSG_FASTOPEN, "MSG_FASTOPEN"},
+// msgFlagNames are the send/recv flags the cases name.
+var msgFlagNames = []cnames.Bit{
+	{Bit: unix.MSG_OOB, Name: "MSG_OOB"},
+	{Bit: unix.MSG_PEEK, Name: "MSG_PEEK"},
+	{Bit: unix.MSG_DONTWAIT, Name: "MSG_DONTWAIT"},
+	{Bit: unix.MSG_NOSIGNAL, Name: "MSG_NOSIGNAL"},
+	{Bit: MSG_FASTOPEN, Name: "MSG_FASTOPEN"},
 }
 
 // flagString renders send/recv flags as C would spell them.
-func flagString(flags int) string {
-	if flags == 0 {
-		return "0"
-	}
-	var parts []string
-	rest := flags
-	for _, f := range msgFlagNames {
-		if rest&f.bit != 0 {
-			parts = append(parts, f.name)
-			rest &^= f.bit
-		}
-	}
-	if rest != 0 {
-		parts = append(parts, fmt.Sprintf("0x%x", uint32(rest)))
-	}
-	return strings.Join(parts, "|")
-}
+func flagString(flags int) string { return cnames.Flags(flags, msgFlagNames) }
 
 var optNames = map[[2]int]string{
 	{unix.SOL_SOCKET, unix.SO_REUSEADDR}:   "SO_REUSEADDR",
@@ -309,7 +291,7 @@ func (t *T) Close(side string, fd int) *Call {
 // Poll waits up to timeout for events on fd; the returned events are the detail.
 func (t *T) Poll(side string, fd int, events int16, timeout time.Duration) *Call {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
-	c := t.record("poll", side, t.name(fd), args("events", pollString(events), "timeout_ms", strconv.Itoa(int(timeout.Milliseconds()))), func() (int64, error) {
+	c := t.record("poll", side, t.name(fd), args("events", cnames.Poll(events), "timeout_ms", strconv.Itoa(int(timeout.Milliseconds()))), func() (int64, error) {
 		for {
 			n, err := unix.Poll(fds, int(timeout.Milliseconds()))
 			if err == unix.EINTR {
@@ -319,26 +301,9 @@ func (t *T) Poll(side string, fd int, events int16, timeout time.Duration) *Call
 		}
 	})
 	if c.Err == nil {
-		c.Detail("revents=%s", pollString(fds[0].Revents))
+		c.Detail("revents=%s", cnames.Poll(fds[0].Revents))
 	}
 	return c
-}
-
-func pollString(ev int16) string {
-	names := []struct {
-		bit  int16
-		name string
-	}{{unix.POLLIN, "POLLIN"}, {unix.POLLOUT, "POLLOUT"}, {unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLRDHUP, "POLLRDHUP"}}
-	var parts []string
-	for _, n := range names {
-		if ev&n.bit != 0 {
-			parts = append(parts, n.name)
-		}
-	}
-	if len(parts) == 0 {
-		return "0"
-	}
-	return strings.Join(parts, "|")
 }
 
 var tcpStates = []string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"}

@@ -19,6 +19,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/initramfs"
 	"github.com/runmatrix/runmatrix/internal/remote"
 	"github.com/runmatrix/runmatrix/internal/usergo"
+	"github.com/runmatrix/runmatrix/internal/userprog"
 )
 
 // Where exec puts the program and its directory in the guest.
@@ -80,11 +81,8 @@ func staticELF(path string) (string, error) {
 			return "", usage("%s is dynamically linked: build it static (for go test: CGO_ENABLED=0)", path)
 		}
 	}
-	switch f.Machine {
-	case elf.EM_X86_64:
-		return "amd64", nil
-	case elf.EM_386:
-		return "386", nil
+	if arch, ok := userprog.GOARCH(f.Machine); ok {
+		return arch, nil
 	}
 	return "", usage("%s is a %v binary: runmatrix runs x86_64 and i386 guests", path, f.Machine)
 }

@@ -131,7 +131,7 @@ func (b *Binary) read(p string, top bool) error {
 		return inputf("library %s: %v", p, err)
 	}
 	defer f.Close()
-	arch, ok := map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_386: "386"}[f.Machine]
+	arch, ok := GOARCH(f.Machine)
 	if !ok {
 		return inputf("%s is a %v binary: runmatrix runs x86_64 and i386 guests", p, f.Machine)
 	}
@@ -183,6 +183,12 @@ func (b *Binary) read(p string, top bool) error {
 		}
 	}
 	return nil
+}
+
+// GOARCH is the Go architecture of a guest that runs binaries for machine.
+func GOARCH(machine elf.Machine) (string, bool) {
+	arch, ok := map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_386: "386"}[machine]
+	return arch, ok
 }
 
 // readInterp takes the kernel the interpreter asks for into account.
