@@ -303,12 +303,7 @@ func (s *Spec) Rel(p string) string {
 func (s *Spec) GoDirs() []string {
 	var out []string
 	for _, d := range s.Go {
-		if !filepath.IsAbs(d) && s.Source != "" {
-			if _, err := os.Stat(s.Source); err == nil {
-				d = filepath.Join(filepath.Dir(s.Source), d)
-			}
-		}
-		out = append(out, d)
+		out = append(out, s.Rel(d))
 	}
 	return out
 }
