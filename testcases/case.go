@@ -22,6 +22,10 @@ type Case struct {
 	// Expect are outcomes a source states for some kernels and profiles.
 	// They are data for the table, never an input to the outcome.
 	Expect []Expect
+	// Sysctls names the sysctls (dotted, "net.ipv4.tcp_fastopen") whose
+	// value may decide the outcome: each run records them, and where they
+	// differ across kernels the results show them beside the outcome.
+	Sysctls []string
 	// Run makes the case's calls through t. An error means the harness
 	// could not set the case up; kernel failures are steps, not errors.
 	Run func(t *T) error `json:"-"`

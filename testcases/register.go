@@ -61,6 +61,11 @@ func CheckCase(c *Case) error {
 	case c.Timeout < 0:
 		return fmt.Errorf("case %s has a negative Timeout", c.ID)
 	}
+	for _, name := range c.Sysctls {
+		if !validSysctl(name) {
+			return fmt.Errorf("case %s: sysctl %q is not a dotted sysctl name such as net.ipv4.tcp_fastopen", c.ID, name)
+		}
+	}
 	for _, e := range c.Expect {
 		if e.Summary == "" {
 			return fmt.Errorf("case %s: an expectation without a Summary", c.ID)
@@ -70,4 +75,18 @@ func CheckCase(c *Case) error {
 		}
 	}
 	return nil
+}
+
+// validSysctl reports whether name is a dotted sysctl name that maps to a
+// file under /proc/sys and nowhere else.
+func validSysctl(name string) bool {
+	if name == "" || strings.ContainsAny(name, "/ \t\n") {
+		return false
+	}
+	for _, part := range strings.Split(name, ".") {
+		if part == "" {
+			return false
+		}
+	}
+	return true
 }

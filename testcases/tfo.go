@@ -36,7 +36,7 @@ func preTFO(summary string) []Expect {
 }
 
 func tfoCases() []*Case {
-	return []*Case{
+	cs := []*Case{
 		{
 			ID:    "tfo.sendto.blocking",
 			Title: "sendto(MSG_FASTOPEN) on a fresh blocking socket to a listener",
@@ -163,6 +163,10 @@ func tfoCases() []*Case {
 			Run: tfoServerDataInSYN,
 		},
 	}
+	for _, c := range cs {
+		c.Sysctls = []string{SysctlTCPFastOpen}
+	}
+	return cs
 }
 
 // tfoSendto makes the Exim call: sendto(MSG_FASTOPEN) on a socket that was

@@ -164,7 +164,7 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 		if c.Flaky {
 			return matrix.Measured{}, c, &matrix.FlakyError{Kernel: k.Label(), Text: c.Text()}
 		}
-		return matrix.Measured{Text: c.Text(), Ran: c.Comparable()}, c, nil
+		return matrix.Measured{Text: c.Behaviour(), Ran: c.Comparable()}, c, nil
 	}
 
 	for _, g := range groups {

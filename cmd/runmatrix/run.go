@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -424,7 +425,7 @@ func writeReports(dir string, res *results.Results) error {
 	}
 	t := report.NewTable(res)
 	for name, render := range map[string]func(io.Writer) error{
-		tableFile:    func(w io.Writer) error { return report.RenderText(w, t, false) },
+		tableFile:    func(w io.Writer) error { return report.RenderText(w, t, false, 0) },
 		markdownFile: func(w io.Writer) error { return report.RenderMarkdown(w, t) },
 		junitFile:    func(w io.Writer) error { return report.RenderJUnit(w, res) },
 		htmlFile:     func(w io.Writer) error { return report.RenderHTML(w, t) },
@@ -441,11 +442,19 @@ func printResults(w io.Writer, maybeTTY bool, format string, res *results.Result
 	t := report.NewTable(res)
 	switch format {
 	case "table":
-		colour := false
+		colour, width := false, 0
 		if fd, ok := w.(*os.File); ok && maybeTTY {
 			colour = term.IsTerminal(int(fd.Fd()))
+			if colour {
+				width, _, _ = term.GetSize(int(fd.Fd()))
+			}
 		}
-		return report.RenderText(w, t, colour)
+		// $COLUMNS sets the width the table must fit, as for ls; a pipe
+		// without it gets the whole grid.
+		if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+			width = n
+		}
+		return report.RenderText(w, t, colour, width)
 	case "markdown":
 		return report.RenderMarkdown(w, t)
 	case "json":

@@ -111,13 +111,13 @@ func Child(args []string, w io.Writer) int {
 	}
 	absent, err := applyProfile(p, strings.Split(args[4], ","))
 	if err != nil {
-		send(message{Sysctls: readSysctls()})
+		send(message{Sysctls: readSysctls(c.Sysctls...)})
 		return finish(outcome.ProfileUnavailable, err)
 	}
 	for _, name := range absent {
 		send(message{Absent: name})
 	}
-	send(message{Sysctls: readSysctls()})
+	send(message{Sysctls: readSysctls(c.Sysctls...)})
 
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
@@ -206,10 +206,11 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// readSysctls returns the recorded sysctls; a missing one reads "absent".
-func readSysctls() map[string]string {
+// readSysctls returns the recorded sysctls and the case's own; a missing
+// one reads "absent".
+func readSysctls(also ...string) map[string]string {
 	m := map[string]string{}
-	for _, name := range testcases.Recorded {
+	for _, name := range append(append([]string{}, testcases.Recorded...), also...) {
 		b, err := os.ReadFile(testcases.SysctlPath(name))
 		if err != nil {
 			m[name] = "absent"

@@ -22,8 +22,10 @@ const (
 
 // RenderText writes the terminal table; colour is for TTYs only. Rows that
 // differ across kernels are marked "≠", cells whose expectation failed or
-// that could not run "✗".
-func RenderText(w io.Writer, t *Table, colour bool) error {
+// that could not run "✗". With width > 0 a table wider than width is
+// pivoted: each row becomes a block with one line per kernel, so it fits
+// however many kernels there are (the other formats keep the grid).
+func RenderText(w io.Writer, t *Table, colour bool, width int) error {
 	header := []string{"", "CASE", "PROFILE"}
 	for i := range t.Columns {
 		header = append(header, t.Title(i))
@@ -38,8 +40,8 @@ func RenderText(w io.Writer, t *Table, colour bool) error {
 			mark = "≠"
 		}
 		line := []string{mark, r.Case, r.Profile}
-		for _, c := range r.Cells {
-			text := c.Text()
+		for i, c := range r.Cells {
+			text := r.CellText(i)
 			if c != nil && c.Failed() {
 				text = "✗ " + text
 			}
@@ -47,20 +49,20 @@ func RenderText(w io.Writer, t *Table, colour bool) error {
 		}
 		line = append(line, transition(r))
 		lines = append(lines, line)
-		style := ""
-		switch {
-		case r.Mismatch:
-			style = ansiRed
-		case r.Differs:
-			style = ansiYellow
-		}
-		styles = append(styles, style)
+		styles = append(styles, rowStyle(r))
 	}
 	widths := make([]int, len(header))
+	total := 0
 	for _, l := range lines {
 		for i, s := range l {
 			widths[i] = max(widths[i], runewidth.StringWidth(s))
 		}
+	}
+	for _, wd := range widths {
+		total += wd + 2
+	}
+	if width > 0 && total > width {
+		return renderBlocks(w, t, colour, width)
 	}
 	for n, l := range lines {
 		var b strings.Builder
@@ -79,6 +81,81 @@ func RenderText(w io.Writer, t *Table, colour bool) error {
 		}
 	}
 	return nil
+}
+
+func rowStyle(r Row) string {
+	switch {
+	case r.Mismatch:
+		return ansiRed
+	case r.Differs:
+		return ansiYellow
+	}
+	return ""
+}
+
+// renderBlocks writes the table pivoted, one block per row: the row's
+// title, then one line per kernel ("│" where the outcome changes), then
+// its transitions and notes; lines longer than width are cut with "…".
+func renderBlocks(w io.Writer, t *Table, colour bool, width int) error {
+	tw := 0
+	for i := range t.Columns {
+		tw = max(tw, runewidth.StringWidth(t.Title(i)))
+	}
+	var b strings.Builder
+	fit := func(s string) string { return runewidth.Truncate(s, width, "…") }
+	for _, r := range t.Rows {
+		mark := " "
+		if r.Differs {
+			mark = "≠"
+		}
+		title := fit(mark + " " + r.Case + "  " + r.Profile)
+		if st := rowStyle(r); colour && st != "" {
+			title = st + title + ansiReset
+		}
+		b.WriteString(title + "\n")
+		for i, c := range r.Cells {
+			if c == nil {
+				continue
+			}
+			bar := " "
+			if r.Boundary(i) {
+				bar = "┬"
+			}
+			text := r.CellText(i)
+			if c.Failed() {
+				text = "✗ " + text
+			}
+			b.WriteString(fit("   "+bar+" "+runewidth.FillRight(t.Title(i), tw)+"  "+text) + "\n")
+		}
+		if r.Returns {
+			b.WriteString(fit("     the outcome changes and comes back: not one boundary") + "\n")
+		}
+		for _, n := range r.Notes {
+			b.WriteString(wrap("     note: ", n, width))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// wrap writes text after prefix in lines of at most width columns, the
+// following lines indented as far as the prefix.
+func wrap(prefix, text string, width int) string {
+	var b strings.Builder
+	indent := strings.Repeat(" ", runewidth.StringWidth(prefix))
+	line := prefix
+	for _, word := range strings.Fields(text) {
+		if runewidth.StringWidth(line)+1+runewidth.StringWidth(word) > width && strings.TrimSpace(line) != strings.TrimSpace(prefix) {
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			line = indent
+		}
+		if line != prefix && line != indent {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 // transition is a row's transitions, marked when the outcome comes back.
@@ -113,8 +190,8 @@ func RenderMarkdown(w io.Writer, t *Table) error {
 			mark = "≠"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |", mark, r.Case, r.Profile)
-		for _, c := range r.Cells {
-			text := mdEscape(c.Text())
+		for i, c := range r.Cells {
+			text := mdEscape(r.CellText(i))
 			if c != nil && c.Failed() {
 				text = "✗ " + text
 				if c.Expect != nil {
@@ -124,6 +201,9 @@ func RenderMarkdown(w io.Writer, t *Table) error {
 			b.WriteString(" " + text + " |")
 		}
 		if tr := transition(r); tr != "" {
+			for _, n := range r.Notes {
+				tr += "; note: " + n
+			}
 			b.WriteString(" " + mdEscape(tr) + " |")
 		} else {
 			b.WriteString("  |")
@@ -213,52 +293,120 @@ func RenderJUnit(w io.Writer, r *results.Results) error {
 	return err
 }
 
+// cellClass is a cell's HTML classes: its outcome's colour in a differing
+// row (o0, o1, ...; "same" where every kernel agrees), what it says of an
+// expectation, and whether the outcome changes at it.
+func cellClass(r Row, i int) string {
+	c := r.Cells[i]
+	if c == nil {
+		return "cell missing"
+	}
+	cls := []string{"cell"}
+	switch n := r.Shade(i); {
+	case !c.Ran():
+		cls = append(cls, "infra")
+	case n >= 0:
+		cls = append(cls, fmt.Sprintf("o%d", n%len(palette)))
+	default:
+		cls = append(cls, "same")
+	}
+	switch {
+	case c.Ran() && c.Failed():
+		cls = append(cls, "fail")
+	case c.Expect != nil:
+		cls = append(cls, "pass")
+	}
+	if c.Flaky {
+		cls = append(cls, "flaky")
+	}
+	if r.Boundary(i) {
+		cls = append(cls, "boundary")
+	}
+	return strings.Join(cls, " ")
+}
+
+// palette colours the distinct outcomes of a differing row, in version
+// order of first appearance; chosen to stay apart for common colour
+// blindness (Okabe–Ito, lightened).
+var palette = []string{"#cfe8fc", "#fde2b8", "#c8ecd9", "#f6cfe3", "#fff3b0", "#d9d2f2", "#e3e3e3", "#b8e0e6"}
+
+func paletteCSS() template.CSS {
+	var b strings.Builder
+	for i, c := range palette {
+		fmt.Fprintf(&b, "td.o%d{background:%s}\n", i, c)
+	}
+	return template.CSS(b.String())
+}
+
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"title": func(t *Table, i int) string { return t.Title(i) },
-	"trans": transition,
-	"text":  (*results.Result).Text,
-	"trace": func(c *results.Result) string { return Trace(c.Outcome) },
-	"class": func(c *results.Result) string {
-		switch {
-		case c == nil:
-			return "missing"
-		case !c.Ran():
-			return "infra"
-		case c.Failed():
-			return "fail"
-		case c.Expect != nil:
-			return "pass"
-		case c.Flaky:
-			return "flaky"
+	"title":   func(t *Table, i int) string { return t.Title(i) },
+	"trace":   func(c *results.Result) string { return Trace(c.Outcome) },
+	"cls":     cellClass,
+	"palette": paletteCSS,
+	"celltext": func(r Row, i int) string {
+		if c := r.Cells[i]; c != nil && c.Ran() && c.Failed() {
+			return "✗ " + r.CellText(i)
 		}
-		return "plain"
+		if c := r.Cells[i]; c != nil && c.Expect != nil {
+			return "✓ " + r.CellText(i)
+		}
+		return r.CellText(i)
 	},
+	"where": func(i, n int, run results.Run) string {
+		switch {
+		case n == 1:
+			return "all"
+		case i == 0:
+			return "≤ " + run.Last
+		case i == n-1:
+			return "≥ " + run.First
+		case run.First == run.Last:
+			return run.First
+		}
+		return run.First + " – " + run.Last
+	},
+	"sysctls": results.Run.SysctlText,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>runmatrix report</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse}
 th,td{border:1px solid #bbb;padding:6px 8px;vertical-align:top;text-align:left}
-th{background:#eee}
-td.cell{font-family:ui-monospace,monospace;font-size:12px;min-width:14em}
-td.pass{background:#b7e4b7}
-td.fail{background:#f4a3a3}
-td.infra{background:#c9b3e6}
-td.flaky{background:#f7d88c}
-td.plain{background:#fff}
-td.missing{background:#ddd}
-td.trans{font-family:ui-monospace,monospace;font-size:12px}
-tr.differs td.key{background:#ffe9a8;font-weight:bold}
+th{background:#eee;font-weight:600}
+td.cell{font-family:ui-monospace,monospace;font-size:12px;min-width:12em}
+td.same{background:#fff}
+{{palette}}
+td.infra{background:repeating-linear-gradient(45deg,#eee,#eee 6px,#ddd 6px,#ddd 12px);color:#555}
+td.missing{background:#f4f4f4;color:#999}
+td.fail{box-shadow:inset 0 0 0 3px #d7263d}
+td.flaky{box-shadow:inset 0 0 0 3px #e69f00}
+td.boundary{border-left:4px solid #222}
+td.trans{font-size:12px}
+td.trans ul{margin:0;padding-left:1.1em}
+td.trans li.note{color:#8a4b00;list-style:"⚠ "}
+tr.differs td.key{font-weight:bold}
+tr.differs td.key:first-child::before{content:"≠ "}
 details pre{white-space:pre-wrap;font-size:11px;margin:.4em 0 0}
 summary{cursor:pointer}
-.legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #bbb}
+.legend{display:flex;flex-wrap:wrap;gap:6px;margin:.5em 0}
+.legend span{display:inline-block;padding:2px 8px;border:1px solid #bbb;font-size:12px}
 </style></head><body>
 <h1>runmatrix report</h1>
-<p class="legend"><span class="pass" style="background:#b7e4b7">as expected</span><span style="background:#f4a3a3">expectation failed</span><span style="background:#c9b3e6">could not run</span><span style="background:#f7d88c">flaky</span><span style="background:#ffe9a8">row differs across kernels</span></p>
-<p>{{.Differ}} of {{len .T.Rows}} rows differ across kernels. Click a cell for its syscall trace.</p>
+<p>{{.Differ}} of {{len .T.Rows}} rows differ across kernels; they come first, marked ≠. Columns are in version order. Click a cell for its syscall trace.</p>
+<div class="legend">
+<span style="background:{{index .Palette 0}}">in a row that differs, one colour per outcome</span>
+<span style="background:{{index .Palette 1}}">(another outcome)</span>
+<span style="background:#fff">white: every kernel agrees</span>
+<span style="border-left:4px solid #222">thick left edge: the outcome changes here</span>
+<span>[tcp_fastopen=0]: the sysctl in force, shown where it differs across the row</span>
+<span>✓ as a source expects</span>
+<span style="box-shadow:inset 0 0 0 3px #d7263d">✗ expectation failed</span>
+<span style="box-shadow:inset 0 0 0 3px #e69f00">flaky (k/N repetitions agree)</span>
+<span style="background:repeating-linear-gradient(45deg,#eee,#eee 6px,#ddd 6px,#ddd 12px)">could not run: not kernel behaviour</span>
+</div>
 <table>
 <tr><th>case</th><th>profile</th>{{range $i, $k := .T.Columns}}<th title="{{$k.Ref}} {{$k.Release}} {{$k.Arch}}">{{title $.T $i}}</th>{{end}}<th>transitions (version order)</th></tr>
-{{range .T.Rows}}<tr class="{{if .Differs}}differs{{end}}"><td class="key">{{.Case}}</td><td class="key">{{.Profile}}</td>{{range .Cells}}<td class="cell {{class .}}"{{if .}} title="{{trace .}}"{{end}}>{{if .}}<details><summary>{{text .}}</summary>{{if .Expect}}<div>expected: {{.Expect.Summary}}<br>source: {{.Expect.Source}}</div>{{end}}<pre>{{trace .}}</pre></details>{{else}}-{{end}}</td>{{end}}<td class="trans">{{trans .}}</td></tr>
+{{range $r := .T.Rows}}<tr class="{{if .Differs}}differs{{end}}"><td class="key">{{.Case}}</td><td class="key">{{.Profile}}</td>{{range $i, $c := .Cells}}<td class="{{cls $r $i}}"{{if $c}} title="{{trace $c}}"{{end}}>{{if $c}}<details><summary>{{celltext $r $i}}</summary>{{if $c.Expect}}<div>expected: {{$c.Expect.Summary}}<br>source: {{$c.Expect.Source}}</div>{{end}}<pre>{{trace $c}}</pre></details>{{else}}-{{end}}</td>{{end}}<td class="trans">{{if .Runs}}<ul>{{$n := len .Runs}}{{range $j, $run := .Runs}}<li><code>{{$run.Outcome}}</code> {{sysctls $run}} {{where $j $n $run}}</li>{{end}}{{if .Returns}}<li class="note">changes and comes back: not one boundary</li>{{end}}{{range .Notes}}<li class="note">{{.}}</li>{{end}}</ul>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `))
@@ -273,7 +421,8 @@ func RenderHTML(w io.Writer, t *Table) error {
 		}
 	}
 	return htmlTmpl.Execute(w, struct {
-		T      *Table
-		Differ int
-	}{t, differ})
+		T       *Table
+		Differ  int
+		Palette []string
+	}{t, differ, palette})
 }

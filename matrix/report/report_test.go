@@ -42,7 +42,7 @@ func sample() *results.Results {
 func TestTable(t *testing.T) {
 	tb := NewTable(sample())
 	// Columns in version order, titled by version and a short origin.
-	require.Equal(t, []string{"3.5 (file k2)", "6.1 (file k1)"}, []string{tb.Title(0), tb.Title(1)})
+	require.Equal(t, []string{"3.5 k2 file", "6.1 k1 file"}, []string{tb.Title(0), tb.Title(1)})
 	require.Equal(t, "k2", tb.Columns[0].Ref, "the full reference stays with the column")
 	require.Len(t, tb.Rows, 4)
 	// Differing rows first, in case order; the agreeing rows last.
@@ -60,18 +60,30 @@ func TestTable(t *testing.T) {
 	require.True(t, tb.Rows[3].Mismatch, "a cell that could not run")
 
 	var text bytes.Buffer
-	require.NoError(t, RenderText(&text, tb, false))
+	require.NoError(t, RenderText(&text, tb, false, 0))
 	lines := strings.Split(strings.TrimSpace(text.String()), "\n")
 	require.Len(t, lines, 5)
 	require.True(t, strings.HasPrefix(lines[1], "≠"))
-	require.Contains(t, lines[1], "q=2 ≤ 3.5 (file k2) │ q=1 ≥ 6.1 (file k1)", "the transition, in version order")
+	require.Contains(t, lines[1], "q=2 ≤ 3.5 k2 file │ q=1 ≥ 6.1 k1 file", "the transition, in version order")
 	require.Contains(t, lines[2], "✗ sendto=-1 EPIPE +SIGPIPE")
 	require.False(t, strings.HasPrefix(lines[4], "≠"))
 	require.Contains(t, lines[4], "✗ infra-failed: boot: guest not ready")
 	require.NotContains(t, text.String(), "\x1b[", "no colour unless asked")
 	text.Reset()
-	require.NoError(t, RenderText(&text, tb, true))
+	require.NoError(t, RenderText(&text, tb, true, 0))
 	require.Contains(t, text.String(), ansiRed)
+}
+
+// TestTextFitsWidth: a table wider than the terminal is pivoted into one
+// block per row, no line longer than the width, boundaries and notes kept.
+func TestTextFitsWidth(t *testing.T) {
+	var text bytes.Buffer
+	require.NoError(t, RenderText(&text, NewTable(sample()), false, 40))
+	for _, l := range strings.Split(strings.TrimSpace(text.String()), "\n") {
+		require.LessOrEqual(t, len([]rune(l)), 40, l)
+	}
+	require.Contains(t, text.String(), "≠ other  default\n     3.5 k2 file  q=2\n   ┬ 6.1 k1 file  q=1\n")
+	require.Contains(t, text.String(), "✗ infra-failed")
 }
 
 func TestMarkdown(t *testing.T) {
@@ -79,7 +91,7 @@ func TestMarkdown(t *testing.T) {
 	require.NoError(t, RenderMarkdown(&b, NewTable(sample())))
 	md := b.String()
 	lines := strings.Split(md, "\n")
-	require.Equal(t, "| | case | profile | 3.5 (file k2) | 6.1 (file k1) | transitions (version order) |", lines[0])
+	require.Equal(t, "| | case | profile | 3.5 k2 file | 6.1 k1 file | transitions (version order) |", lines[0])
 	require.Equal(t, "|---|---|---|---|---|---|", lines[1])
 	// A pipe in a summary must not add a column.
 	for _, l := range lines[2:6] {
@@ -127,8 +139,13 @@ func TestHTML(t *testing.T) {
 		}
 	}
 	walk(doc)
-	require.Equal(t, 1, classes["cell pass"])
-	require.Equal(t, 1, classes["cell fail"])
-	require.Equal(t, 1, classes["cell infra"])
-	require.Equal(t, 5, classes["cell plain"])
+	// Differing rows: one colour per outcome, the change marked; the
+	// expectation is a frame, not the colour.
+	require.Equal(t, map[string]int{
+		"cell o0": 1, "cell o1 boundary": 1, // other: q=2, q=1
+		"cell o0 fail": 1, "cell o1 pass boundary": 1, // tfo.sendto.nonblocking
+		"cell same":  3, // equal, and same's cell that ran
+		"cell infra": 1, // same's cell that could not run
+		"key":        8, "trans": 4,
+	}, classes)
 }

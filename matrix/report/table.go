@@ -32,6 +32,54 @@ type Row struct {
 	Transition string
 	// Returns marks an outcome that changes and comes back (A → B → A).
 	Returns bool
+	// Runs are the row's runs of equal outcomes in version order (empty
+	// when the row does not differ).
+	Runs []results.Run
+	// Sysctls are the sysctls the case depends on whose values differ
+	// across the row: each cell shows its values beside the outcome.
+	Sysctls []string
+	// Notes say where a boundary coincides with a changed sysctl.
+	Notes []string
+	// shade maps each comparable cell of a differing row to its outcome's
+	// colour (0, 1, ... in version order of first appearance); -1 elsewhere.
+	shade []int
+	// boundary marks the cells whose outcome differs from the previous
+	// comparable cell's.
+	boundary []bool
+}
+
+// CellText is what cell i shows: its outcome, with the row's sysctls.
+func (r Row) CellText(i int) string { return r.Cells[i].TextWith(r.Sysctls) }
+
+// Shade is the colour index of cell i's outcome in a differing row (cells
+// with the same outcome share one), or -1.
+func (r Row) Shade(i int) int { return r.shade[i] }
+
+// Boundary reports whether cell i is the first of a new outcome along the
+// row, so renderers can draw the boundary.
+func (r Row) Boundary(i int) bool { return r.boundary[i] }
+
+// shadeRow assigns outcome colours and boundaries to a differing row.
+func shadeRow(r *Row) {
+	r.shade = make([]int, len(r.Cells))
+	r.boundary = make([]bool, len(r.Cells))
+	seen := map[string]int{}
+	prev := ""
+	for i, c := range r.Cells {
+		r.shade[i] = -1
+		if c == nil || !c.Comparable() || !r.Differs {
+			continue
+		}
+		text := c.Behaviour()
+		n, ok := seen[text]
+		if !ok {
+			n = len(seen)
+			seen[text] = n
+		}
+		r.shade[i] = n
+		r.boundary[i] = prev != "" && prev != text
+		prev = text
+	}
 }
 
 // NewTable builds the table; rows that differ across kernels come first,
@@ -83,7 +131,9 @@ func NewTable(r *results.Results) *Table {
 			row.Differs = true
 			row.Transition = tr.Text()
 			row.Returns = tr.Returns
+			row.Runs, row.Sysctls, row.Notes = tr.Runs, tr.Sysctls, tr.Notes
 		}
+		shadeRow(row)
 		t.Rows = append(t.Rows, *row)
 	}
 	sort.SliceStable(t.Rows, func(i, j int) bool {

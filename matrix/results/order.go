@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,38 +93,81 @@ func (k Kernel) Lineage() string {
 	return fmt.Sprintf("debian %d.%d", v[0], v[1])
 }
 
-// Label is a short column title: the version, the arch when it is not
-// x86_64, and a short origin ("6.12.57 (debian)", "3.16.4 (file tinycore64)").
+// Label is a short, readable column title: the version, the arch when it
+// is not x86_64, and where the kernel comes from ("6.12.57 Debian trixie",
+// "2.6.32 Ubuntu file", "3.6.2 i686 Arch file", "6.8.0 mainline").
 func (k Kernel) Label() string {
 	l := k.VersionString()
 	if k.Arch != "" && k.Arch != kernels.ArchX86_64 {
 		l += " " + k.Arch
 	}
 	origin := k.originKind()
-	if origin != "debian" && origin != "mainline" {
-		rel := k.Release
-		if rel == "" {
-			rel = k.ImageRelease
+	switch origin {
+	case "debian":
+		suite := k.Origin.Suite
+		for _, s := range []string{"-security", "-updates", "-proposed-updates"} {
+			suite = strings.TrimSuffix(suite, s)
 		}
+		return strings.TrimSpace(l + " Debian " + suite)
+	case "mainline":
+		return l + " mainline"
+	}
+	rel := k.Release
+	if rel == "" {
+		rel = k.ImageRelease
+	}
+	who := k.Distribution()
+	if who == "" {
 		// What follows the version in the release names the build, less
 		// the build numbers ("3.4.9-1-fbcondecor": fbcondecor).
-		flavour := strings.TrimLeft(strings.TrimPrefix(rel, k.VersionString()), "-+._")
+		who = strings.TrimLeft(strings.TrimPrefix(rel, k.VersionString()), "-+._")
 		for {
-			head, rest, ok := strings.Cut(flavour, "-")
+			head, rest, ok := strings.Cut(who, "-")
 			if !ok || strings.Trim(head, "0123456789") != "" {
 				break
 			}
-			flavour = rest
-		}
-		if flavour == "" && origin == "file" {
-			flavour = filepath.Base(k.Ref)
-		}
-		if flavour != "" {
-			origin += " " + flavour
+			who = rest
 		}
 	}
-	return l + " (" + origin + ")"
+	if who == "" && origin == "file" {
+		who = filepath.Base(k.Ref)
+	}
+	if who != "" {
+		l += " " + who
+	}
+	return l + " " + origin
 }
+
+// Distribution guesses who built a kernel that came as a file or URL from
+// what it says of itself (uname -r and -v, the image's version string):
+// "Ubuntu", "Debian", "CentOS/RHEL", "Fedora", "Arch", "RancherOS", or "".
+func (k Kernel) Distribution() string {
+	rel := k.Release
+	if rel == "" {
+		rel = k.ImageRelease
+	}
+	says := rel + " " + k.UnameVersion + " " + k.ImageVersion
+	switch {
+	case strings.Contains(says, "Ubuntu"):
+		return "Ubuntu"
+	case strings.Contains(says, "Debian"):
+		return "Debian"
+	case elRelease.MatchString(rel):
+		return "CentOS/RHEL"
+	case fcRelease.MatchString(rel):
+		return "Fedora"
+	case strings.HasSuffix(rel, "-ARCH") || strings.Contains(rel, ".arch"):
+		return "Arch"
+	case strings.Contains(strings.ToLower(rel), "rancher"):
+		return "RancherOS"
+	}
+	return ""
+}
+
+var (
+	elRelease = regexp.MustCompile(`\.el[0-9]+`)
+	fcRelease = regexp.MustCompile(`\.fc[0-9]+`)
+)
 
 // Less orders kernels by version, then arch, then origin, then reference.
 func Less(a, b Kernel) bool {
@@ -156,6 +200,9 @@ type Run struct {
 	Kernels []string `json:"kernels"` // references
 	First   string   `json:"first"`   // label of the first kernel
 	Last    string   `json:"last"`    // label of the last kernel
+	// Sysctls are the values of the row's varying sysctls over the run
+	// ("0", or "0/1" where they vary inside it).
+	Sysctls map[string]string `json:"sysctls,omitempty"`
 }
 
 // Transition is where a row's outcome changes along the version order.
@@ -167,6 +214,12 @@ type Transition struct {
 	// earlier one (A → B → A): not one boundary, however the kernels are
 	// bisected.
 	Returns bool `json:"returns,omitempty"`
+	// Sysctls are the sysctls the case depends on whose values differ
+	// across the row's kernels: cells and runs show them.
+	Sysctls []string `json:"sysctls,omitempty"`
+	// Notes say where a boundary coincides with a change of such a
+	// sysctl (a changed default), so it is not read as changed code.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Text writes the runs as "EPIPE ≤ 3.4.9 │ EOPNOTSUPP 3.6.2 │ sendto=5 ≥ 3.16.4".
@@ -184,7 +237,7 @@ func (t Transition) Text() string {
 		default:
 			where = r.First + "–" + r.Last
 		}
-		parts = append(parts, r.Outcome+" "+where)
+		parts = append(parts, r.Outcome+sysctlsText(r.Sysctls)+" "+where)
 	}
 	return strings.Join(parts, " │ ")
 }
@@ -218,23 +271,35 @@ func (r *Results) FindTransitions() []Transition {
 	for _, k := range order {
 		cells := rows[k].cells
 		sort.SliceStable(cells, func(i, j int) bool { return Less(cells[i].KernelInfo, cells[j].KernelInfo) })
-		t := Transition{Case: k[0], Profile: k[1]}
+		t := Transition{Case: k[0], Profile: k[1], Sysctls: varyingSysctls(CaseSysctls(k[0]), cells)}
 		seen := map[string]bool{}
+		var runCells [][]*Result
+		var prev *Result
 		for _, c := range cells {
 			if !c.Comparable() {
 				continue
 			}
-			text, label := c.Text(), c.KernelInfo.Label()
+			text, label := c.Behaviour(), c.KernelInfo.Label()
 			if n := len(t.Runs); n > 0 && t.Runs[n-1].Outcome == text {
 				t.Runs[n-1].Kernels = append(t.Runs[n-1].Kernels, c.Kernel)
 				t.Runs[n-1].Last = label
+				runCells[n-1] = append(runCells[n-1], c)
+				prev = c
 				continue
 			}
 			if seen[text] {
 				t.Returns = true
 			}
 			seen[text] = true
+			if prev != nil {
+				t.Notes = append(t.Notes, SysctlNotes(t.Sysctls, k[1], prev, c)...)
+			}
 			t.Runs = append(t.Runs, Run{Outcome: text, Kernels: []string{c.Kernel}, First: label, Last: label})
+			runCells = append(runCells, []*Result{c})
+			prev = c
+		}
+		for i := range t.Runs {
+			t.Runs[i].Sysctls = runSysctls(t.Sysctls, runCells[i])
 		}
 		if len(t.Runs) > 1 {
 			out = append(out, t)

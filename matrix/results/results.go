@@ -157,6 +157,20 @@ func (c *Result) Text() string {
 	return s
 }
 
+// Behaviour is what the cell says of the kernel, for comparing cells: Text
+// without the marks of a profile's absent sysctls, which are the setting,
+// not the behaviour (shown beside it where the case depends on them).
+func (c *Result) Behaviour() string {
+	if c == nil || c.Outcome.Status != outcome.OK {
+		return c.Text()
+	}
+	s := c.Outcome.Summary
+	if c.Flaky {
+		s += fmt.Sprintf(" (%d/%d, flaky)", c.Agree, c.Reps)
+	}
+	return s
+}
+
 // Failed reports whether a cell makes the run fail: it could not run, or
 // an expectation did not hold.
 func (c *Result) Failed() bool {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -212,7 +213,7 @@ func TestTransitions(t *testing.T) {
 	})
 	tr := res.FindTransitions()
 	require.Len(t, tr, 1)
-	require.Equal(t, "sendto=-1 EPIPE +SIGPIPE ≤ 3.4.9 (file fbcondecor) │ sendto=-1 EOPNOTSUPP 3.6.2 (file ARCH) │ sendto=5 recv=5 ≥ 3.16.4 (file tinycore64)", tr[0].Text())
+	require.Equal(t, "sendto=-1 EPIPE +SIGPIPE ≤ 3.4.9 fbcondecor file │ sendto=-1 EOPNOTSUPP 3.6.2 Arch file │ sendto=5 recv=5 ≥ 3.16.4 tinycore64 file", tr[0].Text())
 	require.False(t, tr[0].Returns)
 	require.Equal(t, []string{"./k-2.6.32", "./k-3.4.9"}, tr[0].Runs[0].Kernels)
 
@@ -234,6 +235,43 @@ func TestTransitions(t *testing.T) {
 		cell("./c", "3.4.9", "profile unavailable", outcome.ProfileUnavailable),
 	})
 	require.Empty(t, res.FindTransitions())
+}
+
+// TestSysctlsBesideOutcomes: where a row's kernels ran under different
+// values of a sysctl the case depends on, runs show the values and the
+// boundary says the default changed; a case that does not depend on it
+// shows nothing.
+func TestSysctlsBesideOutcomes(t *testing.T) {
+	cell := func(caseID, ref, release, summary, tfo string) Record {
+		r := rec(ref, release, caseID, "default", 1, summary, outcome.OK)
+		r.KernelInfo.Origin.File = ref
+		r.Outcome.Sysctls = map[string]string{testcases.SysctlTCPFastOpen: tfo}
+		return r
+	}
+	res := Fold(nil, []Record{
+		cell("tfo.sendto.blocking", "./a", "2.6.32-42-server", "sendto=-1 EPIPE +SIGPIPE", "absent"),
+		cell("tfo.sendto.blocking", "./b", "3.6.2-1-ARCH", "sendto=-1 EOPNOTSUPP", "0"),
+		cell("tfo.sendto.blocking", "./c", "3.16.4", "sendto=5 recv=5", "1"),
+		cell("tfo.sendto.blocking", "./d", "6.12.57", "sendto=5 recv=5", "1"),
+		cell("reconnect.syn-in-window", "./b", "3.6.2-1-ARCH", "recv=-1 ECONNRESET", "0"),
+		cell("reconnect.syn-in-window", "./c", "3.16.4", "recv=-1 EAGAIN", "1"),
+	})
+	tr := res.FindTransitions()
+	require.Len(t, tr, 2)
+	require.Empty(t, tr[0].Sysctls, "reconnect does not depend on tcp_fastopen")
+	require.Empty(t, tr[0].Notes)
+	require.NotContains(t, tr[0].Text(), "tcp_fastopen")
+	tfo := tr[1]
+	require.Equal(t, []string{testcases.SysctlTCPFastOpen}, tfo.Sysctls)
+	require.Equal(t, "sendto=-1 EPIPE +SIGPIPE [no tcp_fastopen] ≤ 2.6.32 server file │ sendto=-1 EOPNOTSUPP [tcp_fastopen=0] 3.6.2 Arch file │ sendto=5 recv=5 [tcp_fastopen=1] ≥ 3.16.4 c file", tfo.Text())
+	require.Len(t, tfo.Notes, 2)
+	require.Contains(t, tfo.Notes[0], "2.6.32 server file has no net.ipv4.tcp_fastopen")
+	require.Equal(t, "between 3.6.2 Arch file and 3.16.4 c file: the default of net.ipv4.tcp_fastopen changed here: 0 → 1; run with --profile tfo=1 to compare the same setting", tfo.Notes[1])
+	for _, c := range res.Cells {
+		if c.Kernel == "./b" && c.Case == "tfo.sendto.blocking" {
+			require.Equal(t, "sendto=-1 EOPNOTSUPP [tcp_fastopen=0]", c.TextWith(tfo.Sysctls))
+		}
+	}
 }
 
 func TestGoTestSubtestsAreRows(t *testing.T) {
