@@ -38,11 +38,17 @@ and traces. --all finds every boundary it can see; a stretch whose two ends
 agree is probed once at its middle, so an outcome that changes and comes back
 (A → B → A) is reported as such, never as one boundary.
 
-Behaviour need not change once along versions: distributions backport. Debian
-kernels are grouped by lineage (their series) and each lineage is bisected on
-its own; local files and URLs, whose lineage is unknown, form one group in
-version order. Kernels that cannot run the cell are passed over. A flaky
-kernel (--repeat N disagreeing) stops the bisection. Cells stream to
+All kernels of one architecture are bisected together in one version order,
+whatever their origin; the answer names the lineages it crosses (Debian's
+6.1 builds, mainline, files) and says when a boundary falls between two of
+them, where a backport or a different build may explain the change as well
+as upstream code. Behaviour need not change once along versions, so each
+lineage with several kernels is also bisected on its own. Architectures are
+never mixed: each is bisected apart, and one given alone is left out with a
+line saying so. Where the two sides of a boundary ran under different values
+of a sysctl the case depends on, the answer says so. Kernels that cannot run
+the cell are passed over. A flaky kernel (--repeat N disagreeing) stops the
+bisection. Cells stream to
 OUT/results.jsonl like a run's, so --resume reuses them and they join any
 results set.`,
 		Args: programArgs(&f),
@@ -146,7 +152,10 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 		return err
 	}
 
-	groups := lineages(infos)
+	groups, alone := bisectGroups(infos)
+	if len(groups) == 0 {
+		return usage("bisect needs at least two kernels of one architecture; given: %s", archList(infos))
+	}
 	boots := 0
 	measureKernel := func(ctx context.Context, k results.Kernel) (matrix.Measured, *results.Result, error) {
 		p := &matrix.Plan{Kernels: []string{k.Ref}, Cells: plan.For(k.Ref)}
@@ -162,16 +171,23 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 		}
 		c := &res.Cells[0]
 		if c.Flaky {
-			return matrix.Measured{}, c, &matrix.FlakyError{Kernel: k.Label(), Text: c.Text()}
+			return matrix.Measured{}, c, &matrix.FlakyError{Kernel: c.KernelInfo.Label(), Text: c.Text()}
 		}
 		return matrix.Measured{Text: c.Behaviour(), Ran: c.Comparable()}, c, nil
 	}
 
+	profile := plan.Cells[0].Profile
+	for _, k := range alone {
+		fmt.Fprintf(stdout, "left out: %s is the only %s kernel given; one kernel cannot be bisected (give another %s kernel)\n\n", k.Label(), k.ArchFamily(), k.ArchFamily())
+	}
 	for _, g := range groups {
 		cells := map[int]*results.Result{}
 		b, err := matrix.Bisect(ctx, len(g.kernels), all, func(ctx context.Context, i int) (matrix.Measured, error) {
 			m, c, err := measureKernel(ctx, g.kernels[i])
-			cells[i] = c
+			if c != nil {
+				cells[i] = c
+				g.kernels[i] = c.KernelInfo // labelled as the table labels it
+			}
 			return m, err
 		})
 		var fe *matrix.FlakyError
@@ -181,7 +197,7 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		printBisection(stdout, g, b, cells, f.cases[0], plan.Cells[0].Profile, all)
+		printBisection(stdout, g, b, cells, f.cases[0], profile, all)
 	}
 	fmt.Fprintf(stdout, "\nbooted %d of %d kernels; cells are in %s\n", boots, len(infos), f.out)
 	res, err := ss.fold(s, plan)
@@ -199,53 +215,127 @@ func journalOf(ss *session) []results.Record {
 
 // lineage is a group of kernels bisected together, in version order.
 type lineage struct {
+	// arch is the architecture of every kernel of the group.
+	arch string
+	// name is the lineage when the group is one lineage of several ("debian
+	// 6.1", "mainline", "" for files and URLs); whole says the group is every
+	// kernel of arch given.
 	name    string
+	whole   bool
 	kernels []results.Kernel
 }
 
-// lineages groups kernels by lineage (Debian series); kernels of unknown
-// lineage (files, URLs) form one group. Each group is in version order.
-func lineages(ks []results.Kernel) []lineage {
-	by := map[string][]results.Kernel{}
+// bisectGroups returns, per architecture with two kernels or more, one
+// group of all of them, then one per lineage with two kernels or more when
+// the architecture's kernels span several lineages. alone are the kernels
+// that are the only ones of their architecture.
+func bisectGroups(ks []results.Kernel) (groups []lineage, alone []results.Kernel) {
+	byArch := map[string][]results.Kernel{}
 	for _, k := range ks {
-		by[k.Lineage()] = append(by[k.Lineage()], k)
+		byArch[k.ArchFamily()] = append(byArch[k.ArchFamily()], k)
 	}
-	var names []string
-	for n := range by {
-		names = append(names, n)
+	var arches []string
+	for a := range byArch {
+		arches = append(arches, a)
 	}
-	sort.Strings(names)
-	var out []lineage
-	for _, n := range names {
-		g := by[n]
-		results.SortKernels(g)
-		out = append(out, lineage{name: n, kernels: g})
+	sort.Strings(arches)
+	for _, a := range arches {
+		all := byArch[a]
+		results.SortKernels(all)
+		if len(all) < 2 {
+			alone = append(alone, all...)
+			continue
+		}
+		groups = append(groups, lineage{arch: a, whole: true, kernels: all})
+		by := map[string][]results.Kernel{}
+		for _, k := range all {
+			by[k.Lineage()] = append(by[k.Lineage()], k)
+		}
+		if len(by) < 2 {
+			continue
+		}
+		var names []string
+		for n := range by {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			// Files and URLs are no lineage: each may come from anywhere.
+			if n != "" && len(by[n]) >= 2 {
+				groups = append(groups, lineage{arch: a, name: n, kernels: append([]results.Kernel(nil), by[n]...)})
+			}
+		}
 	}
-	return out
+	return groups, alone
+}
+
+// archList says how many kernels of each architecture were given.
+func archList(ks []results.Kernel) string {
+	n := map[string]int{}
+	for _, k := range ks {
+		n[k.ArchFamily()]++
+	}
+	var parts []string
+	for a, c := range n {
+		parts = append(parts, fmt.Sprintf("%d %s", c, a))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// lineageName names a kernel's lineage for people; a file or URL, of
+// unknown lineage, by who built it where the kernel says so.
+func lineageName(k results.Kernel) string {
+	if l := k.Lineage(); l != "" {
+		return l
+	}
+	if d := k.Distribution(); d != "" {
+		return d + " build (file or URL)"
+	}
+	return "unknown build (file or URL)"
 }
 
 func printBisection(w io.Writer, g lineage, b *matrix.Bisection, cells map[int]*results.Result, caseID, profile string, all bool) {
-	name := g.name
-	if name == "" {
-		name = "kernels of unknown lineage (files, URLs), in version order"
-	} else {
-		name = "lineage " + name
-	}
-	var labels []string
+	var labels, names []string
+	seen := map[string]bool{}
 	for _, k := range g.kernels {
 		labels = append(labels, k.Label())
+		if n := lineageName(k); !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
 	}
-	fmt.Fprintf(w, "%s under %s, %s: %s\n", caseID, profile, name, strings.Join(labels, ", "))
+	var what string
+	switch {
+	case g.whole && len(names) > 1:
+		what = fmt.Sprintf("%s, all %d kernels in one version order, across %d lineages (%s)", g.arch, len(g.kernels), len(names), strings.Join(names, ", "))
+	case g.whole:
+		what = fmt.Sprintf("%s, all %d kernels in version order (%s)", g.arch, len(g.kernels), names[0])
+	default:
+		what = fmt.Sprintf("%s, lineage %s alone", g.arch, names[0])
+	}
+	fmt.Fprintf(w, "%s under %s, %s: %s\n", caseID, profile, what, strings.Join(labels, ", "))
 	if len(b.Boundaries) == 0 {
 		fmt.Fprintf(w, "  no change found: every kernel measured gave the same outcome\n")
 	}
+	sysctls := results.CaseSysctls(caseID)
 	for i, bd := range b.Boundaries {
 		what := "first change"
 		if i > 0 {
 			what = "change"
 		}
+		before, after := cells[bd.Before], cells[bd.After]
+		shown := bisectSysctls(sysctls, before, after)
 		fmt.Fprintf(w, "  %s: %s → %s\n    %s: %s\n    %s: %s\n", what, labels[bd.Before], labels[bd.After],
-			labels[bd.Before], bd.BeforeText, labels[bd.After], bd.AfterText)
+			labels[bd.Before], withSysctls(bd.BeforeText, before, shown), labels[bd.After], withSysctls(bd.AfterText, after, shown))
+		if a, z := lineageName(g.kernels[bd.Before]), lineageName(g.kernels[bd.After]); a != z || g.kernels[bd.Before].Lineage() == "" {
+			fmt.Fprintf(w, "    this boundary falls between two lineages (%s → %s): a backport or a different build may explain it as well as upstream code; bisect inside one lineage to be sure\n", a, z)
+		}
+		if before != nil && after != nil {
+			for _, n := range results.SysctlNotes(shown, profile, before, after) {
+				fmt.Fprintf(w, "    note: %s\n", n)
+			}
+		}
 		for _, side := range []int{bd.Before, bd.After} {
 			if c := cells[side]; c != nil {
 				fmt.Fprintf(w, "    trace on %s (%s):\n", labels[side], g.kernels[side].Ref)
@@ -272,5 +362,30 @@ func printBisection(w io.Writer, g lineage, b *matrix.Bisection, cells map[int]*
 			fmt.Fprintf(w, "  passed over %s: %s\n", labels[i], c.Text())
 		}
 	}
-	fmt.Fprintf(w, "  measured %d of %d kernels\n", len(b.Measured), len(g.kernels))
+	fmt.Fprintf(w, "  measured %d of %d kernels\n\n", len(b.Measured), len(g.kernels))
+}
+
+// bisectSysctls are the sysctls of names whose values differ between the
+// two sides of a boundary.
+func bisectSysctls(names []string, a, b *results.Result) []string {
+	if a == nil || b == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range names {
+		if a.Outcome.Sysctls[n] != b.Outcome.Sysctls[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func withSysctls(text string, c *results.Result, names []string) string {
+	if c == nil {
+		return text
+	}
+	if s := c.SysctlText(names); s != "" {
+		return text + " " + s
+	}
+	return text
 }

@@ -89,7 +89,7 @@ func (p *Pool) Prepare(ctx context.Context, ref string) (results.Kernel, error) 
 	if n, max := len(p.env.CommandLine())+len(" "+bootproto.BareArg), k.Image.CmdlineSize; max > 0 && n > max {
 		return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s: the command line would be %d bytes, and this image takes at most %d: shorten --append", ref, n, max)}
 	}
-	return results.Kernel{Ref: ref, ImageRelease: k.Image.Release, ImageVersion: k.Image.Version, Origin: k.Origin}, nil
+	return results.Kernel{Ref: ref, Arch: k.Image.Arch, ImageRelease: k.Image.Release, ImageVersion: k.Image.Version, Origin: k.Origin}, nil
 }
 
 // resolve returns the kernel a reference names, resolving it once per pool.

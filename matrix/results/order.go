@@ -169,6 +169,18 @@ var (
 	fcRelease = regexp.MustCompile(`\.fc[0-9]+`)
 )
 
+// ArchFamily is the architecture as far as comparing kernels goes: the
+// image's "i386" and the guest's "i686" are one.
+func (k Kernel) ArchFamily() string {
+	switch k.Arch {
+	case "i386", "i486", "i586", "i686":
+		return kernels.ArchI386
+	case "":
+		return kernels.ArchX86_64
+	}
+	return k.Arch
+}
+
 // Less orders kernels by version, then arch, then origin, then reference.
 func Less(a, b Kernel) bool {
 	va, vb := a.Version(), b.Version()
