@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +19,9 @@ import (
 	"github.com/yuin/goldmark/extension"
 	extast "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/text"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/runmatrix/runmatrix/internal/guest"
 )
 
 // TestEvidence builds a report for a real difference: on x86_64 sendmsg()
@@ -61,10 +68,18 @@ func TestEvidence(t *testing.T) {
 		"Kernel version (uname -v)", "Image version string", "Architecture (uname -m): `i686`", "Obtained: Debian package `linux-image-",
 		"Sysctls in force: `net.ipv4.tcp_fastopen = ", "Syscall trace", "sendmsg(client, msg_name=NULL", "Guest console while the case ran",
 		"runmatrix evidence --case flags.unknown.sendmsg --kernel debian:6.1 --kernel debian:6.1@bookworm/i686",
-		"QEMU command line for debian:6.1", "-machine pc,accel=", "Guest agent sha256 on debian:6.1: `", "repro.c",
+		"Boot debian:6.1 from this folder", "-machine pc,accel=tcg", "The agent that measured the cells has sha256 `", "repro.c",
+		"The kernels compared differ in architecture (i386, x86_64)",
 	} {
 		require.Contains(t, report, s)
 	}
+	// The bundle boots from its own files: image, initramfs, key, .config.
+	for _, stem := range []string{"6.1.192-Debian-bookworm", "6.1.176-i686-Debian-bookworm"} {
+		for _, suffix := range []string{"-vmlinuz", "-initramfs.cpio", "-ssh-key", "-config"} {
+			require.FileExists(t, filepath.Join(out, stem+suffix))
+		}
+	}
+	bootPasted(t, out, report, "debian:6.1", "flags.unknown.sendmsg@default", "0x40000000=5 0x80000000=-1 EINVAL")
 
 	// The reproducer builds statically and prints the host's outcome, which
 	// the agent measured on the host too.
@@ -73,11 +88,29 @@ func TestEvidence(t *testing.T) {
 	require.NoError(t, err, "%s", b)
 	out1, err := exec.Command("unshare", "-n", bin).Output()
 	require.NoError(t, err)
-	got := strings.TrimPrefix(strings.TrimSpace(string(out1)), "RUNMATRIX-SUMMARY: ")
+	got, verdict, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(out1)), "RUNMATRIX-SUMMARY: "), "\n")
 	local, stderr, code := runmatrix(t, time.Minute, "cases", "run", "--local", "--case", "flags.unknown.sendmsg")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, local, got)
 	require.Equal(t, "0x40000000=5 0x80000000=-1 EINVAL", got, "x86_64 host")
+	require.Contains(t, verdict, "the new outcome, as on debian:6.1 (6.1.")
+
+	// In the guests, repro.c exits 0 on the old outcome (the i686 kernel's,
+	// the older build) and 1 on the new: it drives git bisect run.
+	bin32 := filepath.Join(t.TempDir(), "repro32")
+	b, err = exec.Command("cc", "-m32", "-static", "-o", bin32, filepath.Join(out, "repro.c")).CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	progOut := filepath.Join(t.TempDir(), "prog")
+	_, stderr, code = runmatrix(t, 10*time.Minute, "run", "--kernel", "debian:6.1", "--kernel", "debian:6.1@bookworm/i686",
+		"--out", progOut, "--format", "none", "--", bin32)
+	require.Equal(t, 0, code, stderr)
+	_, res := summaries(t, filepath.Join(progOut, "results.json"))
+	exits := map[string][]string{}
+	for _, c := range res.Cells {
+		exits[c.Kernel] = c.Outcome.Notes
+	}
+	require.Contains(t, exits["debian:6.1@bookworm/i686"], "exit status 0", "the old outcome")
+	require.Contains(t, exits["debian:6.1"], "exit status 1", "the new outcome")
 
 	// From the same results, cases where the kernels agree give no report.
 	var buf bytes.Buffer
@@ -86,4 +119,66 @@ func TestEvidence(t *testing.T) {
 	buf.WriteString(stdout)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, buf.String(), "no difference: flags.unknown.sendmsg gave the same outcome on debian:6.1")
+}
+
+// bootPasted runs the QEMU line REPORT.md gives for ref in the bundle's
+// folder, waits for the guest's ready line, and runs the cell in it over
+// SSH with the bundle's key, as a maintainer would.
+func bootPasted(t *testing.T, dir, report, ref, cell, want string) {
+	t.Helper()
+	_, rest, ok := strings.Cut(report, "### Boot "+ref+" from this folder")
+	require.True(t, ok, "no boot section for %s", ref)
+	_, rest, ok = strings.Cut(rest, "```sh\n")
+	require.True(t, ok)
+	block, _, _ := strings.Cut(rest, "```")
+	lines := strings.Split(strings.TrimSpace(block), "\n")
+	require.Len(t, lines, 2, "the QEMU line and the SSH line")
+	require.Contains(t, lines[1], cell)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	qemu := exec.CommandContext(ctx, "sh", "-c", "exec "+lines[0])
+	qemu.Dir = dir
+	stdout, err := qemu.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, qemu.Start())
+	defer func() { _ = qemu.Process.Kill(); _ = qemu.Wait() }()
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "RUNMATRIX-READY ") {
+				ready <- true
+				_, _ = io.Copy(io.Discard, stdout)
+				return
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		require.True(t, ok, "the pasted QEMU line's guest ended before its ready line")
+	case <-ctx.Done():
+		t.Fatal("the pasted QEMU line's guest was not ready in time")
+	}
+
+	keyFile := strings.Fields(lines[1])[2]
+	pem, err := os.ReadFile(filepath.Join(dir, keyFile))
+	require.NoError(t, err)
+	signer, err := ssh.ParsePrivateKey(pem)
+	require.NoError(t, err)
+	client, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", guest.PortableSSHPort), &ssh.ClientConfig{
+		User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), // the bundle's own guest, on loopback
+		Timeout:         time.Minute,
+	})
+	require.NoError(t, err)
+	defer client.Close()
+	sess, err := client.NewSession()
+	require.NoError(t, err)
+	defer sess.Close()
+	_, remote, _ := strings.Cut(lines[1], "root@127.0.0.1 ")
+	got, err := sess.Output(remote)
+	require.NoError(t, err)
+	require.Contains(t, string(got), `"summary":"`+want+`"`)
 }

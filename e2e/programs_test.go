@@ -194,7 +194,7 @@ func TestTracedPrograms(t *testing.T) {
 			o61 = c.Outcome
 		}
 	}
-	src, err := evidence.Repro(c, p, o61, "debian:6.1")
+	src, err := evidence.Repro(c, p, o61, "debian:6.1", evidence.Sides{})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "repro.c"), []byte(src), 0o644))
 	repro := filepath.Join(dir, "repro")

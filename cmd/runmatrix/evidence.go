@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -75,16 +79,33 @@ it says so and writes nothing.`,
 					return err
 				}
 			}
-			files, err := evidence.Write(f.out, res, evidence.Options{Cases: testcases.IDs(cases), Rerun: rerun(f, from)})
 			var nd *evidence.NoDifference
-			if errors.As(err, &nd) {
+			if err := evidence.Check(res, testcases.IDs(cases)); errors.As(err, &nd) {
 				fmt.Fprintln(cmd.OutOrStdout(), nd.Error())
 				return nil
+			} else if err != nil {
+				return err
 			}
+			boots, err := portables(cmd.Context(), &f, res, testcases.IDs(cases), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			files, err := evidence.Write(f.out, res, evidence.Options{Cases: testcases.IDs(cases), Rerun: rerun(f, from), Boots: boots})
 			if err != nil {
 				return err
 			}
 			for _, name := range files {
+				fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(f.out, name))
+			}
+			var bootFiles []string
+			for _, b := range boots {
+				bootFiles = append(bootFiles, b.Kernel, b.Initrd, b.Key)
+				if b.Config != "" {
+					bootFiles = append(bootFiles, b.Config)
+				}
+			}
+			sort.Strings(bootFiles)
+			for _, name := range bootFiles {
 				fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(f.out, name))
 			}
 			return nil
@@ -99,6 +120,57 @@ it says so and writes nothing.`,
 	fl.StringVar(&f.out, "out", "report", "output directory")
 	f.registerCases(fl)
 	return cmd
+}
+
+// portables writes, for each kernel with a cell of the cases, the files
+// that boot its guest from the bundle (image, initramfs, key, .config).
+func portables(ctx context.Context, f *runFlags, res *results.Results, cases []string, stderr io.Writer) (map[string]evidence.Boot, error) {
+	var refs []string
+	labels := map[string]string{}
+	for _, c := range res.Cells {
+		if contains(cases, c.Case) && labels[c.Kernel] == "" {
+			refs = append(refs, c.Kernel)
+			labels[c.Kernel] = c.KernelInfo.Label()
+		}
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	pool, err := f.gf.pool(func(s string) { fmt.Fprintln(stderr, s) })
+	if err != nil {
+		return nil, err
+	}
+	if err := f.user.attach(ctx, pool, refs); err != nil {
+		return nil, err
+	}
+	boots := map[string]evidence.Boot{}
+	stems := map[string]bool{}
+	for _, ref := range refs {
+		stem := fileStem(labels[ref])
+		for n := 2; stems[stem]; n++ {
+			stem = fmt.Sprintf("%s-%d", fileStem(labels[ref]), n)
+		}
+		stems[stem] = true
+		p, err := pool.WritePortable(ctx, ref, f.out, stem)
+		if err != nil {
+			return nil, fmt.Errorf("bundle files for %s: %w", ref, err)
+		}
+		boots[ref] = evidence.Boot{Kernel: p.Kernel, Initrd: p.Initrd, Key: p.Key, Config: p.Config, InitrdSHA256: p.InitrdSHA256, Command: p.Command, SSH: p.SSH}
+	}
+	return boots, nil
+}
+
+// fileStem turns a column label into a file name stem ("2.6.32-Ubuntu-file").
+func fileStem(label string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, label), "-.")
 }
 
 // filter keeps the cells of the given kernels and profiles (all when empty).

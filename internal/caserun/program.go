@@ -211,6 +211,9 @@ func runProgramIn(pr bootproto.Program, emit func(outcome.Step)) end {
 	case summary != "":
 		e.Status, e.Reported = outcome.OK, summary
 		e.Notes = append(e.Notes, "summary: the program's own "+strings.TrimSpace(bootproto.SummaryPrefix)+" line")
+		if st.Exit != nil {
+			e.Notes = append(e.Notes, "exit status "+strconv.Itoa(*st.Exit))
+		}
 	case st.Signal != "":
 		e.Status, e.Reported = outcome.OK, "signal="+st.Signal
 		e.Notes = append(e.Notes, "summary: the signal that killed the program")

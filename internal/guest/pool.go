@@ -92,6 +92,16 @@ func (p *Pool) Prepare(ctx context.Context, ref string) (results.Kernel, error) 
 	return results.Kernel{Ref: ref, Arch: k.Image.Arch, ImageRelease: k.Image.Release, ImageVersion: k.Image.Version, Origin: k.Origin}, nil
 }
 
+// WritePortable writes into dir the files that boot ref's guest without
+// runmatrix (see Env.WritePortable).
+func (p *Pool) WritePortable(ctx context.Context, ref, dir, stem string) (*Portable, error) {
+	k, err := p.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return p.env.WritePortable(ctx, k, dir, stem)
+}
+
 // resolve returns the kernel a reference names, resolving it once per pool.
 func (p *Pool) resolve(ctx context.Context, ref string) (*kernels.Kernel, error) {
 	p.mu.Lock()

@@ -23,6 +23,9 @@ type Keys struct {
 	HostPEM   []byte
 	Client    ssh.Signer
 	ClientPub []byte // authorized_keys line
+	// ClientPEM is the client's private key in OpenSSH form, for a key
+	// handed to a person (an evidence bundle's); runs never write it.
+	ClientPEM []byte
 }
 
 // NewKeys generates fresh ed25519 host and client keys.
@@ -47,9 +50,13 @@ func NewKeys() (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
+	cblock, err := ssh.MarshalPrivateKey(cpriv, "runmatrix guest client key")
+	if err != nil {
+		return nil, err
+	}
 	return &Keys{
 		Host: host, HostPEM: pemEncode(block),
-		Client: client, ClientPub: ssh.MarshalAuthorizedKey(client.PublicKey()),
+		Client: client, ClientPub: ssh.MarshalAuthorizedKey(client.PublicKey()), ClientPEM: pemEncode(cblock),
 	}, nil
 }
 

@@ -190,6 +190,30 @@ func (m *Machine) buildArgs(qmpFD, serialFD int) []string {
 	return a
 }
 
+// PortableArgs is the command line that boots cfg from files alone, to be
+// pasted in a shell: the console on the terminal (Ctrl-A X quits), no QMP,
+// the second serial port discarded, and the guest's SSH port forwarded to
+// 127.0.0.1:sshPort. cfg.Kernel and cfg.Initrd are used as given
+// (relative names run in the folder holding them).
+func PortableArgs(cfg Config, sshPort int) []string {
+	a := []string{cfg.QEMU,
+		"-machine", "pc,accel=" + cfg.Accel,
+		"-m", strconv.Itoa(cfg.MemoryMB), "-smp", strconv.Itoa(cfg.CPUs),
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-serial", "mon:stdio", "-serial", "null",
+		"-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Append,
+	}
+	for i, n := range cfg.NICs {
+		fwd := ""
+		if i == 0 {
+			fwd = fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:22", sshPort)
+		}
+		a = append(a, "-netdev", fmt.Sprintf("user,id=n%d,restrict=on%s", i, fwd),
+			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", n.Model, i, n.MAC))
+	}
+	return a
+}
+
 // CommandLine returns QEMU's command line, for reports.
 func (m *Machine) CommandLine() []string {
 	return append([]string{m.cfg.QEMU}, m.args...)

@@ -34,6 +34,18 @@ type Options struct {
 	Cases []string
 	// Rerun is the runmatrix command that reproduces the run.
 	Rerun string
+	// Boots are, by kernel reference, the files in the bundle that boot
+	// that kernel's guest without runmatrix (none when empty).
+	Boots map[string]Boot
+}
+
+// Boot is a kernel's guest as the bundle carries it: file names in the
+// bundle and the command lines that use them there.
+type Boot struct {
+	Kernel, Initrd, Key, Config string
+	InitrdSHA256                string
+	// Command boots the guest; SSH runs the agent in it.
+	Command, SSH []string
 }
 
 // group is one case under one profile across kernels.
@@ -54,10 +66,18 @@ func (g *group) differs() bool {
 // Write writes dir/REPORT.md and its attachments (repro.c, or one
 // repro-CASE.c per case when there are several) for the cells of res that
 // differ across kernels. It returns a *NoDifference when none differ.
-func Write(dir string, res *results.Results, opts Options) ([]string, error) {
+// Check returns a *NoCells or *NoDifference when a report on cases would
+// have nothing to say, before anything is written.
+func Check(res *results.Results, cases []string) error {
+	_, err := differing(res, cases)
+	return err
+}
+
+// differing returns the groups (case × profile) of res whose kernels differ.
+func differing(res *results.Results, cases []string) ([]*group, error) {
 	var groups []*group
 	kernelSet := map[string]bool{}
-	for _, id := range opts.Cases {
+	for _, id := range cases {
 		c, err := testcases.Lookup(id)
 		if err != nil {
 			return nil, err
@@ -94,10 +114,18 @@ func Write(dir string, res *results.Results, opts Options) ([]string, error) {
 	}
 	sort.Strings(kernels)
 	if len(kernels) == 0 {
-		return nil, &NoCells{Cases: opts.Cases}
+		return nil, &NoCells{Cases: cases}
 	}
 	if len(groups) == 0 {
-		return nil, &NoDifference{Cases: opts.Cases, Kernels: kernels}
+		return nil, &NoDifference{Cases: cases, Kernels: kernels}
+	}
+	return groups, nil
+}
+
+func Write(dir string, res *results.Results, opts Options) ([]string, error) {
+	groups, err := differing(res, opts.Cases)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -133,21 +161,18 @@ func Write(dir string, res *results.Results, opts Options) ([]string, error) {
 		}
 		written[name] = true
 		files = append(files, name)
-		fmt.Fprintf(&md, "`%s` was generated from the trace on %s. It needs nothing but a C compiler and prints the outcome line above for the kernel it runs on:\n\n", name, from)
+		fmt.Fprintf(&md, "`%s` was generated from the trace on %s. It needs nothing but a C compiler, prints the outcome line above for the kernel it runs on, and exits 0 on the old outcome (the oldest kernel's here), 1 on any other; `--new-is-good` swaps them. So it drives `git bisect run` in a kernel tree booted per step:\n\n", name, from)
 		fmt.Fprintf(&md, "```sh\ncc -static -o repro %s     # or, with musl: musl-gcc -static -o repro %s\nsudo unshare -n ./repro     # fresh network namespace: no cached TFO cookie\n```\n\n", name, name)
 	}
 	fmt.Fprintf(&md, "## How to re-run\n\n```sh\n%s\n```\n\n", opts.Rerun)
 	seenK := map[string]bool{}
 	for _, g := range groups {
 		for _, c := range g.cells {
-			if seenK[c.KernelInfo.Ref] || len(c.KernelInfo.QEMU) == 0 {
+			if seenK[c.KernelInfo.Ref] {
 				continue
 			}
 			seenK[c.KernelInfo.Ref] = true
-			fmt.Fprintf(&md, "QEMU command line for %s (temporary paths are per run):\n\n```sh\n%s\n```\n\n", c.KernelInfo.Ref, shellJoin(c.KernelInfo.QEMU))
-			if c.KernelInfo.AgentSHA256 != "" {
-				fmt.Fprintf(&md, "Guest agent sha256 on %s: `%s`\n\n", c.KernelInfo.Ref, c.KernelInfo.AgentSHA256)
-			}
+			writeBoot(&md, c, opts.Boots[c.KernelInfo.Ref], g)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "REPORT.md"), []byte(md.String()), 0o644); err != nil {
@@ -165,6 +190,92 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// writeBoot says how to boot a kernel's guest from the bundle's files, or
+// from runmatrix when the bundle has none for it.
+func writeBoot(md *strings.Builder, c *results.Result, b Boot, g *group) {
+	k := c.KernelInfo
+	if len(b.Command) == 0 {
+		if len(k.QEMU) > 0 {
+			fmt.Fprintf(md, "QEMU command line runmatrix ran %s under (its descriptors and temporary paths were per run; re-run with the runmatrix command above):\n\n```sh\n%s\n```\n\n", k.Ref, shellJoin(k.QEMU))
+		}
+		return
+	}
+	fmt.Fprintf(md, "### Boot %s from this folder\n\n", k.Ref)
+	fmt.Fprintf(md, "`%s` is the image runmatrix booted (sha256 `%s`); `%s` the initramfs (sha256 `%s`) with the same init, guest agent and modules, and SSH keys made for this bundle (`%s` is the client key).", b.Kernel, k.Origin.SHA256, b.Initrd, b.InitrdSHA256, b.Key)
+	if b.Config != "" {
+		fmt.Fprintf(md, " `%s` is the kernel's .config.", b.Config)
+	}
+	if k.AgentSHA256 != "" {
+		fmt.Fprintf(md, " The agent that measured the cells has sha256 `%s`.", k.AgentSHA256)
+	}
+	fmt.Fprintf(md, " Run in this folder (the console is the terminal; Ctrl-A X quits), then, once the console prints the ready line, run the case in the guest:\n\n```sh\n%s\n%s run -cell %s\n```\n\n", shellJoin(b.Command), shellJoin(b.SSH), shellJoin([]string{c.Case + "@" + g.profile.Name}))
+}
+
+// writeUpstream says which upstream release first behaves each way, when
+// mainline kernels were measured, else how to find out.
+func writeUpstream(md *strings.Builder, g *group) {
+	cells := append([]*results.Result(nil), g.cells...)
+	sort.SliceStable(cells, func(i, j int) bool { return results.Less(cells[i].KernelInfo, cells[j].KernelInfo) })
+	first := map[string]*results.Result{}
+	var order []string
+	var comparable []*results.Result
+	for _, c := range cells {
+		if !c.Comparable() {
+			continue
+		}
+		comparable = append(comparable, c)
+		if c.KernelInfo.Lineage() != "mainline" {
+			continue
+		}
+		if _, ok := first[c.Outcome.Summary]; !ok {
+			first[c.Outcome.Summary] = c
+			order = append(order, c.Outcome.Summary)
+		}
+	}
+	if len(order) > 0 {
+		md.WriteString("First upstream (mainline) release measured with each outcome:\n\n")
+		for _, o := range order {
+			fmt.Fprintf(md, "- `%s`: from %s (`%s`)\n", o, first[o].KernelInfo.VersionString(), first[o].Kernel)
+		}
+		md.WriteString("\nOnly the mainline releases named in the table were measured; a release between two of them may behave either way.\n\n")
+		return
+	}
+	if len(comparable) < 2 {
+		return
+	}
+	arches := map[string]bool{}
+	for _, c := range comparable {
+		arches[c.KernelInfo.ArchFamily()] = true
+	}
+	if len(arches) > 1 {
+		fmt.Fprintf(md, "The kernels compared differ in architecture (%s): the difference may be the architecture's rather than a release's. Compare kernels of one architecture to date it.\n\n", strings.Join(sortedKeys(arches), ", "))
+		return
+	}
+	lo, hi := comparable[0].KernelInfo.VersionString(), comparable[len(comparable)-1].KernelInfo.VersionString()
+	fmt.Fprintf(md, "No upstream (mainline) kernel was measured, so which upstream release first behaves each way is not established here (distribution kernels carry backports). To find it:\n\n```sh\nrunmatrix bisect --case %s --profile %s --kernel mainline:v%s..v%s\n```\n\n",
+		shellJoin([]string{g.c.ID}), g.profile.Name, lo, hi)
+}
+
+// sides are the oldest and the newest outcome of a group, in version order.
+func sides(g *group) Sides {
+	cells := append([]*results.Result(nil), g.cells...)
+	sort.SliceStable(cells, func(i, j int) bool { return results.Less(cells[i].KernelInfo, cells[j].KernelInfo) })
+	var s Sides
+	for _, c := range cells {
+		if !c.Comparable() {
+			continue
+		}
+		if s.Old == "" {
+			s.Old, s.OldOn = c.Outcome.Summary, on(c)
+		} else if c.Outcome.Summary != s.Old {
+			s.New, s.NewOn = c.Outcome.Summary, on(c)
+		}
+	}
+	return s
+}
+
+func on(c *results.Result) string { return c.Kernel + " (" + c.KernelInfo.Release + ")" }
+
 // reproFor generates the C reproducer from the most complete trace: the
 // kernel that got furthest through the case.
 func reproFor(g *group) (string, string, error) {
@@ -174,8 +285,8 @@ func reproFor(g *group) (string, string, error) {
 			best = c
 		}
 	}
-	from := best.Kernel + " (" + best.KernelInfo.Release + ")"
-	src, err := Repro(g.c, g.profile, best.Outcome, from)
+	from := on(best)
+	src, err := Repro(g.c, g.profile, best.Outcome, from, sides(g))
 	if err != nil {
 		return "", "", err
 	}
@@ -214,6 +325,7 @@ func writeGroup(md *strings.Builder, g *group, repro string) {
 			strings.ReplaceAll(c.Text(), "|", "\\|"), exp)
 	}
 	md.WriteString("\n")
+	writeUpstream(md, g)
 
 	for _, c := range g.cells {
 		k := c.KernelInfo

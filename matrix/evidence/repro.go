@@ -256,10 +256,20 @@ func b2i(b bool) int {
 // errRaw marks cases that inject segments built from what they saw at run time.
 var errRaw = fmt.Errorf("the case injects raw TCP segments whose sequence numbers it learns at run time, which a fixed C program cannot replay; re-run it with runmatrix")
 
+// Sides are the two outcomes a report compares, so that repro.c can tell
+// them apart by its exit status: the oldest kernel's and the newest's.
+type Sides struct {
+	// Old and New are outcome summaries; OldOn and NewOn the kernels
+	// they were measured on.
+	Old, OldOn, New, NewOn string
+}
+
 // Repro generates a standalone C program that makes the calls of the
 // recorded steps, in order, stops where the case stops, and prints the
 // same outcome summary the agent derives ("sendto=-1 EPIPE +SIGPIPE").
-func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from string) (string, error) {
+// It exits 0 when it sees the old side's outcome and 1 otherwise
+// (--new-is-good swaps them), so it drives git bisect run.
+func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from string, sides Sides) (string, error) {
 	g := &cgen{fds: map[string]bool{}, ports: map[int]string{}}
 	steps, mode := o.Steps, "#define PROGRAM 0\n#define EXPECTED \"\"\n#define PROGRAM_SUMMARY \"\"\n"
 	if traced(o) {
@@ -277,7 +287,18 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 			steps = append(steps, s)
 		}
 		mode = fmt.Sprintf("#define PROGRAM 1\n#define EXPECTED %s\n#define PROGRAM_SUMMARY %s\n", strconv.Quote(strings.Join(want, " ")), strconv.Quote(o.Summary))
+		// A replay tells the trace's kernel from the others; the old side
+		// is whichever the trace came from.
+		if sides.NewOn == from {
+			sides.Old, sides.OldOn, sides.New, sides.NewOn = sides.New, sides.NewOn, sides.Old, sides.OldOn
+		}
+		sides.Old = o.Summary
 	}
+	if sides.Old == "" {
+		sides.Old, sides.OldOn = o.Summary, from
+	}
+	mode += fmt.Sprintf("#define OLD_SUMMARY %s\n#define OLD_ON %s\n#define NEW_SUMMARY %s\n#define NEW_ON %s\n",
+		cQuote(sides.Old), cQuote(sides.OldOn), cQuote(sides.New), cQuote(sides.NewOn))
 	for _, s := range steps {
 		if err := g.step(s); err != nil {
 			return "", fmt.Errorf("repro.c for %s: %w", c.ID, err)
@@ -313,6 +334,9 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 	return fmt.Sprintf(cTemplate, c.ID, p.Name, from, about, strings.ReplaceAll(c.Source, "*/", "* /"), mode,
 		decl.String(), sysctls.String(), g.body.String()), nil
 }
+
+// cQuote writes s as a C string literal.
+func cQuote(s string) string { return cString(strconv.Quote(s)) }
 
 // traced reports whether o is a traced program's: its own summary, and
 // steps that no case marked as key.
@@ -355,6 +379,10 @@ const cTemplate = `/* repro.c - runmatrix case %s, profile %s, generated from th
  * Build:  cc -static -o repro repro.c     (or: musl-gcc -static -o repro repro.c)
  * Run:    unshare -n ./repro              (as root: a fresh network namespace,
  *                                          its own TFO cookies and sysctls)
+ * Exit:   0 when it sees the old outcome (OLD_SUMMARY below, as on OLD_ON),
+ *         1 on any other (NEW_SUMMARY is the one the report saw on NEW_ON);
+ *         ./repro --new-is-good swaps them. In a kernel tree booted per step,
+ *         git bisect run ./repro finds the first commit with the new outcome.
  * It prints the outcome the way runmatrix summarises it, for example
  * "RUNMATRIX-SUMMARY: sendto=-1 EPIPE +SIGPIPE": each key call's return
  * value, errno name and the SIGPIPE it raised. SIGPIPE is blocked and
@@ -526,8 +554,10 @@ static void lo_up(void)
 		close(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int new_is_good = argc > 1 && strcmp(argv[1], "--new-is-good") == 0;
+	const char *got;
 	sigset_t block;
 	double t0;
 	long r;
@@ -544,9 +574,19 @@ out:
 	(void)t0; (void)e; (void)buf;
 	if (PROGRAM && strcmp(summary, EXPECTED) != 0) {
 		printf("RUNMATRIX-SUMMARY: differs from the trace: %%s\n", summary);
-		return 1;
+		got = NULL;
+	} else {
+		got = PROGRAM ? PROGRAM_SUMMARY : summary;
+		printf("RUNMATRIX-SUMMARY: %%s\n", got);
 	}
-	printf("RUNMATRIX-SUMMARY: %%s\n", PROGRAM ? PROGRAM_SUMMARY : summary);
-	return 0;
+	if (got && strcmp(got, OLD_SUMMARY) == 0) {
+		printf("RUNMATRIX-VERDICT: the old outcome, as on %%s (exit %%d)\n", OLD_ON, new_is_good);
+		return new_is_good;
+	}
+	if (got && NEW_ON[0] && strcmp(got, NEW_SUMMARY) == 0)
+		printf("RUNMATRIX-VERDICT: the new outcome, as on %%s (exit %%d)\n", NEW_ON, !new_is_good);
+	else
+		printf("RUNMATRIX-VERDICT: not the old outcome, nor one the report saw (exit %%d)\n", !new_is_good);
+	return !new_is_good;
 }
 `

@@ -52,7 +52,7 @@ func TestReproMatchesAgent(t *testing.T) {
 			require.NoError(t, err)
 			o := r.Run(context.Background(), c, p)
 			require.Equal(t, "ok", string(o.Status), o.Error)
-			src, err := Repro(c, p, o, "the host kernel")
+			src, err := Repro(c, p, o, "the host kernel", Sides{Old: o.Summary, OldOn: "the host kernel", New: "x=1", NewOn: "another kernel"})
 			require.NoError(t, err)
 			dir := t.TempDir()
 			cfile := filepath.Join(dir, "repro.c")
@@ -62,8 +62,14 @@ func TestReproMatchesAgent(t *testing.T) {
 				out, err := exec.Command(cc, "-static", "-Wall", "-Werror", "-o", bin, cfile).CombinedOutput()
 				require.NoError(t, err, "%s:\n%s", cc, out)
 				got, err := exec.Command("unshare", "-n", bin).Output()
-				require.NoError(t, err)
-				require.Equal(t, "RUNMATRIX-SUMMARY: "+o.Summary, strings.TrimSpace(string(got)), "%s-built repro vs the agent", cc)
+				require.NoError(t, err, "the old outcome exits 0")
+				lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+				require.Equal(t, "RUNMATRIX-SUMMARY: "+o.Summary, lines[0], "%s-built repro vs the agent", cc)
+				require.Equal(t, "RUNMATRIX-VERDICT: the old outcome, as on the host kernel (exit 0)", lines[1])
+				err = exec.Command("unshare", "-n", bin, "--new-is-good").Run()
+				var ee *exec.ExitError
+				require.ErrorAs(t, err, &ee, "with --new-is-good the old outcome exits 1")
+				require.Equal(t, 1, ee.ExitCode())
 			}
 		})
 	}
@@ -85,6 +91,6 @@ func TestReproRefusesRawCases(t *testing.T) {
 	require.NoError(t, err)
 	p, _ := testcases.ParseProfile("default")
 	o := (&caserun.Runner{Exe: os.Args[0]}).Run(context.Background(), c, p)
-	_, err = Repro(c, p, o, "host")
+	_, err = Repro(c, p, o, "host", Sides{})
 	require.ErrorContains(t, err, "raw TCP segments")
 }
