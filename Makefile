@@ -5,6 +5,9 @@ GO ?= go
 GUEST_TOOLCHAIN := go1.23.12
 GUEST_ENV := GOTOOLCHAIN=$(GUEST_TOOLCHAIN) CGO_ENABLED=0 GOOS=linux
 PREBUILT := internal/guestbin/prebuilt
+# VERSION is what runmatrix --version prints: the commit, marked when the
+# tree has changes (GOFLAGS may turn the go command's own VCS stamp off).
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 .PHONY: deps binaries build guest run probe test unit e2e bench clean
 
@@ -35,7 +38,7 @@ guest:
 # binaries builds runmatrix with its guest binaries embedded, without root
 # or apt (the GitHub Actions example calls it on ubuntu-latest).
 binaries: guest
-	$(GO) build -tags embedguest -o bin/runmatrix ./cmd/runmatrix
+	$(GO) build -tags embedguest -ldflags "-X main.buildVersion=$(VERSION)" -o bin/runmatrix ./cmd/runmatrix
 
 build: deps binaries
 

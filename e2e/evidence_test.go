@@ -87,7 +87,9 @@ func TestEvidence(t *testing.T) {
 	b, err := exec.Command("cc", "-static", "-o", bin, filepath.Join(out, "repro.c")).CombinedOutput()
 	require.NoError(t, err, "%s", b)
 	out1, err := exec.Command("unshare", "-n", bin).Output()
-	require.NoError(t, err)
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "the host (x86_64) shows the new outcome: exit 1")
+	require.Equal(t, 1, ee.ExitCode())
 	got, verdict, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(out1)), "RUNMATRIX-SUMMARY: "), "\n")
 	local, stderr, code := runmatrix(t, time.Minute, "cases", "run", "--local", "--case", "flags.unknown.sendmsg")
 	require.Equal(t, 0, code, stderr)
@@ -100,14 +102,14 @@ func TestEvidence(t *testing.T) {
 	bin32 := filepath.Join(t.TempDir(), "repro32")
 	b, err = exec.Command("cc", "-m32", "-static", "-o", bin32, filepath.Join(out, "repro.c")).CombinedOutput()
 	require.NoError(t, err, "%s", b)
-	progOut := filepath.Join(t.TempDir(), "prog")
-	_, stderr, code = runmatrix(t, 10*time.Minute, "run", "--kernel", "debian:6.1", "--kernel", "debian:6.1@bookworm/i686",
-		"--out", progOut, "--format", "none", "--", bin32)
-	require.Equal(t, 0, code, stderr)
-	_, res := summaries(t, filepath.Join(progOut, "results.json"))
 	exits := map[string][]string{}
-	for _, c := range res.Cells {
-		exits[c.Kernel] = c.Outcome.Notes
+	for kernel, prog := range map[string]string{"debian:6.1": bin, "debian:6.1@bookworm/i686": bin32} {
+		progOut := filepath.Join(t.TempDir(), "prog")
+		_, stderr, code = runmatrix(t, 10*time.Minute, "run", "--kernel", kernel, "--out", progOut, "--format", "none", "--", prog)
+		require.Equal(t, 0, code, stderr)
+		_, res := summaries(t, filepath.Join(progOut, "results.json"))
+		require.Len(t, res.Cells, 1)
+		exits[kernel] = res.Cells[0].Outcome.Notes
 	}
 	require.Contains(t, exits["debian:6.1@bookworm/i686"], "exit status 0", "the old outcome")
 	require.Contains(t, exits["debian:6.1"], "exit status 1", "the new outcome")
@@ -141,6 +143,8 @@ func bootPasted(t *testing.T, dir, report, ref, cell, want string) {
 	qemu.Dir = dir
 	stdout, err := qemu.StdoutPipe()
 	require.NoError(t, err)
+	var qemuErr bytes.Buffer
+	qemu.Stderr = &qemuErr
 	require.NoError(t, qemu.Start())
 	defer func() { _ = qemu.Process.Kill(); _ = qemu.Wait() }()
 	ready := make(chan bool, 1)
@@ -157,7 +161,7 @@ func bootPasted(t *testing.T, dir, report, ref, cell, want string) {
 	}()
 	select {
 	case ok := <-ready:
-		require.True(t, ok, "the pasted QEMU line's guest ended before its ready line")
+		require.True(t, ok, "the pasted QEMU line's guest ended before its ready line: %s", qemuErr.String())
 	case <-ctx.Done():
 		t.Fatal("the pasted QEMU line's guest was not ready in time")
 	}

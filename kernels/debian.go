@@ -43,6 +43,9 @@ var (
 	retiredNewest    = "4.19"
 )
 
+// knownCodenames are Debian's release names, for "did you mean" hints.
+var knownCodenames = append([]string{"sid", "forky", "trixie", "bookworm", "bullseye"}, retiredCodenames...)
+
 // mayBeRetired reports whether a series or ABI version is old enough to be
 // on the archive of retired releases.
 func mayBeRetired(r Ref) bool {

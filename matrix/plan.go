@@ -27,7 +27,7 @@ func NewPlan(s *spec.Spec) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Kernels: dedupe(s.Kernels)}
+	p := &Plan{Kernels: dedupe(append(append([]string{}, s.Kernels...), s.Optional...))}
 	for _, k := range p.Kernels {
 		for _, c := range cases {
 			for _, prof := range dedupe(s.Profiles) {
@@ -38,6 +38,22 @@ func NewPlan(s *spec.Spec) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// WithoutKernels returns the plan without the cells of the given kernels.
+func (p *Plan) WithoutKernels(drop map[string]bool) *Plan {
+	out := &Plan{}
+	for _, k := range p.Kernels {
+		if !drop[k] {
+			out.Kernels = append(out.Kernels, k)
+		}
+	}
+	for _, c := range p.Cells {
+		if !drop[c.Kernel] {
+			out.Cells = append(out.Cells, c)
+		}
+	}
+	return out
 }
 
 func dedupe(xs []string) []string {

@@ -13,6 +13,10 @@ func TestDefaultPlan(t *testing.T) {
 	require.NoError(t, err)
 	p, err := NewPlan(s)
 	require.NoError(t, err)
+	require.Len(t, p.Cells, 5*20*2)
+	require.Equal(t, []string{"debian:6.1", "debian:6.12", "debian:squeeze", "debian:wheezy", "debian:jessie"}, p.Kernels, "optional kernels last")
+	// Optional kernels that cannot be had leave with their cells.
+	p = p.WithoutKernels(map[string]bool{"debian:squeeze": true, "debian:wheezy": true, "debian:jessie": true})
 	require.Len(t, p.Cells, 2*20*2)
 	require.Equal(t, []string{"debian:6.1", "debian:6.12"}, p.Kernels)
 }

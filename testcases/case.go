@@ -2,6 +2,8 @@ package testcases
 
 import (
 	"fmt"
+
+	"github.com/runmatrix/runmatrix/internal/suggest"
 	"path"
 	"sort"
 	"time"
@@ -139,7 +141,7 @@ func Select(globs []string) ([]*Case, error) {
 			}
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("no case matches %q (list them with `runmatrix cases list`)", g)
+			return nil, fmt.Errorf("no case matches %q%s (list them with `runmatrix cases list`)", g, suggest.Hint(g, globsOf(all)))
 		}
 	}
 	var out []*Case
@@ -149,6 +151,23 @@ func Select(globs []string) ([]*Case, error) {
 		}
 	}
 	return out, nil
+}
+
+// globsOf returns what a case glob may have meant: every ID, and every
+// ID's dotted prefixes followed by "*" ("tfo.*", "tfo.sendto.*").
+func globsOf(cases []*Case) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range cases {
+		out = append(out, c.ID)
+		for i, r := range c.ID {
+			if r == '.' && !seen[c.ID[:i+1]] {
+				seen[c.ID[:i+1]] = true
+				out = append(out, c.ID[:i+1]+"*")
+			}
+		}
+	}
+	return out
 }
 
 // IDs returns the IDs of cases.

@@ -75,7 +75,7 @@ func newCasesRunCmd() *cobra.Command {
 	var (
 		gf       guestFlags
 		local    bool
-		kernel   string
+		kernels  []string
 		globs    []string
 		profiles []string
 		asJSON   bool
@@ -88,6 +88,13 @@ func newCasesRunCmd() *cobra.Command {
 		Short: "Run cases on the host kernel (--local, as root, each in a fresh network namespace) or in one guest",
 		Args:  programArgs(&rf),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(kernels) > 1 {
+				return usage("cases run boots one kernel, and %d --kernel were given: for several, run `runmatrix run --kernel %s`", len(kernels), strings.Join(kernels, " --kernel "))
+			}
+			kernel := ""
+			if len(kernels) == 1 {
+				kernel = kernels[0]
+			}
 			if local == (kernel != "") {
 				return usage("cases run needs exactly one of --local or --kernel KERNEL")
 			}
@@ -149,7 +156,7 @@ func newCasesRunCmd() *cobra.Command {
 	}
 	gf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&local, "local", false, "run on the host kernel (needs root)")
-	cmd.Flags().StringVar(&kernel, "kernel", "", "boot this kernel and run the cases in it")
+	cmd.Flags().StringArrayVar(&kernels, "kernel", nil, "boot this kernel and run the cases in it (one)")
 	cmd.Flags().StringArrayVar(&globs, "case", nil, "case ID glob, e.g. 'tfo.*' (repeatable; default all)")
 	cmd.Flags().StringArrayVar(&profiles, "profile", nil, "sysctl profile, e.g. tfo=3 (repeatable; default \"default\")")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON result per line")

@@ -122,5 +122,6 @@ func (f *guestFlags) pool(log func(string)) (*guest.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("guest environment: %w", err)
 	}
+	env.Bins.Log = log
 	return guest.NewPool(env, f.resolver(cache, log), f.accel, f.jobs, log), nil
 }

@@ -50,23 +50,43 @@ func newKernelsListCmd() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "REFERENCE\tPACKAGE\tVERSION\tSUITE\tMIRROR")
-			seen := map[string]bool{}
-			for _, k := range ks {
-				if seen[k.ABI] {
-					continue // the newest package of each ABI is the one a reference gets
-				}
-				seen[k.ABI] = true
-				r := "debian:" + k.ABI
-				if ref.Arch == kernels.ArchI386 {
-					r += "/i686"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r, k.Name, k.Version, k.Suite, k.Mirror)
+			for _, row := range listRows(ks, ref.Arch) {
+				fmt.Fprintln(tw, strings.Join(row, "\t"))
 			}
 			return tw.Flush()
 		},
 	}
 	gf.register(cmd.Flags())
 	return cmd
+}
+
+// listRows are the rows of `kernels list debian:`: the newest package of
+// each ABI (the one a reference gets), and for a series' metapackage the
+// kernel debian:SERIES resolves to, the newest of the series.
+func listRows(ks []kernels.DebianKernel, arch string) [][]string {
+	var rows [][]string
+	seen := map[string]bool{}
+	for _, k := range ks {
+		if seen[k.ABI] {
+			continue
+		}
+		seen[k.ABI] = true
+		r := "debian:" + k.ABI
+		if arch == kernels.ArchI386 {
+			r += "/i686"
+		}
+		if k.ABI == k.Series() {
+			for _, real := range ks {
+				if real.ABI != real.Series() && real.Series() == k.Series() {
+					k = real
+					r += " → " + real.ABI
+					break
+				}
+			}
+		}
+		rows = append(rows, []string{r, k.Name, k.Version, k.Suite, k.Mirror})
+	}
+	return rows
 }
 
 // listRef turns a list pattern into a reference; "debian:" alone (or with

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -41,13 +43,46 @@ func exitCode(err error) int {
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
-	case badInput(err):
+	case badInput(err) || strings.HasPrefix(err.Error(), "unknown command "):
 		fmt.Fprintln(os.Stderr, "runmatrix:", err)
 		return 2
 	default:
 		fmt.Fprintln(os.Stderr, "runmatrix:", err)
 		return 1
 	}
+}
+
+// buildVersion is set by make (-X main.buildVersion=COMMIT).
+var buildVersion string
+
+// version is the commit the binary was built from (make's stamp, else the
+// go command's VCS stamp), and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown version)"
+	}
+	v := bi.Main.Version
+	if buildVersion != "" {
+		return "commit " + buildVersion + " " + bi.GoVersion
+	}
+	var rev, modified, at string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		case "vcs.time":
+			at = " " + s.Value
+		}
+	}
+	if rev != "" {
+		v += fmt.Sprintf(" (commit %.12s%s%s)", rev, at, modified)
+	}
+	return v + " " + bi.GoVersion
 }
 
 func newRoot() *cobra.Command {
@@ -81,7 +116,9 @@ Kernel references:
   https://host/bzImage#sha256=HEX   downloaded once, verified, cached`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("runmatrix {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(newRunCmd(), newBisectCmd(), newProbeCmd(), newCasesCmd(), newKernelsCmd(), newDiffCmd(), newMergeCmd(), newTableCmd(), newEvidenceCmd(), newGoTestCmd(), newExecCmd(), newCaseChildCmd())
 	return root

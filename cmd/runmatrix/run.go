@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/runmatrix/runmatrix/internal/guest"
@@ -56,6 +59,8 @@ type runFlags struct {
 	program     []string
 	progTimeout time.Duration
 	trace       bool
+	// dryRun prints the plan, kernels resolved, without booting.
+	dryRun bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -65,9 +70,12 @@ func newRunCmd() *cobra.Command {
 		Short: "Run cases × profiles × kernels and write the comparison table and reports",
 		Long: `Run a matrix: every selected case under every profile on every kernel, one
 boot per kernel, guests in parallel. Without -f the embedded default matrix is
-used (all cases × debian:6.1, debian:6.12 × default, tfo=3). --kernel, --case
+used (all cases × debian:6.1, debian:6.12 × default, tfo=3, plus the optional
+debian:squeeze, wheezy and jessie where the archive of retired releases can be
+reached; those it cannot have are left out with one line). --kernel, --case
 and --profile each replace the matrix's selection (to add kernels to a
-baseline, list them in a matrix file).
+baseline, list them in a matrix file). --dry-run prints the plan, kernels
+resolved, without booting.
 
 --cases DIR links your Go case package into the agent and runs its cases;
 -- PROGRAM ARGS runs a program as a case (its summary is its last
@@ -78,8 +86,9 @@ Every kernel is resolved before anything boots; a kernel that cannot be had
 stops the run with one line per kernel. Results stream to OUT/results.jsonl as
 each cell finishes; --resume continues an interrupted run. OUT also gets
 results.json, table.txt, table.md, junit.xml and report.html. Exit status:
-0 every cell as expected, 1 an expectation failed, a cell could not run or
-the run was interrupted, 2 bad usage or bad input.`,
+0 every cell as expected, 1 an expectation failed or a cell could not run,
+2 bad usage or bad input (another run using --out included), 130 interrupted
+(SIGINT or SIGTERM; the journal is kept for --resume).`,
 		Args: programArgs(&f),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMatrix(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -96,6 +105,7 @@ the run was interrupted, 2 bad usage or bad input.`,
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out, skipping finished cells")
 	fl.StringVar(&f.shard, "shard", "", "run only slice I of N of the plan (I/N), for a CI job matrix")
 	fl.StringVar(&f.format, "format", "table", "what to print on stdout: table, markdown, json, junit, html or none")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan (kernels resolved, cells per kernel, shard) and exit without booting")
 	f.registerCases(fl)
 	return cmd
 }
@@ -140,7 +150,7 @@ func (f *runFlags) spec(ctx context.Context) (*spec.Spec, error) {
 		return nil, err
 	}
 	if len(f.kernels) > 0 {
-		s.Kernels = f.kernels
+		s.Kernels, s.Optional = f.kernels, nil
 	}
 	if len(f.cases) > 0 {
 		s.Cases = f.cases
@@ -228,6 +238,11 @@ func (f *runFlags) plan(ctx context.Context) (*spec.Spec, *matrix.Plan, error) {
 	if s.Kernels, err = f.gf.expand(ctx, s.Kernels); err != nil {
 		return nil, nil, err
 	}
+	if len(s.Optional) > 0 {
+		if s.Optional, err = f.gf.expand(ctx, s.Optional); err != nil {
+			return nil, nil, err
+		}
+	}
 	p, err := matrix.NewPlan(s)
 	if err != nil {
 		return nil, nil, usage("%v", err)
@@ -246,6 +261,12 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 	s, plan, err := f.plan(ctx)
 	if err != nil {
 		return err
+	}
+	if plan, err = f.leaveOut(ctx, s, plan, stderr); err != nil {
+		return err
+	}
+	if f.dryRun {
+		return dryRun(ctx, f, plan, stdout, stderr)
 	}
 	res, runErr := measure(ctx, f, s, plan, stderr)
 	if res == nil {
@@ -273,6 +294,92 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 		return exitError{1}
 	}
 	return nil
+}
+
+// leaveOut resolves the spec's optional kernels and takes out of the plan
+// those that cannot be had for a reason other than bad input (an archive
+// out of reach), saying so in one line; bad input still stops the run.
+func (f *runFlags) leaveOut(ctx context.Context, s *spec.Spec, plan *matrix.Plan, stderr io.Writer) (*matrix.Plan, error) {
+	if len(s.Optional) == 0 {
+		return plan, nil
+	}
+	pool, err := f.gf.pool(func(s string) {})
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	_, errs := matrix.PrepareEach(ctx, pool, s.Optional)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	drop := map[string]bool{}
+	var left []string
+	why := ""
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if badInput(err) {
+			return nil, &matrix.KernelsError{Errs: []error{err}}
+		}
+		drop[s.Optional[i]] = true
+		left = append(left, s.Optional[i])
+		if why == "" {
+			why = shortReason(s.Optional[i], err)
+		}
+	}
+	if len(left) == 0 {
+		return plan, nil
+	}
+	fmt.Fprintf(stderr, "left out %d optional kernels that cannot be had here: %s (%s); the run goes on without them\n", len(left), strings.Join(left, ", "), why)
+	return plan.WithoutKernels(drop), nil
+}
+
+// shortReason is an error's gist for a one-line note: without the
+// "kernel REF: " it starts with and the advice after "; ".
+func shortReason(ref string, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "kernel "+ref+": ")
+	msg, _, _ = strings.Cut(msg, "; ")
+	return msg
+}
+
+// dryRun resolves the plan's kernels (fetching what is not cached, as a
+// run would) and prints what a run would do, booting nothing and writing
+// nothing to --out.
+func dryRun(ctx context.Context, f *runFlags, plan *matrix.Plan, stdout, stderr io.Writer) error {
+	pool, err := f.gf.pool(func(s string) { fmt.Fprintln(stderr, s) })
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	infos, err := matrix.PrepareAll(ctx, pool, plan.Kernels)
+	if err != nil {
+		return err
+	}
+	cases, profiles := map[string]bool{}, map[string]bool{}
+	for _, c := range plan.Cells {
+		cases[c.Case], profiles[c.Profile] = true, true
+	}
+	shard := ""
+	if f.shard != "" {
+		shard = " (shard " + f.shard + ")"
+	}
+	fmt.Fprintf(stdout, "plan%s: %d cells (%d cases × %d profiles) on %d kernels, one boot each; nothing booted (--dry-run)\n",
+		shard, len(plan.Cells), len(cases), len(profiles), len(plan.Kernels))
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KERNEL\tRESOLVED\tARCH\tFROM\tCELLS")
+	for i, ref := range plan.Kernels {
+		k := infos[i]
+		from := k.Origin.File
+		switch {
+		case k.Origin.Package != "":
+			from = k.Origin.Package + " " + k.Origin.PackageVersion + " (" + k.Origin.Suite + ")"
+		case k.Origin.URL != "":
+			from = k.Origin.URL
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", ref, k.ImageRelease, k.Arch, from, len(plan.For(ref)))
+	}
+	return tw.Flush()
 }
 
 // measuredCells counts the repetitions that finished (anything but an
@@ -328,17 +435,61 @@ type session struct {
 	log         func(string)
 	// prior are the records the journal held when the session opened.
 	prior []results.Record
+	// lock holds the output directory for this run alone.
+	lock *os.File
+}
+
+// lockFile, in an output directory, is held (flock) by the run writing there.
+const lockFile = ".runmatrix.lock"
+
+// lockOut takes the output directory for this process: two runs writing
+// one journal would corrupt each other's cells.
+func lockOut(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, usage("output directory %s is not writable (%v): choose another --out", dir, unwrapPathErr(err))
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(f.Name())
+		f.Close()
+		who := strings.TrimSpace(string(b))
+		if who != "" {
+			who = " (pid " + who + ")"
+		}
+		return nil, usage("output directory %s is in use by another runmatrix run%s: wait for it to end, or choose another --out", dir, who)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // openSession opens the output directory's journal and a guest pool for
 // kernels, with the user's code built for them.
 func openSession(ctx context.Context, f *runFlags, kernels []string, stderr io.Writer) (*session, error) {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
+		return nil, usage("output directory %s cannot be created (%v): choose another --out", f.out, unwrapPathErr(err))
 	}
-	ss := &session{journalPath: filepath.Join(f.out, journalFile), log: func(s string) { fmt.Fprintln(stderr, s) }}
+	lock, err := lockOut(f.out)
+	if err != nil {
+		return nil, err
+	}
+	ss := &session{journalPath: filepath.Join(f.out, journalFile), log: func(s string) { fmt.Fprintln(stderr, s) }, lock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	// ReadJournal leaves a torn last line out, as OpenJournal then cuts it.
-	var err error
 	if ss.prior, err = results.ReadJournal(ss.journalPath); err != nil {
 		return nil, err
 	}
@@ -356,6 +507,7 @@ func openSession(ctx context.Context, f *runFlags, kernels []string, stderr io.W
 		ss.close()
 		return nil, err
 	}
+	ok = true
 	return ss, nil
 }
 
@@ -397,6 +549,7 @@ func (ss *session) fold(s *spec.Spec, plan *matrix.Plan) (*results.Results, erro
 func (ss *session) close() {
 	ss.pool.Close()
 	ss.journal.Close()
+	ss.lock.Close() // releases the flock
 }
 
 // termWidth is the terminal's width; 0 for a terminal of unknown size,

@@ -37,6 +37,9 @@ type Builder struct {
 	// Agent, when set, builds the guest agent for a GOARCH in place of the
 	// built-in one (a user's case packages linked in) and returns its path.
 	Agent func(ctx context.Context, goarch string) (string, error)
+	// Log, when set, is told when binaries are built from source (tens
+	// of seconds on first use), so a run does not seem to hang.
+	Log func(string)
 }
 
 // GOARCH maps a kernel arch to the Go architecture of its guest binaries.
@@ -90,9 +93,14 @@ func (b *Builder) builtin(ctx context.Context, goarch string) (Binaries, error) 
 		return Binaries{}, err
 	}
 	defer unlock()
+	told := false
 	for _, p := range []struct{ pkg, out string }{{"./cmd/guest-init", bins.Init}, {"./cmd/guest-agent", bins.Agent}} {
 		if _, err := os.Stat(p.out); err == nil {
 			continue
+		}
+		if !told && b.Log != nil {
+			b.Log(fmt.Sprintf("building the guest binaries for linux/%s from %s (this binary has none embedded; about 30 s, once per source tree, then cached)", goarch, src))
+			told = true
 		}
 		if err := Build(ctx, src, p.pkg, goarch, p.out); err != nil {
 			return Binaries{}, err

@@ -23,8 +23,11 @@ var defaultSpec []byte
 // Spec is a validated matrix file.
 type Spec struct {
 	// Source names where the spec came from ("matrix.yaml", "default").
-	Source   string     `json:"source"`
-	Kernels  []string   `json:"kernels"`
+	Source  string   `json:"source"`
+	Kernels []string `json:"kernels"`
+	// Optional are kernels run where they can be had: one that cannot
+	// (an archive out of reach) is left out with a line, not an error.
+	Optional []string   `json:"optional,omitempty"`
 	Profiles []string   `json:"profiles"`
 	Cases    []string   `json:"cases"`
 	Repeat   int        `json:"repeat"`
@@ -76,6 +79,7 @@ type Override struct {
 // fileSpec is the YAML shape of a matrix file.
 type fileSpec struct {
 	Kernels  []string   `yaml:"kernels"`
+	Optional []string   `yaml:"optional"`
 	Profiles []string   `yaml:"profiles"`
 	Cases    []string   `yaml:"cases"`
 	Repeat   int        `yaml:"repeat"`
@@ -122,7 +126,7 @@ func unwrapPath(err error) error {
 func Parse(name string, b []byte) (*Spec, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, b, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, &SpecError{File: name, Msg: "empty matrix file: give at least `kernels:` (see examples/matrix.yaml)"}
@@ -131,12 +135,12 @@ func Parse(name string, b []byte) (*Spec, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &SpecError{File: name, Line: root.Line, Msg: "a matrix file is a mapping with kernels, profiles, cases, repeat and expect"}
 	}
-	known := map[string]bool{"kernels": true, "profiles": true, "cases": true, "repeat": true, "expect": true, "go": true, "programs": true}
+	known := map[string]bool{"kernels": true, "optional": true, "profiles": true, "cases": true, "repeat": true, "expect": true, "go": true, "programs": true}
 	lines := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k := root.Content[i]
 		if !known[k.Value] {
-			return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (use kernels, profiles, cases, repeat, expect, go or programs)", k.Value)}
+			return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (use kernels, optional, profiles, cases, repeat, expect, go or programs)", k.Value)}
 		}
 		lines[k.Value] = root.Content[i+1]
 	}
@@ -179,9 +183,9 @@ func Parse(name string, b []byte) (*Spec, error) {
 	}
 	var f fileSpec
 	if err := root.Decode(&f); err != nil {
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, nil, err)
 	}
-	s := &Spec{Source: name, Kernels: f.Kernels, Profiles: f.Profiles, Cases: f.Cases, Repeat: f.Repeat, Expect: f.Expect, Go: f.Go, Programs: f.Programs}
+	s := &Spec{Source: name, Kernels: f.Kernels, Optional: f.Optional, Profiles: f.Profiles, Cases: f.Cases, Repeat: f.Repeat, Expect: f.Expect, Go: f.Go, Programs: f.Programs}
 	if s.Repeat == 0 {
 		s.Repeat = 1
 	}
@@ -217,6 +221,11 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 	for i, k := range s.Kernels {
 		if _, err := kernels.ParseRef(k); err != nil {
 			return bad("kernels", i, "%v", err)
+		}
+	}
+	for i, k := range s.Optional {
+		if _, err := kernels.ParseRef(k); err != nil {
+			return bad("optional", i, "%v", err)
 		}
 	}
 	for i, p := range s.Profiles {
@@ -309,7 +318,15 @@ func (s *Spec) GoDirs() []string {
 }
 
 // yamlError turns a YAML error into a SpecError with the line it names.
-func yamlError(name string, err error) error {
+// A tab in a line's indentation is named: YAML's own message ("found
+// character that cannot start any token") never says "tab".
+func yamlError(name string, b []byte, err error) error {
+	for i, l := range strings.Split(string(b), "\n") {
+		indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		if strings.Contains(indent, "\t") {
+			return &SpecError{File: name, Line: i + 1, Msg: "a tab in the indentation: YAML indents with spaces only; replace the tab with spaces"}
+		}
+	}
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	var te *yaml.TypeError

@@ -14,11 +14,13 @@ func TestParseSpecErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"yaml syntax", "kernels: [debian:6.1\n", "m.yaml:1: did not find expected ',' or ']'"},
-		{"unknown key", "kernels: [debian:6.1]\nkernal: x\n", `m.yaml:2: unknown key "kernal" (use kernels, profiles, cases, repeat, expect, go or programs)`},
+		{"unknown key", "kernels: [debian:6.1]\nkernal: x\n", `m.yaml:2: unknown key "kernal" (use kernels, optional, profiles, cases, repeat, expect, go or programs)`},
 		{"no kernels", "cases: ['*']\n", "m.yaml: no kernels: add `kernels: [debian:6.1]` or pass --kernel"},
 		{"bad kernel", "kernels:\n  - debian:6.1\n  - debian:6\n", `m.yaml:3: kernel "debian:6"`},
 		{"bad profile", "kernels: [debian:6.1]\nprofiles:\n  - default\n  - turbo\n", `m.yaml:4: unknown profile "turbo"`},
 		{"bad case glob", "kernels: [debian:6.1]\ncases:\n  - tfo.nope\n", `m.yaml:3: no case matches "tfo.nope"`},
+		{"case glob typo", "kernels: [debian:6.1]\ncases:\n  - tof.*\n", `m.yaml:3: no case matches "tof.*" (did you mean tfo.*?)`},
+		{"tab", "kernels:\n\t- debian:6.1\n", "m.yaml:2: a tab in the indentation: YAML indents with spaces only; replace the tab with spaces"},
 		{"repeat 0 is the default", "kernels: [debian:6.1]\nrepeat: 0\n", ""},
 		{"negative repeat", "kernels: [debian:6.1]\nrepeat: -1\n", "m.yaml:2: repeat must be between 1 and 100, not -1"},
 		{"repeat too big", "kernels: [debian:6.1]\nrepeat: 1000\n", "m.yaml:2: repeat must be between 1 and 100, not 1000"},

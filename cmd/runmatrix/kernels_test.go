@@ -1,0 +1,28 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/kernels/debarchive"
+)
+
+// TestListRowsShowWhatASeriesResolvesTo: debian:6.1 resolves to the newest
+// 6.1 kernel, not to the metapackage an older suite lists as 6.1.
+func TestListRowsShowWhatASeriesResolvesTo(t *testing.T) {
+	k := func(abi, name, version, suite string) kernels.DebianKernel {
+		return kernels.DebianKernel{ABI: abi, Package: debarchive.Package{Name: name, Version: version, Suite: suite}}
+	}
+	ks := []kernels.DebianKernel{
+		k("6.1.0-57", "linux-image-6.1.0-57-amd64-unsigned", "6.1.192-3", "bookworm-security"),
+		k("6.1.0-57", "linux-image-6.1.0-57-amd64", "6.1.192-3", "bookworm"),
+		k("6.1", "linux-image-6.1-amd64", "6.1.180-1~deb11u1", "bullseye-security"),
+		k("6.1.0-52", "linux-image-6.1.0-52-amd64", "6.1.180-1", "bookworm-security"),
+	}
+	rows := listRows(ks, kernels.ArchX86_64)
+	require.Len(t, rows, 3)
+	require.Equal(t, []string{"debian:6.1 → 6.1.0-57", "linux-image-6.1.0-57-amd64-unsigned", "6.1.192-3", "bookworm-security", ""}, rows[1])
+	require.Equal(t, "debian:6.1.0-52", rows[2][0])
+}
