@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
@@ -319,6 +321,17 @@ func TestBadInputStartsNoVM(t *testing.T) {
 	require.NoError(t, os.WriteFile(qemu, []byte("#!/bin/sh\ntouch "+mark+"\nexit 1\n"), 0o755))
 	badExpect := filepath.Join(dir, "m.yaml")
 	require.NoError(t, os.WriteFile(badExpect, []byte("kernels: [debian:6.1]\nexpect:\n  - case: linger0.reset\n    summary: x\n    kernel: '>=3.6'\n"), 0o644))
+	tabbed := filepath.Join(dir, "m-tab.yaml")
+	require.NoError(t, os.WriteFile(tabbed, []byte("kernels:\n\t- debian:6.1\n"), 0o644))
+	// An output directory another run holds (its lock taken here).
+	locked := filepath.Join(dir, "locked")
+	require.NoError(t, os.MkdirAll(locked, 0o755))
+	lf, err := os.Create(filepath.Join(locked, ".runmatrix.lock"))
+	require.NoError(t, err)
+	defer lf.Close()
+	_, err = lf.WriteString("4242\n")
+	require.NoError(t, err)
+	require.NoError(t, unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB))
 	res := filepath.Join(dir, "r.json")
 	require.NoError(t, (&results.Results{Format: results.Format, Cells: []results.Result{{Key: results.Key{Case: "linger0.reset", Profile: "default", Kernel: "k"},
 		Outcome: outcome.Outcome{Status: outcome.OK, Summary: "x=1"}, Reps: 1, Agree: 1}}}).WriteJSON(res))
@@ -342,10 +355,17 @@ func TestBadInputStartsNoVM(t *testing.T) {
 		{"an unknown accelerator", []string{"probe", "--accel", "hvf", k.Path}, "--accel \"hvf\""},
 		{"a mainline keyring that is no keyring", []string{"probe", "--cache-dir", dir, "--mainline-url", srv.URL, "--mainline-keyring", "/etc/passwd", "mainline:v3.6"}, "not an OpenPGP keyring"},
 		{"a mainline range backwards", []string{"bisect", "--case", "linger0.reset", "--kernel", "mainline:v4.0..v3.0"}, "mainline:vA..vB"},
+		{"an unknown command", []string{"foo"}, `unknown command "foo"`},
+		{"an --out that cannot be created", []string{"run", "--kernel", k.Path, "--case", "linger0.reset", "--out", "/proc/runmatrix/out"}, "output directory /proc/runmatrix/out cannot be created"},
+		{"an --out another run holds", []string{"run", "--kernel", k.Path, "--case", "linger0.reset", "--out", locked}, "is in use by another runmatrix run (pid "},
+		{"cases run given two kernels", []string{"cases", "run", "--kernel", k.Path, "--kernel", "debian:6.12"}, "cases run boots one kernel, and 2 --kernel were given"},
+		{"a tab in a matrix file", []string{"run", "-f", tabbed}, "m-tab.yaml:2: a tab in the indentation"},
+		{"a case glob with a typo", []string{"run", "--kernel", k.Path, "--case", "tof.*"}, `no case matches "tof.*" (did you mean tfo.*?)`},
+		{"a reference with a typo", []string{"probe", "debain:6.1"}, "did you mean debian:?"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(tc.args, "--qemu", qemu)
-			if tc.args[0] == "run" || tc.args[0] == "evidence" {
+			if (tc.args[0] == "run" || tc.args[0] == "evidence") && !slices.Contains(tc.args, "--out") {
 				args = append(args, "--out", filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-")))
 			}
 			_, stderr, code := runmatrix(t, 2*time.Minute, args...)
@@ -360,4 +380,14 @@ func TestBadInputStartsNoVM(t *testing.T) {
 			require.NoFileExists(t, mark, "no QEMU was started")
 		})
 	}
+	// What is not bad input but starts nothing either.
+	stdout, stderr, code := runmatrix(t, time.Minute, "--version")
+	require.Equal(t, 0, code, stderr)
+	require.True(t, strings.HasPrefix(stdout, "runmatrix "), stdout)
+	stdout, stderr, code = runmatrix(t, 2*time.Minute, "run", "--dry-run", "--qemu", qemu, "--kernel", k.Path, "--case", "tfo.*", "--out", filepath.Join(dir, "dry"))
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "plan: 22 cells (11 cases × 2 profiles) on 1 kernels, one boot each; nothing booted (--dry-run)")
+	require.Contains(t, stdout, k.Image.Release)
+	require.NoDirExists(t, filepath.Join(dir, "dry"), "a dry run writes nothing")
+	require.NoFileExists(t, mark, "no QEMU was started")
 }

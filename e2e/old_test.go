@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/bootproto"
 	"github.com/runmatrix/runmatrix/internal/casetest"
 	"github.com/runmatrix/runmatrix/matrix/results"
 )
@@ -51,5 +52,19 @@ func TestSerialTransport(t *testing.T) {
 	require.Contains(t, stderr, "over serial", "the guest had no NIC driver")
 	require.Len(t, recs, 1)
 	require.True(t, strings.HasPrefix(recs[0].KernelInfo.Release, "6.12."))
+	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs)
+}
+
+// TestNoConsole boots a kernel with its init told to act as on a kernel
+// whose console it cannot open ("unable to open an initial console"): the
+// ready line can reach the host only through the kernel log (/dev/kmsg),
+// which the kernel prints on its own console; the guest is then reached
+// over its NIC and the case runs.
+func TestNoConsole(t *testing.T) {
+	recs, stderr := casesRun(t, "--kernel", "debian:6.1", "--append", bootproto.NoConsoleEnv+"=1", "--case", "linger0.reset")
+	require.NotContains(t, stderr, "over serial", "reached over the NIC")
+	require.Len(t, recs, 1)
+	require.Equal(t, "ok", string(recs[0].Outcome.Status), recs[0].Outcome.Error)
+	require.Equal(t, bootproto.ConsoleKmsg, recs[0].KernelInfo.Console, "the ready line came through the kernel log")
 	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs)
 }

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -36,6 +37,7 @@ func logf(format string, args ...any) {
 }
 
 func poweroff() {
+	flushKmsg()
 	unix.Sync()
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	select {} // PID 1 must not exit: that would panic the kernel.
@@ -52,20 +54,80 @@ func setupConsole() {
 		name         string
 		major, minor uint32
 	}{{"console", 5, 1}, {"null", 1, 3}, {"zero", 1, 5}, {"random", 1, 8}, {"urandom", 1, 9},
-		{"tty", 5, 0}, {"ttyS0", 4, 64}, {"ttyS1", 4, 65}, {"ptmx", 5, 2}}
+		{"tty", 5, 0}, {"ttyS0", 4, 64}, {"ttyS1", 4, 65}, {"ptmx", 5, 2}, {"kmsg", 1, 11}}
 	for _, n := range nodes {
 		p := "/dev/" + n.name
 		if _, err := os.Stat(p); err != nil {
 			unix.Mknod(p, unix.S_IFCHR|0o600, int(unix.Mkdev(n.major, n.minor)))
 		}
 	}
-	if fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY, 0); err == nil {
+	if os.Getenv(bootproto.NoConsoleEnv) == "" {
+		if fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY, 0); err == nil {
+			for i := 0; i < 3; i++ {
+				unix.Dup2(fd, i)
+			}
+			if fd > 2 {
+				unix.Close(fd)
+			}
+			return
+		}
+	}
+	consoleToKmsg()
+}
+
+// kmsgDone is closed once every line written to stdout and stderr has
+// reached the kernel log; nil when the console is a console.
+var kmsgDone chan struct{}
+
+// consoleToKmsg is for a kernel whose console init cannot open ("unable to
+// open an initial console": say the serial port's IRQ is taken). The
+// kernel still prints its own log on its console, where the host reads,
+// so whatever init writes to stdout and stderr (the ready line, notes,
+// errors, a Go panic) goes there through /dev/kmsg, a line per record.
+// Descriptors 0-2 are filled either way, so no socket ever lands on them.
+func consoleToKmsg() {
+	null, err := unix.Open("/dev/null", unix.O_RDWR, 0)
+	if err == nil {
 		for i := 0; i < 3; i++ {
-			unix.Dup2(fd, i)
+			unix.Dup2(null, i)
 		}
-		if fd > 2 {
-			unix.Close(fd)
+	}
+	kmsg, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
+	if err != nil {
+		return // nowhere to report: the host's boot deadline will say so
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		kmsg.Close()
+		return
+	}
+	unix.Dup2(int(w.Fd()), 1)
+	unix.Dup2(int(w.Fd()), 2)
+	w.Close()
+	kmsgDone = make(chan struct{})
+	go func() {
+		defer close(kmsgDone)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 4096), 64<<10)
+		for sc.Scan() {
+			// Level 3 (err) is above any console_loglevel, "quiet" included.
+			kmsg.Write([]byte("<3>" + sc.Text() + "\n"))
 		}
+	}()
+	fmt.Println(bootproto.NotePrefix + "no usable console: reporting through the kernel log (/dev/kmsg)")
+}
+
+// flushKmsg waits, briefly, until the lines written so far reached the
+// kernel log, so the last of them (a fatal error) is not lost at power-off.
+func flushKmsg() {
+	if kmsgDone == nil {
+		return
+	}
+	unix.Close(1)
+	unix.Close(2)
+	select {
+	case <-kmsgDone:
+	case <-time.After(2 * time.Second):
 	}
 }
 
@@ -97,6 +159,9 @@ func run() error {
 		return err
 	}
 	r := bootproto.Choose(findNICs())
+	if kmsgDone != nil {
+		r.Console = bootproto.ConsoleKmsg
+	}
 	if r.Transport == bootproto.TransportSerial {
 		return serveSerial(srv, r)
 	}

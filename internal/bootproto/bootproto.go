@@ -25,6 +25,12 @@ const (
 	NotePrefix  = "RUNMATRIX-NOTE "
 )
 
+// NoConsoleEnv, given on the kernel command line as NoConsoleEnv=1 (the
+// kernel hands unknown name=value words to init's environment), makes the
+// init behave as on a kernel whose console it cannot open: it reports
+// through the kernel log. It exists to test that path on any kernel.
+const NoConsoleEnv = "runmatrix_noconsole"
+
 // Transports the guest can offer SSH on.
 const (
 	TransportNet    = "net"
@@ -44,7 +50,13 @@ type Ready struct {
 	Iface     string `json:"iface,omitempty"`
 	Driver    string `json:"driver,omitempty"`
 	MAC       string `json:"mac,omitempty"`
+	// Console is "kmsg" when init could not open its console and reports
+	// through the kernel log.
+	Console string `json:"console,omitempty"`
 }
+
+// ConsoleKmsg is Ready.Console for an init reporting through /dev/kmsg.
+const ConsoleKmsg = "kmsg"
 
 // Line formats r as its console line.
 func (r Ready) Line() string {

@@ -409,7 +409,7 @@ func (g *Guest) RunCases(ctx context.Context, emit func(outcome.Result) error, a
 func (g *Guest) Kernel() results.Kernel {
 	return results.Kernel{
 		Ref: g.Booted.Ref.Raw, Release: g.Probe.Release, Arch: g.Probe.Machine, ImageRelease: g.Booted.Image.Release,
-		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, UnameVersion: g.Probe.Version,
+		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, Console: g.Ready.Console, UnameVersion: g.Probe.Version,
 		ImageVersion: g.Booted.Image.Version, QEMU: g.Machine.CommandLine(), AgentSHA256: g.AgentSHA256,
 	}
 }

@@ -53,6 +53,9 @@ type Kernel struct {
 	// Accel and Transport say how the guest ran and was reached.
 	Accel     string `json:"accel,omitempty"`
 	Transport string `json:"transport,omitempty"`
+	// Console is "kmsg" when the guest's init could not open its console
+	// and reported through the kernel log.
+	Console string `json:"console,omitempty"`
 	// UnameVersion is uname -v in the guest; ImageVersion the image's
 	// kernel_version string.
 	UnameVersion string `json:"uname_version,omitempty"`
