@@ -100,6 +100,6 @@ func TestMainlineBuilds(t *testing.T) {
 
 	stdout, stderr, code = runmatrix(t, 10*time.Minute, append([]string{"bisect", "--case", "linger0.reset", "--kernel", "mainline:v6.1..v6.12", "--out", filepath.Join(dir, "bisect")}, flags...)...)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "lineage mainline: 6.1.0 (mainline), 6.12.")
+	require.Contains(t, stdout, "x86_64, all 2 kernels in version order (mainline): 6.1.0 mainline, 6.12.")
 	require.Contains(t, stdout, "no change found")
 }

@@ -163,19 +163,24 @@ func interrupted(t *testing.T, out, spec string) {
 	require.Equal(t, len(recs), len(res.Cells))
 }
 
+// Colours of the HTML report (matrix/report): a failed expectation's red
+// frame, and the first two outcome shades of a row that differs.
+var (
+	failFrame = color.RGBA{0xd7, 0x26, 0x3d, 0xff}
+	shade0    = color.RGBA{0xcf, 0xe8, 0xfc, 0xff}
+	shade1    = color.RGBA{0xfd, 0xe2, 0xb8, 0xff}
+)
+
 // checkScreenshot renders the HTML report in headless Chromium and checks
-// the picture: green cells (as expected) and red cells (mismatch) must be
-// visible, in roughly the proportion the results have.
+// the picture: the failed expectations are framed in red, and as both
+// kernels agree on every row no cell is shaded by outcome (the legend's
+// swatches are all there is of those colours).
 func checkScreenshot(t *testing.T, report string) {
 	t.Helper()
-	counts := screenshotColours(t, report, map[string]color.RGBA{
-		"pass": {0xb7, 0xe4, 0xb7, 0xff}, "fail": {0xf4, 0xa3, 0xa3, 0xff}, "differs": {0xff, 0xe9, 0xa8, 0xff},
-	})
-	require.Greater(t, counts["pass"], 2000, "green cells drawn")
-	require.Greater(t, counts["fail"], 2000, "red mismatch cells drawn")
-	// Both kernels agree on every row, so no row is marked as differing
-	// except in the legend.
-	require.Less(t, counts["differs"], counts["fail"])
+	counts := screenshotColours(t, report, map[string]color.RGBA{"fail": failFrame, "shade0": shade0, "shade1": shade1})
+	require.Greater(t, counts["fail"], 1500, "red frames of the failed expectations drawn")
+	legend := screenshotColours(t, report, map[string]color.RGBA{"shade0": shade0})["shade0"]
+	require.Less(t, counts["shade0"]+counts["shade1"], 3*legend+1, "only the legend is shaded")
 }
 
 // screenshotColours renders the HTML report in headless Chromium and counts
@@ -378,4 +383,54 @@ func TestSharedModeEqualsNamespaces(t *testing.T) {
 	}
 	stdout, _, code := runmatrix(t, time.Minute, "diff", outs[0], outs[1])
 	require.Equal(t, 0, code, "shared mode differs from namespaces:\n%s", stdout)
+}
+
+// TestSysctlsShown runs TFO cases on two kernels whose tcp_fastopen in
+// force differs (6.12 booted with sysctl.net.ipv4.tcp_fastopen=0 and its
+// cases in the initial namespace, as a kernel whose default is 0), merges
+// the two result sets and checks that the table, the HTML report (in
+// Chromium) and the transitions show the values and say the default
+// changed, and that a case not depending on the sysctl shows nothing.
+func TestSysctlsShown(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	cases := []string{"--case", "tfo.sendto.blocking", "--case", "linger0.reset", "--profile", "default", "--format", "none"}
+	_, stderr, code := runmatrix(t, 10*time.Minute, append([]string{"run", "--kernel", "debian:6.1", "--out", a}, cases...)...)
+	require.Equal(t, 0, code, stderr)
+	_, stderr, code = runmatrix(t, 10*time.Minute, append([]string{"run", "--kernel", "debian:6.12", "--shared",
+		"--append", "sysctl.net.ipv4.tcp_fastopen=0", "--out", b}, cases...)...)
+	require.Equal(t, 0, code, stderr)
+	merged := filepath.Join(dir, "merged.json")
+	_, stderr, code = runmatrix(t, time.Minute, "merge", "--force", "-o", merged, filepath.Join(a, "results.json"), filepath.Join(b, "results.json"))
+	require.Equal(t, 0, code, stderr)
+
+	table, stderr, code := runmatrix(t, time.Minute, "table", merged, "--format", "markdown")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, table, "`sendto=5 recv=5 [tcp_fastopen=1]`")
+	require.Contains(t, table, "`sendto=-1 EOPNOTSUPP [tcp_fastopen=0]`")
+	require.Contains(t, table, "the default of net.ipv4.tcp_fastopen changed here: 1 → 0; run with --profile tfo=0 to compare the same setting")
+	for _, l := range strings.Split(table, "\n") {
+		if strings.Contains(l, "linger0.reset") {
+			require.NotContains(t, l, "tcp_fastopen", "linger0.reset does not depend on it")
+		}
+	}
+	// The terminal table fits a narrow terminal.
+	narrow := exec.Command(binary, "table", merged)
+	narrow.Env = append(os.Environ(), "COLUMNS=80")
+	out, err := narrow.Output()
+	require.NoError(t, err)
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		require.LessOrEqual(t, len([]rune(l)), 80, l)
+	}
+	require.Contains(t, string(out), "sendto=-1 EOPNOTSUPP [tcp_fastopen=0]")
+
+	html, stderr, code := runmatrix(t, time.Minute, "table", merged, "--format", "html")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, html, "sendto=-1 EOPNOTSUPP [tcp_fastopen=0]")
+	report := filepath.Join(dir, "report.html")
+	require.NoError(t, os.WriteFile(report, []byte(html), 0o644))
+	counts := screenshotColours(t, report, map[string]color.RGBA{"shade0": shade0, "shade1": shade1})
+	legend := screenshotColours(t, filepath.Join(b, "report.html"), map[string]color.RGBA{"shade0": shade0, "shade1": shade1})
+	require.Greater(t, counts["shade0"], legend["shade0"]+2000, "the first outcome's cell is shaded")
+	require.Greater(t, counts["shade1"], legend["shade1"]+2000, "the other outcome's cell is shaded apart")
 }

@@ -70,12 +70,16 @@ func TestUserCases(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "resuming: 6 of 6 cells already measured")
 
-	// bisect (Debian kernels are bisected per series, so give the two
-	// images as files, one lineage in version order).
+	// bisect over a file and a debian: kernel together: one version order
+	// across their lineages; an i686 kernel, alone of its architecture, is
+	// left out, never mixed in.
 	stdout, stderr, code := runmatrix(t, 5*time.Minute, "bisect", "--cases", "../examples/cases", "--case", "example.so-passpidfd",
-		"--kernel", resolve(t, "debian:6.1").Path, "--kernel", resolve(t, "debian:6.12").Path, "--out", t.TempDir())
+		"--kernel", "debian:6.12", "--kernel", resolve(t, "debian:6.1").Path, "--kernel", "debian:6.1@bookworm/i686", "--out", t.TempDir())
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "first change")
+	require.Contains(t, stdout, "left out: 6.1.176 i386 Debian bookworm is the only i386 kernel given")
+	require.Regexp(t, `example.so-passpidfd under default, x86_64, all 2 kernels in one version order, across 2 lineages \(Debian build \(file or URL\), debian 6.12\): 6.1.0 Debian file, 6.12.\d+ Debian trixie`, stdout)
+	require.Regexp(t, `first change: 6.1.0 Debian file → 6.12.\d+ Debian trixie`, stdout)
+	require.Contains(t, stdout, "this boundary falls between two lineages")
 	require.Contains(t, stdout, "passpidfd=-1 ENOPROTOOPT")
 	require.Contains(t, stdout, "passpidfd=0")
 
