@@ -305,6 +305,9 @@ func (r *Results) FindTransitions() []Transition {
 			seen[text] = true
 			if prev != nil {
 				t.Notes = append(t.Notes, SysctlNotes(t.Sysctls, k[1], prev, c)...)
+				if a, b := prev.KernelInfo.ArchFamily(), c.KernelInfo.ArchFamily(); a != b {
+					t.Notes = append(t.Notes, fmt.Sprintf("between %s and %s: the architecture changes too (%s → %s), so the difference may be the architecture's", prev.KernelInfo.Label(), label, a, b))
+				}
 			}
 			t.Runs = append(t.Runs, Run{Outcome: text, Kernels: []string{c.Kernel}, First: label, Last: label})
 			runCells = append(runCells, []*Result{c})
