@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 )
 
 // maxConfig bounds an embedded .config once decompressed (real ones are
@@ -17,21 +16,9 @@ const maxConfig = 4 << 20
 // (CONFIG_IKCONFIG: gzip data between the markers "IKCFG_ST" and
 // "IKCFG_ED" in vmlinux), or nil when the image carries none.
 func ImageConfig(ctx context.Context, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	vmlinux, err := Vmlinux(ctx, path)
 	if err != nil {
 		return nil, err
-	}
-	img, err := ParseImage(b)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := payloadOf(b, img.Protocol)
-	if err != nil {
-		return nil, err
-	}
-	vmlinux, err := decompress(ctx, payload, img.Compression, 0)
-	if err != nil {
-		return nil, fmt.Errorf("decompress %s payload of %s: %w", img.Compression, path, err)
 	}
 	return configIn(vmlinux)
 }

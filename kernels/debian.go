@@ -43,8 +43,12 @@ var (
 	retiredNewest    = "4.19"
 )
 
-// knownCodenames are Debian's release names, for "did you mean" hints.
-var knownCodenames = append([]string{"sid", "forky", "trixie", "bookworm", "bullseye"}, retiredCodenames...)
+// DebianReleases are the release names a debian: reference may give:
+// codenames (newest first) and the suites' aliases.
+func DebianReleases() []string {
+	out := append([]string{"sid", "forky", "trixie", "bookworm", "bullseye"}, retiredCodenames...)
+	return append(out, currentAliases...)
+}
 
 // mayBeRetired reports whether a series or ABI version is old enough to be
 // on the archive of retired releases.

@@ -3,8 +3,6 @@
 package kernels
 
 import (
-	"github.com/runmatrix/runmatrix/internal/suggest"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,12 +69,8 @@ func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) 
 			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
 		}
 		archives := strings.Join(nonEmpty(r.Debian.Mirror, r.Debian.SecurityMirror, r.Debian.RetiredMirror, r.Debian.Snapshot), ", ")
-		hint := ""
-		if ref.Codename != "" {
-			hint = suggest.Hint(ref.Codename, append(append([]string{}, knownCodenames...), currentAliases...))
-		}
-		return nil, inputErr("kernel %s: no Debian archive (%s) has a linux-image-…-%s package of it for %s%s; see `runmatrix kernels list debian:`",
-			ref.Raw, archives, flav, debArch, hint)
+		return nil, inputErr("kernel %s: no Debian archive (%s) has a linux-image-…-%s package of it for %s; see `runmatrix kernels list debian:`",
+			ref.Raw, archives, flav, debArch)
 	}
 	if ks[0].Stale {
 		r.logf("warning: %s/dists/%s, where %s comes from, is past its Valid-Until: that mirror has stopped syncing it", ks[0].Mirror, ks[0].Suite, ks[0].Name)

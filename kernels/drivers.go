@@ -16,6 +16,21 @@ import (
 // its pci_driver name) as a NUL-terminated string in the decompressed
 // payload, so a whole-word match of "\x00name\x00" finds it.
 func BuiltinDrivers(ctx context.Context, path string, names []string) ([]string, error) {
+	vmlinux, err := Vmlinux(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, n := range names {
+		if bytes.Contains(vmlinux, []byte("\x00"+n+"\x00")) {
+			found = append(found, n)
+		}
+	}
+	return found, nil
+}
+
+// Vmlinux returns the decompressed kernel inside the boot image at path.
+func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -32,13 +47,7 @@ func BuiltinDrivers(ctx context.Context, path string, names []string) ([]string,
 	if err != nil {
 		return nil, fmt.Errorf("decompress %s payload of %s: %w", img.Compression, path, err)
 	}
-	var found []string
-	for _, n := range names {
-		if bytes.Contains(vmlinux, []byte("\x00"+n+"\x00")) {
-			found = append(found, n)
-		}
-	}
-	return found, nil
+	return vmlinux, nil
 }
 
 // CachedBuiltinDrivers is BuiltinDrivers remembered in c by the image's

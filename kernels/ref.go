@@ -1,11 +1,8 @@
 package kernels
 
 import (
-	"os"
-
 	"encoding/hex"
 	"fmt"
-	"github.com/runmatrix/runmatrix/internal/suggest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -118,20 +115,14 @@ func ParseRef(s string) (Ref, error) {
 		u.Fragment = ""
 		r.URL = u.String()
 	default:
-		// A mistyped scheme ("debain:6.1") would otherwise be taken for a
-		// file name and fail later as a missing file.
-		if scheme, _, ok := strings.Cut(s, ":"); ok && !strings.Contains(scheme, "/") {
-			if hint := suggest.Hint(scheme+":", []string{"debian:", "mainline:", "https:", "http:"}); hint != "" {
-				if _, err := os.Stat(s); err != nil {
-					return r, fmt.Errorf("kernel %q: unknown kind of reference%s", s, hint)
-				}
-			}
-		}
 		r.Kind = KindFile
 		r.Path = s
 	}
 	return r, nil
 }
+
+// Schemes are the prefixes of references that are not file paths.
+func Schemes() []string { return []string{"debian:", "mainline:", "https:", "http:"} }
 
 // parseArch reads the /ARCH suffix of a debian: or mainline: reference.
 func parseArch(s, what, arch string) (string, error) {

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/runmatrix/runmatrix/internal/suggest"
 	"github.com/runmatrix/runmatrix/kernels"
 )
 
@@ -58,6 +61,29 @@ func newKernelsListCmd() *cobra.Command {
 	}
 	gf.register(cmd.Flags())
 	return cmd
+}
+
+// refTypo refuses a reference that looks mistyped, with "did you mean":
+// a scheme near a known one where no such file exists ("debain:6.1"
+// would otherwise fail later as a missing file), or a Debian release name
+// near a known one ("debian:bookwrom", which would otherwise be looked
+// for in every archive).
+func refTypo(ref string) error {
+	if scheme, _, ok := strings.Cut(ref, ":"); ok && !strings.Contains(scheme, "/") && !slices.Contains(kernels.Schemes(), scheme+":") {
+		if hint := suggest.Hint(scheme+":", kernels.Schemes()); hint != "" {
+			if _, err := os.Stat(ref); err != nil {
+				return usage("kernel %q: unknown kind of reference%s", ref, hint)
+			}
+		}
+	}
+	r, err := kernels.ParseRef(ref)
+	if err != nil || r.Kind != kernels.KindDebian || r.Codename == "" || slices.Contains(kernels.DebianReleases(), r.Codename) {
+		return nil
+	}
+	if hint := suggest.Hint(r.Codename, kernels.DebianReleases()); hint != "" {
+		return usage("kernel %q: %q is no Debian release runmatrix knows%s", ref, r.Codename, hint)
+	}
+	return nil
 }
 
 // listRows are the rows of `kernels list debian:`: the newest package of
@@ -191,6 +217,9 @@ func newKernelsFetchCmd() *cobra.Command {
 func expandRefs(ctx context.Context, r *kernels.Resolver, refs []string) ([]string, error) {
 	var out []string
 	for _, ref := range refs {
+		if err := refTypo(ref); err != nil {
+			return nil, err
+		}
 		got, err := r.Expand(ctx, ref)
 		if err != nil {
 			return nil, err

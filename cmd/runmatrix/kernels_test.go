@@ -26,3 +26,25 @@ func TestListRowsShowWhatASeriesResolvesTo(t *testing.T) {
 	require.Equal(t, []string{"debian:6.1 → 6.1.0-57", "linux-image-6.1.0-57-amd64-unsigned", "6.1.192-3", "bookworm-security", ""}, rows[1])
 	require.Equal(t, "debian:6.1.0-52", rows[2][0])
 }
+
+func TestRefTypo(t *testing.T) {
+	for _, tc := range []struct{ ref, want string }{
+		{"debain:6.1", "did you mean debian:?"},
+		{"mainlne:v3.6", "did you mean mainline:?"},
+		{"debian:bookwrom", "did you mean bookworm?"},
+		{"debian:stabel", "did you mean stable?"},
+		{"debian:bookworm", ""},
+		{"debian:6.1", ""},
+		{"./bzImage", ""},
+		{"zzz:qqq", ""}, // a file name with a colon, far from any scheme
+	} {
+		err := refTypo(tc.ref)
+		if tc.want == "" {
+			require.NoError(t, err, tc.ref)
+			continue
+		}
+		require.ErrorContains(t, err, tc.want, tc.ref)
+		var ue *usageError
+		require.ErrorAs(t, err, &ue, "bad input: exit 2")
+	}
+}

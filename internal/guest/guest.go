@@ -214,24 +214,7 @@ func (env *Env) extraFiles(ctx context.Context, k *kernels.Kernel) ([]initramfs.
 // in an anonymous memory file handed to QEMU as a descriptor: no key is
 // ever written to disk.
 func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries, extra ...initramfs.File) (initrd *os.File, dir string, mods []initramfs.Module, err error) {
-	if k.ModulesDir != "" && !env.Opts.NoModules {
-		stacks := moduleStacks(env.Opts.NICs)
-		for _, m := range env.Modules {
-			stacks = append([][]string{{m}}, stacks...)
-		}
-		if mods, err = initramfs.NICModules(k.ModulesDir, stacks); err != nil {
-			return nil, "", nil, err
-		}
-	}
-	initBin, err := os.ReadFile(bins.Init)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	agent, err := os.ReadFile(bins.Agent)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	base, err := initramfs.Base(env.Cache, initBin, agent, mods, extra...)
+	base, mods, err := env.base(k, bins, extra...)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -258,6 +241,33 @@ func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries, extra ...initr
 		return nil, "", nil, err
 	}
 	return initrd, dir, mods, nil
+}
+
+// base returns the cached base initramfs of k's guests (init, agent, the
+// modules they load, extra files) and the modules in it: everything but
+// the per-guest keys and seed.
+func (env *Env) base(k *kernels.Kernel, bins guestbin.Binaries, extra ...initramfs.File) (string, []initramfs.Module, error) {
+	var mods []initramfs.Module
+	if k.ModulesDir != "" && !env.Opts.NoModules {
+		stacks := moduleStacks(env.Opts.NICs)
+		for _, m := range env.Modules {
+			stacks = append([][]string{{m}}, stacks...)
+		}
+		var err error
+		if mods, err = initramfs.NICModules(k.ModulesDir, stacks); err != nil {
+			return "", nil, err
+		}
+	}
+	initBin, err := os.ReadFile(bins.Init)
+	if err != nil {
+		return "", nil, err
+	}
+	agent, err := os.ReadFile(bins.Agent)
+	if err != nil {
+		return "", nil, err
+	}
+	base, err := initramfs.Base(env.Cache, initBin, agent, mods, extra...)
+	return base, mods, err
 }
 
 // guestDirPrefix names guest working directories; the pid after it tells

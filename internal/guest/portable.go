@@ -48,25 +48,7 @@ func (env *Env) WritePortable(ctx context.Context, k *kernels.Kernel, dir, stem 
 	if err != nil {
 		return nil, err
 	}
-	var mods []initramfs.Module
-	if k.ModulesDir != "" && !env.Opts.NoModules {
-		stacks := moduleStacks(env.Opts.NICs)
-		for _, m := range env.Modules {
-			stacks = append([][]string{{m}}, stacks...)
-		}
-		if mods, err = initramfs.NICModules(k.ModulesDir, stacks); err != nil {
-			return nil, err
-		}
-	}
-	initBin, err := os.ReadFile(bins.Init)
-	if err != nil {
-		return nil, err
-	}
-	agent, err := os.ReadFile(bins.Agent)
-	if err != nil {
-		return nil, err
-	}
-	base, err := initramfs.Base(env.Cache, initBin, agent, mods, extra...)
+	base, mods, err := env.base(k, bins, extra...)
 	if err != nil {
 		return nil, err
 	}
