@@ -26,13 +26,19 @@ func newEvidenceCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "evidence (--case GLOB | -- PROGRAM ARGS...) (--kernel K... | --from results.json) [--out report/]",
-		Short: "Write a bug-report bundle (REPORT.md, repro.c) for cells that differ between kernels",
+		Short: "Write a bug-report bundle (REPORT.md, repro.c, bootable kernels) for cells that differ between kernels",
 		Long: `Write OUT/REPORT.md and its attachments for the chosen cases: a statement of
-the difference and a kernel × outcome table; per kernel the exact version
-string, arch, how the image was obtained, the sysctls in force, the ordered
-syscall trace and the guest console lines; how to re-run (the runmatrix
-command, the QEMU command line, the agent's sha256); and repro.c, a standalone
-C reproducer generated from the case's steps that prints the same outcome line.
+the difference and a kernel × outcome table; the first mainline release measured
+with each outcome, or the bisect command that would find it; per kernel the
+exact version string, arch, how the image was obtained, the sysctls in force,
+the ordered syscall trace and the guest console lines; how to re-run. The
+bundle boots without runmatrix: per kernel the image, an initramfs with the
+same init, agent and modules (SSH keys made for the bundle), the client key,
+the kernel's .config where the package or image has one, and a QEMU command
+line that boots when pasted in OUT. repro.c is a standalone C reproducer
+generated from the case's steps that prints the same outcome line and exits 0
+on the oldest kernel's outcome, 1 on any other (--new-is-good swaps them), for
+git bisect run.
 
 With --kernel the cases are run now (boots each kernel once); with --from the
 cells come from an earlier run's results.json. When the chosen kernels agree,
