@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -282,4 +283,26 @@ func TestSchedulerSaysBootingOnlyOnceTheBootStarts(t *testing.T) {
 	require.Equal(t, []string{"waiting for a guest slot", "booting"}, states[:2], "a queued kernel is not shown booting")
 	require.True(t, strings.HasPrefix(states[2], "case 1/"), states[2])
 	require.Equal(t, "done", states[len(states)-1])
+}
+
+// TestSchedulerStartsLongestCellsFirst: with durations known, a guest gets
+// its cells longest first (unknown ones after, in plan order).
+func TestSchedulerStartsLongestCellsFirst(t *testing.T) {
+	pool := newFakePool()
+	s, path := newScheduler(t, pool)
+	p := plan(t, "a")
+	cells := p.For("a")
+	slow := cells[len(cells)-1].Case
+	s.Expected = func(c Cell) time.Duration {
+		if c.Case == slow {
+			return 3 * time.Second
+		}
+		return 0
+	}
+	require.NoError(t, s.Run(context.Background(), p))
+	recs, err := results.ReadJournal(path)
+	require.NoError(t, err)
+	require.Equal(t, slow, recs[0].Case, "the slowest cell ran first")
+	require.Equal(t, cells[0].Case, recs[1].Case, "the unknown ones keep their order")
+	require.Len(t, recs, len(cells))
 }

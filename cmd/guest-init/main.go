@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -147,49 +148,124 @@ func run() error {
 			return nil // a bare boot for benchmarks: power off at once
 		}
 	}
-	seedEntropy()
 	os.Setenv("PATH", "/tmp/runmatrix:/bin:/sbin:/usr/bin")
 	os.Setenv("HOME", "/tmp")
 	loadModules()
 	if err := netif.Up("lo", "127.0.0.1", "255.0.0.0"); err != nil {
 		logf("lo: %v", err)
 	}
-	srv, err := newServer()
-	if err != nil {
-		return err
-	}
 	r := bootproto.Choose(findNICs())
 	if kmsgDone != nil {
 		r.Console = bootproto.ConsoleKmsg
 	}
-	if r.Transport == bootproto.TransportSerial {
-		return serveSerial(srv, r)
+	serial, err := os.OpenFile(bootproto.SerialDevice, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err == nil {
+		err = makeRaw(int(serial.Fd()))
 	}
-	if err := netif.Up(r.Iface, bootproto.GuestIP, "255.255.255.0"); err != nil {
-		return fmt.Errorf("configure %s: %w", r.Iface, err)
+	if err != nil && (r.Transport == bootproto.TransportSerial || !fileExists(bootproto.RunPath)) {
+		return fmt.Errorf("%s, which carries the run's keys (and SSH where no NIC has a driver): %w", bootproto.SerialDevice, err)
 	}
-	l, err := net.Listen("tcp4", ":22")
+	var l net.Listener
+	if r.Transport == bootproto.TransportNet {
+		if err := netif.Up(r.Iface, bootproto.GuestIP, "255.255.255.0"); err != nil {
+			return fmt.Errorf("configure %s: %w", r.Iface, err)
+		}
+		if l, err = net.Listen("tcp4", ":22"); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	// Everything so far is the same for every guest of this kernel: the
+	// host may save the guest while it waits here, and start later guests
+	// from that point. What is particular to one guest comes after.
+	var port *bufio.Reader
+	if serial != nil {
+		port = bufio.NewReaderSize(serial, bootproto.MaxRunLine)
+	}
+	rl, err := readRun(port)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
+	}
+	applyRun(rl)
+	srv, err := newServer(rl)
+	if err != nil {
+		return err
 	}
 	fmt.Println(r.Line())
+	if r.Transport == bootproto.TransportSerial {
+		for {
+			srv.ServeConn(serialConn{serial, port})
+		}
+	}
 	return srv.Serve(l)
 }
 
-func newServer() (*sshserver.Server, error) {
-	hk, err := os.ReadFile(bootproto.HostKeyPath)
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// readRun returns the guest's run line: from the initramfs when it holds
+// one (a guest booted without runmatrix), else from the host on ttyS1,
+// after saying so on the console. Lines that are not a run line (noise on
+// the port) are skipped; what follows the line stays in port for SSH.
+func readRun(port *bufio.Reader) (bootproto.Run, error) {
+	if b, err := os.ReadFile(bootproto.RunPath); err == nil {
+		return bootproto.ParseRun(string(b))
+	}
+	fmt.Println(bootproto.WaitLine)
+	for {
+		line, err := port.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			return bootproto.Run{}, fmt.Errorf("run line on %s longer than %d bytes", bootproto.SerialDevice, bootproto.MaxRunLine)
+		}
+		if err != nil {
+			return bootproto.Run{}, fmt.Errorf("read the run line on %s: %w", bootproto.SerialDevice, err)
+		}
+		if i := bytes.Index(line, []byte(bootproto.RunPrefix)); i >= 0 {
+			return bootproto.ParseRun(string(line[i:]))
+		}
+	}
+}
+
+// applyRun makes the guest its own: the host's seed credited to the
+// entropy pool and the pool reseeded (RNDRESEEDCRNG, Linux 4.17 on), so
+// two guests started from one snapshot draw different random numbers
+// (keys, ports, TCP initial sequence numbers), and the host's clock.
+func applyRun(r bootproto.Run) {
+	if r.UnixNano > 0 {
+		tv := unix.NsecToTimeval(r.UnixNano)
+		if err := unix.Settimeofday(&tv); err != nil {
+			logf("set the clock: %v", err)
+		}
+	}
+	if len(r.Seed) == 0 {
+		return
+	}
+	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
+	if err != nil {
+		logf("entropy seed: %v", err)
+		return
+	}
+	defer f.Close()
+	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+	info := make([]byte, 8+len(r.Seed))
+	binary.LittleEndian.PutUint32(info[0:], uint32(len(r.Seed)*8))
+	binary.LittleEndian.PutUint32(info[4:], uint32(len(r.Seed)))
+	copy(info[8:], r.Seed)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.RNDADDENTROPY, uintptr(unsafe.Pointer(&info[0]))); errno != 0 {
+		logf("entropy seed: RNDADDENTROPY: %v", errno)
+	}
+	// Older kernels have no RNDRESEEDCRNG (EINVAL): their pool mixes the
+	// seed in as it is used.
+	unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.RNDRESEEDCRNG, 0)
+}
+
+func newServer(r bootproto.Run) (*sshserver.Server, error) {
+	signer, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(r.HostKey))
 	if err != nil {
 		return nil, fmt.Errorf("host key: %w", err)
 	}
-	signer, err := ssh.ParsePrivateKey(hk)
-	if err != nil {
-		return nil, fmt.Errorf("host key: %w", err)
-	}
-	ak, err := os.ReadFile(bootproto.AuthorizedKeyPath)
-	if err != nil {
-		return nil, fmt.Errorf("authorized key: %w", err)
-	}
-	pub, _, _, _, err := ssh.ParseAuthorizedKey(ak)
+	pub, err := ssh.NewPublicKey(ed25519.PublicKey(r.AuthorizedKey))
 	if err != nil {
 		return nil, fmt.Errorf("authorized key: %w", err)
 	}
@@ -219,31 +295,6 @@ func loadModules() {
 	}
 }
 
-// seedEntropy credits the host's random seed to the kernel's pool. A guest
-// under emulation with no hardware RNG can otherwise block in getrandom()
-// (the SSH handshake's first call) until the pool fills, over a second on
-// recent kernels and far longer on old ones.
-func seedEntropy() {
-	seed, err := os.ReadFile(bootproto.SeedPath)
-	if err != nil || len(seed) == 0 {
-		return
-	}
-	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
-	if err != nil {
-		logf("entropy seed: %v", err)
-		return
-	}
-	defer f.Close()
-	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
-	info := make([]byte, 8+len(seed))
-	binary.LittleEndian.PutUint32(info[0:], uint32(len(seed)*8))
-	binary.LittleEndian.PutUint32(info[4:], uint32(len(seed)))
-	copy(info[8:], seed)
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.RNDADDENTROPY, uintptr(unsafe.Pointer(&info[0]))); errno != 0 {
-		logf("entropy seed: RNDADDENTROPY: %v", errno)
-	}
-}
-
 // findNICs lists the network interfaces other than lo, with their drivers.
 func findNICs() []bootproto.NIC {
 	ents, _ := os.ReadDir("/sys/class/net")
@@ -257,21 +308,6 @@ func findNICs() []bootproto.NIC {
 		nics = append(nics, bootproto.NIC{Iface: e.Name(), Driver: filepath.Base(d), MAC: string(bytes.TrimSpace(a))})
 	}
 	return nics
-}
-
-// serveSerial serves SSH on the serial port, one host connection after another.
-func serveSerial(srv *sshserver.Server, r bootproto.Ready) error {
-	f, err := os.OpenFile(bootproto.SerialDevice, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return fmt.Errorf("serial transport: %w", err)
-	}
-	if err := makeRaw(int(f.Fd())); err != nil {
-		return fmt.Errorf("serial transport: raw mode on %s: %w", bootproto.SerialDevice, err)
-	}
-	fmt.Println(r.Line())
-	for {
-		srv.ServeConn(serialConn{f})
-	}
 }
 
 // makeRaw puts the tty in raw 8-bit mode without flow control, so SSH's
@@ -290,9 +326,15 @@ func makeRaw(fd int) error {
 	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
-// serialConn is the serial port as the net.Conn the SSH server wants. Close
-// is a no-op: the port outlives one host connection.
-type serialConn struct{ *os.File }
+// serialConn is the serial port as the net.Conn the SSH server wants:
+// reads go through the reader that took the run line off the port, and
+// Close is a no-op, as the port outlives one host connection.
+type serialConn struct {
+	*os.File
+	r *bufio.Reader
+}
+
+func (c serialConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
 func (serialConn) Close() error                       { return nil }
 func (serialConn) LocalAddr() net.Addr                { return serialAddr{} }

@@ -41,6 +41,8 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
 	fs.StringSliceVar(&f.opts.NICs, "nic", nil, "offer only these NIC models ("+strings.Join(guest.NICModels(), ", ")+"; default: those the kernel has drivers for)")
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
+	fs.BoolVar(&f.opts.NoSnapshot, "no-snapshot", false, "boot every guest cold: save no guest, start none from a saved one")
+	fs.IntVar(&f.opts.SnapshotMaxMB, "snapshot-max", guest.DefaultSnapshotMaxMB, "MiB of saved guests the cache keeps (least recently used go first; `runmatrix kernels snapshots` lists them)")
 	env := kernels.DebianFromEnv()
 	fs.StringVar(&f.debian.Mirror, "debian-mirror", env.Mirror, "Debian archive for debian: kernels (env RUNMATRIX_DEBIAN_MIRROR)")
 	fs.StringVar(&f.debian.SecurityMirror, "debian-security-mirror", env.SecurityMirror, "Debian security archive (env RUNMATRIX_DEBIAN_SECURITY_MIRROR)")
@@ -71,6 +73,8 @@ func (f *guestFlags) check() error {
 		return usage("--case-jobs %d: give at least 1", o.CaseJobs)
 	case f.jobs < 0:
 		return usage("--jobs %d: give 0 (automatic) or more", f.jobs)
+	case o.SnapshotMaxMB < 0:
+		return usage("--snapshot-max %d: give 0 (keep none) or more (MiB)", o.SnapshotMaxMB)
 	case o.BootTimeout <= 0 || o.SSHTimeout <= 0 || o.CommandTimeout <= 0 || o.CaseTimeout <= 0:
 		return usage("timeouts must be positive durations such as 90s or 3m")
 	}
@@ -123,5 +127,6 @@ func (f *guestFlags) pool(log func(string)) (*guest.Pool, error) {
 		return nil, fmt.Errorf("guest environment: %w", err)
 	}
 	env.Bins.Log = log
+	env.Log = log
 	return guest.NewPool(env, f.resolver(cache, log), f.accel, f.jobs, log), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runmatrix/runmatrix/internal/guest"
 	"github.com/runmatrix/runmatrix/internal/suggest"
 	"github.com/runmatrix/runmatrix/kernels"
 )
@@ -18,10 +19,77 @@ import (
 func newKernelsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kernels",
-		Short: "List the kernels the catalog offers and fill the cache ahead of a run",
+		Short: "List the kernels the catalog offers, fill the cache ahead of a run, list and prune saved guests",
 	}
-	cmd.AddCommand(newKernelsListCmd(), newKernelsFetchCmd())
+	cmd.AddCommand(newKernelsListCmd(), newKernelsFetchCmd(), newKernelsSnapshotsCmd())
 	return cmd
+}
+
+func newKernelsSnapshotsCmd() *cobra.Command {
+	var (
+		gf    guestFlags
+		prune bool
+		keep  int
+	)
+	cmd := &cobra.Command{
+		Use:   "snapshots [--prune [--keep MiB]]",
+		Short: "List the saved guests later boots start from (most recently used first), or prune them",
+		Long: `A guest is saved (QEMU migration to a file) the first time its kernel boots to
+the point where nothing particular to a run has entered it; later guests of the
+same kernel, QEMU, machine, memory, CPUs, accelerator and initramfs start from
+it in well under a second instead of booting. The cache keeps at most
+--snapshot-max MiB of them on every run, the least recently used going first.
+--prune removes them down to --keep MiB (0, the default, removes them all).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cache, err := gf.cache()
+			if err != nil {
+				return err
+			}
+			if prune {
+				if keep < 0 {
+					return usage("--keep %d: give 0 or more (MiB)", keep)
+				}
+				gone, err := guest.PruneSnapshots(cache, int64(keep)<<20)
+				if err != nil {
+					return err
+				}
+				var n int64
+				for _, s := range gone {
+					n += s.Bytes
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %d saved guests (%d MiB)\n", len(gone), n>>20)
+				return nil
+			}
+			all, err := guest.Snapshots(cache)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "KERNEL\tRELEASE\tMIB\tUSED\tQEMU\tKEY")
+			var total int64
+			for _, s := range all {
+				total += s.Bytes
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", dashIfEmpty(s.Ref), dashIfEmpty(s.Release), s.Bytes>>20, s.Used.Format("2006-01-02 15:04"), dashIfEmpty(s.QEMU), s.Key)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d saved guests, %d MiB\n", len(all), total>>20)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&gf.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/runmatrix)")
+	cmd.Flags().BoolVar(&prune, "prune", false, "remove saved guests, least recently used first")
+	cmd.Flags().IntVar(&keep, "keep", 0, "with --prune: MiB of saved guests to keep")
+	return cmd
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func newKernelsListCmd() *cobra.Command {

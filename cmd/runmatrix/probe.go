@@ -18,13 +18,20 @@ import (
 
 // probeResult is one kernel's line of `runmatrix probe`.
 type probeResult struct {
-	Ref          string   `json:"ref"`
-	Release      string   `json:"release"`
-	Machine      string   `json:"machine"`
-	Transport    string   `json:"transport"`
-	Driver       string   `json:"driver,omitempty"`
-	Accel        string   `json:"accel"`
-	ReadySeconds float64  `json:"ready_seconds"`
+	Ref          string  `json:"ref"`
+	Release      string  `json:"release"`
+	Machine      string  `json:"machine"`
+	Transport    string  `json:"transport"`
+	Driver       string  `json:"driver,omitempty"`
+	Accel        string  `json:"accel"`
+	ReadySeconds float64 `json:"ready_seconds"`
+	// Restored is set when the guest started from a saved guest;
+	// SavedSeconds and SnapshotBytes when this boot saved one.
+	Restored      bool    `json:"restored"`
+	SavedSeconds  float64 `json:"saved_seconds,omitempty"`
+	SnapshotBytes int64   `json:"snapshot_bytes,omitempty"`
+	// HostKey is the fingerprint of the guest's own SSH host key.
+	HostKey      string   `json:"host_key,omitempty"`
 	ImageRelease string   `json:"image_release,omitempty"`
 	ImageArch    string   `json:"image_arch,omitempty"`
 	Error        string   `json:"error"`
@@ -142,22 +149,32 @@ func probeOne(ctx context.Context, pool *guest.Pool, r probeResult) probeResult 
 	r.Release, r.Machine = g.Probe.Release, g.Probe.Machine
 	r.Transport, r.Driver = g.Ready.Transport, g.Ready.Driver
 	r.ReadySeconds = float64(g.ReadyAfter.Milliseconds()) / 1000
+	r.Restored, r.SavedSeconds, r.SnapshotBytes = g.Restored, g.Saved.Seconds(), g.SavedBytes
+	r.HostKey = g.HostKeyFingerprint()
 	return r
 }
 
 func printProbe(w io.Writer, results []probeResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KERNEL\tRELEASE\tMACHINE\tTRANSPORT\tACCEL\tREADY\tERROR")
+	fmt.Fprintln(tw, "KERNEL\tRELEASE\tMACHINE\tTRANSPORT\tACCEL\tREADY\tFROM\tERROR")
 	for _, r := range results {
 		transport := r.Transport
 		if r.Driver != "" {
 			transport += " (" + r.Driver + ")"
 		}
-		ready := ""
+		ready, from := "", ""
 		if r.Error == "" {
-			ready = fmt.Sprintf("%.1fs", r.ReadySeconds)
+			ready = fmt.Sprintf("%.2fs", r.ReadySeconds)
+			switch {
+			case r.Restored:
+				from = "saved guest"
+			case r.SnapshotBytes > 0:
+				from = fmt.Sprintf("boot (saved, %.2fs, %d MiB)", r.SavedSeconds, r.SnapshotBytes>>20)
+			default:
+				from = "boot"
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref, dash(r.Release), dash(r.Machine), dash(transport), dash(r.Accel), dash(ready), r.Error)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref, dash(r.Release), dash(r.Machine), dash(transport), dash(r.Accel), dash(ready), dash(from), r.Error)
 	}
 	tw.Flush()
 	for _, r := range results {

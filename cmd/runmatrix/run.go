@@ -437,6 +437,8 @@ type session struct {
 	prior []results.Record
 	// lock holds the output directory for this run alone.
 	lock *os.File
+	// durations is the cache file remembering how long cells took.
+	durations string
 }
 
 // lockFile, in an output directory, is held (flock) by the run writing there.
@@ -503,6 +505,9 @@ func openSession(ctx context.Context, f *runFlags, kernels []string, stderr io.W
 		ss.journal.Close()
 		return nil, err
 	}
+	if cache, err := f.gf.cache(); err == nil {
+		ss.durations, _ = cache.Path("durations.json")
+	}
 	if err := f.user.attach(ctx, ss.pool, kernels); err != nil {
 		ss.close()
 		return nil, err
@@ -524,7 +529,19 @@ func (ss *session) run(ctx context.Context, p *matrix.Plan, stderr io.Writer) er
 	}
 	defer prog.Close()
 	sched := &matrix.Scheduler{Pool: ss.pool, Journal: ss.journal, Progress: prog, Log: ss.log}
-	return sched.Run(ctx, p)
+	var durations results.Durations
+	if ss.durations != "" {
+		durations = results.ReadDurations(ss.durations)
+		sched.Expected = durations.Of
+	}
+	err := sched.Run(ctx, p)
+	if durations != nil {
+		if recs, rerr := results.ReadJournal(ss.journalPath); rerr == nil {
+			durations.Add(recs)
+			_ = durations.Write(ss.durations) // only an ordering hint: losing it costs nothing
+		}
+	}
+	return err
 }
 
 // fold reads the journal and folds the records of the plan's cells.

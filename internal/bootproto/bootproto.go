@@ -3,27 +3,76 @@
 package bootproto
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
 // Paths inside the initramfs.
 const (
-	HostKeyPath       = "/etc/runmatrix/host_key"
-	AuthorizedKeyPath = "/etc/runmatrix/authorized_key"
-	// SeedPath holds random bytes from the host that the init credits to
-	// the kernel's entropy pool, so getrandom() does not block early boot.
-	SeedPath        = "/etc/runmatrix/seed"
+	// RunPath holds a run line (RunPrefix and a Run) in the initramfs of a
+	// guest booted without runmatrix (an evidence bundle's); a guest of a
+	// run gets its line on ttyS1 instead, after its snapshot point.
+	RunPath         = "/etc/runmatrix/run"
 	ModulesListPath = "/etc/runmatrix/modules"
 	ModulesDir      = "/lib/runmatrix-modules"
 )
 
 // Console line prefixes.
 const (
+	// WaitLine is what init prints once it is up and about to wait for its
+	// run line: everything before it is the same for every guest of the
+	// kernel, so the host may save the guest there and start later guests
+	// from that snapshot.
+	WaitLine    = "RUNMATRIX-WAIT"
 	ReadyPrefix = "RUNMATRIX-READY "
 	FatalPrefix = "RUNMATRIX-FATAL "
 	NotePrefix  = "RUNMATRIX-NOTE "
+	// RunPrefix starts the line the host writes to ttyS1 (or RunPath holds)
+	// with what is particular to one guest.
+	RunPrefix = "RUNMATRIX-RUN "
 )
+
+// MaxRunLine bounds a run line, which the init reads before it trusts
+// anything else from the host.
+const MaxRunLine = 64 << 10
+
+// Run is what is particular to one guest, handed over after its snapshot
+// point so that no two guests started from one snapshot share it.
+type Run struct {
+	// HostKey is the seed of the guest's ed25519 SSH host key;
+	// AuthorizedKey the client's ed25519 public key. Raw 32 bytes each:
+	// the line crosses a serial port, where every byte costs.
+	HostKey       []byte `json:"host_key"`
+	AuthorizedKey []byte `json:"authorized_key"`
+	// Seed is credited to the kernel's entropy pool, which is then reseeded.
+	Seed []byte `json:"seed"`
+	// UnixNano is the host's clock when the line was written.
+	UnixNano int64 `json:"unix_nano"`
+}
+
+// Line formats r as its run line, newline included.
+func (r Run) Line() []byte {
+	b, _ := json.Marshal(r)
+	return append(append([]byte(RunPrefix), b...), '\n')
+}
+
+// ParseRun parses a run line.
+func ParseRun(line string) (Run, error) {
+	var r Run
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), RunPrefix)
+	if !ok {
+		return r, fmt.Errorf("not a run line: %.40q", line)
+	}
+	if err := json.Unmarshal([]byte(rest), &r); err != nil {
+		return r, fmt.Errorf("run line: %w", err)
+	}
+	if len(r.HostKey) != ed25519.SeedSize || len(r.AuthorizedKey) != ed25519.PublicKeySize {
+		return r, fmt.Errorf("run line without its two ed25519 keys")
+	}
+	return r, nil
+}
 
 // NoConsoleEnv, given on the kernel command line as NoConsoleEnv=1 (the
 // kernel hands unknown name=value words to init's environment), makes the

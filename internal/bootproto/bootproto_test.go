@@ -1,6 +1,8 @@
 package bootproto
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,4 +38,19 @@ func TestReadyLineRoundTrip(t *testing.T) {
 	require.Equal(t, r, got)
 	_, ok = ParseReady("RUNMATRIX-FATAL no")
 	require.False(t, ok)
+}
+
+func TestRunLine(t *testing.T) {
+	r := Run{HostKey: bytes.Repeat([]byte{1}, 32), AuthorizedKey: bytes.Repeat([]byte{2}, 32), Seed: []byte{1, 2, 3}, UnixNano: 42}
+	line := r.Line()
+	require.Equal(t, byte('\n'), line[len(line)-1])
+	require.Equal(t, 1, strings.Count(string(line), "\n"), "one line")
+	require.Less(t, len(line), 256, "short: it crosses a serial port")
+	got, err := ParseRun(string(line))
+	require.NoError(t, err)
+	require.Equal(t, r, got)
+	for _, bad := range []string{"", "RUNMATRIX-RUN {", "RUNMATRIX-RUN {}", "hello"} {
+		_, err := ParseRun(bad)
+		require.Error(t, err, bad)
+	}
 }

@@ -60,6 +60,7 @@ func proveKVM(ctx context.Context, env *Env, k *kernels.Kernel) error {
 	probe := *env
 	probe.Opts.BootTimeout = KVMProbeTimeout
 	probe.Opts.SSHTimeout = KVMProbeTimeout
+	probe.Opts.NoSnapshot = true // a proof, not a guest to start others from
 	g, err := Boot(ctx, &probe, k, vm.AccelKVM)
 	if err != nil {
 		return err

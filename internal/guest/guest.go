@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
 	"github.com/runmatrix/runmatrix/internal/agentproto"
@@ -63,12 +64,17 @@ type Options struct {
 	// NICs limits the NIC models offered (virtio-net-pci, e1000, rtl8139,
 	// pcnet, ne2k_pci) to these; empty offers what the kernel can drive.
 	NICs []string
+	// NoSnapshot boots every guest cold: none is saved, none restored.
+	NoSnapshot bool
+	// SnapshotMaxMB bounds the saved guests kept in the cache; the least
+	// recently used go first (0 keeps none: nothing is saved).
+	SnapshotMaxMB int
 }
 
 // DefaultOptions are the timeouts and sizes used unless overridden.
 func DefaultOptions() Options {
 	return Options{MemoryMB: 512, CPUs: 1, BootTimeout: 180 * time.Second, SSHTimeout: 120 * time.Second,
-		CommandTimeout: 300 * time.Second, CaseTimeout: 120 * time.Second, CaseJobs: 8}
+		CommandTimeout: 300 * time.Second, CaseTimeout: 120 * time.Second, CaseJobs: 8, SnapshotMaxMB: DefaultSnapshotMaxMB}
 }
 
 // Env is what every guest of a run shares.
@@ -83,6 +89,18 @@ type Env struct {
 	// Modules are kernel modules the guest loads at boot, before its NIC's
 	// (the user's programs ask for them), where the kernel has them.
 	Modules []string
+	// Log, when set, gets one-line notices (a saved guest that did not
+	// resume, a snapshot that could not be written).
+	Log func(string)
+
+	qemuVersion *onceValue
+}
+
+// logf sends a notice to env.Log.
+func (env *Env) logf(format string, args ...any) {
+	if env.Log != nil {
+		env.Log(fmt.Sprintf(format, args...))
+	}
 }
 
 // NewEnv returns an Env with fresh per-run keys.
@@ -92,7 +110,7 @@ func NewEnv(cache kernels.Cache, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh keys: %w", err)
 	}
-	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts}, nil
+	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts, qemuVersion: &onceValue{}}, nil
 }
 
 // CommandLine is the kernel command line guests boot with.
@@ -118,9 +136,18 @@ type Guest struct {
 	Probe agentproto.Probe
 	// AgentSHA256 is the sha256 of the agent binary uploaded to the guest.
 	AgentSHA256 string
+	// Restored is set when the guest started from a saved guest rather
+	// than a boot; Saved and SavedBytes when this boot saved one.
+	Restored   bool
+	Saved      time.Duration
+	SavedBytes int64
 
-	dir  string
-	opts Options
+	dir     string
+	opts    Options
+	hostKey ssh.PublicKey // this guest's own, from its run line
+	// known is the agent's probe of the saved guest this one started
+	// from: the same kernel in the same state, so it is not asked again.
+	known *agentproto.Probe
 }
 
 // Error is a failed boot or connection, with the guest's last console lines.
@@ -143,27 +170,116 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	if err != nil {
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
-	initrd, dir, mods, err := prepare(env, k, bins, extra...)
+	base, mods, err := env.base(k, bins, extra...)
 	if err != nil {
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
-	defer initrd.Close() // QEMU holds its own descriptor once started
-	g := &Guest{Booted: k, Accel: accel, dir: dir, opts: env.Opts}
-	appendLine := env.CommandLine()
-	m, err := vm.Start(ctx, vm.Config{
-		QEMU: env.Opts.QEMU, Kernel: k.Path, InitrdFile: initrd, Append: appendLine, Accel: accel,
-		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs),
-	})
+	cfg := vm.Config{
+		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: base, Append: env.CommandLine(), Accel: accel,
+		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs),
+	}
+	snap := env.snapshotFor(ctx, cfg, k)
+	if snap.path != "" && snap.exists() {
+		g, err := boot(ctx, env, k, accel, bins, cfg, snap, true)
+		if err == nil || ctx.Err() != nil {
+			return g, err
+		}
+		// A snapshot QEMU refuses (corrupt, truncated, another QEMU) or
+		// whose guest does not come back is replaced by a cold boot's.
+		env.logf("%s: the saved guest did not resume (%v); booting cold and saving it again", k.Ref.Raw, firstLine(err.Error()))
+		snap.remove()
+	}
+	return boot(ctx, env, k, accel, bins, cfg, snap, false)
+}
+
+// boot starts one guest, from the snapshot when restore is set, else cold
+// (saving it at its snapshot point when snap names where), hands it its
+// run line and connects.
+func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins guestbin.Binaries, cfg vm.Config, snap snapshot, restore bool) (*Guest, error) {
+	dir, err := guestDir(env.Opts.WorkDir)
+	if err != nil {
+		return nil, &Error{Stage: "prepare", Err: err}
+	}
+	cfg.Dir = dir
+	if restore {
+		cfg.Incoming = snap.path
+		snap.touch()
+	}
+	run, hostKey, err := newRun(env.Keys)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, &Error{Stage: "prepare", Err: err}
+	}
+	g := &Guest{Booted: k, Accel: accel, dir: dir, opts: env.Opts, hostKey: hostKey, Restored: restore}
+	m, err := vm.Start(ctx, cfg)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, &Error{Stage: "boot", Err: err}
 	}
 	g.Machine = m
-	if err := g.connect(ctx, env, bins); err != nil {
+	deadline := env.Opts.BootTimeout
+	if restore {
+		deadline = min(deadline, restoreTimeout)
+	} else {
+		bctx, cancel := context.WithTimeout(ctx, deadline)
+		err := m.WaitSnapshotPoint(bctx)
+		cancel()
+		if err != nil {
+			g.Close()
+			return nil, g.fail("boot", err)
+		}
+		if snap.path != "" {
+			start := time.Now()
+			size, err := m.Save(ctx, snap.path)
+			if err != nil {
+				env.logf("%s: could not save the guest for later boots: %v", k.Ref.Raw, err)
+			} else {
+				g.Saved, g.SavedBytes = time.Since(start), size
+			}
+		}
+	}
+	if restore {
+		rctx, cancel := context.WithTimeout(ctx, deadline)
+		err := m.WaitRunning(rctx)
+		cancel()
+		if err != nil {
+			g.Close()
+			return nil, g.fail("restore", err)
+		}
+	}
+	if err := m.SendRun(run); err != nil {
+		g.Close()
+		return nil, g.fail("boot", fmt.Errorf("hand the guest its run line: %w", err))
+	}
+	if restore {
+		g.known = snap.probe()
+	}
+	if err := g.connect(ctx, env, bins, deadline); err != nil {
 		g.Close()
 		return nil, err
 	}
+	if g.SavedBytes > 0 {
+		snap.written(env, k, g.SavedBytes, g.Probe)
+	}
 	return g, nil
+}
+
+// restoreTimeout bounds a restored guest's way to its ready line: it is
+// past its boot, so a guest slower than this did not resume.
+const restoreTimeout = 30 * time.Second
+
+// newRun makes a guest's run line: its own host key, the run's client
+// key, a seed and the clock.
+func newRun(keys *remote.Keys) (bootproto.Run, ssh.PublicKey, error) {
+	host, hostSeed, err := remote.NewHostKey()
+	if err != nil {
+		return bootproto.Run{}, nil, err
+	}
+	seed := make([]byte, 32)
+	if _, err := rand.Read(seed); err != nil {
+		return bootproto.Run{}, nil, err
+	}
+	return bootproto.Run{HostKey: hostSeed, AuthorizedKey: keys.ClientPub, Seed: seed, UnixNano: time.Now().UnixNano()}, host.PublicKey(), nil
 }
 
 // BareBoot boots k with an init that powers off at once and returns the
@@ -173,14 +289,17 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	if err != nil {
 		return 0, err
 	}
-	initrd, dir, _, err := prepare(env, k, bins)
+	base, _, err := env.base(k, bins)
 	if err != nil {
 		return 0, err
 	}
-	defer initrd.Close()
+	dir, err := guestDir(env.Opts.WorkDir)
+	if err != nil {
+		return 0, err
+	}
 	defer os.RemoveAll(dir)
 	m, err := vm.Start(ctx, vm.Config{
-		QEMU: env.Opts.QEMU, Kernel: k.Path, InitrdFile: initrd, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
+		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: base, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
 		Append: "console=ttyS0,115200 panic=-1 rdinit=/init " + bootproto.BareArg,
 	})
 	if err != nil {
@@ -207,40 +326,6 @@ func (env *Env) extraFiles(ctx context.Context, k *kernels.Kernel) ([]initramfs.
 		return nil, err
 	}
 	return env.Files(ctx, goarch)
-}
-
-// prepare makes the guest's working directory (QMP socket, console log)
-// and its initramfs. The initramfs holds the per-run host key, so it lives
-// in an anonymous memory file handed to QEMU as a descriptor: no key is
-// ever written to disk.
-func prepare(env *Env, k *kernels.Kernel, bins guestbin.Binaries, extra ...initramfs.File) (initrd *os.File, dir string, mods []initramfs.Module, err error) {
-	base, mods, err := env.base(k, bins, extra...)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	seed := make([]byte, 64)
-	if _, err := rand.Read(seed); err != nil {
-		return nil, "", nil, err
-	}
-	fd, err := unix.MemfdCreate("runmatrix-initrd", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("memfd for the initramfs: %w", err)
-	}
-	initrd = os.NewFile(uintptr(fd), "runmatrix-initrd")
-	err = initramfs.Compose(initrd, base, []initramfs.File{
-		{Path: bootproto.HostKeyPath, Mode: 0o600, Data: env.Keys.HostPEM},
-		{Path: bootproto.AuthorizedKeyPath, Mode: 0o644, Data: env.Keys.ClientPub},
-		{Path: bootproto.SeedPath, Mode: 0o600, Data: seed},
-	})
-	if err != nil {
-		initrd.Close()
-		return nil, "", nil, err
-	}
-	if dir, err = guestDir(env.Opts.WorkDir); err != nil {
-		initrd.Close()
-		return nil, "", nil, err
-	}
-	return initrd, dir, mods, nil
 }
 
 // base returns the cached base initramfs of k's guests (init, agent, the
@@ -304,8 +389,8 @@ func (g *Guest) fail(stage string, err error) error {
 	return &Error{Stage: stage, Err: err, Console: g.Machine.Tail(25)}
 }
 
-func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries) error {
-	bctx, cancel := context.WithTimeout(ctx, env.Opts.BootTimeout)
+func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries, deadline time.Duration) error {
+	bctx, cancel := context.WithTimeout(ctx, deadline)
 	ready, err := g.Machine.WaitReady(bctx)
 	cancel()
 	if err != nil {
@@ -318,17 +403,21 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries) e
 	if err != nil {
 		return g.fail("ssh", err)
 	}
-	c, err := remote.Dial(sctx, conn, env.Keys.Host.PublicKey(), env.Keys.Client)
+	c, err := remote.Dial(sctx, conn, g.hostKey, env.Keys.Client)
 	if err != nil {
 		return g.fail("ssh", err)
 	}
 	g.Client = c
-	out, err := g.Agent(sctx, "probe")
-	if err != nil {
-		return g.fail("agent", err)
-	}
-	if err := json.Unmarshal(out, &g.Probe); err != nil {
-		return g.fail("agent", fmt.Errorf("probe output %q: %w", out, err))
+	if g.known != nil {
+		g.Probe = *g.known
+	} else {
+		out, err := g.Agent(sctx, "probe")
+		if err != nil {
+			return g.fail("agent", err)
+		}
+		if err := json.Unmarshal(out, &g.Probe); err != nil {
+			return g.fail("agent", fmt.Errorf("probe output %q: %w", out, err))
+		}
 	}
 	g.ReadyAfter = time.Since(g.Machine.Started())
 	if g.AgentSHA256, err = kernels.FileSHA256(bins.Agent); err != nil {
@@ -415,11 +504,19 @@ func (g *Guest) RunCases(ctx context.Context, emit func(outcome.Result) error, a
 	return nil
 }
 
+// HostKeyFingerprint is the SHA256 fingerprint of the guest's own SSH host key.
+func (g *Guest) HostKeyFingerprint() string {
+	if g.hostKey == nil {
+		return ""
+	}
+	return ssh.FingerprintSHA256(g.hostKey)
+}
+
 // Kernel is what is known of the running kernel.
 func (g *Guest) Kernel() results.Kernel {
 	return results.Kernel{
 		Ref: g.Booted.Ref.Raw, Release: g.Probe.Release, Arch: g.Probe.Machine, ImageRelease: g.Booted.Image.Release,
-		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, Console: g.Ready.Console, UnameVersion: g.Probe.Version,
+		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, Console: g.Ready.Console, Restored: g.Restored, UnameVersion: g.Probe.Version,
 		ImageVersion: g.Booted.Image.Version, QEMU: g.Machine.CommandLine(), AgentSHA256: g.AgentSHA256,
 	}
 }

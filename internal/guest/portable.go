@@ -64,9 +64,9 @@ func (env *Env) WritePortable(ctx context.Context, k *kernels.Kernel, dir, stem 
 	h := sha256.New()
 	err = kernels.WriteAtomic(filepath.Join(dir, p.Initrd), 0o644, func(w io.Writer) error {
 		return initramfs.Compose(io.MultiWriter(w, h), base, []initramfs.File{
-			{Path: bootproto.HostKeyPath, Mode: 0o600, Data: keys.HostPEM},
-			{Path: bootproto.AuthorizedKeyPath, Mode: 0o644, Data: keys.ClientPub},
-			{Path: bootproto.SeedPath, Mode: 0o600, Data: seed},
+			// The run line a run hands over on ttyS1, here in the initramfs:
+			// nobody is there to hand it over (no clock: the guest keeps its own).
+			{Path: bootproto.RunPath, Mode: 0o600, Data: bootproto.Run{HostKey: keys.HostSeed, AuthorizedKey: keys.ClientPub, Seed: seed}.Line()},
 		})
 	})
 	if err != nil {

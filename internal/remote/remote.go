@@ -17,12 +17,15 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Keys are the per-run SSH keys: the guest's host key and the runner's client key.
+// Keys are SSH keys of a run: a guest's host key and the runner's client
+// key, each with the bytes a guest is handed (ed25519 seed and public
+// key: 32 bytes each, so the run line stays short on a serial port).
 type Keys struct {
-	Host      ssh.Signer
-	HostPEM   []byte
-	Client    ssh.Signer
-	ClientPub []byte // authorized_keys line
+	Host     ssh.Signer
+	HostSeed []byte
+	Client   ssh.Signer
+	// ClientPub is the client's ed25519 public key.
+	ClientPub []byte
 	// ClientPEM is the client's private key in OpenSSH form, for a key
 	// handed to a person (an evidence bundle's); runs never write it.
 	ClientPEM []byte
@@ -30,19 +33,11 @@ type Keys struct {
 
 // NewKeys generates fresh ed25519 host and client keys.
 func NewKeys() (*Keys, error) {
-	_, hpriv, err := ed25519.GenerateKey(rand.Reader)
+	host, hseed, err := NewHostKey()
 	if err != nil {
 		return nil, err
 	}
-	block, err := ssh.MarshalPrivateKey(hpriv, "runmatrix guest host key")
-	if err != nil {
-		return nil, err
-	}
-	host, err := ssh.NewSignerFromKey(hpriv)
-	if err != nil {
-		return nil, err
-	}
-	_, cpriv, err := ed25519.GenerateKey(rand.Reader)
+	cpub, cpriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -54,10 +49,21 @@ func NewKeys() (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{
-		Host: host, HostPEM: pemEncode(block),
-		Client: client, ClientPub: ssh.MarshalAuthorizedKey(client.PublicKey()), ClientPEM: pemEncode(cblock),
-	}, nil
+	return &Keys{Host: host, HostSeed: hseed, Client: client, ClientPub: cpub, ClientPEM: pemEncode(cblock)}, nil
+}
+
+// NewHostKey generates a fresh ed25519 host key for one guest: its signer
+// (whose public key the client pins) and its seed for the guest.
+func NewHostKey() (ssh.Signer, []byte, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return signer, priv.Seed(), nil
 }
 
 // Client is an SSH connection to one guest.

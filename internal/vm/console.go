@@ -18,12 +18,15 @@ type console struct {
 	total int // lines seen since boot
 
 	ready chan bootproto.Ready
+	wait  chan struct{} // closed at the init's wait line
 	fatal chan string
 	done  chan struct{}
+
+	waitOnce sync.Once
 }
 
 func newConsole(keep int) *console {
-	return &console{keep: keep, ready: make(chan bootproto.Ready, 1), fatal: make(chan string, 1), done: make(chan struct{})}
+	return &console{keep: keep, ready: make(chan bootproto.Ready, 1), wait: make(chan struct{}), fatal: make(chan string, 1), done: make(chan struct{})}
 }
 
 // panicMarkers are console lines after which the guest will not come up.
@@ -41,6 +44,9 @@ func (c *console) run(r io.Reader, log io.Writer) {
 			}
 			line = strings.TrimRight(line, "\r\n")
 			c.add(line)
+			if strings.HasSuffix(line, bootproto.WaitLine) {
+				c.waitOnce.Do(func() { close(c.wait) })
+			}
 			if rd, ok := bootproto.ParseReady(line); ok {
 				select {
 				case c.ready <- rd:

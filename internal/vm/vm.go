@@ -46,18 +46,19 @@ var DefaultNICs = []NIC{{"virtio-net-pci", "52:54:00:12:34:01"}, {"e1000", "52:5
 type Config struct {
 	QEMU   string
 	Kernel string
-	// Initrd is the initramfs path; InitrdFile, if set, is passed to QEMU
-	// as an inherited descriptor instead, so its contents (keys) need
-	// never touch the disk.
-	Initrd     string
-	InitrdFile *os.File
-	Append     string
-	Accel      string
-	MemoryMB   int
-	CPUs       int
-	NICs       []NIC
+	// Initrd is the initramfs path.
+	Initrd   string
+	Append   string
+	Accel    string
+	MemoryMB int
+	CPUs     int
+	NICs     []NIC
 	// Dir holds the QMP socket and console log; the caller owns it.
 	Dir string
+	// Incoming, when set, is a saved guest (see Machine.Save) that QEMU
+	// loads and runs instead of booting; the rest of Config must be the
+	// one it was saved under.
+	Incoming string
 }
 
 // Machine is a running QEMU guest.
@@ -130,10 +131,16 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 		}
 	}()
 
-	if cfg.InitrdFile != nil {
-		cfg.Initrd = "/dev/fd/5" // the third of ExtraFiles, below
-	}
 	m := &Machine{cfg: cfg, con: newConsole(200), exited: make(chan struct{}), serial: serial}
+	var incoming *os.File
+	if cfg.Incoming != "" {
+		// QEMU reads the saved guest from an inherited descriptor: no
+		// shell and no pipe between the file and the loader.
+		if incoming, err = os.Open(cfg.Incoming); err != nil {
+			return nil, fmt.Errorf("saved guest: %w", err)
+		}
+		defer incoming.Close()
+	}
 	m.args = m.buildArgs(3, 4)
 	logf, err := os.Create(filepath.Join(cfg.Dir, ConsoleLog))
 	if err != nil {
@@ -141,8 +148,8 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 	}
 	m.cmd = exec.Command(cfg.QEMU, m.args...)
 	m.cmd.ExtraFiles = []*os.File{lf, qemuEnd}
-	if cfg.InitrdFile != nil {
-		m.cmd.ExtraFiles = append(m.cmd.ExtraFiles, cfg.InitrdFile)
+	if incoming != nil {
+		m.cmd.ExtraFiles = append(m.cmd.ExtraFiles, incoming) // fd 5, see buildArgs
 	}
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := m.cmd.StdoutPipe()
@@ -187,8 +194,32 @@ func (m *Machine) buildArgs(qmpFD, serialFD int) []string {
 		a = append(a, "-netdev", fmt.Sprintf("user,id=n%d,restrict=on,hostfwd=tcp:127.0.0.1:0-:22", i),
 			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", n.Model, i, n.MAC))
 	}
+	if c.Incoming != "" {
+		// Guest RAM allocated at once (in huge pages where the host has
+		// them) loads a saved guest several times faster, and steadily,
+		// than faulting it in page by page as the state streams in.
+		a = append(a, "-incoming", "fd:5", "-mem-prealloc")
+	}
 	return a
 }
+
+// SnapshotArgs is the part of cfg's command line that shapes a saved
+// guest: what a snapshot must be loaded under (everything but the
+// guest's name, the descriptors and -incoming).
+func SnapshotArgs(cfg Config) []string {
+	cfg.Incoming = ""
+	m := &Machine{cfg: cfg}
+	a := m.buildArgs(3, 4)
+	for i := 0; i+1 < len(a); i++ {
+		if a[i] == "-name" {
+			a = append(a[:i:i], a[i+2:]...)
+			break
+		}
+	}
+	return a
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // PortableArgs is the command line that boots cfg from files alone, to be
 // pasted in a shell: the console on the terminal (Ctrl-A X quits), no QMP,
@@ -257,29 +288,169 @@ func (e *BootError) Error() string {
 // WaitReady waits for the init's ready line; a panic, an early exit or the
 // context's deadline ends the wait with a *BootError.
 func (m *Machine) WaitReady(ctx context.Context) (bootproto.Ready, error) {
+	var r bootproto.Ready
+	err := m.await(ctx, func(ok chan<- struct{}) {
+		select {
+		case r = <-m.con.ready:
+			close(ok)
+		case <-ctx.Done():
+		}
+	})
+	return r, err
+}
+
+// WaitSnapshotPoint waits for the init's wait line (bootproto.WaitLine),
+// where the guest may be saved and then handed its run line.
+func (m *Machine) WaitSnapshotPoint(ctx context.Context) error {
+	return m.await(ctx, func(ok chan<- struct{}) {
+		select {
+		case <-m.con.wait:
+			close(ok)
+		case <-ctx.Done():
+		}
+	})
+}
+
+// await runs wait, which closes ok when what is awaited came; a panic, an
+// early exit or the context's deadline ends the wait with a *BootError.
+func (m *Machine) await(ctx context.Context, wait func(ok chan<- struct{})) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ok := make(chan struct{})
+	go wait(ok)
 	select {
-	case r := <-m.con.ready:
-		return r, nil
+	case <-ok:
+		return nil
 	case line := <-m.con.fatal:
 		err := m.bootError("guest failed: " + strings.TrimSpace(line))
 		err.(*BootError).Panic = true
-		return bootproto.Ready{}, err
+		return err
 	case <-m.exited:
 		if m.waitErr == nil {
 			// With -no-reboot a guest reset ends QEMU cleanly: the kernel
 			// triple-faulted or rebooted, which booting again won't mend.
 			err := m.bootError("the guest reset before it was ready (a triple fault or a reboot: QEMU exited cleanly)")
 			err.(*BootError).Panic = true
-			return bootproto.Ready{}, err
+			return err
 		}
-		return bootproto.Ready{}, m.bootError(fmt.Sprintf("QEMU exited before the guest was ready (%v)", m.waitErr))
+		return m.bootError(fmt.Sprintf("QEMU exited before the guest was ready (%v)", m.waitErr))
 	case <-ctx.Done():
-		return bootproto.Ready{}, m.bootError(fmt.Sprintf("guest not ready after %s: %v", time.Since(m.started).Round(time.Second), ctx.Err()))
+		return m.bootError(fmt.Sprintf("guest not ready after %s: %v", time.Since(m.started).Round(time.Second), ctx.Err()))
 	}
 }
 
 func (m *Machine) bootError(reason string) error {
 	return &BootError{Reason: reason, Console: m.Tail(25)}
+}
+
+// WaitRunning waits until the guest runs, resuming it once a saved state
+// (Config.Incoming) is loaded: bytes sent to a serial port before then
+// would be lost with the device's state.
+func (m *Machine) WaitRunning(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := m.Status()
+		if err != nil {
+			return fmt.Errorf("qmp query-status: %w", err)
+		}
+		switch st {
+		case "running":
+			return nil
+		case "paused":
+			// Loaded: a guest saved while stopped stays stopped until told.
+			if err := m.qmp("cont", nil); err != nil {
+				return err
+			}
+		case "inmigrate", "prelaunch", "restore-vm", "postmigrate":
+		default:
+			return fmt.Errorf("the saved guest did not start: QEMU says %q", st)
+		}
+		select {
+		case <-tick.C:
+		case <-m.exited:
+			return fmt.Errorf("QEMU exited while loading the saved guest (%v): %s", m.waitErr, strings.Join(m.Tail(3), " | "))
+		case <-ctx.Done():
+			return fmt.Errorf("QEMU still says %q: %w", st, ctx.Err())
+		}
+	}
+}
+
+// SendRun writes the guest's run line to its second serial port, where
+// the init waits for it after its wait line.
+func (m *Machine) SendRun(r bootproto.Run) error {
+	_, err := m.serial.Write(r.Line())
+	return err
+}
+
+// Save stops the guest, writes its whole state to path (QMP migrate, to a
+// temporary file renamed into place once complete) and lets it run on.
+// Started with Config.Incoming set to path, QEMU resumes from that state.
+func (m *Machine) Save(ctx context.Context, path string) (int64, error) {
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	defer os.Remove(tmp)
+	if err := m.qmp("stop", nil); err != nil {
+		return 0, err
+	}
+	defer m.qmp("cont", nil)
+	if err := m.qmp("migrate", map[string]any{"uri": "exec:cat > " + shellQuote(tmp)}); err != nil {
+		return 0, err
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		raw, err := m.mon.Run([]byte(`{"execute":"query-migrate"}`))
+		if err != nil {
+			return 0, fmt.Errorf("qmp query-migrate: %w", err)
+		}
+		var resp struct {
+			Return struct {
+				Status    string `json:"status"`
+				ErrorDesc string `json:"error-desc"`
+			}
+		}
+		if err := json.Unmarshal(raw, &resp); err != nil {
+			return 0, fmt.Errorf("qmp query-migrate: %w", err)
+		}
+		switch resp.Return.Status {
+		case "completed":
+			fi, err := os.Stat(tmp)
+			if err != nil {
+				return 0, err
+			}
+			return fi.Size(), os.Rename(tmp, path)
+		case "failed", "cancelled":
+			return 0, fmt.Errorf("saving the guest: migration %s: %s", resp.Return.Status, resp.Return.ErrorDesc)
+		}
+		select {
+		case <-tick.C:
+		case <-m.exited:
+			return 0, errors.New("saving the guest: QEMU exited")
+		case <-ctx.Done():
+			m.qmp("migrate_cancel", nil)
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// qmp runs one QMP command.
+func (m *Machine) qmp(cmd string, args map[string]any) error {
+	req := map[string]any{"execute": cmd}
+	if args != nil {
+		req["arguments"] = args
+	}
+	b, _ := json.Marshal(req)
+	raw, err := m.mon.Run(b)
+	if err != nil {
+		return fmt.Errorf("qmp %s: %w", cmd, err)
+	}
+	var resp struct {
+		Error *struct{ Desc string } `json:"error"`
+	}
+	if json.Unmarshal(raw, &resp) == nil && resp.Error != nil {
+		return fmt.Errorf("qmp %s: %s", cmd, resp.Error.Desc)
+	}
+	return nil
 }
 
 // SerialConn is the host end of the guest's second serial port (ttyS1).

@@ -56,6 +56,9 @@ type Kernel struct {
 	// Console is "kmsg" when the guest's init could not open its console
 	// and reported through the kernel log.
 	Console string `json:"console,omitempty"`
+	// Restored is set when the guest started from a saved guest (taken
+	// before anything of a run entered it) rather than booting.
+	Restored bool `json:"restored,omitempty"`
 	// UnameVersion is uname -v in the guest; ImageVersion the image's
 	// kernel_version string.
 	UnameVersion string `json:"uname_version,omitempty"`
