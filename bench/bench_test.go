@@ -44,12 +44,19 @@ func binary(b *testing.B) string {
 }
 
 func pool(b *testing.B) *guest.Pool {
+	return poolWith(b, func(*guest.Options) {})
+}
+
+// poolWith is pool with options changed (snapshots off, for cold boots).
+func poolWith(b *testing.B, change func(*guest.Options)) *guest.Pool {
 	dir, err := kernels.DefaultCacheDir()
 	if err != nil {
 		b.Fatal(err)
 	}
 	cache := kernels.Cache{Dir: dir}
-	env, err := guest.NewEnv(cache, guest.DefaultOptions())
+	opts := guest.DefaultOptions()
+	change(&opts)
+	env, err := guest.NewEnv(cache, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,11 +74,12 @@ func wall(b *testing.B, args ...string) time.Duration {
 	return time.Since(start)
 }
 
-// BenchmarkReady prints, per kernel, QEMU start to the agent answering next
-// to QEMU start to exit with an init that powers off at once.
+// BenchmarkReady prints, per kernel, QEMU start to the agent answering
+// after a cold boot next to QEMU start to exit with an init that powers
+// off at once.
 func BenchmarkReady(b *testing.B) {
 	ctx := context.Background()
-	p := pool(b)
+	p := poolWith(b, func(o *guest.Options) { o.NoSnapshot = true })
 	for _, ref := range benchKernels {
 		if _, err := p.Prepare(ctx, ref); err != nil {
 			b.Fatal(err)
@@ -95,6 +103,62 @@ func BenchmarkReady(b *testing.B) {
 		b.ReportMetric(ratio, "ready/bare-"+ref)
 		fmt.Printf("%-12s tcg  bare boot %6.2fs  agent ready %6.2fs  ratio %.2f (target <= 1.2; medians of %d)\n", ref, bare.Seconds(), ready.Seconds(), ratio, len(bares))
 	}
+}
+
+// BenchmarkSnapshot prints, per kernel, a cold boot's ready time, the time
+// and size of saving that guest, and the ready time of guests started from
+// the saved one (QEMU start to SSH and the agent known), the saved guests
+// of the kernel removed first.
+func BenchmarkSnapshot(b *testing.B) {
+	ctx := context.Background()
+	p := pool(b)
+	if _, err := guest.PruneSnapshots(p.Env().Cache, 0); err != nil {
+		b.Fatal(err)
+	}
+	for _, ref := range benchKernels {
+		if _, err := p.Prepare(ctx, ref); err != nil {
+			b.Fatal(err)
+		}
+		g, err := p.BootGuest(ctx, ref)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cold, saved, size := g.ReadyAfter, g.Saved, g.SavedBytes
+		g.Close()
+		if g.Restored || size == 0 {
+			b.Fatalf("%s: the first boot was not cold or saved nothing", ref)
+		}
+		var restored []time.Duration
+		for i := 0; i < b.N*samples; i++ {
+			g, err := p.BootGuest(ctx, ref)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !g.Restored {
+				b.Fatalf("%s: not started from the saved guest", ref)
+			}
+			restored = append(restored, g.ReadyAfter)
+			g.Close()
+		}
+		m := median(restored)
+		b.ReportMetric(m.Seconds(), "s-restored-"+ref)
+		fmt.Printf("%-12s tcg  cold ready %5.2fs  save %5.2fs (%d MiB)  restored ready %5.2fs (target <= 0.5s; median of %d)\n",
+			ref, cold.Seconds(), saved.Seconds(), size>>20, m.Seconds(), len(restored))
+	}
+}
+
+// BenchmarkRepeat prints the default matrix's wall time with --repeat 5
+// next to one repetition (warm cache, saved guests).
+func BenchmarkRepeat(b *testing.B) {
+	wall(b, "run", "--accel", "tcg", "--out", b.TempDir(), "--format", "none") // saved guests, durations
+	var ones, fives []time.Duration
+	for i := 0; i < b.N*3; i++ {
+		ones = append(ones, wall(b, "run", "--accel", "tcg", "--out", b.TempDir(), "--format", "none"))
+		fives = append(fives, wall(b, "run", "--accel", "tcg", "--repeat", "5", "--out", b.TempDir(), "--format", "none"))
+	}
+	one, five := median(ones), median(fives)
+	b.ReportMetric(five.Seconds()/one.Seconds(), "x-repeat5")
+	fmt.Printf("default matrix --repeat 5 %.1fs, one repetition %.1fs: %.2fx (target <= 2; medians of %d)\n", five.Seconds(), one.Seconds(), five.Seconds()/one.Seconds(), len(ones))
 }
 
 // BenchmarkCommandWall prints the wall time a user waits for `probe` and
@@ -138,7 +202,7 @@ func BenchmarkDefaultMatrix(b *testing.B) {
 	}
 	m := median(ds)
 	b.ReportMetric(m.Seconds(), "s/matrix")
-	fmt.Printf("default matrix (80 cells, 2 kernels, warm cache): %.1fs wall (target <= 30s; median of %d)\n", m.Seconds(), len(ds))
+	fmt.Printf("default matrix (80 cells, 2 kernels, warm cache, saved guests): %.1fs wall (target <= 6s; median of %d)\n", m.Seconds(), len(ds))
 }
 
 // BenchmarkFirstCell prints the time from `runmatrix run` (accelerator

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -162,7 +163,8 @@ func (a *Archive) VerifyDetached(u string, signed, sig []byte) error {
 }
 
 // retry runs fn up to a.Tries times while it fails with anything but a
-// missing file or a cancelled context, backing off between tries.
+// missing file, a host name DNS says does not exist or a cancelled
+// context, backing off between tries.
 func (a *Archive) retry(ctx context.Context, fn func() error) error {
 	tries := a.Tries
 	if tries <= 0 {
@@ -183,7 +185,8 @@ func (a *Archive) retry(ctx context.Context, fn func() error) error {
 			return nil
 		}
 		var nf *NotFoundError
-		if errors.As(err, &nf) || ctx.Err() != nil {
+		var dns *net.DNSError
+		if errors.As(err, &nf) || ctx.Err() != nil || errors.As(err, &dns) && dns.IsNotFound {
 			return err
 		}
 	}
