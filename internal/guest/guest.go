@@ -141,6 +141,9 @@ type Guest struct {
 	Restored   bool
 	Saved      time.Duration
 	SavedBytes int64
+	// ColdReady is how long a cold boot of this kernel took to ready: this
+	// guest's ReadyAfter, or the saved guest's when restored (0 unknown).
+	ColdReady time.Duration
 
 	dir     string
 	opts    Options
@@ -251,15 +254,21 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 		g.Close()
 		return nil, g.fail("boot", fmt.Errorf("hand the guest its run line: %w", err))
 	}
+	var meta Snapshot
 	if restore {
-		g.known = snap.probe()
+		meta = snap.meta()
+		g.known = meta.Probe
 	}
 	if err := g.connect(ctx, env, bins, deadline); err != nil {
 		g.Close()
 		return nil, err
 	}
+	g.ColdReady = g.ReadyAfter
+	if restore {
+		g.ColdReady = time.Duration(meta.ReadySeconds * float64(time.Second))
+	}
 	if g.SavedBytes > 0 {
-		snap.written(env, k, g.SavedBytes, g.Probe)
+		snap.written(env, k, g.SavedBytes, g.Probe, g.ReadyAfter)
 	}
 	return g, nil
 }

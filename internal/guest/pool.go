@@ -37,9 +37,26 @@ type Pool struct {
 	// A KVM proof runs in the background while guests boot under TCG.
 	proving  bool
 	tcgOK    map[string]bool // kernels that booted under TCG in this pool
-	bgCancel context.CancelFunc
+	bgCancel context.CancelCauseFunc
 	bg       sync.WaitGroup
+	// The proof's kernel, when it started, and a timer that ends it as
+	// stuck once it has taken StuckFactor times what the same kernel took
+	// to come up under TCG (armed once that is known).
+	proofRef   string
+	proofStart time.Time
+	stuck      *time.Timer
+	// prover boots the proof (proveKVM; tests replace it).
+	prover func(ctx context.Context, env *Env, k *kernels.Kernel) error
 }
+
+// StuckFactor: a KVM guest not ready after this many times the TCG boot
+// time of the same kernel is taken as hanging (KVM is many times faster
+// than TCG where it works; where nested virtualisation is broken a KVM
+// guest hangs after the BIOS).
+const StuckFactor = 3
+
+// errKVMStuck ends a KVM proof that has taken StuckFactor times the TCG boot.
+var errKVMStuck = errors.New("KVM guest stuck")
 
 // maxFetches is how many kernels a pool resolves at once.
 const maxFetches = 4
@@ -51,7 +68,7 @@ func NewPool(env *Env, resolver *kernels.Resolver, accel string, jobs int, log f
 		jobs = DefaultJobs(env.Opts.MemoryMB)
 	}
 	return &Pool{env: env, resolver: resolver, forced: accel, log: log, slots: make(chan struct{}, jobs),
-		fetches: make(chan struct{}, maxFetches), kernels: map[string]*kernels.Kernel{}, tcgOK: map[string]bool{}}
+		fetches: make(chan struct{}, maxFetches), kernels: map[string]*kernels.Kernel{}, tcgOK: map[string]bool{}, prover: proveKVM}
 }
 
 // DefaultJobs bounds parallel guests by cores (a TCG guest keeps one core
@@ -146,25 +163,37 @@ func (p *Pool) Accelerator(ctx context.Context, k *kernels.Kernel) (accel, why s
 		return accel, why, nil
 	}
 	if !p.proving {
-		p.proving = true
-		bg, cancel := context.WithCancel(context.Background())
-		p.bgCancel = cancel
-		p.bg.Add(1)
-		go p.prove(bg, k)
+		p.startProof(k)
 		p.log(fmt.Sprintf("accelerator: tcg while KVM is proven in the background by booting %s under it", k.Ref.Raw))
 	}
 	return vm.AccelTCG, "KVM not proven yet", nil
 }
 
+// startProof starts the background KVM proof with k; p.mu is held.
+func (p *Pool) startProof(k *kernels.Kernel) {
+	p.proving = true
+	bg, cancel := context.WithCancelCause(context.Background())
+	p.bgCancel = cancel
+	p.proofRef, p.proofStart = k.Ref.Raw, time.Now()
+	p.bg.Add(1)
+	go p.prove(bg, k)
+}
+
 // prove boots k under KVM and settles the pool's accelerator.
 func (p *Pool) prove(ctx context.Context, k *kernels.Kernel) {
 	defer p.bg.Done()
-	err := proveKVM(ctx, p.env, k)
-	if ctx.Err() != nil {
-		return // the run ended first: nothing learnt
-	}
+	err := p.prover(ctx, p.env, k)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stuck != nil {
+		p.stuck.Stop()
+	}
+	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errKVMStuck) {
+		return // the run ended first: nothing learnt
+	}
+	if errors.Is(context.Cause(ctx), errKVMStuck) {
+		err = fmt.Errorf("a KVM guest of %s was not ready after %d times its TCG boot time (%s): KVM hangs here", k.Ref.Raw, StuckFactor, time.Since(p.proofStart).Round(100*time.Millisecond))
+	}
 	if err == nil {
 		p.accel, p.why = vm.AccelKVM, "a KVM boot reached the agent"
 		saveVerdict(p.env, accelVerdict{p.accel, p.why})
@@ -180,13 +209,30 @@ func (p *Pool) prove(ctx context.Context, k *kernels.Kernel) {
 	p.log(fmt.Sprintf("accelerator: tcg (%s)", p.why))
 }
 
-// Close stops background work (a KVM proof) and waits for it.
+// tcgReady tells a running KVM proof how long its kernel took to come up
+// under TCG, arming the timer that takes the proof as stuck.
+func (p *Pool) tcgReady(ref string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tcgOK[ref] = true
+	if !p.proving || p.bgCancel == nil || ref != p.proofRef || d <= 0 || p.stuck != nil {
+		return
+	}
+	cancel := p.bgCancel
+	p.stuck = time.AfterFunc(max(0, time.Until(p.proofStart.Add(StuckFactor*d))), func() { cancel(errKVMStuck) })
+}
+
+// Close stops background work and waits for it. A KVM proof that will
+// conclude (its kernel came up under TCG, so a stuck KVM guest is known
+// by when) is waited for, so a short run still learns the verdict and
+// the next run does not start another stuck KVM guest; one that cannot
+// conclude yet is cancelled.
 func (p *Pool) Close() {
 	p.mu.Lock()
-	cancel := p.bgCancel
+	cancel, armed := p.bgCancel, p.stuck != nil
 	p.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if cancel != nil && !armed {
+		cancel(context.Canceled)
 	}
 	p.bg.Wait()
 }
@@ -235,9 +281,7 @@ func (p *Pool) bootGuest(ctx context.Context, ref string, booting func()) (*Pool
 		g, err := Boot(ctx, p.env, k, accel)
 		if err == nil {
 			if accel == vm.AccelTCG {
-				p.mu.Lock()
-				p.tcgOK[ref] = true
-				p.mu.Unlock()
+				p.tcgReady(ref, g.ColdReady)
 			}
 			return &Pooled{Guest: g, release: release}, nil
 		}

@@ -36,8 +36,10 @@ type Snapshot struct {
 	Bytes   int64     `json:"bytes"`
 	Created time.Time `json:"created"`
 	Used    time.Time `json:"used"`
-	// Probe is what the agent reported in the guest that was saved.
-	Probe *agentproto.Probe `json:"probe,omitempty"`
+	// Probe is what the agent reported in the guest that was saved, and
+	// ReadySeconds how long that guest took from QEMU start to ready.
+	Probe        *agentproto.Probe `json:"probe,omitempty"`
+	ReadySeconds float64           `json:"ready_seconds,omitempty"`
 }
 
 // snapshot is where the saved guest of one guest configuration lives; a
@@ -62,19 +64,20 @@ func (s snapshot) remove() {
 	os.Remove(s.path + ".json")
 }
 
-// probe returns the agent's probe recorded with the snapshot, if any.
-func (s snapshot) probe() *agentproto.Probe {
+// meta returns what was recorded with the snapshot (zero if nothing).
+func (s snapshot) meta() Snapshot {
 	var meta Snapshot
-	if b, err := os.ReadFile(s.path + ".json"); err != nil || json.Unmarshal(b, &meta) != nil {
-		return nil
+	if b, err := os.ReadFile(s.path + ".json"); err == nil {
+		_ = json.Unmarshal(b, &meta)
 	}
-	return meta.Probe
+	return meta
 }
 
 // written records what was saved beside it (with the agent's probe of the
 // guest) and keeps the cache bounded.
-func (s snapshot) written(env *Env, k *kernels.Kernel, size int64, probe agentproto.Probe) {
-	meta := Snapshot{Key: s.key, Ref: k.Ref.Raw, Release: k.Image.Release, QEMU: env.qemuVersion.get(env.Opts.QEMU), Bytes: size, Created: time.Now(), Probe: &probe}
+func (s snapshot) written(env *Env, k *kernels.Kernel, size int64, probe agentproto.Probe, ready time.Duration) {
+	meta := Snapshot{Key: s.key, Ref: k.Ref.Raw, Release: k.Image.Release, QEMU: env.qemuVersion.get(env.Opts.QEMU), Bytes: size, Created: time.Now(),
+		Probe: &probe, ReadySeconds: ready.Seconds()}
 	if b, err := json.Marshal(meta); err == nil {
 		_ = kernels.WriteFileAtomic(s.path+".json", b, 0o644)
 	}

@@ -1,0 +1,64 @@
+package guest
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/vm"
+	"github.com/runmatrix/runmatrix/kernels"
+)
+
+// hangingKVM is a KVM proof whose guest never comes up (broken nested
+// virtualisation): it returns only when its context ends.
+func hangingKVM(ctx context.Context, _ *Env, _ *kernels.Kernel) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func proofPool(t *testing.T) (*Pool, *kernels.Kernel) {
+	env, err := NewEnv(kernels.Cache{Dir: t.TempDir()}, DefaultOptions())
+	require.NoError(t, err)
+	p := NewPool(env, nil, "auto", 1, func(string) {})
+	p.prover = hangingKVM
+	ref, err := kernels.ParseRef("debian:6.1")
+	require.NoError(t, err)
+	return p, &kernels.Kernel{Ref: ref}
+}
+
+// TestStuckKVMProofConcludes: once the proof's kernel came up under TCG, a
+// KVM guest not ready after StuckFactor times that is taken as hanging; a
+// short run's Close waits for that verdict, which is cached, so the next
+// run starts no stuck KVM guest beside its TCG ones.
+func TestStuckKVMProofConcludes(t *testing.T) {
+	p, k := proofPool(t)
+	p.mu.Lock()
+	p.startProof(k)
+	p.mu.Unlock()
+	p.tcgReady(k.Ref.Raw, 20*time.Millisecond)
+	p.Close() // waits: the proof will conclude
+	require.Equal(t, vm.AccelTCG, p.accel)
+	require.Contains(t, p.why, "KVM hangs here")
+	path, err := accelPath(p.env)
+	require.NoError(t, err)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err, "the verdict is cached")
+	require.Contains(t, string(b), "KVM hangs here")
+}
+
+// TestUnarmedKVMProofIsCancelled: with no TCG boot time to judge by, Close
+// cancels the proof and nothing is learnt or cached.
+func TestUnarmedKVMProofIsCancelled(t *testing.T) {
+	p, k := proofPool(t)
+	p.mu.Lock()
+	p.startProof(k)
+	p.mu.Unlock()
+	p.Close()
+	require.Empty(t, p.accel)
+	path, err := accelPath(p.env)
+	require.NoError(t, err)
+	require.NoFileExists(t, path)
+}
