@@ -104,13 +104,15 @@ func (s *Scheduler) Run(ctx context.Context, p *Plan) error {
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	for i, ref := range p.Kernels {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.kernel(ctx, ref, kinfo[i], s.order(p.For(ref))); err != nil {
-				cancel(err)
-			}
-		}()
+		for _, part := range s.split(ref, len(p.Kernels), s.order(p.For(ref))) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.kernel(ctx, ref, kinfo[i], part); err != nil {
+					cancel(err)
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -159,6 +161,46 @@ func PrepareEach(ctx context.Context, pool Pool, refs []string) ([]results.Kerne
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// Splitter is a Pool that can say how many guests of one kernel are worth
+// booting at once: where guests start from a saved guest in under a
+// second and cores are free, one kernel's cells may be split among them.
+type Splitter interface {
+	// Guests is how many guests of ref to run at once in a plan of n kernels.
+	Guests(ref string, n int) int
+}
+
+// minCellsPerGuest keeps a split from booting a guest for a few cells.
+const minCellsPerGuest = 8
+
+// split divides a kernel's cells (longest first) among as many guests as
+// the pool says are worth it, each part's expected time as even as the
+// durations known allow; one part when the pool cannot say.
+func (s *Scheduler) split(ref string, kernels int, cells []Cell) [][]Cell {
+	sp, ok := s.Pool.(Splitter)
+	if !ok {
+		return [][]Cell{cells}
+	}
+	n := min(sp.Guests(ref, kernels), len(cells)/minCellsPerGuest)
+	if n <= 1 {
+		return [][]Cell{cells}
+	}
+	parts := make([][]Cell, n)
+	load := make([]time.Duration, n)
+	for i, c := range cells {
+		best := i % n // unknown durations: round robin
+		if s.Expected != nil && s.Expected(c) > 0 {
+			for j := range load {
+				if load[j] < load[best] {
+					best = j
+				}
+			}
+			load[best] += s.Expected(c)
+		}
+		parts[best] = append(parts[best], c)
+	}
+	return parts
 }
 
 // order puts cells longest first, as far as Expected knows (unknown ones

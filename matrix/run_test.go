@@ -306,3 +306,25 @@ func TestSchedulerStartsLongestCellsFirst(t *testing.T) {
 	require.Equal(t, cells[0].Case, recs[1].Case, "the unknown ones keep their order")
 	require.Len(t, recs, len(cells))
 }
+
+// splitPool is a fakePool that says how many guests a kernel may have.
+type splitPool struct {
+	*fakePool
+	guests int
+}
+
+func (p splitPool) Guests(string, int) int { return p.guests }
+
+// TestSchedulerSplitsAKernelAmongGuests: where the pool allows several
+// guests of a kernel, its cells are divided among them, each run once.
+func TestSchedulerSplitsAKernelAmongGuests(t *testing.T) {
+	fp := newFakePool()
+	s, path := newScheduler(t, splitPool{fp, 2})
+	sp := &spec.Spec{Kernels: []string{"a"}, Cases: []string{"*"}, Profiles: []string{"default", "tfo=3"}, Repeat: 1}
+	p, err := NewPlan(sp)
+	require.NoError(t, err)
+	require.NoError(t, s.Run(context.Background(), p))
+	require.Len(t, journal(t, path), len(p.Cells), "every cell once")
+	require.Equal(t, 2, fp.boots["a"], "two guests of the kernel")
+	require.Equal(t, 2, fp.maxOpen, "at once")
+}

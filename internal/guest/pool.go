@@ -209,6 +209,19 @@ func (p *Pool) prove(ctx context.Context, k *kernels.Kernel) {
 	p.log(fmt.Sprintf("accelerator: tcg (%s)", p.why))
 }
 
+// Guests says how many guests of one kernel to run at once in a plan of n
+// kernels, where guests may start from saved guests (otherwise each would
+// be a full boot): one per two of the slots each kernel would have. A
+// guest already runs several cells at once and keeps its core busy, so a
+// second guest pays only with a core to spare beside it (measured on 2
+// cores: one kernel in two guests took 6.4-7.2 s against 5.4 s in one).
+func (p *Pool) Guests(ref string, n int) int {
+	if p.env.Opts.NoSnapshot || p.env.Opts.SnapshotMaxMB <= 0 || n <= 0 {
+		return 1
+	}
+	return max(1, cap(p.slots)/n/2)
+}
+
 // tcgReady tells a running KVM proof how long its kernel took to come up
 // under TCG, arming the timer that takes the proof as stuck.
 func (p *Pool) tcgReady(ref string, d time.Duration) {
