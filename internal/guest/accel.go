@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -26,7 +25,7 @@ type accelVerdict struct {
 // accelPath is where the verdict on KVM is kept until the host reboots or
 // QEMU changes.
 func accelPath(env *Env) (string, error) {
-	return env.Cache.Path("accel", accelCacheKey(env.Opts.QEMU)+".json")
+	return env.Cache.Path("accel", accelCacheKey(env.qemuVersion.get(env.Opts.QEMU))+".json")
 }
 
 // knownAccel returns the accelerator when no boot is needed to know it:
@@ -76,15 +75,11 @@ func saveVerdict(env *Env, v accelVerdict) {
 	}
 }
 
-// accelCacheKey identifies this host boot and QEMU build, for which a
-// verdict on KVM holds.
-func accelCacheKey(qemu string) string {
-	if qemu == "" {
-		qemu = vm.DefaultQEMU
-	}
+// accelCacheKey identifies this host boot and QEMU build (its version
+// line), for which a verdict on KVM holds.
+func accelCacheKey(qemuVersion string) string {
 	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	ver, _ := exec.Command(qemu, "--version").Output()
-	h := sha256.Sum256(append(boot, ver...))
+	h := sha256.Sum256(append(boot, qemuVersion...))
 	return hex.EncodeToString(h[:12])
 }
 
