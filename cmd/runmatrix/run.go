@@ -83,7 +83,10 @@ RUNMATRIX-SUMMARY: line, else exit=N or signal=NAME), --trace recording its
 socket calls; a matrix file's go: and programs: do the same.
 
 Every kernel is resolved before anything boots; a kernel that cannot be had
-stops the run with one line per kernel. Results stream to OUT/results.jsonl as
+stops the run with one line per kernel. The first guest of a kernel is saved
+once its init is up, before anything of the run enters it; later guests start
+from it in about half a second, each with its own keys, seed and clock
+(--no-snapshot boots every guest cold; see runmatrix kernels snapshots). Results stream to OUT/results.jsonl as
 each cell finishes; --resume continues an interrupted run. OUT also gets
 results.json, table.txt, table.md, junit.xml and report.html. Exit status:
 0 every cell as expected, 1 an expectation failed or a cell could not run,
