@@ -39,6 +39,9 @@ func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if img.Arch == ArchARM64 {
+		return b, nil // an arm64 Image is the kernel itself
+	}
 	payload, err := payloadOf(b, img.Protocol)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 const (
 	ArchX86_64 = "x86_64"
 	ArchI386   = "i386"
+	ArchARM64  = "aarch64"
 )
 
 // ErrNotKernel is returned for a file that is not an x86 Linux boot image.
@@ -58,8 +59,12 @@ func ReadImage(path string) (Image, error) {
 	return img, nil
 }
 
-// ParseImage parses a bzImage held in memory.
+// ParseImage parses a boot image held in memory: an x86 bzImage or an
+// arm64 Image (Documentation/arch/arm64/booting.rst).
 func ParseImage(b []byte) (Image, error) {
+	if isARM64Image(b) {
+		return parseARM64(b)
+	}
 	if len(b) < 0x250 || string(b[0x202:0x206]) != "HdrS" {
 		if len(b) >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa && len(b) < 0x250 {
 			return Image{}, fmt.Errorf("%w: only %d bytes", ErrTruncated, len(b))
@@ -100,6 +105,39 @@ func ParseImage(b []byte) (Image, error) {
 		return Image{}, err
 	}
 	img.Arch, img.Compression = arch, comp
+	return img, nil
+}
+
+// arm64Magic is an arm64 Image's magic, at offset 0x38 of its header.
+const arm64Magic = "ARM\x64"
+
+func isARM64Image(b []byte) bool { return len(b) >= 0x40 && string(b[0x38:0x3c]) == arm64Magic }
+
+// parseARM64 reads an uncompressed arm64 Image: its size from the header
+// (image_size at 0x10), its version string from the "Linux version" banner
+// the kernel prints first. QEMU and the kernel's EFI stub load it as is.
+func parseARM64(b []byte) (Image, error) {
+	le := binary.LittleEndian
+	if size := int64(le.Uint64(b[0x10:])); size > 0 && int64(len(b)) < size/4 {
+		// image_size includes the BSS; the file is shorter, never this short.
+		return Image{}, fmt.Errorf("%w: %d bytes of an image of %d", ErrTruncated, len(b), size)
+	}
+	img := Image{Arch: ArchARM64, Compression: "none", CmdlineSize: 2048} // arm64 COMMAND_LINE_SIZE
+	i := bytes.Index(b, []byte("Linux version "))
+	if i < 0 {
+		return Image{}, errors.New("arm64 image has no kernel version string")
+	}
+	v := b[i+len("Linux version "):]
+	if j := bytes.IndexAny(v, "\x00\n"); j >= 0 {
+		v = v[:j]
+	}
+	img.Version = string(v)
+	if f := strings.Fields(img.Version); len(f) > 0 {
+		img.Release = f[0]
+	}
+	if img.Release == "" {
+		return Image{}, errors.New("arm64 image has no kernel version string")
+	}
 	return img, nil
 }
 

@@ -131,7 +131,9 @@ func parseArch(s, what, arch string) (string, error) {
 		return ArchX86_64, nil
 	case "i686", "686", "i386":
 		return ArchI386, nil
+	case "arm64", "aarch64":
+		return ArchARM64, nil
 	}
 	kind, _, _ := strings.Cut(s, ":")
-	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s or %s:%s/i686)", s, arch, kind, what, kind, what)
+	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686 or %s:%s/arm64)", s, arch, kind, what, kind, what, kind, what)
 }

@@ -158,12 +158,12 @@ func run() error {
 	if kmsgDone != nil {
 		r.Console = bootproto.ConsoleKmsg
 	}
-	serial, err := os.OpenFile(bootproto.SerialDevice, os.O_RDWR|unix.O_NOCTTY, 0)
+	serial, err := os.OpenFile(bootproto.SerialDevice(), os.O_RDWR|unix.O_NOCTTY, 0)
 	if err == nil {
 		err = makeRaw(int(serial.Fd()))
 	}
 	if err != nil && (r.Transport == bootproto.TransportSerial || !fileExists(bootproto.RunPath)) {
-		return fmt.Errorf("%s, which carries the run's keys (and SSH where no NIC has a driver): %w", bootproto.SerialDevice, err)
+		return fmt.Errorf("%s, which carries the run's keys (and SSH where no NIC has a driver): %w", bootproto.SerialDevice(), err)
 	}
 	var l net.Listener
 	if r.Transport == bootproto.TransportNet {
@@ -216,10 +216,10 @@ func readRun(port *bufio.Reader) (bootproto.Run, error) {
 	for {
 		line, err := port.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			return bootproto.Run{}, fmt.Errorf("run line on %s longer than %d bytes", bootproto.SerialDevice, bootproto.MaxRunLine)
+			return bootproto.Run{}, fmt.Errorf("run line on %s longer than %d bytes", bootproto.SerialDevice(), bootproto.MaxRunLine)
 		}
 		if err != nil {
-			return bootproto.Run{}, fmt.Errorf("read the run line on %s: %w", bootproto.SerialDevice, err)
+			return bootproto.Run{}, fmt.Errorf("read the run line on %s: %w", bootproto.SerialDevice(), err)
 		}
 		if i := bytes.Index(line, []byte(bootproto.RunPrefix)); i >= 0 {
 			return bootproto.ParseRun(string(line[i:]))
@@ -346,4 +346,4 @@ func (c serialConn) SetWriteDeadline(time.Time) error { return nil }
 type serialAddr struct{}
 
 func (serialAddr) Network() string { return "serial" }
-func (serialAddr) String() string  { return bootproto.SerialDevice }
+func (serialAddr) String() string  { return bootproto.SerialDevice() }

@@ -166,8 +166,11 @@ func listRows(ks []kernels.DebianKernel, arch string) [][]string {
 		}
 		seen[k.ABI] = true
 		r := "debian:" + k.ABI
-		if arch == kernels.ArchI386 {
+		switch arch {
+		case kernels.ArchI386:
 			r += "/i686"
+		case kernels.ArchARM64:
+			r += "/arm64"
 		}
 		if k.ABI == k.Series() {
 			for _, real := range ks {
@@ -192,8 +195,12 @@ func listRef(pattern string) (kernels.Ref, error) {
 	}
 	if rest == "" || strings.HasPrefix(rest, "/") {
 		arch := kernels.ArchX86_64
-		if strings.HasPrefix(rest, "/i") {
-			arch = kernels.ArchI386
+		if rest != "" {
+			ref, err := kernels.ParseRef("debian:6.1" + rest) // the arch suffix alone
+			if err != nil {
+				return ref, usage("%v", err)
+			}
+			arch = ref.Arch
 		}
 		return kernels.Ref{Raw: pattern, Kind: kernels.KindDebian, Arch: arch}, nil
 	}

@@ -4,6 +4,7 @@ package bootproto
 
 import (
 	"crypto/ed25519"
+	"runtime"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -152,14 +153,21 @@ func Choose(nics []NIC) Ready {
 		}
 	}
 	if best < 0 {
-		return Ready{Transport: TransportSerial, Iface: SerialDevice}
+		return Ready{Transport: TransportSerial, Iface: SerialDevice()}
 	}
 	n := nics[best]
 	return Ready{Transport: TransportNet, Iface: n.Iface, Driver: n.Driver, MAC: n.MAC}
 }
 
-// SerialDevice is the guest's serial port for SSH (the host's second -serial).
-const SerialDevice = "/dev/ttyS1"
+// SerialDevice is the guest's device of the host's second channel (the run
+// line, and SSH where no NIC has a driver): the second serial port on x86,
+// a virtio console on arm64, whose virt machine has one UART (see vm.Arch).
+func SerialDevice() string {
+	if runtime.GOARCH == "arm64" {
+		return "/dev/hvc0"
+	}
+	return "/dev/ttyS1"
+}
 
 // SSHVersion is the identification string of the guest's SSH server.
 const SSHVersion = "SSH-2.0-runmatrix-init"

@@ -21,8 +21,8 @@ func TestChoose(t *testing.T) {
 		{"virtio first", []NIC{e1000, virtio}, Ready{Transport: TransportNet, Iface: "eth0", Driver: "virtio_net", MAC: virtio.MAC}},
 		{"e1000 when no virtio", []NIC{other, e1000}, Ready{Transport: TransportNet, Iface: "eth1", Driver: "e1000", MAC: e1000.MAC}},
 		{"any driver beats serial", []NIC{noDriver, other}, Ready{Transport: TransportNet, Iface: "eth2", Driver: "8139too", MAC: other.MAC}},
-		{"no driver: serial", []NIC{noDriver}, Ready{Transport: TransportSerial, Iface: SerialDevice}},
-		{"no NIC: serial", nil, Ready{Transport: TransportSerial, Iface: SerialDevice}},
+		{"no driver: serial", []NIC{noDriver}, Ready{Transport: TransportSerial, Iface: SerialDevice()}},
+		{"no NIC: serial", nil, Ready{Transport: TransportSerial, Iface: SerialDevice()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,7 +32,7 @@ func TestChoose(t *testing.T) {
 }
 
 func TestReadyLineRoundTrip(t *testing.T) {
-	r := Ready{Transport: TransportSerial, Iface: SerialDevice}
+	r := Ready{Transport: TransportSerial, Iface: SerialDevice()}
 	got, ok := ParseReady("[    3.1] " + r.Line())
 	require.True(t, ok)
 	require.Equal(t, r, got)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -394,17 +393,6 @@ func (t *tracer) outputs(tid int, s *outcome.Step, th *thread) {
 			s.Detail = fmt.Sprintf("fds=%d,%d", int32(binary.LittleEndian.Uint32(v)), int32(binary.LittleEndian.Uint32(v[4:])))
 		}
 	}
-}
-
-// getRegs is PTRACE_GETREGS, which every kernel has; x/sys/unix's
-// PtraceGetRegs uses PTRACE_GETREGSET, which Linux before 2.6.34 answers
-// with EIO.
-func getRegs(tid int, r *unix.PtraceRegs) error {
-	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGS, uintptr(tid), 0, uintptr(unsafe.Pointer(r)), 0, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
 }
 
 // peek reads n bytes of a tracee's memory (PTRACE_PEEKDATA: any kernel).

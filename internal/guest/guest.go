@@ -113,9 +113,13 @@ func NewEnv(cache kernels.Cache, opts Options) (*Env, error) {
 	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts, qemuVersion: &onceValue{}}, nil
 }
 
-// CommandLine is the kernel command line guests boot with.
-func (env *Env) CommandLine() string {
-	line := "console=ttyS0,115200 panic=-1 rdinit=/init"
+// CommandLine is the kernel command line guests of arch boot with.
+func (env *Env) CommandLine(arch string) string {
+	console := "ttyS0,115200"
+	if a, err := vm.ArchOf(arch); err == nil && a.Console != "ttyS0" {
+		console = a.Console
+	}
+	line := "console=" + console + " panic=-1 rdinit=/init"
 	if env.Opts.Append != "" {
 		line += " " + env.Opts.Append
 	}
@@ -178,7 +182,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
 	cfg := vm.Config{
-		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: base, Append: env.CommandLine(), Accel: accel,
+		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: k.Path, Initrd: base, Append: env.CommandLine(k.Image.Arch), Accel: accel,
 		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs),
 	}
 	snap := env.snapshotFor(ctx, cfg, k)
@@ -308,8 +312,8 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	}
 	defer os.RemoveAll(dir)
 	m, err := vm.Start(ctx, vm.Config{
-		QEMU: env.Opts.QEMU, Kernel: k.Path, Initrd: base, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
-		Append: "console=ttyS0,115200 panic=-1 rdinit=/init " + bootproto.BareArg,
+		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: k.Path, Initrd: base, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
+		Append: strings.Replace(env.CommandLine(k.Image.Arch), "rdinit=/init", "rdinit=/init "+bootproto.BareArg, 1),
 	})
 	if err != nil {
 		return 0, err

@@ -103,7 +103,7 @@ func (p *Pool) Prepare(ctx context.Context, ref string) (results.Kernel, error) 
 		return results.Kernel{Ref: ref}, err
 	}
 	// The bare-boot line is longer by one word; allow for it.
-	if n, max := len(p.env.CommandLine())+len(" "+bootproto.BareArg), k.Image.CmdlineSize; max > 0 && n > max {
+	if n, max := len(p.env.CommandLine(k.Image.Arch))+len(" "+bootproto.BareArg), k.Image.CmdlineSize; max > 0 && n > max {
 		return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s: the command line would be %d bytes, and this image takes at most %d: shorten --append", ref, n, max)}
 	}
 	return results.Kernel{Ref: ref, Arch: k.Image.Arch, ImageRelease: k.Image.Release, ImageVersion: k.Image.Version, Origin: k.Origin}, nil
@@ -148,6 +148,9 @@ func (p *Pool) resolve(ctx context.Context, ref string) (*kernels.Kernel, error)
 // the background with a real boot of k while guests boot under TCG: no
 // boot waits for the proof, and once it succeeds later boots use KVM.
 func (p *Pool) Accelerator(ctx context.Context, k *kernels.Kernel) (accel, why string, err error) {
+	if a, err := vm.ArchOf(k.Image.Arch); err == nil && !a.Native() {
+		return vm.AccelTCG, "KVM runs the host's own architecture only", nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.accel != "" {

@@ -49,6 +49,8 @@ func GOARCH(arch string) (string, error) {
 		return "amd64", nil
 	case kernels.ArchI386:
 		return "386", nil
+	case kernels.ArchARM64:
+		return "arm64", nil
 	}
 	return "", fmt.Errorf("no guest binaries for arch %q", arch)
 }

@@ -55,6 +55,8 @@ type Config struct {
 	NICs     []NIC
 	// Dir holds the QMP socket and console log; the caller owns it.
 	Dir string
+	// Arch is the guest's architecture (kernels.Arch*; "" is x86_64).
+	Arch string
 	// Incoming, when set, is a saved guest (see Machine.Save) that QEMU
 	// loads and runs instead of booting; the rest of Config must be the
 	// one it was saved under.
@@ -81,8 +83,12 @@ const ConsoleLog = "console.log"
 
 // Start launches QEMU and connects to its QMP monitor.
 func Start(ctx context.Context, cfg Config) (*Machine, error) {
-	if cfg.QEMU == "" {
-		cfg.QEMU = DefaultQEMU
+	arch, err := ArchOf(cfg.Arch)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.QEMU == "" || cfg.QEMU == DefaultQEMU {
+		cfg.QEMU = arch.QEMU // --qemu names the x86 binary; others come from the table
 	}
 	if cfg.MemoryMB == 0 {
 		cfg.MemoryMB = 512
@@ -94,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 		cfg.NICs = DefaultNICs
 	}
 	if _, err := exec.LookPath(cfg.QEMU); err != nil {
-		return nil, fmt.Errorf("%s not found: install it with `apt-get install qemu-system-x86`", cfg.QEMU)
+		return nil, fmt.Errorf("%s not found: install it with `apt-get install %s`", cfg.QEMU, arch.Package)
 	}
 	qmpPath := filepath.Join(cfg.Dir, "qmp.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: qmpPath, Net: "unix"})
@@ -180,16 +186,22 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 
 func (m *Machine) buildArgs(qmpFD, serialFD int) []string {
 	c := m.cfg
+	arch, _ := ArchOf(c.Arch) // Start checked it
 	a := []string{
-		"-machine", "pc,accel=" + c.Accel, // i440fx: q35 panics CentOS 6 guests
+		"-machine", arch.Machine + ",accel=" + c.Accel, // x86: i440fx, as q35 panics CentOS 6 guests
+	}
+	if arch.CPU != "" {
+		a = append(a, "-cpu", arch.CPU)
+	}
+	a = append(a,
 		"-m", strconv.Itoa(c.MemoryMB), "-smp", strconv.Itoa(c.CPUs),
 		"-name", filepath.Base(c.Dir), // marks the process as a runmatrix guest (pgrep -f runmatrix-guest-PID)
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 		"-chardev", fmt.Sprintf("socket,id=qmp,fd=%d,server=on,wait=off", qmpFD), "-mon", "chardev=qmp,mode=control",
-		"-chardev", fmt.Sprintf("socket,id=ser1,fd=%d", serialFD), "-serial", "chardev:ser1",
-		"-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append,
-	}
+		"-chardev", fmt.Sprintf("socket,id=ser1,fd=%d", serialFD))
+	a = append(a, arch.portArgs("ser1")...)
+	a = append(a, "-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append)
 	for i, n := range c.NICs {
 		a = append(a, "-netdev", fmt.Sprintf("user,id=n%d,restrict=on,hostfwd=tcp:127.0.0.1:0-:22", i),
 			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", n.Model, i, n.MAC))
@@ -223,17 +235,25 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 
 // PortableArgs is the command line that boots cfg from files alone, to be
 // pasted in a shell: the console on the terminal (Ctrl-A X quits), no QMP,
-// the second serial port discarded, and the guest's SSH port forwarded to
-// 127.0.0.1:sshPort. cfg.Kernel and cfg.Initrd are used as given
+// no second channel, and the guest's SSH port forwarded to 127.0.0.1:sshPort. cfg.Kernel and cfg.Initrd are used as given
 // (relative names run in the folder holding them).
 func PortableArgs(cfg Config, sshPort int) []string {
-	a := []string{cfg.QEMU,
-		"-machine", "pc,accel=" + cfg.Accel,
-		"-m", strconv.Itoa(cfg.MemoryMB), "-smp", strconv.Itoa(cfg.CPUs),
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-serial", "mon:stdio", "-serial", "null",
-		"-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Append,
+	arch, err := ArchOf(cfg.Arch)
+	if err != nil {
+		arch, _ = ArchOf("")
 	}
+	if cfg.QEMU == "" || cfg.QEMU == DefaultQEMU {
+		cfg.QEMU = arch.QEMU
+	}
+	a := []string{cfg.QEMU, "-machine", arch.Machine + ",accel=" + cfg.Accel}
+	if arch.CPU != "" {
+		a = append(a, "-cpu", arch.CPU)
+	}
+	a = append(a, "-m", strconv.Itoa(cfg.MemoryMB), "-smp", strconv.Itoa(cfg.CPUs),
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-serial", "mon:stdio", // the guest reads its run line from the initramfs: no second channel
+		"-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Append,
+	)
 	for i, n := range cfg.NICs {
 		fwd := ""
 		if i == 0 {
