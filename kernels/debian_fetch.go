@@ -30,7 +30,7 @@ func (r *Resolver) extractPackage(ctx context.Context, a *debarchive.Archive, p 
 		return nil, err
 	}
 	names, err := debarchive.ExtractDeb(f, root, func(name string) bool {
-		return strings.HasPrefix(name, "boot/vmlinuz-") || strings.HasPrefix(name, "boot/config-") ||
+		return strings.HasPrefix(name, "boot/vmlinuz-") || strings.HasPrefix(name, "boot/vmlinux-") || strings.HasPrefix(name, "boot/config-") ||
 			strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
 	})
 	if err != nil {
@@ -166,6 +166,9 @@ func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (d
 		switch {
 		case strings.HasPrefix(name, "boot/vmlinuz-"), inModules && path.Base(name) == "vmlinuz":
 			// Debian from 2026 ships the image as /usr/lib/modules/RELEASE/vmlinuz.
+			m.Image = name
+		case strings.HasPrefix(name, "boot/vmlinux-") && m.Image == "":
+			// riscv64 (and ppc64el) name their boot image vmlinux.
 			m.Image = name
 		case strings.HasPrefix(name, "boot/config-"), inModules && path.Base(name) == "config" && m.Config == "":
 			m.Config = name

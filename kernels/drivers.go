@@ -39,8 +39,8 @@ func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if img.Arch == ArchARM64 {
-		return b, nil // an arm64 Image is the kernel itself
+	if img.Arch == ArchARM64 || img.Arch == ArchRISCV64 {
+		return b, nil // an Image is the kernel itself
 	}
 	payload, err := payloadOf(b, img.Protocol)
 	if err != nil {

@@ -19,9 +19,10 @@ import (
 
 // Architectures a guest can have.
 const (
-	ArchX86_64 = "x86_64"
-	ArchI386   = "i386"
-	ArchARM64  = "aarch64"
+	ArchX86_64  = "x86_64"
+	ArchI386    = "i386"
+	ArchARM64   = "aarch64"
+	ArchRISCV64 = "riscv64"
 )
 
 // ErrNotKernel is returned for a file that is not an x86 Linux boot image.
@@ -63,7 +64,10 @@ func ReadImage(path string) (Image, error) {
 // arm64 Image (Documentation/arch/arm64/booting.rst).
 func ParseImage(b []byte) (Image, error) {
 	if isARM64Image(b) {
-		return parseARM64(b)
+		return parseImageHeader(b, ArchARM64, 2048) // arm64 COMMAND_LINE_SIZE
+	}
+	if isRISCVImage(b) {
+		return parseImageHeader(b, ArchRISCV64, 1024) // riscv COMMAND_LINE_SIZE
 	}
 	if len(b) < 0x250 || string(b[0x202:0x206]) != "HdrS" {
 		if len(b) >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa && len(b) < 0x250 {
@@ -113,19 +117,26 @@ const arm64Magic = "ARM\x64"
 
 func isARM64Image(b []byte) bool { return len(b) >= 0x40 && string(b[0x38:0x3c]) == arm64Magic }
 
-// parseARM64 reads an uncompressed arm64 Image: its size from the header
-// (image_size at 0x10), its version string from the "Linux version" banner
-// the kernel prints first. QEMU and the kernel's EFI stub load it as is.
-func parseARM64(b []byte) (Image, error) {
+// isRISCVImage: a RISC-V Image has "RISCV\0\0\0" at 0x30 and "RSC\x05" at
+// 0x38 (Documentation/arch/riscv/boot-image-header.rst).
+func isRISCVImage(b []byte) bool {
+	return len(b) >= 0x40 && string(b[0x30:0x38]) == "RISCV\x00\x00\x00" && string(b[0x38:0x3c]) == "RSC\x05"
+}
+
+// parseImageHeader reads an uncompressed arm64 or RISC-V Image, whose
+// headers share their layout: the size (image_size at 0x10) and the
+// version string from the "Linux version" banner in the kernel. QEMU and
+// the kernel's EFI stub load it as is.
+func parseImageHeader(b []byte, arch string, cmdline int) (Image, error) {
 	le := binary.LittleEndian
 	if size := int64(le.Uint64(b[0x10:])); size > 0 && int64(len(b)) < size/4 {
 		// image_size includes the BSS; the file is shorter, never this short.
 		return Image{}, fmt.Errorf("%w: %d bytes of an image of %d", ErrTruncated, len(b), size)
 	}
-	img := Image{Arch: ArchARM64, Compression: "none", CmdlineSize: 2048} // arm64 COMMAND_LINE_SIZE
+	img := Image{Arch: arch, Compression: "none", CmdlineSize: cmdline}
 	i := bytes.Index(b, []byte("Linux version "))
 	if i < 0 {
-		return Image{}, errors.New("arm64 image has no kernel version string")
+		return Image{}, fmt.Errorf("%s image has no kernel version string", arch)
 	}
 	v := b[i+len("Linux version "):]
 	if j := bytes.IndexAny(v, "\x00\n"); j >= 0 {
@@ -136,7 +147,7 @@ func parseARM64(b []byte) (Image, error) {
 		img.Release = f[0]
 	}
 	if img.Release == "" {
-		return Image{}, errors.New("arm64 image has no kernel version string")
+		return Image{}, fmt.Errorf("%s image has no kernel version string", arch)
 	}
 	return img, nil
 }

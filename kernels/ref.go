@@ -133,7 +133,9 @@ func parseArch(s, what, arch string) (string, error) {
 		return ArchI386, nil
 	case "arm64", "aarch64":
 		return ArchARM64, nil
+	case "riscv64":
+		return ArchRISCV64, nil
 	}
 	kind, _, _ := strings.Cut(s, ":")
-	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686 or %s:%s/arm64)", s, arch, kind, what, kind, what, kind, what)
+	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686, /arm64 or /riscv64)", s, arch, kind, what, kind, what)
 }

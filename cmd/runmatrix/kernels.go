@@ -171,6 +171,8 @@ func listRows(ks []kernels.DebianKernel, arch string) [][]string {
 			r += "/i686"
 		case kernels.ArchARM64:
 			r += "/arm64"
+		case kernels.ArchRISCV64:
+			r += "/riscv64"
 		}
 		if k.ABI == k.Series() {
 			for _, real := range ks {

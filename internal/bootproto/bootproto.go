@@ -163,7 +163,8 @@ func Choose(nics []NIC) Ready {
 // line, and SSH where no NIC has a driver): the second serial port on x86,
 // a virtio console on arm64, whose virt machine has one UART (see vm.Arch).
 func SerialDevice() string {
-	if runtime.GOARCH == "arm64" {
+	switch runtime.GOARCH {
+	case "arm64", "riscv64":
 		return "/dev/hvc0"
 	}
 	return "/dev/ttyS1"

@@ -51,6 +51,8 @@ func GOARCH(arch string) (string, error) {
 		return "386", nil
 	case kernels.ArchARM64:
 		return "arm64", nil
+	case kernels.ArchRISCV64:
+		return "riscv64", nil
 	}
 	return "", fmt.Errorf("no guest binaries for arch %q", arch)
 }

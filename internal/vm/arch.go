@@ -36,6 +36,12 @@ var arches = []Arch{
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
 		}, HostGOARCH: "arm64"},
+	// riscv64 virt: an ns16550a UART (ttyS0) and OpenSBI as firmware
+	// (QEMU's default -bios); the second channel is a virtio console.
+	{Name: "riscv64", QEMU: "qemu-system-riscv64", Package: "qemu-system-misc", Machine: "virt", Console: "ttyS0", Port: "/dev/hvc0",
+		portArgs: func(c string) []string {
+			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
+		}, HostGOARCH: "riscv64"},
 }
 
 // ArchOf returns the architecture of a kernel machine name ("" is x86_64).
