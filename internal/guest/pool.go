@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -102,11 +103,31 @@ func (p *Pool) Prepare(ctx context.Context, ref string) (results.Kernel, error) 
 	if err != nil {
 		return results.Kernel{Ref: ref}, err
 	}
+	// A guest of this architecture needs its QEMU: say which package has
+	// it before anything boots.
+	arch, err := vm.ArchOf(k.Image.Arch)
+	if err != nil {
+		return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s: %w", ref, err)}
+	}
+	if qemu := p.qemuFor(arch); qemu != "" {
+		if _, err := exec.LookPath(qemu); err != nil {
+			return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s is %s: %s is not installed (apt-get install %s)", ref, arch.Name, qemu, arch.Package)}
+		}
+	}
 	// The bare-boot line is longer by one word; allow for it.
 	if n, max := len(p.env.CommandLine(k.Image.Arch))+len(" "+bootproto.BareArg), k.Image.CmdlineSize; max > 0 && n > max {
 		return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s: the command line would be %d bytes, and this image takes at most %d: shorten --append", ref, n, max)}
 	}
 	return results.Kernel{Ref: ref, Arch: k.Image.Arch, ImageRelease: k.Image.Release, ImageVersion: k.Image.Version, Origin: k.Origin}, nil
+}
+
+// qemuFor is the QEMU binary guests of arch run under: --qemu for x86
+// (the flag names that one), the table's for the others.
+func (p *Pool) qemuFor(arch vm.Arch) string {
+	if q := p.env.Opts.QEMU; q != "" && q != vm.DefaultQEMU && arch.QEMU == vm.DefaultQEMU {
+		return q
+	}
+	return arch.QEMU
 }
 
 // WritePortable writes into dir the files that boot ref's guest without

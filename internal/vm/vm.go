@@ -87,8 +87,8 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.QEMU == "" || cfg.QEMU == DefaultQEMU {
-		cfg.QEMU = arch.QEMU // --qemu names the x86 binary; others come from the table
+	if cfg.QEMU == "" || arch.QEMU != DefaultQEMU {
+		cfg.QEMU = arch.QEMU // Config.QEMU (--qemu) names the x86 binary; others come from the table
 	}
 	if cfg.MemoryMB == 0 {
 		cfg.MemoryMB = 512
@@ -242,7 +242,7 @@ func PortableArgs(cfg Config, sshPort int) []string {
 	if err != nil {
 		arch, _ = ArchOf("")
 	}
-	if cfg.QEMU == "" || cfg.QEMU == DefaultQEMU {
+	if cfg.QEMU == "" || arch.QEMU != DefaultQEMU {
 		cfg.QEMU = arch.QEMU
 	}
 	a := []string{cfg.QEMU, "-machine", arch.Machine + ",accel=" + cfg.Accel}
