@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 GO ?= go
 GUEST_TOOLCHAIN := go1.23.12
-GUEST_ENV := GOTOOLCHAIN=$(GUEST_TOOLCHAIN) CGO_ENABLED=0 GOOS=linux
+GUEST_ENV := GOTOOLCHAIN=$(GUEST_TOOLCHAIN) CGO_ENABLED=0 GOOS=linux GOARM=7
 PREBUILT := internal/guestbin/prebuilt
 # VERSION is what runmatrix --version prints: the commit, marked when the
 # tree has changes (GOFLAGS may turn the go command's own VCS stamp off).
@@ -30,7 +30,7 @@ deps:
 	GOTOOLCHAIN=$(GUEST_TOOLCHAIN) $(GO) version
 
 guest:
-	for a in amd64 386 arm64 riscv64; do \
+	for a in amd64 386 arm64 riscv64 arm; do \
 	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-init ./cmd/guest-init && \
 	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-agent ./cmd/guest-agent || exit 1; \
 	done

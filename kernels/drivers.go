@@ -39,8 +39,12 @@ func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if img.Arch == ArchARM64 || img.Arch == ArchRISCV64 {
+	switch img.Arch {
+	case ArchARM64, ArchRISCV64:
 		return b, nil // an Image is the kernel itself
+	case ArchARM:
+		k, _, err := armKernel(ctx, b, 0)
+		return k, err
 	}
 	payload, err := payloadOf(b, img.Protocol)
 	if err != nil {

@@ -23,6 +23,7 @@ const (
 	ArchI386    = "i386"
 	ArchARM64   = "aarch64"
 	ArchRISCV64 = "riscv64"
+	ArchARM     = "armv7l"
 )
 
 // ErrNotKernel is returned for a file that is not an x86 Linux boot image.
@@ -68,6 +69,9 @@ func ParseImage(b []byte) (Image, error) {
 	}
 	if isRISCVImage(b) {
 		return parseImageHeader(b, ArchRISCV64, 1024) // riscv COMMAND_LINE_SIZE
+	}
+	if isARMzImage(b) {
+		return parseARMzImage(b)
 	}
 	if len(b) < 0x250 || string(b[0x202:0x206]) != "HdrS" {
 		if len(b) >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa && len(b) < 0x250 {
@@ -123,15 +127,57 @@ func isRISCVImage(b []byte) bool {
 	return len(b) >= 0x40 && string(b[0x30:0x38]) == "RISCV\x00\x00\x00" && string(b[0x38:0x3c]) == "RSC\x05"
 }
 
+// isARMzImage: a 32-bit ARM zImage has 0x016F2818 at 0x24
+// (arch/arm/boot/compressed/head.S).
+func isARMzImage(b []byte) bool {
+	return len(b) >= 0x30 && binary.LittleEndian.Uint32(b[0x24:]) == 0x016f2818
+}
+
+// parseARMzImage reads a zImage's version banner from its kernel.
+func parseARMzImage(b []byte) (Image, error) {
+	k, comp, err := armKernel(context.Background(), b, 32<<20)
+	if err != nil {
+		return Image{}, err
+	}
+	v := bytes.Index(k, []byte("Linux version "))
+	img, err := parseImageHeader(k[v:], ArchARM, 1024) // arm COMMAND_LINE_SIZE
+	img.Compression = comp
+	return img, err
+}
+
+// armKernel finds the compressed kernel inside a zImage (xz, gzip, lz4 or
+// lzo: the stream that decompresses to a kernel with a version banner)
+// and returns it, or its first limit bytes when limit > 0.
+func armKernel(ctx context.Context, b []byte, limit int) ([]byte, string, error) {
+	for _, c := range []struct {
+		name  string
+		magic string
+	}{{"xz", "\xfd7zXZ\x00"}, {"gzip", "\x1f\x8b\x08"}, {"lz4", "\x02\x21\x4c\x18"}, {"lzo", "\x89LZO"}} {
+		for off := 0; ; off++ {
+			i := bytes.Index(b[off:], []byte(c.magic))
+			if i < 0 {
+				break
+			}
+			off += i
+			if k, err := decompress(ctx, b[off:], c.name, limit); err == nil && bytes.Contains(k, []byte("Linux version ")) {
+				return k, c.name, nil
+			}
+		}
+	}
+	return nil, "", errors.New("ARM zImage: no kernel with a version string in its compressed payload")
+}
+
 // parseImageHeader reads an uncompressed arm64 or RISC-V Image, whose
 // headers share their layout: the size (image_size at 0x10) and the
 // version string from the "Linux version" banner in the kernel. QEMU and
 // the kernel's EFI stub load it as is.
 func parseImageHeader(b []byte, arch string, cmdline int) (Image, error) {
 	le := binary.LittleEndian
-	if size := int64(le.Uint64(b[0x10:])); size > 0 && int64(len(b)) < size/4 {
-		// image_size includes the BSS; the file is shorter, never this short.
-		return Image{}, fmt.Errorf("%w: %d bytes of an image of %d", ErrTruncated, len(b), size)
+	if len(b) >= 0x18 && arch != ArchARM {
+		if size := int64(le.Uint64(b[0x10:])); size > 0 && int64(len(b)) < size/4 {
+			// image_size includes the BSS; the file is shorter, never this short.
+			return Image{}, fmt.Errorf("%w: %d bytes of an image of %d", ErrTruncated, len(b), size)
+		}
 	}
 	img := Image{Arch: arch, Compression: "none", CmdlineSize: cmdline}
 	i := bytes.Index(b, []byte("Linux version "))

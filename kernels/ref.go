@@ -135,7 +135,9 @@ func parseArch(s, what, arch string) (string, error) {
 		return ArchARM64, nil
 	case "riscv64":
 		return ArchRISCV64, nil
+	case "armhf", "armv7l", "arm":
+		return ArchARM, nil
 	}
 	kind, _, _ := strings.Cut(s, ":")
-	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686, /arm64 or /riscv64)", s, arch, kind, what, kind, what)
+	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686, /arm64, /armhf or /riscv64)", s, arch, kind, what, kind, what)
 }

@@ -173,6 +173,8 @@ func listRows(ks []kernels.DebianKernel, arch string) [][]string {
 			r += "/arm64"
 		case kernels.ArchRISCV64:
 			r += "/riscv64"
+		case kernels.ArchARM:
+			r += "/armhf"
 		}
 		if k.ABI == k.Series() {
 			for _, real := range ks {

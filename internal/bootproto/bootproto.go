@@ -164,7 +164,7 @@ func Choose(nics []NIC) Ready {
 // a virtio console on arm64, whose virt machine has one UART (see vm.Arch).
 func SerialDevice() string {
 	switch runtime.GOARCH {
-	case "arm64", "riscv64":
+	case "arm64", "riscv64", "arm":
 		return "/dev/hvc0"
 	}
 	return "/dev/ttyS1"

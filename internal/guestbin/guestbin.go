@@ -53,6 +53,8 @@ func GOARCH(arch string) (string, error) {
 		return "arm64", nil
 	case kernels.ArchRISCV64:
 		return "riscv64", nil
+	case kernels.ArchARM:
+		return "arm", nil
 	}
 	return "", fmt.Errorf("no guest binaries for arch %q", arch)
 }
@@ -124,7 +126,7 @@ func Build(ctx context.Context, src, pkg, goarch, out string) error {
 	defer os.Remove(tmp)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, pkg)
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN="+Toolchain, "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN="+Toolchain, "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOARM=7")
 	if outb, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build %s for %s with %s: %v: %s (is go on PATH and the module proxy reachable?)",
 			pkg, goarch, Toolchain, err, strings.TrimSpace(string(outb)))

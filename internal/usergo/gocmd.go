@@ -47,7 +47,7 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 // goEnv is the environment of a go command building for goarch with toolchain.
 func goEnv(goarch, toolchain string) []string {
-	env := []string{"GOOS=linux", "GOARCH=" + goarch, "CGO_ENABLED=0"}
+	env := []string{"GOOS=linux", "GOARCH=" + goarch, "GOARM=7", "CGO_ENABLED=0"} // GOARM: Debian armhf is ARMv7
 	if toolchain != "" {
 		env = append(env, "GOTOOLCHAIN="+toolchain)
 	}

@@ -42,6 +42,12 @@ var arches = []Arch{
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
 		}, HostGOARCH: "riscv64"},
+	// 32-bit ARM (Debian armhf, armmp flavour) on virt with a Cortex-A15;
+	// highmem=off keeps PCI below 4 GiB, where a kernel without LPAE sees it.
+	{Name: "armv7l", QEMU: "qemu-system-arm", Package: "qemu-system-arm", Machine: "virt,highmem=off", CPU: "cortex-a15", Console: "ttyAMA0", Port: "/dev/hvc0",
+		portArgs: func(c string) []string {
+			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
+		}, HostGOARCH: "arm"},
 }
 
 // ArchOf returns the architecture of a kernel machine name ("" is x86_64).
