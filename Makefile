@@ -22,15 +22,15 @@ deps:
 	@if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null || ! command -v xz >/dev/null \
 	   || ! command -v zstd >/dev/null || ! command -v lz4 >/dev/null || ! command -v lzop >/dev/null \
 	   || ! command -v chromium >/dev/null || ! command -v musl-gcc >/dev/null \
-	   || ! command -v gcc >/dev/null || [ ! -e /usr/lib32/crt1.o ] || ! command -v qemu-system-aarch64 >/dev/null || ! command -v qemu-system-riscv64 >/dev/null; then \
+	   || ! command -v gcc >/dev/null || [ ! -e /usr/lib32/crt1.o ] || ! command -v qemu-system-aarch64 >/dev/null || ! command -v qemu-system-riscv64 >/dev/null || ! command -v qemu-system-ppc64 >/dev/null; then \
 	  apt-get update -qq || echo "apt-get update reported errors; continuing with the indexes it fetched"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    qemu-system-x86 qemu-system-arm qemu-system-misc cpio xz-utils zstd lz4 lzop chromium musl-tools gcc gcc-multilib >/dev/null; \
+	    qemu-system-x86 qemu-system-arm qemu-system-misc qemu-system-ppc cpio xz-utils zstd lz4 lzop chromium musl-tools gcc gcc-multilib >/dev/null; \
 	fi
 	GOTOOLCHAIN=$(GUEST_TOOLCHAIN) $(GO) version
 
 guest:
-	for a in amd64 386 arm64 riscv64 arm; do \
+	for a in amd64 386 arm64 riscv64 arm ppc64le; do \
 	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-init ./cmd/guest-init && \
 	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-agent ./cmd/guest-agent || exit 1; \
 	done

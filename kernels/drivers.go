@@ -40,8 +40,8 @@ func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	switch img.Arch {
-	case ArchARM64, ArchRISCV64:
-		return b, nil // an Image is the kernel itself
+	case ArchARM64, ArchRISCV64, ArchPPC64LE:
+		return b, nil // an Image or vmlinux is the kernel itself
 	case ArchARM:
 		k, _, err := armKernel(ctx, b, 0)
 		return k, err

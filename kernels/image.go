@@ -24,6 +24,7 @@ const (
 	ArchARM64   = "aarch64"
 	ArchRISCV64 = "riscv64"
 	ArchARM     = "armv7l"
+	ArchPPC64LE = "ppc64le"
 )
 
 // ErrNotKernel is returned for a file that is not an x86 Linux boot image.
@@ -72,6 +73,9 @@ func ParseImage(b []byte) (Image, error) {
 	}
 	if isARMzImage(b) {
 		return parseARMzImage(b)
+	}
+	if isPPC64LEvmlinux(b) {
+		return parseImageHeader(b, ArchPPC64LE, 2048) // powerpc COMMAND_LINE_SIZE
 	}
 	if len(b) < 0x250 || string(b[0x202:0x206]) != "HdrS" {
 		if len(b) >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa && len(b) < 0x250 {
@@ -127,6 +131,12 @@ func isRISCVImage(b []byte) bool {
 	return len(b) >= 0x40 && string(b[0x30:0x38]) == "RISCV\x00\x00\x00" && string(b[0x38:0x3c]) == "RSC\x05"
 }
 
+// isPPC64LEvmlinux: ppc64el kernels boot as an ELF vmlinux (little-endian,
+// 64-bit, EM_PPC64), which QEMU's pseries loads as is.
+func isPPC64LEvmlinux(b []byte) bool {
+	return len(b) >= 0x40 && string(b[:4]) == "\x7fELF" && b[4] == 2 && b[5] == 1 && binary.LittleEndian.Uint16(b[0x12:]) == 21
+}
+
 // isARMzImage: a 32-bit ARM zImage has 0x016F2818 at 0x24
 // (arch/arm/boot/compressed/head.S).
 func isARMzImage(b []byte) bool {
@@ -173,7 +183,7 @@ func armKernel(ctx context.Context, b []byte, limit int) ([]byte, string, error)
 // the kernel's EFI stub load it as is.
 func parseImageHeader(b []byte, arch string, cmdline int) (Image, error) {
 	le := binary.LittleEndian
-	if len(b) >= 0x18 && arch != ArchARM {
+	if len(b) >= 0x18 && (arch == ArchARM64 || arch == ArchRISCV64) {
 		if size := int64(le.Uint64(b[0x10:])); size > 0 && int64(len(b)) < size/4 {
 			// image_size includes the BSS; the file is shorter, never this short.
 			return Image{}, fmt.Errorf("%w: %d bytes of an image of %d", ErrTruncated, len(b), size)

@@ -137,7 +137,9 @@ func parseArch(s, what, arch string) (string, error) {
 		return ArchRISCV64, nil
 	case "armhf", "armv7l", "arm":
 		return ArchARM, nil
+	case "ppc64el", "ppc64le":
+		return ArchPPC64LE, nil
 	}
 	kind, _, _ := strings.Cut(s, ":")
-	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686, /arm64, /armhf or /riscv64)", s, arch, kind, what, kind, what)
+	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686, /arm64, /armhf, /riscv64 or /ppc64el)", s, arch, kind, what, kind, what)
 }

@@ -175,6 +175,8 @@ func listRows(ks []kernels.DebianKernel, arch string) [][]string {
 			r += "/riscv64"
 		case kernels.ArchARM:
 			r += "/armhf"
+		case kernels.ArchPPC64LE:
+			r += "/ppc64el"
 		}
 		if k.ABI == k.Series() {
 			for _, real := range ks {

@@ -166,6 +166,8 @@ func SerialDevice() string {
 	switch runtime.GOARCH {
 	case "arm64", "riscv64", "arm":
 		return "/dev/hvc0"
+	case "ppc64le":
+		return "/dev/hvc1"
 	}
 	return "/dev/ttyS1"
 }

@@ -55,6 +55,8 @@ func GOARCH(arch string) (string, error) {
 		return "riscv64", nil
 	case kernels.ArchARM:
 		return "arm", nil
+	case kernels.ArchPPC64LE:
+		return "ppc64le", nil
 	}
 	return "", fmt.Errorf("no guest binaries for arch %q", arch)
 }

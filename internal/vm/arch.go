@@ -48,6 +48,10 @@ var arches = []Arch{
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
 		}, HostGOARCH: "arm"},
+	// ppc64el on pseries: each -serial is a spapr-vty, hvc0 the console
+	// and hvc1 the second channel.
+	{Name: "ppc64le", QEMU: "qemu-system-ppc64", Package: "qemu-system-ppc", Machine: "pseries", CPU: "power9", Console: "hvc0", Port: "/dev/hvc1",
+		portArgs: func(c string) []string { return []string{"-serial", "chardev:" + c} }, HostGOARCH: "ppc64le"},
 }
 
 // ArchOf returns the architecture of a kernel machine name ("" is x86_64).
