@@ -30,7 +30,7 @@ deps:
 	GOTOOLCHAIN=$(GUEST_TOOLCHAIN) $(GO) version
 
 guest:
-	for a in amd64 386 arm64 riscv64 arm ppc64le; do \
+	for a in amd64 386 arm64 riscv64 arm ppc64le s390x; do \
 	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-init ./cmd/guest-init && \
 	  $(GUEST_ENV) GOARCH=$$a $(GO) build -trimpath -ldflags='-s -w' -o $(PREBUILT)/linux_$$a/guest-agent ./cmd/guest-agent || exit 1; \
 	done

@@ -168,17 +168,19 @@ func flavour(arch string) (flav, debArch string) {
 		return "armmp", "armhf"
 	case ArchPPC64LE:
 		return "powerpc64le", "ppc64el"
+	case ArchS390X:
+		return "s390x", "s390x"
 	}
 	return "amd64", "amd64"
 }
 
 // imagePackage matches kernel image package names; group 1 is the ABI,
 // group 2 the flavour, group 3 "-unsigned" or "".
-var imagePackage = regexp.MustCompile(`^linux-image-([0-9]+\.[0-9]+[0-9a-z.+~]*(?:-[0-9][0-9a-z.+~]*)?)-(amd64|686|arm64|riscv64|armmp|powerpc64le)(-unsigned)?$`)
+var imagePackage = regexp.MustCompile(`^linux-image-([0-9]+\.[0-9]+[0-9a-z.+~]*(?:-[0-9][0-9a-z.+~]*)?)-(amd64|686|arm64|riscv64|armmp|powerpc64le|s390x)(-unsigned)?$`)
 
 // partPackage matches the packages that hold the image and the modules
 // where linux-image-* is only a dependency package (Debian from 2026).
-var partPackage = regexp.MustCompile(`^linux-(binary|modules)-[0-9]+\.[0-9]+[0-9a-z.+~-]*-(amd64|686|arm64|riscv64|armmp|powerpc64le)$`)
+var partPackage = regexp.MustCompile(`^linux-(binary|modules)-[0-9]+\.[0-9]+[0-9a-z.+~-]*-(amd64|686|arm64|riscv64|armmp|powerpc64le|s390x)$`)
 
 // suite is one suite of one archive.
 type suite struct {

@@ -42,8 +42,8 @@ func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 	switch img.Arch {
 	case ArchARM64, ArchRISCV64, ArchPPC64LE:
 		return b, nil // an Image or vmlinux is the kernel itself
-	case ArchARM:
-		k, _, err := armKernel(ctx, b, 0)
+	case ArchARM, ArchS390X:
+		k, _, err := embeddedKernel(ctx, b, 0)
 		return k, err
 	}
 	payload, err := payloadOf(b, img.Protocol)

@@ -25,6 +25,7 @@ const (
 	ArchRISCV64 = "riscv64"
 	ArchARM     = "armv7l"
 	ArchPPC64LE = "ppc64le"
+	ArchS390X   = "s390x"
 )
 
 // ErrNotKernel is returned for a file that is not an x86 Linux boot image.
@@ -72,7 +73,10 @@ func ParseImage(b []byte) (Image, error) {
 		return parseImageHeader(b, ArchRISCV64, 1024) // riscv COMMAND_LINE_SIZE
 	}
 	if isARMzImage(b) {
-		return parseARMzImage(b)
+		return parseCompressed(b, ArchARM, 1024) // arm COMMAND_LINE_SIZE
+	}
+	if isS390Image(b) {
+		return parseCompressed(b, ArchS390X, 4096) // s390 COMMAND_LINE_SIZE (default)
 	}
 	if isPPC64LEvmlinux(b) {
 		return parseImageHeader(b, ArchPPC64LE, 2048) // powerpc COMMAND_LINE_SIZE
@@ -137,44 +141,65 @@ func isPPC64LEvmlinux(b []byte) bool {
 	return len(b) >= 0x40 && string(b[:4]) == "\x7fELF" && b[4] == 2 && b[5] == 1 && binary.LittleEndian.Uint16(b[0x12:]) == 21
 }
 
+// isS390Image: an s390x boot image has its parameter area, marked
+// "S390EP", at 0x10008 (arch/s390/boot/head.S).
+func isS390Image(b []byte) bool { return len(b) >= 0x10010 && string(b[0x10008:0x1000e]) == "S390EP" }
+
 // isARMzImage: a 32-bit ARM zImage has 0x016F2818 at 0x24
 // (arch/arm/boot/compressed/head.S).
 func isARMzImage(b []byte) bool {
 	return len(b) >= 0x30 && binary.LittleEndian.Uint32(b[0x24:]) == 0x016f2818
 }
 
-// parseARMzImage reads a zImage's version banner from its kernel.
-func parseARMzImage(b []byte) (Image, error) {
-	k, comp, err := armKernel(context.Background(), b, 32<<20)
+// parseCompressed reads the version banner of the kernel compressed
+// inside a boot image (an ARM zImage, an s390x image).
+func parseCompressed(b []byte, arch string, cmdline int) (Image, error) {
+	k, comp, err := embeddedKernel(context.Background(), b, 32<<20)
 	if err != nil {
-		return Image{}, err
+		return Image{}, fmt.Errorf("%s image: %w", arch, err)
 	}
-	v := bytes.Index(k, []byte("Linux version "))
-	img, err := parseImageHeader(k[v:], ArchARM, 1024) // arm COMMAND_LINE_SIZE
+	v := bannerIn(k)
+	img, err := parseImageHeader(k[v:], arch, cmdline)
 	img.Compression = comp
 	return img, err
 }
 
-// armKernel finds the compressed kernel inside a zImage (xz, gzip, lz4 or
-// lzo: the stream that decompresses to a kernel with a version banner)
-// and returns it, or its first limit bytes when limit > 0.
-func armKernel(ctx context.Context, b []byte, limit int) ([]byte, string, error) {
+// bannerIn is where the kernel's "Linux version RELEASE" banner starts in
+// b (not a "Linux version %s" format string), or -1.
+func bannerIn(b []byte) int {
+	for off := 0; ; {
+		i := bytes.Index(b[off:], []byte("Linux version "))
+		if i < 0 {
+			return -1
+		}
+		off += i
+		if n := off + len("Linux version "); n < len(b) && b[n] >= '0' && b[n] <= '9' {
+			return off
+		}
+		off++
+	}
+}
+
+// embeddedKernel finds the compressed kernel inside a boot image (xz,
+// gzip, zstd, lz4 or lzo: the stream that decompresses to a kernel with a
+// version banner) and returns it, or its first limit bytes when limit > 0.
+func embeddedKernel(ctx context.Context, b []byte, limit int) ([]byte, string, error) {
 	for _, c := range []struct {
 		name  string
 		magic string
-	}{{"xz", "\xfd7zXZ\x00"}, {"gzip", "\x1f\x8b\x08"}, {"lz4", "\x02\x21\x4c\x18"}, {"lzo", "\x89LZO"}} {
+	}{{"xz", "\xfd7zXZ\x00"}, {"zstd", "\x28\xb5\x2f\xfd"}, {"gzip", "\x1f\x8b\x08"}, {"lz4", "\x02\x21\x4c\x18"}, {"lzo", "\x89LZO"}} {
 		for off := 0; ; off++ {
 			i := bytes.Index(b[off:], []byte(c.magic))
 			if i < 0 {
 				break
 			}
 			off += i
-			if k, err := decompress(ctx, b[off:], c.name, limit); err == nil && bytes.Contains(k, []byte("Linux version ")) {
+			if k, err := decompress(ctx, b[off:], c.name, limit); err == nil && bannerIn(k) >= 0 {
 				return k, c.name, nil
 			}
 		}
 	}
-	return nil, "", errors.New("ARM zImage: no kernel with a version string in its compressed payload")
+	return nil, "", errors.New("no kernel with a version string in its compressed payload")
 }
 
 // parseImageHeader reads an uncompressed arm64 or RISC-V Image, whose
@@ -190,7 +215,7 @@ func parseImageHeader(b []byte, arch string, cmdline int) (Image, error) {
 		}
 	}
 	img := Image{Arch: arch, Compression: "none", CmdlineSize: cmdline}
-	i := bytes.Index(b, []byte("Linux version "))
+	i := bannerIn(b)
 	if i < 0 {
 		return Image{}, fmt.Errorf("%s image has no kernel version string", arch)
 	}

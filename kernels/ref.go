@@ -139,7 +139,9 @@ func parseArch(s, what, arch string) (string, error) {
 		return ArchARM, nil
 	case "ppc64el", "ppc64le":
 		return ArchPPC64LE, nil
+	case "s390x":
+		return ArchS390X, nil
 	}
 	kind, _, _ := strings.Cut(s, ":")
-	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686, /arm64, /armhf, /riscv64 or /ppc64el)", s, arch, kind, what, kind, what)
+	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686, /arm64, /armhf, /riscv64, /ppc64el or /s390x)", s, arch, kind, what, kind, what)
 }

@@ -249,8 +249,8 @@ func applyRun(r bootproto.Run) {
 	defer f.Close()
 	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
 	info := make([]byte, 8+len(r.Seed))
-	binary.LittleEndian.PutUint32(info[0:], uint32(len(r.Seed)*8))
-	binary.LittleEndian.PutUint32(info[4:], uint32(len(r.Seed)))
+	binary.NativeEndian.PutUint32(info[0:], uint32(len(r.Seed)*8))
+	binary.NativeEndian.PutUint32(info[4:], uint32(len(r.Seed)))
 	copy(info[8:], r.Seed)
 	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.RNDADDENTROPY, uintptr(unsafe.Pointer(&info[0]))); errno != 0 {
 		logf("entropy seed: RNDADDENTROPY: %v", errno)

@@ -177,6 +177,8 @@ func listRows(ks []kernels.DebianKernel, arch string) [][]string {
 			r += "/armhf"
 		case kernels.ArchPPC64LE:
 			r += "/ppc64el"
+		case kernels.ArchS390X:
+			r += "/s390x"
 		}
 		if k.ABI == k.Series() {
 			for _, real := range ks {

@@ -164,7 +164,7 @@ func Choose(nics []NIC) Ready {
 // a virtio console on arm64, whose virt machine has one UART (see vm.Arch).
 func SerialDevice() string {
 	switch runtime.GOARCH {
-	case "arm64", "riscv64", "arm":
+	case "arm64", "riscv64", "arm", "s390x":
 		return "/dev/hvc0"
 	case "ppc64le":
 		return "/dev/hvc1"

@@ -333,9 +333,9 @@ func (t *tracer) decode(tid, tgid, nr int, raw [6]uint64) (string, decoded, bool
 		var list []string
 		sock := false
 		for i := 0; i+8 <= len(fds); i += 8 {
-			pfd := int(int32(binary.LittleEndian.Uint32(fds[i:])))
+			pfd := int(int32(binary.NativeEndian.Uint32(fds[i:])))
 			sock = sock || t.socket(tid, tgid, pfd)
-			list = append(list, fmt.Sprintf("%d:%s", pfd, cnames.Poll(int16(binary.LittleEndian.Uint16(fds[i+4:])))))
+			list = append(list, fmt.Sprintf("%d:%s", pfd, cnames.Poll(int16(binary.NativeEndian.Uint16(fds[i+4:])))))
 		}
 		if !sock {
 			return "", decoded{}, false
@@ -376,21 +376,21 @@ func (t *tracer) outputs(tid int, s *outcome.Step, th *thread) {
 	case "getsockname", "getpeername":
 		l := peek(tid, uintptr(args[2]), 4)
 		if len(l) == 4 {
-			a := sockaddr(peek(tid, uintptr(args[1]), int(min(binary.LittleEndian.Uint32(l), 128))))
+			a := sockaddr(peek(tid, uintptr(args[1]), int(min(binary.NativeEndian.Uint32(l), 128))))
 			s.Detail = "addr=" + a
 		}
 	case "getsockopt":
 		l := peek(tid, uintptr(args[4]), 4)
-		if len(l) == 4 && binary.LittleEndian.Uint32(l) == 4 {
+		if len(l) == 4 && binary.NativeEndian.Uint32(l) == 4 {
 			v := peek(tid, uintptr(args[3]), 4)
 			if len(v) == 4 {
-				s.Detail = strconv.Itoa(int(int32(binary.LittleEndian.Uint32(v))))
+				s.Detail = strconv.Itoa(int(int32(binary.NativeEndian.Uint32(v))))
 			}
 		}
 	case "socketpair":
 		v := peek(tid, uintptr(args[3]), 8)
 		if len(v) == 8 {
-			s.Detail = fmt.Sprintf("fds=%d,%d", int32(binary.LittleEndian.Uint32(v)), int32(binary.LittleEndian.Uint32(v[4:])))
+			s.Detail = fmt.Sprintf("fds=%d,%d", int32(binary.NativeEndian.Uint32(v)), int32(binary.NativeEndian.Uint32(v[4:])))
 		}
 	}
 }
@@ -407,9 +407,9 @@ func peek(tid int, addr uintptr, n int) []byte {
 
 func word(b []byte) uint64 {
 	if wordSize == 4 {
-		return uint64(binary.LittleEndian.Uint32(b))
+		return uint64(binary.NativeEndian.Uint32(b))
 	}
-	return binary.LittleEndian.Uint64(b)
+	return binary.NativeEndian.Uint64(b)
 }
 
 // msghdr reads a struct msghdr's name and the first bytes of its iovecs.
@@ -442,7 +442,7 @@ func sockaddr(b []byte) string {
 	if len(b) < 2 {
 		return "NULL"
 	}
-	switch fam := binary.LittleEndian.Uint16(b); fam {
+	switch fam := binary.NativeEndian.Uint16(b); fam {
 	case unix.AF_INET:
 		if len(b) >= 8 {
 			return fmt.Sprintf("%d.%d.%d.%d:%d", b[4], b[5], b[6], b[7], binary.BigEndian.Uint16(b[2:]))
@@ -530,11 +530,11 @@ func optValue(tid int, opt string, addr uintptr, n int) []outcome.Arg {
 	b := peek(tid, addr, min(n, 64))
 	switch {
 	case opt == "SO_LINGER" && len(b) >= 8:
-		return kv("l_onoff", strconv.Itoa(int(int32(binary.LittleEndian.Uint32(b)))), "l_linger", strconv.Itoa(int(int32(binary.LittleEndian.Uint32(b[4:])))))
+		return kv("l_onoff", strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b)))), "l_linger", strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b[4:])))))
 	case (opt == "SO_RCVTIMEO" || opt == "SO_SNDTIMEO") && len(b) >= 2*wordSize:
 		return kv("tv_sec", strconv.FormatInt(int64(word(b)), 10), "tv_usec", strconv.FormatInt(int64(word(b[wordSize:])), 10))
 	case len(b) == 4:
-		return kv("value", strconv.Itoa(int(int32(binary.LittleEndian.Uint32(b)))))
+		return kv("value", strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b)))))
 	}
 	return kv("optval", fmt.Sprintf("%x", b), "optlen", strconv.Itoa(n))
 }

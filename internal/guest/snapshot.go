@@ -96,6 +96,9 @@ func (env *Env) snapshotFor(ctx context.Context, cfg vm.Config, k *kernels.Kerne
 	if env.Opts.NoSnapshot || env.Opts.SnapshotMaxMB <= 0 || k.Origin.SHA256 == "" {
 		return snapshot{}
 	}
+	if a, err := vm.ArchOf(k.Image.Arch); err != nil || a.NoSnapshot != "" {
+		return snapshot{}
+	}
 	ver := env.qemuVersion.get(cfg.QEMU)
 	if ver == "" {
 		return snapshot{}

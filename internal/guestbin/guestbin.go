@@ -57,6 +57,8 @@ func GOARCH(arch string) (string, error) {
 		return "arm", nil
 	case kernels.ArchPPC64LE:
 		return "ppc64le", nil
+	case kernels.ArchS390X:
+		return "s390x", nil
 	}
 	return "", fmt.Errorf("no guest binaries for arch %q", arch)
 }

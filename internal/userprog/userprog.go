@@ -187,7 +187,7 @@ func (b *Binary) read(p string, top bool) error {
 
 // GOARCH is the Go architecture of a guest that runs binaries for machine.
 func GOARCH(machine elf.Machine) (string, bool) {
-	arch, ok := map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_386: "386", elf.EM_AARCH64: "arm64", elf.EM_RISCV: "riscv64", elf.EM_ARM: "arm", elf.EM_PPC64: "ppc64le"}[machine]
+	arch, ok := map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_386: "386", elf.EM_AARCH64: "arm64", elf.EM_RISCV: "riscv64", elf.EM_ARM: "arm", elf.EM_PPC64: "ppc64le", elf.EM_S390: "s390x"}[machine]
 	return arch, ok
 }
 

@@ -203,8 +203,12 @@ func (m *Machine) buildArgs(qmpFD, serialFD int) []string {
 	a = append(a, arch.portArgs("ser1")...)
 	a = append(a, "-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append)
 	for i, n := range c.NICs {
+		model, ok := arch.NIC(n.Model)
+		if !ok {
+			continue
+		}
 		a = append(a, "-netdev", fmt.Sprintf("user,id=n%d,restrict=on,hostfwd=tcp:127.0.0.1:0-:22", i),
-			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", n.Model, i, n.MAC))
+			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", model, i, n.MAC))
 	}
 	if c.Incoming != "" {
 		// Guest RAM allocated at once (in huge pages where the host has
@@ -255,12 +259,16 @@ func PortableArgs(cfg Config, sshPort int) []string {
 		"-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Append,
 	)
 	for i, n := range cfg.NICs {
+		model, ok := arch.NIC(n.Model)
+		if !ok {
+			continue
+		}
 		fwd := ""
 		if i == 0 {
 			fwd = fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:22", sshPort)
 		}
 		a = append(a, "-netdev", fmt.Sprintf("user,id=n%d,restrict=on%s", i, fwd),
-			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", n.Model, i, n.MAC))
+			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", model, i, n.MAC))
 	}
 	return a
 }

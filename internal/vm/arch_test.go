@@ -1,0 +1,23 @@
+package vm
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestArchTrusted(t *testing.T) {
+	s390, err := ArchOf("s390x")
+	require.NoError(t, err)
+	ok, why := s390.Trusted("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)")
+	require.False(t, ok)
+	require.Contains(t, why, "QEMU 7.2 is older than 8.1")
+	ok, _ = s390.Trusted("QEMU emulator version 9.2.0")
+	require.True(t, ok)
+	x86, err := ArchOf("")
+	require.NoError(t, err)
+	ok, _ = x86.Trusted("QEMU emulator version 7.2.22")
+	require.True(t, ok)
+	_, err = ArchOf("mips")
+	require.ErrorContains(t, err, "no QEMU machine")
+}
