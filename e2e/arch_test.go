@@ -35,8 +35,8 @@ func TestARM64Guest(t *testing.T) {
 	// an unused bit as on i686.
 	require.Equal(t, "0x40000000=5 0x80000000=-1 EINVAL", got["flags.unknown.sendmsg"])
 
-	_, stderr, code := runmatrix(t, time.Minute, "probe", "debian:6.12/s390x")
+	_, stderr, code := runmatrix(t, time.Minute, "probe", "debian:6.12/mips")
 	require.Equal(t, 2, code)
 	require.Equal(t, 1, strings.Count(stderr, "runmatrix: "), stderr)
-	require.Contains(t, stderr, `unknown arch "s390x"`)
+	require.Contains(t, stderr, `unknown arch "mips"`)
 }

@@ -29,7 +29,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: kvm, tcg or auto (KVM only if a probe boot proves it works)")
 	fs.IntVar(&f.jobs, "jobs", 0, "guests to run at once (0: as many as cores and free memory allow)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/runmatrix)")
-	fs.StringVar(&f.opts.QEMU, "qemu", vm.DefaultQEMU, "QEMU binary for x86 guests (arm64 and riscv64 guests use qemu-system-aarch64 and qemu-system-riscv64)")
+	fs.StringVar(&f.opts.QEMU, "qemu", vm.DefaultQEMU, "QEMU binary for x86 guests (other architectures use their own: qemu-system-aarch64, -arm, -riscv64, -ppc64, -s390x)")
 	fs.IntVar(&f.opts.MemoryMB, "memory", d.MemoryMB, "guest memory in MiB")
 	fs.IntVar(&f.opts.CPUs, "cpus", d.CPUs, "guest CPUs")
 	fs.DurationVar(&f.opts.BootTimeout, "boot-timeout", d.BootTimeout, "deadline from QEMU start to the guest init's ready line")

@@ -108,7 +108,8 @@ Kernel references:
   debian:bookworm, debian:sid  the kernel of a release (with its security updates)
   debian:6.1@bookworm          look in that one suite only
   debian:6.1/i686              the 32-bit flavour (any of the forms above)
-  debian:6.12/arm64, debian:6.12/riscv64   arm64 and riscv64 kernels (QEMU virt, TCG)
+  debian:6.12/arm64, /armhf, /riscv64, /ppc64el, /s390x   other architectures
+                               (their own QEMU, TCG; s390x needs QEMU 8.1+)
   debian:2.6.32-4              an ABI no mirror lists: from the snapshot archive
   mainline:v3.6, mainline:v4.19.10   Ubuntu's build of an upstream tag, checked
                                with the Kernel PPA key (pinned by fingerprint)
