@@ -156,31 +156,13 @@ func (k DebianKernel) Series() string {
 	return parts[0] + "." + strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
 }
 
-func flavour(arch string) (flav, debArch string) {
-	switch arch {
-	case ArchI386:
-		return "686", "i386"
-	case ArchARM64:
-		return "arm64", "arm64"
-	case ArchRISCV64:
-		return "riscv64", "riscv64"
-	case ArchARM:
-		return "armmp", "armhf"
-	case ArchPPC64LE:
-		return "powerpc64le", "ppc64el"
-	case ArchS390X:
-		return "s390x", "s390x"
-	}
-	return "amd64", "amd64"
-}
-
 // imagePackage matches kernel image package names; group 1 is the ABI,
 // group 2 the flavour, group 3 "-unsigned" or "".
-var imagePackage = regexp.MustCompile(`^linux-image-([0-9]+\.[0-9]+[0-9a-z.+~]*(?:-[0-9][0-9a-z.+~]*)?)-(amd64|686|arm64|riscv64|armmp|powerpc64le|s390x)(-unsigned)?$`)
+var imagePackage = regexp.MustCompile(`^linux-image-([0-9]+\.[0-9]+[0-9a-z.+~]*(?:-[0-9][0-9a-z.+~]*)?)-(` + flavours() + `)(-unsigned)?$`)
 
 // partPackage matches the packages that hold the image and the modules
 // where linux-image-* is only a dependency package (Debian from 2026).
-var partPackage = regexp.MustCompile(`^linux-(binary|modules)-[0-9]+\.[0-9]+[0-9a-z.+~-]*-(amd64|686|arm64|riscv64|armmp|powerpc64le|s390x)$`)
+var partPackage = regexp.MustCompile(`^linux-(binary|modules)-[0-9]+\.[0-9]+[0-9a-z.+~-]*-(` + flavours() + `)$`)
 
 // suite is one suite of one archive.
 type suite struct {

@@ -17,17 +17,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Architectures a guest can have.
-const (
-	ArchX86_64  = "x86_64"
-	ArchI386    = "i386"
-	ArchARM64   = "aarch64"
-	ArchRISCV64 = "riscv64"
-	ArchARM     = "armv7l"
-	ArchPPC64LE = "ppc64le"
-	ArchS390X   = "s390x"
-)
-
 // ErrNotKernel is returned for a file that is not an x86 Linux boot image.
 var ErrNotKernel = errors.New("not a Linux x86 boot image (no HdrS setup header)")
 

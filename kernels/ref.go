@@ -72,14 +72,14 @@ func ParseRef(s string) (Ref, error) {
 			return r, fmt.Errorf("kernel %q: want debian:SERIES (debian:6.1), debian:ABI (debian:6.1.0-50) or debian:CODENAME (debian:bookworm, debian:sid)", s)
 		}
 		var err error
-		if r.Arch, err = parseArch(s, series, arch); err != nil {
+		if r.Arch, err = parseArch(s, arch); err != nil {
 			return r, err
 		}
 	case strings.HasPrefix(s, "mainline:"):
 		r.Kind = KindMainline
 		what, arch, _ := strings.Cut(strings.TrimPrefix(s, "mainline:"), "/")
 		var err error
-		if r.Arch, err = parseArch(s, what, arch); err != nil {
+		if r.Arch, err = parseArch(s, arch); err != nil {
 			return r, err
 		}
 		tag := func(t string) (string, bool) {
@@ -125,23 +125,10 @@ func ParseRef(s string) (Ref, error) {
 func Schemes() []string { return []string{"debian:", "mainline:", "https:", "http:"} }
 
 // parseArch reads the /ARCH suffix of a debian: or mainline: reference.
-func parseArch(s, what, arch string) (string, error) {
-	switch arch {
-	case "", "amd64", "x86_64":
-		return ArchX86_64, nil
-	case "i686", "686", "i386":
-		return ArchI386, nil
-	case "arm64", "aarch64":
-		return ArchARM64, nil
-	case "riscv64":
-		return ArchRISCV64, nil
-	case "armhf", "armv7l", "arm":
-		return ArchARM, nil
-	case "ppc64el", "ppc64le":
-		return ArchPPC64LE, nil
-	case "s390x":
-		return ArchS390X, nil
+func parseArch(s, arch string) (string, error) {
+	a, err := ParseArch(arch)
+	if err != nil {
+		return "", fmt.Errorf("kernel %q: %w", s, err)
 	}
-	kind, _, _ := strings.Cut(s, ":")
-	return "", fmt.Errorf("kernel %q: unknown arch %q (use %s:%s, %s:%s/i686, /arm64, /armhf, /riscv64, /ppc64el or /s390x)", s, arch, kind, what, kind, what)
+	return a, nil
 }

@@ -15,11 +15,11 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/caserun"
 	"github.com/runmatrix/runmatrix/internal/guest"
-	"github.com/runmatrix/runmatrix/internal/guestbin"
 	"github.com/runmatrix/runmatrix/internal/initramfs"
 	"github.com/runmatrix/runmatrix/internal/remote"
 	"github.com/runmatrix/runmatrix/internal/usergo"
 	"github.com/runmatrix/runmatrix/internal/userprog"
+	"github.com/runmatrix/runmatrix/kernels"
 )
 
 // Where exec puts the program and its directory in the guest.
@@ -110,7 +110,7 @@ func execPrograms(ctx context.Context, gf *guestFlags, refs []string, prog strin
 		if err != nil {
 			return err
 		}
-		if a, _ := guestbin.GOARCH(k.Image.Arch); a != goarch {
+		if a, _ := kernels.GOARCH(k.Image.Arch); a != goarch {
 			return usage("%s is a %s binary and kernel %s runs %s programs", prog, goarch, ref, k.Image.Arch)
 		}
 	}

@@ -165,21 +165,7 @@ func listRows(ks []kernels.DebianKernel, arch string) [][]string {
 			continue
 		}
 		seen[k.ABI] = true
-		r := "debian:" + k.ABI
-		switch arch {
-		case kernels.ArchI386:
-			r += "/i686"
-		case kernels.ArchARM64:
-			r += "/arm64"
-		case kernels.ArchRISCV64:
-			r += "/riscv64"
-		case kernels.ArchARM:
-			r += "/armhf"
-		case kernels.ArchPPC64LE:
-			r += "/ppc64el"
-		case kernels.ArchS390X:
-			r += "/s390x"
-		}
+		r := "debian:" + k.ABI + kernels.ArchSuffix(arch)
 		if k.ABI == k.Series() {
 			for _, real := range ks {
 				if real.ABI != real.Series() && real.Series() == k.Series() {
@@ -202,13 +188,9 @@ func listRef(pattern string) (kernels.Ref, error) {
 		return kernels.Ref{}, usage("kernels list %q: list debian: or mainline: patterns (e.g. debian:, debian:6.1, debian:bookworm/i686, mainline:, mainline:v4.19)", pattern)
 	}
 	if rest == "" || strings.HasPrefix(rest, "/") {
-		arch := kernels.ArchX86_64
-		if rest != "" {
-			ref, err := kernels.ParseRef("debian:6.1" + rest) // the arch suffix alone
-			if err != nil {
-				return ref, usage("%v", err)
-			}
-			arch = ref.Arch
+		arch, err := kernels.ParseArch(strings.TrimPrefix(rest, "/"))
+		if err != nil {
+			return kernels.Ref{}, usage("kernel %q: %v", pattern, err)
 		}
 		return kernels.Ref{Raw: pattern, Kind: kernels.KindDebian, Arch: arch}, nil
 	}

@@ -12,10 +12,10 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/runmatrix/runmatrix/internal/guest"
-	"github.com/runmatrix/runmatrix/internal/guestbin"
 	"github.com/runmatrix/runmatrix/internal/initramfs"
 	"github.com/runmatrix/runmatrix/internal/usergo"
 	"github.com/runmatrix/runmatrix/internal/userprog"
+	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix/spec"
 	"github.com/runmatrix/runmatrix/testcases"
 )
@@ -181,7 +181,7 @@ func planKernels(ctx context.Context, pool *guest.Pool, refs []string) ([]planne
 		if err != nil {
 			return nil, err
 		}
-		a, err := guestbin.GOARCH(k.Image.Arch)
+		a, err := kernels.GOARCH(k.Image.Arch)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", ref, err)
 		}

@@ -4,9 +4,9 @@ package bootproto
 
 import (
 	"crypto/ed25519"
-	"runtime"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 )
 

@@ -18,4 +18,3 @@ func getRegs(tid int, r *unix.PtraceRegs) error {
 	}
 	return nil
 }
-

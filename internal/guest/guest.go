@@ -334,7 +334,7 @@ func (env *Env) extraFiles(ctx context.Context, k *kernels.Kernel) ([]initramfs.
 	if env.Files == nil {
 		return nil, nil
 	}
-	goarch, err := guestbin.GOARCH(k.Image.Arch)
+	goarch, err := kernels.GOARCH(k.Image.Arch)
 	if err != nil {
 		return nil, err
 	}

@@ -42,30 +42,9 @@ type Builder struct {
 	Log func(string)
 }
 
-// GOARCH maps a kernel arch to the Go architecture of its guest binaries.
-func GOARCH(arch string) (string, error) {
-	switch arch {
-	case kernels.ArchX86_64:
-		return "amd64", nil
-	case kernels.ArchI386:
-		return "386", nil
-	case kernels.ArchARM64:
-		return "arm64", nil
-	case kernels.ArchRISCV64:
-		return "riscv64", nil
-	case kernels.ArchARM:
-		return "arm", nil
-	case kernels.ArchPPC64LE:
-		return "ppc64le", nil
-	case kernels.ArchS390X:
-		return "s390x", nil
-	}
-	return "", fmt.Errorf("no guest binaries for arch %q", arch)
-}
-
 // Get returns the binaries for arch, from the embedded set or built from source.
 func (b *Builder) Get(ctx context.Context, arch string) (Binaries, error) {
-	goarch, err := GOARCH(arch)
+	goarch, err := kernels.GOARCH(arch)
 	if err != nil {
 		return Binaries{}, err
 	}
