@@ -109,7 +109,7 @@ func (p *Pool) Prepare(ctx context.Context, ref string) (results.Kernel, error) 
 	if err != nil {
 		return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s: %w", ref, err)}
 	}
-	if qemu := p.qemuFor(arch); qemu != "" {
+	if qemu := arch.Binary(p.env.Opts.QEMU); qemu != "" {
 		if _, err := exec.LookPath(qemu); err != nil {
 			return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s is %s: %s is not installed (apt-get install %s)", ref, arch.Name, qemu, arch.Package)}
 		}
@@ -126,15 +126,6 @@ func (p *Pool) Prepare(ctx context.Context, ref string) (results.Kernel, error) 
 		return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s: the command line would be %d bytes, and this image takes at most %d: shorten --append", ref, n, max)}
 	}
 	return results.Kernel{Ref: ref, Arch: k.Image.Arch, ImageRelease: k.Image.Release, ImageVersion: k.Image.Version, Origin: k.Origin}, nil
-}
-
-// qemuFor is the QEMU binary guests of arch run under: --qemu for x86
-// (the flag names that one), the table's for the others.
-func (p *Pool) qemuFor(arch vm.Arch) string {
-	if q := p.env.Opts.QEMU; q != "" && q != vm.DefaultQEMU && arch.QEMU == vm.DefaultQEMU {
-		return q
-	}
-	return arch.QEMU
 }
 
 // WritePortable writes into dir the files that boot ref's guest without

@@ -46,6 +46,7 @@ type Snapshot struct {
 // zero snapshot (no path) means none is kept.
 type snapshot struct {
 	key, path string
+	qemu      string // the --version line of the QEMU it is for
 }
 
 func (s snapshot) exists() bool {
@@ -76,7 +77,7 @@ func (s snapshot) meta() Snapshot {
 // written records what was saved beside it (with the agent's probe of the
 // guest) and keeps the cache bounded.
 func (s snapshot) written(env *Env, k *kernels.Kernel, size int64, probe agentproto.Probe, ready time.Duration) {
-	meta := Snapshot{Key: s.key, Ref: k.Ref.Raw, Release: k.Image.Release, QEMU: env.qemuVersion.get(env.Opts.QEMU), Bytes: size, Created: time.Now(),
+	meta := Snapshot{Key: s.key, Ref: k.Ref.Raw, Release: k.Image.Release, QEMU: s.qemu, Bytes: size, Created: time.Now(),
 		Probe: &probe, ReadySeconds: ready.Seconds()}
 	if b, err := json.Marshal(meta); err == nil {
 		_ = kernels.WriteFileAtomic(s.path+".json", b, 0o644)
@@ -96,10 +97,11 @@ func (env *Env) snapshotFor(ctx context.Context, cfg vm.Config, k *kernels.Kerne
 	if env.Opts.NoSnapshot || env.Opts.SnapshotMaxMB <= 0 || k.Origin.SHA256 == "" {
 		return snapshot{}
 	}
-	if a, err := vm.ArchOf(k.Image.Arch); err != nil || a.NoSnapshot != "" {
+	arch, err := vm.ArchOf(k.Image.Arch)
+	if err != nil || arch.NoSnapshot != "" {
 		return snapshot{}
 	}
-	ver := env.qemuVersion.get(cfg.QEMU)
+	ver := env.qemuVersion.get(arch.Binary(cfg.QEMU))
 	if ver == "" {
 		return snapshot{}
 	}
@@ -116,7 +118,7 @@ func (env *Env) snapshotFor(ctx context.Context, cfg vm.Config, k *kernels.Kerne
 	if err != nil {
 		return snapshot{}
 	}
-	return snapshot{key: key, path: p}
+	return snapshot{key: key, path: p, qemu: ver}
 }
 
 // onceValue is a value computed once per QEMU binary.

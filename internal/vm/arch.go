@@ -108,6 +108,16 @@ func ArchOf(name string) (Arch, error) {
 	return Arch{}, fmt.Errorf("no QEMU machine for architecture %q", name)
 }
 
+// Binary is the QEMU binary guests of a run under, given the configured
+// one (Config.QEMU, --qemu), which names the x86 binary: other
+// architectures use the table's.
+func (a Arch) Binary(qemu string) string {
+	if qemu == "" || a.QEMU != DefaultQEMU {
+		return a.QEMU
+	}
+	return qemu
+}
+
 // Native reports whether the host can run a guest of a under KVM.
 func (a Arch) Native() bool { return a.HostGOARCH == runtime.GOARCH }
 

@@ -21,3 +21,18 @@ func TestArchTrusted(t *testing.T) {
 	_, err = ArchOf("mips")
 	require.ErrorContains(t, err, "no QEMU machine")
 }
+
+// TestArchBinary: the configured QEMU (--qemu) is the x86 binary; every
+// other architecture runs under its own.
+func TestArchBinary(t *testing.T) {
+	for _, tc := range []struct{ arch, configured, want string }{
+		{"x86_64", "/opt/qemu", "/opt/qemu"},
+		{"i386", "", DefaultQEMU},
+		{"aarch64", "/opt/qemu", "qemu-system-aarch64"},
+		{"ppc64le", "", "qemu-system-ppc64"},
+	} {
+		a, err := ArchOf(tc.arch)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, a.Binary(tc.configured), tc.arch)
+	}
+}

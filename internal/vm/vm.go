@@ -87,9 +87,7 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.QEMU == "" || arch.QEMU != DefaultQEMU {
-		cfg.QEMU = arch.QEMU // Config.QEMU (--qemu) names the x86 binary; others come from the table
-	}
+	cfg.QEMU = arch.Binary(cfg.QEMU)
 	if cfg.MemoryMB == 0 {
 		cfg.MemoryMB = 512
 	}
@@ -246,10 +244,7 @@ func PortableArgs(cfg Config, sshPort int) []string {
 	if err != nil {
 		arch, _ = ArchOf("")
 	}
-	if cfg.QEMU == "" || arch.QEMU != DefaultQEMU {
-		cfg.QEMU = arch.QEMU
-	}
-	a := []string{cfg.QEMU, "-machine", arch.Machine + ",accel=" + cfg.Accel}
+	a := []string{arch.Binary(cfg.QEMU), "-machine", arch.Machine + ",accel=" + cfg.Accel}
 	if arch.CPU != "" {
 		a = append(a, "-cpu", arch.CPU)
 	}
