@@ -218,6 +218,10 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
 	g := &Guest{Booted: k, Accel: accel, dir: dir, opts: env.Opts, hostKey: hostKey, Restored: restore}
+	if restore {
+		meta := snap.meta()
+		g.known, g.ColdReady = meta.Probe, time.Duration(meta.ReadySeconds*float64(time.Second))
+	}
 	m, err := vm.Start(ctx, cfg)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -227,6 +231,13 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 	deadline := env.Opts.BootTimeout
 	if restore {
 		deadline = min(deadline, restoreTimeout)
+		rctx, cancel := context.WithTimeout(ctx, deadline)
+		err := m.WaitRunning(rctx)
+		cancel()
+		if err != nil {
+			g.Close()
+			return nil, g.fail("restore", err)
+		}
 	} else {
 		bctx, cancel := context.WithTimeout(ctx, deadline)
 		err := m.WaitSnapshotPoint(bctx)
@@ -245,31 +256,16 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 			}
 		}
 	}
-	if restore {
-		rctx, cancel := context.WithTimeout(ctx, deadline)
-		err := m.WaitRunning(rctx)
-		cancel()
-		if err != nil {
-			g.Close()
-			return nil, g.fail("restore", err)
-		}
-	}
 	if err := m.SendRun(run); err != nil {
 		g.Close()
 		return nil, g.fail("boot", fmt.Errorf("hand the guest its run line: %w", err))
-	}
-	var meta Snapshot
-	if restore {
-		meta = snap.meta()
-		g.known = meta.Probe
 	}
 	if err := g.connect(ctx, env, bins, deadline); err != nil {
 		g.Close()
 		return nil, err
 	}
-	g.ColdReady = g.ReadyAfter
-	if restore {
-		g.ColdReady = time.Duration(meta.ReadySeconds * float64(time.Second))
+	if !restore {
+		g.ColdReady = g.ReadyAfter
 	}
 	if g.SavedBytes > 0 {
 		snap.written(env, k, g.SavedBytes, g.Probe, g.ReadyAfter)
@@ -313,7 +309,7 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	defer os.RemoveAll(dir)
 	m, err := vm.Start(ctx, vm.Config{
 		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: k.Path, Initrd: base, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
-		Append: strings.Replace(env.CommandLine(k.Image.Arch), "rdinit=/init", "rdinit=/init "+bootproto.BareArg, 1),
+		Append: env.CommandLine(k.Image.Arch) + " " + bootproto.BareArg, // as long as Pool.Prepare checks
 	})
 	if err != nil {
 		return 0, err
