@@ -352,19 +352,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return r.CellText(i)
 	},
-	"where": func(i, n int, run results.Run) string {
-		switch {
-		case n == 1:
-			return "all"
-		case i == 0:
-			return "≤ " + run.Last
-		case i == n-1:
-			return "≥ " + run.First
-		case run.First == run.Last:
-			return run.First
-		}
-		return run.First + " – " + run.Last
-	},
+	"where":   results.Where,
 	"sysctls": results.Run.SysctlText,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>runmatrix report</title>
@@ -406,7 +394,7 @@ summary{cursor:pointer}
 </div>
 <table>
 <tr><th>case</th><th>profile</th>{{range $i, $k := .T.Columns}}<th title="{{$k.Ref}} {{$k.Release}} {{$k.Arch}}">{{title $.T $i}}</th>{{end}}<th>transitions (version order)</th></tr>
-{{range $r := .T.Rows}}<tr class="{{if .Differs}}differs{{end}}"><td class="key">{{.Case}}</td><td class="key">{{.Profile}}</td>{{range $i, $c := .Cells}}<td class="{{cls $r $i}}"{{if $c}} title="{{trace $c}}"{{end}}>{{if $c}}<details><summary>{{celltext $r $i}}</summary>{{if $c.Expect}}<div>expected: {{$c.Expect.Summary}}<br>source: {{$c.Expect.Source}}</div>{{end}}<pre>{{trace $c}}</pre></details>{{else}}-{{end}}</td>{{end}}<td class="trans">{{if .Runs}}<ul>{{$n := len .Runs}}{{range $j, $run := .Runs}}<li><code>{{$run.Outcome}}</code> {{sysctls $run}} {{where $j $n $run}}</li>{{end}}{{if .Returns}}<li class="note">changes and comes back: not one boundary</li>{{end}}{{range .Notes}}<li class="note">{{.}}</li>{{end}}</ul>{{end}}</td></tr>
+{{range $r := .T.Rows}}<tr class="{{if .Differs}}differs{{end}}"><td class="key">{{.Case}}</td><td class="key">{{.Profile}}</td>{{range $i, $c := .Cells}}<td class="{{cls $r $i}}"{{if $c}} title="{{trace $c}}"{{end}}>{{if $c}}<details><summary>{{celltext $r $i}}</summary>{{if $c.Expect}}<div>expected: {{$c.Expect.Summary}}<br>source: {{$c.Expect.Source}}</div>{{end}}<pre>{{trace $c}}</pre></details>{{else}}-{{end}}</td>{{end}}<td class="trans">{{if .Runs}}<ul>{{range $j, $run := .Runs}}<li><code>{{$run.Outcome}}</code> {{sysctls $run}} {{where $r.Runs $j}}</li>{{end}}{{if .Returns}}<li class="note">changes and comes back: not one boundary</li>{{end}}{{range .Notes}}<li class="note">{{.}}</li>{{end}}</ul>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `))

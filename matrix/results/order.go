@@ -238,20 +238,28 @@ type Transition struct {
 func (t Transition) Text() string {
 	var parts []string
 	for i, r := range t.Runs {
-		var where string
-		switch {
-		case i == 0:
-			where = "≤ " + r.Last
-		case i == len(t.Runs)-1:
-			where = "≥ " + r.First
-		case r.First == r.Last:
-			where = r.First
-		default:
-			where = r.First + "–" + r.Last
+		outcome := r.Outcome
+		if s := r.SysctlText(); s != "" {
+			outcome += " " + s
 		}
-		parts = append(parts, r.Outcome+sysctlsText(r.Sysctls)+" "+where)
+		parts = append(parts, outcome+" "+Where(t.Runs, i))
 	}
 	return strings.Join(parts, " │ ")
+}
+
+// Where says which kernels run i of runs covers, in version order: "≤ X"
+// for the first, "≥ Y" for the last, "X" or "X–Y" between.
+func Where(runs []Run, i int) string {
+	r := runs[i]
+	switch {
+	case i == 0:
+		return "≤ " + r.Last
+	case i == len(runs)-1:
+		return "≥ " + r.First
+	case r.First == r.Last:
+		return r.First
+	}
+	return r.First + "–" + r.Last
 }
 
 // FindTransitions finds, for each row (case × profile), the runs of equal

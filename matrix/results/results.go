@@ -157,10 +157,15 @@ func (c *Result) Text() string {
 	case outcome.InfraFailed, outcome.BootFailed:
 		s = string(c.Outcome.Status) + ": " + c.Outcome.Error
 	}
-	if c.Flaky {
-		s += fmt.Sprintf(" (%d/%d, flaky)", c.Agree, c.Reps)
+	return s + c.flakyMark()
+}
+
+// flakyMark is " (k/N, flaky)" for a cell whose repetitions disagreed.
+func (c *Result) flakyMark() string {
+	if !c.Flaky {
+		return ""
 	}
-	return s
+	return fmt.Sprintf(" (%d/%d, flaky)", c.Agree, c.Reps)
 }
 
 // Behaviour is what the cell says of the kernel, for comparing cells: Text
@@ -170,11 +175,7 @@ func (c *Result) Behaviour() string {
 	if c == nil || c.Outcome.Status != outcome.OK {
 		return c.Text()
 	}
-	s := c.Outcome.Summary
-	if c.Flaky {
-		s += fmt.Sprintf(" (%d/%d, flaky)", c.Agree, c.Reps)
-	}
-	return s
+	return c.Outcome.Summary + c.flakyMark()
 }
 
 // Failed reports whether a cell makes the run fail: it could not run, or

@@ -35,22 +35,7 @@ func shortSysctl(name string) string { return name[strings.LastIndex(name, ".")+
 
 // SysctlText shows the values of names in force while the cell ran, as
 // "[tcp_fastopen=0]" or "[no tcp_fastopen]"; "" when none was recorded.
-func (c *Result) SysctlText(names []string) string {
-	var parts []string
-	for _, n := range names {
-		switch v := c.sysctl(n); v {
-		case "":
-		case absent:
-			parts = append(parts, "no "+shortSysctl(n))
-		default:
-			parts = append(parts, shortSysctl(n)+"="+v)
-		}
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "[" + strings.Join(parts, " ") + "]"
-}
+func (c *Result) SysctlText(names []string) string { return formatSysctls(names, c.sysctl) }
 
 // TextWith is Text with the values of names beside it.
 func (c *Result) TextWith(names []string) string {
@@ -155,25 +140,31 @@ func runSysctls(names []string, cells []*Result) map[string]string {
 // SysctlText writes the run's sysctl values as cells do,
 // "[tcp_fastopen=0]", "[no tcp_fastopen]", or "[tcp_fastopen=none/0/1]"
 // where they vary inside the run; "" when there are none.
-func (r Run) SysctlText() string { return strings.TrimSpace(sysctlsText(r.Sysctls)) }
-
-// sysctlsText writes a run's values as cells do, " [tcp_fastopen=0]".
-func sysctlsText(m map[string]string) string {
-	if len(m) == 0 {
-		return ""
-	}
-	var names []string
-	for n := range m {
+func (r Run) SysctlText() string {
+	names := make([]string, 0, len(r.Sysctls))
+	for n := range r.Sysctls {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	return formatSysctls(names, func(n string) string { return r.Sysctls[n] })
+}
+
+// formatSysctls writes the values of names ("" skipped) as a cell or run
+// shows them: "[tcp_fastopen=0]", "[no tcp_fastopen]", a run's several
+// values "[tcp_fastopen=none/0/1]"; "" when there are none.
+func formatSysctls(names []string, value func(string) string) string {
 	var parts []string
 	for _, n := range names {
-		if m[n] == absent {
+		switch v := value(n); v {
+		case "":
+		case absent:
 			parts = append(parts, "no "+shortSysctl(n))
-		} else {
-			parts = append(parts, shortSysctl(n)+"="+strings.ReplaceAll(m[n], absent, "none"))
+		default:
+			parts = append(parts, shortSysctl(n)+"="+strings.ReplaceAll(v, absent, "none"))
 		}
 	}
-	return " [" + strings.Join(parts, " ") + "]"
+	if len(parts) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }
