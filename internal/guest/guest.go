@@ -93,7 +93,7 @@ type Env struct {
 	// resume, a snapshot that could not be written).
 	Log func(string)
 
-	qemuVersion *onceValue
+	qemuVersion *qemuVersions
 }
 
 // logf sends a notice to env.Log.
@@ -110,7 +110,7 @@ func NewEnv(cache kernels.Cache, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh keys: %w", err)
 	}
-	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts, qemuVersion: &onceValue{}}, nil
+	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts, qemuVersion: &qemuVersions{}}, nil
 }
 
 // CommandLine is the kernel command line guests of arch boot with.

@@ -121,19 +121,19 @@ func (env *Env) snapshotFor(ctx context.Context, cfg vm.Config, k *kernels.Kerne
 	return snapshot{key: key, path: p, qemu: ver}
 }
 
-// onceValue is a value computed once per QEMU binary.
-type onceValue struct {
+// qemuVersions remembers each QEMU binary's --version line.
+type qemuVersions struct {
 	mu sync.Mutex
 	m  map[string]string
 }
 
 // get returns `QEMU --version`'s first line, "" when it cannot be run.
-func (o *onceValue) get(qemu string) string {
+func (o *qemuVersions) get(qemu string) string {
 	if qemu == "" {
 		qemu = vm.DefaultQEMU
 	}
 	if o == nil {
-		o = &onceValue{} // an Env not made by NewEnv: asked each time
+		o = &qemuVersions{} // an Env not made by NewEnv: asked each time
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -55,6 +55,14 @@ type group struct {
 	cells   []*results.Result
 }
 
+// byVersion is the group's cells in version order (g.cells keeps the
+// results' order, which the report's tables follow).
+func (g *group) byVersion() []*results.Result {
+	cells := append([]*results.Result(nil), g.cells...)
+	sort.SliceStable(cells, func(i, j int) bool { return results.Less(cells[i].KernelInfo, cells[j].KernelInfo) })
+	return cells
+}
+
 func (g *group) differs() bool {
 	seen := map[string]bool{}
 	for _, c := range g.cells {
@@ -214,8 +222,7 @@ func writeBoot(md *strings.Builder, c *results.Result, b Boot, g *group) {
 // writeUpstream says which upstream release first behaves each way, when
 // mainline kernels were measured, else how to find out.
 func writeUpstream(md *strings.Builder, g *group) {
-	cells := append([]*results.Result(nil), g.cells...)
-	sort.SliceStable(cells, func(i, j int) bool { return results.Less(cells[i].KernelInfo, cells[j].KernelInfo) })
+	cells := g.byVersion()
 	first := map[string]*results.Result{}
 	var order []string
 	var comparable []*results.Result
@@ -258,8 +265,7 @@ func writeUpstream(md *strings.Builder, g *group) {
 
 // sides are the oldest and the newest outcome of a group, in version order.
 func sides(g *group) Sides {
-	cells := append([]*results.Result(nil), g.cells...)
-	sort.SliceStable(cells, func(i, j int) bool { return results.Less(cells[i].KernelInfo, cells[j].KernelInfo) })
+	cells := g.byVersion()
 	var s Sides
 	for _, c := range cells {
 		if !c.Comparable() {
