@@ -54,9 +54,16 @@ type probeResult struct {
 // runmatrix runs the CLI with a deadline and returns stdout, stderr and the exit status.
 func runmatrix(t *testing.T, timeout time.Duration, args ...string) (string, string, int) {
 	t.Helper()
+	return runmatrixEnv(t, timeout, nil, args...)
+}
+
+// runmatrixEnv is runmatrix with env added to the environment.
+func runmatrixEnv(t *testing.T, timeout time.Duration, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -134,7 +141,7 @@ func TestBadInput(t *testing.T) {
 		wantCode int
 		wantMsg  string
 	}{
-		{"not a kernel", notKernel, 2, "not a Linux x86 boot image"},
+		{"not a kernel", notKernel, 2, "not a Linux boot image runmatrix knows"},
 		{"truncated image", truncated, 2, "truncated image"},
 		{"checksum mismatch", srv.URL + "/bzImage#sha256=" + wrong, 2, "checksum mismatch"},
 		{"truncated download", srv.URL + "/short#sha256=" + hex.EncodeToString(sum[:]), 1, "download truncated"},

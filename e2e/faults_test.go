@@ -342,35 +342,40 @@ func TestBadInputStartsNoVM(t *testing.T) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(img) }))
 	defer srv.Close()
+	arm64 := resolve(t, "debian:6.12/arm64") // in the cache: only QEMU is missing
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
+		env  []string
 	}{
-		{"a file that is not a kernel", []string{"probe", "/etc/passwd"}, "not a Linux x86 boot image"},
-		{"a wrong #sha256=", []string{"probe", "--cache-dir", dir, srv.URL + "/k#sha256=" + strings.Repeat("ab", 32)}, "checksum mismatch"},
-		{"a negative --memory", []string{"run", "--memory", "-5", "--kernel", k.Path}, "--memory -5"},
-		{"an over-long --append", []string{"run", "--append", strings.Repeat("x", 5000), "--kernel", k.Path, "--case", "linger0.reset"}, "shorten --append"},
-		{"an unknown key in an expectation", []string{"run", "-f", badExpect}, `unknown key "kernel" in an expectation`},
-		{"a series no archive has", []string{"run", "--kernel", "debian:9.99", "--case", "linger0.reset"}, "no Debian archive"},
-		{"evidence for a case the results lack", []string{"evidence", "--from", res, "--case", "tfo.sendto.blocking"}, "the results hold no cell of tfo.sendto.blocking"},
-		{"an unknown accelerator", []string{"probe", "--accel", "hvf", k.Path}, "--accel \"hvf\""},
-		{"a mainline keyring that is no keyring", []string{"probe", "--cache-dir", dir, "--mainline-url", srv.URL, "--mainline-keyring", "/etc/passwd", "mainline:v3.6"}, "not an OpenPGP keyring"},
-		{"a mainline range backwards", []string{"bisect", "--case", "linger0.reset", "--kernel", "mainline:v4.0..v3.0"}, "mainline:vA..vB"},
-		{"an unknown command", []string{"foo"}, `unknown command "foo"`},
-		{"an --out that cannot be created", []string{"run", "--kernel", k.Path, "--case", "linger0.reset", "--out", "/proc/runmatrix/out"}, "output directory /proc/runmatrix/out cannot be created"},
-		{"an --out another run holds", []string{"run", "--kernel", k.Path, "--case", "linger0.reset", "--out", locked}, "is in use by another runmatrix run (pid "},
-		{"cases run given two kernels", []string{"cases", "run", "--kernel", k.Path, "--kernel", "debian:6.12"}, "cases run boots one kernel, and 2 --kernel were given"},
-		{"a tab in a matrix file", []string{"run", "-f", tabbed}, "m-tab.yaml:2: a tab in the indentation"},
-		{"a case glob with a typo", []string{"run", "--kernel", k.Path, "--case", "tof.*"}, `no case matches "tof.*" (did you mean tfo.*?)`},
-		{"a reference with a typo", []string{"probe", "debain:6.1"}, "did you mean debian:?"},
+		{name: "an image not of the arch its reference names", args: []string{"probe", k.Path + "/arm64"}, want: "the image is x86_64, not aarch64 as the reference says"},
+		{name: "no QEMU for the kernel's arch", args: []string{"probe", arm64.Ref.Raw}, env: []string{"PATH=" + dir},
+			want: "kernel debian:6.12/arm64 is aarch64: qemu-system-aarch64 is not installed (apt-get install qemu-system-arm)"},
+		{"a file that is not a kernel", []string{"probe", "/etc/passwd"}, "not a Linux boot image runmatrix knows", nil},
+		{"a wrong #sha256=", []string{"probe", "--cache-dir", dir, srv.URL + "/k#sha256=" + strings.Repeat("ab", 32)}, "checksum mismatch", nil},
+		{"a negative --memory", []string{"run", "--memory", "-5", "--kernel", k.Path}, "--memory -5", nil},
+		{"an over-long --append", []string{"run", "--append", strings.Repeat("x", 5000), "--kernel", k.Path, "--case", "linger0.reset"}, "shorten --append", nil},
+		{"an unknown key in an expectation", []string{"run", "-f", badExpect}, `unknown key "kernel" in an expectation`, nil},
+		{"a series no archive has", []string{"run", "--kernel", "debian:9.99", "--case", "linger0.reset"}, "no Debian archive", nil},
+		{"evidence for a case the results lack", []string{"evidence", "--from", res, "--case", "tfo.sendto.blocking"}, "the results hold no cell of tfo.sendto.blocking", nil},
+		{"an unknown accelerator", []string{"probe", "--accel", "hvf", k.Path}, "--accel \"hvf\"", nil},
+		{"a mainline keyring that is no keyring", []string{"probe", "--cache-dir", dir, "--mainline-url", srv.URL, "--mainline-keyring", "/etc/passwd", "mainline:v3.6"}, "not an OpenPGP keyring", nil},
+		{"a mainline range backwards", []string{"bisect", "--case", "linger0.reset", "--kernel", "mainline:v4.0..v3.0"}, "mainline:vA..vB", nil},
+		{"an unknown command", []string{"foo"}, `unknown command "foo"`, nil},
+		{"an --out that cannot be created", []string{"run", "--kernel", k.Path, "--case", "linger0.reset", "--out", "/proc/runmatrix/out"}, "output directory /proc/runmatrix/out cannot be created", nil},
+		{"an --out another run holds", []string{"run", "--kernel", k.Path, "--case", "linger0.reset", "--out", locked}, "is in use by another runmatrix run (pid ", nil},
+		{"cases run given two kernels", []string{"cases", "run", "--kernel", k.Path, "--kernel", "debian:6.12"}, "cases run boots one kernel, and 2 --kernel were given", nil},
+		{"a tab in a matrix file", []string{"run", "-f", tabbed}, "m-tab.yaml:2: a tab in the indentation", nil},
+		{"a case glob with a typo", []string{"run", "--kernel", k.Path, "--case", "tof.*"}, `no case matches "tof.*" (did you mean tfo.*?)`, nil},
+		{"a reference with a typo", []string{"probe", "debain:6.1"}, "did you mean debian:?", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(tc.args, "--qemu", qemu)
 			if (tc.args[0] == "run" || tc.args[0] == "evidence") && !slices.Contains(tc.args, "--out") {
 				args = append(args, "--out", filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-")))
 			}
-			_, stderr, code := runmatrix(t, 2*time.Minute, args...)
+			_, stderr, code := runmatrixEnv(t, 2*time.Minute, tc.env, args...)
 			require.Equal(t, 2, code, stderr)
 			// Progress lines (a download) may come first; the error is one line.
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")

@@ -21,23 +21,29 @@ import (
 // TestMainlineBuilds serves the Ubuntu mainline layout (v6.1 flat with
 // everything in the image package, v6.12 per-arch with a separate modules
 // package, CHECKSUMS signed by a key the test makes) holding the real
-// Debian 6.1 and 6.12 images and their NIC modules, then lists it, probes
-// and bisects a range over it: mainline references resolve, verify, boot
-// with the modules their packages carry, and form one lineage.
+// Debian 6.1 and 6.12 images and their NIC modules (and 6.12's arm64
+// image as an Image.gz, as Ubuntu ships it), then lists it, probes and
+// bisects a range over it: mainline references resolve, verify, boot with
+// the modules their packages carry, and form one lineage.
 func TestMainlineBuilds(t *testing.T) {
 	key, err := openpgp.NewEntity("runmatrix e2e mainline", "", "e2e@example.invalid", nil)
 	require.NoError(t, err)
 	files := map[string][]byte{"": archivetest.MainlineIndex("v5.19", "v6.1", "v6.12", "v6.13-rc1")}
 	for _, tc := range []struct {
-		ref, tag, abi string
-		perArch       bool
+		ref, tag, abi, arch string
+		perArch             bool
 	}{
-		{"debian:6.1", "v6.1", "6.1.0-060100", false},
-		{"debian:6.12", "v6.12", "6.12.0-061200", true},
+		{"debian:6.1", "v6.1", "6.1.0-060100", "", false},
+		{"debian:6.12", "v6.12", "6.12.0-061200", "", true},
+		// Ubuntu ships arm64 kernels as Image.gz.
+		{"debian:6.12/arm64", "v6.12", "6.12.0-061200", "arm64", true},
 	} {
 		k := resolve(t, tc.ref)
 		img, err := os.ReadFile(k.Path)
 		require.NoError(t, err)
+		if tc.arch == "arm64" {
+			img = archivetest.Gzip(img)
+		}
 		rel := k.Image.Release
 		mods, err := initramfs.NICModules(k.ModulesDir, [][]string{{"virtio_pci", "virtio_net"}})
 		require.NoError(t, err)
@@ -49,7 +55,7 @@ func TestMainlineBuilds(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(k.ModulesDir, "modules.builtin")); err == nil {
 			modFiles["./lib/modules/"+rel+"/modules.builtin"] = b
 		}
-		tag := archivetest.MainlineTag{Tag: tc.tag, ABI: tc.abi, Stamp: "202212112330", PerArch: tc.perArch,
+		tag := archivetest.MainlineTag{Tag: tc.tag, ABI: tc.abi, Stamp: "202212112330", PerArch: tc.perArch, Arch: tc.arch,
 			Image: map[string][]byte{"./boot/vmlinuz-" + rel: img}}
 		if tc.perArch {
 			tag.Modules = modFiles
@@ -97,6 +103,17 @@ func TestMainlineBuilds(t *testing.T) {
 		require.Equal(t, "net", probes[i].Transport, "the NIC modules came from the mainline packages")
 		require.Equal(t, "virtio_net", probes[i].Driver)
 	}
+
+	// arm64 from the same tag: its Image.gz is unwrapped, and the guest
+	// boots under qemu-system-aarch64 with the tag's arm64 modules.
+	stdout, stderr, code = runmatrix(t, 10*time.Minute, append([]string{"probe", "--json", "mainline:v6.12/arm64"}, flags...)...)
+	require.Equal(t, 0, code, stderr)
+	probes = nil
+	require.NoError(t, json.Unmarshal([]byte(stdout), &probes))
+	require.Len(t, probes, 1)
+	require.Equal(t, resolve(t, "debian:6.12/arm64").Image.Release, probes[0].Release)
+	require.Equal(t, "aarch64", probes[0].Machine)
+	require.Equal(t, "net", probes[0].Transport, "the NIC modules came from the arm64 package")
 
 	stdout, stderr, code = runmatrix(t, 10*time.Minute, append([]string{"bisect", "--case", "linger0.reset", "--kernel", "mainline:v6.1..v6.12", "--out", filepath.Join(dir, "bisect")}, flags...)...)
 	require.Equal(t, 0, code, stderr)

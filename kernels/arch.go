@@ -70,6 +70,14 @@ func ParseArch(name string) (string, error) {
 	return "", fmt.Errorf("unknown arch %q (use %s, or none for x86_64)", name, strings.Join(known, ", "))
 }
 
+// archName is the name a reference gives arch ("amd64", "arm64").
+func archName(arch string) string {
+	if a, ok := infoOf(arch); ok {
+		return a.names[0]
+	}
+	return arch
+}
+
 // ArchSuffix is how a reference names arch: "/i686", "/arm64"; "" for x86_64.
 func ArchSuffix(arch string) string {
 	if a, ok := infoOf(arch); ok && a.arch != ArchX86_64 {
@@ -100,6 +108,15 @@ func flavours() string {
 	var f []string
 	for _, a := range archTable {
 		f = append(f, a.flavour)
+	}
+	return strings.Join(f, "|")
+}
+
+// debianPorts is the alternation of Debian's port names, for file names.
+func debianPorts() string {
+	var f []string
+	for _, a := range archTable {
+		f = append(f, a.debian)
 	}
 	return strings.Join(f, "|")
 }

@@ -93,7 +93,7 @@ func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKern
 	if err == nil {
 		// The cache is not trusted blindly: the image must still be what
 		// was extracted, or it is extracted again.
-		if k, err = newKernel(ref, filepath.Join(dir, m.Image)); err == nil && m.ImageSHA256 != "" && k.Origin.SHA256 != m.ImageSHA256 {
+		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && m.ImageSHA256 != "" && k.Origin.SHA256 != m.ImageSHA256 {
 			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
 		}
 		if err != nil {
@@ -113,7 +113,7 @@ func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKern
 		if m, err = r.fetchDeb(ctx, dk, dir); err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
 		}
-		if k, err = newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
+		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
 			return nil, err
 		}
 	}

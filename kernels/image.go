@@ -17,8 +17,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// ErrNotKernel is returned for a file that is not an x86 Linux boot image.
-var ErrNotKernel = errors.New("not a Linux x86 boot image (no HdrS setup header)")
+// ErrNotKernel is returned for a file that is no Linux boot image runmatrix knows.
+var ErrNotKernel = errors.New("not a Linux boot image")
 
 // ErrTruncated is returned for a boot image shorter than its header says.
 var ErrTruncated = errors.New("truncated boot image")
@@ -37,6 +37,9 @@ type Image struct {
 	Compression string `json:"compression"`
 	// CmdlineSize is the longest kernel command line the image takes.
 	CmdlineSize int `json:"cmdline_size"`
+	// Wrapped says how the file wraps the image booted ("gzip", "EFI
+	// zboot (zstd)"), or is empty.
+	Wrapped string `json:"wrapped,omitempty"`
 }
 
 // ReadImage parses the boot image at path.
@@ -52,9 +55,19 @@ func ReadImage(path string) (Image, error) {
 	return img, nil
 }
 
-// ParseImage parses a boot image held in memory: an x86 bzImage or an
-// arm64 Image (Documentation/arch/arm64/booting.rst).
+// ParseImage parses a boot image held in memory: an x86 bzImage, an arm64
+// Image (Documentation/arch/arm64/booting.rst), a RISC-V Image, an ARM
+// zImage, a ppc64el vmlinux, an s390x image, or an arm64 or RISC-V Image
+// inside gzip or an EFI zboot image.
 func ParseImage(b []byte) (Image, error) {
+	if inner, how, ok, err := unwrap(context.Background(), b); ok {
+		if err != nil {
+			return Image{}, err
+		}
+		img, err := ParseImage(inner)
+		img.Wrapped = how
+		return img, err
+	}
 	if isARM64Image(b) {
 		return parseImageHeader(b, ArchARM64, 2048) // arm64 COMMAND_LINE_SIZE
 	}

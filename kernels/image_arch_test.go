@@ -3,7 +3,10 @@ package kernels
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,4 +47,80 @@ func TestParseImageOtherArchitectures(t *testing.T) {
 	}
 	_, err := ParseImage(append(header(0x38, "ARM\x64")[:0x40], []byte("no banner")...))
 	require.ErrorContains(t, err, "no kernel version string")
+}
+
+// TestParseWrappedImages reads an arm64 Image inside gzip (Image.gz) and
+// inside an EFI zboot image laid out as zboot-header.S writes it, and
+// refuses wrappers that hold something else or are cut short.
+func TestParseWrappedImages(t *testing.T) {
+	banner := []byte("\x00Linux version 6.6.0-060600-generic (builder@host) #1 SMP\n\x00")
+	image := make([]byte, 0x40)
+	copy(image[0x38:], "ARM\x64")
+	binary.LittleEndian.PutUint64(image[0x10:], uint64(0x40+len(banner)))
+	image = append(image, banner...)
+	gz := func(b []byte) []byte {
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		_, _ = zw.Write(b)
+		require.NoError(t, zw.Close())
+		return z.Bytes()
+	}
+	zboot := func(comp string, payload []byte, size int) []byte {
+		b := make([]byte, 0x200)
+		copy(b, "MZ")
+		copy(b[4:], "zimg")
+		binary.LittleEndian.PutUint32(b[8:], 0x200)
+		binary.LittleEndian.PutUint32(b[12:], uint32(size))
+		copy(b[0x18:], comp+"\x00")
+		return append(b, payload...)
+	}
+	for _, tc := range []struct {
+		name, wrapped, err string
+		file               []byte
+	}{
+		{name: "Image.gz", file: gz(image), wrapped: "gzip"},
+		{name: "EFI zboot", file: zboot("gzip", gz(image), len(gz(image))), wrapped: "EFI zboot (gzip)"},
+		{name: "gzip of something else", file: gz([]byte("hello")), err: "gzip: what it holds is not an arm64 or RISC-V Image"},
+		{name: "zboot cut short", file: zboot("gzip", gz(image)[:20], len(gz(image))), err: "truncated"},
+		{name: "zboot of an unknown compression", file: zboot("brotli", gz(image), len(gz(image))), err: "unknown payload compression"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := ParseImage(tc.file)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, ArchARM64, img.Arch)
+			require.Equal(t, "6.6.0-060600-generic", img.Release)
+			require.Equal(t, tc.wrapped, img.Wrapped)
+		})
+	}
+}
+
+// TestReferenceNamesArch resolves image files that name their arch
+// (PATH/ARCH): the right arch resolves, a wrong one is refused as input,
+// and a path that merely ends in an arch name is still a missing file.
+func TestReferenceNamesArch(t *testing.T) {
+	dir := t.TempDir()
+	x86 := filepath.Join(dir, "bzImage")
+	require.NoError(t, os.WriteFile(x86, fakeBzImage("6.1.0-test (t@e) #1", ArchX86_64), 0o644))
+	arm := filepath.Join(dir, "Image.gz")
+	require.NoError(t, os.WriteFile(arm, fakeBzImage("6.6.0-test (t@e) #1", ArchARM64), 0o644))
+	r := &Resolver{Cache: Cache{Dir: t.TempDir()}}
+	ctx := context.Background()
+
+	k, err := r.Resolve(ctx, arm+"/arm64")
+	require.NoError(t, err)
+	require.Equal(t, ArchARM64, k.Image.Arch)
+	require.Equal(t, arm, k.Origin.File)
+	require.NotEqual(t, arm, k.Path, "the Image inside is booted")
+	k, err = r.Resolve(ctx, x86+"/amd64")
+	require.NoError(t, err)
+	require.Equal(t, ArchX86_64, k.Image.Arch)
+
+	_, err = r.Resolve(ctx, x86+"/arm64")
+	requireInputError(t, err, "the image is x86_64, not aarch64 as the reference says; give the image of that arch, or name its own (amd64) or none")
+	_, err = r.Resolve(ctx, filepath.Join(dir, "nothing", "arm64"))
+	requireInputError(t, err, "no such file")
 }

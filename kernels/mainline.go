@@ -86,7 +86,7 @@ var tagRE = regexp.MustCompile(`^v([0-9]+\.[0-9]+(?:\.[0-9]+){0,2})(?:-((?:rc|ck
 var tagLink = regexp.MustCompile(`href="(v[0-9][^"/]*)/"`)
 
 // mainlineImage matches the image .deb; groups: ABI, version, arch.
-var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+[a-z0-9]*)-generic_([^_]+)_(amd64|i386)\.deb$`)
+var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+[a-z0-9]*)-generic_([^_]+)_(` + debianPorts() + `)\.deb$`)
 
 // keyring returns the keys that verify CHECKSUMS.gpg: Keyring, the file
 // KeyringFile names, or the key with the pinned fingerprint, fetched once

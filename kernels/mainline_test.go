@@ -24,10 +24,7 @@ func (f *fakeArchive) addMainlineTag(tag, abi, stamp string, arches []string, pe
 	t := f.t
 	var sha1, sha256 []string
 	for _, debArch := range arches {
-		arch := ArchX86_64
-		if debArch == "i386" {
-			arch = ArchI386
-		}
+		arch := map[string]string{"amd64": ArchX86_64, "i386": ArchI386, "arm64": ArchARM64}[debArch]
 		release := abi + "-generic"
 		version := abi + "." + stamp
 		dir := "mainline/" + tag + "/"
@@ -103,6 +100,7 @@ func TestMainline(t *testing.T) {
 		{"mainline:v3.7-rc1", "3.7.0-030700rc1-generic", ArchX86_64, "linux-image-3.7.0-030700rc1-generic", true},
 		{"mainline:v4.19.10", "4.19.10-041910-generic", ArchX86_64, "linux-image-unsigned-4.19.10-041910-generic", true},
 		{"mainline:v6.1", "6.1.0-060100-generic", ArchX86_64, "linux-image-unsigned-6.1.0-060100-generic", true},
+		{"mainline:v6.1/arm64", "6.1.0-060100-generic", ArchARM64, "linux-image-unsigned-6.1.0-060100-generic", true},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(ctx, tc.ref)
@@ -115,6 +113,14 @@ func TestMainline(t *testing.T) {
 				require.FileExists(t, filepath.Join(k.ModulesDir, "modules.dep"))
 			}
 			require.Contains(t, k.Origin.URL, "/mainline/")
+			if tc.arch == ArchARM64 {
+				// Ubuntu's arm64 vmlinuz is an Image.gz: the Image inside is booted.
+				require.Equal(t, "gzip", k.Image.Wrapped)
+				img, err := ReadImage(k.Path)
+				require.NoError(t, err)
+				require.Empty(t, img.Wrapped)
+				require.Equal(t, ArchARM64, img.Arch)
+			}
 		})
 	}
 
@@ -125,6 +131,9 @@ func TestMainline(t *testing.T) {
 		got, err = r.Expand(ctx, "mainline:v3.7-rc1..v3.7/i686")
 		require.NoError(t, err)
 		require.Equal(t, []string{"mainline:v3.7-rc1/i686", "mainline:v3.7/i686"}, got)
+		got, err = r.Expand(ctx, "mainline:v6.0..v6.1/arm64")
+		require.NoError(t, err)
+		require.Equal(t, []string{"mainline:v6.1/arm64"}, got)
 		_, err = r.Expand(ctx, "mainline:v5.0..v5.5")
 		requireInputError(t, err, "has no tag from v5.0 to v5.5")
 		_, err = r.Resolve(ctx, "mainline:v3.6..v4.0")

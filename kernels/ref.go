@@ -32,7 +32,10 @@ type Ref struct {
 	Codename string
 	// Suite pins the lookup to one suite ("debian:6.1@bookworm").
 	Suite string
-	Arch  string // debian, mainline: ArchX86_64 or ArchI386
+	// Arch is the arch the image must be: always set for debian: and
+	// mainline: (x86_64 unless named), for a file or URL only when the
+	// reference names one (PATH/ARCH, URL#sha256=HEX&arch=ARCH).
+	Arch string
 	// Tag is the upstream tag of a mainline reference ("v3.6", "v4.19.10").
 	Tag string
 	// From and To bound a mainline range ("mainline:v3.0..v4.0"), which
@@ -49,8 +52,9 @@ var (
 	codenameRE = regexp.MustCompile(`^[a-z]+(-[a-z]+)?$`)
 )
 
-// ParseRef parses debian:WHAT[/i686] (WHAT a series, ABI version or
-// codename), https://…#sha256=HEX or a file path.
+// ParseRef parses debian:WHAT[/ARCH] (WHAT a series, ABI version or
+// codename), mainline:TAG[/ARCH], https://…#sha256=HEX[&arch=ARCH] or a
+// file path (PATH/ARCH, where PATH is a file, is read by Resolve).
 func ParseRef(s string) (Ref, error) {
 	r := Ref{Raw: s}
 	switch {
@@ -107,9 +111,17 @@ func ParseRef(s string) (Ref, error) {
 		if err != nil {
 			return r, fmt.Errorf("kernel %q: %w", s, err)
 		}
-		digest, ok := strings.CutPrefix(u.Fragment, "sha256=")
+		// The fragment is sha256=HEX, then optionally &arch=ARCH.
+		frag, archName, hasArch := strings.Cut(u.Fragment, "&arch=")
+		digest, ok := strings.CutPrefix(frag, "sha256=")
 		if b, err := hex.DecodeString(digest); !ok || err != nil || len(b) != 32 {
-			return r, fmt.Errorf("kernel %q: a URL needs its digest: append #sha256=<64 hex digits>", s)
+			return r, fmt.Errorf("kernel %q: a URL needs its digest: append #sha256=<64 hex digits> (and &arch=ARCH to check the image's arch)", s)
+		}
+		if hasArch {
+			var err error
+			if r.Arch, err = parseArch(s, archName); err != nil {
+				return r, err
+			}
 		}
 		r.SHA256 = strings.ToLower(digest)
 		u.Fragment = ""

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -73,6 +74,18 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 	if err != nil {
 		return nil, &InputError{err}
 	}
+	k, err := r.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if a := k.Ref.Arch; a != "" && k.Image.Arch != a {
+		return nil, inputErr("kernel %s: the image is %s, not %s as the reference says; %s", raw, k.Image.Arch, a, archHint(k.Ref, k.Image.Arch))
+	}
+	return k, nil
+}
+
+func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
+	raw := ref.Raw
 	switch ref.Kind {
 	case KindDebian:
 		return r.resolveDebian(ctx, ref)
@@ -85,9 +98,11 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 		return r.resolveMainline(ctx, ref)
 	default:
 		if _, err := os.Stat(ref.Path); err != nil {
-			return nil, inputErr("kernel %s: %w (give debian:SERIES, a bzImage path or an https URL with #sha256=)", raw, unwrapPath(err))
+			if !fileWithArch(&ref) {
+				return nil, inputErr("kernel %s: %w (give debian:SERIES, a kernel image's path or an https URL with #sha256=)", raw, unwrapPath(err))
+			}
 		}
-		k, err := newKernel(ref, ref.Path)
+		k, err := r.newKernel(ref, ref.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -113,10 +128,7 @@ func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", raw, err)
 	}
-	suffix := ""
-	if ref.Arch == ArchI386 {
-		suffix = "/i686"
-	}
+	suffix := ArchSuffix(ref.Arch)
 	var out []string
 	for i := len(tags) - 1; i >= 0; i-- {
 		t := tags[i]
@@ -158,26 +170,58 @@ func (r *Resolver) mainline() *Mainline {
 	return &m
 }
 
-func newKernel(ref Ref, path string) (*Kernel, error) {
+// newKernel reads the image at path; a wrapped image (Image.gz, EFI
+// zboot) is unwrapped into the cache and that is the one booted.
+func (r *Resolver) newKernel(ref Ref, path string) (*Kernel, error) {
 	img, err := ReadImage(path)
 	if err != nil {
 		return nil, describe(ref.Raw, err)
-	}
-	if (ref.Kind == KindDebian || ref.Kind == KindMainline) && img.Arch != ref.Arch {
-		return nil, fmt.Errorf("kernel %s: image is %s, not %s", ref.Raw, img.Arch, ref.Arch)
 	}
 	sum, err := FileSHA256(path)
 	if err != nil {
 		return nil, err
 	}
-	return &Kernel{Ref: ref, Path: path, Image: img, Origin: Origin{SHA256: sum}}, nil
+	k := &Kernel{Ref: ref, Path: path, Image: img, Origin: Origin{SHA256: sum}}
+	if img.Wrapped != "" {
+		if k.Path, err = r.unwrapped(path, sum); err != nil {
+			return nil, describe(ref.Raw, err)
+		}
+	}
+	return k, nil
+}
+
+// archHint says what to change when an image is not of the arch its
+// reference names.
+func archHint(ref Ref, arch string) string {
+	switch ref.Kind {
+	case KindFile, KindURL:
+		return "give the image of that arch, or name its own (" + archName(arch) + ") or none"
+	}
+	return "the archive serves a package of another arch under this name; report it to its maintainers, or give the image's file"
+}
+
+// fileWithArch reads a file reference PATH/ARCH ("./Image/arm64": the
+// image at PATH, which must be of ARCH) into ref, when PATH is a file
+// and ARCH an arch name.
+func fileWithArch(ref *Ref) bool {
+	dir, base := filepath.Split(ref.Path)
+	dir = strings.TrimSuffix(dir, "/")
+	arch, err := ParseArch(base)
+	if dir == "" || base == "" || err != nil {
+		return false
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	ref.Path, ref.Arch = dir, arch
+	return true
 }
 
 // describe turns an image error into the one line a user needs.
 func describe(raw string, err error) error {
 	switch {
 	case errors.Is(err, ErrNotKernel):
-		return inputErr("kernel %s: not a Linux x86 boot image (bzImage/vmlinuz); point at arch/x86/boot/bzImage or /boot/vmlinuz-*", raw)
+		return inputErr("kernel %s: not a Linux boot image runmatrix knows (x86 bzImage, arm64 or RISC-V Image or Image.gz, ARM zImage, ppc64el vmlinux, s390x image); point at arch/ARCH/boot/… or /boot/vmlinuz-*", raw)
 	case errors.Is(err, ErrTruncated):
 		return inputErr("kernel %s: truncated image (%v); download or copy it again", raw, errors.Unwrap(err))
 	}
@@ -195,7 +239,7 @@ func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := newKernel(ref, path)
+	k, err := r.newKernel(ref, path)
 	if err == nil && k.Origin.SHA256 != ref.SHA256 {
 		err = fmt.Errorf("sha256 %s", k.Origin.SHA256)
 	}
@@ -210,7 +254,7 @@ func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
 		if err := r.download(ctx, ref, path); err != nil {
 			return nil, err
 		}
-		if k, err = newKernel(ref, path); err != nil {
+		if k, err = r.newKernel(ref, path); err != nil {
 			return nil, err
 		}
 	}

@@ -83,8 +83,10 @@ func (f *guestFlags) check() error {
 			return usage("--nic %q: use one of %s", n, strings.Join(guest.NICModels(), ", "))
 		}
 	}
-	if _, err := exec.LookPath(o.QEMU); err != nil {
-		return usage("%s not found: install it with `apt-get install qemu-system-x86`, or point --qemu at a QEMU binary", o.QEMU)
+	// The default binaries are checked per architecture, for the kernels
+	// of the plan only (an arm64-only plan needs no qemu-system-x86).
+	if _, err := exec.LookPath(o.QEMU); err != nil && o.QEMU != vm.DefaultQEMU {
+		return usage("--qemu %s: not found; point --qemu at a QEMU binary, or leave it out for %s", o.QEMU, vm.DefaultQEMU)
 	}
 	return nil
 }

@@ -113,9 +113,13 @@ Kernel references:
   debian:2.6.32-4              an ABI no mirror lists: from the snapshot archive
   mainline:v3.6, mainline:v4.19.10   Ubuntu's build of an upstream tag, checked
                                with the Kernel PPA key (pinned by fingerprint)
+  mainline:v6.6/arm64          that tag's build for another architecture
   mainline:v3.0..v4.0          every release tag between (run, probe, bisect)
-  ./path/to/bzImage            a local boot image
-  https://host/bzImage#sha256=HEX   downloaded once, verified, cached`,
+  ./path/to/bzImage            a local boot image (bzImage, Image, Image.gz,
+                               zImage, vmlinux); its arch is read from it
+  ./Image.gz/arm64             the same, refused unless it is of that arch
+  https://host/bzImage#sha256=HEX   downloaded once, verified, cached
+                               (…#sha256=HEX&arch=arm64 checks the arch too)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(),

@@ -76,8 +76,10 @@ type MainlineTag struct {
 	// PerArch puts CHECKSUMS and the .debs under ARCH/ (the layout from
 	// about 2020) instead of at the top of the tag's folder.
 	PerArch bool
-	// Image and Modules are the files of the image and modules packages
-	// for amd64; nil Modules means one image package holding everything.
+	// Arch is the Debian port of the packages ("arm64"); "" is amd64.
+	Arch string
+	// Image and Modules are the files of the image and modules packages;
+	// nil Modules means one image package holding everything.
 	Image, Modules map[string][]byte
 }
 
@@ -85,9 +87,13 @@ type MainlineTag struct {
 // CHECKSUMS signed by key in CHECKSUMS.gpg.
 func (m MainlineTag) Files(key *openpgp.Entity) (map[string][]byte, error) {
 	out := map[string][]byte{}
+	arch := m.Arch
+	if arch == "" {
+		arch = "amd64"
+	}
 	dir := m.Tag + "/"
 	if m.PerArch {
-		dir += "amd64/"
+		dir += arch + "/"
 	}
 	version := m.ABI + "." + m.Stamp
 	var sums []string
@@ -100,10 +106,10 @@ func (m MainlineTag) Files(key *openpgp.Entity) (map[string][]byte, error) {
 		sums = append(sums, SHA256(deb)+"  "+name)
 		return nil
 	}
-	image := fmt.Sprintf("linux-image-%s-generic_%s_amd64.deb", m.ABI, version)
+	image := fmt.Sprintf("linux-image-%s-generic_%s_%s.deb", m.ABI, version, arch)
 	if m.Modules != nil {
-		image = fmt.Sprintf("linux-image-unsigned-%s-generic_%s_amd64.deb", m.ABI, version)
-		if err := add(fmt.Sprintf("linux-modules-%s-generic_%s_amd64.deb", m.ABI, version), m.Modules); err != nil {
+		image = fmt.Sprintf("linux-image-unsigned-%s-generic_%s_%s.deb", m.ABI, version, arch)
+		if err := add(fmt.Sprintf("linux-modules-%s-generic_%s_%s.deb", m.ABI, version, arch), m.Modules); err != nil {
 			return nil, err
 		}
 	}
