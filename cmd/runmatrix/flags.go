@@ -36,7 +36,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.opts.SSHTimeout, "ssh-timeout", d.SSHTimeout, "deadline for SSH and the agent upload")
 	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command other than cases (probe, upload)")
 	fs.DurationVar(&f.opts.CaseTimeout, "case-timeout", d.CaseTimeout, "deadline for each case's result; a guest silent for longer is killed and retried")
-	fs.IntVar(&f.opts.CaseJobs, "case-jobs", d.CaseJobs, "cells a guest runs at once (1: one at a time); never where it could change an outcome")
+	fs.IntVar(&f.opts.CaseJobs, "case-jobs", d.CaseJobs, "cells a guest runs at once (1: one at a time; at most one per 16 MiB of --memory); never where it could change an outcome")
 	fs.BoolVar(&f.opts.Shared, "shared", false, "run cases without network namespaces, as on kernels built without them")
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
 	fs.StringSliceVar(&f.opts.NICs, "nic", nil, "offer only these NIC models ("+strings.Join(guest.NICModels(), ", ")+"; default: those the kernel has drivers for)")
