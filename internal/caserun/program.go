@@ -1,6 +1,7 @@
 package caserun
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -348,12 +349,17 @@ func watch(killed chan<- string) {
 	// SCHED_FIFO, priority 1: ahead of every process the program starts.
 	param := [1]int32{1}
 	_, _, _ = unix.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, 0, 1, uintptr(unsafe.Pointer(&param[0])))
-	base := tasks()
+	// The files stay open and are read into one buffer: under TCG, opening
+	// and parsing them afresh every tick cost most of a guest CPU.
+	loadavg, _ := os.Open("/proc/loadavg")
+	meminfo, _ := os.Open("/proc/meminfo")
+	buf := make([]byte, 8192)
+	base := tasks(loadavg, buf)
 	for range time.Tick(20 * time.Millisecond) {
 		why := ""
-		if n := tasks(); n > base+maxProcs {
+		if n := tasks(loadavg, buf); n > base+maxProcs {
 			why = fmt.Sprintf("more than %d processes at once", maxProcs)
-		} else if total, avail := memory(); total > 0 && avail*100 < total*memLeft {
+		} else if total, avail := memory(meminfo, buf); total > 0 && avail*100 < total*memLeft {
 			why = fmt.Sprintf("the guest had less than %d%% of its memory left", memLeft)
 		}
 		if why == "" {
@@ -374,44 +380,60 @@ func watch(killed chan<- string) {
 // memLeft is the share of the guest's memory below which a program is stopped.
 const memLeft = 15
 
-// tasks is the number of tasks in the guest (/proc/loadavg's fourth field).
-func tasks() int {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
+// readProc reads the whole of a /proc file opened once into buf.
+func readProc(f *os.File, buf []byte) []byte {
+	if f == nil {
+		return nil
 	}
-	f := strings.Fields(string(b))
+	n, _ := f.ReadAt(buf, 0)
+	return buf[:n]
+}
+
+// tasks is the number of tasks in the guest (/proc/loadavg's fourth field,
+// "running/total").
+func tasks(loadavg *os.File, buf []byte) int {
+	f := bytes.Fields(readProc(loadavg, buf))
 	if len(f) < 4 {
 		return 0
 	}
-	_, total, _ := strings.Cut(f[3], "/")
-	n, _ := strconv.Atoi(total)
+	_, total, _ := bytes.Cut(f[3], []byte("/"))
+	n, _ := strconv.Atoi(string(total))
 	return n
 }
 
 // memory is the guest's total and available memory in KiB (MemAvailable,
 // or MemFree+Buffers+Cached before Linux 3.14).
-func memory() (total, avail int64) {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, 0
-	}
-	v := map[string]int64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, rest, ok := strings.Cut(line, ":")
+func memory(meminfo *os.File, buf []byte) (total, avail int64) {
+	var free, buffers, cached int64
+	hasAvail := false
+	for _, line := range bytes.Split(readProc(meminfo, buf), []byte("\n")) {
+		k, rest, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
 		}
-		fs := strings.Fields(rest)
-		if len(fs) > 0 {
-			v[k], _ = strconv.ParseInt(fs[0], 10, 64)
+		var dst *int64
+		switch string(k) { // compiled without allocating
+		case "MemTotal":
+			dst = &total
+		case "MemAvailable":
+			dst, hasAvail = &avail, true
+		case "MemFree":
+			dst = &free
+		case "Buffers":
+			dst = &buffers
+		case "Cached":
+			dst = &cached
+		default:
+			continue
+		}
+		if fs := bytes.Fields(rest); len(fs) > 0 {
+			*dst, _ = strconv.ParseInt(string(fs[0]), 10, 64)
 		}
 	}
-	avail, ok := v["MemAvailable"]
-	if !ok {
-		avail = v["MemFree"] + v["Buffers"] + v["Cached"]
+	if !hasAvail {
+		avail = free + buffers + cached
 	}
-	return v["MemTotal"], avail
+	return total, avail
 }
 
 // reapAll waits for every process of the namespace to be gone.
