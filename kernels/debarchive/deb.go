@@ -1,20 +1,20 @@
 package debarchive
 
 import (
-	"archive/tar"
 	"bufio"
 	"compress/bzip2"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/runmatrix/runmatrix/kernels/unpack"
 )
 
 // ExtractDeb unpacks the regular files of a .deb's data archive for which
@@ -74,35 +74,9 @@ func tarStream(name string, r io.Reader) (io.Reader, error) {
 }
 
 func extractTar(r io.Reader, root string, keep func(string) bool) ([]string, error) {
-	tr := tar.NewReader(r)
-	var out []string
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("read package data: %w", err)
-		}
-		name := strings.TrimPrefix(h.Name, "./")
-		if h.Typeflag != tar.TypeReg || !filepath.IsLocal(name) || !keep(name) {
-			continue
-		}
-		dst := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return out, err
-		}
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-		if err != nil {
-			return out, err
-		}
-		_, err = io.Copy(f, tr)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return out, fmt.Errorf("extract %s: %w", name, err)
-		}
-		out = append(out, name)
+	names, err := unpack.Tar(r, root, unpack.Options{Keep: keep})
+	if err != nil {
+		return names, fmt.Errorf("package data: %w", err)
 	}
+	return names, nil
 }
