@@ -77,8 +77,12 @@ func TestHostileArchives(t *testing.T) {
 	}
 	keep := func(n string) bool { return n != "boot/skip" }
 	for name, extract := range map[string]func(root string, opt Options) ([]string, error){
-		"tar":  func(root string, opt Options) ([]string, error) { return Tar(bytes.NewReader(tarOf(t, es...)), root, opt) },
-		"cpio": func(root string, opt Options) ([]string, error) { return Cpio(bytes.NewReader(cpioOf(es...)), root, opt) },
+		"tar": func(root string, opt Options) ([]string, error) {
+			return Tar(bytes.NewReader(tarOf(t, es...)), root, opt)
+		},
+		"cpio": func(root string, opt Options) ([]string, error) {
+			return Cpio(bytes.NewReader(cpioOf(es...)), root, opt)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			parent := t.TempDir()
