@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -161,25 +160,8 @@ func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (d
 		}
 		names = append(names, got...)
 	}
-	for _, name := range names {
-		inModules := strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
-		switch {
-		case strings.HasPrefix(name, "boot/vmlinuz-"), inModules && path.Base(name) == "vmlinuz":
-			// Debian from 2026 ships the image as /usr/lib/modules/RELEASE/vmlinuz.
-			m.Image = name
-		case strings.HasPrefix(name, "boot/vmlinux-") && m.Image == "":
-			// riscv64 (and ppc64el) name their boot image vmlinux.
-			m.Image = name
-		case strings.HasPrefix(name, "boot/config-"), inModules && path.Base(name) == "config" && m.Config == "":
-			m.Config = name
-		}
-		if inModules && m.Modules == "" {
-			rest := strings.TrimPrefix(strings.TrimPrefix(name, "usr/"), "lib/modules/")
-			if rel, _, ok := strings.Cut(rest, "/"); ok {
-				m.Modules = strings.TrimSuffix(name, rest) + rel
-			}
-		}
-	}
+	lay := layoutOf(names)
+	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
 	if m.Image == "" {
 		return m, fmt.Errorf("%s has no boot/vmlinuz", dk.Name)
 	}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/runmatrix/runmatrix/kernels/oci"
 )
 
 // Kind says where a kernel reference points.
@@ -18,6 +20,8 @@ const (
 	KindFile   Kind = "file"
 	// KindMainline is an Ubuntu mainline build of an upstream tag.
 	KindMainline Kind = "mainline"
+	// KindOCI is a kernel shipped in an OCI image.
+	KindOCI Kind = "oci"
 )
 
 // Ref is a parsed kernel reference.
@@ -44,6 +48,8 @@ type Ref struct {
 	URL      string // url: without the fragment
 	SHA256   string // url: the expected digest
 	Path     string // file
+	// Image is an oci: reference's image.
+	Image oci.Reference
 }
 
 var (
@@ -53,7 +59,8 @@ var (
 )
 
 // ParseRef parses debian:WHAT[/ARCH] (WHAT a series, ABI version or
-// codename), mainline:TAG[/ARCH], https://…#sha256=HEX[&arch=ARCH] or a
+// codename), mainline:TAG[/ARCH], oci:REGISTRY/REPO:TAG[/ARCH],
+// https://…#sha256=HEX[&arch=ARCH] or a
 // file path (PATH/ARCH, where PATH is a file, is read by Resolve).
 func ParseRef(s string) (Ref, error) {
 	r := Ref{Raw: s}
@@ -105,6 +112,8 @@ func ParseRef(s string) (Ref, error) {
 		if r.Tag, ok = tag(what); !ok {
 			return r, fmt.Errorf("kernel %q: want mainline:TAG (mainline:v3.6, mainline:v4.19.10, mainline:v5.0-rc3) or a range (mainline:v3.0..v4.0)", s)
 		}
+	case strings.HasPrefix(s, "oci:"):
+		return parseOCI(s)
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
 		r.Kind = KindURL
 		u, err := url.Parse(s)
@@ -134,7 +143,7 @@ func ParseRef(s string) (Ref, error) {
 }
 
 // Schemes are the prefixes of references that are not file paths.
-func Schemes() []string { return []string{"debian:", "mainline:", "https:", "http:"} }
+func Schemes() []string { return []string{"debian:", "mainline:", "oci:", "https:", "http:"} }
 
 // parseArch reads the /ARCH suffix of a debian: or mainline: reference.
 func parseArch(s, arch string) (string, error) {

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/kernels/oci"
 )
 
 func TestParseRef(t *testing.T) {
@@ -30,6 +32,14 @@ func TestParseRef(t *testing.T) {
 		{in: "https://h/Image#sha256=" + sum + "&arch=arm64", want: Ref{Raw: "https://h/Image#sha256=" + sum + "&arch=arm64", Kind: KindURL, URL: "https://h/Image", SHA256: sum, Arch: ArchARM64}},
 		{in: "https://h/Image#sha256=" + sum + "&arch=mips", wantErr: "unknown arch"},
 		{in: "mainline:v6.6/arm64", want: Ref{Raw: "mainline:v6.6/arm64", Kind: KindMainline, Tag: "v6.6", Arch: ArchARM64}},
+		{in: "oci:ghcr.io/cilium/ci-kernels:6.6", want: Ref{Raw: "oci:ghcr.io/cilium/ci-kernels:6.6", Kind: KindOCI, Image: oci.Reference{Registry: "ghcr.io", Repository: "cilium/ci-kernels", Tag: "6.6"}}},
+		{in: "oci:ghcr.io/cilium/ci-kernels:6.6/arm64", want: Ref{Raw: "oci:ghcr.io/cilium/ci-kernels:6.6/arm64", Kind: KindOCI, Arch: ArchARM64, Image: oci.Reference{Registry: "ghcr.io", Repository: "cilium/ci-kernels", Tag: "6.6"}}},
+		{in: "oci:localhost:5000/k@sha256:" + sum, want: Ref{Raw: "oci:localhost:5000/k@sha256:" + sum, Kind: KindOCI, Image: oci.Reference{Registry: "localhost:5000", Repository: "k", Digest: "sha256:" + sum}}},
+		{in: "oci:someone/kernels", want: Ref{Raw: "oci:someone/kernels", Kind: KindOCI, Image: oci.Reference{Registry: "docker.io", Repository: "someone/kernels", Tag: "latest"}}},
+		{in: "oci:kernel", want: Ref{Raw: "oci:kernel", Kind: KindOCI, Image: oci.Reference{Registry: "docker.io", Repository: "library/kernel", Tag: "latest"}}},
+		{in: "oci:ghcr.io/cilium/ci-kernels:6.6/mips", wantErr: "unknown arch"},
+		{in: "oci:ghcr.io/Cilium/ci-kernels:6.6", wantErr: "want REGISTRY/REPOSITORY:TAG"},
+		{in: "oci:ghcr.io/cilium/ci-kernels@sha256:abc", wantErr: "64 lower-case hex digits"},
 		{in: "https://h/bzImage", wantErr: "#sha256="},
 		{in: "https://h/bzImage#sha256=abc", wantErr: "#sha256="},
 		{in: "./bzImage", want: Ref{Raw: "./bzImage", Kind: KindFile, Path: "./bzImage"}},

@@ -91,6 +91,8 @@ func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 		return r.resolveDebian(ctx, ref)
 	case KindURL:
 		return r.resolveURL(ctx, ref)
+	case KindOCI:
+		return r.resolveOCI(ctx, ref)
 	case KindMainline:
 		if ref.Tag == "" {
 			return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)

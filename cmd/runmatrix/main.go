@@ -115,6 +115,8 @@ Kernel references:
                                with the Kernel PPA key (pinned by fingerprint)
   mainline:v6.6/arm64          that tag's build for another architecture
   mainline:v3.0..v4.0          every release tag between (run, probe, bisect)
+  oci:ghcr.io/cilium/ci-kernels:6.6   a kernel in an OCI image (/boot/vmlinuz),
+                               layers checked against their digests; …:6.6/arm64
   ./path/to/bzImage            a local boot image (bzImage, Image, Image.gz,
                                zImage, vmlinux); its arch is read from it
   ./Image.gz/arm64             the same, refused unless it is of that arch

@@ -58,8 +58,8 @@ func (k Kernel) VersionString() string {
 
 // Origin kinds, for labels and lineages.
 func (k Kernel) originKind() string {
-	if r, err := kernels.ParseRef(k.Ref); err == nil && r.Kind == kernels.KindMainline {
-		return "mainline" // packaged as .debs, but upstream's line, not Debian's
+	if r, err := kernels.ParseRef(k.Ref); err == nil && (r.Kind == kernels.KindMainline || r.Kind == kernels.KindOCI) {
+		return string(r.Kind) // mainline: packaged as .debs, but upstream's line, not Debian's
 	}
 	switch {
 	case k.Origin.Package != "":
@@ -82,6 +82,12 @@ func (k Kernel) Lineage() string {
 	switch k.originKind() {
 	case "mainline":
 		return "mainline" // upstream's tags are one line of history
+	case "oci":
+		// One repository's tags are one line of builds (ci-kernels:6.1, :6.6…).
+		if r, err := kernels.ParseRef(k.Ref); err == nil {
+			return "oci " + r.Image.Registry + "/" + r.Image.Repository
+		}
+		return ""
 	case "debian":
 	default:
 		return ""

@@ -1,0 +1,276 @@
+// This file resolves oci: references: a kernel shipped in an OCI image
+// (ghcr.io/cilium/ci-kernels:6.6, or any image with /boot/vmlinuz and
+// modules under /lib/modules or /usr/lib/modules).
+
+package kernels
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/runmatrix/runmatrix/kernels/oci"
+	"github.com/runmatrix/runmatrix/kernels/unpack"
+)
+
+// maxLayer bounds one compressed layer of a kernel image.
+const maxLayer = 2 << 30
+
+// ociPin is what a tag resolved to, kept for --offline.
+type ociPin struct {
+	Digest  string    `json:"digest"`
+	Index   string    `json:"index,omitempty"`
+	Fetched time.Time `json:"fetched"`
+}
+
+// parseOCI reads oci:REGISTRY/REPO[:TAG|@sha256:HEX][/ARCH].
+func parseOCI(s string) (Ref, error) {
+	r := Ref{Raw: s, Kind: KindOCI}
+	what := strings.TrimPrefix(s, "oci:")
+	// An arch after the tag or digest (tags and digests hold no "/"): the
+	// last element is plain and the one before it has the tag or digest.
+	if i := strings.LastIndex(what, "/"); i > 0 {
+		last, head := what[i+1:], what[:i]
+		if j := strings.LastIndex(head, "/"); j > 0 && !strings.ContainsAny(last, ":@") && strings.ContainsAny(head[j+1:], ":@") {
+			a, err := parseArch(s, last)
+			if err != nil {
+				return r, err
+			}
+			r.Arch, what = a, head
+		}
+	}
+	ref, err := oci.ParseReference(what)
+	if err != nil {
+		return r, fmt.Errorf("kernel %q: %w", s, err)
+	}
+	r.Image = ref
+	return r, nil
+}
+
+// resolveOCI pulls (once) the image a reference names for its arch, checks
+// every manifest and layer against its digest, and extracts the kernel,
+// its config and modules.
+func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
+	arch := ref.Arch
+	if arch == "" {
+		arch = ArchX86_64
+	}
+	goarch, _ := GOARCH(arch)
+	variant := ""
+	if goarch == "arm" {
+		variant = "v7"
+	}
+	pinPath, err := r.Cache.Path("oci-index", cacheKey(ref.Image.String())+"_"+goarch+".json")
+	if err != nil {
+		return nil, err
+	}
+	var pin ociPin
+	if ref.Image.Digest == "" || r.Debian.Offline {
+		if b, err := os.ReadFile(pinPath); err == nil {
+			_ = json.Unmarshal(b, &pin)
+		}
+	}
+	client := &oci.Client{HTTP: r.Client}
+	var img *oci.Image
+	switch {
+	case r.Debian.Offline && pin.Digest == "" && ref.Image.Digest == "":
+		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+	case r.Debian.Offline:
+		if pin.Digest == "" {
+			pin.Digest = ref.Image.Digest
+		}
+	default:
+		img, err = client.Resolve(ctx, ref.Image, goarch, variant)
+		if err != nil {
+			if oci.IsNotFound(err) {
+				return nil, inputErr("kernel %s: %v", ref.Raw, err)
+			}
+			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+		}
+		pin = ociPin{Digest: img.Digest, Index: img.Index, Fetched: time.Now().UTC()}
+		if err := writeJSONAtomic(pinPath, pin); err != nil {
+			return nil, err
+		}
+	}
+	hexDigest := strings.TrimPrefix(pin.Digest, "sha256:")
+	dir, err := r.Cache.Path("oci", hexDigest)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := r.Cache.Lock("oci-" + hexDigest)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	m, err := readManifest(dir)
+	var k *Kernel
+	if err == nil {
+		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && k.Origin.SHA256 != m.ImageSHA256 {
+			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
+		}
+		if err != nil {
+			r.logf("cached %s is damaged (%v); pulling it again", dir, firstLine(err.Error()))
+		}
+	}
+	if err != nil {
+		if r.Debian.Offline {
+			return nil, fmt.Errorf("kernel %s: %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, pin.Digest, ref.Raw)
+		}
+		if img == nil || img.Digest != pin.Digest {
+			if img, err = client.Resolve(ctx, oci.Reference{Registry: ref.Image.Registry, Repository: ref.Image.Repository, Digest: pin.Digest}, goarch, variant); err != nil {
+				return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+			}
+		}
+		r.logf("pulling %s (%s, %d layers)", ref.Image, pin.Digest, len(img.Layers))
+		if m, err = r.pullOCI(ctx, client, img, dir); err != nil {
+			var ie *InputError
+			if errors.As(err, &ie) {
+				return nil, inputErr("kernel %s: %v", ref.Raw, err)
+			}
+			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+		}
+		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
+			return nil, err
+		}
+	}
+	if m.Modules != "" {
+		k.ModulesDir = filepath.Join(dir, m.Modules)
+	}
+	if m.Config != "" {
+		k.Config = filepath.Join(dir, m.Config)
+	}
+	pinned := ref.Image
+	pinned.Tag, pinned.Digest = "", pin.Digest
+	k.Origin.URL = "oci:" + pinned.String()
+	return k, nil
+}
+
+// pullOCI downloads the image's layers (each checked against its digest)
+// and applies them in order, keeping the kernel's files, into dir.
+func (r *Resolver) pullOCI(ctx context.Context, client *oci.Client, img *oci.Image, dir string) (debianManifest, error) {
+	m := debianManifest{Package: img.Ref.Registry + "/" + img.Ref.Repository, Version: img.Digest, Mirror: img.Ref.Registry}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
+	if err != nil {
+		return m, err
+	}
+	defer os.RemoveAll(tmp)
+	var names []string
+	for _, l := range img.Layers {
+		got, err := r.applyLayer(ctx, client, img.Ref, l, tmp)
+		if err != nil {
+			return m, err
+		}
+		names = append(names, got...)
+	}
+	lay := layoutOf(names)
+	if lay.Image == "" {
+		return m, inputErr("%s has no kernel image (boot/vmlinuz, boot/bzImage, boot/Image…) in its layers", img.Ref)
+	}
+	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
+	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
+		return m, err
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
+		return m, err
+	}
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return m, fmt.Errorf("cache: %w", err)
+	}
+	return m, nil
+}
+
+// applyLayer downloads one layer to a temporary file and extracts it.
+func (r *Resolver) applyLayer(ctx context.Context, client *oci.Client, ref oci.Reference, l oci.Descriptor, root string) ([]string, error) {
+	f, err := r.Cache.TempFile()
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := client.Blob(ctx, ref, l, maxLayer, f); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var rd io.Reader = f
+	switch mt := l.MediaType; {
+	case strings.HasSuffix(mt, "+gzip"), strings.HasSuffix(mt, ".tar.gzip"):
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s layer %s: %w", ref, l.Digest, err)
+		}
+		rd = zr
+	case strings.HasSuffix(mt, "+zstd"):
+		zr, err := zstd.NewReader(f)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		rd = zr
+	case strings.HasSuffix(mt, ".tar"), strings.HasSuffix(mt, "layer.v1.tar"):
+	default:
+		return nil, fmt.Errorf("%s layer %s: media type %q is not a tar layer runmatrix reads", ref, l.Digest, mt)
+	}
+	names, err := unpack.Tar(rd, root, unpack.Options{Keep: kernelFile, Whiteouts: true})
+	if err != nil {
+		return nil, fmt.Errorf("%s layer %s: %w", ref, l.Digest, err)
+	}
+	return names, nil
+}
+
+// kernelFile says whether a file of a package or image is one runmatrix
+// needs: the boot image, its config, and the modules tree.
+func kernelFile(name string) bool {
+	return strings.HasPrefix(name, "boot/") || strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
+}
+
+// layout is where in an extracted package or image the kernel's files are.
+type layout struct{ Image, Modules, Config string }
+
+// layoutOf finds the boot image, modules folder and config among the
+// extracted names: boot/vmlinuz-RELEASE (Debian, RPM), boot/vmlinuz
+// (OCI images), lib/modules/RELEASE/vmlinuz (Debian from 2026, EL8 and
+// later), boot/vmlinux-* (riscv64, ppc64el), boot/bzImage, boot/Image*.
+func layoutOf(names []string) layout {
+	var l layout
+	rank := 0 // a better-named image wins over one found earlier
+	for _, name := range names {
+		inModules := strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
+		base := path.Base(name)
+		r := 0
+		switch {
+		case strings.HasPrefix(name, "boot/vmlinuz"), inModules && base == "vmlinuz":
+			r = 3
+		case strings.HasPrefix(name, "boot/bzImage"), strings.HasPrefix(name, "boot/Image"), strings.HasPrefix(name, "boot/zImage"):
+			r = 2
+		case strings.HasPrefix(name, "boot/vmlinux-"):
+			r = 1
+		}
+		if r > rank && !strings.HasSuffix(name, ".sig") && !strings.HasSuffix(name, ".hmac") {
+			l.Image, rank = name, r
+		}
+		if l.Config == "" && (strings.HasPrefix(name, "boot/config") || inModules && base == "config") {
+			l.Config = name
+		}
+		if inModules && l.Modules == "" {
+			rest := strings.TrimPrefix(strings.TrimPrefix(name, "usr/"), "lib/modules/")
+			if rel, _, ok := strings.Cut(rest, "/"); ok {
+				l.Modules = strings.TrimSuffix(name, rest) + rel
+			}
+		}
+	}
+	return l
+}
