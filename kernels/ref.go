@@ -50,6 +50,9 @@ type Ref struct {
 	Path     string // file
 	// Image is an oci: reference's image.
 	Image oci.Reference
+	// Distro names an RPM distribution (KindRPM: centos, rocky, alma,
+	// fedora), whose release is in Series or kernel in Version.
+	Distro string
 }
 
 var (
@@ -114,6 +117,8 @@ func ParseRef(s string) (Ref, error) {
 		}
 	case strings.HasPrefix(s, "oci:"):
 		return parseOCI(s)
+	case rpmScheme(s) != "":
+		return parseRPM(s, rpmScheme(s))
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
 		r.Kind = KindURL
 		u, err := url.Parse(s)
@@ -143,7 +148,23 @@ func ParseRef(s string) (Ref, error) {
 }
 
 // Schemes are the prefixes of references that are not file paths.
-func Schemes() []string { return []string{"debian:", "mainline:", "oci:", "https:", "http:"} }
+func Schemes() []string {
+	out := []string{"debian:", "mainline:", "oci:"}
+	for _, d := range RPMDistros() {
+		out = append(out, d+":")
+	}
+	return append(out, "https:", "http:")
+}
+
+// rpmScheme is the RPM distribution s names, or "".
+func rpmScheme(s string) string {
+	for _, d := range RPMDistros() {
+		if strings.HasPrefix(s, d+":") {
+			return d
+		}
+	}
+	return ""
+}
 
 // parseArch reads the /ARCH suffix of a debian: or mainline: reference.
 func parseArch(s, arch string) (string, error) {

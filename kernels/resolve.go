@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
 )
 
 // Origin records how a kernel image was obtained.
@@ -17,10 +20,12 @@ type Origin struct {
 	Package        string `json:"package,omitempty"`
 	PackageVersion string `json:"package_version,omitempty"`
 	DebSHA256      string `json:"deb_sha256,omitempty"`
-	Suite          string `json:"suite,omitempty"`
-	URL            string `json:"url,omitempty"`
-	File           string `json:"file,omitempty"`
-	SHA256         string `json:"sha256"`
+	// PackageSHA256 is an RPM's or APK's digest.
+	PackageSHA256 string `json:"package_sha256,omitempty"`
+	Suite         string `json:"suite,omitempty"`
+	URL           string `json:"url,omitempty"`
+	File          string `json:"file,omitempty"`
+	SHA256        string `json:"sha256"`
 }
 
 // Kernel is a resolved, verified kernel image ready to boot.
@@ -57,6 +62,11 @@ type Resolver struct {
 	Debian Debian
 	// Mainline says where mainline: references come from (zero: MainlineFromEnv).
 	Mainline Mainline
+	// Mirrors override DefaultMirrors by name ("centos", "ubuntu", …).
+	Mirrors map[string]string
+	// Keys stand in for embedded distribution keys by file name
+	// ("centos-6"): for tests against repositories signed by test keys.
+	Keys map[string]openpgp.EntityList
 }
 
 // logLine passes one line to Log.
@@ -93,6 +103,8 @@ func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 		return r.resolveURL(ctx, ref)
 	case KindOCI:
 		return r.resolveOCI(ctx, ref)
+	case KindRPM:
+		return r.resolveRPM(ctx, ref)
 	case KindMainline:
 		if ref.Tag == "" {
 			return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)
@@ -100,6 +112,12 @@ func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 		return r.resolveMainline(ctx, ref)
 	default:
 		if _, err := os.Stat(ref.Path); err != nil {
+			if scheme := schemeRE.FindString(raw); scheme != "" && !fileWithArch(&ref) {
+				if scheme == "rhel:" || scheme == "redhat:" {
+					return nil, inputErr("kernel %s: RHEL's repositories need a subscription, so runmatrix does not read them; its rebuilds carry the same kernels: centos: (to 8), rocky:, alma:", raw)
+				}
+				return nil, inputErr("kernel %s: unknown kind of kernel reference %q (use %s, or a kernel image's path)", raw, scheme, strings.Join(Schemes(), " "))
+			}
 			if !fileWithArch(&ref) {
 				return nil, inputErr("kernel %s: %w (give debian:SERIES, a kernel image's path or an https URL with #sha256=)", raw, unwrapPath(err))
 			}
@@ -191,6 +209,9 @@ func (r *Resolver) newKernel(ref Ref, path string) (*Kernel, error) {
 	}
 	return k, nil
 }
+
+// schemeRE matches what looks like a reference's scheme ("rhel:").
+var schemeRE = regexp.MustCompile(`^[a-z][a-z0-9]*:`)
 
 // archHint says what to change when an image is not of the arch its
 // reference names.

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/spf13/pflag"
 
 	"github.com/runmatrix/runmatrix/internal/guest"
@@ -22,6 +25,9 @@ type guestFlags struct {
 	cacheDir string
 	debian   kernels.Debian
 	mainline kernels.Mainline
+	mirrors  map[string]string
+	keyrings map[string]string
+	keyring  map[string]openpgp.EntityList // read from keyrings by check
 }
 
 func (f *guestFlags) register(fs *pflag.FlagSet) {
@@ -54,6 +60,37 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.mainline.KeyringFile, "mainline-keyring", ml.KeyringFile, "OpenPGP keyring with the key that signs mainline CHECKSUMS (default: the Kernel PPA key by its pinned fingerprint, from --keyserver) (env RUNMATRIX_MAINLINE_KEYRING)")
 	fs.StringVar(&f.mainline.KeyServer, "keyserver", ml.KeyServer, "key server for keys runmatrix knows by fingerprint; only the key with that fingerprint is taken (env RUNMATRIX_KEYSERVER)")
 	fs.BoolVar(&f.debian.Offline, "offline", false, "resolve kernels from the cache only; never touch the network")
+	fs.StringToStringVar(&f.mirrors, "mirror", kernels.MirrorsFromEnv(), "NAME=URL: read a distribution's repositories from URL ("+strings.Join(mirrorNames(), ", ")+") (env RUNMATRIX_MIRRORS=NAME=URL,…)")
+	fs.StringToStringVar(&f.keyrings, "keyring", nil, "NAME=FILE: verify with the OpenPGP keys in FILE instead of the embedded key file NAME (centos-6, rocky-8, fedora-39, ubuntu-archive, …), for a rebuild or a private mirror")
+}
+
+func mirrorNames() []string {
+	var out []string
+	for n := range kernels.DefaultMirrors {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// keys reads the --keyring files.
+func (f *guestFlags) keys() (map[string]openpgp.EntityList, error) {
+	out := map[string]openpgp.EntityList{}
+	for name, file := range f.keyrings {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, usage("--keyring %s=%s: %v", name, file, err)
+		}
+		kr, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
+		if err != nil {
+			kr, err = openpgp.ReadKeyRing(bytes.NewReader(b))
+		}
+		if err != nil {
+			return nil, usage("--keyring %s=%s: not an OpenPGP keyring (%v)", name, file, err)
+		}
+		out[name] = kr
+	}
+	return out, nil
 }
 
 // check refuses flag values that cannot work, before anything starts.
@@ -83,6 +120,15 @@ func (f *guestFlags) check() error {
 			return usage("--nic %q: use one of %s", n, strings.Join(guest.NICModels(), ", "))
 		}
 	}
+	for name := range f.mirrors {
+		if _, ok := kernels.DefaultMirrors[name]; !ok {
+			return usage("--mirror %s=…: no mirror is named %s (use %s)", name, name, strings.Join(mirrorNames(), ", "))
+		}
+	}
+	var err error
+	if f.keyring, err = f.keys(); err != nil {
+		return err
+	}
 	// The default binaries are checked per architecture, for the kernels
 	// of the plan only (an arm64-only plan needs no qemu-system-x86).
 	if _, err := exec.LookPath(o.QEMU); err != nil && o.QEMU != vm.DefaultQEMU {
@@ -103,7 +149,7 @@ func (f *guestFlags) cache() (kernels.Cache, error) {
 func (f *guestFlags) resolver(cache kernels.Cache, log func(string)) *kernels.Resolver {
 	m := f.mainline
 	m.IndexTTL = f.debian.IndexTTL
-	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian, Mainline: m}
+	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian, Mainline: m, Mirrors: f.mirrors, Keys: f.keyring}
 }
 
 // expand replaces range references (mainline:v3.0..v4.0) with the kernels they name.

@@ -257,6 +257,9 @@ func newKernelsFetchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if gf.keyring, err = gf.keys(); err != nil {
+				return err
+			}
 			r := gf.resolver(cache, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) })
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "REFERENCE\tRELEASE\tARCH\tSHA256\tPATH")

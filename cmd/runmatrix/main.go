@@ -115,6 +115,9 @@ Kernel references:
                                with the Kernel PPA key (pinned by fingerprint)
   mainline:v6.6/arm64          that tag's build for another architecture
   mainline:v3.0..v4.0          every release tag between (run, probe, bisect)
+  centos:6.5, centos:7, centos:2.6.32-504.el6   CentOS kernels (vault), RPM
+                               signatures checked with CentOS's keys
+  rocky:8, rocky:8.6, alma:9, fedora:39   Rocky, AlmaLinux, Fedora; /arm64 …
   oci:ghcr.io/cilium/ci-kernels:6.6   a kernel in an OCI image (/boot/vmlinuz),
                                layers checked against their digests; …:6.6/arm64
   ./path/to/bzImage            a local boot image (bzImage, Image, Image.gz,

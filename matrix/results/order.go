@@ -25,8 +25,14 @@ func (k Kernel) Version() []int {
 		}
 		s = v
 	}
+	sep := func(r rune) bool { return r == '.' }
+	if k.originKind() == "rpm" {
+		// RHEL's build number orders kernels of one upstream version:
+		// 2.6.32-431.29.2.el6 is 2.6.32 431 29 2.
+		sep = func(r rune) bool { return r == '.' || r == '-' }
+	}
 	var out []int
-	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '.' }) {
+	for _, part := range strings.FieldsFunc(s, sep) {
 		n := 0
 		digits := 0
 		for digits < len(part) && part[digits] >= '0' && part[digits] <= '9' {
@@ -58,7 +64,7 @@ func (k Kernel) VersionString() string {
 
 // Origin kinds, for labels and lineages.
 func (k Kernel) originKind() string {
-	if r, err := kernels.ParseRef(k.Ref); err == nil && (r.Kind == kernels.KindMainline || r.Kind == kernels.KindOCI) {
+	if r, err := kernels.ParseRef(k.Ref); err == nil && (r.Kind == kernels.KindMainline || r.Kind == kernels.KindOCI || r.Kind == kernels.KindRPM) {
 		return string(r.Kind) // mainline: packaged as .debs, but upstream's line, not Debian's
 	}
 	switch {
@@ -86,6 +92,17 @@ func (k Kernel) Lineage() string {
 		// One repository's tags are one line of builds (ci-kernels:6.1, :6.6…).
 		if r, err := kernels.ParseRef(k.Ref); err == nil {
 			return "oci " + r.Image.Registry + "/" + r.Image.Repository
+		}
+		return ""
+	case "rpm":
+		// A distribution's major release is one line of builds (CentOS 6).
+		if r, err := kernels.ParseRef(k.Ref); err == nil {
+			f := strings.Fields(k.Origin.Suite)
+			if len(f) > 0 {
+				major, _, _ := strings.Cut(f[len(f)-1], ".")
+				return r.Distro + " " + major
+			}
+			return r.Distro
 		}
 		return ""
 	case "debian":
@@ -117,6 +134,13 @@ func (k Kernel) Label() string {
 		return strings.TrimSpace(l + " Debian " + suite)
 	case "mainline":
 		return l + " mainline"
+	case "rpm":
+		// "2.6.32-504 CentOS 6.6": the version-release less its dist tag.
+		vr := rpmDistTag.ReplaceAllString(k.Origin.PackageVersion, "")
+		if k.Arch != "" && k.Arch != kernels.ArchX86_64 {
+			vr += " " + k.Arch
+		}
+		return strings.TrimSpace(vr + " " + k.Origin.Suite)
 	}
 	rel := k.Release
 	if rel == "" {
@@ -171,8 +195,9 @@ func (k Kernel) Distribution() string {
 }
 
 var (
-	elRelease = regexp.MustCompile(`\.el[0-9]+`)
-	fcRelease = regexp.MustCompile(`\.fc[0-9]+`)
+	rpmDistTag = regexp.MustCompile(`\.(el|fc)[0-9].*$`)
+	elRelease  = regexp.MustCompile(`\.el[0-9]+`)
+	fcRelease  = regexp.MustCompile(`\.fc[0-9]+`)
 )
 
 // ArchFamily is the architecture as far as comparing kernels goes: the
