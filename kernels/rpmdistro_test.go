@@ -171,7 +171,8 @@ func TestRPMDistros(t *testing.T) {
 				return func() { mirror.truncate = "" }
 			}},
 		{name: "an unreachable mirror", ref: "centos:6.5", mirrors: map[string]string{"centos": deadURL}, want: "point --mirror centos=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it", input: true},
-		{name: "an unknown distribution", ref: "rhel:8", want: "unknown kind of kernel reference \"rhel:\"", input: true},
+		{name: "an unknown distribution", ref: "gentoo:23", want: "unknown kind of kernel reference \"gentoo:\"", input: true},
+		{name: "RHEL itself", ref: "rhel:8", want: "RHEL's repositories need a subscription", input: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.setup != nil {
