@@ -50,6 +50,10 @@ type Ref struct {
 	Path     string // file
 	// Image is an oci: reference's image.
 	Image oci.Reference
+	// Flavour is an ubuntu: reference's kernel flavour ("generic"), and
+	// HWE asks for its release's hardware-enablement kernel.
+	Flavour string
+	HWE     bool
 	// Distro names an RPM distribution (KindRPM: centos, rocky, alma,
 	// fedora), whose release is in Series or kernel in Version.
 	Distro string
@@ -117,6 +121,8 @@ func ParseRef(s string) (Ref, error) {
 		}
 	case strings.HasPrefix(s, "oci:"):
 		return parseOCI(s)
+	case strings.HasPrefix(s, "ubuntu:"):
+		return parseUbuntu(s)
 	case rpmScheme(s) != "":
 		return parseRPM(s, rpmScheme(s))
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
@@ -149,7 +155,7 @@ func ParseRef(s string) (Ref, error) {
 
 // Schemes are the prefixes of references that are not file paths.
 func Schemes() []string {
-	out := []string{"debian:", "mainline:", "oci:"}
+	out := []string{"debian:", "ubuntu:", "mainline:", "oci:"}
 	for _, d := range RPMDistros() {
 		out = append(out, d+":")
 	}

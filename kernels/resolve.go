@@ -105,6 +105,8 @@ func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 		return r.resolveOCI(ctx, ref)
 	case KindRPM:
 		return r.resolveRPM(ctx, ref)
+	case KindUbuntu:
+		return r.resolveUbuntu(ctx, ref)
 	case KindMainline:
 		if ref.Tag == "" {
 			return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)

@@ -94,7 +94,7 @@ func TestRPMDistros(t *testing.T) {
 		"lib/modules/" + fc + "/vmlinuz": fakeBzImage(fc+" (mockbuild@fedora) #1 SMP", ArchX86_64),
 	}}
 	fmods := archivetest.RPM{Name: "kernel-modules-core", Version: "6.5.6", Release: "300.fc39", Arch: "x86_64", Key: fedora, Files: map[string][]byte{
-		"lib/modules/" + fc + "/modules.dep":              nil,
+		"lib/modules/" + fc + "/modules.dep":             nil,
 		"lib/modules/" + fc + "/kernel/virtio_net.ko.xz": []byte("m"),
 	}}
 	repo("pub/archive/fedora/linux/releases/39/Everything/x86_64/os/", fcore, fmods)

@@ -26,7 +26,7 @@ func (k Kernel) Version() []int {
 		s = v
 	}
 	sep := func(r rune) bool { return r == '.' }
-	if k.originKind() == "rpm" {
+	if o := k.originKind(); o == "rpm" || o == "ubuntu" {
 		// RHEL's build number orders kernels of one upstream version:
 		// 2.6.32-431.29.2.el6 is 2.6.32 431 29 2.
 		sep = func(r rune) bool { return r == '.' || r == '-' }
@@ -64,7 +64,7 @@ func (k Kernel) VersionString() string {
 
 // Origin kinds, for labels and lineages.
 func (k Kernel) originKind() string {
-	if r, err := kernels.ParseRef(k.Ref); err == nil && (r.Kind == kernels.KindMainline || r.Kind == kernels.KindOCI || r.Kind == kernels.KindRPM) {
+	if r, err := kernels.ParseRef(k.Ref); err == nil && (r.Kind == kernels.KindMainline || r.Kind == kernels.KindOCI || r.Kind == kernels.KindRPM || r.Kind == kernels.KindUbuntu) {
 		return string(r.Kind) // mainline: packaged as .debs, but upstream's line, not Debian's
 	}
 	switch {
@@ -94,6 +94,12 @@ func (k Kernel) Lineage() string {
 			return "oci " + r.Image.Registry + "/" + r.Image.Repository
 		}
 		return ""
+	case "ubuntu":
+		// Ubuntu's builds of one upstream series are one line (4.15).
+		if v := k.Version(); len(v) >= 2 {
+			return fmt.Sprintf("ubuntu %d.%d", v[0], v[1])
+		}
+		return "ubuntu"
 	case "rpm":
 		// A distribution's major release is one line of builds (CentOS 6).
 		if r, err := kernels.ParseRef(k.Ref); err == nil {
@@ -134,6 +140,13 @@ func (k Kernel) Label() string {
 		return strings.TrimSpace(l + " Debian " + suite)
 	case "mainline":
 		return l + " mainline"
+	case "ubuntu":
+		// "4.15.0-20-generic Ubuntu 18.04 bionic-updates".
+		abi := strings.TrimPrefix(strings.TrimPrefix(k.Origin.Package, "linux-image-"), "unsigned-")
+		if k.Arch != "" && k.Arch != kernels.ArchX86_64 {
+			abi += " " + k.Arch
+		}
+		return strings.TrimSpace(abi + " " + k.Origin.Suite)
 	case "rpm":
 		// "2.6.32-504 CentOS 6.6": the version-release less its dist tag.
 		vr := rpmDistTag.ReplaceAllString(k.Origin.PackageVersion, "")
