@@ -123,6 +123,8 @@ func ParseRef(s string) (Ref, error) {
 		return parseOCI(s)
 	case strings.HasPrefix(s, "ubuntu:"):
 		return parseUbuntu(s)
+	case strings.HasPrefix(s, "alpine:"):
+		return parseAlpine(s)
 	case rpmScheme(s) != "":
 		return parseRPM(s, rpmScheme(s))
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
@@ -159,7 +161,7 @@ func Schemes() []string {
 	for _, d := range RPMDistros() {
 		out = append(out, d+":")
 	}
-	return append(out, "https:", "http:")
+	return append(out, "alpine:", "https:", "http:")
 }
 
 // rpmScheme is the RPM distribution s names, or "".

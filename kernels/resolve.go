@@ -3,6 +3,7 @@ package kernels
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,9 @@ type Resolver struct {
 	// Keys stand in for embedded distribution keys by file name
 	// ("centos-6"): for tests against repositories signed by test keys.
 	Keys map[string]openpgp.EntityList
+	// AlpineKeys are RSA keys accepted beside Alpine's embedded ones, by
+	// the name signatures give them (NAME.rsa.pub).
+	AlpineKeys map[string]*rsa.PublicKey
 }
 
 // logLine passes one line to Log.
@@ -107,6 +111,8 @@ func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 		return r.resolveRPM(ctx, ref)
 	case KindUbuntu:
 		return r.resolveUbuntu(ctx, ref)
+	case KindAlpine:
+		return r.resolveAlpine(ctx, ref)
 	case KindMainline:
 		if ref.Tag == "" {
 			return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)

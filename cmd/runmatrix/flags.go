@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,6 +31,7 @@ type guestFlags struct {
 	mirrors  map[string]string
 	keyrings map[string]string
 	keyring  map[string]openpgp.EntityList // read from keyrings by check
+	alpine   map[string]*rsa.PublicKey
 }
 
 func (f *guestFlags) register(fs *pflag.FlagSet) {
@@ -61,7 +65,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.mainline.KeyServer, "keyserver", ml.KeyServer, "key server for keys runmatrix knows by fingerprint; only the key with that fingerprint is taken (env RUNMATRIX_KEYSERVER)")
 	fs.BoolVar(&f.debian.Offline, "offline", false, "resolve kernels from the cache only; never touch the network")
 	fs.StringToStringVar(&f.mirrors, "mirror", kernels.MirrorsFromEnv(), "NAME=URL: read a distribution's repositories from URL ("+strings.Join(mirrorNames(), ", ")+") (env RUNMATRIX_MIRRORS=NAME=URL,…)")
-	fs.StringToStringVar(&f.keyrings, "keyring", nil, "NAME=FILE: verify with the OpenPGP keys in FILE instead of the embedded key file NAME (centos-6, rocky-8, fedora-39, ubuntu-archive, …), for a rebuild or a private mirror")
+	fs.StringToStringVar(&f.keyrings, "keyring", nil, "NAME=FILE: verify with the OpenPGP keys in FILE instead of the embedded key file NAME (centos-6, rocky-8, fedora-39, ubuntu-archive, …), or accept the Alpine RSA key in FILE as NAME.rsa.pub; for a rebuild or a private mirror")
 }
 
 func mirrorNames() []string {
@@ -73,13 +77,28 @@ func mirrorNames() []string {
 	return out
 }
 
-// keys reads the --keyring files.
+// keys reads the --keyring files: OpenPGP keyrings, and Alpine RSA keys
+// (a NAME ending in .rsa.pub) into f.alpine.
 func (f *guestFlags) keys() (map[string]openpgp.EntityList, error) {
 	out := map[string]openpgp.EntityList{}
+	f.alpine = map[string]*rsa.PublicKey{}
 	for name, file := range f.keyrings {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, usage("--keyring %s=%s: %v", name, file, err)
+		}
+		if strings.HasSuffix(name, ".rsa.pub") {
+			blk, _ := pem.Decode(b)
+			var k any
+			if blk != nil {
+				k, err = x509.ParsePKIXPublicKey(blk.Bytes)
+			}
+			rk, ok := k.(*rsa.PublicKey)
+			if blk == nil || err != nil || !ok {
+				return nil, usage("--keyring %s=%s: not a PEM RSA public key, as Alpine's keys are", name, file)
+			}
+			f.alpine[name] = rk
+			continue
 		}
 		kr, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
 		if err != nil {
@@ -149,7 +168,7 @@ func (f *guestFlags) cache() (kernels.Cache, error) {
 func (f *guestFlags) resolver(cache kernels.Cache, log func(string)) *kernels.Resolver {
 	m := f.mainline
 	m.IndexTTL = f.debian.IndexTTL
-	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian, Mainline: m, Mirrors: f.mirrors, Keys: f.keyring}
+	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian, Mainline: m, Mirrors: f.mirrors, Keys: f.keyring, AlpineKeys: f.alpine}
 }
 
 // expand replaces range references (mainline:v3.0..v4.0) with the kernels they name.

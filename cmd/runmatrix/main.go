@@ -115,6 +115,9 @@ Kernel references:
                                with the Kernel PPA key (pinned by fingerprint)
   mainline:v6.6/arm64          that tag's build for another architecture
   mainline:v3.0..v4.0          every release tag between (run, probe, bisect)
+  ubuntu:18.04, ubuntu:22.04/hwe, ubuntu:4.15.0-20   Ubuntu's kernels, checked
+                               with Ubuntu's archive keys
+  alpine:3.18, alpine:3.18/virt   Alpine's linux-lts/-virt, signed APKINDEX
   centos:6.5, centos:7, centos:2.6.32-504.el6   CentOS kernels (vault), RPM
                                signatures checked with CentOS's keys
   rocky:8, rocky:8.6, alma:9, fedora:39   Rocky, AlmaLinux, Fedora; /arm64 …

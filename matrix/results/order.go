@@ -64,7 +64,7 @@ func (k Kernel) VersionString() string {
 
 // Origin kinds, for labels and lineages.
 func (k Kernel) originKind() string {
-	if r, err := kernels.ParseRef(k.Ref); err == nil && (r.Kind == kernels.KindMainline || r.Kind == kernels.KindOCI || r.Kind == kernels.KindRPM || r.Kind == kernels.KindUbuntu) {
+	if r, err := kernels.ParseRef(k.Ref); err == nil && (r.Kind == kernels.KindMainline || r.Kind == kernels.KindOCI || r.Kind == kernels.KindRPM || r.Kind == kernels.KindUbuntu || r.Kind == kernels.KindAlpine) {
 		return string(r.Kind) // mainline: packaged as .debs, but upstream's line, not Debian's
 	}
 	switch {
@@ -94,6 +94,8 @@ func (k Kernel) Lineage() string {
 			return "oci " + r.Image.Registry + "/" + r.Image.Repository
 		}
 		return ""
+	case "alpine":
+		return "alpine " + k.Origin.Package // linux-lts across releases
 	case "ubuntu":
 		// Ubuntu's builds of one upstream series are one line (4.15).
 		if v := k.Version(); len(v) >= 2 {
@@ -147,8 +149,9 @@ func (k Kernel) Label() string {
 			abi += " " + k.Arch
 		}
 		return strings.TrimSpace(abi + " " + k.Origin.Suite)
-	case "rpm":
-		// "2.6.32-504 CentOS 6.6": the version-release less its dist tag.
+	case "rpm", "alpine":
+		// "2.6.32-504 CentOS 6.6", "6.1.55-r0 Alpine 3.18": the
+		// version-release less any dist tag.
 		vr := rpmDistTag.ReplaceAllString(k.Origin.PackageVersion, "")
 		if k.Arch != "" && k.Arch != kernels.ArchX86_64 {
 			vr += " " + k.Arch

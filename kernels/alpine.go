@@ -1,0 +1,270 @@
+// This file resolves alpine: references: Alpine's linux-lts (or -virt)
+// package of a release, from the signed APKINDEX of its main repository.
+
+package kernels
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/runmatrix/runmatrix/kernels/apk"
+	"github.com/runmatrix/runmatrix/kernels/distkeys"
+	"github.com/runmatrix/runmatrix/kernels/unpack"
+)
+
+// KindAlpine is a kernel of an Alpine release.
+const KindAlpine Kind = "alpine"
+
+var alpineReleaseRE = regexp.MustCompile(`^([0-9]+\.[0-9]+|edge)$`)
+
+// parseAlpine reads alpine:RELEASE[/lts|/virt|/vanilla][/ARCH].
+func parseAlpine(s string) (Ref, error) {
+	r := Ref{Raw: s, Kind: KindAlpine, Flavour: "lts", Arch: ArchX86_64}
+	parts := strings.Split(strings.TrimPrefix(s, "alpine:"), "/")
+	if !alpineReleaseRE.MatchString(parts[0]) {
+		return r, fmt.Errorf("kernel %q: want alpine:RELEASE (alpine:3.18, alpine:edge), then /virt or an arch", s)
+	}
+	r.Series = parts[0]
+	for _, m := range parts[1:] {
+		switch m {
+		case "lts", "virt", "vanilla":
+			r.Flavour = m
+		default:
+			a, err := parseArch(s, m)
+			if err != nil {
+				return r, fmt.Errorf("%w, or a flavour (lts, virt)", err)
+			}
+			r.Arch = a
+		}
+	}
+	return r, nil
+}
+
+// alpineArch is the repository folder of an arch.
+func alpineArch(arch string) string {
+	switch arch {
+	case ArchI386:
+		return "x86"
+	case ArchARM:
+		return "armv7"
+	}
+	return arch
+}
+
+// alpineIndex is the kernel part of one APKINDEX, cached.
+type alpineIndex struct {
+	Fetched time.Time   `json:"fetched"`
+	Missing bool        `json:"missing,omitempty"`
+	Entries []apk.Entry `json:"entries"`
+}
+
+// alpineKeys are Alpine's embedded keys and those the resolver was given.
+func (r *Resolver) alpineKeys() (map[string]*rsa.PublicKey, error) {
+	keys, err := distkeys.Alpine()
+	if err != nil {
+		return nil, err
+	}
+	for n, k := range r.AlpineKeys {
+		keys[n] = k
+	}
+	return keys, nil
+}
+
+func (r *Resolver) alpineGet(ctx context.Context, u string, max int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := r.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, r.unreachable(rpmRepo{url: r.mirror("alpine"), mirror: "alpine"}, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, errNotFound
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d MiB", u, max>>20)
+	}
+	return b, nil
+}
+
+var errNotFound = errors.New("not found")
+
+// resolveAlpine finds the release's kernel package in its signed index,
+// verifies the package and extracts it once.
+func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) {
+	rel := ref.Series
+	if rel != "edge" {
+		rel = "v" + rel
+	}
+	repo := r.mirror("alpine") + "/" + rel + "/main/" + alpineArch(ref.Arch) + "/"
+	keys, err := r.alpineKeys()
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Cache.Path("alpine-index", cacheKey(repo)+".json")
+	if err != nil {
+		return nil, err
+	}
+	var idx alpineIndex
+	fresh := false
+	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &idx) == nil {
+		ttl := r.Debian.IndexTTL
+		if ttl == 0 {
+			ttl = DefaultIndexTTL
+		}
+		fresh = r.Debian.Offline || time.Since(idx.Fetched) < ttl
+	}
+	if !fresh {
+		if r.Debian.Offline {
+			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+		}
+		b, err := r.alpineGet(ctx, repo+"APKINDEX.tar.gz", 64<<20)
+		switch {
+		case errors.Is(err, errNotFound):
+			idx = alpineIndex{Missing: true}
+		case err != nil:
+			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+		default:
+			entries, err := apk.ReadIndex(b, keys)
+			if err != nil {
+				return nil, fmt.Errorf("kernel %s: %sAPKINDEX.tar.gz: %w", ref.Raw, repo, err)
+			}
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name, "linux-") {
+					idx.Entries = append(idx.Entries, e)
+				}
+			}
+		}
+		idx.Fetched = time.Now().UTC()
+		if err := writeJSONAtomic(p, idx); err != nil {
+			return nil, err
+		}
+	}
+	if idx.Missing {
+		return nil, inputErr("kernel %s: Alpine has no %s main repository for %s (no %sAPKINDEX.tar.gz); point --mirror alpine=URL elsewhere if it should", ref.Raw, rel, alpineArch(ref.Arch), repo)
+	}
+	var e *apk.Entry
+	for i := range idx.Entries {
+		if idx.Entries[i].Name == "linux-"+ref.Flavour {
+			e = &idx.Entries[i]
+		}
+	}
+	if e == nil {
+		return nil, inputErr("kernel %s: Alpine %s lists no linux-%s for %s", ref.Raw, rel, ref.Flavour, alpineArch(ref.Arch))
+	}
+	return r.fetchAlpineKernel(ctx, ref, repo, *e, keys)
+}
+
+func (r *Resolver) fetchAlpineKernel(ctx context.Context, ref Ref, repo string, e apk.Entry, keys map[string]*rsa.PublicKey) (*Kernel, error) {
+	id := sha256.Sum256([]byte(e.Checksum))
+	dir, err := r.Cache.Path("alpine", hex.EncodeToString(id[:]))
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := r.Cache.Lock("alpine-" + hex.EncodeToString(id[:]))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	m, err := readManifest(dir)
+	var k *Kernel
+	if err == nil {
+		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && k.Origin.SHA256 != m.ImageSHA256 {
+			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
+		}
+		if err != nil {
+			r.logf("cached %s is damaged (%v); fetching it again", dir, firstLine(err.Error()))
+		}
+	}
+	if err != nil {
+		if r.Debian.Offline {
+			return nil, fmt.Errorf("kernel %s: %s %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, e.Name, e.Version, ref.Raw)
+		}
+		r.logf("downloading %s %s from %s", e.Name, e.Version, repo)
+		b, err := r.alpineGet(ctx, repo+e.Filename(), maxRPM)
+		if errors.Is(err, errNotFound) {
+			return nil, fmt.Errorf("kernel %s: %s%s: not found on the mirror", ref.Raw, repo, e.Filename())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+		}
+		data, err := apk.Verify(b, e, keys)
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %s: %w", ref.Raw, e.Filename(), err)
+		}
+		if m, err = r.extractAlpine(data, e, repo, dir); err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+		}
+		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		m.DebSHA256 = hex.EncodeToString(sum[:])
+	}
+	if m.Modules != "" {
+		k.ModulesDir = filepath.Join(dir, m.Modules)
+	}
+	if m.Config != "" {
+		k.Config = filepath.Join(dir, m.Config)
+	}
+	k.Origin.Package, k.Origin.PackageVersion, k.Origin.PackageSHA256 = e.Name, e.Version, m.DebSHA256
+	k.Origin.Suite, k.Origin.URL = "Alpine "+ref.Series, repo+e.Filename()
+	return k, nil
+}
+
+func (r *Resolver) extractAlpine(data []byte, e apk.Entry, repo, dir string) (debianManifest, error) {
+	m := debianManifest{Package: e.Name, Version: e.Version, Mirror: repo}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
+	if err != nil {
+		return m, err
+	}
+	defer os.RemoveAll(tmp)
+	names, err := apk.Extract(data, tmp, unpack.Options{Keep: kernelFile})
+	if err != nil {
+		return m, err
+	}
+	lay := layoutOf(names)
+	if lay.Image == "" {
+		return m, fmt.Errorf("%s %s has no boot/vmlinuz", e.Name, e.Version)
+	}
+	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
+	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
+		return m, err
+	}
+	sum := sha256.Sum256(data)
+	m.DebSHA256 = hex.EncodeToString(sum[:])
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
+		return m, err
+	}
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return m, fmt.Errorf("cache: %w", err)
+	}
+	return m, nil
+}
