@@ -187,6 +187,7 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 			codenames = append(codenames, ubuntuReleases[i][1])
 		}
 	}
+	var unreached error // a release an ABI search could not read
 	for _, code := range codenames {
 		var all []debarchive.Package
 		mirror, seen, hasArch := "", false, false
@@ -194,6 +195,11 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 			idx, err := r.ubuntuSuite(ctx, suite, debArch)
 			if errors.Is(err, errOffline) {
 				continue
+			}
+			var ie *InputError
+			if err != nil && ref.Version != "" && errors.As(err, &ie) {
+				unreached = err // an end-of-life release on an unreachable old-releases: look on
+				break
 			}
 			if err != nil {
 				return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
@@ -242,6 +248,9 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 	}
 	if r.Debian.Offline {
 		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+	}
+	if unreached != nil {
+		return nil, inputErr("kernel %s: no Ubuntu release read has linux-image-%s-%s for %s, and some could not be read: %v", ref.Raw, ref.Version, ref.Flavour, debArch, unreached)
 	}
 	return nil, inputErr("kernel %s: no Ubuntu release has linux-image-%s-%s for %s", ref.Raw, ref.Version, ref.Flavour, debArch)
 }
