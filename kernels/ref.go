@@ -122,10 +122,19 @@ func ParseRef(s string) (Ref, error) {
 	case strings.HasPrefix(s, "oci:"):
 		return parseOCI(s)
 	case strings.HasPrefix(s, "ubuntu:"):
+		if rr, ok, err := distroRange(s, "ubuntu", KindUbuntu); ok {
+			return rr, err
+		}
 		return parseUbuntu(s)
 	case strings.HasPrefix(s, "alpine:"):
+		if rr, ok, err := distroRange(s, "alpine", KindAlpine); ok {
+			return rr, err
+		}
 		return parseAlpine(s)
 	case rpmScheme(s) != "":
+		if rr, ok, err := distroRange(s, rpmScheme(s), KindRPM); ok {
+			return rr, err
+		}
 		return parseRPM(s, rpmScheme(s))
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
 		r.Kind = KindURL

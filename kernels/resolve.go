@@ -88,6 +88,9 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 	if err != nil {
 		return nil, &InputError{err}
 	}
+	if ref.From != "" && ref.Kind != KindMainline {
+		return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)
+	}
 	k, err := r.resolve(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -148,8 +151,19 @@ func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 	if err != nil {
 		return nil, &InputError{err}
 	}
-	if ref.Kind != KindMainline || ref.From == "" {
+	if ref.From == "" {
 		return []string{raw}, nil
+	}
+	if ref.Kind != KindMainline {
+		rels, err := releasesBetween(ref.Distro, ref.From, ref.To)
+		if err != nil {
+			return nil, inputErr("kernel %s: %v", raw, err)
+		}
+		var out []string
+		for _, rel := range rels {
+			out = append(out, ref.Distro+":"+rel+ref.Path)
+		}
+		return out, nil
 	}
 	m := r.mainline()
 	tags, err := r.MainlineTags(ctx)

@@ -96,7 +96,7 @@ func newKernelsListCmd() *cobra.Command {
 	var gf guestFlags
 	cmd := &cobra.Command{
 		Use:   "list [PATTERN]",
-		Short: "List the kernels a provider offers, newest first (PATTERN: debian:, debian:6.1, debian:bookworm/i686, mainline:, mainline:v4.19, mainline:v3.0..v4.0)",
+		Short: "List the kernels a provider offers, newest first (PATTERN: debian:, debian:6.1, debian:bookworm/i686, mainline:, mainline:v4.19, mainline:v3.0..v4.0, or a release range: centos:6.4..6.7, ubuntu:16.04..22.04)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pattern := "debian:"
@@ -109,6 +109,9 @@ func newKernelsListCmd() *cobra.Command {
 			}
 			if strings.HasPrefix(pattern, "mainline:") {
 				return listMainline(cmd, gf.resolver(cache, nil), pattern)
+			}
+			if scheme, _, ok := strings.Cut(pattern, ":"); ok && scheme != "debian" && slices.Contains(kernels.Schemes(), scheme+":") {
+				return listRange(cmd, gf.resolver(cache, nil), pattern)
 			}
 			ref, err := listRef(pattern)
 			if err != nil {
@@ -295,4 +298,20 @@ func expandRefs(ctx context.Context, r *kernels.Resolver, refs []string) ([]stri
 		out = append(out, got...)
 	}
 	return out, nil
+}
+
+// listRange prints the references a distribution's release range names
+// (centos:6.4..6.7); each resolves to its release's newest kernel.
+func listRange(cmd *cobra.Command, r *kernels.Resolver, pattern string) error {
+	if !strings.Contains(pattern, "..") {
+		return usage("kernels list %s: list a range of releases (%s..…), or resolve one release with `runmatrix kernels fetch %s`", pattern, pattern, pattern)
+	}
+	refs, err := r.Expand(cmd.Context(), pattern)
+	if err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		fmt.Fprintln(cmd.OutOrStdout(), ref)
+	}
+	return nil
 }
