@@ -8,13 +8,10 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -131,15 +128,7 @@ func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) 
 		return nil, err
 	}
 	var idx alpineIndex
-	fresh := false
-	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &idx) == nil {
-		ttl := r.Debian.IndexTTL
-		if ttl == 0 {
-			ttl = DefaultIndexTTL
-		}
-		fresh = r.Debian.Offline || time.Since(idx.Fetched) < ttl
-	}
-	if !fresh {
+	if !r.freshIndex(p, &idx, &idx.Fetched) {
 		if r.Debian.Offline {
 			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
 		}
@@ -181,90 +170,35 @@ func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) 
 }
 
 func (r *Resolver) fetchAlpineKernel(ctx context.Context, ref Ref, repo string, e apk.Entry, keys map[string]*rsa.PublicKey) (*Kernel, error) {
-	id := sha256.Sum256([]byte(e.Checksum))
-	dir, err := r.Cache.Path("alpine", hex.EncodeToString(id[:]))
+	sum := sha256.Sum256([]byte(e.Checksum))
+	id := hex.EncodeToString(sum[:])
+	dir, err := r.Cache.Path("alpine", id)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.Cache.Lock("alpine-" + hex.EncodeToString(id[:]))
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	m, err := readManifest(dir)
-	var k *Kernel
-	if err == nil {
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && k.Origin.SHA256 != m.ImageSHA256 {
-			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
-		}
-		if err != nil {
-			r.logf("cached %s is damaged (%v); fetching it again", dir, firstLine(err.Error()))
-		}
-	}
-	if err != nil {
-		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: %s %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, e.Name, e.Version, ref.Raw)
-		}
+	k, m, err := r.unpacked(ref, dir, "alpine-"+id, e.Name+" "+e.Version, func(tmp string) (debianManifest, []string, error) {
+		m := debianManifest{Package: e.Name, Version: e.Version, Mirror: repo}
 		r.logf("downloading %s %s from %s", e.Name, e.Version, repo)
 		b, err := r.alpineGet(ctx, repo+e.Filename(), maxRPM)
 		if errors.Is(err, errNotFound) {
-			return nil, fmt.Errorf("kernel %s: %s%s: not found on the mirror", ref.Raw, repo, e.Filename())
+			return m, nil, fmt.Errorf("%s%s: not found on the mirror", repo, e.Filename())
 		}
 		if err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+			return m, nil, err
 		}
 		data, err := apk.Verify(b, e, keys)
 		if err != nil {
-			return nil, fmt.Errorf("kernel %s: %s: %w", ref.Raw, e.Filename(), err)
+			return m, nil, fmt.Errorf("%s: %w", e.Filename(), err)
 		}
-		if m, err = r.extractAlpine(data, e, repo, dir); err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
-		}
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		m.DebSHA256 = hex.EncodeToString(sum[:])
-	}
-	if m.Modules != "" {
-		k.ModulesDir = filepath.Join(dir, m.Modules)
-	}
-	if m.Config != "" {
-		k.Config = filepath.Join(dir, m.Config)
+		s := sha256.Sum256(b)
+		m.DebSHA256 = hex.EncodeToString(s[:])
+		names, err := apk.Extract(data, tmp, unpack.Options{Keep: kernelFile})
+		return m, names, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	k.Origin.Package, k.Origin.PackageVersion, k.Origin.PackageSHA256 = e.Name, e.Version, m.DebSHA256
 	k.Origin.Suite, k.Origin.URL = "Alpine "+ref.Series, repo+e.Filename()
 	return k, nil
-}
-
-func (r *Resolver) extractAlpine(data []byte, e apk.Entry, repo, dir string) (debianManifest, error) {
-	m := debianManifest{Package: e.Name, Version: e.Version, Mirror: repo}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
-	if err != nil {
-		return m, err
-	}
-	defer os.RemoveAll(tmp)
-	names, err := apk.Extract(data, tmp, unpack.Options{Keep: kernelFile})
-	if err != nil {
-		return m, err
-	}
-	lay := layoutOf(names)
-	if lay.Image == "" {
-		return m, fmt.Errorf("%s %s has no boot/vmlinuz", e.Name, e.Version)
-	}
-	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
-	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
-		return m, err
-	}
-	sum := sha256.Sum256(data)
-	m.DebSHA256 = hex.EncodeToString(sum[:])
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
-		return m, err
-	}
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		return m, fmt.Errorf("cache: %w", err)
-	}
-	return m, nil
 }

@@ -82,45 +82,12 @@ func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKern
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.Cache.Lock("debian-" + dk.SHA256)
+	k, m, err := r.unpacked(ref, dir, "debian-"+dk.SHA256, dk.Name+" "+dk.Version, func(tmp string) (debianManifest, []string, error) {
+		r.logf("downloading %s %s from %s (%s)", dk.Name, dk.Version, dk.Mirror, dk.Suite)
+		return r.fetchDeb(ctx, dk, tmp)
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer unlock()
-	m, err := readManifest(dir)
-	var k *Kernel
-	if err == nil {
-		// The cache is not trusted blindly: the image must still be what
-		// was extracted, or it is extracted again.
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && m.ImageSHA256 != "" && k.Origin.SHA256 != m.ImageSHA256 {
-			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
-		}
-		if err != nil {
-			r.logf("cached %s is damaged (%v); fetching it again", filepath.Join(dir, m.Image), firstLine(err.Error()))
-		} else if m.ImageSHA256 == "" { // extracted before digests were kept
-			m.ImageSHA256 = k.Origin.SHA256
-			if b, merr := json.MarshalIndent(m, "", "  "); merr == nil {
-				WriteFileAtomic(filepath.Join(dir, "manifest.json"), b, 0o644)
-			}
-		}
-	}
-	if err != nil {
-		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: %s %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, dk.Name, dk.Version, ref.Raw)
-		}
-		r.logf("downloading %s %s from %s (%s)", dk.Name, dk.Version, dk.Mirror, dk.Suite)
-		if m, err = r.fetchDeb(ctx, dk, dir); err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
-		}
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
-			return nil, err
-		}
-	}
-	if m.Modules != "" {
-		k.ModulesDir = filepath.Join(dir, m.Modules)
-	}
-	if m.Config != "" {
-		k.Config = filepath.Join(dir, m.Config)
 	}
 	k.Origin.Package, k.Origin.PackageVersion, k.Origin.DebSHA256 = m.Package, m.Version, m.DebSHA256
 	k.Origin.Suite, k.Origin.URL = m.Suite, strings.TrimRight(m.Mirror, "/")+"/"+dk.Filename
@@ -139,44 +106,31 @@ func readManifest(dir string) (debianManifest, error) {
 	return m, nil
 }
 
-// fetchDeb downloads the package (checked against its signed index) and
-// extracts the image, its config and the modules tree into dir.
-func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (debianManifest, error) {
+// fetchDeb downloads the package and its parts (checked against their
+// signed index) and extracts the image, its config and the modules tree
+// into dir.
+func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (debianManifest, []string, error) {
 	m := debianManifest{Package: dk.Name, Version: dk.Version, Suite: dk.Suite, Mirror: dk.Mirror, DebSHA256: dk.SHA256}
 	a, err := r.Debian.withDefaults().archive(dk.Mirror, false)
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
-	if err != nil {
-		return m, err
-	}
-	defer os.RemoveAll(tmp)
+	names, err := r.extractDebs(ctx, a, append([]debarchive.Package{dk.Package}, dk.Parts...), dir)
+	return m, names, err
+}
+
+// extractDebs downloads .debs of one archive and extracts the kernel's
+// files into dir.
+func (r *Resolver) extractDebs(ctx context.Context, a *debarchive.Archive, pkgs []debarchive.Package, dir string) ([]string, error) {
 	var names []string
-	for _, p := range append([]debarchive.Package{dk.Package}, dk.Parts...) {
-		got, err := r.extractPackage(ctx, a, p, tmp)
+	for _, p := range pkgs {
+		got, err := r.extractPackage(ctx, a, p, dir)
 		if err != nil {
-			return m, err
+			return nil, err
 		}
 		names = append(names, got...)
 	}
-	lay := layoutOf(names)
-	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
-	if m.Image == "" {
-		return m, fmt.Errorf("%s has no boot/vmlinuz", dk.Name)
-	}
-	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
-		return m, err
-	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
-		return m, err
-	}
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		return m, fmt.Errorf("cache: %w", err)
-	}
-	return m, nil
+	return names, nil
 }
 
 func nonEmpty(ss ...string) []string {

@@ -8,12 +8,10 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -107,88 +105,32 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.Cache.Lock("oci-" + hexDigest)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	m, err := readManifest(dir)
-	var k *Kernel
-	if err == nil {
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && k.Origin.SHA256 != m.ImageSHA256 {
-			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
-		}
-		if err != nil {
-			r.logf("cached %s is damaged (%v); pulling it again", dir, firstLine(err.Error()))
-		}
-	}
-	if err != nil {
-		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, pin.Digest, ref.Raw)
-		}
+	k, _, err := r.unpacked(ref, dir, "oci-"+hexDigest, pin.Digest, func(tmp string) (debianManifest, []string, error) {
+		m := debianManifest{Package: ref.Image.Registry + "/" + ref.Image.Repository, Version: pin.Digest, Mirror: ref.Image.Registry}
 		if img == nil || img.Digest != pin.Digest {
+			var err error
 			if img, err = client.Resolve(ctx, oci.Reference{Registry: ref.Image.Registry, Repository: ref.Image.Repository, Digest: pin.Digest}, goarch, variant); err != nil {
-				return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+				return m, nil, err
 			}
 		}
 		r.logf("pulling %s (%s, %d layers)", ref.Image, pin.Digest, len(img.Layers))
-		if m, err = r.pullOCI(ctx, client, img, dir); err != nil {
-			var ie *InputError
-			if errors.As(err, &ie) {
-				return nil, inputErr("kernel %s: %v", ref.Raw, err)
+		var names []string
+		for _, l := range img.Layers {
+			got, err := r.applyLayer(ctx, client, img.Ref, l, tmp)
+			if err != nil {
+				return m, nil, err
 			}
-			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+			names = append(names, got...)
 		}
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
-			return nil, err
-		}
-	}
-	if m.Modules != "" {
-		k.ModulesDir = filepath.Join(dir, m.Modules)
-	}
-	if m.Config != "" {
-		k.Config = filepath.Join(dir, m.Config)
+		return m, names, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	pinned := ref.Image
 	pinned.Tag, pinned.Digest = "", pin.Digest
 	k.Origin.URL = "oci:" + pinned.String()
 	return k, nil
-}
-
-// pullOCI downloads the image's layers (each checked against its digest)
-// and applies them in order, keeping the kernel's files, into dir.
-func (r *Resolver) pullOCI(ctx context.Context, client *oci.Client, img *oci.Image, dir string) (debianManifest, error) {
-	m := debianManifest{Package: img.Ref.Registry + "/" + img.Ref.Repository, Version: img.Digest, Mirror: img.Ref.Registry}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
-	if err != nil {
-		return m, err
-	}
-	defer os.RemoveAll(tmp)
-	var names []string
-	for _, l := range img.Layers {
-		got, err := r.applyLayer(ctx, client, img.Ref, l, tmp)
-		if err != nil {
-			return m, err
-		}
-		names = append(names, got...)
-	}
-	lay := layoutOf(names)
-	if lay.Image == "" {
-		return m, inputErr("%s has no kernel image (boot/vmlinuz, boot/bzImage, boot/Image…) in its layers", img.Ref)
-	}
-	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
-	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
-		return m, err
-	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
-		return m, err
-	}
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		return m, fmt.Errorf("cache: %w", err)
-	}
-	return m, nil
 }
 
 // applyLayer downloads one layer to a temporary file and extracts it.

@@ -78,7 +78,7 @@ func TestOCI(t *testing.T) {
 	}{
 		{name: "a tag the registry lacks", ref: "/cilium/ci-kernels:9.9", want: "cilium/ci-kernels:9.9: not found in the registry", input: true},
 		{name: "an arch the index lacks", ref: "/cilium/ci-kernels:6.6/riscv64", want: "for linux/riscv64 (the index has linux/amd64, linux/arm64)", input: true},
-		{name: "an image with no kernel", ref: "/cilium/ci-kernels:empty", want: "has no kernel image", input: true},
+		{name: "an image with no kernel", ref: "/cilium/ci-kernels:empty", want: "holds no kernel image", input: true},
 		{name: "a layer that is not what its digest says", ref: "/cilium/ci-kernels:6.1", want: "blob: digest sha256:",
 			tamper: func() {
 				bad := append([]byte{}, goodLayer...)

@@ -7,12 +7,10 @@ package kernels
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -254,14 +252,8 @@ func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys
 		return nil, err
 	}
 	var idx rpmIndex
-	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &idx) == nil {
-		ttl := r.Debian.IndexTTL
-		if ttl == 0 {
-			ttl = DefaultIndexTTL
-		}
-		if r.Debian.Offline || time.Since(idx.Fetched) < ttl {
-			return &idx, nil
-		}
+	if r.freshIndex(p, &idx, &idx.Fetched) {
+		return &idx, nil
 	}
 	if r.Debian.Offline {
 		return nil, errOffline
@@ -397,81 +389,25 @@ func (r *Resolver) fetchRPMKernel(ctx context.Context, ref Ref, d *rpmDistro, re
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.Cache.Lock("rpm-" + pkgs[0].Sum)
+	k, _, err := r.unpacked(ref, dir, "rpm-"+pkgs[0].Sum, pkgs[0].Name+" "+pkgs[0].VR(), func(tmp string) (debianManifest, []string, error) {
+		m := debianManifest{Package: pkgs[0].Name, Version: pkgs[0].VR(), Mirror: pkgs[0].Repo, DebSHA256: pkgs[0].Sum}
+		r.logf("downloading %s %s from %s (%s %s)", pkgs[0].Name, pkgs[0].VR(), pkgs[0].Repo, d.pretty, rel)
+		var names []string
+		for _, p := range pkgs {
+			got, err := r.fetchRPM(ctx, p, keys, tmp)
+			if err != nil {
+				return m, nil, err
+			}
+			names = append(names, got...)
+		}
+		return m, names, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer unlock()
-	m, err := readManifest(dir)
-	var k *Kernel
-	if err == nil {
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && k.Origin.SHA256 != m.ImageSHA256 {
-			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
-		}
-		if err != nil {
-			r.logf("cached %s is damaged (%v); fetching it again", dir, firstLine(err.Error()))
-		}
-	}
-	if err != nil {
-		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: %s %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, pkgs[0].Name, pkgs[0].VR(), ref.Raw)
-		}
-		r.logf("downloading %s %s from %s (%s %s)", pkgs[0].Name, pkgs[0].VR(), pkgs[0].Repo, d.pretty, rel)
-		if m, err = r.fetchRPMs(ctx, pkgs, keys, dir); err != nil {
-			var ie *InputError
-			if errors.As(err, &ie) {
-				return nil, inputErr("kernel %s: %v", ref.Raw, err)
-			}
-			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
-		}
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
-			return nil, err
-		}
-	}
-	if m.Modules != "" {
-		k.ModulesDir = filepath.Join(dir, m.Modules)
-	}
-	if m.Config != "" {
-		k.Config = filepath.Join(dir, m.Config)
 	}
 	k.Origin.Package, k.Origin.PackageVersion, k.Origin.PackageSHA256 = pkgs[0].Name, pkgs[0].VR(), pkgs[0].Sum
 	k.Origin.Suite, k.Origin.URL = d.pretty+" "+rel, pkgs[0].Repo+pkgs[0].Location
 	return k, nil
-}
-
-// fetchRPMs downloads, verifies and extracts the packages into dir.
-func (r *Resolver) fetchRPMs(ctx context.Context, pkgs []rpm.Info, keys openpgp.EntityList, dir string) (debianManifest, error) {
-	m := debianManifest{Package: pkgs[0].Name, Version: pkgs[0].VR(), Mirror: pkgs[0].Repo, DebSHA256: pkgs[0].Sum}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
-	if err != nil {
-		return m, err
-	}
-	defer os.RemoveAll(tmp)
-	var names []string
-	for _, p := range pkgs {
-		got, err := r.fetchRPM(ctx, p, keys, tmp)
-		if err != nil {
-			return m, err
-		}
-		names = append(names, got...)
-	}
-	lay := layoutOf(names)
-	if lay.Image == "" {
-		return m, inputErr("%s %s has no kernel image (boot/vmlinuz-…, lib/modules/…/vmlinuz)", pkgs[0].Name, pkgs[0].VR())
-	}
-	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
-	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
-		return m, err
-	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
-		return m, err
-	}
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		return m, fmt.Errorf("cache: %w", err)
-	}
-	return m, nil
 }
 
 func (r *Resolver) fetchRPM(ctx context.Context, p rpm.Info, keys openpgp.EntityList, root string) ([]string, error) {

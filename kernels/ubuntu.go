@@ -8,11 +8,8 @@ package kernels
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -117,14 +114,8 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string) (*ubu
 		return nil, err
 	}
 	var idx ubuntuIndex
-	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &idx) == nil {
-		ttl := r.Debian.IndexTTL
-		if ttl == 0 {
-			ttl = DefaultIndexTTL
-		}
-		if r.Debian.Offline || time.Since(idx.Fetched) < ttl {
-			return &idx, nil
-		}
+	if r.freshIndex(p, &idx, &idx.Fetched) {
+		return &idx, nil
 	}
 	if r.Debian.Offline {
 		return nil, errOffline
@@ -314,81 +305,21 @@ func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror 
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.Cache.Lock("ubuntu-" + pkgs[0].SHA256)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	m, err := readManifest(dir)
-	var k *Kernel
-	if err == nil {
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && k.Origin.SHA256 != m.ImageSHA256 {
-			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
-		}
+	k, _, err := r.unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, func(tmp string) (debianManifest, []string, error) {
+		m := debianManifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: mirror, DebSHA256: pkgs[0].SHA256}
+		a, err := r.ubuntuArchive(mirror, mirror == r.mirror("ubuntu-old"))
 		if err != nil {
-			r.logf("cached %s is damaged (%v); fetching it again", dir, firstLine(err.Error()))
-		}
-	}
-	if err != nil {
-		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: %s %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, pkgs[0].Name, pkgs[0].Version, ref.Raw)
-		}
-		a, err := r.ubuntuArchive(mirror, strings.Contains(mirror, "old-releases") || mirror == r.mirror("ubuntu-old"))
-		if err != nil {
-			return nil, err
+			return m, nil, err
 		}
 		r.logf("downloading %s %s from %s (%s)", pkgs[0].Name, pkgs[0].Version, mirror, pkgs[0].Suite)
-		if m, err = r.fetchDebs(ctx, a, pkgs, dir); err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
-		}
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
-			return nil, err
-		}
-	}
-	if m.Modules != "" {
-		k.ModulesDir = filepath.Join(dir, m.Modules)
-	}
-	if m.Config != "" {
-		k.Config = filepath.Join(dir, m.Config)
+		names, err := r.extractDebs(ctx, a, pkgs, tmp)
+		return m, names, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	num, _, _ := ubuntuCodename(code)
 	k.Origin.Package, k.Origin.PackageVersion, k.Origin.DebSHA256 = pkgs[0].Name, pkgs[0].Version, pkgs[0].SHA256
 	k.Origin.Suite, k.Origin.URL = "Ubuntu "+num+" "+pkgs[0].Suite, strings.TrimRight(mirror, "/")+"/"+pkgs[0].Filename
 	return k, nil
-}
-
-// fetchDebs downloads .debs of one archive and extracts the kernel's
-// files into dir, with its manifest.
-func (r *Resolver) fetchDebs(ctx context.Context, a *debarchive.Archive, pkgs []debarchive.Package, dir string) (debianManifest, error) {
-	m := debianManifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: a.URL, DebSHA256: pkgs[0].SHA256}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
-	if err != nil {
-		return m, err
-	}
-	defer os.RemoveAll(tmp)
-	var names []string
-	for _, p := range pkgs {
-		got, err := r.extractPackage(ctx, a, p, tmp)
-		if err != nil {
-			return m, err
-		}
-		names = append(names, got...)
-	}
-	lay := layoutOf(names)
-	if lay.Image == "" {
-		return m, fmt.Errorf("%s has no boot/vmlinuz", pkgs[0].Name)
-	}
-	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
-	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
-		return m, err
-	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
-		return m, err
-	}
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		return m, fmt.Errorf("cache: %w", err)
-	}
-	return m, nil
 }
