@@ -369,6 +369,13 @@ func TestBadInputStartsNoVM(t *testing.T) {
 		{"a tab in a matrix file", []string{"run", "-f", tabbed}, "m-tab.yaml:2: a tab in the indentation", nil},
 		{"a case glob with a typo", []string{"run", "--kernel", k.Path, "--case", "tof.*"}, `no case matches "tof.*" (did you mean tfo.*?)`, nil},
 		{"a reference with a typo", []string{"probe", "debain:6.1"}, "did you mean debian:?", nil},
+		{"an unknown distribution", []string{"probe", "slackware:15.0"}, `unknown kind of kernel reference "slackware:"`, nil},
+		{"a distribution with a typo", []string{"probe", "centoss:6.5"}, `unknown kind of reference (did you mean centos:?)`, nil},
+		{"a CentOS release that does not exist", []string{"probe", "centos:6.11"}, "CentOS has no release 6.11 (releases: 6.0–6.10, 7.0–7.9, 8.0–8.5)", nil},
+		{"an arch the release lacks", []string{"probe", "centos:7/i686"}, "CentOS 7 has no i686 kernels", nil},
+		{"an Ubuntu release that does not exist", []string{"probe", "ubuntu:99.04"}, "Ubuntu has no release 99.04", nil},
+		{"an unreachable mirror", []string{"probe", "--cache-dir", dir, "--mirror", "centos=http://127.0.0.1:1", "centos:6.5"}, "point --mirror centos=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it", nil},
+		{"a mirror name that does not exist", []string{"probe", "--mirror", "rhel=http://x", "centos:6.5"}, "no mirror is named rhel", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(tc.args, "--qemu", qemu)

@@ -54,7 +54,9 @@ func TestRPMDistros(t *testing.T) {
 	require.NoError(t, err)
 	fedora, err := openpgp.NewEntity("Fedora 39 test", "", "f@example.invalid", rsa)
 	require.NoError(t, err)
-	swap := map[string]openpgp.EntityList{"centos-6": {centos}, "rocky-8": {rocky}, "fedora-39": {fedora}}
+	alma, err := openpgp.NewEntity("AlmaLinux 9 test", "", "a@example.invalid", rsa)
+	require.NoError(t, err)
+	swap := map[string]openpgp.EntityList{"centos-6": {centos}, "rocky-8": {rocky}, "fedora-39": {fedora}, "alma-9": {alma}}
 
 	el6 := func(vr, arch string, key *openpgp.Entity) archivetest.RPM {
 		v, rel, _ := strings.Cut(vr, "-")
@@ -98,9 +100,17 @@ func TestRPMDistros(t *testing.T) {
 		"lib/modules/" + fc + "/kernel/virtio_net.ko.xz": []byte("m"),
 	}}
 	repo("pub/archive/fedora/linux/releases/39/Everything/x86_64/os/", fcore, fmods)
+	// AlmaLinux 9.3 is in its vault, for aarch64 too.
+	rel9 := "5.14.0-362.8.1.el9_3.aarch64"
+	acore := archivetest.RPM{Name: "kernel-core", Version: "5.14.0", Release: "362.8.1.el9_3", Arch: "aarch64", Key: alma, Files: map[string][]byte{
+		"lib/modules/" + rel9 + "/vmlinuz":     fakeBzImage(rel9+" (mockbuild@alma) #1 SMP", ArchARM64),
+		"lib/modules/" + rel9 + "/config":      []byte("CONFIG_NET=y\n"),
+		"lib/modules/" + rel9 + "/modules.dep": nil,
+	}}
+	repo("alma-vault/9.3/BaseOS/aarch64/os/", acore)
 	srv := httptest.NewServer(mirror)
 	defer srv.Close()
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"centos": srv.URL, "rocky": srv.URL, "fedora": srv.URL, "fedora-archive": srv.URL}, Keys: swap}
+	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"centos": srv.URL, "rocky": srv.URL, "fedora": srv.URL, "fedora-archive": srv.URL, "alma-vault": srv.URL + "/alma-vault"}, Keys: swap}
 	ctx := context.Background()
 
 	for _, tc := range []struct{ ref, release, arch, pkg, label string }{
@@ -110,6 +120,7 @@ func TestRPMDistros(t *testing.T) {
 		{"centos:6.7", "2.6.32-573.el6.x86_64", ArchX86_64, "kernel", "CentOS 6.7"},
 		{"rocky:8", rel8, ArchX86_64, "kernel-core", "Rocky Linux 8"},
 		{"fedora:39", fc, ArchX86_64, "kernel-core", "Fedora 39"},
+		{"alma:9.3/arm64", rel9, ArchARM64, "kernel-core", "AlmaLinux 9.3"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(ctx, tc.ref)
@@ -119,7 +130,7 @@ func TestRPMDistros(t *testing.T) {
 			require.Equal(t, tc.pkg, k.Origin.Package)
 			require.Equal(t, tc.label, k.Origin.Suite)
 			require.NotEmpty(t, k.ModulesDir)
-			if tc.pkg == "kernel" || strings.HasPrefix(tc.ref, "rocky") {
+			if tc.pkg == "kernel" || strings.HasPrefix(tc.ref, "rocky") || strings.HasPrefix(tc.ref, "alma") {
 				require.NotEmpty(t, k.Config)
 			}
 		})

@@ -97,7 +97,16 @@ func TestUbuntu(t *testing.T) {
 		{name: "no hardware-enablement kernel", ref: "ubuntu:16.04/hwe", want: "has no hardware-enablement kernel", input: true},
 		{name: "an ABI no release has", ref: "ubuntu:4.15.0-999", want: "no Ubuntu release has linux-image-4.15.0-999-generic", input: true},
 		{name: "an index signed by another key", ref: "ubuntu:18.04", keys: map[string]openpgp.EntityList{"ubuntu-archive": {other}}, want: "bionic"},
-		{name: "a package that is not what its index says", ref: "ubuntu:16.04", want: "",
+		{name: "a truncated package", ref: "ubuntu:16.04", want: "(truncated download?)",
+			setup: func() func() {
+				for p := range mirror.files {
+					if strings.HasPrefix(p, "ubuntu/pool/") && strings.Contains(p, "4.4.0-21") {
+						mirror.truncate = p
+					}
+				}
+				return func() { mirror.truncate = "" }
+			}},
+		{name: "a package that is not what its index says", ref: "ubuntu:16.04", want: ", the signed index says",
 			setup: func() func() {
 				for p, b := range mirror.files {
 					if strings.HasPrefix(p, "ubuntu/pool/") && strings.Contains(p, "4.4.0-21") {
@@ -120,7 +129,6 @@ func TestUbuntu(t *testing.T) {
 			}
 			fresh := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: k}
 			_, err := fresh.Resolve(ctx, tc.ref)
-			require.Error(t, err)
 			require.ErrorContains(t, err, tc.want)
 			var ie *InputError
 			require.Equal(t, tc.input, errors.As(err, &ie), "%v", err)
