@@ -322,7 +322,7 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	case <-m.Exited():
 		return time.Since(m.Started()), nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("bare boot of %s: %w", k.Ref, ctx.Err())
+		return 0, fmt.Errorf("bare boot of %s: %w", k.Ref.Raw, ctx.Err())
 	}
 }
 

@@ -70,19 +70,19 @@ func (env *Env) WritePortable(ctx context.Context, k *kernels.Kernel, dir, stem 
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("initramfs for %s: %w", k.Ref, err)
+		return nil, fmt.Errorf("initramfs for %s: %w", k.Ref.Raw, err)
 	}
 	p.InitrdSHA256 = hex.EncodeToString(h.Sum(nil))
 	if err := os.WriteFile(filepath.Join(dir, p.Key), keys.ClientPEM, 0o600); err != nil {
 		return nil, err
 	}
 	if err := copyFile(k.Path, filepath.Join(dir, p.Kernel)); err != nil {
-		return nil, fmt.Errorf("copy the image of %s: %w", k.Ref, err)
+		return nil, fmt.Errorf("copy the image of %s: %w", k.Ref.Raw, err)
 	}
 	if k.Config != "" {
 		p.Config = stem + "-config"
 		if err := copyFile(k.Config, filepath.Join(dir, p.Config)); err != nil {
-			return nil, fmt.Errorf("copy the .config of %s: %w", k.Ref, err)
+			return nil, fmt.Errorf("copy the .config of %s: %w", k.Ref.Raw, err)
 		}
 	} else if cfg, err := kernels.ImageConfig(ctx, k.Path); err == nil && cfg != nil {
 		p.Config = stem + "-config"
