@@ -351,7 +351,20 @@ func origin(k results.Kernel) string {
 	o := k.Origin
 	switch {
 	case o.Package != "":
-		return fmt.Sprintf("Debian package `%s` version `%s` (deb sha256 `%s`), image sha256 `%s`", o.Package, o.PackageVersion, o.DebSHA256, o.SHA256)
+		// Debian's, Ubuntu's (mainline builds too), or an RPM or APK of a
+		// distribution whose release the suite names ("CentOS 6.6").
+		what, sum := "Debian package", "deb sha256 `"+o.DebSHA256+"`"
+		switch {
+		case o.PackageSHA256 != "":
+			what, sum = o.Suite+" package", "package sha256 `"+o.PackageSHA256+"`"
+		case strings.HasPrefix(o.Suite, "Ubuntu "), strings.HasPrefix(o.Suite, "mainline "):
+			what = "Ubuntu package (" + o.Suite + ")"
+		}
+		s := fmt.Sprintf("%s `%s` version `%s` (%s), image sha256 `%s`", what, o.Package, o.PackageVersion, sum, o.SHA256)
+		if o.URL != "" {
+			s += ", from " + o.URL
+		}
+		return s
 	case o.URL != "":
 		return fmt.Sprintf("downloaded from %s, sha256 `%s`", o.URL, o.SHA256)
 	case o.File != "":
