@@ -88,7 +88,7 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 	if err != nil {
 		return nil, &InputError{err}
 	}
-	if ref.From != "" && ref.Kind != KindMainline {
+	if ref.From != "" {
 		return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)
 	}
 	k, err := r.resolve(ctx, ref)
@@ -117,21 +117,17 @@ func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 	case KindAlpine:
 		return r.resolveAlpine(ctx, ref)
 	case KindMainline:
-		if ref.Tag == "" {
-			return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)
-		}
 		return r.resolveMainline(ctx, ref)
 	default:
-		if _, err := os.Stat(ref.Path); err != nil {
-			if scheme := schemeRE.FindString(raw); scheme != "" && !fileWithArch(&ref) {
-				if scheme == "rhel:" || scheme == "redhat:" {
-					return nil, inputErr("kernel %s: RHEL's repositories need a subscription, so runmatrix does not read them; its rebuilds carry the same kernels: centos: (to 8), rocky:, alma:", raw)
-				}
+		if _, err := os.Stat(ref.Path); err != nil && !fileWithArch(&ref) {
+			switch scheme := schemeRE.FindString(raw); scheme {
+			case "rhel:", "redhat:":
+				return nil, inputErr("kernel %s: RHEL's repositories need a subscription, so runmatrix does not read them; its rebuilds carry the same kernels: centos: (to 8), rocky:, alma:", raw)
+			case "":
+			default:
 				return nil, inputErr("kernel %s: unknown kind of kernel reference %q (use %s, or a kernel image's path)", raw, scheme, strings.Join(Schemes(), " "))
 			}
-			if !fileWithArch(&ref) {
-				return nil, inputErr("kernel %s: %w (give debian:SERIES, a kernel image's path or an https URL with #sha256=)", raw, unwrapPath(err))
-			}
+			return nil, inputErr("kernel %s: %w (give debian:SERIES, a kernel image's path or an https URL with #sha256=)", raw, unwrapPath(err))
 		}
 		k, err := r.newKernel(ref, ref.Path)
 		if err != nil {
