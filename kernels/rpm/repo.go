@@ -54,7 +54,9 @@ func (e *NotFoundError) Error() string { return e.URL + ": not found on the mirr
 // maxIndex bounds repomd.xml and primary.xml (compressed and not).
 const maxIndex = 512 << 20
 
-func (r *Repo) get(ctx context.Context, name string) ([]byte, error) {
+// open GETs name under the repository: a 404 is a *NotFoundError, any
+// other status but 200 an error; the caller closes the body.
+func (r *Repo) open(ctx context.Context, name string) (io.ReadCloser, error) {
 	u := r.URL + name
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -68,19 +70,30 @@ func (r *Repo) get(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
+		resp.Body.Close()
 		return nil, &NotFoundError{URL: u}
 	case resp.StatusCode != http.StatusOK:
+		resp.Body.Close()
 		return nil, fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxIndex+1))
+	return resp.Body, nil
+}
+
+// get reads a metadata file, bounded by maxIndex.
+func (r *Repo) get(ctx context.Context, name string) ([]byte, error) {
+	body, err := r.open(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
+		return nil, err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxIndex+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s%s: %w", r.URL, name, err)
 	}
 	if len(b) > maxIndex {
-		return nil, fmt.Errorf("%s: larger than %d MiB", u, maxIndex>>20)
+		return nil, fmt.Errorf("%s%s: larger than %d MiB", r.URL, name, maxIndex>>20)
 	}
 	return b, nil
 }
@@ -248,26 +261,12 @@ func (r *Repo) Download(ctx context.Context, p Info, w io.Writer, max int64) err
 		return fmt.Errorf("%s: %w", p.Location, err)
 	}
 	u := r.URL + p.Location
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := r.open(ctx, p.Location)
 	if err != nil {
 		return err
 	}
-	c := r.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return &NotFoundError{URL: u}
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, max+1))
+	defer body.Close()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(body, max+1))
 	if err != nil {
 		return fmt.Errorf("%s: %w", u, err)
 	}
