@@ -90,7 +90,7 @@ func (r *Resolver) alpineGet(ctx context.Context, u string, max int64) ([]byte, 
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, r.unreachable(rpmRepo{url: r.mirror("alpine"), mirror: "alpine"}, err)
+		return nil, r.unreachable(r.mirror("alpine"), "alpine", err)
 	}
 	defer resp.Body.Close()
 	switch {

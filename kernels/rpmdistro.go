@@ -266,7 +266,7 @@ func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys
 	case errors.As(err, &nf):
 		idx = rpmIndex{Missing: true}
 	case err != nil:
-		return nil, r.unreachable(repo, err)
+		return nil, r.unreachable(repo.url, repo.mirror, err)
 	default:
 		idx = rpmIndex{Signed: signed, Packages: pkgs}
 	}
@@ -279,12 +279,13 @@ func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys
 
 var errOffline = errors.New("offline")
 
-// unreachable says which mirror could not be read and how to point elsewhere.
-func (r *Resolver) unreachable(repo rpmRepo, err error) error {
+// unreachable says which mirror (url, named name for --mirror) could not
+// be read and how to point elsewhere.
+func (r *Resolver) unreachable(url, name string, err error) error {
 	var ne net.Error
 	var op *net.OpError
 	if errors.As(err, &op) || errors.As(err, &ne) {
-		return inputErr("%s cannot be reached (%v); point --mirror %s=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it", repo.url, firstLine(err.Error()), repo.mirror)
+		return inputErr("%s cannot be reached (%v); point --mirror %s=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it", url, firstLine(err.Error()), name)
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ var ubuntuReleases = [][2]string{
 var (
 	ubuntuNumberRE = regexp.MustCompile(`^[0-9]{2}\.[0-9]{2}$`)
 	ubuntuABIRE    = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+$`)
+	ubuntuWordRE   = regexp.MustCompile(`^[a-z]+$`) // a codename, known or not
 	ubuntuFlavours = []string{"generic", "lowlatency", "virtual"}
 )
 
@@ -58,7 +60,7 @@ func parseUbuntu(s string) (Ref, error) {
 	default:
 		num, code, ok := ubuntuCodename(what)
 		if !ok {
-			if ubuntuNumberRE.MatchString(what) || regexp.MustCompile(`^[a-z]+$`).MatchString(what) {
+			if ubuntuNumberRE.MatchString(what) || ubuntuWordRE.MatchString(what) {
 				return r, fmt.Errorf("kernel %q: Ubuntu has no release %s that runmatrix knows (%s to %s)", s, what, ubuntuReleases[0][0], ubuntuReleases[len(ubuntuReleases)-1][0])
 			}
 			return r, fmt.Errorf("kernel %q: want ubuntu:RELEASE (ubuntu:18.04, ubuntu:bionic) or ubuntu:ABI (ubuntu:4.15.0-20), then /hwe, /lowlatency or an arch", s)
@@ -135,10 +137,10 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string) (*ubu
 			continue
 		}
 		if err != nil {
-			return nil, r.unreachable(rpmRepo{url: r.mirror(m.name), mirror: m.name}, err)
+			return nil, r.unreachable(r.mirror(m.name), m.name, err)
 		}
 		idx = ubuntuIndex{Mirror: r.mirror(m.name), Arches: rel.Architectures}
-		if !contains(rel.Architectures, debArch) {
+		if !slices.Contains(rel.Architectures, debArch) {
 			break
 		}
 		pkgs, err := a.Packages(ctx, rel, "main", debArch, func(name string) bool {
@@ -155,15 +157,6 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string) (*ubu
 		return nil, err
 	}
 	return &idx, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // resolveUbuntu finds the kernel a reference names: the one its release's
@@ -199,7 +192,7 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 				continue
 			}
 			seen = true
-			if contains(idx.Arches, debArch) {
+			if slices.Contains(idx.Arches, debArch) {
 				hasArch = true
 			}
 			for _, p := range idx.Packages {
