@@ -176,8 +176,8 @@ func (r *Resolver) fetchAlpineKernel(ctx context.Context, ref Ref, repo string, 
 	if err != nil {
 		return nil, err
 	}
-	k, m, err := r.unpacked(ref, dir, "alpine-"+id, e.Name+" "+e.Version, func(tmp string) (debianManifest, []string, error) {
-		m := debianManifest{Package: e.Name, Version: e.Version, Mirror: repo}
+	k, m, err := r.unpacked(ref, dir, "alpine-"+id, e.Name+" "+e.Version, func(tmp string) (manifest, []string, error) {
+		m := manifest{Package: e.Name, Version: e.Version, Mirror: repo}
 		r.logf("downloading %s %s from %s", e.Name, e.Version, repo)
 		b, err := r.alpineGet(ctx, repo+e.Filename(), maxRPM)
 		if errors.Is(err, errNotFound) {
@@ -191,14 +191,14 @@ func (r *Resolver) fetchAlpineKernel(ctx context.Context, ref Ref, repo string, 
 			return m, nil, fmt.Errorf("%s: %w", e.Filename(), err)
 		}
 		s := sha256.Sum256(b)
-		m.DebSHA256 = hex.EncodeToString(s[:])
+		m.PackageSHA256 = hex.EncodeToString(s[:])
 		names, err := apk.Extract(data, tmp, unpack.Options{Keep: kernelFile})
 		return m, names, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	k.Origin.Package, k.Origin.PackageVersion, k.Origin.PackageSHA256 = e.Name, e.Version, m.DebSHA256
+	k.Origin.Package, k.Origin.PackageVersion, k.Origin.PackageSHA256 = e.Name, e.Version, m.PackageSHA256
 	k.Origin.Suite, k.Origin.URL = "Alpine "+ref.Series, repo+e.Filename()
 	return k, nil
 }

@@ -38,14 +38,17 @@ func (r *Resolver) extractPackage(ctx context.Context, a *debarchive.Archive, p 
 	return names, nil
 }
 
-// debianManifest records what a cached Debian kernel was extracted from.
-type debianManifest struct {
+// manifest records what a cached kernel was extracted from (a package or
+// an image) and where in its folder the image, modules and config are.
+type manifest struct {
 	Package   string `json:"package"`
 	Version   string `json:"version"`
 	Suite     string `json:"suite"`
 	Mirror    string `json:"mirror"`
 	DebSHA256 string `json:"deb_sha256"`
-	Image     string `json:"image"`
+	// PackageSHA256 is an RPM's or APK's digest.
+	PackageSHA256 string `json:"package_sha256,omitempty"`
+	Image         string `json:"image"`
 	// ImageSHA256 is the image's digest when it was extracted; a cached
 	// image is checked against it on every use.
 	ImageSHA256 string `json:"image_sha256,omitempty"`
@@ -82,7 +85,7 @@ func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKern
 	if err != nil {
 		return nil, err
 	}
-	k, m, err := r.unpacked(ref, dir, "debian-"+dk.SHA256, dk.Name+" "+dk.Version, func(tmp string) (debianManifest, []string, error) {
+	k, m, err := r.unpacked(ref, dir, "debian-"+dk.SHA256, dk.Name+" "+dk.Version, func(tmp string) (manifest, []string, error) {
 		r.logf("downloading %s %s from %s (%s)", dk.Name, dk.Version, dk.Mirror, dk.Suite)
 		return r.fetchDeb(ctx, dk, tmp)
 	})
@@ -94,8 +97,8 @@ func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKern
 	return k, nil
 }
 
-func readManifest(dir string) (debianManifest, error) {
-	var m debianManifest
+func readManifest(dir string) (manifest, error) {
+	var m manifest
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		return m, err
@@ -109,8 +112,8 @@ func readManifest(dir string) (debianManifest, error) {
 // fetchDeb downloads the package and its parts (checked against their
 // signed index) and extracts the image, its config and the modules tree
 // into dir.
-func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (debianManifest, []string, error) {
-	m := debianManifest{Package: dk.Name, Version: dk.Version, Suite: dk.Suite, Mirror: dk.Mirror, DebSHA256: dk.SHA256}
+func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (manifest, []string, error) {
+	m := manifest{Package: dk.Name, Version: dk.Version, Suite: dk.Suite, Mirror: dk.Mirror, DebSHA256: dk.SHA256}
 	a, err := r.Debian.withDefaults().archive(dk.Mirror, false)
 	if err != nil {
 		return m, nil, err

@@ -105,8 +105,8 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "oci-"+hexDigest, pin.Digest, func(tmp string) (debianManifest, []string, error) {
-		m := debianManifest{Package: ref.Image.Registry + "/" + ref.Image.Repository, Version: pin.Digest, Mirror: ref.Image.Registry}
+	k, _, err := r.unpacked(ref, dir, "oci-"+hexDigest, pin.Digest, func(tmp string) (manifest, []string, error) {
+		m := manifest{Package: ref.Image.Registry + "/" + ref.Image.Repository, Version: pin.Digest, Mirror: ref.Image.Registry}
 		if img == nil || img.Digest != pin.Digest {
 			var err error
 			if img, err = client.Resolve(ctx, oci.Reference{Registry: ref.Image.Registry, Repository: ref.Image.Repository, Digest: pin.Digest}, goarch, variant); err != nil {

@@ -390,8 +390,8 @@ func (r *Resolver) fetchRPMKernel(ctx context.Context, ref Ref, d *rpmDistro, re
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "rpm-"+pkgs[0].Sum, pkgs[0].Name+" "+pkgs[0].VR(), func(tmp string) (debianManifest, []string, error) {
-		m := debianManifest{Package: pkgs[0].Name, Version: pkgs[0].VR(), Mirror: pkgs[0].Repo, DebSHA256: pkgs[0].Sum}
+	k, _, err := r.unpacked(ref, dir, "rpm-"+pkgs[0].Sum, pkgs[0].Name+" "+pkgs[0].VR(), func(tmp string) (manifest, []string, error) {
+		m := manifest{Package: pkgs[0].Name, Version: pkgs[0].VR(), Mirror: pkgs[0].Repo, PackageSHA256: pkgs[0].Sum}
 		r.logf("downloading %s %s from %s (%s %s)", pkgs[0].Name, pkgs[0].VR(), pkgs[0].Repo, d.pretty, rel)
 		var names []string
 		for _, p := range pkgs {

@@ -298,8 +298,8 @@ func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror 
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, func(tmp string) (debianManifest, []string, error) {
-		m := debianManifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: mirror, DebSHA256: pkgs[0].SHA256}
+	k, _, err := r.unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, func(tmp string) (manifest, []string, error) {
+		m := manifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: mirror, DebSHA256: pkgs[0].SHA256}
 		a, err := r.ubuntuArchive(mirror, mirror == r.mirror("ubuntu-old"))
 		if err != nil {
 			return m, nil, err

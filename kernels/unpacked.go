@@ -16,10 +16,10 @@ import (
 // downloads and verifies whatever it extracts) and returns what the
 // manifest records and the names extracted; what names the thing for the
 // offline message ("linux-image-… 6.1.99-1").
-func (r *Resolver) unpacked(ref Ref, dir, lock, what string, extract func(tmp string) (debianManifest, []string, error)) (*Kernel, debianManifest, error) {
+func (r *Resolver) unpacked(ref Ref, dir, lock, what string, extract func(tmp string) (manifest, []string, error)) (*Kernel, manifest, error) {
 	unlock, err := r.Cache.Lock(lock)
 	if err != nil {
-		return nil, debianManifest{}, err
+		return nil, manifest{}, err
 	}
 	defer unlock()
 	m, err := readManifest(dir)
@@ -64,10 +64,10 @@ func (r *Resolver) unpacked(ref Ref, dir, lock, what string, extract func(tmp st
 // extractInto runs extract in a fresh folder beside dir, finds the
 // kernel's files among those extracted, writes the manifest and puts the
 // folder in dir's place.
-func (r *Resolver) extractInto(dir string, extract func(tmp string) (debianManifest, []string, error)) (debianManifest, error) {
+func (r *Resolver) extractInto(dir string, extract func(tmp string) (manifest, []string, error)) (manifest, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
 	if err != nil {
-		return debianManifest{}, err
+		return manifest{}, err
 	}
 	defer os.RemoveAll(tmp)
 	m, names, err := extract(tmp)
