@@ -46,7 +46,7 @@ func TestAPKKernel(t *testing.T) {
 	for p, b := range repo {
 		mirror["v3.18/main/x86_64/"+p] = b
 	}
-	srv := httptest.NewServer(&fileServer{files: mirror})
+	srv := httptest.NewServer(&archivetest.Mirror{Files: mirror})
 	defer srv.Close()
 	dir := t.TempDir()
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)

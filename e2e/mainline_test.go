@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -70,14 +69,7 @@ func TestMainlineBuilds(t *testing.T) {
 			files[p] = b
 		}
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[strings.TrimPrefix(r.URL.Path, "/")]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(b)
-	}))
+	srv := httptest.NewServer(&archivetest.Mirror{Files: files})
 	defer srv.Close()
 	dir := t.TempDir()
 	keyring := filepath.Join(dir, "kernel-ppa.gpg")

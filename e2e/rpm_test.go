@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -55,7 +54,7 @@ func TestRPMKernels(t *testing.T) {
 			mirror[tc.release+"/os/x86_64/"+p] = b
 		}
 	}
-	srv := httptest.NewServer(&fileServer{files: mirror})
+	srv := httptest.NewServer(&archivetest.Mirror{Files: mirror})
 	defer srv.Close()
 	dir := t.TempDir()
 	keyring := filepath.Join(dir, "centos-6.asc")
@@ -86,16 +85,4 @@ func TestRPMKernels(t *testing.T) {
 	stdout, stderr, code = runmatrix(t, 2*time.Minute, "probe", "--mirror", "centos="+srv.URL, "--cache-dir", filepath.Join(dir, "cache2"), "centos:6.5")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stdout+stderr, "which is not the distribution's")
-}
-
-// fileServer serves files by path.
-type fileServer struct{ files map[string][]byte }
-
-func (f *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, ok := f.files[strings.TrimPrefix(r.URL.Path, "/")]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	w.Write(b)
 }

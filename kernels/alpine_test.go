@@ -29,11 +29,11 @@ func TestAlpine(t *testing.T) {
 			"lib/modules/" + rel + "/kernel/x.ko.gz": []byte("m"),
 		}}
 	}
-	mirror := &fakeMirror{files: map[string][]byte{}}
+	mirror := &archivetest.Mirror{}
 	repo := func(prefix string, pkgs ...archivetest.APK) {
 		files, err := archivetest.APKRepo(key, keyName, pkgs...)
 		require.NoError(t, err)
-		mirror.add(prefix, files)
+		mirror.Add(prefix, files)
 	}
 	repo("v3.18/main/x86_64/", kernel("lts", "6.1.55-r0", ArchX86_64), kernel("virt", "6.1.55-r0", ArchX86_64))
 	repo("v3.18/main/aarch64/", kernel("lts", "6.1.55-r0", ArchARM64))
@@ -67,7 +67,7 @@ func TestAlpine(t *testing.T) {
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	pkgPath := "v3.18/main/x86_64/linux-lts-6.1.55-r0.apk"
-	good := mirror.files[pkgPath]
+	good := mirror.Files[pkgPath]
 	for _, tc := range []struct {
 		name, ref, want string
 		input           bool
@@ -81,13 +81,13 @@ func TestAlpine(t *testing.T) {
 			setup: func() func() {
 				pkg, _, err := archivetest.APK{Name: "linux-lts", Version: "6.1.55-r0", Arch: "x86_64", Files: map[string][]byte{"boot/vmlinuz-lts": []byte("x")}}.APKFile(key, keyName)
 				require.NoError(t, err)
-				mirror.files[pkgPath] = pkg
-				return func() { mirror.files[pkgPath] = good }
+				mirror.Files[pkgPath] = pkg
+				return func() { mirror.Files[pkgPath] = good }
 			}},
 		{name: "a truncated package", ref: "alpine:3.18", want: "gzip member",
 			setup: func() func() {
-				mirror.files[pkgPath] = good[:len(good)-100]
-				return func() { mirror.files[pkgPath] = good }
+				mirror.Files[pkgPath] = good[:len(good)-100]
+				return func() { mirror.Files[pkgPath] = good }
 			}},
 		{name: "an unreachable mirror", ref: "alpine:3.18", want: "point --mirror alpine=URL", input: true,
 			setup: func() func() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,30 +14,6 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/archivetest"
 )
-
-// fakeMirror serves files by path.
-type fakeMirror struct {
-	files    map[string][]byte
-	truncate string // serve half of this path
-}
-
-func (m *fakeMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, ok := m.files[strings.TrimPrefix(r.URL.Path, "/")]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	if r.URL.Path == "/"+m.truncate {
-		b = b[:len(b)/2]
-	}
-	w.Write(b)
-}
-
-func (m *fakeMirror) add(prefix string, files map[string][]byte) {
-	for p, b := range files {
-		m.files[prefix+p] = b
-	}
-}
 
 // TestRPMDistros resolves centos:, rocky: and fedora: kernels from a local
 // server laid out as vault.centos.org, dl.rockylinux.org and the Fedora
@@ -68,11 +43,11 @@ func TestRPMDistros(t *testing.T) {
 			"lib/modules/" + release + "/kernel/x.ko": []byte("m"),
 		}}
 	}
-	mirror := &fakeMirror{files: map[string][]byte{}}
+	mirror := &archivetest.Mirror{}
 	repo := func(prefix string, pkgs ...archivetest.RPM) {
 		files, err := archivetest.YumRepo{Packages: pkgs}.Files()
 		require.NoError(t, err)
-		mirror.add(prefix, files)
+		mirror.Add(prefix, files)
 	}
 	repo("6.5/os/x86_64/", el6("2.6.32-431.el6", "x86_64", centos))
 	repo("6.5/updates/x86_64/", el6("2.6.32-431.29.2.el6", "x86_64", centos), el6("2.6.32-431.3.1.el6", "x86_64", centos))
@@ -162,24 +137,24 @@ func TestRPMDistros(t *testing.T) {
 		{name: "a package signed by another key", ref: "centos:6.6", want: "which is not the distribution's"},
 		{name: "a package that is not what primary.xml says", ref: "centos:6.7", want: "primary.xml says",
 			setup: func() func() {
-				for p, b := range mirror.files {
+				for p, b := range mirror.Files {
 					if strings.HasPrefix(p, "6.7/os/x86_64/Packages/") {
 						bad := append([]byte{}, b...)
 						bad[len(bad)-20] ^= 1
-						mirror.files[p] = bad
-						return func() { mirror.files[p] = b }
+						mirror.Files[p] = bad
+						return func() { mirror.Files[p] = b }
 					}
 				}
 				return func() {}
 			}},
 		{name: "a truncated download", ref: "centos:6.7", want: "unexpected EOF",
 			setup: func() func() {
-				for p := range mirror.files {
+				for p := range mirror.Files {
 					if strings.HasPrefix(p, "6.7/os/x86_64/Packages/") {
-						mirror.truncate = p
+						mirror.Truncate = p
 					}
 				}
-				return func() { mirror.truncate = "" }
+				return func() { mirror.Truncate = "" }
 			}},
 		{name: "an unreachable mirror", ref: "centos:6.5", mirrors: map[string]string{"centos": deadURL}, want: "point --mirror centos=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it", input: true},
 		{name: "an unknown distribution", ref: "gentoo:23", want: "unknown kind of kernel reference \"gentoo:\"", input: true},

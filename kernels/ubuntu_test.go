@@ -37,11 +37,11 @@ func TestUbuntu(t *testing.T) {
 	meta := func(name, version, abi string) archivetest.AptPackage {
 		return archivetest.AptPackage{Name: name, Version: version, Depends: "linux-image-" + abi + "-generic, linux-firmware"}
 	}
-	mirror := &fakeMirror{files: map[string][]byte{}}
+	mirror := &archivetest.Mirror{}
 	suite := func(root, suite, code, arch string, pkgs ...archivetest.AptPackage) {
 		files, err := archivetest.AptSuite{Suite: suite, Codename: code, Arch: arch, Packages: pkgs}.Files(key)
 		require.NoError(t, err)
-		mirror.add(root+"/", files)
+		mirror.Add(root+"/", files)
 	}
 	suite("ubuntu", "bionic", "bionic", "amd64", append(image("4.15.0-20", ArchX86_64, true), meta("linux-image-generic", "4.15.0.20.23", "4.15.0-20"))...)
 	suite("ubuntu", "bionic-updates", "bionic", "amd64", append(append(image("4.15.0-213", ArchX86_64, true), image("5.4.0-150", ArchX86_64, true)...),
@@ -99,21 +99,21 @@ func TestUbuntu(t *testing.T) {
 		{name: "an index signed by another key", ref: "ubuntu:18.04", keys: map[string]openpgp.EntityList{"ubuntu-archive": {other}}, want: "bionic"},
 		{name: "a truncated package", ref: "ubuntu:16.04", want: "(truncated download?)",
 			setup: func() func() {
-				for p := range mirror.files {
+				for p := range mirror.Files {
 					if strings.HasPrefix(p, "ubuntu/pool/") && strings.Contains(p, "4.4.0-21") {
-						mirror.truncate = p
+						mirror.Truncate = p
 					}
 				}
-				return func() { mirror.truncate = "" }
+				return func() { mirror.Truncate = "" }
 			}},
 		{name: "a package that is not what its index says", ref: "ubuntu:16.04", want: ", the signed index says",
 			setup: func() func() {
-				for p, b := range mirror.files {
+				for p, b := range mirror.Files {
 					if strings.HasPrefix(p, "ubuntu/pool/") && strings.Contains(p, "4.4.0-21") {
 						bad := append([]byte{}, b...)
 						bad[len(bad)-5] ^= 1
-						mirror.files[p] = bad
-						return func() { mirror.files[p] = b }
+						mirror.Files[p] = bad
+						return func() { mirror.Files[p] = b }
 					}
 				}
 				return func() {}

@@ -3,7 +3,6 @@ package rpm
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -93,16 +92,9 @@ func TestRepo(t *testing.T) {
 		{Name: "bash", Version: "4.1", Release: "1.el6", Arch: "x86_64", Files: map[string][]byte{"bin/bash": []byte("b")}, Key: key, V3: true},
 	}}.Files()
 	require.NoError(t, err)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[strings.TrimPrefix(r.URL.Path, "/os/")]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(b)
-	}))
+	srv := httptest.NewServer(&archivetest.Mirror{Files: files})
 	defer srv.Close()
-	repo := &Repo{URL: srv.URL + "/os/", Keys: openpgp.EntityList{key}}
+	repo := &Repo{URL: srv.URL + "/", Keys: openpgp.EntityList{key}}
 	ctx := context.Background()
 	pkgs, signed, err := repo.Packages(ctx, func(name, arch string) bool { return name == "kernel" })
 	require.NoError(t, err)
