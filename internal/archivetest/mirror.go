@@ -30,7 +30,7 @@ func (m *Mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if p == m.Truncate {
+	if m.Truncate != "" && p == m.Truncate {
 		b = b[:len(b)/2]
 	}
 	w.Write(b)
