@@ -211,6 +211,9 @@ func (r *Resolver) mainline() *Mainline {
 // newKernel reads the image at path; a wrapped image (Image.gz, EFI
 // zboot) is unwrapped into the cache and that is the one booted.
 func (r *Resolver) newKernel(ref Ref, path string) (*Kernel, error) {
+	if how := wrappingOf(path); how != "" {
+		return r.newWrappedKernel(ref, path, how)
+	}
 	img, err := ReadImage(path)
 	if err != nil {
 		return nil, describe(ref.Raw, err)
@@ -219,13 +222,7 @@ func (r *Resolver) newKernel(ref Ref, path string) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kernel{Ref: ref, Path: path, Image: img, Origin: Origin{SHA256: sum}}
-	if img.Wrapped != "" {
-		if k.Path, err = r.unwrapped(path, sum); err != nil {
-			return nil, describe(ref.Raw, err)
-		}
-	}
-	return k, nil
+	return &Kernel{Ref: ref, Path: path, Image: img, Origin: Origin{SHA256: sum}}, nil
 }
 
 // schemeRE matches what looks like a reference's scheme ("rhel:").

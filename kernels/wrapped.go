@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -20,14 +21,13 @@ const maxUnwrapped = 256 << 20
 // the image inside. ok is false for any other file.
 func unwrap(ctx context.Context, b []byte) (inner []byte, how string, ok bool, err error) {
 	le := binary.LittleEndian
+	how = wrapping(b)
 	switch {
-	case len(b) >= 3 && string(b[:3]) == "\x1f\x8b\x08":
+	case how == "gzip":
 		inner, err = decompress(ctx, b, "gzip", maxUnwrapped+1)
-		how = "gzip"
-	case len(b) >= 0x40 && string(b[:2]) == "MZ" && string(b[4:8]) == "zimg":
+	case how != "":
 		off, size := int64(le.Uint32(b[8:])), int64(le.Uint32(b[12:]))
 		comp, _, _ := strings.Cut(string(b[0x18:0x40]), "\x00")
-		how = "EFI zboot (" + comp + ")"
 		if off+size > int64(len(b)) || size == 0 {
 			return nil, how, true, fmt.Errorf("%w: EFI zboot payload at %d+%d, file of %d bytes", ErrTruncated, off, size, len(b))
 		}
@@ -49,38 +49,62 @@ func unwrap(ctx context.Context, b []byte) (inner []byte, how string, ok bool, e
 	return inner, how, true, nil
 }
 
-// unwrapped writes the image inside a wrapped file to the cache (once,
-// named by the wrapper's digest) and returns its path.
-func (r *Resolver) unwrapped(path, digest string) (string, error) {
-	dst, err := r.Cache.Path("unwrapped", digest)
+// wrapping says how a file whose first bytes are head wraps a kernel
+// image ("gzip", "EFI zboot (zstd)"), or "" for any other file; 64 bytes
+// of head are enough.
+func wrapping(head []byte) string {
+	switch {
+	case len(head) >= 3 && string(head[:3]) == "\x1f\x8b\x08":
+		return "gzip"
+	case len(head) >= 0x40 && string(head[:2]) == "MZ" && string(head[4:8]) == "zimg":
+		comp, _, _ := strings.Cut(string(head[0x18:0x40]), "\x00")
+		return "EFI zboot (" + comp + ")"
+	}
+	return ""
+}
+
+// wrappingOf is wrapping for the file at path ("" if it cannot be read).
+func wrappingOf(path string) string {
+	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return ""
 	}
-	if _, err := os.Stat(dst); err == nil {
-		return dst, nil
-	}
-	b, err := os.ReadFile(path)
+	defer f.Close()
+	head := make([]byte, 0x40)
+	n, _ := io.ReadFull(f, head)
+	return wrapping(head[:n])
+}
+
+// newWrappedKernel reads the image a wrapped file holds: unwrapped once
+// into the cache, named by the file's digest, and read from there on,
+// so later runs decompress nothing. A cached image that no longer reads
+// is unwrapped again.
+func (r *Resolver) newWrappedKernel(ref Ref, path, how string) (*Kernel, error) {
+	sum, err := FileSHA256(path)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	inner, _, _, err := unwrap(context.Background(), b)
+	dst, err := r.Cache.Path("unwrapped", sum)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	f, err := r.Cache.TempFile()
+	img, err := ReadImage(dst)
 	if err != nil {
-		return "", err
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		inner, _, _, err := unwrap(context.Background(), b)
+		if err != nil {
+			return nil, describe(ref.Raw, err)
+		}
+		if err := WriteFileAtomic(dst, inner, 0o644); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+		if img, err = ParseImage(inner); err != nil {
+			return nil, describe(ref.Raw, err)
+		}
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(inner); err != nil {
-		f.Close()
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	if err := os.Rename(f.Name(), dst); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	return dst, nil
+	img.Wrapped = how
+	return &Kernel{Ref: ref, Path: dst, Image: img, Origin: Origin{SHA256: sum}}, nil
 }
