@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/archivetest"
-	"github.com/runmatrix/runmatrix/internal/initramfs"
 )
 
 // TestAPKKernel serves Alpine's layout (v3.18/main/x86_64/APKINDEX.tar.gz
@@ -28,15 +27,8 @@ func TestAPKKernel(t *testing.T) {
 	img, err := os.ReadFile(k.Path)
 	require.NoError(t, err)
 	rel := k.Image.Release
-	files := map[string][]byte{"boot/vmlinuz-lts": img}
-	mods, err := initramfs.NICModules(k.ModulesDir, [][]string{{"virtio_pci", "virtio_net"}})
-	require.NoError(t, err)
-	for _, m := range mods {
-		files["lib/modules/"+rel+"/kernel/drivers/net/"+m.Name] = m.Data
-	}
-	if b, err := os.ReadFile(filepath.Join(k.ModulesDir, "modules.builtin")); err == nil {
-		files["lib/modules/"+rel+"/modules.builtin"] = b
-	}
+	files := modulesTree(t, k, "")
+	files["boot/vmlinuz-lts"] = img
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	const keyName = "runmatrix-e2e-0001.rsa.pub"

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/initramfs"
 	"github.com/runmatrix/runmatrix/kernels"
 )
 
@@ -235,4 +236,26 @@ func TestEveryNICModel(t *testing.T) {
 			require.Equal(t, tc.driver, results[0].Driver)
 		})
 	}
+}
+
+// modulesTree is the part of k's modules a package or image ships to give
+// its guest a NIC: the virtio NIC modules (with their dependencies) and
+// modules.builtin and modules.order, under prefix+"lib/modules/RELEASE/"
+// (prefix "", "./" or "usr/").
+func modulesTree(t *testing.T, k *kernels.Kernel, prefix string) map[string][]byte {
+	t.Helper()
+	dir := prefix + "lib/modules/" + k.Image.Release + "/"
+	mods, err := initramfs.NICModules(k.ModulesDir, [][]string{{"virtio_pci", "virtio_net"}})
+	require.NoError(t, err)
+	require.NotEmpty(t, mods)
+	files := map[string][]byte{}
+	for _, m := range mods {
+		files[dir+"kernel/drivers/net/"+m.Name] = m.Data
+	}
+	for _, f := range []string{"modules.builtin", "modules.order"} {
+		if b, err := os.ReadFile(filepath.Join(k.ModulesDir, f)); err == nil {
+			files[dir+f] = b
+		}
+	}
+	return files
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/archivetest"
-	"github.com/runmatrix/runmatrix/internal/initramfs"
 )
 
 // TestMainlineBuilds serves the Ubuntu mainline layout (v6.1 flat with
@@ -44,16 +43,7 @@ func TestMainlineBuilds(t *testing.T) {
 			img = archivetest.Gzip(img)
 		}
 		rel := k.Image.Release
-		mods, err := initramfs.NICModules(k.ModulesDir, [][]string{{"virtio_pci", "virtio_net"}})
-		require.NoError(t, err)
-		require.NotEmpty(t, mods)
-		modFiles := map[string][]byte{}
-		for _, m := range mods {
-			modFiles["./lib/modules/"+rel+"/kernel/drivers/net/"+m.Name] = m.Data
-		}
-		if b, err := os.ReadFile(filepath.Join(k.ModulesDir, "modules.builtin")); err == nil {
-			modFiles["./lib/modules/"+rel+"/modules.builtin"] = b
-		}
+		modFiles := modulesTree(t, k, "./")
 		tag := archivetest.MainlineTag{Tag: tc.tag, ABI: tc.abi, Stamp: "202212112330", PerArch: tc.perArch, Arch: tc.arch,
 			Image: map[string][]byte{"./boot/vmlinuz-" + rel: img}}
 		if tc.perArch {

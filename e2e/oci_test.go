@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/archivetest"
-	"github.com/runmatrix/runmatrix/internal/initramfs"
 )
 
 // TestOCIKernel serves the real Debian 6.12 image and its NIC modules as
@@ -26,18 +25,8 @@ func TestOCIKernel(t *testing.T) {
 	img, err := os.ReadFile(k.Path)
 	require.NoError(t, err)
 	rel := k.Image.Release
-	files := map[string][]byte{"boot/vmlinuz": img}
-	mods, err := initramfs.NICModules(k.ModulesDir, [][]string{{"virtio_pci", "virtio_net"}})
-	require.NoError(t, err)
-	require.NotEmpty(t, mods)
-	for _, m := range mods {
-		files["usr/lib/modules/"+rel+"/kernel/drivers/net/"+m.Name] = m.Data
-	}
-	for _, f := range []string{"modules.builtin", "modules.order"} {
-		if b, err := os.ReadFile(filepath.Join(k.ModulesDir, f)); err == nil {
-			files["usr/lib/modules/"+rel+"/"+f] = b
-		}
-	}
+	files := modulesTree(t, k, "usr/")
+	files["boot/vmlinuz"] = img
 	reg := archivetest.NewRegistry()
 	reg.Token = true
 	_, err = reg.Push("cilium/ci-kernels", "6.12", archivetest.OCIImage{Arch: "amd64", Files: files})

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/archivetest"
-	"github.com/runmatrix/runmatrix/internal/initramfs"
 )
 
 // TestRPMKernels serves two CentOS 6 releases laid out as
@@ -37,15 +36,8 @@ func TestRPMKernels(t *testing.T) {
 		img, err := os.ReadFile(k.Path)
 		require.NoError(t, err)
 		rel := k.Image.Release
-		files := map[string][]byte{"boot/vmlinuz-" + rel: img}
-		mods, err := initramfs.NICModules(k.ModulesDir, [][]string{{"virtio_pci", "virtio_net"}})
-		require.NoError(t, err)
-		for _, m := range mods {
-			files["lib/modules/"+rel+"/kernel/drivers/net/"+m.Name] = m.Data
-		}
-		if b, err := os.ReadFile(filepath.Join(k.ModulesDir, "modules.builtin")); err == nil {
-			files["lib/modules/"+rel+"/modules.builtin"] = b
-		}
+		files := modulesTree(t, k, "")
+		files["boot/vmlinuz-"+rel] = img
 		version := strings.SplitN(rel, "-", 2)[0]
 		version = strings.SplitN(version, "+", 2)[0]
 		repo, err := archivetest.YumRepo{Packages: []archivetest.RPM{{Name: "kernel", Version: version, Release: tc.rpmRelease, Arch: "x86_64", Files: files, Key: key, V3: true}}}.Files()
