@@ -1,6 +1,9 @@
 package rpm
 
-import "strings"
+import (
+	"cmp"
+	"strings"
+)
 
 // CompareVersions orders two version or release strings as rpm's
 // rpmvercmp does: runs of digits compare as numbers and beat runs of
@@ -34,7 +37,7 @@ func CompareVersions(a, b string) int {
 		if digits {
 			ra, rb = strings.TrimLeft(ra, "0"), strings.TrimLeft(rb, "0")
 			if len(ra) != len(rb) {
-				return cmpInt(len(ra), len(rb))
+				return cmp.Compare(len(ra), len(rb))
 			}
 		}
 		if c := strings.Compare(ra, rb); c != 0 {
@@ -63,14 +66,4 @@ func run(s string, digits bool) (string, string) {
 		i++
 	}
 	return s[:i], s[i:]
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
