@@ -28,10 +28,7 @@ func (r *Resolver) extractPackage(ctx context.Context, a *debarchive.Archive, p 
 	if _, err := f.Seek(0, 0); err != nil {
 		return nil, err
 	}
-	names, err := debarchive.ExtractDeb(f, root, func(name string) bool {
-		return strings.HasPrefix(name, "boot/vmlinuz-") || strings.HasPrefix(name, "boot/vmlinux-") || strings.HasPrefix(name, "boot/config-") ||
-			strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
-	})
+	names, err := debarchive.ExtractDeb(f, root, kernelFile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Filename, err)
 	}

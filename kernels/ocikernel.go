@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"strings"
 	"time"
 
@@ -171,48 +170,4 @@ func (r *Resolver) applyLayer(ctx context.Context, client *oci.Client, ref oci.R
 		return nil, fmt.Errorf("%s layer %s: %w", ref, l.Digest, err)
 	}
 	return names, nil
-}
-
-// kernelFile says whether a file of a package or image is one runmatrix
-// needs: the boot image, its config, and the modules tree.
-func kernelFile(name string) bool {
-	return strings.HasPrefix(name, "boot/") || strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
-}
-
-// layout is where in an extracted package or image the kernel's files are.
-type layout struct{ Image, Modules, Config string }
-
-// layoutOf finds the boot image, modules folder and config among the
-// extracted names: boot/vmlinuz-RELEASE (Debian, RPM), boot/vmlinuz
-// (OCI images), lib/modules/RELEASE/vmlinuz (Debian from 2026, EL8 and
-// later), boot/vmlinux-* (riscv64, ppc64el), boot/bzImage, boot/Image*.
-func layoutOf(names []string) layout {
-	var l layout
-	rank := 0 // a better-named image wins over one found earlier
-	for _, name := range names {
-		inModules := strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
-		base := path.Base(name)
-		r := 0
-		switch {
-		case strings.HasPrefix(name, "boot/vmlinuz"), inModules && base == "vmlinuz":
-			r = 3
-		case strings.HasPrefix(name, "boot/bzImage"), strings.HasPrefix(name, "boot/Image"), strings.HasPrefix(name, "boot/zImage"):
-			r = 2
-		case strings.HasPrefix(name, "boot/vmlinux-"):
-			r = 1
-		}
-		if r > rank && !strings.HasSuffix(name, ".sig") && !strings.HasSuffix(name, ".hmac") {
-			l.Image, rank = name, r
-		}
-		if l.Config == "" && (strings.HasPrefix(name, "boot/config") || inModules && base == "config") {
-			l.Config = name
-		}
-		if inModules && l.Modules == "" {
-			rest := strings.TrimPrefix(strings.TrimPrefix(name, "usr/"), "lib/modules/")
-			if rel, _, ok := strings.Cut(rest, "/"); ok {
-				l.Modules = strings.TrimSuffix(name, rest) + rel
-			}
-		}
-	}
-	return l
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -105,4 +107,61 @@ func (r *Resolver) freshIndex(p string, v any, fetched *time.Time) bool {
 		ttl = DefaultIndexTTL
 	}
 	return r.Debian.Offline || time.Since(*fetched) < ttl
+}
+
+// bootFiles are the names under boot/ a kernel's image and config have:
+// vmlinuz-RELEASE, vmlinuz (OCI images), vmlinux-* (riscv64, ppc64el),
+// bzImage, Image, zImage, config-RELEASE, config.
+var bootFiles = []string{"boot/vmlinuz", "boot/vmlinux", "boot/bzImage", "boot/Image", "boot/zImage", "boot/config"}
+
+// kernelFile says whether a file of a package or image is one runmatrix
+// needs: the boot image, its config, and the modules tree.
+func kernelFile(name string) bool {
+	if strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/") {
+		return true
+	}
+	for _, b := range bootFiles {
+		if strings.HasPrefix(name, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// layout is where in an extracted package or image the kernel's files are.
+type layout struct{ Image, Modules, Config string }
+
+// layoutOf finds the boot image, modules folder and config among the
+// extracted names: boot/vmlinuz-RELEASE (Debian, RPM), boot/vmlinuz
+// (OCI images), lib/modules/RELEASE/vmlinuz (Debian from 2026, EL8 and
+// later), boot/vmlinux-* (riscv64, ppc64el), boot/bzImage, boot/Image*.
+func layoutOf(names []string) layout {
+	var l layout
+	rank := 0 // a better-named image wins over one found earlier
+	for _, name := range names {
+		inModules := strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
+		base := path.Base(name)
+		r := 0
+		switch {
+		case strings.HasPrefix(name, "boot/vmlinuz"), inModules && base == "vmlinuz":
+			r = 3
+		case strings.HasPrefix(name, "boot/bzImage"), strings.HasPrefix(name, "boot/Image"), strings.HasPrefix(name, "boot/zImage"):
+			r = 2
+		case strings.HasPrefix(name, "boot/vmlinux-"):
+			r = 1
+		}
+		if r > rank && !strings.HasSuffix(name, ".sig") && !strings.HasSuffix(name, ".hmac") {
+			l.Image, rank = name, r
+		}
+		if l.Config == "" && (strings.HasPrefix(name, "boot/config") || inModules && base == "config") {
+			l.Config = name
+		}
+		if inModules && l.Modules == "" {
+			rest := strings.TrimPrefix(strings.TrimPrefix(name, "usr/"), "lib/modules/")
+			if rel, _, ok := strings.Cut(rest, "/"); ok {
+				l.Modules = strings.TrimSuffix(name, rest) + rel
+			}
+		}
+	}
+	return l
 }
