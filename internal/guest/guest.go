@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -340,15 +342,25 @@ func (env *Env) extraFiles(ctx context.Context, k *kernels.Kernel) ([]initramfs.
 
 // base returns the cached base initramfs of k's guests (init, agent, the
 // modules they load, extra files) and the modules in it: everything but
-// the per-guest keys and seed.
+// the per-guest keys and seed. The modules come back by name only when the
+// archive is one an earlier run built from the same inputs.
 func (env *Env) base(k *kernels.Kernel, bins guestbin.Binaries, extra ...initramfs.File) (string, []initramfs.Module, error) {
-	var mods []initramfs.Module
+	var stacks [][]string
 	if k.ModulesDir != "" && !env.Opts.NoModules {
-		stacks := moduleStacks(env.Opts.NICs)
+		stacks = moduleStacks(env.Opts.NICs)
 		for _, m := range env.Modules {
 			stacks = append([][]string{{m}}, stacks...)
 		}
-		var err error
+	}
+	memo, err := env.baseMemo(k, bins, stacks, extra)
+	if err != nil {
+		return "", nil, err
+	}
+	if p, mods, ok := memo.Lookup(); ok {
+		return p, mods, nil
+	}
+	var mods []initramfs.Module
+	if len(stacks) > 0 {
 		if mods, err = initramfs.NICModules(k.ModulesDir, stacks); err != nil {
 			return "", nil, err
 		}
@@ -362,7 +374,33 @@ func (env *Env) base(k *kernels.Kernel, bins guestbin.Binaries, extra ...initram
 		return "", nil, err
 	}
 	base, err := initramfs.Base(env.Cache, initBin, agent, mods, extra...)
-	return base, mods, err
+	if err != nil {
+		return "", nil, err
+	}
+	if err := memo.Remember(base, mods); err != nil {
+		env.logf("could not remember the initramfs of %s: %v", k.Ref.Raw, err)
+	}
+	return base, mods, nil
+}
+
+// baseMemo names the inputs of a base initramfs: the binaries' digests,
+// the kernel's modules directory (named by its package's digest in the
+// cache), the module stacks asked for and the extra files.
+func (env *Env) baseMemo(k *kernels.Kernel, bins guestbin.Binaries, stacks [][]string, extra []initramfs.File) (initramfs.Memo, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "runmatrix base initramfs 1\x00")
+	for _, p := range []string{bins.Init, bins.Agent} {
+		sum, err := kernels.FileSHA256(p)
+		if err != nil {
+			return initramfs.Memo{}, err
+		}
+		fmt.Fprintf(h, "%s\x00", sum)
+	}
+	fmt.Fprintf(h, "%s\x00%q\x00", k.ModulesDir, stacks)
+	for _, f := range extra {
+		fmt.Fprintf(h, "%s\x00%o\x00%x\x00", f.Path, f.Mode, sha256.Sum256(f.Data))
+	}
+	return initramfs.Memo{Cache: env.Cache, Key: hex.EncodeToString(h.Sum(nil))[:32]}, nil
 }
 
 // guestDirPrefix names guest working directories; the pid after it tells
