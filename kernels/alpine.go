@@ -10,14 +10,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/runmatrix/runmatrix/kernels/apk"
 	"github.com/runmatrix/runmatrix/kernels/distkeys"
+	"github.com/runmatrix/runmatrix/kernels/fetch"
 	"github.com/runmatrix/runmatrix/kernels/unpack"
 )
 
@@ -79,37 +79,16 @@ func (r *Resolver) alpineKeys() (map[string]*rsa.PublicKey, error) {
 	return keys, nil
 }
 
+// alpineGet reads u whole (at most max bytes); a mirror out of reach is
+// said so, naming --mirror alpine.
 func (r *Resolver) alpineGet(ctx context.Context, u string, max int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	c := r.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
+	b, err := fetch.Bytes(ctx, r.Client, u, max)
+	var ue *url.Error
+	if errors.As(err, &ue) {
 		return nil, r.unreachable(r.mirror("alpine"), "alpine", err)
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, errNotFound
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d MiB", u, max>>20)
-	}
-	return b, nil
+	return b, err
 }
-
-var errNotFound = errors.New("not found")
 
 // resolveAlpine finds the release's kernel package in its signed index,
 // verifies the package and extracts it once.
@@ -133,8 +112,9 @@ func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) 
 			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
 		}
 		b, err := r.alpineGet(ctx, repo+"APKINDEX.tar.gz", 64<<20)
+		var nf *fetch.NotFoundError
 		switch {
-		case errors.Is(err, errNotFound):
+		case errors.As(err, &nf):
 			idx = alpineIndex{Missing: true}
 		case err != nil:
 			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
@@ -180,9 +160,6 @@ func (r *Resolver) fetchAlpineKernel(ctx context.Context, ref Ref, repo string, 
 		m := manifest{Package: e.Name, Version: e.Version, Mirror: repo}
 		r.logf("downloading %s %s from %s", e.Name, e.Version, repo)
 		b, err := r.alpineGet(ctx, repo+e.Filename(), maxRPM)
-		if errors.Is(err, errNotFound) {
-			return m, nil, fmt.Errorf("%s%s: not found on the mirror", repo, e.Filename())
-		}
 		if err != nil {
 			return m, nil, err
 		}

@@ -19,6 +19,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/runmatrix/runmatrix/kernels/fetch"
 )
 
 // Repo is a yum/dnf repository: repodata/repomd.xml (and, where the
@@ -47,55 +49,20 @@ type Info struct {
 func (i Info) VR() string { return i.Version + "-" + i.Release }
 
 // NotFoundError is a repository or file the mirror does not have.
-type NotFoundError struct{ URL string }
-
-func (e *NotFoundError) Error() string { return e.URL + ": not found on the mirror" }
+type NotFoundError = fetch.NotFoundError
 
 // maxIndex bounds repomd.xml and primary.xml (compressed and not).
 const maxIndex = 512 << 20
 
-// open GETs name under the repository: a 404 is a *NotFoundError, any
-// other status but 200 an error; the caller closes the body.
+// open GETs name under the repository (see fetch.Open); the caller closes
+// the body.
 func (r *Repo) open(ctx context.Context, name string) (io.ReadCloser, error) {
-	u := r.URL + name
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	c := r.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		resp.Body.Close()
-		return nil, &NotFoundError{URL: u}
-	case resp.StatusCode != http.StatusOK:
-		resp.Body.Close()
-		return nil, fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	return resp.Body, nil
+	return fetch.Open(ctx, r.Client, r.URL+name)
 }
 
 // get reads a metadata file, bounded by maxIndex.
 func (r *Repo) get(ctx context.Context, name string) ([]byte, error) {
-	body, err := r.open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	b, err := io.ReadAll(io.LimitReader(body, maxIndex+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s%s: %w", r.URL, name, err)
-	}
-	if len(b) > maxIndex {
-		return nil, fmt.Errorf("%s%s: larger than %d MiB", r.URL, name, maxIndex>>20)
-	}
-	return b, nil
+	return fetch.Bytes(ctx, r.Client, r.URL+name, maxIndex)
 }
 
 func newHash(typ string) (hash.Hash, error) {
