@@ -352,15 +352,13 @@ func (env *Env) base(k *kernels.Kernel, bins guestbin.Binaries, extra ...initram
 			stacks = append([][]string{{m}}, stacks...)
 		}
 	}
-	memo, err := env.baseMemo(k, bins, stacks, extra)
-	if err != nil {
-		return "", nil, err
-	}
+	memo := env.baseMemo(k, bins, stacks, extra)
 	if p, mods, ok := memo.Lookup(); ok {
 		return p, mods, nil
 	}
 	var mods []initramfs.Module
 	if len(stacks) > 0 {
+		var err error
 		if mods, err = initramfs.NICModules(k.ModulesDir, stacks); err != nil {
 			return "", nil, err
 		}
@@ -386,21 +384,15 @@ func (env *Env) base(k *kernels.Kernel, bins guestbin.Binaries, extra ...initram
 // baseMemo names the inputs of a base initramfs: the binaries' digests,
 // the kernel's modules directory (named by its package's digest in the
 // cache), the module stacks asked for and the extra files.
-func (env *Env) baseMemo(k *kernels.Kernel, bins guestbin.Binaries, stacks [][]string, extra []initramfs.File) (initramfs.Memo, error) {
+func (env *Env) baseMemo(k *kernels.Kernel, bins guestbin.Binaries, stacks [][]string, extra []initramfs.File) initramfs.Memo {
 	h := sha256.New()
 	fmt.Fprintf(h, "runmatrix base initramfs 1\x00")
-	for _, p := range []string{bins.Init, bins.Agent} {
-		sum, err := kernels.FileSHA256(p)
-		if err != nil {
-			return initramfs.Memo{}, err
-		}
-		fmt.Fprintf(h, "%s\x00", sum)
-	}
+	fmt.Fprintf(h, "%s\x00%s\x00", bins.InitSHA256, bins.AgentSHA256)
 	fmt.Fprintf(h, "%s\x00%q\x00", k.ModulesDir, stacks)
 	for _, f := range extra {
 		fmt.Fprintf(h, "%s\x00%o\x00%x\x00", f.Path, f.Mode, sha256.Sum256(f.Data))
 	}
-	return initramfs.Memo{Cache: env.Cache, Key: hex.EncodeToString(h.Sum(nil))[:32]}, nil
+	return initramfs.Memo{Cache: env.Cache, Key: hex.EncodeToString(h.Sum(nil))[:32]}
 }
 
 // guestDirPrefix names guest working directories; the pid after it tells
@@ -468,9 +460,7 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries, d
 		}
 	}
 	g.ReadyAfter = time.Since(g.Machine.Started())
-	if g.AgentSHA256, err = kernels.FileSHA256(bins.Agent); err != nil {
-		return g.fail("agent", err)
-	}
+	g.AgentSHA256 = bins.AgentSHA256
 	return nil
 }
 

@@ -18,7 +18,7 @@ import (
 var prebuilt embed.FS
 
 func (b *Builder) fromEmbedded(goarch string) (Binaries, bool, error) {
-	var out [2]string
+	var out, sums [2]string
 	for i, name := range []string{"guest-init", "guest-agent"} {
 		data, err := prebuilt.ReadFile("prebuilt/linux_" + goarch + "/" + name)
 		if err != nil {
@@ -36,7 +36,7 @@ func (b *Builder) fromEmbedded(goarch string) (Binaries, bool, error) {
 				return Binaries{}, true, err
 			}
 		}
-		out[i] = filepath.Clean(p)
+		out[i], sums[i] = filepath.Clean(p), hex.EncodeToString(sum[:])
 	}
-	return Binaries{Init: out[0], Agent: out[1]}, true, nil
+	return Binaries{Init: out[0], Agent: out[1], InitSHA256: sums[0], AgentSHA256: sums[1]}, true, nil
 }

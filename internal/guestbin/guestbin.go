@@ -22,10 +22,13 @@ import (
 // Toolchain is the newest Go release that still runs on Linux 2.6.32.
 const Toolchain = "go1.23.12"
 
-// Binaries are the paths of one architecture's guest programs.
+// Binaries are the paths of one architecture's guest programs, with the
+// sha256 of each (hex).
 type Binaries struct {
-	Init  string
-	Agent string
+	Init        string
+	Agent       string
+	InitSHA256  string
+	AgentSHA256 string
 }
 
 // Builder produces guest binaries.
@@ -49,11 +52,21 @@ func (b *Builder) Get(ctx context.Context, arch string) (Binaries, error) {
 		return Binaries{}, err
 	}
 	bins, err := b.builtin(ctx, goarch)
-	if err != nil || b.Agent == nil {
-		return bins, err
-	}
-	if bins.Agent, err = b.Agent(ctx, goarch); err != nil {
+	if err != nil {
 		return Binaries{}, err
+	}
+	if b.Agent != nil {
+		if bins.Agent, err = b.Agent(ctx, goarch); err != nil {
+			return Binaries{}, err
+		}
+		bins.AgentSHA256 = ""
+	}
+	for _, f := range []struct{ path, sum *string }{{&bins.Init, &bins.InitSHA256}, {&bins.Agent, &bins.AgentSHA256}} {
+		if *f.sum == "" {
+			if *f.sum, err = kernels.FileSHA256(*f.path); err != nil {
+				return Binaries{}, err
+			}
+		}
 	}
 	return bins, nil
 }
