@@ -23,6 +23,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/ulikunitz/xz"
+
+	"github.com/runmatrix/runmatrix/kernels/fetch"
 )
 
 // Archive is one archive root: the folder that holds dists/ and pool/.
@@ -80,10 +82,8 @@ type Package struct {
 	Suite string `json:"suite"`
 }
 
-// NotFoundError is a file the archive does not have (HTTP 404).
-type NotFoundError struct{ URL string }
-
-func (e *NotFoundError) Error() string { return e.URL + ": not found on the mirror" }
+// NotFoundError is a file the archive does not have (HTTP 404 or 410).
+type NotFoundError = fetch.NotFoundError
 
 // IntegrityError is a file that does not match what its signed parent says.
 type IntegrityError struct {

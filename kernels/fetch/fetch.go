@@ -10,7 +10,7 @@ import (
 	"net/http"
 )
 
-// NotFoundError is a file the mirror does not have (HTTP 404).
+// NotFoundError is a file the mirror does not have (Open: HTTP 404).
 type NotFoundError struct{ URL string }
 
 func (e *NotFoundError) Error() string { return e.URL + ": not found on the mirror" }
