@@ -34,9 +34,7 @@ func (r *Resolver) unpacked(ref Ref, dir, lock, what string, extract func(tmp st
 			r.logf("cached %s is damaged (%v); fetching it again", filepath.Join(dir, m.Image), firstLine(err.Error()))
 		} else if m.ImageSHA256 == "" { // extracted before digests were kept
 			m.ImageSHA256 = k.Origin.SHA256
-			if b, merr := json.MarshalIndent(m, "", "  "); merr == nil {
-				WriteFileAtomic(filepath.Join(dir, "manifest.json"), b, 0o644)
-			}
+			_ = writeJSONAtomic(filepath.Join(dir, "manifest.json"), m) // best effort: it is checked again next time
 		}
 	}
 	if err != nil {
@@ -117,7 +115,7 @@ var bootFiles = []string{"boot/vmlinuz", "boot/vmlinux", "boot/bzImage", "boot/I
 // kernelFile says whether a file of a package or image is one runmatrix
 // needs: the boot image, its config, and the modules tree.
 func kernelFile(name string) bool {
-	if strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/") {
+	if inModulesTree(name) {
 		return true
 	}
 	for _, b := range bootFiles {
@@ -126,6 +124,12 @@ func kernelFile(name string) bool {
 		}
 	}
 	return false
+}
+
+// inModulesTree says whether an extracted name is under lib/modules/ (or
+// usr/lib/modules/, where merged-/usr distributions put it).
+func inModulesTree(name string) bool {
+	return strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
 }
 
 // layout is where in an extracted package or image the kernel's files are.
@@ -139,7 +143,7 @@ func layoutOf(names []string) layout {
 	var l layout
 	rank := 0 // a better-named image wins over one found earlier
 	for _, name := range names {
-		inModules := strings.HasPrefix(name, "lib/modules/") || strings.HasPrefix(name, "usr/lib/modules/")
+		inModules := inModulesTree(name)
 		base := path.Base(name)
 		r := 0
 		switch {
