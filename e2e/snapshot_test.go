@@ -90,10 +90,20 @@ func TestSnapshots(t *testing.T) {
 		guestTime, err := strconv.ParseInt(fields["time"], 10, 64)
 		require.NoError(t, err)
 		require.InDelta(t, time.Now().Unix(), guestTime, 60, "the guest's clock is the host's, not the saved guest's")
+		tick, err := strconv.ParseInt(fields["res"], 10, 64)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, tick, int64(time.Millisecond), "a TCG guest's timers run on the tick (highres=off): resolution %dns", tick)
 		seen = append(seen, fields)
 	}
 	require.NotEqual(t, seen[1]["urandom"], seen[2]["urandom"], "reseeded: different random numbers")
 	require.NotEqual(t, seen[1]["isn"], seen[2]["isn"], "different TCP initial sequence numbers")
+	// --append comes after the TCG timer words: the user's word wins.
+	out := filepath.Join(dir, "fresh-highres")
+	_, stderr, code = runmatrix(t, 2*time.Minute, "run", "--kernel", "debian:6.12", "--accel", "tcg", "--append", "highres=on", "--out", out, "--format", "none", "--", prog)
+	require.Equal(t, 0, code, stderr)
+	_, res = summaries(t, filepath.Join(out, "results.json"))
+	require.Len(t, res.Cells, 1)
+	require.Contains(t, res.Cells[0].Outcome.Summary, " res=1", "--append highres=on gives back high-resolution timers")
 
 	// A damaged saved guest: cut in half. The guest boots cold, one line
 	// says so, the result is good, and the saved guest is written anew.

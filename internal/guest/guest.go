@@ -116,13 +116,25 @@ func NewEnv(cache kernels.Cache, opts Options) (*Env, error) {
 	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts, qemuVersion: &qemuVersions{}}, nil
 }
 
-// CommandLine is the kernel command line guests of arch boot with.
-func (env *Env) CommandLine(arch string) string {
+// TCGTimers are the words a guest under TCG boots with: every reprogramming
+// of an emulated timer wakes QEMU's main loop, and a high-resolution or
+// tickless kernel reprograms it on every hrtimer and every idle period.
+// Measured on debian:6.12 (TCG, 2 host cores): --repeat 5 of the default
+// matrix took 12.2 s with the kernel's defaults and 9.5 s with these.
+// Timers then fire on the periodic tick (1/CONFIG_HZ); --append
+// "highres=on nohz=on" restores the defaults (the last word wins).
+const TCGTimers = "highres=off nohz=off"
+
+// CommandLine is the kernel command line guests of arch boot with under accel.
+func (env *Env) CommandLine(arch, accel string) string {
 	console := "ttyS0,115200"
 	if a, err := vm.ArchOf(arch); err == nil && a.Console != "ttyS0" {
 		console = a.Console
 	}
 	line := "console=" + console + " panic=-1 rdinit=/init"
+	if accel == vm.AccelTCG {
+		line += " " + TCGTimers
+	}
 	if env.Opts.Append != "" {
 		line += " " + env.Opts.Append
 	}
@@ -185,7 +197,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
 	cfg := vm.Config{
-		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: k.Path, Initrd: base, Append: env.CommandLine(k.Image.Arch), Accel: accel,
+		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: k.Path, Initrd: base, Append: env.CommandLine(k.Image.Arch, accel), Accel: accel,
 		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs),
 	}
 	snap := env.snapshotFor(ctx, cfg, k)
@@ -312,7 +324,7 @@ func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (t
 	defer os.RemoveAll(dir)
 	m, err := vm.Start(ctx, vm.Config{
 		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: k.Path, Initrd: base, Accel: accel, MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, Dir: dir,
-		Append: env.CommandLine(k.Image.Arch) + " " + bootproto.BareArg, // as long as Pool.Prepare checks
+		Append: env.CommandLine(k.Image.Arch, accel) + " " + bootproto.BareArg, // as long as Pool.Prepare checks
 	})
 	if err != nil {
 		return 0, err

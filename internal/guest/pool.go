@@ -121,8 +121,9 @@ func (p *Pool) Prepare(ctx context.Context, ref string) (results.Kernel, error) 
 			}
 		}
 	}
-	// The bare-boot line is longer by one word; allow for it.
-	if n, max := len(p.env.CommandLine(k.Image.Arch))+len(" "+bootproto.BareArg), k.Image.CmdlineSize; max > 0 && n > max {
+	// The bare-boot line is longer by one word, and TCG's by its timer
+	// words; allow for both.
+	if n, max := len(p.env.CommandLine(k.Image.Arch, vm.AccelTCG))+len(" "+bootproto.BareArg), k.Image.CmdlineSize; max > 0 && n > max {
 		return results.Kernel{Ref: ref}, &kernels.InputError{Err: fmt.Errorf("kernel %s: the command line would be %d bytes, and this image takes at most %d: shorten --append", ref, n, max)}
 	}
 	return results.Kernel{Ref: ref, Arch: k.Image.Arch, ImageRelease: k.Image.Release, ImageVersion: k.Image.Version, Origin: k.Origin}, nil

@@ -92,7 +92,7 @@ func (env *Env) WritePortable(ctx context.Context, k *kernels.Kernel, dir, stem 
 	}
 	accel := vm.AccelTCG // a pasted line must not depend on the host's KVM
 	p.Command = vm.PortableArgs(vm.Config{
-		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: p.Kernel, Initrd: p.Initrd, Append: env.CommandLine(k.Image.Arch), Accel: accel,
+		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: p.Kernel, Initrd: p.Initrd, Append: env.CommandLine(k.Image.Arch, accel), Accel: accel,
 		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs),
 	}, PortableSSHPort)
 	p.SSH = []string{"ssh", "-i", p.Key, "-p", fmt.Sprint(PortableSSHPort), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "root@127.0.0.1", AgentPath}
