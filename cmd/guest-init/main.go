@@ -174,6 +174,15 @@ func run() error {
 			return fmt.Errorf("listen: %w", err)
 		}
 	}
+	// What a restored guest does after its run line is what it does for
+	// the first time since QEMU started, and TCG translates all of that
+	// code anew: so the ready line is formatted and the entropy device
+	// opened before the snapshot point.
+	ready := r.Line() + "\n"
+	urandom, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
+	if err != nil {
+		logf("entropy seed: %v", err)
+	}
 	// Everything so far is the same for every guest of this kernel: the
 	// host may save the guest while it waits here, and start later guests
 	// from that point. What is particular to one guest comes after.
@@ -185,12 +194,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	applyRun(rl)
+	applyRun(rl, urandom)
 	srv, err := newServer(rl)
 	if err != nil {
 		return err
 	}
-	fmt.Println(r.Line())
+	os.Stdout.WriteString(ready)
 	if r.Transport == bootproto.TransportSerial {
 		for {
 			srv.ServeConn(serialConn{serial, port})
@@ -231,33 +240,28 @@ func readRun(port *bufio.Reader) (bootproto.Run, error) {
 // entropy pool and the pool reseeded (RNDRESEEDCRNG, Linux 4.17 on), so
 // two guests started from one snapshot draw different random numbers
 // (keys, ports, TCP initial sequence numbers), and the host's clock.
-func applyRun(r bootproto.Run) {
+func applyRun(r bootproto.Run, urandom *os.File) {
 	if r.UnixNano > 0 {
 		tv := unix.NsecToTimeval(r.UnixNano)
 		if err := unix.Settimeofday(&tv); err != nil {
 			logf("set the clock: %v", err)
 		}
 	}
-	if len(r.Seed) == 0 {
+	if len(r.Seed) == 0 || urandom == nil {
 		return
 	}
-	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
-	if err != nil {
-		logf("entropy seed: %v", err)
-		return
-	}
-	defer f.Close()
+	defer urandom.Close()
 	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
 	info := make([]byte, 8+len(r.Seed))
 	binary.NativeEndian.PutUint32(info[0:], uint32(len(r.Seed)*8))
 	binary.NativeEndian.PutUint32(info[4:], uint32(len(r.Seed)))
 	copy(info[8:], r.Seed)
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.RNDADDENTROPY, uintptr(unsafe.Pointer(&info[0]))); errno != 0 {
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, urandom.Fd(), unix.RNDADDENTROPY, uintptr(unsafe.Pointer(&info[0]))); errno != 0 {
 		logf("entropy seed: RNDADDENTROPY: %v", errno)
 	}
 	// Older kernels have no RNDRESEEDCRNG (EINVAL): their pool mixes the
 	// seed in as it is used.
-	unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.RNDRESEEDCRNG, 0)
+	unix.Syscall(unix.SYS_IOCTL, urandom.Fd(), unix.RNDRESEEDCRNG, 0)
 }
 
 func newServer(r bootproto.Run) (*sshserver.Server, error) {

@@ -3,10 +3,11 @@
 package bootproto
 
 import (
-	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -45,32 +46,62 @@ type Run struct {
 	// HostKey is the seed of the guest's ed25519 SSH host key;
 	// AuthorizedKey the client's ed25519 public key. Raw 32 bytes each:
 	// the line crosses a serial port, where every byte costs.
-	HostKey       []byte `json:"host_key"`
-	AuthorizedKey []byte `json:"authorized_key"`
+	HostKey       []byte
+	AuthorizedKey []byte
 	// Seed is credited to the kernel's entropy pool, which is then reseeded.
-	Seed []byte `json:"seed"`
+	Seed []byte
 	// UnixNano is the host's clock when the line was written.
-	UnixNano int64 `json:"unix_nano"`
+	UnixNano int64
 }
 
-// Line formats r as its run line, newline included.
+// keySize is the size of an ed25519 seed and of its public key.
+const keySize = 32
+
+// b64 encodes the run line's bytes: unpadded, URL-safe, no spaces.
+var b64 = base64.RawURLEncoding
+
+// Line formats r as its run line, newline included: RunPrefix and
+// space-separated fields h= (host key seed), a= (authorized key), s=
+// (seed) and t= (clock). It is not JSON on purpose: a restored guest
+// parses it first, and every code path it runs for the first time after
+// the restore is translated anew under TCG (JSON cost 17-35 ms there).
 func (r Run) Line() []byte {
-	b, _ := json.Marshal(r)
-	return append(append([]byte(RunPrefix), b...), '\n')
+	line := RunPrefix + "h=" + b64.EncodeToString(r.HostKey) + " a=" + b64.EncodeToString(r.AuthorizedKey)
+	if len(r.Seed) > 0 {
+		line += " s=" + b64.EncodeToString(r.Seed)
+	}
+	if r.UnixNano != 0 {
+		line += " t=" + strconv.FormatInt(r.UnixNano, 10)
+	}
+	return []byte(line + "\n")
 }
 
-// ParseRun parses a run line.
+// ParseRun parses a run line; fields it does not know are skipped.
 func ParseRun(line string) (Run, error) {
 	var r Run
 	rest, ok := strings.CutPrefix(strings.TrimSpace(line), RunPrefix)
 	if !ok {
 		return r, fmt.Errorf("not a run line: %.40q", line)
 	}
-	if err := json.Unmarshal([]byte(rest), &r); err != nil {
-		return r, fmt.Errorf("run line: %w", err)
+	for _, f := range strings.Fields(rest) {
+		k, v, _ := strings.Cut(f, "=")
+		var err error
+		switch k {
+		case "h":
+			r.HostKey, err = b64.DecodeString(v)
+		case "a":
+			r.AuthorizedKey, err = b64.DecodeString(v)
+		case "s":
+			r.Seed, err = b64.DecodeString(v)
+		case "t":
+			r.UnixNano, err = strconv.ParseInt(v, 10, 64)
+		}
+		if err != nil {
+			return Run{}, fmt.Errorf("run line: field %s: %w", k, err)
+		}
 	}
-	if len(r.HostKey) != ed25519.SeedSize || len(r.AuthorizedKey) != ed25519.PublicKeySize {
-		return r, fmt.Errorf("run line without its two ed25519 keys")
+	if len(r.HostKey) != keySize || len(r.AuthorizedKey) != keySize {
+		return Run{}, fmt.Errorf("run line without its two ed25519 keys")
 	}
 	return r, nil
 }

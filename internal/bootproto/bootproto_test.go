@@ -49,7 +49,15 @@ func TestRunLine(t *testing.T) {
 	got, err := ParseRun(string(line))
 	require.NoError(t, err)
 	require.Equal(t, r, got)
-	for _, bad := range []string{"", "RUNMATRIX-RUN {", "RUNMATRIX-RUN {}", "hello"} {
+	noSeed := Run{HostKey: r.HostKey, AuthorizedKey: r.AuthorizedKey}
+	got, err = ParseRun(string(noSeed.Line()))
+	require.NoError(t, err)
+	require.Equal(t, noSeed, got)
+	got, err = ParseRun("RUNMATRIX-RUN x=later " + strings.TrimPrefix(string(line), RunPrefix))
+	require.NoError(t, err, "a field it does not know is skipped")
+	require.Equal(t, r, got)
+	for _, bad := range []string{"", "RUNMATRIX-RUN {", "RUNMATRIX-RUN {}", "hello", "RUNMATRIX-RUN h=AQ a=Ag",
+		"RUNMATRIX-RUN h=!! a=" + b64.EncodeToString(r.AuthorizedKey), strings.Replace(string(line), "t=42", "t=x", 1)} {
 		_, err := ParseRun(bad)
 		require.Error(t, err, bad)
 	}
