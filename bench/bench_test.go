@@ -60,10 +60,7 @@ func poolWith(b *testing.B, change func(*guest.Options)) *guest.Pool {
 	cache := kernels.Cache{Dir: dir}
 	opts := guest.DefaultOptions()
 	change(&opts)
-	env, err := guest.NewEnv(cache, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
+	env := guest.NewEnv(cache, opts)
 	p := guest.NewPool(env, &kernels.Resolver{Cache: cache, Debian: kernels.DebianFromEnv()}, "tcg", 1, func(string) {})
 	b.Cleanup(p.Close)
 	return p

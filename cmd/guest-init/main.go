@@ -269,11 +269,13 @@ func newServer(r bootproto.Run) (*sshserver.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host key: %w", err)
 	}
-	pub, err := ssh.NewPublicKey(ed25519.PublicKey(r.AuthorizedKey))
-	if err != nil {
-		return nil, fmt.Errorf("authorized key: %w", err)
+	admit := sshserver.Admit{Secret: r.Secret}
+	if r.AuthorizedKey != nil {
+		if admit.Key, err = ssh.NewPublicKey(ed25519.PublicKey(r.AuthorizedKey)); err != nil {
+			return nil, fmt.Errorf("authorized key: %w", err)
+		}
 	}
-	return sshserver.New(signer, pub, logf, poweroff), nil
+	return sshserver.New(signer, admit, logf, poweroff), nil
 }
 
 // loadModules loads, in order, the modules the runner listed.

@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -189,10 +188,7 @@ func (f *guestFlags) pool(log func(string)) (*guest.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := guest.NewEnv(cache, f.opts)
-	if err != nil {
-		return nil, fmt.Errorf("guest environment: %w", err)
-	}
+	env := guest.NewEnv(cache, f.opts)
 	env.Bins.Log = log
 	env.Log = log
 	return guest.NewPool(env, f.resolver(cache, log), f.accel, f.jobs, log), nil

@@ -48,25 +48,38 @@ type Run struct {
 	// the line crosses a serial port, where every byte costs.
 	HostKey       []byte
 	AuthorizedKey []byte
+	// Secret, when set, is a password the guest's SSH server admits (see
+	// sshserver.Admit): a run's guests get one instead of AuthorizedKey.
+	Secret []byte
 	// Seed is credited to the kernel's entropy pool, which is then reseeded.
 	Seed []byte
 	// UnixNano is the host's clock when the line was written.
 	UnixNano int64
 }
 
-// keySize is the size of an ed25519 seed and of its public key.
-const keySize = 32
+// keySize is the size of an ed25519 seed and of its public key; minSecret
+// the shortest secret a guest admits.
+const (
+	keySize   = 32
+	minSecret = 16
+)
 
 // b64 encodes the run line's bytes: unpadded, URL-safe, no spaces.
 var b64 = base64.RawURLEncoding
 
 // Line formats r as its run line, newline included: RunPrefix and
-// space-separated fields h= (host key seed), a= (authorized key), s=
-// (seed) and t= (clock). It is not JSON on purpose: a restored guest
+// space-separated fields h= (host key seed), a= (authorized key), p=
+// (secret), s= (seed) and t= (clock). It is not JSON on purpose: a restored guest
 // parses it first, and every code path it runs for the first time after
 // the restore is translated anew under TCG (JSON cost 17-35 ms there).
 func (r Run) Line() []byte {
-	line := RunPrefix + "h=" + b64.EncodeToString(r.HostKey) + " a=" + b64.EncodeToString(r.AuthorizedKey)
+	line := RunPrefix + "h=" + b64.EncodeToString(r.HostKey)
+	if len(r.AuthorizedKey) > 0 {
+		line += " a=" + b64.EncodeToString(r.AuthorizedKey)
+	}
+	if len(r.Secret) > 0 {
+		line += " p=" + b64.EncodeToString(r.Secret)
+	}
 	if len(r.Seed) > 0 {
 		line += " s=" + b64.EncodeToString(r.Seed)
 	}
@@ -91,6 +104,8 @@ func ParseRun(line string) (Run, error) {
 			r.HostKey, err = b64.DecodeString(v)
 		case "a":
 			r.AuthorizedKey, err = b64.DecodeString(v)
+		case "p":
+			r.Secret, err = b64.DecodeString(v)
 		case "s":
 			r.Seed, err = b64.DecodeString(v)
 		case "t":
@@ -100,8 +115,13 @@ func ParseRun(line string) (Run, error) {
 			return Run{}, fmt.Errorf("run line: field %s: %w", k, err)
 		}
 	}
-	if len(r.HostKey) != keySize || len(r.AuthorizedKey) != keySize {
-		return Run{}, fmt.Errorf("run line without its two ed25519 keys")
+	switch {
+	case len(r.HostKey) != keySize:
+		return Run{}, fmt.Errorf("run line without its ed25519 host key")
+	case r.AuthorizedKey == nil && len(r.Secret) < minSecret:
+		return Run{}, fmt.Errorf("run line admits no one: no authorized key, no secret of %d bytes or more", minSecret)
+	case r.AuthorizedKey != nil && len(r.AuthorizedKey) != keySize:
+		return Run{}, fmt.Errorf("run line: the authorized key is not an ed25519 key")
 	}
 	return r, nil
 }

@@ -25,8 +25,7 @@ func TestCommandLine(t *testing.T) {
 		t.Run(tc.arch+"/"+tc.accel+"/"+tc.append, func(t *testing.T) {
 			opts := DefaultOptions()
 			opts.Append = tc.append
-			env, err := NewEnv(kernels.Cache{Dir: t.TempDir()}, opts)
-			require.NoError(t, err)
+			env := NewEnv(kernels.Cache{Dir: t.TempDir()}, opts)
 			require.Equal(t, tc.want, env.CommandLine(tc.arch, tc.accel))
 		})
 	}

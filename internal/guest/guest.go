@@ -84,7 +84,6 @@ func DefaultOptions() Options {
 type Env struct {
 	Cache kernels.Cache
 	Bins  *guestbin.Builder
-	Keys  *remote.Keys
 	Opts  Options
 	// Files, when set, returns extra files for the initramfs of a guest of
 	// this GOARCH (go test binaries and their package directories).
@@ -106,14 +105,11 @@ func (env *Env) logf(format string, args ...any) {
 	}
 }
 
-// NewEnv returns an Env with fresh per-run keys.
-func NewEnv(cache kernels.Cache, opts Options) (*Env, error) {
+// NewEnv returns an Env for guests cached in cache, after removing what
+// crashed runs left in opts.WorkDir. Each guest gets its own keys (newRun).
+func NewEnv(cache kernels.Cache, opts Options) *Env {
 	CleanStale(opts.WorkDir)
-	keys, err := remote.NewKeys()
-	if err != nil {
-		return nil, fmt.Errorf("ssh keys: %w", err)
-	}
-	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Keys: keys, Opts: opts, qemuVersion: &qemuVersions{}}, nil
+	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Opts: opts, qemuVersion: &qemuVersions{}}
 }
 
 // TCGTimers are the words a guest under TCG boots with: every reprogramming
@@ -167,6 +163,7 @@ type Guest struct {
 	dir     string
 	opts    Options
 	hostKey ssh.PublicKey // this guest's own, from its run line
+	secret  []byte        // the password its SSH server admits, from its run line
 	// known is the agent's probe of the saved guest this one started
 	// from: the same kernel in the same state, so it is not asked again.
 	known *agentproto.Probe
@@ -227,12 +224,12 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 		cfg.Incoming = snap.path
 		snap.touch()
 	}
-	run, hostKey, err := newRun(env.Keys)
+	run, hostKey, err := newRun()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, &Error{Stage: "prepare", Err: err}
 	}
-	g := &Guest{Booted: k, Accel: accel, dir: dir, opts: env.Opts, hostKey: hostKey, Restored: restore}
+	g := &Guest{Booted: k, Accel: accel, dir: dir, opts: env.Opts, hostKey: hostKey, secret: run.Secret, Restored: restore}
 	if restore {
 		meta := snap.meta()
 		g.known, g.ColdReady = meta.Probe, time.Duration(meta.ReadySeconds*float64(time.Second))
@@ -292,18 +289,21 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 // past its boot, so a guest slower than this did not resume.
 const restoreTimeout = 30 * time.Second
 
-// newRun makes a guest's run line: its own host key, the run's client
-// key, a seed and the clock.
-func newRun(keys *remote.Keys) (bootproto.Run, ssh.PublicKey, error) {
+// newRun makes a guest's run line: its own host key, the secret its SSH
+// server admits (see sshserver.Admit), a seed and the clock.
+func newRun() (bootproto.Run, ssh.PublicKey, error) {
 	host, hostSeed, err := remote.NewHostKey()
 	if err != nil {
 		return bootproto.Run{}, nil, err
 	}
-	seed := make([]byte, 32)
+	secret, seed := make([]byte, 32), make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return bootproto.Run{}, nil, err
+	}
 	if _, err := rand.Read(seed); err != nil {
 		return bootproto.Run{}, nil, err
 	}
-	return bootproto.Run{HostKey: hostSeed, AuthorizedKey: keys.ClientPub, Seed: seed, UnixNano: time.Now().UnixNano()}, host.PublicKey(), nil
+	return bootproto.Run{HostKey: hostSeed, Secret: secret, Seed: seed, UnixNano: time.Now().UnixNano()}, host.PublicKey(), nil
 }
 
 // BareBoot boots k with an init that powers off at once and returns the
@@ -455,7 +455,7 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries, d
 	if err != nil {
 		return g.fail("ssh", err)
 	}
-	c, err := remote.Dial(sctx, conn, g.hostKey, env.Keys.Client)
+	c, err := remote.Dial(sctx, conn, g.hostKey, ssh.Password(string(g.secret)))
 	if err != nil {
 		return g.fail("ssh", err)
 	}

@@ -20,8 +20,7 @@ func hangingKVM(ctx context.Context, _ *Env, _ *kernels.Kernel) error {
 }
 
 func proofPool(t *testing.T) (*Pool, *kernels.Kernel) {
-	env, err := NewEnv(kernels.Cache{Dir: t.TempDir()}, DefaultOptions())
-	require.NoError(t, err)
+	env := NewEnv(kernels.Cache{Dir: t.TempDir()}, DefaultOptions())
 	p := NewPool(env, nil, "auto", 1, func(string) {})
 	p.prover = hangingKVM
 	ref, err := kernels.ParseRef("debian:6.1")

@@ -1,5 +1,6 @@
 // Package remote is the runner's SSH client to a guest: pinned host key,
-// per-run client key, command execution and compressed uploads.
+// the guest's secret (or a client key), command execution and compressed
+// uploads.
 package remote
 
 import (
@@ -71,8 +72,10 @@ type Client struct {
 	c *ssh.Client
 }
 
-// Dial runs the SSH handshake over conn, accepting only hostKey.
-func Dial(ctx context.Context, conn net.Conn, hostKey ssh.PublicKey, client ssh.Signer) (*Client, error) {
+// Dial runs the SSH handshake over conn, accepting only hostKey, and
+// authenticates with auth (ssh.Password with a guest's secret, or
+// ssh.PublicKeys).
+func Dial(ctx context.Context, conn net.Conn, hostKey ssh.PublicKey, auth ssh.AuthMethod) (*Client, error) {
 	cfg := &ssh.ClientConfig{
 		// Guests are emulated (TCG) and old: plain X25519 and ChaCha20 cost
 		// them far less CPU than the hybrid post-quantum exchange and the
@@ -82,7 +85,7 @@ func Dial(ctx context.Context, conn net.Conn, hostKey ssh.PublicKey, client ssh.
 			Ciphers:      []string{"chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com"},
 		},
 		User:            "root",
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(client)},
+		Auth:            []ssh.AuthMethod{auth},
 		HostKeyCallback: ssh.FixedHostKey(hostKey),
 	}
 	type result struct {

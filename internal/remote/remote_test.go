@@ -8,9 +8,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/runmatrix/runmatrix/internal/sshserver"
 )
+
+// testSecret is the password the test server admits besides the client key.
+const testSecret = "a guest's own secret, 32 bytes!!"
 
 // serve runs the guest's SSH server with keys' host key on a loopback listener.
 func serve(t *testing.T, keys *Keys) string {
@@ -29,7 +33,7 @@ func serve(t *testing.T, keys *Keys) string {
 			t.Logf(format, args...)
 		}
 	}
-	srv := sshserver.New(keys.Host, keys.Client.PublicKey(), logf, func() {})
+	srv := sshserver.New(keys.Host, sshserver.Admit{Key: keys.Client.PublicKey(), Secret: []byte(testSecret)}, logf, func() {})
 	go srv.Serve(l)
 	return l.Addr().String()
 }
@@ -54,7 +58,7 @@ func TestHostKeyPinned(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, err := net.Dial("tcp", addr)
 			require.NoError(t, err)
-			c, err := Dial(ctx, conn, tc.hostKey.Host.PublicKey(), guestKeys.Client)
+			c, err := Dial(ctx, conn, tc.hostKey.Host.PublicKey(), ssh.PublicKeys(guestKeys.Client))
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)
 				return
@@ -68,15 +72,38 @@ func TestHostKeyPinned(t *testing.T) {
 	}
 }
 
-func TestUnauthorisedClientRefused(t *testing.T) {
+// TestAdmission: the guest admits its client key and its secret, and
+// nothing else.
+func TestAdmission(t *testing.T) {
 	guestKeys, err := NewKeys()
 	require.NoError(t, err)
 	other, err := NewKeys()
 	require.NoError(t, err)
-	conn, err := net.Dial("tcp", serve(t, guestKeys))
-	require.NoError(t, err)
-	_, err = Dial(context.Background(), conn, guestKeys.Host.PublicKey(), other.Client)
-	require.ErrorContains(t, err, "unable to authenticate")
+	addr := serve(t, guestKeys)
+	for _, tc := range []struct {
+		name string
+		auth ssh.AuthMethod
+		ok   bool
+	}{
+		{"its client key", ssh.PublicKeys(guestKeys.Client), true},
+		{"another key", ssh.PublicKeys(other.Client), false},
+		{"its secret", ssh.Password(testSecret), true},
+		{"another secret", ssh.Password("a guest's own secret, 32 bytes!?"), false},
+		{"a prefix of its secret", ssh.Password(testSecret[:16]), false},
+		{"an empty password", ssh.Password(""), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			c, err := Dial(context.Background(), conn, guestKeys.Host.PublicKey(), tc.auth)
+			if !tc.ok {
+				require.ErrorContains(t, err, "unable to authenticate")
+				return
+			}
+			require.NoError(t, err)
+			c.Close()
+		})
+	}
 }
 
 func dialTestServer(t *testing.T) *Client {
@@ -85,7 +112,7 @@ func dialTestServer(t *testing.T) *Client {
 	require.NoError(t, err)
 	conn, err := net.Dial("tcp", serve(t, keys))
 	require.NoError(t, err)
-	c, err := Dial(context.Background(), conn, keys.Host.PublicKey(), keys.Client)
+	c, err := Dial(context.Background(), conn, keys.Host.PublicKey(), ssh.Password(testSecret))
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -135,7 +162,7 @@ func TestNoisyLine(t *testing.T) {
 	for _, slow := range []bool{false, true} {
 		conn, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
-		c, err := Dial(ctx, &noisyConn{Conn: conn, junk: append([]byte(nil), noise...), slow: slow}, keys.Host.PublicKey(), keys.Client)
+		c, err := Dial(ctx, &noisyConn{Conn: conn, junk: append([]byte(nil), noise...), slow: slow}, keys.Host.PublicKey(), ssh.PublicKeys(keys.Client))
 		require.NoError(t, err, "slow=%v", slow)
 		out, err := c.Run(ctx, "echo through the noise", nil)
 		require.NoError(t, err)
@@ -146,7 +173,7 @@ func TestNoisyLine(t *testing.T) {
 	// Garbage after the banner fails the handshake.
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
-	_, err = Dial(ctx, &garbledConn{Conn: conn}, keys.Host.PublicKey(), keys.Client)
+	_, err = Dial(ctx, &garbledConn{Conn: conn}, keys.Host.PublicKey(), ssh.PublicKeys(keys.Client))
 	require.Error(t, err)
 }
 

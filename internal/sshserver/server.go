@@ -1,9 +1,11 @@
 // Package sshserver is the guest's minimal SSH server: exec requests and a
-// compressed-upload built-in, for one authorised key; no shell, no passwords.
+// compressed-upload built-in, for one authorised key or one per-guest
+// secret; no shell.
 package sshserver
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -54,18 +56,43 @@ type Server struct {
 	poweroff func()
 }
 
-// New returns a server with the given host key that admits only the authorised key.
-func New(hostKey ssh.Signer, authorized ssh.PublicKey, logf func(string, ...any), poweroff func()) *Server {
-	want := authorized.Marshal()
+// Admit is whom a server lets in: the holder of Key, and a client that
+// presents Secret as its password (either may be unset; neither admits
+// nobody).
+//
+// A run's guests admit a Secret: password authentication is one round
+// trip and a comparison, where a key costs the guest a second round trip
+// and a signature check, right after its restore, when all of that code
+// is new to TCG. The secret is fresh for each guest and only sent once
+// the client has checked the guest's host key, so no one else learns it.
+type Admit struct {
+	Key    ssh.PublicKey
+	Secret []byte
+}
+
+// New returns a server with the given host key that admits only whom admit names.
+func New(hostKey ssh.Signer, admit Admit, logf func(string, ...any), poweroff func()) *Server {
 	cfg := &ssh.ServerConfig{
 		Config:        ssh.Config{Rand: urandom{}},
 		ServerVersion: Version,
-		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	}
+	if admit.Key != nil {
+		want := admit.Key.Marshal()
+		cfg.PublicKeyCallback = func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			if bytes.Equal(key.Marshal(), want) {
 				return nil, nil
 			}
 			return nil, errors.New("key not authorised")
-		},
+		}
+	}
+	if len(admit.Secret) > 0 {
+		want := admit.Secret
+		cfg.PasswordCallback = func(_ ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
+			if subtle.ConstantTimeCompare(password, want) == 1 {
+				return nil, nil
+			}
+			return nil, errors.New("wrong secret")
+		}
 	}
 	cfg.AddHostKey(hostKey)
 	return &Server{config: cfg, logf: logf, poweroff: poweroff}

@@ -25,7 +25,7 @@ func TestRandomnessNeverBlocks(t *testing.T) {
 	require.NoError(t, err)
 	authorized, err := ssh.NewPublicKey(clientPub)
 	require.NoError(t, err)
-	srv := New(host, authorized, t.Logf, func() {})
+	srv := New(host, Admit{Key: authorized}, t.Logf, func() {})
 	require.IsType(t, urandom{}, srv.config.Rand, "the server's randomness is /dev/urandom")
 	require.NotEqual(t, rand.Reader, srv.config.Rand)
 
@@ -55,4 +55,28 @@ func TestRandomnessNeverBlocks(t *testing.T) {
 	n, err := urandom{}.Read(buf)
 	require.NoError(t, err)
 	require.Equal(t, 64, n)
+}
+
+// TestAdmitNobody: a server given neither a key nor a secret lets no one in.
+func TestAdmitNobody(t *testing.T) {
+	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	host, err := ssh.NewSignerFromKey(hostPriv)
+	require.NoError(t, err)
+	_, clientPriv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	client, err := ssh.NewSignerFromKey(clientPriv)
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	go New(host, Admit{}, t.Logf, func() {}).Serve(l)
+	for _, auth := range []ssh.AuthMethod{ssh.PublicKeys(client), ssh.Password(""), ssh.Password("anything")} {
+		b, err := net.Dial("tcp", l.Addr().String())
+		require.NoError(t, err)
+		_, _, _, err = ssh.NewClientConn(b, "guest", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{auth},
+			HostKeyCallback: ssh.FixedHostKey(host.PublicKey()), Timeout: 30 * time.Second})
+		require.Error(t, err) // x/crypto/ssh ends the handshake: no method configured
+		b.Close()
+	}
 }
