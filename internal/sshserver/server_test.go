@@ -15,17 +15,8 @@ import (
 // /dev/urandom, never from crypto/rand, whose getrandom(2) blocks for
 // minutes on Linux 3.17–5.3 guests before their crng is initialised.
 func TestRandomnessNeverBlocks(t *testing.T) {
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	host, err := ssh.NewSignerFromKey(hostPriv)
-	require.NoError(t, err)
-	clientPub, clientPriv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	client, err := ssh.NewSignerFromKey(clientPriv)
-	require.NoError(t, err)
-	authorized, err := ssh.NewPublicKey(clientPub)
-	require.NoError(t, err)
-	srv := New(host, Admit{Key: authorized}, t.Logf, func() {})
+	host, client := signer(t), signer(t)
+	srv := New(host, Admit{Key: client.PublicKey()}, t.Logf, func() {})
 	require.IsType(t, urandom{}, srv.config.Rand, "the server's randomness is /dev/urandom")
 	require.NotEqual(t, rand.Reader, srv.config.Rand)
 
@@ -59,14 +50,7 @@ func TestRandomnessNeverBlocks(t *testing.T) {
 
 // TestAdmitNobody: a server given neither a key nor a secret lets no one in.
 func TestAdmitNobody(t *testing.T) {
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	host, err := ssh.NewSignerFromKey(hostPriv)
-	require.NoError(t, err)
-	_, clientPriv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	client, err := ssh.NewSignerFromKey(clientPriv)
-	require.NoError(t, err)
+	host, client := signer(t), signer(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
@@ -79,4 +63,13 @@ func TestAdmitNobody(t *testing.T) {
 		require.Error(t, err) // x/crypto/ssh ends the handshake: no method configured
 		b.Close()
 	}
+}
+
+// signer is a fresh ed25519 SSH key.
+func signer(t *testing.T) ssh.Signer {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, err := ssh.NewSignerFromKey(priv)
+	require.NoError(t, err)
+	return s
 }
