@@ -286,3 +286,41 @@ func TestUserCodeBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestFreshCases: a Fresh case's cells each start on a guest of their own,
+// so none sees the file another left behind; the same case without Fresh
+// shares its kernel's guest, and one of its two cells finds the other's.
+func TestFreshCases(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--cases", "testdata/usermod/freshcase", "--kernel", "debian:6.12", "--accel", "tcg", "--repeat", "2", "--out", t.TempDir(), "--format", "none"},
+		{"cases", "run", "--cases", "testdata/usermod/freshcase", "--kernel", "debian:6.12", "--accel", "tcg", "--profile", "default", "--profile", "tfo=3", "--json"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			stdout, stderr, code := runmatrix(t, 5*time.Minute, args...)
+			require.Equal(t, 0, code, stderr)
+			var recs []results.Record
+			if args[0] == "run" {
+				var err error
+				recs, err = results.ReadJournal(filepath.Join(args[len(args)-3], "results.jsonl"))
+				require.NoError(t, err)
+			} else {
+				for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+					var r results.Record
+					require.NoError(t, json.Unmarshal([]byte(line), &r))
+					recs = append(recs, r)
+				}
+			}
+			notes := map[string][]string{}
+			for _, r := range recs {
+				require.Equal(t, outcome.OK, r.Outcome.Status, "%s: %s", r.Case, r.Outcome.Error)
+				for _, n := range r.Outcome.Notes {
+					if strings.Contains(n, "guest") || strings.Contains(n, "cell") {
+						notes[r.Case] = append(notes[r.Case], n)
+					}
+				}
+			}
+			require.Equal(t, []string{"a clean guest", "a clean guest"}, notes["usermod.fresh-guest"], "each on a guest of its own")
+			require.ElementsMatch(t, []string{"a clean guest", "left behind by another cell"}, notes["usermod.shared-guest"], "both on one guest")
+		})
+	}
+}

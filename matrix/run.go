@@ -75,6 +75,10 @@ type Scheduler struct {
 	// the rest instead of ending the run alone. Outcomes do not depend on
 	// the order: cells run in parallel only where they cannot interfere.
 	Expected func(Cell) time.Duration
+	// Fresh, when set, names the cells that must each run on a guest of
+	// their own (testcases.Case.Fresh: a case that changes kernel state
+	// outside its network namespace). Such a guest runs that cell only.
+	Fresh func(Cell) bool
 }
 
 // KernelsError lists the kernels a plan names that cannot be had.
@@ -104,7 +108,7 @@ func (s *Scheduler) Run(ctx context.Context, p *Plan) error {
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	for i, ref := range p.Kernels {
-		for _, part := range s.split(ref, len(p.Kernels), s.order(p.For(ref))) {
+		for _, part := range s.parts(ref, len(p.Kernels), s.order(p.For(ref))) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -173,6 +177,24 @@ type Splitter interface {
 
 // minCellsPerGuest keeps a split from booting a guest for a few cells.
 const minCellsPerGuest = 8
+
+// parts divides a kernel's cells into what each of its guests runs: a
+// Fresh cell alone, the others split as split says.
+func (s *Scheduler) parts(ref string, kernels int, cells []Cell) [][]Cell {
+	var shared []Cell
+	var alone [][]Cell
+	for _, c := range cells {
+		if s.Fresh != nil && s.Fresh(c) {
+			alone = append(alone, []Cell{c})
+		} else {
+			shared = append(shared, c)
+		}
+	}
+	if len(shared) == 0 {
+		return alone
+	}
+	return append(s.split(ref, kernels, shared), alone...)
+}
 
 // split divides a kernel's cells (longest first) among as many guests as
 // the pool says are worth it, each part's expected time as even as the

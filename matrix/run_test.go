@@ -29,6 +29,7 @@ type fakePool struct {
 	open     int
 	closed   int
 	stopped  chan struct{} // closed when a guest's Run blocks (see blockAfter)
+	ran      [][]string    // the cases each guest ran, a guest a row
 	stopOnce sync.Once
 }
 
@@ -79,7 +80,14 @@ func (g *fakeGuest) Kernel() results.Kernel {
 }
 
 func (g *fakeGuest) Run(ctx context.Context, cells []Cell, emit func(Cell, outcome.Outcome, []string) error) error {
+	var ran []string
+	defer func() {
+		g.pool.mu.Lock()
+		g.pool.ran = append(g.pool.ran, ran)
+		g.pool.mu.Unlock()
+	}()
 	for i, c := range cells {
+		ran = append(ran, c.Case)
 		if g.script.lostAfter > 0 && i == g.script.lostAfter {
 			return errors.New("agent: connection lost")
 		}
@@ -327,4 +335,45 @@ func TestSchedulerSplitsAKernelAmongGuests(t *testing.T) {
 	require.Len(t, journal(t, path), len(p.Cells), "every cell once")
 	require.Equal(t, 2, fp.boots["a"], "two guests of the kernel")
 	require.Equal(t, 2, fp.maxOpen, "at once")
+}
+
+// TestSchedulerGivesFreshCellsAGuestEach: a Fresh cell runs alone on a
+// guest of its own; the kernel's other cells share one, and every cell is
+// measured once. A kernel whose cells are all Fresh boots once per cell.
+func TestSchedulerGivesFreshCellsAGuestEach(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fresh func(Cell) bool
+	}{
+		{"some fresh", func(c Cell) bool { return strings.HasPrefix(c.Case, "flags.") }},
+		{"all fresh", func(Cell) bool { return true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := newFakePool()
+			s, path := newScheduler(t, pool)
+			s.Fresh = tc.fresh
+			p := plan(t, "a")
+			require.NoError(t, s.Run(context.Background(), p))
+			require.Len(t, journal(t, path), len(p.Cells), "every cell once")
+			fresh := 0
+			for _, c := range p.Cells {
+				if tc.fresh(c) {
+					fresh++
+				}
+			}
+			shared := 0
+			if fresh < len(p.Cells) {
+				shared = 1
+			}
+			require.Equal(t, fresh+shared, pool.boots["a"], "a guest per fresh cell, one for the rest")
+			require.Equal(t, fresh+shared, pool.closed)
+			for _, ran := range pool.ran {
+				for _, id := range ran {
+					if tc.fresh(Cell{Key: results.Key{Case: id}}) {
+						require.Equal(t, []string{id}, ran, "a fresh cell runs alone")
+					}
+				}
+			}
+		})
+	}
 }

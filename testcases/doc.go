@@ -37,8 +37,8 @@
 //
 // runmatrix plans a run from your source, the way go test finds tests,
 // without running your code on the host: a Case's ID, Title, About, Source,
-// Timeout and Expect must be constant expressions (string literals, named
-// constants); Run is code and may call anything. Everything in a case runs
+// Timeout, Expect, Sysctls and Fresh must be constant expressions (literals,
+// named constants); Run is code and may call anything. Everything in a case runs
 // in the guest, on kernels back to 2.6.32 unless your module needs a newer
 // Go, so stay within what golang.org/x/sys/unix offers for old kernels.
 package testcases

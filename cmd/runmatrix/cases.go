@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runmatrix/runmatrix/internal/caserun"
+	"github.com/runmatrix/runmatrix/internal/guest"
 	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
@@ -206,25 +207,59 @@ func runInGuest(ctx context.Context, gf *guestFlags, user *userCode, ref string,
 	if err != nil {
 		return err
 	}
-	defer g.Close()
 	transport := g.Ready.Transport
 	if g.Ready.Driver != "" {
 		transport += " (" + g.Ready.Driver + ")"
 	}
 	fmt.Fprintf(log, "%s: %s %s ready after %.1fs over %s\n", ref, g.Probe.Release, g.Probe.Machine, g.ReadyAfter.Seconds(), transport)
-	var cells []results.Cell
+	// A Fresh case's cells each get a guest of their own, after the others.
+	var shared []results.Cell
+	var alone [][]results.Cell
 	for _, c := range cases {
 		for _, p := range profiles {
-			cells = append(cells, results.Cell{Key: results.Key{Case: c.ID, Profile: p.Name, Kernel: ref}, Rep: 1})
+			cell := results.Cell{Key: results.Key{Case: c.ID, Profile: p.Name, Kernel: ref}, Rep: 1}
+			if c.Fresh {
+				alone = append(alone, []results.Cell{cell})
+			} else {
+				shared = append(shared, cell)
+			}
 		}
 	}
-	kern := g.Kernel()
-	err = g.Run(ctx, cells, func(c results.Cell, o outcome.Outcome, console []string) error {
-		emit(results.Record{Cell: c, KernelInfo: kern, Outcome: o, Console: console, Attempt: 1, Time: time.Now().UTC()})
+	run := func(g *guest.Pooled, cells []results.Cell) error {
+		kern := g.Kernel()
+		err := g.Run(ctx, cells, func(c results.Cell, o outcome.Outcome, console []string) error {
+			emit(results.Record{Cell: c, KernelInfo: kern, Outcome: o, Console: console, Attempt: 1, Time: time.Now().UTC()})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("agent on %s: %w", ref, err)
+		}
 		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("agent on %s: %w", ref, err)
+	}
+	next := g // a guest nothing has run on yet: the first Fresh cell may have it
+	if len(shared) > 0 {
+		err := run(g, shared)
+		g.Close()
+		if err != nil {
+			return err
+		}
+		next = nil
+	}
+	for _, cells := range alone {
+		if next == nil {
+			if next, err = pool.BootGuest(ctx, ref); err != nil {
+				return err
+			}
+		}
+		err := run(next, cells)
+		next.Close()
+		next = nil
+		if err != nil {
+			return err
+		}
+	}
+	if next != nil {
+		next.Close()
 	}
 	return nil
 }

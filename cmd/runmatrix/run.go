@@ -25,6 +25,7 @@ import (
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -531,7 +532,7 @@ func (ss *session) run(ctx context.Context, p *matrix.Plan, stderr io.Writer) er
 		prog = NewPlainProgress(stderr, len(p.Cells))
 	}
 	defer prog.Close()
-	sched := &matrix.Scheduler{Pool: ss.pool, Journal: ss.journal, Progress: prog, Log: ss.log}
+	sched := &matrix.Scheduler{Pool: ss.pool, Journal: ss.journal, Progress: prog, Log: ss.log, Fresh: freshCell}
 	var durations results.Durations
 	if ss.durations != "" {
 		durations = results.ReadDurations(ss.durations)
@@ -545,6 +546,13 @@ func (ss *session) run(ctx context.Context, p *matrix.Plan, stderr io.Writer) er
 		}
 	}
 	return err
+}
+
+// freshCell reports whether a cell's case asks for a guest of its own
+// (testcases.Case.Fresh); go test rows and programs do not.
+func freshCell(c results.Cell) bool {
+	tc, err := testcases.Lookup(c.Case)
+	return err == nil && tc.Fresh
 }
 
 // fold reads the journal and folds the records of the plan's cells.

@@ -184,7 +184,7 @@ func isAPIType(t types.Type, name string) bool {
 
 // notConst is the error for a field runmatrix cannot read from source.
 func notConst(fset *token.FileSet, e ast.Expr, what string) error {
-	return fmt.Errorf("%s: %s is not a constant: runmatrix reads cases from source without running them (as go test finds tests), so a Case's ID, Title, About, Source, Timeout, Expect and Sysctls must be constants (Run is code)", shortPos(fset, e.Pos()), what)
+	return fmt.Errorf("%s: %s is not a constant: runmatrix reads cases from source without running them (as go test finds tests), so a Case's ID, Title, About, Source, Timeout, Expect, Sysctls and Fresh must be constants (Run is code)", shortPos(fset, e.Pos()), what)
 }
 
 func readCase(fset *token.FileSet, info *types.Info, lit *ast.CompositeLit) (*testcases.Case, error) {
@@ -216,6 +216,12 @@ func readCase(fset *token.FileSet, info *types.Info, lit *ast.CompositeLit) (*te
 			c.Expect, err = readExpects(fset, info, kv.Value)
 		case "Sysctls":
 			c.Sysctls, err = constStrings(fset, info, kv.Value, "Case.Sysctls")
+		case "Fresh":
+			tv := info.Types[kv.Value]
+			if tv.Value == nil || tv.Value.Kind() != constant.Bool {
+				return nil, notConst(fset, kv.Value, "Case.Fresh")
+			}
+			c.Fresh = constant.BoolVal(tv.Value)
 		}
 		if err != nil {
 			return nil, err

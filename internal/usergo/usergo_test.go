@@ -51,8 +51,10 @@ func TestDiscover(t *testing.T) {
 var all = []*testcases.Case{
 	{ID: prefix + "one", Title: "first", Timeout: 5e9, Run: run,
 		Expect: []testcases.Expect{{Kernels: "<3.6", Summary: "x=-1 EPIPE", Source: "s", Profiles: []string{"default"}}}},
-	{ID: "mine.two", Run: run},
+	{ID: "mine.two", Fresh: isolated, Run: run},
 }
+
+const isolated = true
 
 func run(*testcases.T) error { return nil }
 
@@ -74,6 +76,8 @@ func init() {
 	require.Equal(t, "x=-1 EPIPE", cs.Cases[0].Expect[0].Summary)
 	require.Equal(t, []string{"default"}, cs.Cases[0].Expect[0].Profiles)
 	require.Equal(t, "mine.two", cs.Cases[1].ID)
+	require.False(t, cs.Cases[0].Fresh)
+	require.True(t, cs.Cases[1].Fresh, "a constant Fresh is read from source")
 	require.Nil(t, cs.Cases[0].Run, "nothing of the user's code comes to the host")
 
 	bad := module(t, "1.23.0", map[string]string{
@@ -87,6 +91,7 @@ func init() {
 		"badrange/c.go":  header + "func init() {\n\ttestcases.Register(&testcases.Case{ID: \"r\", Expect: []testcases.Expect{{Kernels: \"~3\", Summary: \"s\"}}, Run: func(*testcases.T) error { return nil }})\n}\n",
 		"spaceid/c.go":   caseFile(`"has space"`),
 		"varexpect/c.go": header + "var e = []testcases.Expect{{Summary: \"s\"}}\n\nfunc init() {\n\ttestcases.Register(&testcases.Case{ID: \"v\", Expect: e, Run: func(*testcases.T) error { return nil }})\n}\n",
+		"varfresh/c.go":  header + "var f = true\n\nfunc init() {\n\ttestcases.Register(&testcases.Case{ID: \"f\", Fresh: f, Run: func(*testcases.T) error { return nil }})\n}\n",
 	})
 	for _, tc := range []struct {
 		name string
@@ -103,6 +108,7 @@ func init() {
 		{"bad kernel range", []string{filepath.Join(bad, "badrange")}, "expectation"},
 		{"ID with a space", []string{filepath.Join(bad, "spaceid")}, "has a space"},
 		{"expectations in a variable", []string{filepath.Join(bad, "varexpect")}, "Case.Expect"},
+		{"Fresh in a variable", []string{filepath.Join(bad, "varfresh")}, "Case.Fresh is not a constant"},
 		{"two modules", []string{filepath.Join(good, "c"), filepath.Join(bad, "dup1")}, "give case packages of one module"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
