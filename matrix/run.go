@@ -181,19 +181,25 @@ const minCellsPerGuest = 8
 // parts divides a kernel's cells into what each of its guests runs: a
 // Fresh cell alone, the others split as split says.
 func (s *Scheduler) parts(ref string, kernels int, cells []Cell) [][]Cell {
-	var shared []Cell
-	var alone [][]Cell
+	shared, alone := SplitFresh(cells, s.Fresh)
+	if len(shared) == 0 {
+		return alone
+	}
+	return append(s.split(ref, kernels, shared), alone...)
+}
+
+// SplitFresh separates the cells fresh names, each to run alone on a guest
+// of its own, from those that share one; both keep their order. A nil
+// fresh names none.
+func SplitFresh(cells []Cell, fresh func(Cell) bool) (shared []Cell, alone [][]Cell) {
 	for _, c := range cells {
-		if s.Fresh != nil && s.Fresh(c) {
+		if fresh != nil && fresh(c) {
 			alone = append(alone, []Cell{c})
 		} else {
 			shared = append(shared, c)
 		}
 	}
-	if len(shared) == 0 {
-		return alone
-	}
-	return append(s.split(ref, kernels, shared), alone...)
+	return shared, alone
 }
 
 // split divides a kernel's cells (longest first) among as many guests as

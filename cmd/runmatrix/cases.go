@@ -17,6 +17,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/caserun"
 	"github.com/runmatrix/runmatrix/internal/guest"
 	"github.com/runmatrix/runmatrix/internal/userprog"
+	"github.com/runmatrix/runmatrix/matrix"
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases"
@@ -212,19 +213,14 @@ func runInGuest(ctx context.Context, gf *guestFlags, user *userCode, ref string,
 		transport += " (" + g.Ready.Driver + ")"
 	}
 	fmt.Fprintf(log, "%s: %s %s ready after %.1fs over %s\n", ref, g.Probe.Release, g.Probe.Machine, g.ReadyAfter.Seconds(), transport)
-	// A Fresh case's cells each get a guest of their own, after the others.
-	var shared []results.Cell
-	var alone [][]results.Cell
+	var cells []results.Cell
 	for _, c := range cases {
 		for _, p := range profiles {
-			cell := results.Cell{Key: results.Key{Case: c.ID, Profile: p.Name, Kernel: ref}, Rep: 1}
-			if c.Fresh {
-				alone = append(alone, []results.Cell{cell})
-			} else {
-				shared = append(shared, cell)
-			}
+			cells = append(cells, results.Cell{Key: results.Key{Case: c.ID, Profile: p.Name, Kernel: ref}, Rep: 1})
 		}
 	}
+	// A Fresh case's cells each get a guest of their own, after the others.
+	shared, alone := matrix.SplitFresh(cells, freshCell)
 	run := func(g *guest.Pooled, cells []results.Cell) error {
 		kern := g.Kernel()
 		err := g.Run(ctx, cells, func(c results.Cell, o outcome.Outcome, console []string) error {

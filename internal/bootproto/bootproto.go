@@ -69,9 +69,10 @@ var b64 = base64.RawURLEncoding
 
 // Line formats r as its run line, newline included: RunPrefix and
 // space-separated fields h= (host key seed), a= (authorized key), p=
-// (secret), s= (seed) and t= (clock). It is not JSON on purpose: a restored guest
-// parses it first, and every code path it runs for the first time after
-// the restore is translated anew under TCG (JSON cost 17-35 ms there).
+// (secret), s= (seed) and t= (clock). It is not JSON on purpose: a
+// restored guest parses it first, and every code path it runs for the
+// first time after the restore is translated anew under TCG (JSON cost
+// 17-35 ms there).
 func (r Run) Line() []byte {
 	line := RunPrefix + "h=" + b64.EncodeToString(r.HostKey)
 	if len(r.AuthorizedKey) > 0 {
