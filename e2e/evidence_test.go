@@ -64,11 +64,11 @@ func TestEvidence(t *testing.T) {
 		require.Contains(t, all, h)
 	}
 	for _, s := range []string{
-		"on debian:6.1 (6.1.", "the outcome is `0x40000000=5 0x80000000=-1 EINVAL`", "the outcome is `0x40000000=5 0x80000000=5`",
+		"on `debian:6.1` (`6.1.", "the outcome is `0x40000000=5 0x80000000=-1 EINVAL`", "the outcome is `0x40000000=5 0x80000000=5`",
 		"Kernel version (uname -v)", "Image version string", "Architecture (uname -m): `i686`", "Obtained: Debian package `linux-image-",
 		"Sysctls in force: `net.ipv4.tcp_fastopen = ", "Syscall trace", "sendmsg(client, msg_name=NULL", "Guest console while the case ran",
 		"runmatrix evidence --case flags.unknown.sendmsg --kernel debian:6.1 --kernel debian:6.1@bookworm/i686",
-		"Boot debian:6.1 from this folder", "-machine pc,accel=tcg", "The agent that measured the cells has sha256 `", "repro.c",
+		"Boot `debian:6.1` from this folder", "-machine pc,accel=tcg", "The agent that measured the cells has sha256 `", "repro.c",
 		"The kernels compared differ in architecture (i386, x86_64)",
 	} {
 		require.Contains(t, report, s)
@@ -128,7 +128,7 @@ func TestEvidence(t *testing.T) {
 // SSH with the bundle's key, as a maintainer would.
 func bootPasted(t *testing.T, dir, report, ref, cell, want string) {
 	t.Helper()
-	_, rest, ok := strings.Cut(report, "### Boot "+ref+" from this folder")
+	_, rest, ok := strings.Cut(report, "### Boot `"+ref+"` from this folder")
 	require.True(t, ok, "no boot section for %s", ref)
 	_, rest, ok = strings.Cut(rest, "```sh\n")
 	require.True(t, ok)

@@ -190,27 +190,20 @@ func filter(res *results.Results, kernels, profiles []string) *results.Results {
 	return out
 }
 
-// rerun is the command that reproduces the report.
-func rerun(f runFlags, from string) string {
+// rerun is the command that reproduces the report, one argument a string.
+func rerun(f runFlags, from string) []string {
 	args := []string{"runmatrix", "evidence"}
 	for _, c := range f.cases {
-		args = append(args, "--case", shellQuote(c))
+		args = append(args, "--case", c)
 	}
 	for _, k := range f.kernels {
-		args = append(args, "--kernel", shellQuote(k))
+		args = append(args, "--kernel", k)
 	}
 	for _, p := range f.profiles {
-		args = append(args, "--profile", shellQuote(p))
+		args = append(args, "--profile", p)
 	}
 	if from != "" {
-		args = append(args, "--from", shellQuote(from))
+		args = append(args, "--from", from)
 	}
-	return strings.Join(append(args, "--out", shellQuote(f.out)), " ")
-}
-
-func shellQuote(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return strings.ContainsRune(" *?[]'\"$&;|<>()\\", r) }) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return append(args, "--out", f.out)
 }

@@ -662,8 +662,9 @@ func badInput(err error) bool {
 	var ke *matrix.KernelsError
 	var ie *kernels.InputError
 	var nc *evidence.NoCells
+	var fe *evidence.FieldError
 	switch {
-	case errors.As(err, &nc):
+	case errors.As(err, &nc), errors.As(err, &fe):
 		return true
 	case errors.As(err, &ue), errors.As(err, &se), errors.As(err, &nr), errors.As(err, &me):
 		return true

@@ -470,6 +470,9 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries, d
 		if err := json.Unmarshal(out, &g.Probe); err != nil {
 			return g.fail("agent", fmt.Errorf("probe output %q: %w", out, err))
 		}
+		if err := (results.Kernel{Release: g.Probe.Release, Arch: g.Probe.Machine, UnameVersion: g.Probe.Version}).Check(); err != nil {
+			return g.fail("agent", fmt.Errorf("the guest's probe: %w", err))
+		}
 	}
 	g.ReadyAfter = time.Since(g.Machine.Started())
 	g.AgentSHA256 = bins.AgentSHA256

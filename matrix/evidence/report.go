@@ -1,9 +1,12 @@
 package evidence
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -32,8 +35,9 @@ func (e *NoCells) Error() string {
 type Options struct {
 	// Cases are the case IDs to report on.
 	Cases []string
-	// Rerun is the runmatrix command that reproduces the run.
-	Rerun string
+	// Rerun is the runmatrix command that reproduces the run, one
+	// argument a string (the report quotes them for the shell).
+	Rerun []string
 	// Boots are, by kernel reference, the files in the bundle that boot
 	// that kernel's guest without runmatrix (none when empty).
 	Boots map[string]Boot
@@ -76,9 +80,20 @@ func (g *group) differs() bool {
 // differ across kernels. It returns a *NoDifference when none differ.
 // Check returns a *NoCells or *NoDifference when a report on cases would
 // have nothing to say, before anything is written.
+// Check also returns a *FieldError when a cell holds a value that no
+// grammar of repro.c admits, so a tampered results file is refused whole.
 func Check(res *results.Results, cases []string) error {
-	_, err := differing(res, cases)
-	return err
+	groups, err := differing(res, cases)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		var fe *FieldError
+		if _, _, err := reproFor(g); errors.As(err, &fe) {
+			return fe
+		}
+	}
+	return nil
 }
 
 // differing returns the groups (case × profile) of res whose kernels differ.
@@ -160,8 +175,12 @@ func Write(dir string, res *results.Results, opts Options) ([]string, error) {
 			continue
 		}
 		src, from, err := reproFor(g)
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, fe
+		}
 		if err != nil {
-			fmt.Fprintf(&md, "No C reproducer is attached for this case: %v.\n\n", err)
+			fmt.Fprintf(&md, "No C reproducer is attached for this case: %s.\n\n", oneLine(err.Error()))
 			continue
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
@@ -172,7 +191,7 @@ func Write(dir string, res *results.Results, opts Options) ([]string, error) {
 		fmt.Fprintf(&md, "`%s` was generated from the trace on %s. It needs nothing but a C compiler, prints the outcome line above for the kernel it runs on, and exits 0 on the old outcome (the oldest kernel's here), 1 on any other; `--new-is-good` swaps them. So it drives `git bisect run` in a kernel tree booted per step:\n\n", name, from)
 		fmt.Fprintf(&md, "```sh\ncc -static -o repro %s     # or, with musl: musl-gcc -static -o repro %s\nsudo unshare -n ./repro     # fresh network namespace: no cached TFO cookie\n```\n\n", name, name)
 	}
-	fmt.Fprintf(&md, "## How to re-run\n\n```sh\n%s\n```\n\n", opts.Rerun)
+	fmt.Fprintf(&md, "## How to re-run\n\n%s", fence("sh", shellJoin(opts.Rerun)))
 	seenK := map[string]bool{}
 	for _, g := range groups {
 		for _, c := range g.cells {
@@ -204,19 +223,20 @@ func writeBoot(md *strings.Builder, c *results.Result, b Boot, g *group) {
 	k := c.KernelInfo
 	if len(b.Command) == 0 {
 		if len(k.QEMU) > 0 {
-			fmt.Fprintf(md, "QEMU command line runmatrix ran %s under (its descriptors and temporary paths were per run; re-run with the runmatrix command above):\n\n```sh\n%s\n```\n\n", k.Ref, shellJoin(k.QEMU))
+			fmt.Fprintf(md, "QEMU command line runmatrix ran %s under (its descriptors and temporary paths were per run; re-run with the runmatrix command above):\n\n%s", code(k.Ref), fence("sh", shellJoin(k.QEMU)))
 		}
 		return
 	}
-	fmt.Fprintf(md, "### Boot %s from this folder\n\n", k.Ref)
-	fmt.Fprintf(md, "`%s` is the image runmatrix booted (sha256 `%s`); `%s` the initramfs (sha256 `%s`) with the same init, guest agent and modules, and SSH keys made for this bundle (`%s` is the client key).", b.Kernel, k.Origin.SHA256, b.Initrd, b.InitrdSHA256, b.Key)
+	fmt.Fprintf(md, "### Boot %s from this folder\n\n", code(k.Ref))
+	fmt.Fprintf(md, "%s is the image runmatrix booted (sha256 %s); %s the initramfs (sha256 %s) with the same init, guest agent and modules, and SSH keys made for this bundle (%s is the client key).", code(b.Kernel), code(k.Origin.SHA256), code(b.Initrd), code(b.InitrdSHA256), code(b.Key))
 	if b.Config != "" {
-		fmt.Fprintf(md, " `%s` is the kernel's .config.", b.Config)
+		fmt.Fprintf(md, " %s is the kernel's .config.", code(b.Config))
 	}
 	if k.AgentSHA256 != "" {
-		fmt.Fprintf(md, " The agent that measured the cells has sha256 `%s`.", k.AgentSHA256)
+		fmt.Fprintf(md, " The agent that measured the cells has sha256 %s.", code(k.AgentSHA256))
 	}
-	fmt.Fprintf(md, " Run in this folder (the console is the terminal; Ctrl-A X quits), then, once the console prints the ready line, run the case in the guest:\n\n```sh\n%s\n%s run -cell %s\n```\n\n", shellJoin(b.Command), shellJoin(b.SSH), shellJoin([]string{c.Case + "@" + g.profile.Name}))
+	fmt.Fprintf(md, " Run in this folder (the console is the terminal; Ctrl-A X quits), then, once the console prints the ready line, run the case in the guest:\n\n%s",
+		fence("sh", shellJoin(b.Command)+"\n"+shellJoin(b.SSH)+" run -cell "+shellJoin([]string{c.Case + "@" + g.profile.Name})))
 }
 
 // writeUpstream says which upstream release first behaves each way, when
@@ -242,7 +262,7 @@ func writeUpstream(md *strings.Builder, g *group) {
 	if len(order) > 0 {
 		md.WriteString("First upstream (mainline) release measured with each outcome:\n\n")
 		for _, o := range order {
-			fmt.Fprintf(md, "- `%s`: from %s (`%s`)\n", o, first[o].KernelInfo.VersionString(), first[o].Kernel)
+			fmt.Fprintf(md, "- %s: from %s (%s)\n", code(o), code(first[o].KernelInfo.VersionString()), code(first[o].Kernel))
 		}
 		md.WriteString("\nOnly the mainline releases named in the table were measured; a release between two of them may behave either way.\n\n")
 		return
@@ -259,8 +279,8 @@ func writeUpstream(md *strings.Builder, g *group) {
 		return
 	}
 	lo, hi := comparable[0].KernelInfo.VersionString(), comparable[len(comparable)-1].KernelInfo.VersionString()
-	fmt.Fprintf(md, "No upstream (mainline) kernel was measured, so which upstream release first behaves each way is not established here (distribution kernels carry backports). To find it:\n\n```sh\nrunmatrix bisect --case %s --profile %s --kernel mainline:v%s..v%s\n```\n\n",
-		shellJoin([]string{g.c.ID}), g.profile.Name, lo, hi)
+	fmt.Fprintf(md, "No upstream (mainline) kernel was measured, so which upstream release first behaves each way is not established here (distribution kernels carry backports). To find it:\n\n%s",
+		fence("sh", shellJoin([]string{"runmatrix", "bisect", "--case", g.c.ID, "--profile", g.profile.Name, "--kernel", "mainline:v" + lo + "..v" + hi})))
 }
 
 // sides are the oldest and the newest outcome of a group, in version order.
@@ -300,7 +320,7 @@ func reproFor(g *group) (string, string, error) {
 }
 
 func writeGroup(md *strings.Builder, g *group, repro string) {
-	fmt.Fprintf(md, "## %s under profile %s\n\n", g.c.ID, g.profile.Name)
+	fmt.Fprintf(md, "## %s under profile %s\n\n", code(g.c.ID), code(g.profile.Name))
 	// The statement: what each kernel did, plainly.
 	byText := map[string][]string{}
 	var texts []string
@@ -309,11 +329,11 @@ func writeGroup(md *strings.Builder, g *group, repro string) {
 		if _, ok := byText[t]; !ok {
 			texts = append(texts, t)
 		}
-		byText[t] = append(byText[t], fmt.Sprintf("%s (%s)", c.KernelInfo.Ref, dash(c.KernelInfo.Release)))
+		byText[t] = append(byText[t], fmt.Sprintf("%s (%s)", code(c.KernelInfo.Ref), code(dash(c.KernelInfo.Release))))
 	}
 	var parts []string
 	for _, t := range texts {
-		parts = append(parts, fmt.Sprintf("on %s the outcome is `%s`", strings.Join(byText[t], " and "), t))
+		parts = append(parts, fmt.Sprintf("on %s the outcome is %s", strings.Join(byText[t], " and "), code(t)))
 	}
 	fmt.Fprintf(md, "%s: %s. %s Source: %s.\n\n", g.c.Title, strings.Join(parts, "; "), g.c.About, g.c.Source)
 
@@ -325,25 +345,25 @@ func writeGroup(md *strings.Builder, g *group, repro string) {
 			if !c.Expect.Pass {
 				mark = "✗"
 			}
-			exp = mark + " `" + c.Expect.Summary + "`"
+			exp = mark + " " + cellCode(c.Expect.Summary)
 		}
-		fmt.Fprintf(md, "| %s | %s | %s | `%s` | %s |\n", c.KernelInfo.Ref, dash(c.KernelInfo.Release), dash(c.KernelInfo.Arch),
-			strings.ReplaceAll(c.Text(), "|", "\\|"), exp)
+		fmt.Fprintf(md, "| %s | %s | %s | %s | %s |\n", cellCode(c.KernelInfo.Ref), cellCode(dash(c.KernelInfo.Release)), cellCode(dash(c.KernelInfo.Arch)),
+			cellCode(c.Text()), exp)
 	}
 	md.WriteString("\n")
 	writeUpstream(md, g)
 
 	for _, c := range g.cells {
 		k := c.KernelInfo
-		fmt.Fprintf(md, "### %s: %s\n\n", k.Ref, dash(k.Release))
-		fmt.Fprintf(md, "- Kernel version (uname -v): `%s`\n", dash(k.UnameVersion))
-		fmt.Fprintf(md, "- Image version string: `%s`\n", dash(k.ImageVersion))
-		fmt.Fprintf(md, "- Architecture (uname -m): `%s`\n", dash(k.Arch))
+		fmt.Fprintf(md, "### %s: %s\n\n", code(k.Ref), code(dash(k.Release)))
+		fmt.Fprintf(md, "- Kernel version (uname -v): %s\n", code(dash(k.UnameVersion)))
+		fmt.Fprintf(md, "- Image version string: %s\n", code(dash(k.ImageVersion)))
+		fmt.Fprintf(md, "- Architecture (uname -m): %s\n", code(dash(k.Arch)))
 		fmt.Fprintf(md, "- Obtained: %s\n", origin(k))
 		fmt.Fprintf(md, "- Sysctls in force: %s\n", sysctls(c.Outcome.Sysctls))
-		fmt.Fprintf(md, "- Guest: QEMU `%s`, transport `%s`; case isolation `%s`\n\n", dash(k.Accel), dash(k.Transport), dash(c.Outcome.Isolation))
-		fmt.Fprintf(md, "Syscall trace (ms since the case started, side, call, return value, errno, signals):\n\n```text\n%s```\n\n", orNone(report.Trace(c.Outcome)))
-		fmt.Fprintf(md, "Guest console while the case ran:\n\n```text\n%s\n```\n\n", orNone(strings.Join(c.Console, "\n")))
+		fmt.Fprintf(md, "- Guest: QEMU %s, transport %s; case isolation %s\n\n", code(dash(k.Accel)), code(dash(k.Transport)), code(dash(c.Outcome.Isolation)))
+		fmt.Fprintf(md, "Syscall trace (ms since the case started, side, call, return value, errno, signals):\n\n%s", fence("text", orNone(report.Trace(c.Outcome))))
+		fmt.Fprintf(md, "Guest console while the case ran:\n\n%s", fence("text", orNone(strings.Join(c.Console, "\n"))))
 	}
 }
 
@@ -353,22 +373,22 @@ func origin(k results.Kernel) string {
 	case o.Package != "":
 		// Debian's, Ubuntu's (mainline builds too), or an RPM or APK of a
 		// distribution whose release the suite names ("CentOS 6.6").
-		what, sum := "Debian package", "deb sha256 `"+o.DebSHA256+"`"
+		what, sum := "Debian package", "deb sha256 "+code(o.DebSHA256)
 		switch {
 		case o.PackageSHA256 != "":
-			what, sum = o.Suite+" package", "package sha256 `"+o.PackageSHA256+"`"
+			what, sum = text(o.Suite)+" package", "package sha256 "+code(o.PackageSHA256)
 		case strings.HasPrefix(o.Suite, "Ubuntu "), strings.HasPrefix(o.Suite, "mainline "):
-			what = "Ubuntu package (" + o.Suite + ")"
+			what = "Ubuntu package (" + text(o.Suite) + ")"
 		}
-		s := fmt.Sprintf("%s `%s` version `%s` (%s), image sha256 `%s`", what, o.Package, o.PackageVersion, sum, o.SHA256)
+		s := fmt.Sprintf("%s %s version %s (%s), image sha256 %s", what, code(o.Package), code(o.PackageVersion), sum, code(o.SHA256))
 		if o.URL != "" {
-			s += ", from " + o.URL
+			s += ", from " + link(o.URL)
 		}
 		return s
 	case o.URL != "":
-		return fmt.Sprintf("downloaded from %s, sha256 `%s`", o.URL, o.SHA256)
+		return fmt.Sprintf("downloaded from %s, sha256 %s", link(o.URL), code(o.SHA256))
 	case o.File != "":
-		return fmt.Sprintf("local file `%s`, sha256 `%s`", o.File, o.SHA256)
+		return fmt.Sprintf("local file %s, sha256 %s", code(o.File), code(o.SHA256))
 	}
 	return "unknown"
 }
@@ -379,7 +399,7 @@ func sysctls(m map[string]string) string {
 	}
 	var parts []string
 	for k, v := range m {
-		parts = append(parts, fmt.Sprintf("`%s = %s`", k, v))
+		parts = append(parts, code(k+" = "+v))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
@@ -412,4 +432,79 @@ func shellJoin(args []string) string {
 		out = append(out, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
 	}
 	return strings.Join(out, " ")
+}
+
+// code is s as a Markdown code span on one line: control characters
+// become spaces, and the backtick fence is longer than any run of
+// backticks inside, so no text from a cell can end the span early and
+// become Markdown (a link, an image, a command to paste).
+func code(s string) string {
+	s = oneLine(s)
+	fence := strings.Repeat("`", longestRun(s, '`')+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// text is s as Markdown prose when it is plain words ("Ubuntu 24.04
+// noble-security"), else as code: nothing else can become a link, an
+// image, HTML or emphasis.
+func text(s string) string {
+	if plainText.MatchString(s) && !strings.Contains(strings.ToLower(s), "www.") {
+		return s
+	}
+	return code(s)
+}
+
+var plainText = regexp.MustCompile(`^[A-Za-z0-9 .,-]*$`)
+
+// link is an http(s) URL as a Markdown autolink, and anything else as code:
+// a link's text is its address, so what the reader sees is where it goes.
+func link(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" ||
+		strings.IndexFunc(u, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("<>`\"\\", r) }) >= 0 {
+		return code(u)
+	}
+	return "<" + u + ">"
+}
+
+// cellCode is code for a table cell, where a pipe would end the cell.
+func cellCode(s string) string { return strings.ReplaceAll(code(s), "|", "\\|") }
+
+// fence is body as a fenced Markdown block that body cannot close: the
+// fence is longer than any run of backticks in it.
+func fence(lang, body string) string {
+	body = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, strings.TrimSuffix(body, "\n"))
+	f := strings.Repeat("`", max(3, longestRun(body, '`')+1))
+	return f + lang + "\n" + body + "\n" + f + "\n\n"
+}
+
+// oneLine is s with every control character a space.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func longestRun(s string, c byte) int {
+	most, n := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			n++
+			most = max(most, n)
+		} else {
+			n = 0
+		}
+	}
+	return most
 }

@@ -17,6 +17,7 @@ import (
 
 // cgen accumulates the C statements for the steps.
 type cgen struct {
+	cell  string // the cell the steps are from, for errors
 	body  strings.Builder
 	fds   map[string]bool // declared descriptor variables
 	ports map[int]string  // concrete port -> variable holding it
@@ -35,26 +36,26 @@ func cIdent(name string) string {
 	return "fd_" + b.String()
 }
 
-func cString(goQuoted string) string {
-	s, err := strconv.Unquote(goQuoted)
-	if err != nil {
-		s = goQuoted
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, c := range []byte(s) {
+// cString is b as a C string literal: printable ASCII as itself but for
+// the quote, the backslash and the question mark (no trigraph can form),
+// every other byte in octal (an octal escape ends after three digits,
+// where a hex one would swallow the letters after it).
+func cString(b []byte) string {
+	var out strings.Builder
+	out.WriteByte('"')
+	for _, c := range b {
 		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
+		case c == '"' || c == '\\' || c == '?':
+			out.WriteByte('\\')
+			out.WriteByte(c)
 		case c >= 0x20 && c < 0x7f:
-			b.WriteByte(c)
+			out.WriteByte(c)
 		default:
-			fmt.Fprintf(&b, "\\x%02x\"\"", c)
+			fmt.Fprintf(&out, "\\%03o", c)
 		}
 	}
-	b.WriteByte('"')
-	return b.String()
+	out.WriteByte('"')
+	return out.String()
 }
 
 func arg(s outcome.Step, name string) string {
@@ -104,147 +105,152 @@ func (g *cgen) emit(format string, args ...any) {
 	fmt.Fprintf(&g.body, "\t"+format+"\n", args...)
 }
 
-// step emits one recorded call: set up, call, report, and stop where the
-// case stops.
-func (g *cgen) step(s outcome.Step) error {
+// step emits the i-th recorded call: set up, call, report, and stop where
+// the case stops. Every value it writes passes a grammar (cgrammar.go); a
+// value that fits none is a *FieldError.
+func (g *cgen) step(i int, s outcome.Step) error {
+	k := &checker{cell: g.cell, i: i, s: s}
 	g.n++
 	fd := g.fd(s.Fd)
 	call := ""
 	detail := "NULL"
+	var closers []string
+	block := func(open string, args ...any) {
+		g.emit(open, args...)
+		closers = append(closers, "}")
+	}
 	switch s.Call {
 	case "socket":
-		typ, proto := arg(s, "type"), "0"
+		typ, proto := k.flags("type", sockTypes), "0"
 		if strings.Contains(typ, "SOCK_RAW") {
-			proto = arg(s, "protocol") // an observer: what it counts can be replayed, what it injects cannot
+			proto = k.symbol("protocol", protocols) // an observer: what it counts can be replayed, what it injects cannot
 		}
 		call = fmt.Sprintf("%s = socket(AF_INET, %s, %s)", fd, typ, proto)
 	case "setsockopt":
-		level, opt := arg(s, "level"), arg(s, "optname")
+		level, opt := k.symbol("level", levels), k.symbol("optname", optnames)
 		switch opt {
 		case "SO_LINGER":
-			g.emit("{ struct linger l = { %s, %s };", arg(s, "l_onoff"), arg(s, "l_linger"))
+			block("{ struct linger l = { %s, %s };", k.int32("l_onoff"), k.int32("l_linger"))
 			call = fmt.Sprintf("setsockopt(%s, %s, %s, &l, sizeof l)", fd, level, opt)
-			defer g.emit("}")
 		case "SO_RCVTIMEO", "SO_SNDTIMEO":
-			g.emit("{ struct timeval tv = { %s, %s };", arg(s, "tv_sec"), arg(s, "tv_usec"))
+			block("{ struct timeval tv = { %s, %s };", k.int32("tv_sec"), k.int32("tv_usec"))
 			call = fmt.Sprintf("setsockopt(%s, %s, %s, &tv, sizeof tv)", fd, level, opt)
-			defer g.emit("}")
 		default:
-			g.emit("{ int v = %s;", arg(s, "value"))
+			block("{ int v = %s;", k.int32("value"))
 			call = fmt.Sprintf("setsockopt(%s, %s, %s, &v, sizeof v)", fd, level, opt)
-			defer g.emit("}")
 		}
 	case "getsockopt":
-		level, opt := arg(s, "level"), arg(s, "optname")
+		level, opt := k.symbol("level", levels), k.symbol("optname", optnames)
 		if opt == "TCP_INFO" {
-			g.emit("{ struct tcp_info ti; socklen_t l = sizeof ti;")
+			block("{ struct tcp_info ti; socklen_t l = sizeof ti;")
 			call = fmt.Sprintf("getsockopt(%s, %s, %s, &ti, &l)", fd, level, opt)
 		} else {
-			g.emit("{ int v = 0; socklen_t l = sizeof v;")
+			block("{ int v = 0; socklen_t l = sizeof v;")
 			call = fmt.Sprintf("getsockopt(%s, %s, %s, &v, &l)", fd, level, opt)
 			detail = "(snprintf(buf, sizeof buf, \"%d\", v), buf)"
 		}
-		defer g.emit("}")
 	case "getsockname":
 		// "port=N" (the listener's port) or "addr=IP:N" (a socket's address).
 		p := strings.TrimPrefix(s.Detail, "port=")
 		if a, ok := strings.CutPrefix(s.Detail, "addr="); ok {
 			_, p, _ = strings.Cut(a, ":")
 		}
-		n, err := strconv.Atoi(p)
-		if err != nil {
+		if s.Detail == "" {
 			return fmt.Errorf("getsockname step without its port")
 		}
+		n := k.port("detail", p)
 		pv := "port_" + strings.TrimPrefix(fd, "fd_")
 		g.ports[n] = pv
 		g.emit("{ struct sockaddr_in a; socklen_t l = sizeof a;")
 		call = fmt.Sprintf("getsockname(%s, (struct sockaddr *)&a, &l)", fd)
-		defer g.emit("}")
-		defer g.emit("if (r == 0) %s = ntohs(a.sin_port);", pv)
+		closers = append(closers, fmt.Sprintf("if (r == 0) %s = ntohs(a.sin_port);", pv), "}")
 	case "bind", "connect":
-		ip, port, err := g.addr(arg(s, "addr"))
+		ip, port, err := k.address("args.addr", k.raw("addr"))
 		if err != nil {
 			return err
 		}
-		g.emit("{ struct sockaddr_in a = addr4(%q, %s);", ip, port)
+		block("{ struct sockaddr_in a = addr4(%s, %s);", cQuote(ip), g.port(port))
 		call = fmt.Sprintf("%s(%s, (struct sockaddr *)&a, sizeof a)", s.Call, fd)
-		defer g.emit("}")
 	case "listen":
-		call = fmt.Sprintf("listen(%s, %s)", fd, arg(s, "backlog"))
+		call = fmt.Sprintf("listen(%s, %s)", fd, k.int32("backlog"))
 	case "accept":
-		nfd := g.fd(arg(s, "new"))
+		nfd := g.fd(k.raw("new"))
 		call = fmt.Sprintf("%s = accept(%s, NULL, NULL)", nfd, fd)
-	case "sendto":
+	case "sendto", "write":
 		if s.Side == "observer" {
 			return errRaw
 		}
-		buf := cString(arg(s, "buf"))
-		if a := arg(s, "addr"); a != "NULL" {
-			ip, port, err := g.addr(a)
+		data, n := k.quoted("buf"), k.integer("len", 0, maxBuf)
+		size, _ := strconv.Atoi(n)
+		block("{ static char b[%d] = %s;", max(size, len(data))+1, cString(data))
+		if s.Call == "write" {
+			call = fmt.Sprintf("write(%s, b, %s)", fd, n)
+			break
+		}
+		flags := k.flags("flags", msgFlags)
+		if a := k.raw("addr"); a != "NULL" {
+			ip, port, err := k.address("args.addr", a)
 			if err != nil {
 				return err
 			}
-			g.emit("{ struct sockaddr_in a = addr4(%q, %s);", ip, port)
-			call = fmt.Sprintf("sendto(%s, %s, %s, %s, (struct sockaddr *)&a, sizeof a)", fd, buf, arg(s, "len"), arg(s, "flags"))
+			g.emit("struct sockaddr_in a = addr4(%s, %s);", cQuote(ip), g.port(port))
+			call = fmt.Sprintf("sendto(%s, b, %s, %s, (struct sockaddr *)&a, sizeof a)", fd, n, flags)
 		} else {
-			g.emit("{")
-			call = fmt.Sprintf("sendto(%s, %s, %s, %s, NULL, 0)", fd, buf, arg(s, "len"), arg(s, "flags"))
+			call = fmt.Sprintf("sendto(%s, b, %s, %s, NULL, 0)", fd, n, flags)
 		}
-		defer g.emit("}")
 	case "sendmsg":
-		buf := cString(arg(s, "iov"))
-		g.emit("{ struct iovec iov = { %s, sizeof %s - 1 }; struct msghdr m; memset(&m, 0, sizeof m); m.msg_iov = &iov; m.msg_iovlen = 1;", buf, buf)
-		if a := arg(s, "msg_name"); a != "NULL" {
-			ip, port, err := g.addr(a)
+		data := k.quoted("iov")
+		block("{ static char b[] = %s; struct iovec iov = { b, sizeof b - 1 }; struct msghdr m; memset(&m, 0, sizeof m); m.msg_iov = &iov; m.msg_iovlen = 1;", cString(data))
+		if a := k.raw("msg_name"); a != "NULL" {
+			ip, port, err := k.address("args.msg_name", a)
 			if err != nil {
 				return err
 			}
-			g.emit("struct sockaddr_in a = addr4(%q, %s); m.msg_name = &a; m.msg_namelen = sizeof a;", ip, port)
+			g.emit("struct sockaddr_in a = addr4(%s, %s); m.msg_name = &a; m.msg_namelen = sizeof a;", cQuote(ip), g.port(port))
 		}
-		call = fmt.Sprintf("sendmsg(%s, &m, %s)", fd, arg(s, "flags"))
-		defer g.emit("}")
-	case "write":
-		call = fmt.Sprintf("write(%s, %s, %s)", fd, cString(arg(s, "buf")), arg(s, "len"))
-	case "recv":
-		g.emit("{ char b[%s];", arg(s, "len"))
-		call = fmt.Sprintf("recv(%s, b, sizeof b, %s)", fd, arg(s, "flags"))
-		defer g.emit("}")
-	case "read":
-		g.emit("{ char b[%s];", arg(s, "len"))
-		call = fmt.Sprintf("read(%s, b, sizeof b)", fd)
-		defer g.emit("}")
+		call = fmt.Sprintf("sendmsg(%s, &m, %s)", fd, k.flags("flags", msgFlags))
+	case "recv", "read":
+		n := k.integer("len", 0, maxBuf)
+		size, _ := strconv.Atoi(n)
+		block("{ static char b[%d];", size+1)
+		if s.Call == "read" {
+			call = fmt.Sprintf("read(%s, b, %s)", fd, n)
+		} else {
+			call = fmt.Sprintf("recv(%s, b, %s, %s)", fd, n, k.flags("flags", msgFlags))
+		}
 	case "close":
 		call = fmt.Sprintf("close(%s)", fd)
 	case "poll":
-		g.emit("{ struct pollfd p = { %s, %s, 0 };", fd, arg(s, "events"))
-		call = fmt.Sprintf("poll(&p, 1, %s)", arg(s, "timeout_ms"))
-		defer g.emit("}")
+		block("{ struct pollfd p = { %s, %s, 0 };", fd, k.flags("events", pollEvents))
+		call = fmt.Sprintf("poll(&p, 1, %s)", k.int32("timeout_ms"))
 	case "recvfrom":
-		from, errF := strconv.Atoi(arg(s, "from"))
-		to, errT := strconv.Atoi(arg(s, "to"))
-		mask, errM := strconv.ParseInt(arg(s, "mask"), 0, 16)
-		if errF != nil || errT != nil || errM != nil {
+		if k.raw("from") == "" || k.raw("mask") == "" {
 			return errRaw // a trace from before observers recorded what they counted
 		}
-		call = fmt.Sprintf("sniff(%s, %s, %s, %#x)", fd, g.port(from), g.port(to), mask)
+		from, to := k.port("args.from", k.raw("from")), k.port("args.to", k.raw("to"))
+		mask := k.integer("mask", 0, 0xff)
+		m, _ := strconv.Atoi(mask)
+		call = fmt.Sprintf("sniff(%s, %s, %s, %#x)", fd, g.port(from), g.port(to), m)
 	default:
 		return fmt.Errorf("no C for call %q", s.Call)
 	}
-	unless := "0"
-	if len(s.Unless) > 0 {
-		var conds []string
-		for _, e := range s.Unless {
-			conds = append(conds, "e == "+e)
-		}
-		unless = strings.Join(conds, " || ")
+	unless := k.unless()
+	if k.bad != nil {
+		return k.bad
 	}
 	g.emit("t0 = now_ms(); errno = 0; r = %s; e = errno;", call)
-	g.emit("report(%q, r, e, t0, %d, %d, %d, %d, %s);", s.Label, b2i(s.Key), b2i(s.RetFd), b2i(s.Timed), b2i(s.ShowDetail), detail)
+	g.emit("report(%s, r, e, t0, %d, %d, %d, %d, %s);", cQuote(s.Label), b2i(s.Key), b2i(s.RetFd), b2i(s.Timed), b2i(s.ShowDetail), detail)
 	if s.StopOnFail {
 		g.emit("if (r < 0 && !(%s)) goto out;", unless)
 	}
+	for _, c := range closers {
+		g.emit("%s", c)
+	}
 	return nil
 }
+
+// maxBuf bounds the buffers repro.c declares for a call's data.
+const maxBuf = 1 << 20
 
 func b2i(b bool) int {
 	if b {
@@ -270,7 +276,7 @@ type Sides struct {
 // It exits 0 when it sees the old side's outcome and 1 otherwise
 // (--new-is-good swaps them), so it drives git bisect run.
 func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from string, sides Sides) (string, error) {
-	g := &cgen{fds: map[string]bool{}, ports: map[int]string{}}
+	g := &cgen{cell: c.ID + "@" + p.Name + " on " + from, fds: map[string]bool{}, ports: map[int]string{}}
 	steps, mode := o.Steps, "#define PROGRAM 0\n#define EXPECTED \"\"\n#define PROGRAM_SUMMARY \"\"\n"
 	if traced(o) {
 		// A traced program: replay every call it made, with SIGPIPE at its
@@ -286,7 +292,7 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 			want = append(want, s.Short())
 			steps = append(steps, s)
 		}
-		mode = fmt.Sprintf("#define PROGRAM 1\n#define EXPECTED %s\n#define PROGRAM_SUMMARY %s\n", strconv.Quote(strings.Join(want, " ")), strconv.Quote(o.Summary))
+		mode = fmt.Sprintf("#define PROGRAM 1\n#define EXPECTED %s\n#define PROGRAM_SUMMARY %s\n", cQuote(strings.Join(want, " ")), cQuote(o.Summary))
 		// A replay tells the trace's kernel from the others; the old side
 		// is whichever the trace came from.
 		if sides.NewOn == from {
@@ -299,8 +305,8 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 	}
 	mode += fmt.Sprintf("#define OLD_SUMMARY %s\n#define OLD_ON %s\n#define NEW_SUMMARY %s\n#define NEW_ON %s\n",
 		cQuote(sides.Old), cQuote(sides.OldOn), cQuote(sides.New), cQuote(sides.NewOn))
-	for _, s := range steps {
-		if err := g.step(s); err != nil {
+	for i, s := range steps {
+		if err := g.step(i, s); err != nil {
 			return "", fmt.Errorf("repro.c for %s: %w", c.ID, err)
 		}
 	}
@@ -328,15 +334,14 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(&sysctls, "\tset_sysctl(%q, %q);\n", testcases.SysctlPath(n), p.Sysctls[n])
+		fmt.Fprintf(&sysctls, "\tset_sysctl(%s, %s);\n", cQuote(testcases.SysctlPath(n)), cQuote(p.Sysctls[n]))
 	}
-	about := strings.ReplaceAll(wrap(c.About, 74), "*/", "* /")
-	return fmt.Sprintf(cTemplate, c.ID, p.Name, from, about, strings.ReplaceAll(c.Source, "*/", "* /"), mode,
+	return fmt.Sprintf(cTemplate, cComment(c.ID), cComment(p.Name), cComment(from), cComment(wrap(c.About, 74)), cComment(c.Source), mode+guards(),
 		decl.String(), sysctls.String(), g.body.String()), nil
 }
 
 // cQuote writes s as a C string literal.
-func cQuote(s string) string { return cString(strconv.Quote(s)) }
+func cQuote(s string) string { return cString([]byte(s)) }
 
 // traced reports whether o is a traced program's: its own summary, and
 // steps that no case marked as key.
@@ -411,28 +416,7 @@ const cTemplate = `/* repro.c - runmatrix case %s, profile %s, generated from th
 #include <time.h>
 #include <unistd.h>
 
-%s#ifndef MSG_FASTOPEN
-#define MSG_FASTOPEN 0x20000000
-#endif
-#ifndef TCP_FASTOPEN
-#define TCP_FASTOPEN 23
-#endif
-#ifndef TCP_FASTOPEN_CONNECT
-#define TCP_FASTOPEN_CONNECT 30
-#endif
-#ifndef TCP_FASTOPEN_NO_COOKIE
-#define TCP_FASTOPEN_NO_COOKIE 34
-#endif
-#ifndef TCP_REPAIR
-#define TCP_REPAIR 19
-#endif
-#ifndef SOL_TCP
-#define SOL_TCP IPPROTO_TCP
-#endif
-#ifndef POLLRDHUP
-#define POLLRDHUP 0x2000
-#endif
-
+%s
 static char summary[8192];
 static char buf[64];
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -67,6 +68,38 @@ type Kernel struct {
 	QEMU []string `json:"qemu,omitempty"`
 	// AgentSHA256 identifies the agent binary that measured the cell.
 	AgentSHA256 string `json:"agent_sha256,omitempty"`
+}
+
+// The grammars of what a guest says of its kernel: uname's fields are at
+// most 64 bytes, a release and a machine name are words, a version is
+// printable ASCII.
+var (
+	releaseGrammar = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._+~:-]{0,63})?$`)
+	archGrammar    = regexp.MustCompile(`^[A-Za-z0-9_.-]{0,64}$`)
+	versionGrammar = regexp.MustCompile(`^[ -~]{0,64}$`)
+)
+
+// Check refuses a kernel whose uname fields fit no grammar of theirs: a
+// hostile guest, or an altered results file, speaking in their place.
+func (k Kernel) Check() error {
+	for _, f := range []struct {
+		name, value string
+		re          *regexp.Regexp
+		want        string
+	}{
+		{"release", k.Release, releaseGrammar, "a kernel release (letters, digits and ._+~:-, at most 64)"},
+		{"arch", k.Arch, archGrammar, "a machine name (letters, digits and _.-, at most 64)"},
+		{"uname_version", k.UnameVersion, versionGrammar, "printable ASCII, at most 64 characters"},
+	} {
+		if !f.re.MatchString(f.value) {
+			v := f.value
+			if len(v) > 70 {
+				v = v[:70] + "…"
+			}
+			return fmt.Errorf("kernel_info.%s is %q, not %s", f.name, v, f.want)
+		}
+	}
+	return nil
 }
 
 // Verdict is an expectation applied to a cell.
@@ -328,9 +361,12 @@ func Read(path string) (*Results, error) {
 			return nil, &NotResultsError{Path: path, Why: err.Error()}
 		}
 	}
-	for _, c := range r.Cells {
+	for i, c := range r.Cells {
 		if c.Case == "" || c.Kernel == "" || c.Outcome.Status == "" {
 			return nil, &NotResultsError{Path: path, Why: "a cell without case, kernel or status"}
+		}
+		if err := c.KernelInfo.Check(); err != nil {
+			return nil, &NotResultsError{Path: path, Why: fmt.Sprintf("cells[%d] (%s): %v", i, c.Key, err)}
 		}
 	}
 	if r.Format == 0 {

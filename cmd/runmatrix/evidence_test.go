@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// TestEvidenceRefusesTamperedResults: a results.json whose step argument
+// carries C (or whose kernel release does) is refused in one line naming the
+// cell and field, exit 2, and nothing is written.
+func TestEvidenceRefusesTamperedResults(t *testing.T) {
+	cell := func(kernel, release, value string, ret int64, errno string) results.Result {
+		return results.Result{
+			Key:        results.Key{Case: "tfo.sendto.blocking", Profile: "default", Kernel: kernel},
+			KernelInfo: results.Kernel{Ref: kernel, Release: release, Arch: "x86_64"},
+			Outcome: outcome.Outcome{Status: outcome.OK, Summary: "sendto=" + map[bool]string{true: "-1 " + errno, false: "5"}[errno != ""], Steps: []outcome.Step{
+				{Label: "socket", Call: "socket", Fd: "client", Args: []outcome.Arg{{Name: "type", Value: "SOCK_STREAM"}}, Ret: 3, RetFd: true},
+				{Label: "setsockopt", Call: "setsockopt", Fd: "client", Args: []outcome.Arg{{Name: "level", Value: "SOL_TCP"}, {Name: "optname", Value: "TCP_NODELAY"}, {Name: "value", Value: value}}},
+				{Label: "sendto", Call: "sendto", Fd: "client", Key: true, Ret: ret, Errno: errno,
+					Args: []outcome.Arg{{Name: "buf", Value: `"hello"`}, {Name: "len", Value: "5"}, {Name: "flags", Value: "MSG_FASTOPEN"}, {Name: "addr", Value: "127.0.0.1:1"}}},
+			}},
+			Reps: 1, Agree: 1,
+		}
+	}
+	for _, tc := range []struct {
+		name, value, release, want string
+	}{
+		{"C in a step argument", `1; puts("X"); exit(42); (void)0`, "6.1.0-1-amd64", `tfo.sendto.blocking@default on debian:6.1 (6.1.0-1-amd64): steps[1].args.value is "1; puts(\"X\"); exit(42); (void)0", not an integer`},
+		{"C in the kernel's release", "1", `6.1.0 */ int main(){system("id");} /*`, `cells[0] (tfo.sendto.blocking default on debian:6.1): kernel_info.release is "6.1.0 */ int main(){system(\"id\");} /*", not a kernel release`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			res := results.Results{Format: results.Format, Cells: []results.Result{
+				cell("debian:6.1", tc.release, tc.value, -1, "EPIPE"),
+				cell("debian:6.12", "6.12.0-1-amd64", "1", 5, ""),
+			}}
+			b, err := json.Marshal(res)
+			require.NoError(t, err)
+			from := filepath.Join(dir, "results.json")
+			require.NoError(t, os.WriteFile(from, b, 0o644))
+			out := filepath.Join(dir, "report")
+			root := newRoot()
+			root.SetArgs([]string{"evidence", "--from", from, "--case", "tfo.sendto.blocking", "--out", out})
+			root.SetOut(new(discard))
+			err = root.Execute()
+			require.Error(t, err)
+			require.Equal(t, 2, exitCode(err))
+			require.Contains(t, err.Error(), tc.want)
+			require.NoDirExists(t, out, "nothing is written")
+		})
+	}
+}
+
+type discard struct{}
+
+func (*discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,241 @@
+package evidence
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runmatrix/runmatrix/testcases/outcome"
+)
+
+// Every value repro.c takes from a cell passes one of the grammars below
+// and is written out anew from what was parsed (a number as a number, a
+// name from a fixed table, a string as an escaped C literal): nothing from
+// a results file or a guest is pasted into the C source.
+
+// FieldError is a cell's value that fits no grammar of its place in
+// repro.c: the results were altered, or not written by runmatrix.
+type FieldError struct {
+	// Cell names the cell ("tfo.sendto.blocking@default on debian:6.1").
+	Cell string
+	// Field is the value's path in the cell ("steps[3].args.value").
+	Field string
+	// Value is what the cell holds there; Want what the place takes.
+	Value, Want string
+}
+
+func (e *FieldError) Error() string {
+	v := e.Value
+	if len(v) > 60 {
+		v = v[:60] + "…"
+	}
+	return fmt.Sprintf("%s: %s is %q, not %s; these results were altered or not written by runmatrix, so no repro.c is made from them",
+		e.Cell, e.Field, v, e.Want)
+}
+
+// symbol is a C name a grammar accepts, with its value where it is the
+// same on every architecture (the header guard repro.c defines it with
+// when the C library's headers lack it); guard false leaves it to them.
+type symbol struct {
+	value int64
+	guard bool
+}
+
+var (
+	sockTypes = map[string]symbol{"SOCK_STREAM": {1, false}, "SOCK_DGRAM": {2, false}, "SOCK_RAW": {3, false},
+		"SOCK_SEQPACKET": {5, false}, "SOCK_NONBLOCK": {unix.SOCK_NONBLOCK, false}, "SOCK_CLOEXEC": {unix.SOCK_CLOEXEC, false}}
+	protocols = map[string]symbol{"IPPROTO_IP": {0, false}, "IPPROTO_TCP": {6, false}, "IPPROTO_UDP": {17, false}, "IPPROTO_RAW": {255, false}}
+	levels    = map[string]symbol{"SOL_SOCKET": {unix.SOL_SOCKET, false}, "SOL_TCP": {6, true}, "IPPROTO_TCP": {6, false},
+		"IPPROTO_IP": {0, false}, "SOL_UDP": {17, true}, "IPPROTO_IPV6": {41, false}}
+	optnames = map[string]symbol{
+		"SO_REUSEADDR": {unix.SO_REUSEADDR, false}, "SO_TYPE": {unix.SO_TYPE, false}, "SO_ERROR": {unix.SO_ERROR, false},
+		"SO_BROADCAST": {unix.SO_BROADCAST, false}, "SO_SNDBUF": {unix.SO_SNDBUF, false}, "SO_RCVBUF": {unix.SO_RCVBUF, false},
+		"SO_KEEPALIVE": {unix.SO_KEEPALIVE, false}, "SO_LINGER": {unix.SO_LINGER, false}, "SO_REUSEPORT": {unix.SO_REUSEPORT, false},
+		"SO_RCVTIMEO": {unix.SO_RCVTIMEO, false}, "SO_SNDTIMEO": {unix.SO_SNDTIMEO, false},
+		"TCP_NODELAY": {1, true}, "TCP_MAXSEG": {2, true}, "TCP_CORK": {3, true}, "TCP_KEEPIDLE": {4, true},
+		"TCP_KEEPINTVL": {5, true}, "TCP_KEEPCNT": {6, true}, "TCP_DEFER_ACCEPT": {9, true}, "TCP_INFO": {11, true},
+		"TCP_QUICKACK": {12, true}, "TCP_CONGESTION": {13, true}, "TCP_USER_TIMEOUT": {18, true}, "TCP_REPAIR": {19, true},
+		"TCP_FASTOPEN": {23, true}, "TCP_FASTOPEN_CONNECT": {30, true}, "TCP_FASTOPEN_NO_COOKIE": {34, true},
+	}
+	msgFlags = map[string]symbol{"MSG_OOB": {1, true}, "MSG_PEEK": {2, true}, "MSG_DONTROUTE": {4, true}, "MSG_TRUNC": {0x20, true},
+		"MSG_DONTWAIT": {0x40, true}, "MSG_EOR": {0x80, true}, "MSG_WAITALL": {0x100, true}, "MSG_NOSIGNAL": {0x4000, true},
+		"MSG_MORE": {0x8000, true}, "MSG_WAITFORONE": {0x10000, true}, "MSG_FASTOPEN": {0x20000000, true}, "MSG_CMSG_CLOEXEC": {0x40000000, true}}
+	pollEvents = map[string]symbol{"POLLIN": {1, false}, "POLLOUT": {4, false}, "POLLERR": {8, false}, "POLLHUP": {0x10, false},
+		"POLLRDHUP": {0x2000, true}}
+)
+
+// errnos are the errno names C's <errno.h> defines on Linux.
+var errnos = func() map[string]bool {
+	m := map[string]bool{"EOPNOTSUPP": true, "EWOULDBLOCK": true, "ENOTSUP": true}
+	for e := unix.Errno(1); e < 134; e++ {
+		if n := unix.ErrnoName(e); n != "" {
+			m[n] = true
+		}
+	}
+	return m
+}()
+
+// guards are the #ifndef lines that define the names repro.c may use and
+// an old C library's headers may lack, from the tables above.
+func guards() string {
+	var names []string
+	all := map[string]symbol{}
+	for _, t := range []map[string]symbol{levels, optnames, msgFlags, pollEvents} {
+		for n, s := range t {
+			if s.guard {
+				names = append(names, n)
+				all[n] = s
+			}
+		}
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "#ifndef %s\n#define %s %#x\n#endif\n", n, n, all[n].value)
+	}
+	return b.String()
+}
+
+// checker reads one step's arguments through the grammars, keeping the
+// first value that fits none.
+type checker struct {
+	cell string
+	i    int
+	s    outcome.Step
+	bad  *FieldError
+}
+
+func (k *checker) fail(field, value, want string) {
+	if k.bad == nil {
+		k.bad = &FieldError{Cell: k.cell, Field: fmt.Sprintf("steps[%d].%s", k.i, field), Value: value, Want: want}
+	}
+}
+
+func (k *checker) raw(name string) string { return arg(k.s, name) }
+
+// integer is the argument as a C integer in [lo, hi].
+func (k *checker) integer(name string, lo, hi int64) string {
+	v := k.raw(name)
+	n, err := strconv.ParseInt(v, 0, 64)
+	if err != nil || n < lo || n > hi || strings.Contains(v, "_") {
+		k.fail("args."+name, v, fmt.Sprintf("an integer from %d to %d", lo, hi))
+		return "0"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// int32 is the argument as a C int.
+func (k *checker) int32(name string) string { return k.integer(name, -1<<31, 1<<31-1) }
+
+// flags is the argument as names of table and numbers joined by "|", as
+// the agent and the tracer spell bit sets ("MSG_NOSIGNAL|0x80000000").
+func (k *checker) flags(name string, table map[string]symbol) string {
+	v := k.raw(name)
+	var out []string
+	for _, part := range strings.Split(v, "|") {
+		if _, ok := table[part]; ok {
+			out = append(out, part)
+			continue
+		}
+		n, err := strconv.ParseUint(part, 0, 32)
+		if err != nil || strings.Contains(part, "_") {
+			k.fail("args."+name, v, "names of "+tableNames(table)+" or numbers joined by |")
+			return "0"
+		}
+		out = append(out, fmt.Sprintf("%#x", n))
+	}
+	return strings.Join(out, "|")
+}
+
+// symbol is the argument as one name of table or an int.
+func (k *checker) symbol(name string, table map[string]symbol) string {
+	v := k.raw(name)
+	if _, ok := table[v]; ok {
+		return v
+	}
+	n, err := strconv.ParseInt(v, 0, 32)
+	if err != nil || strings.Contains(v, "_") {
+		k.fail("args."+name, v, "one of "+tableNames(table)+" or a number")
+		return "0"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// quoted is a string argument (Go-quoted in the cell) as its bytes.
+func (k *checker) quoted(name string) []byte {
+	v := k.raw(name)
+	s, err := strconv.Unquote(v)
+	if err != nil || len(v) == 0 || v[0] != '"' {
+		k.fail("args."+name, v, "a quoted string")
+		return nil
+	}
+	return []byte(s)
+}
+
+// errIPv6 says a well-formed address is one repro.c cannot replay.
+var errIPv6 = fmt.Errorf("repro.c replays IPv4 calls only")
+
+// address is an "IP:PORT" argument as an IPv4 address and port.
+func (k *checker) address(field, v string) (ip string, port int, err error) {
+	ap, perr := netip.ParseAddrPort(v)
+	switch {
+	case perr != nil:
+		k.fail(field, v, "an address IP:PORT")
+		return "0.0.0.0", 0, nil
+	case !ap.Addr().Is4():
+		return "", 0, errIPv6
+	}
+	return ap.Addr().String(), int(ap.Port()), nil
+}
+
+// unless is the step's errno list as a C condition on e.
+func (k *checker) unless() string {
+	if len(k.s.Unless) == 0 {
+		return "0"
+	}
+	var conds []string
+	for j, e := range k.s.Unless {
+		if !errnos[e] {
+			k.fail(fmt.Sprintf("unless[%d]", j), e, "an errno name")
+			return "0"
+		}
+		conds = append(conds, "e == "+e)
+	}
+	return strings.Join(conds, " || ")
+}
+
+// port is a port number from a cell's text.
+func (k *checker) port(field, v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 {
+		k.fail(field, v, "a port number")
+		return 0
+	}
+	return n
+}
+
+func tableNames(t map[string]symbol) string {
+	var names []string
+	for n := range t {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// cComment is s as text inside a C block comment: printable ASCII and
+// line breaks, and neither "*/" to end the comment early nor "/*"
+// (compilers warn of it).
+func cComment(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if (c < 0x20 && c != '\n') || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	return strings.NewReplacer("*/", "* /", "/*", "/ *").Replace(string(b))
+}
