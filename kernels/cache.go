@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,8 +27,16 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(d, "runmatrix"), nil
 }
 
-// Path returns the path of a cache entry, creating its parent.
+// Path returns the path of a cache entry, creating its parent. Each part
+// is one file name: parts are often read from indexes (a checksum, a
+// version), and one such as ".." or "a/../../x" must never name a file
+// outside the cache, so any but a plain name is refused.
 func (c Cache) Path(parts ...string) (string, error) {
+	for _, part := range parts {
+		if part == "" || part == "." || part == ".." || strings.ContainsAny(part, "/\x00") {
+			return "", fmt.Errorf("cache: %q is not a file name; the index or reference that gave it is damaged", part)
+		}
+	}
 	p := filepath.Join(append([]string{c.Dir}, parts...)...)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", fmt.Errorf("cache: %w", err)

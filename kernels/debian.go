@@ -370,10 +370,20 @@ func (d *Debian) collect(ctx context.Context, c Cache, ss []suite, r Ref, log fu
 			return nil, err
 		}
 	}
+	present := map[string]bool{}
+	for i, x := range idx {
+		present[ss[i].name] = !x.Missing
+	}
 	var out []DebianKernel
-	for _, x := range idx {
+	for i, x := range idx {
 		if x.Skipped != "" {
 			log(x.Skipped)
+		}
+		// A release's security or updates pocket that its mirror lacks
+		// leaves the answer an older kernel: say so, in one line.
+		if base, kind := pocketOf(ss[i].name); kind != "" && x.Missing && present[base] && !d.Offline {
+			log(fmt.Sprintf("%s: %s/dists/%s is not on the mirror, so its kernels (%s fixes) are not considered; the answer may be older than the release's newest (point --debian-security-mirror or --debian-mirror at a mirror that has it)",
+				r.Raw, strings.TrimRight(ss[i].archive.URL, "/"), ss[i].name, kind))
 		}
 		for _, k := range x.Kernels {
 			if q.match(k) {
@@ -500,6 +510,18 @@ func kernelBinaries(ctx context.Context, a *debarchive.Archive, rel *debarchive.
 		}
 	})
 	return names, err
+}
+
+// pocketOf is the release suite whose pocket suite is, and what the
+// pocket carries ("bookworm", "security" for "bookworm-security" and for
+// the old layout's "squeeze/updates"); kind is "" for any other suite.
+func pocketOf(suite string) (base, kind string) {
+	for _, p := range []struct{ suffix, kind string }{{"-security", "security"}, {"/updates", "security"}, {"-updates", "stable-update"}} {
+		if base, ok := strings.CutSuffix(suite, p.suffix); ok {
+			return base, p.kind
+		}
+	}
+	return "", ""
 }
 
 func (d *Debian) missing(r Ref, what string) error {

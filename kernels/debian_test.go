@@ -250,6 +250,24 @@ func TestDebianCatalog(t *testing.T) {
 		require.NotContains(t, err.Error(), "apt-get")
 	})
 
+	t.Run("a missing security pocket is said, not passed over silently", func(t *testing.T) {
+		g := newFakeArchive(t)
+		g.standard()
+		g.mu.Lock()
+		for p := range g.files {
+			if strings.HasPrefix(p, "debian-security/") {
+				delete(g.files, p)
+			}
+		}
+		g.mu.Unlock()
+		var log []string
+		r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: g.debian(false), Log: func(s string) { log = append(log, s) }}
+		k, err := r.Resolve(ctx, "debian:6.1")
+		require.NoError(t, err)
+		require.Equal(t, "6.1.0-9-amd64", k.Image.Release, "bookworm's own kernel")
+		require.Contains(t, strings.Join(log, "\n"), "debian:6.1: "+g.url("debian-security")+"/dists/bookworm-security is not on the mirror, so its kernels (security fixes) are not considered")
+	})
+
 	t.Run("missing suite", func(t *testing.T) {
 		_, err := r.Resolve(ctx, "debian:testing")
 		require.ErrorContains(t, err, "has no suite testing")
@@ -277,6 +295,16 @@ func TestDebianCatalogRefusesBadArchives(t *testing.T) {
 				return b
 			}
 		}, "bad OpenPGP signature"},
+		{"another suite's signed Release under this suite's name", func(f *fakeArchive) {
+			f.addSuite("debian-security", "oldsec", "bullseye-security", "amd64", []fakePkg{{abi: "6.1.0-1", flavour: "amd64", version: "6.1.1-1"}}, false)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for p, b := range f.files {
+				if rest, ok := strings.CutPrefix(p, "debian-security/dists/oldsec/"); ok {
+					f.files["debian-security/dists/bookworm-security/"+rest] = b
+				}
+			}
+		}, `it is the Release of suite "oldsec" (codename "bullseye-security"), not of "bookworm-security"`},
 		{"Packages index that does not match the Release", func(f *fakeArchive) {
 			f.tamper = func(p string, b []byte) []byte {
 				if strings.HasSuffix(p, "debian-security/dists/bookworm-security/main/binary-amd64/Packages.gz") {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -343,9 +344,17 @@ func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*M
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var others []string // images of another version than the tag's
 	for _, n := range names {
 		g := mainlineImage.FindStringSubmatch(n)
 		if g == nil || g[3] != debArch {
+			continue
+		}
+		// The signature vouches for the checksums, not for which tag's
+		// folder they belong in: a mirror could serve another tag's
+		// signed CHECKSUMS here, so each image must be of this tag.
+		if !abiOfTag(g[1], r.Tag) {
+			others = append(others, g[1])
 			continue
 		}
 		// Prefer the unsigned image where a build has both.
@@ -353,6 +362,9 @@ func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*M
 			mk.ABI, mk.Version = g[1], g[2]
 			mk.Image = debarchive.Package{Name: strings.SplitN(n, "_", 2)[0], Version: g[2], Arch: debArch, Filename: n, SHA256: files[n], Suite: "mainline " + r.Tag}
 		}
+	}
+	if mk.Image.Filename == "" && len(others) > 0 {
+		return nil, fmt.Errorf("kernel %s: %s lists images of %s, not of %s: the mirror serves another tag's signed checksums under this tag; pass --mainline-url with another mirror", r.Raw, mk.Checksum, others[0], r.Tag)
 	}
 	if mk.Image.Filename == "" {
 		return nil, inputErr("kernel %s: %s lists no linux-image-…-generic .deb for %s (the build for it may have failed; see the tag's folder)", r.Raw, mk.Checksum, debArch)
@@ -365,6 +377,35 @@ func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*M
 		return nil, err
 	}
 	return &mk, nil
+}
+
+// abiOfTag reports whether a mainline build's ABI ("6.1.0-060100",
+// "5.0.0-050000rc3", "2.6.32-02063227") is that of tag ("v6.1"): the
+// tag's version padded to three numbers, then each number in two digits,
+// then its -rc or -ckt suffix, as Ubuntu's mainline builds name them.
+func abiOfTag(abi, tag string) bool {
+	m := tagRE.FindStringSubmatch(tag)
+	if m == nil {
+		return false
+	}
+	nums := strings.Split(m[1], ".")
+	for len(nums) < 3 {
+		nums = append(nums, "0")
+	}
+	enc := ""
+	for _, n := range nums {
+		v, err := strconv.Atoi(n)
+		if err != nil || v > 99 {
+			return false
+		}
+		enc += fmt.Sprintf("%02d", v)
+	}
+	base, rest, ok := strings.Cut(abi, "-")
+	if !ok || base != strings.Join(nums[:3], ".") || !strings.HasPrefix(rest, enc) {
+		return false
+	}
+	suffix := strings.TrimLeft(rest[len(enc):], "0123456789")
+	return suffix == m[2]
 }
 
 // parseChecksums reads the sha256 lines of a mainline CHECKSUMS file

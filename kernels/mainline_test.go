@@ -205,6 +205,18 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 				}
 			},
 			want: "sha256"},
+		{name: "another tag's signed checksums", ref: "mainline:v4.19.10",
+			setup: func(f *fakeArchive, m *Mainline) {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				for p, b := range f.files { // v3.6's flat layout, served under v4.19.10
+					if rest, ok := strings.CutPrefix(p, "mainline/v3.6/"); ok && strings.HasPrefix(rest, "CHECKSUMS") {
+						f.files["mainline/v4.19.10/"+rest] = b
+						delete(f.files, "mainline/v4.19.10/amd64/"+rest)
+					}
+				}
+			},
+			want: "lists images of 3.6.0-030600, not of v4.19.10: the mirror serves another tag's signed checksums"},
 		{name: "no such tag", ref: "mainline:v9.9", want: "has no such tag", input: true},
 		{name: "a tag without signed checksums", ref: "mainline:v2.6.38",
 			setup: func(f *fakeArchive, m *Mainline) {
@@ -319,4 +331,25 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 		_, err := r.Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "--offline")
 	})
+}
+
+func TestABIOfTag(t *testing.T) {
+	for _, tc := range []struct {
+		abi, tag string
+		want     bool
+	}{
+		{"3.6.0-030600", "v3.6", true},
+		{"4.19.10-041910", "v4.19.10", true},
+		{"6.1.0-060100", "v6.1", true},
+		{"5.0.0-050000rc3", "v5.0-rc3", true},
+		{"2.6.32-02063227", "v2.6.32.27", true},
+		{"2.6.38-020638", "v2.6.38", true},
+		{"3.6.0-030600", "v6.1", false},
+		{"5.0.0-050000rc3", "v5.0", false},
+		{"5.0.0-050000", "v5.0-rc3", false},
+		{"4.19.1-041901", "v4.19.10", false},
+		{"4.19.10-041910", "v4.19.1", false},
+	} {
+		require.Equal(t, tc.want, abiOfTag(tc.abi, tc.tag), "%s %s", tc.abi, tc.tag)
+	}
 }

@@ -77,6 +77,9 @@ type rpmDistro struct {
 	repos func(r *Resolver, release string, major int, arch string) []rpmRepo
 	// keys names the embedded key file of a major release.
 	keys func(major int) string
+	// signsMetadata says the distribution signs repomd.xml, so an
+	// unsigned one is refused.
+	signsMetadata bool
 }
 
 type rpmRepo struct{ url, mirror string }
@@ -131,7 +134,7 @@ var rpmDistros = map[string]*rpmDistro{
 			}
 			return []rpmRepo{{r.mirror("rocky") + "/pub/rocky/" + rel + "/BaseOS/" + dir + "/os/", "rocky"}}
 		},
-		keys: func(major int) string { return "rocky-" + strconv.Itoa(major) }},
+		keys: func(major int) string { return "rocky-" + strconv.Itoa(major) }, signsMetadata: true},
 	"alma": {name: "alma", pretty: "AlmaLinux", arches: func(int) []string { return el8On() },
 		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
 			_, dir := rpmArch(arch)
@@ -140,7 +143,7 @@ var rpmDistros = map[string]*rpmDistro{
 			}
 			return []rpmRepo{{r.mirror("alma") + "/almalinux/" + rel + "/BaseOS/" + dir + "/os/", "alma"}}
 		},
-		keys: func(major int) string { return "alma-" + strconv.Itoa(major) }},
+		keys: func(major int) string { return "alma-" + strconv.Itoa(major) }, signsMetadata: true},
 	"fedora": {name: "fedora", pretty: "Fedora", arches: func(int) []string { return el8On() },
 		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
 			_, dir := rpmArch(arch)
@@ -245,21 +248,22 @@ type rpmIndex struct {
 
 var kernelPackages = []string{"kernel", "kernel-core", "kernel-modules-core"}
 
-// index reads (or takes from the cache) a repository's kernel packages.
-func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys openpgp.EntityList) (*rpmIndex, error) {
+// index reads (or takes from the cache) a repository's kernel packages;
+// signed requires a signed repomd.xml, of the cache entry too.
+func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys openpgp.EntityList, signed bool) (*rpmIndex, error) {
 	p, err := r.Cache.Path("rpm-index", cacheKey(repo.url)+".json")
 	if err != nil {
 		return nil, err
 	}
 	var idx rpmIndex
-	if r.freshIndex(p, &idx, &idx.Fetched) {
+	if r.freshIndex(p, &idx, &idx.Fetched) && (idx.Signed || idx.Missing || !signed) {
 		return &idx, nil
 	}
 	if r.Debian.Offline {
 		return nil, errOffline
 	}
 	pkgArch, _ := rpmArch(arch)
-	rp := &rpm.Repo{URL: repo.url, Client: r.Client, Keys: keys}
+	rp := &rpm.Repo{URL: repo.url, Client: r.Client, Keys: keys, Signed: signed}
 	pkgs, signed, err := rp.Packages(ctx, func(name, a string) bool { return a == pkgArch && slices.Contains(kernelPackages, name) })
 	var nf *rpm.NotFoundError
 	switch {
@@ -314,7 +318,7 @@ func (r *Resolver) resolveRPM(ctx context.Context, ref Ref) (*Kernel, error) {
 	anyRepo := false
 	for _, rel := range rels {
 		for _, repo := range d.repos(r, rel, major(rel), ref.Arch) {
-			idx, err := r.rpmIndex(ctx, repo, ref.Arch, keys)
+			idx, err := r.rpmIndex(ctx, repo, ref.Arch, keys, d.signsMetadata)
 			if errors.Is(err, errOffline) {
 				continue
 			}
@@ -428,6 +432,12 @@ func (r *Resolver) fetchRPM(ctx context.Context, p rpm.Info, keys openpgp.Entity
 	defer pkg.Close()
 	if _, err := pkg.Verify(keys); err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Location, err)
+	}
+	// The signature vouches for the package, primary.xml for which package
+	// it is: a mirror could serve any package the distribution ever signed
+	// (an older kernel) under this entry, so the two must agree.
+	if got, want := pkg.Name+"-"+pkg.Version+"-"+pkg.Release+"."+pkg.Arch, p.Name+"-"+p.VR()+"."+p.Arch; got != want {
+		return nil, fmt.Errorf("%s: the signed package is %s, but primary.xml lists it as %s; the mirror serves another package under this name", p.Location, got, want)
 	}
 	names, err := pkg.Extract(root, unpack.Options{Keep: kernelFile})
 	if err != nil {

@@ -45,7 +45,11 @@ func TestRPMDistros(t *testing.T) {
 	}
 	mirror := &archivetest.Mirror{}
 	repo := func(prefix string, pkgs ...archivetest.RPM) {
-		files, err := archivetest.YumRepo{Packages: pkgs}.Files()
+		y := archivetest.YumRepo{Packages: pkgs}
+		if pkgs[0].Key == rocky || pkgs[0].Key == alma {
+			y.SignWith = pkgs[0].Key // they sign repomd.xml
+		}
+		files, err := y.Files()
 		require.NoError(t, err)
 		mirror.Add(prefix, files)
 	}
@@ -55,6 +59,10 @@ func TestRPMDistros(t *testing.T) {
 	repo("6.6/os/x86_64/", el6("2.6.32-504.el6", "x86_64", centos))
 	repo("6.6/updates/x86_64/", el6("2.6.32-504.30.3.el6", "x86_64", stranger)) // not CentOS's key
 	repo("6.7/os/x86_64/", el6("2.6.32-573.el6", "x86_64", centos))
+	// 6.8 lists 2.6.32-642 but serves the (correctly signed) 2.6.32-431.
+	old := el6("2.6.32-431.el6", "x86_64", centos)
+	old.ListedAs = "2.6.32-642.el6"
+	repo("6.8/os/x86_64/", old)
 	// EL8 splits the kernel: kernel (empty), kernel-core (image, core modules).
 	rel8 := "4.18.0-372.9.1.el8.x86_64"
 	core := archivetest.RPM{Name: "kernel-core", Version: "4.18.0", Release: "372.9.1.el8", Arch: "x86_64", Key: rocky, Files: map[string][]byte{
@@ -64,6 +72,10 @@ func TestRPMDistros(t *testing.T) {
 	}}
 	meta := archivetest.RPM{Name: "kernel", Version: "4.18.0", Release: "372.9.1.el8", Arch: "x86_64", Key: rocky, Files: map[string][]byte{}}
 	repo("pub/rocky/8/BaseOS/x86_64/os/", core, meta)
+	// A Rocky 8.5 mirror that drops repomd.xml.asc.
+	unsigned, err := archivetest.YumRepo{Packages: []archivetest.RPM{core, meta}}.Files()
+	require.NoError(t, err)
+	mirror.Add("vault/rocky/8.5/BaseOS/x86_64/os/", unsigned)
 	// Fedora 39 is only in the archive; its modules-core package carries
 	// the modules, as from Fedora 37.
 	fc := "6.5.6-300.fc39.x86_64"
@@ -147,6 +159,10 @@ func TestRPMDistros(t *testing.T) {
 				}
 				return func() {}
 			}},
+		{name: "a signed package served under another version's entry", ref: "centos:6.8",
+			want: "the signed package is kernel-2.6.32-431.el6.x86_64, but primary.xml lists it as kernel-2.6.32-642.el6.x86_64"},
+		{name: "no metadata signature where the distribution signs it", ref: "rocky:8.5",
+			want: "the mirror publishes no signature for it (repomd.xml.asc), which this distribution signs"},
 		{name: "a truncated download", ref: "centos:6.7", want: "unexpected EOF",
 			setup: func() func() {
 				for p := range mirror.Files {

@@ -175,6 +175,7 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 	for _, code := range codenames {
 		var all []debarchive.Package
 		mirror, seen, hasArch := "", false, false
+		var lacking []string // pockets no mirror has
 		for _, suite := range []string{code + "-security", code + "-updates", code} {
 			idx, err := r.ubuntuSuite(ctx, suite, debArch)
 			if errors.Is(err, errOffline) {
@@ -189,6 +190,9 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 				return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
 			}
 			if idx.Missing {
+				if suite != code {
+					lacking = append(lacking, suite)
+				}
 				continue
 			}
 			seen = true
@@ -202,6 +206,11 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 			if suite == code {
 				mirror = idx.Mirror
 			}
+		}
+		if seen && len(lacking) > 0 {
+			// The release is there but a pocket is not: its newer kernels
+			// are not considered, which must not pass unsaid.
+			r.logf("%s: no Ubuntu mirror has %s, so its kernels are not considered; the answer may be older than %s's newest", ref.Raw, strings.Join(lacking, " or "), code)
 		}
 		if !seen {
 			if r.Debian.Offline {

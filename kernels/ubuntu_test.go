@@ -75,6 +75,17 @@ func TestUbuntu(t *testing.T) {
 			require.NotEmpty(t, k.ModulesDir)
 		})
 	}
+	t.Run("pockets no mirror has are said", func(t *testing.T) {
+		var log []string
+		r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys, Log: func(s string) { log = append(log, s) }}
+		_, err := r.Resolve(ctx, "ubuntu:16.04/virtual")
+		require.NoError(t, err)
+		require.Contains(t, strings.Join(log, "\n"), "ubuntu:16.04/virtual: no Ubuntu mirror has xenial-security or xenial-updates, so its kernels are not considered")
+		log = nil
+		_, err = r.Resolve(ctx, "ubuntu:18.04")
+		require.NoError(t, err)
+		require.NotContains(t, strings.Join(log, "\n"), "not considered", "bionic has every pocket")
+	})
 	t.Run("offline uses what was fetched", func(t *testing.T) {
 		off := &Resolver{Cache: r.Cache, Mirrors: mirrors, Keys: keys, Debian: Debian{Offline: true}}
 		k, err := off.Resolve(ctx, "ubuntu:18.04")

@@ -27,6 +27,9 @@ type RPM struct {
 	// a header-only version 4 signature and a payload digest (rpm 4.14+).
 	Key *openpgp.Entity
 	V3  bool
+	// ListedAs is the version-release a YumRepo's primary.xml gives it
+	// (a mirror passing one signed package off as another); its own when "".
+	ListedAs string
 }
 
 type hdrEntry struct {
@@ -199,6 +202,9 @@ func (y YumRepo) Files() (map[string][]byte, error) {
 		b, err := p.RPMFile()
 		if err != nil {
 			return nil, err
+		}
+		if p.ListedAs != "" {
+			p.Version, p.Release, _ = strings.Cut(p.ListedAs, "-")
 		}
 		loc := fmt.Sprintf("Packages/%s-%s-%s.%s.rpm", p.Name, p.Version, p.Release, p.Arch)
 		out[loc] = b

@@ -204,12 +204,18 @@ func Verify(b []byte, e Entry, keys map[string]*rsa.PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	var datahash string
+	info := map[string]string{}
 	for _, line := range strings.Split(string(control[".PKGINFO"]), "\n") {
-		if v, ok := strings.CutPrefix(line, "datahash = "); ok {
-			datahash = strings.TrimSpace(v)
+		if k, v, ok := strings.Cut(line, " = "); ok {
+			info[k] = strings.TrimSpace(v)
 		}
 	}
+	// The checksum binds the control segment to the index entry; its
+	// .PKGINFO must then name the package the entry names.
+	if info["pkgname"] != e.Name || info["pkgver"] != e.Version {
+		return nil, fmt.Errorf(".PKGINFO names %s-%s, APKINDEX lists %s-%s", info["pkgname"], info["pkgver"], e.Name, e.Version)
+	}
+	datahash := info["datahash"]
 	if datahash == "" {
 		return nil, errors.New(".PKGINFO states no datahash")
 	}

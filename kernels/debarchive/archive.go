@@ -109,8 +109,19 @@ func (a *Archive) now() time.Time {
 
 func (a *Archive) url(p string) string { return strings.TrimRight(a.URL, "/") + "/" + p }
 
-// get fetches one file whole; a 404 is a *NotFoundError.
-func (a *Archive) get(ctx context.Context, p string) ([]byte, error) {
+// Bounds on what one GET reads whole: a Release file or signature (real
+// ones are well under 1 MiB), and any other file Get fetches (listings,
+// checksums). An index is bounded by the size its signed Release gives.
+const (
+	MaxRelease = 16 << 20
+	MaxGet     = 64 << 20
+	// MaxPackage bounds a package download whose index gave no size.
+	MaxPackage = 1 << 30
+)
+
+// get fetches one file whole, refusing one of more than max bytes; a 404
+// is a *NotFoundError.
+func (a *Archive) get(ctx context.Context, p string, max int64) ([]byte, error) {
 	u := a.url(p)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -127,9 +138,15 @@ func (a *Archive) get(ctx context.Context, p string) ([]byte, error) {
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%s: HTTP %s", u, resp.Status)
 	}
-	b, err := io.ReadAll(resp.Body)
+	if resp.ContentLength > max {
+		return nil, &IntegrityError{URL: u, What: fmt.Sprintf("%d bytes, more than the %d this file may have", resp.ContentLength, max)}
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	if int64(len(b)) > max {
+		return nil, &IntegrityError{URL: u, What: fmt.Sprintf("more than the %d bytes this file may have", max)}
 	}
 	if resp.ContentLength >= 0 && int64(len(b)) != resp.ContentLength {
 		return nil, &IntegrityError{URL: u, What: fmt.Sprintf("truncated after %d of %d bytes", len(b), resp.ContentLength)}
@@ -137,12 +154,12 @@ func (a *Archive) get(ctx context.Context, p string) ([]byte, error) {
 	return b, nil
 }
 
-// Get fetches one file whole, tried again as Download is; a missing file
-// is a *NotFoundError.
+// Get fetches one file of at most MaxGet bytes whole, tried again as
+// Download is; a missing file is a *NotFoundError.
 func (a *Archive) Get(ctx context.Context, p string) ([]byte, error) {
 	var b []byte
 	err := a.retry(ctx, func() (err error) {
-		b, err = a.get(ctx, p)
+		b, err = a.get(ctx, p, MaxGet)
 		return err
 	})
 	return b, err
@@ -214,7 +231,7 @@ func (a *Archive) Release(ctx context.Context, suite string) (*Release, error) {
 
 func (a *Archive) release(ctx context.Context, dist string) (*Release, error) {
 	var text []byte
-	in, err := a.get(ctx, dist+"/InRelease")
+	in, err := a.get(ctx, dist+"/InRelease", MaxRelease)
 	var nf *NotFoundError
 	switch {
 	case err == nil:
@@ -227,11 +244,11 @@ func (a *Archive) release(ctx context.Context, dist string) (*Release, error) {
 			return nil, err
 		}
 	case errors.As(err, &nf):
-		plain, err := a.get(ctx, dist+"/Release")
+		plain, err := a.get(ctx, dist+"/Release", MaxRelease)
 		if err != nil {
 			return nil, err
 		}
-		sig, err := a.get(ctx, dist+"/Release.gpg")
+		sig, err := a.get(ctx, dist+"/Release.gpg", MaxRelease)
 		if err != nil {
 			return nil, err
 		}
@@ -253,6 +270,13 @@ func (a *Archive) release(ctx context.Context, dist string) (*Release, error) {
 	rel, err := parseRelease(text)
 	if err != nil {
 		return nil, &IntegrityError{URL: a.url(dist + "/Release"), What: err.Error()}
+	}
+	// The signature vouches for the text, not for which suite it is: a
+	// mirror could serve another suite's (an older release's) signed
+	// Release under this name.
+	asked := strings.TrimPrefix(dist, "dists/")
+	if asked != rel.Suite && asked != rel.Codename && strings.TrimSuffix(asked, "/updates") != rel.Codename {
+		return nil, &IntegrityError{URL: a.url(dist + "/Release"), What: fmt.Sprintf("it is the Release of suite %q (codename %q), not of %q; the mirror serves another suite under this name", rel.Suite, rel.Codename, asked)}
 	}
 	rel.Dist = dist
 	sum := sha256.Sum256(text)
@@ -367,7 +391,7 @@ func (a *Archive) index(ctx context.Context, rel *Release, base string) (io.Read
 	}
 	var data []byte
 	err := a.retry(ctx, func() error {
-		b, err := a.get(ctx, rel.Dist+"/"+f.Path)
+		b, err := a.get(ctx, rel.Dist+"/"+f.Path, f.Size) // the signed Release's size
 		if err != nil {
 			return err
 		}
@@ -448,13 +472,16 @@ func (a *Archive) Download(ctx context.Context, p Package, w io.WriteSeeker) err
 			return fmt.Errorf("%s: HTTP %s", u, resp.Status)
 		}
 		h := sha256.New()
-		body := io.Reader(resp.Body)
-		if p.Size > 0 {
-			body = io.LimitReader(resp.Body, p.Size+1)
+		limit := p.Size
+		if limit <= 0 {
+			limit = MaxPackage
 		}
-		n, err := io.Copy(io.MultiWriter(w, h), body)
+		n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, limit+1))
 		if err != nil {
 			return fmt.Errorf("%s: %w", u, err)
+		}
+		if p.Size <= 0 && n > limit {
+			return &IntegrityError{URL: u, What: fmt.Sprintf("more than %d MiB, larger than any kernel package", MaxPackage>>20)}
 		}
 		if p.Size > 0 && n != p.Size {
 			return &IntegrityError{URL: u, What: fmt.Sprintf("got %d bytes, the signed index says %d (truncated download?)", n, p.Size)}

@@ -14,6 +14,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -32,6 +33,9 @@ type Repo struct {
 	Client *http.Client
 	// Keys verify repomd.xml.asc where it exists.
 	Keys openpgp.EntityList
+	// Signed says the distribution signs its repository metadata, so a
+	// repomd.xml without repomd.xml.asc is refused, not read unsigned.
+	Signed bool
 }
 
 // Info is one package as primary.xml lists it.
@@ -107,6 +111,8 @@ func (r *Repo) Packages(ctx context.Context, keep func(name, arch string) bool) 
 			return nil, false, fmt.Errorf("%srepodata/repomd.xml: signature does not verify with the distribution's keys: %w", r.URL, err)
 		}
 		signed = true
+	case errors.As(err, &nf) && r.Signed:
+		return nil, false, fmt.Errorf("%srepodata/repomd.xml: the mirror publishes no signature for it (repomd.xml.asc), which this distribution signs; it is not read unsigned", r.URL)
 	case errors.As(err, &nf):
 	default:
 		return nil, false, err
@@ -213,9 +219,31 @@ func parsePrimary(r io.Reader, keep func(name, arch string) bool) ([]Info, error
 		if !keep(p.Name, p.Arch) {
 			continue
 		}
+		if err := checkListed(p); err != nil {
+			return out, err
+		}
 		out = append(out, Info{Name: p.Name, Arch: p.Arch, Epoch: p.Version.Epoch, Version: p.Version.Ver, Release: p.Version.Rel,
 			SumType: p.Checksum.Type, Sum: strings.TrimSpace(p.Checksum.Value), Location: p.Location.Href, Size: p.Size.Package})
 	}
+}
+
+// sumLengths are the hex lengths of the checksums primary.xml may give.
+var sumLengths = map[string]int{"sha256": 64, "sha512": 128, "sha": 40, "sha1": 40}
+
+// checkListed refuses a package entry whose checksum is not hex of its
+// algorithm's length (it names cache entries) or whose location is not a
+// plain path inside the repository.
+func checkListed(p primaryPackage) error {
+	sum := strings.TrimSpace(p.Checksum.Value)
+	n, ok := sumLengths[p.Checksum.Type]
+	if _, err := hex.DecodeString(sum); !ok || err != nil || len(sum) != n || strings.ToLower(sum) != sum {
+		return fmt.Errorf("package %s: checksum %.80q of type %.20q is not a lower-case hex digest", p.Name, sum, p.Checksum.Type)
+	}
+	loc := p.Location.Href
+	if !path.IsAbs("/"+loc) || path.Clean(loc) != loc || strings.HasPrefix(loc, "../") || loc == ".." || strings.ContainsAny(loc, "?#:\\\x00") || strings.HasPrefix(loc, "/") {
+		return fmt.Errorf("package %s: location %.200q is not a path inside the repository", p.Name, loc)
+	}
+	return nil
 }
 
 // Download copies the package to w, checking its size and checksum.

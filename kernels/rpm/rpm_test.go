@@ -134,3 +134,33 @@ func TestRepo(t *testing.T) {
 		require.ErrorAs(t, err, &nf)
 	})
 }
+
+// TestPrimaryEntriesAreChecked: a checksum names cache entries and a
+// location a URL, so primary.xml entries with anything but a hex digest or a
+// path inside the repository are refused.
+func TestPrimaryEntriesAreChecked(t *testing.T) {
+	entry := func(typ, sum, loc string) string {
+		return `<metadata><package type="rpm"><name>kernel</name><arch>x86_64</arch><version epoch="0" ver="2.6.32" rel="754.el6"/>` +
+			`<checksum type="` + typ + `" pkgid="YES">` + sum + `</checksum><location href="` + loc + `"/><size package="1"/></package></metadata>`
+	}
+	good := strings.Repeat("ab", 32)
+	for _, tc := range []struct{ name, typ, sum, loc, want string }{
+		{"good", "sha256", good, "Packages/kernel.rpm", ""},
+		{"a path for a checksum", "sha256", "/../../../../tmp/x", "Packages/kernel.rpm", "not a lower-case hex digest"},
+		{"a short digest", "sha256", "abcd", "Packages/kernel.rpm", "not a lower-case hex digest"},
+		{"an unknown algorithm", "md5", strings.Repeat("ab", 16), "Packages/kernel.rpm", "not a lower-case hex digest"},
+		{"a location outside", "sha256", good, "../../other/kernel.rpm", "not a path inside the repository"},
+		{"an absolute location", "sha256", good, "/etc/passwd", "not a path inside the repository"},
+		{"another host", "sha256", good, "http://evil.example/kernel.rpm", "not a path inside the repository"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pkgs, err := parsePrimary(strings.NewReader(entry(tc.typ, tc.sum, tc.loc)), func(string, string) bool { return true })
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.Len(t, pkgs, 1)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
