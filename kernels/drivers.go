@@ -43,18 +43,18 @@ func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 	case ArchARM64, ArchRISCV64, ArchPPC64LE:
 		return b, nil // an Image or vmlinux is the kernel itself
 	case ArchARM, ArchS390X:
-		k, _, err := embeddedKernel(ctx, b, 0)
+		limit := vmlinuxLimit(len(b))
+		k, _, err := embeddedKernel(ctx, b, limit+1)
+		if err == nil && len(k) > limit {
+			return nil, fmt.Errorf("%s: its payload %w (more than %d MiB); it is not a kernel image", path, ErrBomb, limit>>20)
+		}
 		return k, err
 	}
 	payload, err := payloadOf(b, img.Protocol)
 	if err != nil {
 		return nil, err
 	}
-	vmlinux, err := decompress(ctx, payload, img.Compression, 0)
-	if err != nil {
-		return nil, fmt.Errorf("decompress %s payload of %s: %w", img.Compression, path, err)
-	}
-	return vmlinux, nil
+	return decompressKernel(ctx, path, payload, img.Compression)
 }
 
 // CachedBuiltinDrivers is BuiltinDrivers remembered in c by the image's

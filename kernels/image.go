@@ -184,7 +184,8 @@ func bannerIn(b []byte) int {
 
 // embeddedKernel finds the compressed kernel inside a boot image (xz,
 // gzip, zstd, lz4 or lzo: the stream that decompresses to a kernel with a
-// version banner) and returns it, or its first limit bytes when limit > 0.
+// version banner) and returns it, or its first limit bytes when it is
+// longer (see decompress for limit <= 0).
 func embeddedKernel(ctx context.Context, b []byte, limit int) ([]byte, string, error) {
 	for _, c := range []struct {
 		name  string
@@ -313,21 +314,53 @@ func compressionOf(p []byte) string {
 	return "unknown"
 }
 
+// Bounds on a decompressed kernel: a distribution's vmlinux is 20-80 MiB
+// (an allyesconfig one about 300 MiB), and xz, zstd or gzip shrink a
+// kernel 3-6 times, so one that grows by more than maxRatio, or past
+// maxVmlinux, is no kernel but a decompression bomb. Small payloads may
+// grow to minVmlinux whatever their ratio.
+const (
+	maxVmlinux = 512 << 20
+	minVmlinux = 16 << 20
+	maxRatio   = 32
+)
+
+// vmlinuxLimit is how large a kernel decompressed from n bytes may be.
+func vmlinuxLimit(n int) int { return min(maxVmlinux, max(minVmlinux, maxRatio*n)) }
+
+// ErrBomb is a payload that decompresses to more than a kernel can be.
+var ErrBomb = errors.New("decompresses to more than a kernel can be")
+
+// decompressKernel decompresses a whole kernel payload of the image at
+// path, refusing one past vmlinuxLimit.
+func decompressKernel(ctx context.Context, path string, payload []byte, compression string) ([]byte, error) {
+	limit := vmlinuxLimit(len(payload))
+	k, err := decompress(ctx, payload, compression, limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s payload of %s: %w", compression, path, err)
+	}
+	if len(k) > limit {
+		return nil, fmt.Errorf("%s: its %s payload of %d KiB %w (more than %d MiB); it is not a kernel image", path, compression, len(payload)>>10, ErrBomb, limit>>20)
+	}
+	return k, nil
+}
+
 // decompressHead returns the first n bytes of the decompressed payload.
 func decompressHead(p []byte, compression string, n int) ([]byte, error) {
 	return decompress(context.Background(), p, compression, n)
 }
 
 // decompress returns the decompressed payload, or its first limit bytes
-// when limit > 0.
+// when it is longer; limit <= 0 means maxVmlinux, so nothing read from an
+// image is ever decompressed without a bound.
 func decompress(ctx context.Context, p []byte, compression string, limit int) ([]byte, error) {
+	if limit <= 0 {
+		limit = maxVmlinux
+	}
 	var r io.Reader
 	switch compression {
 	case "none":
-		if limit > 0 {
-			return p[:min(limit, len(p))], nil
-		}
-		return p, nil
+		return p[:min(limit, len(p))], nil
 	case "gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(p))
 		if err != nil {
@@ -338,7 +371,9 @@ func decompress(ctx context.Context, p []byte, compression string, limit int) ([
 	case "bzip2":
 		r = bzip2.NewReader(bytes.NewReader(p))
 	case "zstd":
-		zr, err := zstd.NewReader(bytes.NewReader(p))
+		// A frame may declare any window or content size: bound the
+		// decoder's memory by what may come out.
+		zr, err := zstd.NewReader(bytes.NewReader(p), zstd.WithDecoderMaxMemory(uint64(limit)), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, err
 		}
@@ -351,11 +386,8 @@ func decompress(ctx context.Context, p []byte, compression string, limit int) ([
 	default:
 		return nil, fmt.Errorf("unknown payload compression")
 	}
-	if limit > 0 {
-		r = io.LimitReader(r, int64(limit))
-	}
 	var out bytes.Buffer
-	_, err := io.Copy(&out, r)
+	_, err := io.Copy(&out, io.LimitReader(r, int64(limit)))
 	if out.Len() == 0 && err != nil {
 		return nil, err
 	}
@@ -372,8 +404,8 @@ var toolArgs = map[string][]string{
 	"lz4":  {"lz4", "-dc"},
 }
 
-// toolDecompress runs the command-line decompressor; with limit > 0 it
-// stops it once limit bytes are read.
+// toolDecompress runs the command-line decompressor and stops it once
+// limit bytes are read.
 func toolDecompress(ctx context.Context, p []byte, compression string, limit int) ([]byte, error) {
 	args := toolArgs[compression]
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -387,12 +419,8 @@ func toolDecompress(ctx context.Context, p []byte, compression string, limit int
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s is needed to read a %s kernel: %w", args[0], compression, err)
 	}
-	r := io.Reader(stdout)
-	if limit > 0 {
-		r = io.LimitReader(r, int64(limit))
-	}
 	var out bytes.Buffer
-	_, rerr := io.Copy(&out, r)
+	_, rerr := io.Copy(&out, io.LimitReader(stdout, int64(limit)))
 	cancel() // stops a tool that has more to say than limit
 	_ = cmd.Wait()
 	// The tools complain about the bytes the kernel appends after the

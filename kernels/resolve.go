@@ -322,9 +322,16 @@ func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
 		return err
 	}
 	defer os.Remove(f.Name())
-	n, err := io.Copy(f, resp.Body)
+	if resp.ContentLength > maxVmlinux {
+		f.Close()
+		return inputErr("kernel %s: %d bytes, larger than a kernel image can be (%d MiB)", ref.URL, resp.ContentLength, maxVmlinux>>20)
+	}
+	n, err := io.Copy(f, io.LimitReader(resp.Body, maxVmlinux+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if n > maxVmlinux {
+		return inputErr("kernel %s: more than %d MiB, larger than a kernel image can be", ref.URL, maxVmlinux>>20)
 	}
 	if err != nil || (resp.ContentLength >= 0 && n != resp.ContentLength) {
 		return fmt.Errorf("kernel %s: download truncated after %d of %d bytes (%v); run again", ref.URL, n, resp.ContentLength, err)

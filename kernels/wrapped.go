@@ -22,9 +22,10 @@ const maxUnwrapped = 256 << 20
 func unwrap(ctx context.Context, b []byte) (inner []byte, how string, ok bool, err error) {
 	le := binary.LittleEndian
 	how = wrapping(b)
+	limit := min(maxUnwrapped, vmlinuxLimit(len(b)))
 	switch {
 	case how == "gzip":
-		inner, err = decompress(ctx, b, "gzip", maxUnwrapped+1)
+		inner, err = decompress(ctx, b, "gzip", limit+1)
 	case how != "":
 		off, size := int64(le.Uint32(b[8:])), int64(le.Uint32(b[12:]))
 		comp, _, _ := strings.Cut(string(b[0x18:0x40]), "\x00")
@@ -34,15 +35,15 @@ func unwrap(ctx context.Context, b []byte) (inner []byte, how string, ok bool, e
 		if comp == "lzma" || comp == "xzkern" {
 			comp = map[string]string{"lzma": "lzma", "xzkern": "xz"}[comp]
 		}
-		inner, err = decompress(ctx, b[off:off+size], comp, maxUnwrapped+1)
+		inner, err = decompress(ctx, b[off:off+size], comp, limit+1)
 	default:
 		return nil, "", false, nil
 	}
 	switch {
 	case err != nil:
 		return nil, how, true, fmt.Errorf("%s: %w", how, err)
-	case len(inner) > maxUnwrapped:
-		return nil, how, true, fmt.Errorf("%s: the image inside is larger than %d MiB", how, maxUnwrapped>>20)
+	case len(inner) > limit:
+		return nil, how, true, fmt.Errorf("%s: the image inside %w (more than %d MiB from %d KiB)", how, ErrBomb, limit>>20, len(b)>>10)
 	case !isARM64Image(inner) && !isRISCVImage(inner):
 		return nil, how, true, fmt.Errorf("%s: what it holds is not an arm64 or RISC-V Image", how)
 	}

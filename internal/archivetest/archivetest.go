@@ -143,26 +143,37 @@ func MainlineIndex(tags ...string) []byte {
 // payload holding the start of an ELF file (32-bit when i386) followed by
 // body. It boots nothing: tests use it where only the header is read.
 func BzImage(version string, i386 bool, body []byte) []byte {
-	const setupEnd = 2 * 512
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(append(ELFStart(i386), body...))
+	zw.Close()
+	return BzImagePayload(version, z.Bytes())
+}
+
+// ELFStart is the start of an ELF file (32-bit when i386) as a kernel
+// payload begins.
+func ELFStart(i386 bool) []byte {
 	elf := []byte("\x7fELF\x02\x01\x01")
 	if i386 {
 		elf[4] = 1
 	}
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	zw.Write(append(append(elf, make([]byte, 64)...), body...))
-	zw.Close()
-	b := make([]byte, setupEnd+z.Len())
+	return append(elf, make([]byte, 64)...)
+}
+
+// BzImagePayload is BzImage around an already compressed payload.
+func BzImagePayload(version string, payload []byte) []byte {
+	const setupEnd = 2 * 512
+	b := make([]byte, setupEnd+len(payload))
 	le := binary.LittleEndian
 	b[0x1f1] = 1 // setup_sects
 	b[0x1fe], b[0x1ff] = 0x55, 0xaa
 	copy(b[0x202:], "HdrS")
 	le.PutUint16(b[0x206:], 0x20f)
-	le.PutUint32(b[0x1f4:], uint32((z.Len()+15)/16))
+	le.PutUint32(b[0x1f4:], uint32((len(payload)+15)/16))
 	le.PutUint16(b[0x20e:], 0x300-0x200) // kernel_version at 0x300
 	copy(b[0x300:], version)
 	le.PutUint32(b[0x248:], 0)
-	le.PutUint32(b[0x24c:], uint32(z.Len()))
-	copy(b[setupEnd:], z.Bytes())
+	le.PutUint32(b[0x24c:], uint32(len(payload)))
+	copy(b[setupEnd:], payload)
 	return append(b, make([]byte, 16)...)
 }

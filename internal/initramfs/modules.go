@@ -133,37 +133,65 @@ func builtinModules(path string) map[string]bool {
 	return out
 }
 
+// maxModule bounds one module once decompressed (the largest in-tree
+// modules are a few MiB; a .ko that grows past this is no module).
+const maxModule = 64 << 20
+
 func readModule(p string) ([]byte, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
+	var r io.Reader
 	switch {
 	case strings.HasSuffix(p, ".gz"):
 		zr, err := gzip.NewReader(bytes.NewReader(b))
 		if err != nil {
 			return nil, err
 		}
-		return io.ReadAll(zr)
+		r = zr
 	case strings.HasSuffix(p, ".zst"):
-		zr, err := zstd.NewReader(bytes.NewReader(b))
+		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderMaxMemory(maxModule), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, err
 		}
 		defer zr.Close()
-		return io.ReadAll(zr)
+		r = zr
 	case strings.HasSuffix(p, ".xz"):
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "xz", "-dc")
 		cmd.Stdin = bytes.NewReader(b)
-		out, err := cmd.Output()
+		out, err := cmd.StdoutPipe()
 		if err != nil {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("xz -dc: %w (install xz-utils)", err)
 		}
-		return out, nil
+		m, rerr := io.ReadAll(io.LimitReader(out, maxModule+1))
+		cancel() // stops an xz with more to say than maxModule
+		werr := cmd.Wait()
+		switch {
+		case len(m) > maxModule:
+			return nil, fmt.Errorf("%s: larger than %d MiB decompressed; not a module", p, maxModule>>20)
+		case rerr != nil:
+			return nil, rerr
+		case werr != nil:
+			return nil, fmt.Errorf("xz -dc: %w (install xz-utils)", werr)
+		}
+		return m, nil
+	default:
+		return b, nil
 	}
-	return b, nil
+	m, err := io.ReadAll(io.LimitReader(r, maxModule+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(m) > maxModule {
+		return nil, fmt.Errorf("%s: larger than %d MiB decompressed; not a module", p, maxModule>>20)
+	}
+	return m, nil
 }
 
 // moduleDepends reads the depends= field of a module's .modinfo section.

@@ -128,11 +128,45 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("exit status %d: %s", e.Status, strings.TrimSpace(e.Stderr))
 }
 
-// Run runs cmd with stdin and returns its stdout; a non-zero exit is an *ExitError.
+// Bounds on what the runner keeps of a guest command's output: Run's
+// stdout, and the stderr an *ExitError carries. Nothing a guest sends is
+// held without limit.
+const (
+	MaxOutput = 16 << 20
+	MaxStderr = 64 << 10
+)
+
+// capped keeps the first max bytes written to it and counts the rest.
+type capped struct {
+	b   bytes.Buffer
+	max int
+	cut int64
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	keep := min(len(p), max(0, c.max-c.b.Len()))
+	c.b.Write(p[:keep])
+	c.cut += int64(len(p) - keep)
+	return len(p), nil
+}
+
+// String is what was kept, with a note of what was cut.
+func (c *capped) String() string {
+	if c.cut == 0 {
+		return c.b.String()
+	}
+	return fmt.Sprintf("%s [output cut: %d more bytes]", c.b.String(), c.cut)
+}
+
+// Run runs cmd with stdin and returns its stdout; a non-zero exit is an
+// *ExitError, and stdout of more than MaxOutput bytes an error.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) ([]byte, error) {
-	var stdout bytes.Buffer
-	err := c.Stream(ctx, cmd, stdin, &stdout)
-	return stdout.Bytes(), err
+	stdout := &capped{max: MaxOutput}
+	err := c.Stream(ctx, cmd, stdin, stdout)
+	if err == nil && stdout.cut > 0 {
+		return nil, fmt.Errorf("%s: printed more than %d MiB, which the runner does not keep", cmd, MaxOutput>>20)
+	}
+	return stdout.b.Bytes(), err
 }
 
 // Stream runs cmd with stdin, writing its stdout to w as it arrives; a
@@ -143,8 +177,8 @@ func (c *Client) Stream(ctx context.Context, cmd string, stdin io.Reader, w io.W
 		return fmt.Errorf("ssh session: %w", err)
 	}
 	defer s.Close()
-	var stderr bytes.Buffer
-	s.Stdout, s.Stderr = w, &stderr
+	stderr := &capped{max: MaxStderr}
+	s.Stdout, s.Stderr = w, stderr
 	if stdin != nil {
 		s.Stdin = stdin
 	}

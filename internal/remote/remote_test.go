@@ -3,6 +3,8 @@ package remote
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -192,4 +194,22 @@ func (c *garbledConn) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// TestOutputFloodBounded: a guest command that floods stdout or stderr
+// (100 MB each) leaves the runner holding at most the caps, and says what
+// it cut.
+func TestOutputFloodBounded(t *testing.T) {
+	ctx := context.Background()
+	c := dialTestServer(t)
+	_, err := c.Run(ctx, "head -c 100000000 /dev/zero", nil)
+	require.ErrorContains(t, err, "printed more than 16 MiB, which the runner does not keep")
+	script := filepath.Join(t.TempDir(), "flood.sh")
+	require.NoError(t, os.WriteFile(script, []byte("head -c 100000000 /dev/zero >&2; exit 3\n"), 0o755))
+	_, err = c.Run(ctx, "sh "+script, nil)
+	var ee *ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 3, ee.Status)
+	require.Contains(t, ee.Stderr, "[output cut: 99934464 more bytes]")
+	require.Less(t, len(ee.Stderr), MaxStderr+64)
 }

@@ -2,6 +2,7 @@ package vm
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -35,9 +36,9 @@ var panicMarkers = []string{"Kernel panic - not syncing", "---[ end Kernel panic
 
 func (c *console) run(r io.Reader, log io.Writer) {
 	defer close(c.done)
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, maxConsoleLine)
 	for {
-		line, err := br.ReadString('\n')
+		line, err := readLine(br)
 		if line != "" {
 			if log != nil {
 				log.Write([]byte(line))
@@ -66,6 +67,28 @@ func (c *console) run(r io.Reader, log io.Writer) {
 			return
 		}
 	}
+}
+
+// maxConsoleLine bounds one console line: a guest (a hostile kernel, or a
+// program as root in it) that prints without newlines must not make the
+// runner hold what it prints. A longer line is kept cut, marked so.
+const maxConsoleLine = 4 << 10
+
+// cutMark ends a console line that was cut at maxConsoleLine.
+const cutMark = " [line cut: longer than 4 KiB]\n"
+
+// readLine reads one line, newline included, of at most maxConsoleLine
+// bytes: the rest of a longer one is read and dropped.
+func readLine(br *bufio.Reader) (string, error) {
+	b, err := br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return string(b), err
+	}
+	line := string(b) + cutMark
+	for errors.Is(err, bufio.ErrBufferFull) {
+		_, err = br.ReadSlice('\n')
+	}
+	return line, err
 }
 
 func (c *console) add(line string) {

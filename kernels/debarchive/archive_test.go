@@ -3,8 +3,10 @@ package debarchive
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,4 +31,44 @@ func TestNoRetryForAHostThatDoesNotExist(t *testing.T) {
 	require.True(t, errors.As(err, &dns), "%v", err)
 	require.Equal(t, 1, tr.calls, "asked once")
 	require.NotContains(t, err.Error(), "tried")
+}
+
+// zeros is an endless body of zero bytes that allocates nothing.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// endless serves every file as 1 GiB of zeros with no Content-Length, as a
+// hostile mirror might.
+type endless struct{}
+
+func (endless) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Body: io.NopCloser(io.LimitReader(zeros{}, 1<<30)), ContentLength: -1, Request: r}, nil
+}
+
+// TestOversizedFilesRefused: an InRelease or a listing without end is
+// refused once past its bound, with the runner's allocations bounded.
+func TestOversizedFilesRefused(t *testing.T) {
+	a := &Archive{URL: "http://archive.example.invalid/debian", Client: &http.Client{Transport: endless{}}, Tries: 1}
+	for _, tc := range []struct {
+		name string
+		get  func() error
+		max  int64
+	}{
+		{"InRelease", func() error { _, err := a.Release(context.Background(), "bookworm"); return err }, MaxRelease},
+		{"a listing", func() error { _, err := a.Get(context.Background(), "pool/"); return err }, MaxGet},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		err := tc.get()
+		runtime.ReadMemStats(&after)
+		var ie *IntegrityError
+		require.ErrorAs(t, err, &ie, tc.name)
+		require.Contains(t, err.Error(), "more than the", tc.name)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8*tc.max), "%s: allocated %d MiB", tc.name, (after.TotalAlloc-before.TotalAlloc)>>20)
+	}
 }
