@@ -102,7 +102,7 @@ func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.Cache.Path("alpine-index", cacheKey(repo)+".json")
+	p, err := r.Cache.Path("alpine-index", cacheKey(repo)+"_"+rsaKeysID(keys)+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (r *Resolver) fetchAlpineKernel(ctx context.Context, ref Ref, repo string, 
 	if err != nil {
 		return nil, err
 	}
-	k, m, err := r.unpacked(ref, dir, "alpine-"+id, e.Name+" "+e.Version, func(tmp string) (manifest, []string, error) {
+	k, m, err := r.unpacked(ref, dir, "alpine-"+id, e.Name+" "+e.Version, rsaKeysID(keys), func(tmp string) (manifest, []string, error) {
 		m := manifest{Package: e.Name, Version: e.Version, Mirror: repo}
 		r.logf("downloading %s %s from %s", e.Name, e.Version, repo)
 		b, err := r.alpineGet(ctx, repo+e.Filename(), maxRPM)

@@ -145,6 +145,8 @@ type DebianKernel struct {
 	Parts []debarchive.Package `json:"parts,omitempty"`
 	// Stale marks a kernel listed by a suite past its Valid-Until.
 	Stale bool `json:"stale,omitempty"`
+	// Keys are the keys that verified the index listing it (keysID).
+	Keys string `json:"keys,omitempty"`
 }
 
 // Series is the kernel series of the ABI, "6.1" for "6.1.0-50".
@@ -402,7 +404,10 @@ func (d *Debian) collect(ctx context.Context, c Cache, ss []suite, r Ref, log fu
 // the archive.
 func (d *Debian) index(ctx context.Context, c Cache, s suite, r Ref, log func(string)) (*suiteIndex, error) {
 	_, debArch := flavour(r.Arch)
-	key := strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(strings.TrimPrefix(s.archive.URL, "http://"), "https://") + "_" + s.name + "_" + debArch)
+	// The keys that verify the suite are part of the entry's name: an
+	// index read under other keys is not this run's to use.
+	keys := openpgpKeysID(s.archive.Keyring)
+	key := strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(strings.TrimPrefix(s.archive.URL, "http://"), "https://") + "_" + s.name + "_" + debArch + "_" + keys)
 	p, err := c.Path("debian-index", key+".json")
 	if err != nil {
 		return nil, err
@@ -416,7 +421,7 @@ func (d *Debian) index(ctx context.Context, c Cache, s suite, r Ref, log func(st
 		if d.Offline || time.Since(cached.Fetched) < ttl {
 			// A skip is tied to the series asked for; anything else is reusable.
 			if cached.Skipped == "" || d.Offline {
-				return &cached, nil
+				return cached.vouched(keys), nil
 			}
 		}
 	}
@@ -427,12 +432,21 @@ func (d *Debian) index(ctx context.Context, c Cache, s suite, r Ref, log func(st
 	if err != nil {
 		return nil, err
 	}
+	x.vouched(keys)
 	if x.Skipped == "" {
 		if err := writeJSONAtomic(p, x); err != nil {
 			return nil, err
 		}
 	}
 	return x, nil
+}
+
+// vouched marks the index's kernels with the keys that verified it.
+func (x *suiteIndex) vouched(keys string) *suiteIndex {
+	for i := range x.Kernels {
+		x.Kernels[i].Keys = keys
+	}
+	return x
 }
 
 func (d *Debian) fetchIndex(ctx context.Context, s suite, r Ref, debArch string) (*suiteIndex, error) {

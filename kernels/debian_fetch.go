@@ -51,6 +51,13 @@ type manifest struct {
 	ImageSHA256 string `json:"image_sha256,omitempty"`
 	Modules     string `json:"modules"`
 	Config      string `json:"config"`
+	// ConfigSHA256 and Files (every extracted file's size) are checked
+	// on every use too, so a damaged modules tree or config is refetched.
+	ConfigSHA256 string           `json:"config_sha256,omitempty"`
+	Files        map[string]int64 `json:"files,omitempty"`
+	// Keys are the keys that vouched for what was extracted (keysID): a
+	// run under other keys verifies it again.
+	Keys string `json:"keys,omitempty"`
 }
 
 // resolveDebian fetches and extracts (once) the newest kernel package the reference names.
@@ -82,7 +89,7 @@ func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKern
 	if err != nil {
 		return nil, err
 	}
-	k, m, err := r.unpacked(ref, dir, "debian-"+dk.SHA256, dk.Name+" "+dk.Version, func(tmp string) (manifest, []string, error) {
+	k, m, err := r.unpacked(ref, dir, "debian-"+dk.SHA256, dk.Name+" "+dk.Version, dk.Keys, func(tmp string) (manifest, []string, error) {
 		r.logf("downloading %s %s from %s (%s)", dk.Name, dk.Version, dk.Mirror, dk.Suite)
 		return r.fetchDeb(ctx, dk, tmp)
 	})

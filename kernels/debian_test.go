@@ -243,6 +243,44 @@ func TestDebianCatalog(t *testing.T) {
 		require.ErrorContains(t, err, "is not in the cache (or is damaged there), and --offline forbids the network")
 	})
 
+	t.Run("what one keyring accepted is not reused under another", func(t *testing.T) {
+		_, err := r.Resolve(ctx, "debian:6.1") // cached under the archive's key
+		require.NoError(t, err)
+		other, err := openpgp.NewEntity("another archive", "", "o@example.invalid", nil)
+		require.NoError(t, err)
+		d := f.debian(false)
+		d.Keyring = openpgp.EntityList{other}
+		_, err = (&Resolver{Cache: r.Cache, Debian: d}).Resolve(ctx, "debian:6.1")
+		require.ErrorContains(t, err, "bad OpenPGP signature", "verified again under the run's keys, not taken from the cache")
+		d.Offline = true
+		_, err = (&Resolver{Cache: r.Cache, Debian: d}).Resolve(ctx, "debian:6.1")
+		require.ErrorContains(t, err, "--offline forbids the network", "offline, nothing cached under these keys")
+	})
+
+	t.Run("a damaged modules tree or config is fetched again", func(t *testing.T) {
+		var log []string
+		r := &Resolver{Cache: r.Cache, Debian: f.debian(false), Log: func(s string) { log = append(log, s) }}
+		k, err := r.Resolve(ctx, "debian:6.1")
+		require.NoError(t, err)
+		dep := path.Join(k.ModulesDir, "modules.dep")
+		good, err := os.ReadFile(dep)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(dep, append(good, "x"...), 0o644))
+		k, err = r.Resolve(ctx, "debian:6.1")
+		require.NoError(t, err)
+		got, err := os.ReadFile(path.Join(k.ModulesDir, "modules.dep"))
+		require.NoError(t, err)
+		require.Equal(t, good, got)
+		require.Contains(t, strings.Join(log, "\n"), "modules.dep: ")
+		if k.Config != "" {
+			require.NoError(t, os.WriteFile(k.Config, []byte("CONFIG_X=y\n"), 0o644))
+			log = nil
+			_, err = r.Resolve(ctx, "debian:6.1")
+			require.NoError(t, err)
+			require.Contains(t, strings.Join(log, "\n"), "is damaged")
+		}
+	})
+
 	t.Run("unknown series is one line naming the archives", func(t *testing.T) {
 		_, err := r.Resolve(ctx, "debian:9.99")
 		require.ErrorContains(t, err, "no Debian archive")

@@ -76,6 +76,8 @@ type MainlineKernel struct {
 	DebArch  string               `json:"deb_arch"`
 	Fetched  time.Time            `json:"fetched"`
 	Checksum string               `json:"checksums"` // URL of the signed CHECKSUMS
+	// Keys are the keys that verified the CHECKSUMS (keysID).
+	Keys string `json:"keys,omitempty"`
 }
 
 // tagRE matches a mainline folder name (v3.6, v2.6.32.27, v5.0-rc3,
@@ -290,7 +292,12 @@ func compareDotted(a, b string) int {
 // changes once built, so the answer is cached for good.
 func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*MainlineKernel, error) {
 	_, debArch := flavour(r.Arch)
-	p, err := c.Path("mainline-index", cacheKey(m.root())+"_"+r.Tag+"_"+debArch+".json")
+	kr, err := m.keyring(ctx, c, offline)
+	if err != nil {
+		return nil, err
+	}
+	keys := openpgpKeysID(kr)
+	p, err := c.Path("mainline-index", cacheKey(m.root())+"_"+r.Tag+"_"+debArch+"_"+keys+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -300,9 +307,6 @@ func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*M
 	}
 	if offline {
 		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", r.Raw, r.Raw)
-	}
-	if _, err := m.keyring(ctx, c, offline); err != nil {
-		return nil, err
 	}
 	tagDir := m.root() + "/" + r.Tag
 	a := m.archive(tagDir)
@@ -337,7 +341,7 @@ func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*M
 	if err := a.VerifyDetached(tagDir+"/"+sumsName, sums, sig); err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", r.Raw, err)
 	}
-	mk = MainlineKernel{Tag: r.Tag, DebArch: debArch, Dir: strings.TrimSuffix(tagDir+"/"+dir, "/"), Fetched: time.Now().UTC(), Checksum: tagDir + "/" + sumsName}
+	mk = MainlineKernel{Tag: r.Tag, Keys: keys, DebArch: debArch, Dir: strings.TrimSuffix(tagDir+"/"+dir, "/"), Fetched: time.Now().UTC(), Checksum: tagDir + "/" + sumsName}
 	files := parseChecksums(sums)
 	var names []string
 	for n := range files {
@@ -419,6 +423,9 @@ func parseChecksums(b []byte) map[string]string {
 		if len(f) != 2 || len(f[0]) != 64 {
 			continue
 		}
+		if _, err := hex.DecodeString(f[0]); err != nil {
+			continue // not a digest (the fuzzer found one with UTF-8 in it)
+		}
 		out[strings.TrimPrefix(f[1], "*")] = strings.ToLower(f[0])
 	}
 	return out
@@ -435,6 +442,6 @@ func (r *Resolver) resolveMainline(ctx context.Context, ref Ref) (*Kernel, error
 	if err != nil {
 		return nil, err
 	}
-	dk := DebianKernel{Package: mk.Image, ABI: mk.ABI, KernelArch: ref.Arch, Mirror: mk.Dir, Codename: "mainline", Parts: mk.Modules}
+	dk := DebianKernel{Package: mk.Image, ABI: mk.ABI, KernelArch: ref.Arch, Mirror: mk.Dir, Codename: "mainline", Parts: mk.Modules, Keys: mk.Keys}
 	return r.fetchDebianKernel(ctx, ref, dk)
 }

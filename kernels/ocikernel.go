@@ -104,7 +104,7 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "oci-"+hexDigest, pin.Digest, func(tmp string) (manifest, []string, error) {
+	k, _, err := r.unpacked(ref, dir, "oci-"+hexDigest, pin.Digest, "", func(tmp string) (manifest, []string, error) {
 		m := manifest{Package: ref.Image.Registry + "/" + ref.Image.Repository, Version: pin.Digest, Mirror: ref.Image.Registry}
 		if img == nil || img.Digest != pin.Digest {
 			var err error

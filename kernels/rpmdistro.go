@@ -251,7 +251,7 @@ var kernelPackages = []string{"kernel", "kernel-core", "kernel-modules-core"}
 // index reads (or takes from the cache) a repository's kernel packages;
 // signed requires a signed repomd.xml, of the cache entry too.
 func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys openpgp.EntityList, signed bool) (*rpmIndex, error) {
-	p, err := r.Cache.Path("rpm-index", cacheKey(repo.url)+".json")
+	p, err := r.Cache.Path("rpm-index", cacheKey(repo.url)+"_"+openpgpKeysID(keys)+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -394,7 +394,7 @@ func (r *Resolver) fetchRPMKernel(ctx context.Context, ref Ref, d *rpmDistro, re
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "rpm-"+pkgs[0].Sum, pkgs[0].Name+" "+pkgs[0].VR(), func(tmp string) (manifest, []string, error) {
+	k, _, err := r.unpacked(ref, dir, "rpm-"+pkgs[0].Sum, pkgs[0].Name+" "+pkgs[0].VR(), openpgpKeysID(keys), func(tmp string) (manifest, []string, error) {
 		m := manifest{Package: pkgs[0].Name, Version: pkgs[0].VR(), Mirror: pkgs[0].Repo, PackageSHA256: pkgs[0].Sum}
 		r.logf("downloading %s %s from %s (%s %s)", pkgs[0].Name, pkgs[0].VR(), pkgs[0].Repo, d.pretty, rel)
 		var names []string

@@ -111,7 +111,11 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string) (*ubu
 	if debArch != "amd64" && debArch != "i386" {
 		current = "ubuntu-ports"
 	}
-	p, err := r.Cache.Path("ubuntu-index", cacheKey(r.mirror(current))+"_"+suite+"_"+debArch+".json")
+	keys, err := r.distroKeys("ubuntu-archive")
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Cache.Path("ubuntu-index", cacheKey(r.mirror(current))+"_"+suite+"_"+debArch+"_"+openpgpKeysID(keys)+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +311,11 @@ func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror 
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, func(tmp string) (manifest, []string, error) {
+	keys, err := r.distroKeys("ubuntu-archive")
+	if err != nil {
+		return nil, err
+	}
+	k, _, err := r.unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, openpgpKeysID(keys), func(tmp string) (manifest, []string, error) {
 		m := manifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: mirror, DebSHA256: pkgs[0].SHA256}
 		a, err := r.ubuntuArchive(mirror, mirror == r.mirror("ubuntu-old"))
 		if err != nil {

@@ -18,7 +18,7 @@ import (
 // downloads and verifies whatever it extracts) and returns what the
 // manifest records and the names extracted; what names the thing for the
 // offline message ("linux-image-… 6.1.99-1").
-func (r *Resolver) unpacked(ref Ref, dir, lock, what string, extract func(tmp string) (manifest, []string, error)) (*Kernel, manifest, error) {
+func (r *Resolver) unpacked(ref Ref, dir, lock, what, keys string, extract func(tmp string) (manifest, []string, error)) (*Kernel, manifest, error) {
 	unlock, err := r.Cache.Lock(lock)
 	if err != nil {
 		return nil, manifest{}, err
@@ -26,9 +26,15 @@ func (r *Resolver) unpacked(ref Ref, dir, lock, what string, extract func(tmp st
 	defer unlock()
 	m, err := readManifest(dir)
 	var k *Kernel
-	if err == nil {
+	if err == nil && m.Keys != keys {
+		err = fmt.Errorf("verified under other keys")
+		r.logf("cached %s was verified under other keys than this run's; fetching and verifying it again", what)
+	} else if err == nil {
 		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && m.ImageSHA256 != "" && k.Origin.SHA256 != m.ImageSHA256 {
 			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
+		}
+		if err == nil {
+			err = checkTree(dir, m)
 		}
 		if err != nil {
 			r.logf("cached %s is damaged (%v); fetching it again", filepath.Join(dir, m.Image), firstLine(err.Error()))
@@ -41,7 +47,7 @@ func (r *Resolver) unpacked(ref Ref, dir, lock, what string, extract func(tmp st
 		if r.Debian.Offline {
 			return nil, m, fmt.Errorf("kernel %s: %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, what, ref.Raw)
 		}
-		if m, err = r.extractInto(dir, extract); err != nil {
+		if m, err = r.extractInto(dir, keys, extract); err != nil {
 			var ie *InputError
 			if errors.As(err, &ie) {
 				return nil, m, inputErr("kernel %s: %v", ref.Raw, err)
@@ -64,7 +70,7 @@ func (r *Resolver) unpacked(ref Ref, dir, lock, what string, extract func(tmp st
 // extractInto runs extract in a fresh folder beside dir, finds the
 // kernel's files among those extracted, writes the manifest and puts the
 // folder in dir's place.
-func (r *Resolver) extractInto(dir string, extract func(tmp string) (manifest, []string, error)) (manifest, error) {
+func (r *Resolver) extractInto(dir, keys string, extract func(tmp string) (manifest, []string, error)) (manifest, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
 	if err != nil {
 		return manifest{}, err
@@ -82,6 +88,15 @@ func (r *Resolver) extractInto(dir string, extract func(tmp string) (manifest, [
 	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
 		return m, err
 	}
+	if m.Config != "" {
+		if m.ConfigSHA256, err = FileSHA256(filepath.Join(tmp, m.Config)); err != nil {
+			return m, err
+		}
+	}
+	if m.Files, err = treeOf(tmp, names); err != nil {
+		return m, err
+	}
+	m.Keys = keys
 	b, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
 		return m, err
