@@ -9,7 +9,7 @@ PREBUILT := internal/guestbin/prebuilt
 # tree has changes (GOFLAGS may turn the go command's own VCS stamp off).
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: deps binaries build guest run probe test unit e2e bench clean
+.PHONY: deps binaries build guest run probe test unit e2e bench fuzz clean
 
 # deps installs what runmatrix needs on a Debian machine (root) and the Go
 # 1.23 toolchain for guest binaries (Linux 2.6.32 support).
@@ -62,6 +62,20 @@ e2e: build
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench
+
+# fuzz runs every fuzz target (each parser of outside data: images,
+# archives, signatures, indexes, manifests, results, matrix files, guest
+# lines, repro.c's grammar) for FUZZTIME each, and fails on any crash; a
+# crashing input is left in the package's testdata/fuzz for go test to
+# replay.
+FUZZTIME ?= 10s
+fuzz:
+	@set -eo pipefail; for pkg in $$($(GO) list ./... | grep -v -e /e2e -e /bench); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | grep -v '^fuzz: elapsed' || exit 1; \
+	  done; \
+	done
 
 test: deps unit e2e
 	@if pgrep -f '[q]emu-system-x86_64.*runmatrix-guest' >/dev/null; then echo "QEMU processes left behind"; exit 1; fi

@@ -10,8 +10,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
+	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 )
@@ -176,4 +178,19 @@ func BzImagePayload(version string, payload []byte) []byte {
 	le.PutUint32(b[0x24c:], uint32(len(payload)))
 	copy(b[setupEnd:], payload)
 	return append(b, make([]byte, 16)...)
+}
+
+// ScratchDir is an empty directory for one test or fuzz input, removed
+// after it: in /dev/shm where the machine has it, since a fuzz target that
+// writes files runs thousands of times a second and a disk mounted with
+// discard makes every removal wait for the device.
+func ScratchDir(t testing.TB) string {
+	t.Helper()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "runmatrix-test-*"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	return t.TempDir()
 }

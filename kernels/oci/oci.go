@@ -290,14 +290,36 @@ func (s *session) manifest(ctx context.Context, tagOrDigest string) (*Manifest, 
 	if want != "" && want != got {
 		return nil, "", &DigestError{What: what, Want: want, Got: got}
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := decodeManifest(b, resp.Header.Get("Content-Type"))
+	if err != nil {
 		return nil, "", fmt.Errorf("%s: manifest: %w", what, err)
 	}
-	if m.MediaType == "" {
-		m.MediaType = resp.Header.Get("Content-Type")
+	return m, got, nil
+}
+
+// decodeManifest reads a manifest or an index (contentType names it where
+// the document does not). Every descriptor in it must name its content
+// by digest: a child "digest" that is a tag would let an index pinned by
+// digest point at something that changes.
+func decodeManifest(b []byte, contentType string) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
 	}
-	return &m, got, nil
+	if m.MediaType == "" {
+		m.MediaType = contentType
+	}
+	for _, list := range [][]Descriptor{m.Manifests, m.Layers} {
+		for _, d := range list {
+			if !digestRE.MatchString(d.Digest) {
+				return nil, fmt.Errorf("descriptor digest %.80q is not a sha256 digest", d.Digest)
+			}
+			if d.Size < 0 {
+				return nil, fmt.Errorf("descriptor %s has a negative size", d.Digest)
+			}
+		}
+	}
+	return &m, nil
 }
 
 func sep(tagOrDigest string) string {

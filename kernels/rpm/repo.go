@@ -117,8 +117,8 @@ func (r *Repo) Packages(ctx context.Context, keep func(name, arch string) bool) 
 	default:
 		return nil, false, err
 	}
-	var m repomd
-	if err := xml.Unmarshal(md, &m); err != nil {
+	m, err := parseRepomd(md)
+	if err != nil {
 		return nil, signed, fmt.Errorf("%srepodata/repomd.xml: %w", r.URL, err)
 	}
 	for _, d := range m.Data {
@@ -151,6 +151,15 @@ func (r *Repo) Packages(ctx context.Context, keep func(name, arch string) bool) 
 		return pkgs, signed, nil
 	}
 	return nil, signed, fmt.Errorf("%srepodata/repomd.xml lists no primary metadata", r.URL)
+}
+
+// parseRepomd reads repomd.xml.
+func parseRepomd(b []byte) (*repomd, error) {
+	var m repomd
+	if err := xml.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 func decompressIndex(name string, b []byte) (io.Reader, error) {

@@ -148,7 +148,11 @@ func verifyV3(keys openpgp.EntityList, signed io.Reader, b []byte) (string, erro
 	if !bytes.Equal(digest[:2], b[17:19]) {
 		return "", fmt.Errorf("signature by key %s does not verify (hash prefix differs)", id)
 	}
-	sig := new(big.Int).SetBytes(mpi).FillBytes(make([]byte, pub.Size()))
+	v := new(big.Int).SetBytes(mpi)
+	if v.BitLen() > pub.Size()*8 {
+		return "", fmt.Errorf("signature by key %s: the RSA value is longer than the key", id)
+	}
+	sig := v.FillBytes(make([]byte, pub.Size()))
 	if err := rsa.VerifyPKCS1v15(pub, hash, digest, sig); err != nil {
 		return "", fmt.Errorf("signature by key %s does not verify: %w", id, err)
 	}

@@ -150,6 +150,9 @@ func ReadJournal(path string) ([]Record, error) {
 			}
 			return recs, nil // torn last line
 		}
+		if err := rec.KernelInfo.Check(); err != nil {
+			return nil, &JournalError{Path: path, Err: fmt.Errorf("record %d: %v", len(recs)+1, err)}
+		}
 		recs = append(recs, rec)
 	}
 }
