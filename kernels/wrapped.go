@@ -78,8 +78,9 @@ func wrappingOf(path string) string {
 
 // newWrappedKernel reads the image a wrapped file holds: unwrapped once
 // into the cache, named by the file's digest, and read from there on,
-// so later runs decompress nothing. A cached image that no longer reads
-// is unwrapped again.
+// so later runs decompress nothing. The cached image is used only while
+// it has the digest recorded beside it when it was unwrapped; one that
+// does not, or no longer reads, is unwrapped again.
 func (r *Resolver) newWrappedKernel(ref Ref, path, how string) (*Kernel, error) {
 	sum, err := FileSHA256(path)
 	if err != nil {
@@ -90,6 +91,13 @@ func (r *Resolver) newWrappedKernel(ref Ref, path, how string) (*Kernel, error) 
 		return nil, err
 	}
 	img, err := ReadImage(dst)
+	if err == nil {
+		want, rerr := os.ReadFile(dst + ".sha256")
+		got, herr := FileSHA256(dst)
+		if rerr != nil || herr != nil || got != strings.TrimSpace(string(want)) {
+			err = fmt.Errorf("the unwrapped image is not the one recorded")
+		}
+	}
 	if err != nil {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -100,6 +108,9 @@ func (r *Resolver) newWrappedKernel(ref Ref, path, how string) (*Kernel, error) 
 			return nil, describe(ref.Raw, err)
 		}
 		if err := WriteFileAtomic(dst, inner, 0o644); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+		if err := WriteFileAtomic(dst+".sha256", []byte(sha256Hex(inner)+"\n"), 0o644); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
 		if img, err = ParseImage(inner); err != nil {
