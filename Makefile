@@ -70,12 +70,7 @@ bench: build
 # replay.
 FUZZTIME ?= 10s
 fuzz:
-	@set -eo pipefail; for pkg in $$($(GO) list ./... | grep -v -e /e2e -e /bench); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | grep -v '^fuzz: elapsed' || exit 1; \
-	  done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 test: deps unit e2e
 	@if pgrep -f '[q]emu-system-x86_64.*runmatrix-guest' >/dev/null; then echo "QEMU processes left behind"; exit 1; fi

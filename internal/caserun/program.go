@@ -81,7 +81,7 @@ func runProgram(pr bootproto.Program, emit func(outcome.Step)) end {
 			notes = append(notes, "module "+m+": not loaded (this kernel has no such module, or it is built in)")
 		}
 	}
-	e := runProgramIn(pr, emit)
+	e := runProgramIn(pr, emit, programNamespaces)
 	e.Notes = append(notes, e.Notes...)
 	return e
 }
@@ -97,7 +97,12 @@ func moduleLoaded(name string) bool {
 	return strings.HasPrefix(string(b), name+" ") || strings.Contains(string(b), "\n"+name+" ")
 }
 
-func runProgramIn(pr bootproto.Program, emit func(outcome.Step)) end {
+// programNamespaces are the namespaces a program's init is started in,
+// the first set the kernel has: a PID and a mount namespace, else (no
+// CONFIG_PID_NS) a mount namespace alone.
+var programNamespaces = []uintptr{syscall.CLONE_NEWNS | syscall.CLONE_NEWPID, syscall.CLONE_NEWNS}
+
+func runProgramIn(pr bootproto.Program, emit func(outcome.Step), namespaces []uintptr) end {
 	self, err := os.Executable()
 	if err != nil {
 		return end{Status: outcome.Error, Error: err.Error()}
@@ -108,7 +113,11 @@ func runProgramIn(pr bootproto.Program, emit func(outcome.Step)) end {
 	}
 	var cmd *exec.Cmd
 	var outR, errR, stR *os.File
-	for _, flags := range []uintptr{syscall.CLONE_NEWNS | syscall.CLONE_NEWPID, syscall.CLONE_NEWNS} {
+	var flags uintptr
+	// A kernel without PID namespaces (CONFIG_PID_NS unset, as OpenWrt
+	// builds) still runs the program: in a mount namespace of its own, in a
+	// process group of its own, and the cell says what it shared.
+	for _, flags = range namespaces {
 		var outW, errW, stW *os.File
 		if outR, outW, err = os.Pipe(); err == nil {
 			if errR, errW, err = os.Pipe(); err == nil {
@@ -195,6 +204,9 @@ func runProgramIn(pr bootproto.Program, emit func(outcome.Step)) end {
 	errR.Close()
 	stR.Close()
 	e := end{Output: stdout.String(), Stderr: stderr.String()}
+	if flags&syscall.CLONE_NEWPID == 0 {
+		e.Notes = append(e.Notes, noPIDNamespace)
+	}
 	if st.Trace != "" {
 		e.Notes = append(e.Notes, st.Trace)
 	}
@@ -224,6 +236,10 @@ func runProgramIn(pr bootproto.Program, emit func(outcome.Step)) end {
 	}
 	return e
 }
+
+// noPIDNamespace is the note of a program run on a kernel without PID
+// namespaces.
+const noPIDNamespace = "isolation: no PID namespace on this kernel (CONFIG_PID_NS): the program ran in a process group of its own but shared the guest's process table, so what it counts or signals beyond its group (kill -1) is the guest's"
 
 // ProgChild is the init of a program's namespaces: it mounts a fresh /proc,
 // a bounded /tmp and a bounded copy of the program's directory, starts the
@@ -271,11 +287,23 @@ func ProgChild(args []string) int {
 	}
 	// The status pipe is this init's alone.
 	unix.CloseOnExec(3)
-	if pr.Trace {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
+	// PID 1 is a PID namespace's init; elsewhere (no CONFIG_PID_NS) the
+	// program gets a process group of its own, which is what is killed
+	// in place of the namespace, and dies with this init.
+	ownNS := os.Getpid() == 1
+	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: pr.Trace, Setpgid: !ownNS}
+	if !ownNS {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
 	if err := cmd.Start(); err != nil {
 		return report(progStatus{Error: fmt.Sprintf("start %s: %v", pr.Bin, unwrapPath(err))})
+	}
+	// everyone is what a kill of "everything the program started" reaches:
+	// the namespace (-1 from its init), else the program's process group.
+	everyone := -1
+	if !ownNS {
+		everyone = -cmd.Process.Pid
+		defer unix.Kill(everyone, unix.SIGKILL) // what the program left behind
 	}
 	if pr.Trace {
 		tr = newTracer(cmd.Process.Pid, func(s outcome.Step) { enc.Encode(progMessage{Step: &s}) })
@@ -291,7 +319,7 @@ func ProgChild(args []string) int {
 		}
 	}
 	killed := make(chan string, 1)
-	go watch(killed)
+	go watch(killed, everyone)
 	// Reap every process until the program itself has ended; what it left
 	// behind dies with this init.
 	for {
@@ -344,7 +372,7 @@ func ProgChild(args []string) int {
 // Programs run alone in their guest, so the guest's own counters are the
 // program's; they are read in constant time however many processes a fork
 // bomb made, by a thread the scheduler always runs first.
-func watch(killed chan<- string) {
+func watch(killed chan<- string, everyone int) {
 	runtime.LockOSThread()
 	// SCHED_FIFO, priority 1: ahead of every process the program starts.
 	param := [1]int32{1}
@@ -366,10 +394,11 @@ func watch(killed chan<- string) {
 			continue
 		}
 		killed <- why // before the kill, so the reaper sees it first
-		// From a namespace's init, kill(-1) reaches everyone else in it;
-		// a process forked while it ran is caught by the next.
+		// From a namespace's init, kill(-1) reaches everyone else in it
+		// (else everyone is the program's process group); a process
+		// forked while it ran is caught by the next.
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if err := unix.Kill(-1, unix.SIGKILL); errors.Is(err, unix.ESRCH) {
+			if err := unix.Kill(everyone, unix.SIGKILL); errors.Is(err, unix.ESRCH) {
 				break
 			}
 		}
@@ -458,8 +487,16 @@ const (
 // holding a copy of the program's directory, lowers the program's standing
 // with the OOM killer, and returns the working directory.
 func sandbox(pr bootproto.Program) (string, error) {
-	if err := unix.Mount("proc", "/proc", "proc", 0, ""); err != nil {
-		return "", fmt.Errorf("mount /proc: %w", err)
+	// What is mounted here stays in this mount namespace, whatever the
+	// propagation of the mounts it was copied from (shared, under systemd).
+	_ = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+	// A fresh /proc only in a PID namespace of its own: without one, the
+	// guest's /proc is already this PID namespace's, and mounting it again
+	// on itself is refused (EBUSY) on every kernel.
+	if os.Getpid() == 1 {
+		if err := unix.Mount("proc", "/proc", "proc", 0, ""); err != nil {
+			return "", fmt.Errorf("mount /proc: %w", err)
+		}
 	}
 	if err := os.MkdirAll("/tmp", 0o1777); err == nil {
 		_ = unix.Mount("tmpfs", "/tmp", "tmpfs", 0, "size="+tmpSize+",mode=1777")

@@ -4,13 +4,18 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/runmatrix/runmatrix/internal/archivetest"
+	"github.com/runmatrix/runmatrix/internal/bootproto"
 	"github.com/runmatrix/runmatrix/internal/casetest"
 	"github.com/runmatrix/runmatrix/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases"
@@ -23,6 +28,13 @@ const helperEnv = "RUNMATRIX_CASERUN_HELPER"
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
+	case "socket":
+		// A program a traced script execs: one socket call, and its summary.
+		if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0); err == nil {
+			unix.Close(fd)
+			fmt.Println(bootproto.SummaryPrefix + "socket=fd")
+		}
+		os.Exit(0)
 	case "hang":
 		// One step, then hang like a case stuck in a blocking call.
 		fmt.Println(`{"step":{"label":"accept","call":"accept","ret":-1,"errno":"EAGAIN","key":true}}`)
@@ -33,6 +45,9 @@ func TestMain(m *testing.M) {
 	}
 	if len(os.Args) > 1 && os.Args[1] == ChildCommand {
 		os.Exit(Child(os.Args[2:], os.Stdout))
+	}
+	if len(os.Args) > 1 && os.Args[1] == ProgChildCommand {
+		os.Exit(ProgChild(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }
@@ -165,4 +180,58 @@ func TestAbsentSysctlIsAFact(t *testing.T) {
 	o.Summary = o.Summarize()
 	require.Equal(t, "sendto=-1 EPIPE", o.Summary, "expectations judge the kernel's behaviour alone")
 	require.Equal(t, "sendto=-1 EPIPE (no net.ipv4.runmatrix_no_such_sysctl)", o.Marked())
+}
+
+// TestProgramsOnTheHost runs a script that forks, execs a command and then
+// execs a program that makes a socket call, with and without a PID
+// namespace of its own, traced and not:
+//   - as on a kernel without PID namespaces (OpenWrt's builds) it runs, in
+//     a mount namespace and a process group of its own, and the cell says
+//     what it shared; before, every program failed with "mount /proc:
+//     device or resource busy";
+//   - traced, its summary is the untraced one and the exec'd program's
+//     socket call is in the trace; before, the SIGTRAP the kernel sends
+//     after execve was passed on and killed it.
+func TestProgramsOnTheHost(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/runmatrix"); err != nil {
+		t.Cleanup(func() { os.RemoveAll("/runmatrix") }) // the programs' working directory, made by the init
+	}
+	dir := archivetest.ScratchDir(t) // not under /tmp, which the init mounts anew
+	self, err := os.ReadFile(os.Args[0])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "helper"), self, 0o755)) // shipped beside the script, as a program's files are
+	script := "#!/bin/sh\n" +
+		"/bin/true\n" + // a fork and an exec
+		"RUNMATRIX_CASERUN_HELPER=socket exec ./helper\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "prog.sh"), []byte(script), 0o755))
+	pr := bootproto.Program{ID: "program:prog.sh", Dir: dir, Bin: "prog.sh", Interp: "/bin/sh", TimeoutS: 30}
+	run := func(t *testing.T, trace bool, namespaces []uintptr) (end, []outcome.Step) {
+		pr.Trace = trace
+		var steps []outcome.Step
+		e := runProgramIn(pr, func(s outcome.Step) { steps = append(steps, s) }, namespaces)
+		require.Equal(t, outcome.OK, e.Status, "%s %s", e.Error, e.Stderr)
+		return e, steps
+	}
+	for _, tc := range []struct {
+		name       string
+		namespaces []uintptr
+		note       bool
+	}{
+		{"own PID namespace", programNamespaces, false},
+		{"no PID namespace", []uintptr{syscall.CLONE_NEWNS}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plain, _ := run(t, false, tc.namespaces)
+			require.Equal(t, "socket=fd", plain.Reported)
+			require.Equal(t, tc.note, slices.Contains(plain.Notes, noPIDNamespace), "%q", plain.Notes)
+			traced, steps := run(t, true, tc.namespaces)
+			require.Equal(t, plain.Reported, traced.Reported, "traced as untraced")
+			var calls []string
+			for _, s := range steps {
+				calls = append(calls, s.Call)
+			}
+			require.Contains(t, calls, "socket", "the exec'd program's call is traced")
+		})
+	}
 }

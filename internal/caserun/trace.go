@@ -54,7 +54,10 @@ func newTracer(main int, emit func(outcome.Step)) *tracer {
 }
 
 // traceOptions are the ptrace options set on the program (all in 2.6.32).
-const traceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE
+// TRACEEXEC turns the SIGTRAP the kernel otherwise sends a traced process
+// after each execve into an event stop: passed on, that SIGTRAP killed any
+// program that execs (a shell script running a command, a fork and exec).
+const traceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC
 
 // stopped handles one ptrace stop of tid and returns the signal to deliver
 // when it resumes.
@@ -77,6 +80,19 @@ func (t *tracer) stopped(tid int, ws unix.WaitStatus) int {
 	switch {
 	case sig == unix.SIGTRAP|0x80:
 		t.syscall(tid, th)
+		return 0
+	case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC:
+		// The process is a new program: its descriptor table may have
+		// lost CLOEXEC sockets, and a thread that exec'd took the
+		// leader's ID (the event's message is its old one, 3.0 on).
+		delete(t.sockets, th.tgid)
+		if msg, err := unix.PtraceGetEventMsg(tid); err == nil && int(msg) != tid {
+			delete(t.threads, int(msg))
+		}
+		// Whichever thread it was, it is inside execve, whose exit stop
+		// comes next.
+		t.flush(th)
+		th.inSyscall, th.step = true, nil
 		return 0
 	case sig == unix.SIGTRAP && ws.TrapCause() > 0:
 		if msg, err := unix.PtraceGetEventMsg(tid); err == nil {
