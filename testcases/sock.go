@@ -42,29 +42,8 @@ var msgFlagNames = []cnames.Bit{
 // flagString renders send/recv flags as C would spell them.
 func flagString(flags int) string { return cnames.Flags(flags, msgFlagNames) }
 
-var optNames = map[[2]int]string{
-	{unix.SOL_SOCKET, unix.SO_REUSEADDR}:   "SO_REUSEADDR",
-	{unix.SOL_SOCKET, unix.SO_LINGER}:      "SO_LINGER",
-	{unix.SOL_SOCKET, unix.SO_RCVTIMEO}:    "SO_RCVTIMEO",
-	{unix.SOL_SOCKET, unix.SO_SNDTIMEO}:    "SO_SNDTIMEO",
-	{unix.SOL_TCP, TCP_FASTOPEN}:           "TCP_FASTOPEN",
-	{unix.SOL_TCP, TCP_FASTOPEN_CONNECT}:   "TCP_FASTOPEN_CONNECT",
-	{unix.SOL_TCP, TCP_FASTOPEN_NO_COOKIE}: "TCP_FASTOPEN_NO_COOKIE",
-	{unix.SOL_TCP, TCP_REPAIR}:             "TCP_REPAIR",
-	{unix.SOL_TCP, TCP_DEFER_ACCEPT}:       "TCP_DEFER_ACCEPT",
-	{unix.SOL_TCP, unix.TCP_INFO}:          "TCP_INFO",
-}
-
-func optName(level, opt int) (string, string) {
-	lv := "SOL_SOCKET"
-	if level == unix.SOL_TCP {
-		lv = "SOL_TCP"
-	}
-	if n, ok := optNames[[2]int{level, opt}]; ok {
-		return lv, n
-	}
-	return lv, strconv.Itoa(opt)
-}
+// optName names a socket option level and option as strace does.
+func optName(level, opt int) (string, string) { return cnames.Sockopt(level, opt) }
 
 func args(kv ...string) []outcome.Arg {
 	a := make([]outcome.Arg, 0, len(kv)/2)

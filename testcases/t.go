@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runmatrix/runmatrix/internal/cnames"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -129,14 +130,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func errnoName(err error) string {
 	var e unix.Errno
 	if errors.As(err, &e) {
-		if e == unix.EOPNOTSUPP {
-			// Same value as ENOTSUP on Linux; the socket code says EOPNOTSUPP.
-			return "EOPNOTSUPP"
-		}
-		if n := unix.ErrnoName(e); n != "" {
-			return n
-		}
-		return fmt.Sprintf("errno%d", int(e))
+		return cnames.Errno(e)
 	}
 	return err.Error()
 }

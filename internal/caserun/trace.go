@@ -519,26 +519,8 @@ var msgFlagBits = []cnames.Bit{{Bit: 0x1, Name: "MSG_OOB"}, {Bit: 0x2, Name: "MS
 
 func msgFlags(f int) string { return cnames.Flags(f, msgFlagBits) }
 
-// optNames names a socket option level and name as C headers spell them.
-func optNames(level, opt int) (string, string) {
-	levels := map[int]string{1: "SOL_SOCKET", 0: "IPPROTO_IP", 6: "SOL_TCP", 17: "SOL_UDP", 41: "IPPROTO_IPV6"}
-	names := map[[2]int]string{
-		{1, 2}: "SO_REUSEADDR", {1, 3}: "SO_TYPE", {1, 4}: "SO_ERROR", {1, 6}: "SO_BROADCAST", {1, 7}: "SO_SNDBUF", {1, 8}: "SO_RCVBUF",
-		{1, 9}: "SO_KEEPALIVE", {1, 13}: "SO_LINGER", {1, 15}: "SO_REUSEPORT", {1, 20}: "SO_RCVTIMEO", {1, 21}: "SO_SNDTIMEO",
-		{6, 1}: "TCP_NODELAY", {6, 2}: "TCP_MAXSEG", {6, 3}: "TCP_CORK", {6, 4}: "TCP_KEEPIDLE", {6, 5}: "TCP_KEEPINTVL",
-		{6, 6}: "TCP_KEEPCNT", {6, 9}: "TCP_DEFER_ACCEPT", {6, 11}: "TCP_INFO", {6, 12}: "TCP_QUICKACK", {6, 13}: "TCP_CONGESTION",
-		{6, 18}: "TCP_USER_TIMEOUT", {6, 19}: "TCP_REPAIR", {6, 23}: "TCP_FASTOPEN", {6, 30}: "TCP_FASTOPEN_CONNECT", {6, 34}: "TCP_FASTOPEN_NO_COOKIE",
-	}
-	l, ok := levels[level]
-	if !ok {
-		l = strconv.Itoa(level)
-	}
-	n, ok := names[[2]int{level, opt}]
-	if !ok {
-		n = strconv.Itoa(opt)
-	}
-	return l, n
-}
+// optNames names a socket option level and name as strace does.
+func optNames(level, opt int) (string, string) { return cnames.Sockopt(level, opt) }
 
 // optValue decodes a setsockopt value: an int, a struct linger or a
 // struct timeval, else its bytes.
@@ -607,13 +589,6 @@ func sigNames(set uint64) []string {
 	return out
 }
 
-// errnoName names an errno as C headers do.
-func errnoName(e unix.Errno) string {
-	if e == unix.EOPNOTSUPP {
-		return "EOPNOTSUPP"
-	}
-	if n := unix.ErrnoName(e); n != "" {
-		return n
-	}
-	return fmt.Sprintf("errno%d", int(e))
-}
+// errnoName names an errno as C headers do, and the kernel's own
+// (ENOTSUPP) as the kernel does.
+func errnoName(e unix.Errno) string { return cnames.Errno(e) }

@@ -170,11 +170,13 @@ func readModule(p string) ([]byte, error) {
 			return nil, fmt.Errorf("xz -dc: %w (install xz-utils)", err)
 		}
 		m, rerr := io.ReadAll(io.LimitReader(out, maxModule+1))
-		cancel() // stops an xz with more to say than maxModule
+		if len(m) > maxModule {
+			cancel() // stops an xz with more to say
+			_ = cmd.Wait()
+			return nil, fmt.Errorf("%s: larger than %d MiB decompressed; not a module", p, maxModule>>20)
+		}
 		werr := cmd.Wait()
 		switch {
-		case len(m) > maxModule:
-			return nil, fmt.Errorf("%s: larger than %d MiB decompressed; not a module", p, maxModule>>20)
 		case rerr != nil:
 			return nil, rerr
 		case werr != nil:

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runmatrix/runmatrix/internal/cnames"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -49,24 +50,36 @@ var (
 	sockTypes = map[string]symbol{"SOCK_STREAM": {1, false}, "SOCK_DGRAM": {2, false}, "SOCK_RAW": {3, false},
 		"SOCK_SEQPACKET": {5, false}, "SOCK_NONBLOCK": {unix.SOCK_NONBLOCK, false}, "SOCK_CLOEXEC": {unix.SOCK_CLOEXEC, false}}
 	protocols = map[string]symbol{"IPPROTO_IP": {0, false}, "IPPROTO_TCP": {6, false}, "IPPROTO_UDP": {17, false}, "IPPROTO_RAW": {255, false}}
-	levels    = map[string]symbol{"SOL_SOCKET": {unix.SOL_SOCKET, false}, "SOL_TCP": {6, true}, "IPPROTO_TCP": {6, false},
-		"IPPROTO_IP": {0, false}, "SOL_UDP": {17, true}, "IPPROTO_IPV6": {41, false}}
-	optnames = map[string]symbol{
-		"SO_REUSEADDR": {unix.SO_REUSEADDR, false}, "SO_TYPE": {unix.SO_TYPE, false}, "SO_ERROR": {unix.SO_ERROR, false},
-		"SO_BROADCAST": {unix.SO_BROADCAST, false}, "SO_SNDBUF": {unix.SO_SNDBUF, false}, "SO_RCVBUF": {unix.SO_RCVBUF, false},
-		"SO_KEEPALIVE": {unix.SO_KEEPALIVE, false}, "SO_LINGER": {unix.SO_LINGER, false}, "SO_REUSEPORT": {unix.SO_REUSEPORT, false},
-		"SO_RCVTIMEO": {unix.SO_RCVTIMEO, false}, "SO_SNDTIMEO": {unix.SO_SNDTIMEO, false},
-		"TCP_NODELAY": {1, true}, "TCP_MAXSEG": {2, true}, "TCP_CORK": {3, true}, "TCP_KEEPIDLE": {4, true},
-		"TCP_KEEPINTVL": {5, true}, "TCP_KEEPCNT": {6, true}, "TCP_DEFER_ACCEPT": {9, true}, "TCP_INFO": {11, true},
-		"TCP_QUICKACK": {12, true}, "TCP_CONGESTION": {13, true}, "TCP_USER_TIMEOUT": {18, true}, "TCP_REPAIR": {19, true},
-		"TCP_FASTOPEN": {23, true}, "TCP_FASTOPEN_CONNECT": {30, true}, "TCP_FASTOPEN_NO_COOKIE": {34, true},
-	}
+	levels   = socketLevels()
+	optnames = socketOptions()
 	msgFlags = map[string]symbol{"MSG_OOB": {1, true}, "MSG_PEEK": {2, true}, "MSG_DONTROUTE": {4, true}, "MSG_TRUNC": {0x20, true},
 		"MSG_DONTWAIT": {0x40, true}, "MSG_EOR": {0x80, true}, "MSG_WAITALL": {0x100, true}, "MSG_NOSIGNAL": {0x4000, true},
 		"MSG_MORE": {0x8000, true}, "MSG_WAITFORONE": {0x10000, true}, "MSG_FASTOPEN": {0x20000000, true}, "MSG_CMSG_CLOEXEC": {0x40000000, true}}
 	pollEvents = map[string]symbol{"POLLIN": {1, false}, "POLLOUT": {4, false}, "POLLERR": {8, false}, "POLLHUP": {0x10, false},
 		"POLLRDHUP": {0x2000, true}}
 )
+
+// socketLevels are the option levels repro.c names: strace's (cnames) and
+// their IPPROTO_ spellings. SOL_SOCKET differs by architecture and is
+// left to the headers; the others are guarded with their values.
+func socketLevels() map[string]symbol {
+	m := map[string]symbol{"IPPROTO_TCP": {6, false}, "IPPROTO_IP": {0, false}, "IPPROTO_IPV6": {41, false}, "IPPROTO_UDP": {17, false}}
+	for v, n := range cnames.Levels {
+		m[n] = symbol{int64(v), n != "SOL_SOCKET"}
+	}
+	return m
+}
+
+// socketOptions are the option names repro.c takes, cnames' table: the
+// SO_ ones are left to the headers (their numbers differ by architecture),
+// the TCP_, IP_, IPV6_ and UDP_ ones are guarded with their values.
+func socketOptions() map[string]symbol {
+	m := map[string]symbol{}
+	for k, n := range cnames.Options {
+		m[n] = symbol{int64(k[1]), !strings.HasPrefix(n, "SO_")}
+	}
+	return m
+}
 
 // errnos are the errno names C's <errno.h> defines on Linux.
 var errnos = func() map[string]bool {
@@ -78,6 +91,29 @@ var errnos = func() map[string]bool {
 	}
 	return m
 }()
+
+// cErrnames is the body of repro.c's errname(): every errno name Go knows
+// for Linux, each tested where the C library defines it, and the kernel's
+// internal ones (ENOTSUPP) by number, so that a replay names an errno as
+// the trace did.
+func cErrnames() string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for e := unix.Errno(1); e < 134; e++ {
+		n := cnames.Errno(e)
+		if strings.HasPrefix(n, "errno") || seen[n] {
+			continue
+		}
+		seen[n] = true
+		fmt.Fprintf(&b, "#ifdef %s\n\tif (e == %s)\n\t\treturn \"%s\";\n#endif\n", n, n, n)
+	}
+	for e := unix.Errno(512); e < 532; e++ {
+		if n := cnames.Errno(e); !strings.HasPrefix(n, "errno") {
+			fmt.Fprintf(&b, "\tif (e == %d)\n\t\treturn \"%s\";\n", int(e), n)
+		}
+	}
+	return b.String()
+}
 
 // guards are the #ifndef lines that define the names repro.c may use and
 // an old C library's headers may lack, from the tables above.

@@ -148,3 +148,38 @@ func TestReproKeepsHostileTextInert(t *testing.T) {
 		require.NotEqual(t, "INJECTED", l, "the text's puts ran")
 	}
 }
+
+// TestReproNamesCompile: options strace names (SOL_IPV6/IPV6_V6ONLY,
+// TCP_INQ, SO_ZEROCOPY) and a kernel-internal errno in a trace make a
+// repro.c that compiles with warnings as errors, with cc and musl-gcc.
+func TestReproNamesCompile(t *testing.T) {
+	c, err := testcases.Lookup("tfo.sendto.blocking")
+	require.NoError(t, err)
+	p, _ := testcases.ParseProfile("default")
+	a := func(kv ...string) []outcome.Arg {
+		var out []outcome.Arg
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, outcome.Arg{Name: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	steps := []outcome.Step{
+		{Label: "socket", Call: "socket", Fd: "3", Args: a("domain", "AF_INET", "type", "SOCK_STREAM", "protocol", "0"), Ret: 3, RetFd: true},
+		{Label: "setsockopt", Call: "setsockopt", Fd: "3", Args: a("level", "SOL_IPV6", "optname", "IPV6_V6ONLY", "value", "1"), Ret: -1, Errno: "ENOPROTOOPT"},
+		{Label: "setsockopt", Call: "setsockopt", Fd: "3", Args: a("level", "SOL_TCP", "optname", "TCP_INQ", "value", "1")},
+		{Label: "setsockopt", Call: "setsockopt", Fd: "3", Args: a("level", "SOL_SOCKET", "optname", "SO_ZEROCOPY", "value", "1"), Ret: -1, Errno: "ENOTSUPP"},
+		{Label: "getsockopt", Call: "getsockopt", Fd: "3", Args: a("level", "SOL_IP", "optname", "IP_TOS"), Detail: "0"},
+	}
+	src, err := Repro(c, p, outcome.Outcome{Status: outcome.OK, Steps: steps, Reported: "exit=0", Summary: "exit=0"}, "k", Sides{})
+	require.NoError(t, err)
+	require.Contains(t, src, "return \"ENOTSUPP\"")
+	cfile := filepath.Join(t.TempDir(), "repro.c")
+	require.NoError(t, os.WriteFile(cfile, []byte(src), 0o644))
+	for _, cc := range []string{"cc", "musl-gcc"} {
+		if _, err := exec.LookPath(cc); err != nil {
+			continue
+		}
+		out, err := exec.Command(cc, "-static", "-Wall", "-Werror", "-o", cfile+"."+cc, cfile).CombinedOutput()
+		require.NoError(t, err, "%s:\n%s", cc, out)
+	}
+}

@@ -337,7 +337,7 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 		fmt.Fprintf(&sysctls, "\tset_sysctl(%s, %s);\n", cQuote(testcases.SysctlPath(n)), cQuote(p.Sysctls[n]))
 	}
 	return fmt.Sprintf(cTemplate, cComment(c.ID), cComment(p.Name), cComment(from), cComment(wrap(c.About, 74)), cComment(c.Source), mode+guards(),
-		decl.String(), sysctls.String(), g.body.String()), nil
+		cErrnames(), decl.String(), sysctls.String(), g.body.String()), nil
 }
 
 // cQuote writes s as a C string literal.
@@ -423,18 +423,7 @@ static char buf[64];
 static const char *errname(int e)
 {
 	static char other[32];
-	switch (e) {
-#define E(x) case x: return #x;
-	E(EPERM) E(ENOENT) E(EINTR) E(EBADF) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT)
-	E(EBUSY) E(EEXIST) E(EINVAL) E(ENFILE) E(EMFILE) E(ENOSPC) E(EPIPE) E(ENOSYS)
-	E(ENOTSOCK) E(EDESTADDRREQ) E(EMSGSIZE) E(EPROTOTYPE) E(ENOPROTOOPT)
-	E(EPROTONOSUPPORT) E(EOPNOTSUPP) E(EAFNOSUPPORT) E(EADDRINUSE)
-	E(EADDRNOTAVAIL) E(ENETDOWN) E(ENETUNREACH) E(ECONNABORTED) E(ECONNRESET)
-	E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ETIMEDOUT) E(ECONNREFUSED) E(EHOSTUNREACH)
-	E(EALREADY) E(EINPROGRESS)
-#undef E
-	}
-	snprintf(other, sizeof other, "errno%%d", e);
+%s	snprintf(other, sizeof other, "errno%%d", e);
 	return other;
 }
 
@@ -506,7 +495,7 @@ __attribute__((unused)) static long sniff(int fd, int from, int to, int mask)
 	}
 }
 
-static struct sockaddr_in addr4(const char *ip, int port)
+static __attribute__((unused)) struct sockaddr_in addr4(const char *ip, int port)
 {
 	struct sockaddr_in a;
 	memset(&a, 0, sizeof a);
@@ -554,6 +543,7 @@ int main(int argc, char **argv)
 	lo_up();
 %s
 %s
+	goto out; /* a replay with no stopping step still uses the label */
 out:
 	(void)t0; (void)e; (void)buf;
 	if (PROGRAM && strcmp(summary, EXPECTED) != 0) {
