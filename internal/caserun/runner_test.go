@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,9 +31,13 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "socket":
 		// A program a traced script execs: one socket call, and its summary.
+		// It ignores SIGPIPE, as most network programs do, and sends on an
+		// unconnected TCP socket: EPIPE, and no SIGPIPE raised.
+		signal.Ignore(syscall.SIGPIPE)
 		if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0); err == nil {
+			err := unix.Sendto(fd, []byte("x"), 0, nil)
 			unix.Close(fd)
-			fmt.Println(bootproto.SummaryPrefix + "socket=fd")
+			fmt.Printf("%ssocket=fd sendto=%v\n", bootproto.SummaryPrefix, err)
 		}
 		os.Exit(0)
 	case "hang":
@@ -223,7 +228,7 @@ func TestProgramsOnTheHost(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plain, _ := run(t, false, tc.namespaces)
-			require.Equal(t, "socket=fd", plain.Reported)
+			require.Equal(t, "socket=fd sendto=broken pipe", plain.Reported)
 			require.Equal(t, tc.note, slices.Contains(plain.Notes, noPIDNamespace), "%q", plain.Notes)
 			traced, steps := run(t, true, tc.namespaces)
 			require.Equal(t, plain.Reported, traced.Reported, "traced as untraced")
@@ -232,6 +237,10 @@ func TestProgramsOnTheHost(t *testing.T) {
 				calls = append(calls, s.Call)
 			}
 			require.Contains(t, calls, "socket", "the exec'd program's call is traced")
+			send := steps[slices.Index(calls, "sendto")]
+			require.Equal(t, "EPIPE", send.Errno)
+			require.Empty(t, send.Signals, "an ignored SIGPIPE is not raised")
+			require.Contains(t, send.Args, outcome.Arg{Name: "sigpipe", Value: "ignored"}, "the disposition is part of the step")
 		})
 	}
 }

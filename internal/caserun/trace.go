@@ -109,8 +109,9 @@ func (t *tracer) stopped(tid int, ws unix.WaitStatus) int {
 		return 0
 	}
 	// A signal on its way to the thread: it follows the call just made
-	// (which may have seen it pending already).
-	if th.done != nil && !slices.Contains(th.done.Signals, signalName(sig)) {
+	// (which may have seen it pending already), unless the program ignores
+	// it: then only the tracer sees it.
+	if th.done != nil && !slices.Contains(th.done.Signals, signalName(sig)) && signalsOf(tid).ignoredOnly()&(1<<(sig-1)) == 0 {
 		th.done.Signals = append(th.done.Signals, signalName(sig))
 	}
 	return int(sig)
@@ -166,7 +167,12 @@ func (t *tracer) syscall(tid int, th *thread) {
 			th.step = &outcome.Step{Call: name, Label: name, Side: t.side(tid, th), Args: a.args, Fd: a.fd, RetFd: a.retFd}
 			th.entered = time.Now()
 			if raisesSignals[name] {
-				th.pending = pendingSignals(tid)
+				st := signalsOf(tid)
+				th.pending = st.pending
+				// How the program takes SIGPIPE is part of the call's
+				// outcome (killed, an EPIPE alone, a handler run), and what
+				// repro.c sets before replaying it.
+				th.step.Args = append(th.step.Args, outcome.Arg{Name: "sigpipe", Value: st.disposition(unix.SIGPIPE)})
 			}
 		}
 		return
@@ -186,8 +192,11 @@ func (t *tracer) syscall(tid int, th *thread) {
 		t.outputs(tid, s, th)
 	}
 	if raisesSignals[s.Call] {
-		if now := pendingSignals(tid); now&^th.pending != 0 {
-			s.Signals = append(s.Signals, sigNames(now&^th.pending)...)
+		// A signal the program ignores is generated only because it is
+		// traced (the kernel keeps ignored signals for tracers): untraced
+		// it would not exist, so the step does not show it.
+		if st := signalsOf(tid); st.pending&^th.pending&^st.ignoredOnly() != 0 {
+			s.Signals = append(s.Signals, sigNames(st.pending&^th.pending&^st.ignoredOnly())...)
 		}
 	}
 	t.learn(th.tgid, s)
@@ -559,24 +568,59 @@ func tgidOf(tid int) int {
 	return tid
 }
 
-// pendingSignals is the set of signals pending for a thread, its own and
-// its process's (SigPnd and ShdPnd): a blocked signal a call raised shows
-// here, as it never reaches a signal-delivery stop.
-func pendingSignals(tid int) uint64 {
+// signalState is what /proc/TID/status says of a thread's signals.
+type signalState struct {
+	// pending is the thread's own and its process's (SigPnd and ShdPnd):
+	// a blocked signal a call raised shows here, as it never reaches a
+	// signal-delivery stop.
+	pending                  uint64
+	blocked, ignored, caught uint64
+}
+
+// signalsOf reads a thread's signal state.
+func signalsOf(tid int) signalState {
+	var st signalState
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
 	if err != nil {
-		return 0
+		return st
 	}
-	var set uint64
 	for _, line := range strings.Split(string(b), "\n") {
-		for _, k := range []string{"SigPnd:", "ShdPnd:"} {
-			if v, ok := strings.CutPrefix(line, k); ok {
-				n, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-				set |= n
-			}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		switch k {
+		case "SigPnd", "ShdPnd":
+			st.pending |= n
+		case "SigBlk":
+			st.blocked = n
+		case "SigIgn":
+			st.ignored = n
+		case "SigCgt":
+			st.caught = n
 		}
 	}
-	return set
+	return st
+}
+
+// ignoredOnly are the signals ignored and not blocked: the kernel
+// discards them when generated, unless the thread is traced.
+func (st signalState) ignoredOnly() uint64 { return st.ignored &^ st.blocked }
+
+// disposition says how the thread takes sig: "blocked", "ignored",
+// "handled" (a handler is installed) or "default".
+func (st signalState) disposition(sig unix.Signal) string {
+	bit := uint64(1) << (sig - 1)
+	switch {
+	case st.blocked&bit != 0:
+		return "blocked"
+	case st.ignored&bit != 0:
+		return "ignored"
+	case st.caught&bit != 0:
+		return "handled"
+	}
+	return "default"
 }
 
 func sigNames(set uint64) []string {

@@ -235,11 +235,25 @@ func (g *cgen) step(i int, s outcome.Step) error {
 		return fmt.Errorf("no C for call %q", s.Call)
 	}
 	unless := k.unless()
+	ignored := false
+	switch d := k.raw("sigpipe"); d {
+	case "", "default", "blocked", "handled":
+	case "ignored":
+		ignored = true
+	default:
+		k.fail("args.sigpipe", d, "default, ignored, blocked or handled")
+	}
 	if k.bad != nil {
 		return k.bad
 	}
+	if ignored {
+		g.emit("sigpipe_ignored(1); /* as the program had it */")
+	}
 	g.emit("t0 = now_ms(); errno = 0; r = %s; e = errno;", call)
 	g.emit("report(%s, r, e, t0, %d, %d, %d, %d, %s);", cQuote(s.Label), b2i(s.Key), b2i(s.RetFd), b2i(s.Timed), b2i(s.ShowDetail), detail)
+	if ignored {
+		g.emit("sigpipe_ignored(0);")
+	}
 	if s.StopOnFail {
 		g.emit("if (r < 0 && !(%s)) goto out;", unless)
 	}
@@ -279,9 +293,9 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 	g := &cgen{cell: c.ID + "@" + p.Name + " on " + from, fds: map[string]bool{}, ports: map[int]string{}}
 	steps, mode := o.Steps, "#define PROGRAM 0\n#define EXPECTED \"\"\n#define PROGRAM_SUMMARY \"\"\n"
 	if traced(o) {
-		// A traced program: replay every call it made, with SIGPIPE at its
-		// default as in the program, and print the program's own summary
-		// when every call gives what the trace recorded.
+		// A traced program: replay every call it made, with SIGPIPE as
+		// the program took it, and print the program's own summary when
+		// every call gives what the trace recorded.
 		steps = nil
 		var want []string
 		for _, s := range o.Steps {
@@ -393,9 +407,12 @@ const cTemplate = `/* repro.c - runmatrix case %s, profile %s, generated from th
  * value, errno name and the SIGPIPE it raised. SIGPIPE is blocked and
  * collected with sigtimedwait() right after each call, so it is attributed to
  * the call that raised it. Replaying a traced program (PROGRAM 1), it makes
- * every call the program made, with SIGPIPE at its default as there, and
- * prints the program's own summary when each call gives what the trace
- * recorded, else what differed, and exits 1 (for git bisect run).
+ * every call the program made, with SIGPIPE as the program took it at each
+ * call: ignored where it ignored it, else blocked and collected (where the
+ * program had it at its default, or handled it, it was raised all the same),
+ * so a replay is never killed by it; it prints the program's own summary
+ * when each call gives what the trace recorded, else what differed, and
+ * exits 1 (for git bisect run).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -441,6 +458,17 @@ static int take_sigpipe(void)
 	sigemptyset(&s);
 	sigaddset(&s, SIGPIPE);
 	return sigtimedwait(&s, NULL, &zero) == SIGPIPE;
+}
+
+/* sigpipe_ignored ignores SIGPIPE (unblocked: Linux queues a blocked
+ * signal even when it is ignored), or blocks it again at its default. */
+static __attribute__((unused)) void sigpipe_ignored(int on)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	signal(SIGPIPE, on ? SIG_IGN : SIG_DFL);
+	sigprocmask(on ? SIG_UNBLOCK : SIG_BLOCK, &s, NULL);
 }
 
 /* report adds a key call to the summary: label=ret [ERRNO] [+SIGPIPE] [@Ns] [detail]. */
@@ -538,8 +566,7 @@ int main(int argc, char **argv)
 %s
 	sigemptyset(&block);
 	sigaddset(&block, SIGPIPE);
-	if (!PROGRAM)
-		sigprocmask(SIG_BLOCK, &block, NULL);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	lo_up();
 %s
 %s

@@ -12,6 +12,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/caserun"
 	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 // The test binary doubles as the case process for caserun.
@@ -93,4 +94,47 @@ func TestReproRefusesRawCases(t *testing.T) {
 	o := (&caserun.Runner{Exe: os.Args[0]}).Run(context.Background(), c, p)
 	_, err = Repro(c, p, o, "host", Sides{})
 	require.ErrorContains(t, err, "raw TCP segments")
+}
+
+// TestTracedReplayTakesSIGPIPEAsTheProgramDid replays, as a traced
+// program's, the calls of epipe.write-after-close measured on the host: a
+// program that ignored SIGPIPE (no +SIGPIPE in its trace) and one that had
+// it at its default (+SIGPIPE). Each repro.c prints the program's summary
+// and exits 0, never killed by SIGPIPE; before, the replay ran with SIGPIPE
+// at its default and died of it (so git bisect run aborted).
+func TestTracedReplayTakesSIGPIPEAsTheProgramDid(t *testing.T) {
+	needRoot(t)
+	c, err := testcases.Lookup("epipe.write-after-close")
+	require.NoError(t, err)
+	p, _ := testcases.ParseProfile("default")
+	o := (&caserun.Runner{Exe: os.Args[0]}).Run(context.Background(), c, p)
+	require.Equal(t, "ok", string(o.Status), o.Error)
+	require.Contains(t, o.Summary, "EPIPE +SIGPIPE")
+	for _, disp := range []string{"ignored", "default"} {
+		t.Run(disp, func(t *testing.T) {
+			tr := outcome.Outcome{Status: outcome.OK, Reported: "exit=0", Summary: "exit=0"}
+			for _, s := range o.Steps {
+				s.Key = false
+				if s.Call == "write" {
+					s.Args = append(append([]outcome.Arg(nil), s.Args...), outcome.Arg{Name: "sigpipe", Value: disp})
+					if disp == "ignored" {
+						s.Signals = nil // an ignored SIGPIPE is never raised
+					}
+				}
+				tr.Steps = append(tr.Steps, s)
+			}
+			src, err := Repro(c, p, tr, "the host kernel", Sides{Old: "exit=0", OldOn: "the host kernel"})
+			require.NoError(t, err)
+			require.Equal(t, disp == "ignored", strings.Contains(src, "sigpipe_ignored(1)"))
+			dir := t.TempDir()
+			cfile := filepath.Join(dir, "repro.c")
+			require.NoError(t, os.WriteFile(cfile, []byte(src), 0o644))
+			bin := filepath.Join(dir, "repro")
+			out, err := exec.Command("cc", "-static", "-Wall", "-Werror", "-o", bin, cfile).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			got, err := exec.Command("unshare", "-n", bin).Output()
+			require.NoError(t, err, "exit 0, not killed: %s", got)
+			require.Contains(t, string(got), "RUNMATRIX-SUMMARY: exit=0\n")
+		})
+	}
 }
