@@ -3,12 +3,16 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/matrix/spec"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -71,4 +75,49 @@ func TestRerunRunsTheProgram(t *testing.T) {
 	abs, err := filepath.Abs("./prog")
 	require.NoError(t, err)
 	require.Equal(t, []string{"runmatrix", "evidence", "--kernel", "debian:6.1", "--kernel", "debian:6.12", "--trace", "--out", "report", "--", abs, "--port", "80"}, got)
+}
+
+// TestProgramSelection: a matrix's program:GLOB selects its programs
+// whatever their IDs, and a program no glob selects is refused (it was
+// silently skipped).
+func TestProgramSelection(t *testing.T) {
+	s := &spec.Spec{Source: "m.yaml", Cases: []string{"tfo.*", "program:mail*"}, Programs: []spec.Program{{ID: "mailer.tfo"}, {ID: "program:mailx"}}}
+	got, err := selectPrograms(s)
+	require.NoError(t, err)
+	require.Equal(t, []string{"tfo.*", "mailer.tfo", "program:mailx"}, got)
+
+	s.Programs = append(s.Programs, spec.Program{ID: "forgotten"})
+	_, err = selectPrograms(s)
+	require.ErrorContains(t, err, "m.yaml: program forgotten is selected by none of cases: tfo.*, program:mail*")
+	require.Equal(t, 2, exitCode(err))
+
+	s.Cases = nil
+	got, err = selectPrograms(s)
+	require.NoError(t, err)
+	require.Empty(t, got, "no cases: key: every case and program")
+
+	s.Cases = []string{"*"}
+	got, err = selectPrograms(s)
+	require.NoError(t, err)
+	require.Equal(t, []string{"*"}, got)
+}
+
+// TestProgramPathAndMode: a bare program name is looked up in PATH, and a
+// file without its execute bit is refused before anything boots.
+func TestProgramPathAndMode(t *testing.T) {
+	f := runFlags{program: []string{"true"}, progTimeout: time.Minute}
+	p, err := f.cliProgram()
+	require.NoError(t, err)
+	want, err := exec.LookPath("true")
+	require.NoError(t, err)
+	require.Equal(t, want, p.Path)
+	f.program = []string{"no-such-command-anywhere"}
+	_, err = f.cliProgram()
+	require.ErrorContains(t, err, "not in PATH")
+	require.Equal(t, 2, exitCode(err))
+
+	plain := filepath.Join(t.TempDir(), "prog")
+	require.NoError(t, os.WriteFile(plain, []byte("#!/bin/sh\necho hi\n"), 0o644))
+	_, err = userprog.Inspect(plain)
+	require.ErrorContains(t, err, "is not an executable file")
 }

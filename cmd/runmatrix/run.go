@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -194,10 +196,51 @@ func (f *runFlags) spec(ctx context.Context) (*spec.Spec, error) {
 			s.Profiles = []string{"default"}
 		}
 	}
+	if len(f.cases) == 0 && len(f.program) == 0 { // the matrix file's own selection
+		var err error
+		if s.Cases, err = selectPrograms(s); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// selectPrograms returns the matrix's case globs with each program:GLOB
+// made the IDs of the matrix's programs it names (by ID, or by program:ID,
+// whatever the IDs are), and refuses a program no glob selects: listed
+// under programs:, it was meant to run.
+func selectPrograms(s *spec.Spec) ([]string, error) {
+	if len(s.Cases) == 0 {
+		return nil, nil // every case, every program
+	}
+	var globs []string
+	selected := map[string]bool{}
+	for _, g := range s.Cases {
+		pg, ok := strings.CutPrefix(g, "program:")
+		picked := false
+		for _, p := range s.Programs {
+			direct, _ := path.Match(g, p.ID)
+			if direct {
+				selected[p.ID] = true
+			}
+			if byName, _ := path.Match(pg, p.ID); ok && (byName || direct) {
+				selected[p.ID], picked = true, true
+				globs = append(globs, p.ID)
+			}
+		}
+		if !picked {
+			globs = append(globs, g)
+		}
+	}
+	for _, p := range s.Programs {
+		if !selected[p.ID] {
+			return nil, usage("%s: program %s is selected by none of cases: %s; add its ID (or program:*) to cases:, or remove it", s.Source, p.ID, strings.Join(s.Cases, ", "))
+		}
+	}
+	return globs, nil
 }
 
 // loadPrograms registers the matrix file's programs and the one after --, once.
@@ -224,7 +267,16 @@ func (f *runFlags) cliProgram() (*userprog.Program, error) {
 	if f.progTimeout <= 0 {
 		return nil, usage("--program-timeout %s: give a positive duration such as 30s", f.progTimeout)
 	}
-	return &userprog.Program{ID: userprog.DefaultID(f.program[0]), Path: f.program[0], Args: f.program[1:], Timeout: f.progTimeout, Trace: f.trace}, nil
+	bin := f.program[0]
+	if !strings.ContainsRune(bin, '/') {
+		// A bare name is a command, as a shell takes it: looked up in PATH.
+		found, err := exec.LookPath(bin)
+		if err != nil {
+			return nil, usage("program %s: not in PATH (%s); give its path, e.g. ./%s", bin, os.Getenv("PATH"), bin)
+		}
+		bin = found
+	}
+	return &userprog.Program{ID: userprog.DefaultID(bin), Path: bin, Args: f.program[1:], Timeout: f.progTimeout, Trace: f.trace}, nil
 }
 
 // plan checks every input of a run and returns its spec and plan.

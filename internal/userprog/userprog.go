@@ -86,6 +86,10 @@ func Inspect(p string) (*Binary, error) {
 	if err != nil {
 		return nil, inputf("program %s: %v", p, unwrapPath(err))
 	}
+	if fi, err := f.Stat(); err == nil && (!fi.Mode().IsRegular() || fi.Mode()&0o111 == 0) {
+		f.Close()
+		return nil, inputf("program %s is not an executable file (a shell would refuse it too): chmod +x %s", p, p)
+	}
 	n, _ := f.Read(head)
 	f.Close()
 	head = head[:n]
