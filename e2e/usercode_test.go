@@ -248,7 +248,7 @@ func TestUserCodeBadInput(t *testing.T) {
 		{"exec of something that is not ELF", "", []string{"exec", "--kernel", "debian:6.1", filepath.Join(mod, "notelf/prog")}, "is not an ELF executable"},
 		{"exec of a dynamic binary", "", []string{"exec", "--kernel", "debian:6.1", "/bin/true"}, "dynamically linked"},
 		{"a program that is not executable", "", []string{"run", "--kernel", "debian:6.1", "--", filepath.Join(mod, "empty/README")}, "is not an executable"},
-		{"a program for another architecture", "", []string{"run", "--kernel", old386, "--", dynamic}, "is a amd64 binary and kernel " + old386 + " runs 386 programs"},
+		{"a program for another architecture", "", []string{"run", "--kernel", old386, "--", dynamic}, "has no 386 build, which kernel " + old386 + " runs (it has amd64 ("},
 		{"a program whose interpreter is missing", "", []string{"run", "--kernel", "debian:6.1", "--", noInterp}, "needs the ELF interpreter /nonexistent/ld-linux.so.2, which this host does not have"},
 		{"a program whose library is missing", "", []string{"run", "--kernel", "debian:6.1", "--", noLib}, "needs libgone.so, which is not on this host"},
 		{"a glibc too new for a kernel", "", []string{"run", "--kernel", old, "--", dynamic}, "needs Linux 3.2.0 or newer"},

@@ -58,10 +58,12 @@ type runFlags struct {
 	bare bool
 	// user is the user's Go code (--cases, a matrix file's go:) and programs.
 	user userCode
-	// program is a program and its arguments given after --.
-	program     []string
-	progTimeout time.Duration
-	trace       bool
+	// program is a program and its arguments given after --;
+	// programBuilds its builds for other architectures.
+	program       []string
+	programBuilds []string
+	progTimeout   time.Duration
+	trace         bool
 	// dryRun prints the plan, kernels resolved, without booting.
 	dryRun bool
 }
@@ -121,6 +123,7 @@ func (f *runFlags) registerCases(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&f.user.dirs, "cases", nil, "directory of a Go package with your own cases, linked into the agent (repeatable)")
 	fl.DurationVar(&f.progTimeout, "program-timeout", defaultProgramTimeout, "with -- PROGRAM: kill the program and all it started after this long")
 	fl.BoolVar(&f.trace, "trace", false, "record every socket call of the programs (ptrace), with errno and signals, as steps")
+	fl.StringArrayVar(&f.programBuilds, "program-build", nil, "with -- PROGRAM: the same program built for another architecture (repeatable); each kernel runs its own arch's build")
 }
 
 // programArgs takes a program and its arguments after -- and refuses any
@@ -276,7 +279,7 @@ func (f *runFlags) cliProgram() (*userprog.Program, error) {
 		}
 		bin = found
 	}
-	return &userprog.Program{ID: userprog.DefaultID(bin), Path: bin, Args: f.program[1:], Timeout: f.progTimeout, Trace: f.trace}, nil
+	return &userprog.Program{ID: userprog.DefaultID(bin), Path: bin, Builds: f.programBuilds, Args: f.program[1:], Timeout: f.progTimeout, Trace: f.trace}, nil
 }
 
 // plan checks every input of a run and returns its spec and plan.

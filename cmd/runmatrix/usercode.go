@@ -217,6 +217,9 @@ func programs(s *spec.Spec) []*userprog.Program {
 	var out []*userprog.Program
 	for _, sp := range s.Programs {
 		p := &userprog.Program{ID: sp.ID, Path: s.Rel(sp.Path), Args: sp.Args, Timeout: defaultProgramTimeout, Trace: sp.Trace, Modules: sp.Modules}
+		for _, b := range sp.Builds {
+			p.Builds = append(p.Builds, s.Rel(b))
+		}
 		for _, f := range sp.Files {
 			p.Files = append(p.Files, s.Rel(f))
 		}

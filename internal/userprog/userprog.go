@@ -32,6 +32,9 @@ type Program struct {
 	// Path is the program on the host; Args its arguments.
 	Path string
 	Args []string
+	// Builds are the same program built for other architectures: each
+	// kernel runs the build of its own architecture.
+	Builds []string
 	// Files are extra files or directories shipped beside it.
 	Files []string
 	// Env are KEY=VALUE pairs added to its environment.
@@ -45,7 +48,7 @@ type Program struct {
 	// Modules are kernel modules (tun) the guest loads before it runs.
 	Modules []string
 
-	bin *Binary
+	bins map[string]*Binary // by GOARCH, read once
 }
 
 // InputError is a program that cannot be shipped, in one line.
@@ -320,12 +323,17 @@ func newer(a, b string) bool {
 // architecture, or older than its C library needs. arch is the guest's
 // GOARCH, release the kernel's image release.
 func (p *Program) Check(kernel, goarch, release string) error {
-	b, err := p.binary()
+	b, err := p.binaryFor(goarch)
 	if err != nil {
 		return err
 	}
-	if b.GOARCH != goarch {
-		return inputf("program %s is a %s binary and kernel %s runs %s programs: build it for that architecture", p.Path, b.GOARCH, kernel, goarch)
+	if b == nil {
+		var have []string
+		for arch, b := range p.bins {
+			have = append(have, arch+" ("+b.Path+")")
+		}
+		sort.Strings(have)
+		return inputf("program %s has no %s build, which kernel %s runs (it has %s): build it for %s and add it with builds: in the matrix file or --program-build", p.ID, goarch, kernel, strings.Join(have, ", "), goarch)
 	}
 	if b.MinKernel == "" {
 		return nil
@@ -337,27 +345,45 @@ func (p *Program) Check(kernel, goarch, release string) error {
 	min, _ := testcases.ParseVersion(b.MinKernel)
 	if v.Compare(min) < 0 {
 		return inputf("program %s needs Linux %s or newer (the ABI tag of %s; glibc 2.26 and later need 3.2), and kernel %s is %s: build it static with an older C library or with musl (musl-gcc -static)",
-			p.Path, b.MinKernel, b.MinKernelBy, kernel, release)
+			b.Path, b.MinKernel, b.MinKernelBy, kernel, release)
 	}
 	return nil
 }
 
-func (p *Program) binary() (*Binary, error) {
-	if p.bin != nil {
-		return p.bin, nil
+// binaries reads the program's builds once, by architecture; two builds
+// of one architecture are refused.
+func (p *Program) binaries() (map[string]*Binary, error) {
+	if p.bins != nil {
+		return p.bins, nil
 	}
-	b, err := Inspect(p.Path)
+	bins := map[string]*Binary{}
+	for _, path := range append([]string{p.Path}, p.Builds...) {
+		b, err := Inspect(path)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := bins[b.GOARCH]; ok {
+			return nil, inputf("program %s: %s and %s are both %s builds: give one build per architecture", p.ID, prev.Path, b.Path, b.GOARCH)
+		}
+		bins[b.GOARCH] = b
+	}
+	p.bins = bins
+	return bins, nil
+}
+
+// binaryFor is the program's build for goarch, or nil when it has none.
+func (p *Program) binaryFor(goarch string) (*Binary, error) {
+	bins, err := p.binaries()
 	if err != nil {
 		return nil, err
 	}
-	p.bin = b
-	return b, nil
+	return bins[goarch], nil
 }
 
 // Validate checks the program can be shipped at all: it exists, is an
 // executable of a known architecture with everything it needs on the host.
 func (p *Program) Validate() error {
-	if _, err := p.binary(); err != nil {
+	if _, err := p.binaries(); err != nil {
 		return err
 	}
 	for _, f := range p.Files {
@@ -384,12 +410,12 @@ func Files(progs []*Program, goarch string) ([]initramfs.File, error) {
 	var manifest []bootproto.Program
 	interps := map[string][]byte{}
 	for i, p := range progs {
-		b, err := p.binary()
+		b, err := p.binaryFor(goarch)
 		if err != nil {
 			return nil, err
 		}
-		if b.GOARCH != goarch {
-			continue
+		if b == nil {
+			continue // no build for this architecture (Check refused its kernels)
 		}
 		root := path.Join(bootproto.ProgramDir, fmt.Sprint(i))
 		total := 0

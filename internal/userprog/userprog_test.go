@@ -51,7 +51,7 @@ func TestInspect(t *testing.T) {
 	require.NoError(t, p.Validate())
 	require.ErrorContains(t, p.Check("old", "amd64", "2.6.32-42-server"), "needs Linux 3.2.0 or newer")
 	require.NoError(t, p.Check("new", "amd64", "6.1.0-50-amd64"))
-	require.ErrorContains(t, p.Check("k", "386", "6.1.0"), "is a amd64 binary and kernel k runs 386 programs")
+	require.ErrorContains(t, p.Check("k", "386", "6.1.0"), "has no 386 build, which kernel k runs (it has amd64 (")
 	files, err := Files([]*Program{p, {ID: "s", Path: script, Timeout: time.Second}, {ID: "st", Path: static, Files: []string{script}, Timeout: time.Second}}, "amd64")
 	require.NoError(t, err)
 	paths := map[string]bool{}
@@ -80,4 +80,33 @@ func mustInterp(t *testing.T, p string) string {
 	b, err := Inspect(p)
 	require.NoError(t, err)
 	return b.Interp
+}
+
+// TestBuildsPerArchitecture: one program with an amd64 and an i386 build
+// runs each kernel's own (its files ship the build of the guest's
+// architecture), refuses a kernel of an architecture it has no build for,
+// and refuses two builds of one architecture.
+func TestBuildsPerArchitecture(t *testing.T) {
+	dir := t.TempDir()
+	amd64 := cc(t, dir, "musl-gcc", "-static")
+	i386 := filepath.Join(dir, "p-386")
+	require.NoError(t, os.Rename(cc(t, dir, "gcc", "-m32", "-static"), i386))
+	p := &Program{ID: "p", Path: amd64, Builds: []string{i386}, Timeout: time.Second}
+	require.NoError(t, p.Validate())
+	require.NoError(t, p.Check("k64", "amd64", "6.1.0"))
+	require.NoError(t, p.Check("k32", "386", "6.1.0"))
+	require.ErrorContains(t, p.Check("karm", "arm64", "6.1.0"), "program p has no arm64 build, which kernel karm runs (it has 386 ("+i386+"), amd64 ("+amd64+"))")
+	for goarch, want := range map[string]string{"amd64": amd64, "386": i386} {
+		files, err := Files([]*Program{p}, goarch)
+		require.NoError(t, err)
+		b, err := os.ReadFile(want)
+		require.NoError(t, err)
+		shipped := false
+		for _, f := range files {
+			shipped = shipped || string(f.Data) == string(b)
+		}
+		require.True(t, shipped, "%s ships %s", goarch, want)
+	}
+	twice := &Program{ID: "q", Path: amd64, Builds: []string{amd64}, Timeout: time.Second}
+	require.ErrorContains(t, twice.Validate(), "are both amd64 builds")
 }

@@ -44,7 +44,10 @@ type Program struct {
 	ID string `yaml:"id" json:"id"`
 	// Path is the program, relative to the matrix file; Files are shipped
 	// beside it.
-	Path    string            `yaml:"path" json:"path"`
+	Path string `yaml:"path" json:"path"`
+	// Builds are the same program built for other architectures
+	// (relative to the matrix file): each kernel runs its own arch's.
+	Builds  []string          `yaml:"builds" json:"builds,omitempty"`
 	Args    []string          `yaml:"args" json:"args,omitempty"`
 	Files   []string          `yaml:"files" json:"files,omitempty"`
 	Env     map[string]string `yaml:"env" json:"env,omitempty"`
@@ -158,7 +161,7 @@ func Parse(name string, b []byte) (*Spec, error) {
 		}
 	}
 	if pr := lines["programs"]; pr != nil && pr.Kind == yaml.SequenceNode {
-		okKeys := map[string]bool{"id": true, "path": true, "args": true, "files": true, "env": true, "modules": true, "timeout": true, "expect": true, "trace": true}
+		okKeys := map[string]bool{"id": true, "path": true, "builds": true, "args": true, "files": true, "env": true, "modules": true, "timeout": true, "expect": true, "trace": true}
 		okExpect := map[string]bool{"kernels": true, "profiles": true, "arches": true, "summary": true, "source": true}
 		for _, e := range pr.Content {
 			if e.Kind != yaml.MappingNode {
@@ -167,7 +170,7 @@ func Parse(name string, b []byte) (*Spec, error) {
 			for i := 0; i+1 < len(e.Content); i += 2 {
 				k := e.Content[i]
 				if !okKeys[k.Value] {
-					return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in a program (use id, path, args, files, env, modules, timeout, expect or trace)", k.Value)}
+					return nil, &SpecError{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in a program (use id, path, builds, args, files, env, modules, timeout, expect or trace)", k.Value)}
 				}
 				if k.Value == "expect" && e.Content[i+1].Kind == yaml.SequenceNode {
 					for _, x := range e.Content[i+1].Content {
