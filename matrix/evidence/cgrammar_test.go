@@ -150,8 +150,9 @@ func TestReproKeepsHostileTextInert(t *testing.T) {
 }
 
 // TestReproNamesCompile: options strace names (SOL_IPV6/IPV6_V6ONLY,
-// TCP_INQ, SO_ZEROCOPY) and a kernel-internal errno in a trace make a
-// repro.c that compiles with warnings as errors, with cc and musl-gcc.
+// TCP_INQ, SO_ZEROCOPY, SO_PASSPIDFD, which musl's headers lack) and a
+// kernel-internal errno in a trace make a repro.c that compiles with
+// warnings as errors, with cc and musl-gcc.
 func TestReproNamesCompile(t *testing.T) {
 	c, err := testcases.Lookup("tfo.sendto.blocking")
 	require.NoError(t, err)
@@ -169,6 +170,7 @@ func TestReproNamesCompile(t *testing.T) {
 		{Label: "setsockopt", Call: "setsockopt", Fd: "3", Args: a("level", "SOL_TCP", "optname", "TCP_INQ", "value", "1")},
 		{Label: "setsockopt", Call: "setsockopt", Fd: "3", Args: a("level", "SOL_SOCKET", "optname", "SO_ZEROCOPY", "value", "1"), Ret: -1, Errno: "ENOTSUPP"},
 		{Label: "getsockopt", Call: "getsockopt", Fd: "3", Args: a("level", "SOL_IP", "optname", "IP_TOS"), Detail: "0"},
+		{Label: "getsockopt", Call: "getsockopt", Fd: "3", Args: a("level", "SOL_SOCKET", "optname", "SO_PASSPIDFD"), Ret: -1, Errno: "ENOPROTOOPT"},
 	}
 	src, err := Repro(c, p, outcome.Outcome{Status: outcome.OK, Steps: steps, Reported: "exit=0", Summary: "exit=0"}, "k", Sides{})
 	require.NoError(t, err)
