@@ -3,6 +3,7 @@
 package archivetest
 
 import (
+	"path/filepath"
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
@@ -193,4 +194,22 @@ func ScratchDir(t testing.TB) string {
 		}
 	}
 	return t.TempDir()
+}
+
+// CheckExtracted fails t unless every name an extraction under root
+// returned is a local path and everything under root is a regular file or
+// a directory: no link, device or FIFO, nothing outside root.
+func CheckExtracted(t testing.TB, root string, names []string) {
+	t.Helper()
+	for _, n := range names {
+		if !filepath.IsLocal(n) {
+			t.Fatalf("extracted %q, not a local name", n)
+		}
+	}
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && p != root && !d.Type().IsRegular() && !d.IsDir() {
+			t.Fatalf("%s is %v, not a regular file", p, d.Type())
+		}
+		return nil
+	})
 }

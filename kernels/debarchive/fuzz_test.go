@@ -2,7 +2,6 @@ package debarchive
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -20,15 +19,7 @@ func FuzzDeb(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		root := filepath.Join(archivetest.ScratchDir(t), "root")
 		names, _ := ExtractDeb(bytes.NewReader(b), root, func(string) bool { return true })
-		for _, n := range names {
-			require.True(t, filepath.IsLocal(n), "extracted %q", n)
-		}
-		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err == nil && p != root {
-				require.True(t, d.Type().IsRegular() || d.IsDir(), "%s is %v", p, d.Type())
-			}
-			return nil
-		})
+		archivetest.CheckExtracted(t, root, names)
 	})
 }
 

@@ -62,7 +62,7 @@ func FuzzPackage(f *testing.F) {
 		_, _ = p.Verify(openpgp.EntityList{key})
 		root := filepath.Join(dir, "root")
 		names, _ := p.Extract(root, unpack.Options{MaxFile: 1 << 20, MaxTotal: 4 << 20})
-		requireLocalFiles(t, root, names)
+		archivetest.CheckExtracted(t, root, names)
 	})
 }
 
@@ -116,20 +116,5 @@ func FuzzPrimary(f *testing.F) {
 			}
 		}
 		_, _ = parseRepomd(b)
-	})
-}
-
-// requireLocalFiles checks that every extracted name is a local path and
-// every file under root is a regular file or a directory.
-func requireLocalFiles(t *testing.T, root string, names []string) {
-	t.Helper()
-	for _, n := range names {
-		require.True(t, filepath.IsLocal(n), "extracted %q", n)
-	}
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && p != root {
-			require.True(t, d.Type().IsRegular() || d.IsDir(), "%s is %v", p, d.Type())
-		}
-		return nil
 	})
 }
