@@ -3,7 +3,6 @@
 package archivetest
 
 import (
-	"path/filepath"
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
@@ -12,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
