@@ -37,6 +37,11 @@ func TestAlpine(t *testing.T) {
 	}
 	repo("v3.18/main/x86_64/", kernel("lts", "6.1.55-r0", ArchX86_64), kernel("virt", "6.1.55-r0", ArchX86_64))
 	repo("v3.18/main/aarch64/", kernel("lts", "6.1.55-r0", ArchARM64))
+	// 3.17's index lists, as linux-lts 6.1.55-r0, a package whose own
+	// .PKGINFO is linux-lts 5.15.0-r0.
+	old := kernel("lts", "5.15.0-r0", ArchX86_64)
+	old.ListedAs = "linux-lts 6.1.55-r0"
+	repo("v3.17/main/x86_64/", old)
 	srv := httptest.NewServer(mirror)
 	defer srv.Close()
 	keys := map[string]*rsa.PublicKey{keyName: &key.PublicKey}
@@ -84,6 +89,7 @@ func TestAlpine(t *testing.T) {
 				mirror.Files[pkgPath] = pkg
 				return func() { mirror.Files[pkgPath] = good }
 			}},
+		{name: "a package whose .PKGINFO is not the entry's", ref: "alpine:3.17", want: ".PKGINFO names linux-lts-5.15.0-r0, APKINDEX lists linux-lts-6.1.55-r0"},
 		{name: "a truncated package", ref: "alpine:3.18", want: "gzip member",
 			setup: func() func() {
 				mirror.Files[pkgPath] = good[:len(good)-100]

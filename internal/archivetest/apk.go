@@ -12,12 +12,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // APK describes an Alpine package for APKFile.
 type APK struct {
 	Name, Version, Arch string
 	Files               map[string][]byte
+	// ListedAs is the NAME VERSION an APKRepo's index lists it under (an
+	// index whose entry names another package than its .PKGINFO); its
+	// own when "".
+	ListedAs string
 }
 
 // tarGz writes files as one gzip tar member; end writes the two zero
@@ -82,6 +87,9 @@ func APKRepo(key *rsa.PrivateKey, keyName string, pkgs ...APK) (map[string][]byt
 		b, sum, err := p.APKFile(key, keyName)
 		if err != nil {
 			return nil, err
+		}
+		if p.ListedAs != "" {
+			p.Name, p.Version, _ = strings.Cut(p.ListedAs, " ")
 		}
 		out[p.Name+"-"+p.Version+".apk"] = b
 		fmt.Fprintf(&idx, "C:%s\nP:%s\nV:%s\nA:%s\nS:%d\nI:0\nT:Linux kernel\n\n", sum, p.Name, p.Version, p.Arch, len(b))
