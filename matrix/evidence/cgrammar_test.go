@@ -80,7 +80,7 @@ func TestReproRefusesValuesOutsideTheGrammar(t *testing.T) {
 		{step: 7, arg: "timeout_ms", value: "99999999999", field: "steps[7].args.timeout_ms"},
 		{step: 8, arg: "buf", value: `hello"); system("id"); ("`, field: "steps[8].args.buf", note: "not a quoted string"},
 		{step: 8, arg: "len", value: "5); system(0", field: "steps[8].args.len"},
-		{step: 8, arg: "len", value: "100000000", field: "steps[8].args.len", note: "a buffer past the bound"},
+		{step: 8, arg: "len", value: "3000000000", field: "steps[8].args.len", note: "a length past a C int"},
 		{step: 8, arg: "flags", value: "MSG_NOSIGNAL|exit(1)", field: "steps[8].args.flags"},
 		{step: 9, arg: "len", value: "-1", field: "steps[9].args.len"},
 		{step: 9, arg: "flags", value: "0x1|MSG_BOGUS", field: "steps[9].args.flags"},
@@ -152,7 +152,8 @@ func TestReproKeepsHostileTextInert(t *testing.T) {
 // TestReproNamesCompile: options strace names (SOL_IPV6/IPV6_V6ONLY,
 // TCP_INQ, SO_ZEROCOPY, SO_PASSPIDFD, which musl's headers lack) and a
 // kernel-internal errno in a trace make a repro.c that compiles with
-// warnings as errors, with cc and musl-gcc.
+// warnings as errors, with cc and musl-gcc; a traced write longer than the
+// data its trace kept replays with its own length.
 func TestReproNamesCompile(t *testing.T) {
 	c, err := testcases.Lookup("tfo.sendto.blocking")
 	require.NoError(t, err)
@@ -171,10 +172,13 @@ func TestReproNamesCompile(t *testing.T) {
 		{Label: "setsockopt", Call: "setsockopt", Fd: "3", Args: a("level", "SOL_SOCKET", "optname", "SO_ZEROCOPY", "value", "1"), Ret: -1, Errno: "ENOTSUPP"},
 		{Label: "getsockopt", Call: "getsockopt", Fd: "3", Args: a("level", "SOL_IP", "optname", "IP_TOS"), Detail: "0"},
 		{Label: "getsockopt", Call: "getsockopt", Fd: "3", Args: a("level", "SOL_SOCKET", "optname", "SO_PASSPIDFD"), Ret: -1, Errno: "ENOPROTOOPT"},
+		// A program's 4 MiB write, of which the trace kept 5 bytes.
+		{Label: "write", Call: "write", Fd: "3", Args: a("buf", `"hello"`, "len", "4194304", "sigpipe", "ignored"), Ret: -1, Errno: "EPIPE"},
 	}
 	src, err := Repro(c, p, outcome.Outcome{Status: outcome.OK, Steps: steps, Reported: "exit=0", Summary: "exit=0"}, "k", Sides{})
 	require.NoError(t, err)
 	require.Contains(t, src, "return \"ENOTSUPP\"")
+	require.Contains(t, src, `static const char lit[] = "hello"; char *b = buffer(lit, sizeof lit - 1, 4194304);`, "the call's length, on the heap")
 	cfile := filepath.Join(t.TempDir(), "repro.c")
 	require.NoError(t, os.WriteFile(cfile, []byte(src), 0o644))
 	for _, cc := range []string{"cc", "musl-gcc"} {
