@@ -267,7 +267,6 @@ func (g *cgen) step(i int, s outcome.Step) error {
 	return nil
 }
 
-
 func b2i(b bool) int {
 	if b {
 		return 1
