@@ -69,7 +69,7 @@ results set.`,
 	fl.StringArrayVar(&f.cases, "case", nil, "the case ID to bisect")
 	fl.StringArrayVar(&f.profiles, "profile", nil, "the sysctl profile (default \"default\")")
 	fl.StringArrayVar(&f.kernels, "kernel", nil, "a kernel of the range (repeatable, any order)")
-	fl.IntVar(&f.repeat, "repeat", 0, "measure each kernel N times; disagreeing repetitions stop the bisection")
+	fl.Var(&repeatFlag{&f.repeat, &f.repeatSet}, "repeat", "measure each kernel N times; disagreeing repetitions stop the bisection")
 	fl.StringVar(&f.out, "out", "bisect", "output directory (journal and reports of the kernels measured)")
 	fl.BoolVar(&f.resume, "resume", false, "reuse the cells already in --out")
 	fl.BoolVarP(&all, "all", "a", false, "find every boundary, not only the first")

@@ -121,3 +121,20 @@ func TestProgramPathAndMode(t *testing.T) {
 	_, err = userprog.Inspect(plain)
 	require.ErrorContains(t, err, "is not an executable file")
 }
+
+// TestWrongArgumentCountsExit2: a wrong number of arguments is bad input
+// (exit 2) on every command that counts them, with the usage line; it
+// exited 1, which for diff means "a cell changed". So is --repeat 0.
+func TestWrongArgumentCountsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"diff", "a"}, {"diff"}, {"diff", "a", "b", "c"}, {"table"}, {"probe"}, {"exec"},
+		{"merge", "-o", "x.json"}, {"kernels", "fetch"}, {"run", "--repeat", "0", "--dry-run"},
+	} {
+		root := newRoot()
+		root.SetArgs(args)
+		root.SetOut(new(discard))
+		err := root.Execute()
+		require.Error(t, err, "%v", args)
+		require.Equal(t, 2, exitCode(err), "%v: %v", args, err)
+	}
+}

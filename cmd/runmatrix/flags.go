@@ -51,7 +51,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.opts.NICs, "nic", nil, "offer only these NIC models ("+strings.Join(guest.NICModels(), ", ")+"; default: those the kernel has drivers for)")
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
 	fs.BoolVar(&f.opts.NoSnapshot, "no-snapshot", false, "boot every guest cold: save no guest, start none from a saved one")
-	fs.IntVar(&f.opts.SnapshotMaxMB, "snapshot-max", guest.DefaultSnapshotMaxMB, "MiB of saved guests the cache keeps (least recently used go first; `runmatrix kernels snapshots` lists them)")
+	fs.IntVar(&f.opts.SnapshotMaxMB, "snapshot-max", guest.DefaultSnapshotMaxMB, "MiB of saved guests the cache keeps (least recently used go first; 'runmatrix kernels snapshots' lists them)")
 	env := kernels.DebianFromEnv()
 	fs.StringVar(&f.debian.Mirror, "debian-mirror", env.Mirror, "Debian archive for debian: kernels (env RUNMATRIX_DEBIAN_MIRROR)")
 	fs.StringVar(&f.debian.SecurityMirror, "debian-security-mirror", env.SecurityMirror, "Debian security archive (env RUNMATRIX_DEBIAN_SECURITY_MIRROR)")

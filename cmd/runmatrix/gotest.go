@@ -93,7 +93,7 @@ test passed or skipped, 1 a test failed or could not run, 2 bad input.`,
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.kernels, "kernel", nil, "kernel (repeatable; default: the default matrix's)")
 	fl.StringArrayVar(&f.profiles, "profile", nil, "sysctl profile (repeatable; default \"default\")")
-	fl.IntVar(&f.repeat, "repeat", 0, "run each test N times (as -count N); disagreeing runs are flagged flaky")
+	fl.Var(&repeatFlag{&f.repeat, &f.repeatSet}, "repeat", "run each test N times (as -count N); disagreeing runs are flagged flaky")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "deadline for one test function (go test's -timeout after -- sets it too)")
 	fl.StringVar(&f.out, "out", "results", "output directory")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out, skipping finished cells")

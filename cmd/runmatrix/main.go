@@ -135,5 +135,26 @@ Kernel references:
 	root.SetVersionTemplate("runmatrix {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(newRunCmd(), newBisectCmd(), newProbeCmd(), newCasesCmd(), newKernelsCmd(), newDiffCmd(), newMergeCmd(), newTableCmd(), newEvidenceCmd(), newGoTestCmd(), newExecCmd(), newCaseChildCmd())
+	argsAreUsage(root)
 	return root
+}
+
+// argsAreUsage makes a wrong number of arguments bad input (exit 2) on
+// every command, with the usage line that says what it takes: cobra's own
+// argument checks return plain errors, which exited 1 (for diff, "a cell
+// changed").
+func argsAreUsage(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			var ue *usageError
+			if err == nil || errors.As(err, &ue) {
+				return err
+			}
+			return usage("%s: %v (usage: %s)", cmd.CommandPath(), err, cmd.UseLine())
+		}
+	}
+	for _, sub := range c.Commands() {
+		argsAreUsage(sub)
+	}
 }

@@ -50,10 +50,12 @@ type runFlags struct {
 	cases    []string
 	profiles []string
 	repeat   int
-	out      string
-	resume   bool
-	shard    string
-	format   string
+	// repeatSet says --repeat was given (0 is then refused, not "unset").
+	repeatSet bool
+	out       string
+	resume    bool
+	shard     string
+	format    string
 	// bare starts from an empty matrix instead of the default one.
 	bare bool
 	// user is the user's Go code (--cases, a matrix file's go:) and programs.
@@ -108,7 +110,7 @@ results.json, table.txt, table.md, junit.xml and report.html. Exit status:
 	fl.StringArrayVar(&f.kernels, "kernel", nil, "kernel, replacing the matrix's (repeatable)")
 	fl.StringArrayVar(&f.cases, "case", nil, "case ID glob, replacing the matrix's (repeatable)")
 	fl.StringArrayVar(&f.profiles, "profile", nil, "sysctl profile, replacing the matrix's (repeatable)")
-	fl.IntVar(&f.repeat, "repeat", 0, "run each cell N times; disagreeing cells show k/N and are flagged flaky")
+	fl.Var(&repeatFlag{&f.repeat, &f.repeatSet}, "repeat", "run each cell N times; disagreeing cells show k/N and are flagged flaky")
 	fl.StringVar(&f.out, "out", "results", "output directory")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out, skipping finished cells")
 	fl.StringVar(&f.shard, "shard", "", "run only slice I of N of the plan (I/N), for a CI job matrix")
@@ -117,6 +119,31 @@ results.json, table.txt, table.md, junit.xml and report.html. Exit status:
 	f.registerCases(fl)
 	return cmd
 }
+
+// repeatFlag is --repeat: an int that remembers being given, so that
+// --repeat 0 is refused rather than taken for "the matrix's own".
+type repeatFlag struct {
+	n   *int
+	set *bool
+}
+
+func (r *repeatFlag) String() string {
+	if r.n == nil || *r.n == 0 {
+		return ""
+	}
+	return strconv.Itoa(*r.n)
+}
+
+func (r *repeatFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("give a whole number of repetitions, 1 or more")
+	}
+	*r.n, *r.set = n, true
+	return nil
+}
+
+func (r *repeatFlag) Type() string { return "int" }
 
 // registerCases adds --cases and --program-timeout to a command's flags.
 func (f *runFlags) registerCases(fl *pflag.FlagSet) {
@@ -167,7 +194,7 @@ func (f *runFlags) spec(ctx context.Context) (*spec.Spec, error) {
 	if len(f.profiles) > 0 {
 		s.Profiles = f.profiles
 	}
-	if f.repeat < 0 {
+	if f.repeat < 0 || f.repeatSet && f.repeat == 0 {
 		return nil, usage("--repeat %d: give 1 or more", f.repeat)
 	}
 	if f.repeat != 0 {
