@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/runmatrix/runmatrix/kernels/debarchive"
 )
 
@@ -96,24 +98,17 @@ type ubuntuIndex struct {
 	Packages []debarchive.Package `json:"packages"`
 }
 
-func (r *Resolver) ubuntuArchive(url string, retired bool) (*debarchive.Archive, error) {
-	keys, err := r.distroKeys("ubuntu-archive")
-	if err != nil {
-		return nil, err
-	}
-	return &debarchive.Archive{URL: url, Keyring: keys, Client: r.Client, Retired: retired}, nil
+func (r *Resolver) ubuntuArchive(url string, retired bool, keys openpgp.EntityList) *debarchive.Archive {
+	return &debarchive.Archive{URL: url, Keyring: keys, Client: r.Client, Retired: retired}
 }
 
 // ubuntuSuite reads (or takes from the cache) the kernel packages of one
-// suite: from the current archive (or ports), else old-releases.
-func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string) (*ubuntuIndex, error) {
+// suite: from the current archive (or ports), else old-releases, verified
+// with keys (and cached under their ID).
+func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string, keys openpgp.EntityList) (*ubuntuIndex, error) {
 	current := "ubuntu"
 	if debArch != "amd64" && debArch != "i386" {
 		current = "ubuntu-ports"
-	}
-	keys, err := r.distroKeys("ubuntu-archive")
-	if err != nil {
-		return nil, err
 	}
 	p, err := r.Cache.Path("ubuntu-index", cacheKey(r.mirror(current))+"_"+suite+"_"+debArch+"_"+openpgpKeysID(keys)+".json")
 	if err != nil {
@@ -131,10 +126,7 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string) (*ubu
 		name    string
 		retired bool
 	}{{current, false}, {"ubuntu-old", true}} {
-		a, err := r.ubuntuArchive(r.mirror(m.name), m.retired)
-		if err != nil {
-			return nil, err
-		}
+		a := r.ubuntuArchive(r.mirror(m.name), m.retired, keys)
 		rel, err := a.Release(ctx, suite)
 		var nf *debarchive.NotFoundError
 		if errors.As(err, &nf) {
@@ -168,6 +160,10 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string) (*ubu
 // depends on, or the ABI given, and fetches it once.
 func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) {
 	_, debArch := flavour(ref.Arch)
+	keys, err := r.distroKeys("ubuntu-archive") // read once: an ABI search reads every release's suites
+	if err != nil {
+		return nil, err
+	}
 	codenames := []string{ref.Codename}
 	if ref.Version != "" {
 		codenames = nil
@@ -181,7 +177,7 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 		mirror, seen, hasArch := "", false, false
 		var lacking []string // pockets no mirror has
 		for _, suite := range []string{code + "-security", code + "-updates", code} {
-			idx, err := r.ubuntuSuite(ctx, suite, debArch)
+			idx, err := r.ubuntuSuite(ctx, suite, debArch, keys)
 			if errors.Is(err, errOffline) {
 				continue
 			}
@@ -241,7 +237,7 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 		if mirror == "" {
 			mirror = r.mirror("ubuntu")
 		}
-		return r.fetchUbuntuKernel(ctx, ref, code, mirror, pkgs)
+		return r.fetchUbuntuKernel(ctx, ref, code, mirror, pkgs, keys)
 	}
 	if r.Debian.Offline {
 		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
@@ -306,21 +302,14 @@ func pickUbuntu(all []debarchive.Package, ref Ref, code string) ([]debarchive.Pa
 
 // fetchUbuntuKernel downloads the packages (checked against their signed
 // index) and extracts the kernel, config and modules, once.
-func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror string, pkgs []debarchive.Package) (*Kernel, error) {
+func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror string, pkgs []debarchive.Package, keys openpgp.EntityList) (*Kernel, error) {
 	dir, err := r.Cache.Path("ubuntu", pkgs[0].SHA256)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := r.distroKeys("ubuntu-archive")
 	if err != nil {
 		return nil, err
 	}
 	k, _, err := r.unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, openpgpKeysID(keys), func(tmp string) (manifest, []string, error) {
 		m := manifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: mirror, DebSHA256: pkgs[0].SHA256}
-		a, err := r.ubuntuArchive(mirror, mirror == r.mirror("ubuntu-old"))
-		if err != nil {
-			return m, nil, err
-		}
+		a := r.ubuntuArchive(mirror, mirror == r.mirror("ubuntu-old"), keys)
 		r.logf("downloading %s %s from %s (%s)", pkgs[0].Name, pkgs[0].Version, mirror, pkgs[0].Suite)
 		names, err := r.extractDebs(ctx, a, pkgs, tmp)
 		return m, names, err
