@@ -42,9 +42,6 @@ var msgFlagNames = []cnames.Bit{
 // flagString renders send/recv flags as C would spell them.
 func flagString(flags int) string { return cnames.Flags(flags, msgFlagNames) }
 
-// optName names a socket option level and option as strace does.
-func optName(level, opt int) (string, string) { return cnames.Sockopt(level, opt) }
-
 func args(kv ...string) []outcome.Arg {
 	a := make([]outcome.Arg, 0, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -84,7 +81,7 @@ func (t *T) step(c *Call) *outcome.Step { return &t.steps[c.i] }
 
 // SetsockoptInt sets an integer socket option.
 func (t *T) SetsockoptInt(side string, fd, level, opt, val int) *Call {
-	lv, on := optName(level, opt)
+	lv, on := cnames.Sockopt(level, opt)
 	return t.record("setsockopt", side, t.name(fd), args("level", lv, "optname", on, "value", strconv.Itoa(val)), func() (int64, error) {
 		return 0, unix.SetsockoptInt(fd, level, opt, val)
 	})
@@ -92,7 +89,7 @@ func (t *T) SetsockoptInt(side string, fd, level, opt, val int) *Call {
 
 // GetsockoptInt reads an integer socket option; the value is the detail.
 func (t *T) GetsockoptInt(side string, fd, level, opt int) *Call {
-	lv, on := optName(level, opt)
+	lv, on := cnames.Sockopt(level, opt)
 	var v int
 	c := t.record("getsockopt", side, t.name(fd), args("level", lv, "optname", on), func() (int64, error) {
 		var err error
@@ -114,7 +111,7 @@ func (t *T) SetLinger(side string, fd int, onoff, secs int32) *Call {
 
 // SetTimeout sets SO_RCVTIMEO or SO_SNDTIMEO, bounding blocking calls.
 func (t *T) SetTimeout(side string, fd, opt int, d time.Duration) *Call {
-	_, on := optName(unix.SOL_SOCKET, opt)
+	_, on := cnames.Sockopt(unix.SOL_SOCKET, opt)
 	tv := unix.NsecToTimeval(d.Nanoseconds())
 	return t.record("setsockopt", side, t.name(fd), args("level", "SOL_SOCKET", "optname", on, "tv_sec", fmt.Sprint(tv.Sec), "tv_usec", fmt.Sprint(tv.Usec)), func() (int64, error) {
 		return 0, unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv)

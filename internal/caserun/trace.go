@@ -187,7 +187,7 @@ func (t *tracer) syscall(tid int, th *thread) {
 	s.DurMS = float64(time.Since(th.entered).Microseconds()) / 1000
 	s.Ret = ret
 	if ret < 0 && ret > -4096 {
-		s.Ret, s.Errno = -1, errnoName(unix.Errno(-ret))
+		s.Ret, s.Errno = -1, cnames.Errno(unix.Errno(-ret))
 	} else {
 		t.outputs(tid, s, th)
 	}
@@ -195,8 +195,9 @@ func (t *tracer) syscall(tid int, th *thread) {
 		// A signal the program ignores is generated only because it is
 		// traced (the kernel keeps ignored signals for tracers): untraced
 		// it would not exist, so the step does not show it.
-		if st := signalsOf(tid); st.pending&^th.pending&^st.ignoredOnly() != 0 {
-			s.Signals = append(s.Signals, sigNames(st.pending&^th.pending&^st.ignoredOnly())...)
+		st := signalsOf(tid)
+		if raised := st.pending &^ th.pending &^ st.ignoredOnly(); raised != 0 {
+			s.Signals = append(s.Signals, sigNames(raised)...)
 		}
 	}
 	t.learn(th.tgid, s)
@@ -335,7 +336,7 @@ func (t *tracer) decode(tid, tgid, nr int, raw [6]uint64) (string, decoded, bool
 	case "shutdown":
 		d.args = kv("how", map[int]string{0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}[int(args[1])])
 	case "setsockopt", "getsockopt":
-		level, opt := optNames(int(args[1]), int(args[2]))
+		level, opt := cnames.Sockopt(int(args[1]), int(args[2]))
 		d.args = kv("level", level, "optname", opt)
 		if name == "setsockopt" {
 			d.args = append(d.args, optValue(tid, opt, uintptr(args[3]), int(args[4]))...)
@@ -520,16 +521,8 @@ func sockType(t int) string {
 	return strings.Join(parts, "|")
 }
 
-// msgFlagBits are the send/recv flags a trace names.
-var msgFlagBits = []cnames.Bit{{Bit: 0x1, Name: "MSG_OOB"}, {Bit: 0x2, Name: "MSG_PEEK"}, {Bit: 0x4, Name: "MSG_DONTROUTE"},
-	{Bit: 0x20, Name: "MSG_TRUNC"}, {Bit: 0x40, Name: "MSG_DONTWAIT"}, {Bit: 0x80, Name: "MSG_EOR"}, {Bit: 0x100, Name: "MSG_WAITALL"},
-	{Bit: 0x4000, Name: "MSG_NOSIGNAL"}, {Bit: 0x8000, Name: "MSG_MORE"}, {Bit: 0x10000, Name: "MSG_WAITFORONE"},
-	{Bit: 0x20000000, Name: "MSG_FASTOPEN"}, {Bit: 0x40000000, Name: "MSG_CMSG_CLOEXEC"}}
-
-func msgFlags(f int) string { return cnames.Flags(f, msgFlagBits) }
-
-// optNames names a socket option level and name as strace does.
-func optNames(level, opt int) (string, string) { return cnames.Sockopt(level, opt) }
+// msgFlags spells send/recv flags as a trace names them.
+func msgFlags(f int) string { return cnames.Flags(f, cnames.MsgFlags) }
 
 // optValue decodes a setsockopt value: an int, a struct linger or a
 // struct timeval, else its bytes.
@@ -632,7 +625,3 @@ func sigNames(set uint64) []string {
 	}
 	return out
 }
-
-// errnoName names an errno as C headers do, and the kernel's own
-// (ENOTSUPP) as the kernel does.
-func errnoName(e unix.Errno) string { return cnames.Errno(e) }

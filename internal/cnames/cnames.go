@@ -36,6 +36,13 @@ func Flags(v int, table []Bit) string {
 	return strings.Join(parts, "|")
 }
 
+// MsgFlags are the send/recv flags traces name and repro.c reads back
+// (their values are the same on every architecture).
+var MsgFlags = []Bit{{0x1, "MSG_OOB"}, {0x2, "MSG_PEEK"}, {0x4, "MSG_DONTROUTE"},
+	{0x20, "MSG_TRUNC"}, {0x40, "MSG_DONTWAIT"}, {0x80, "MSG_EOR"}, {0x100, "MSG_WAITALL"},
+	{0x4000, "MSG_NOSIGNAL"}, {0x8000, "MSG_MORE"}, {0x10000, "MSG_WAITFORONE"},
+	{0x20000000, "MSG_FASTOPEN"}, {0x40000000, "MSG_CMSG_CLOEXEC"}}
+
 // pollBits are the poll(2) events a trace names.
 var pollBits = []Bit{{unix.POLLIN, "POLLIN"}, {unix.POLLOUT, "POLLOUT"}, {unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLRDHUP, "POLLRDHUP"}}
 

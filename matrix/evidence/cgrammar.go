@@ -49,15 +49,23 @@ type symbol struct {
 var (
 	sockTypes = map[string]symbol{"SOCK_STREAM": {1, false}, "SOCK_DGRAM": {2, false}, "SOCK_RAW": {3, false},
 		"SOCK_SEQPACKET": {5, false}, "SOCK_NONBLOCK": {unix.SOCK_NONBLOCK, false}, "SOCK_CLOEXEC": {unix.SOCK_CLOEXEC, false}}
-	protocols = map[string]symbol{"IPPROTO_IP": {0, false}, "IPPROTO_TCP": {6, false}, "IPPROTO_UDP": {17, false}, "IPPROTO_RAW": {255, false}}
-	levels    = socketLevels()
-	optnames  = socketOptions()
-	msgFlags  = map[string]symbol{"MSG_OOB": {1, true}, "MSG_PEEK": {2, true}, "MSG_DONTROUTE": {4, true}, "MSG_TRUNC": {0x20, true},
-		"MSG_DONTWAIT": {0x40, true}, "MSG_EOR": {0x80, true}, "MSG_WAITALL": {0x100, true}, "MSG_NOSIGNAL": {0x4000, true},
-		"MSG_MORE": {0x8000, true}, "MSG_WAITFORONE": {0x10000, true}, "MSG_FASTOPEN": {0x20000000, true}, "MSG_CMSG_CLOEXEC": {0x40000000, true}}
+	protocols  = map[string]symbol{"IPPROTO_IP": {0, false}, "IPPROTO_TCP": {6, false}, "IPPROTO_UDP": {17, false}, "IPPROTO_RAW": {255, false}}
+	levels     = socketLevels()
+	optnames   = socketOptions()
+	msgFlags   = messageFlags()
 	pollEvents = map[string]symbol{"POLLIN": {1, false}, "POLLOUT": {4, false}, "POLLERR": {8, false}, "POLLHUP": {0x10, false},
 		"POLLRDHUP": {0x2000, true}}
 )
+
+// messageFlags are the send/recv flags repro.c names, the ones traces
+// name (cnames), each guarded with its value.
+func messageFlags() map[string]symbol {
+	m := map[string]symbol{}
+	for _, b := range cnames.MsgFlags {
+		m[b.Name] = symbol{int64(b.Bit), true}
+	}
+	return m
+}
 
 // socketLevels are the option levels repro.c names: strace's (cnames) and
 // their IPPROTO_ spellings. SOL_SOCKET differs by architecture and is
