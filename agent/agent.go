@@ -52,6 +52,8 @@ func Main() {
 		os.Exit(caserun.ExecChild(os.Args[2:]))
 	case caserun.ProgChildCommand:
 		os.Exit(caserun.ProgChild(os.Args[2:]))
+	case caserun.TraceExecCommand:
+		os.Exit(caserun.TraceExec(os.Args[2:]))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

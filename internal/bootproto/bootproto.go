@@ -283,6 +283,9 @@ type Program struct {
 	TimeoutS int    `json:"timeout_s"`
 	// Trace records the program's socket calls under ptrace.
 	Trace bool `json:"trace,omitempty"`
+	// TraceEvery traces with a stop at every system call even where a
+	// seccomp filter could pick the socket calls (for comparing the two).
+	TraceEvery bool `json:"trace_every,omitempty"`
 	// Modules are kernel modules the program needs (loaded at boot).
 	Modules []string `json:"modules,omitempty"`
 }

@@ -271,6 +271,23 @@ func ProgChild(args []string) int {
 	if pr.Interp != "" {
 		argv = append([]string{pr.Interp}, argv...)
 	}
+	// A traced program is started by the launcher, which installs the
+	// seccomp filter where the kernel takes one and reports on launchR.
+	var launchR *os.File
+	launcher := bytes.Buffer{}
+	launched := make(chan struct{})
+	filtered, unfiltered := false, ""
+	if pr.Trace {
+		switch {
+		case pr.TraceEvery:
+			unfiltered = " (asked for)"
+		case !seccompFilters():
+			unfiltered = " (no seccomp filter on this kernel)"
+		default:
+			filtered = true
+			argv = append([]string{"/proc/self/exe", TraceExecCommand}, argv...)
+		}
+	}
 	env := append(baseEnv(), pr.Env...)
 	if pr.LibDir != "" {
 		env = append(env, "LD_LIBRARY_PATH="+pr.LibDir)
@@ -295,8 +312,21 @@ func ProgChild(args []string) int {
 	if !ownNS {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
+	if filtered {
+		var launchW *os.File
+		if launchR, launchW, err = os.Pipe(); err != nil {
+			return report(progStatus{Error: fmt.Sprintf("pipe: %v", err)})
+		}
+		cmd.ExtraFiles = []*os.File{launchW}
+		defer launchR.Close()
+		defer launchW.Close()
+		go func() { io.Copy(&launcher, io.LimitReader(launchR, 4096)); close(launched) }()
+	}
 	if err := cmd.Start(); err != nil {
 		return report(progStatus{Error: fmt.Sprintf("start %s: %v", pr.Bin, unwrapPath(err))})
+	}
+	if launchR != nil {
+		cmd.ExtraFiles[0].Close() // the launcher's alone now
 	}
 	// everyone is what a kill of "everything the program started" reaches:
 	// the namespace (-1 from its init), else the program's process group.
@@ -307,14 +337,15 @@ func ProgChild(args []string) int {
 	}
 	if pr.Trace {
 		tr = newTracer(cmd.Process.Pid, func(s outcome.Step) { enc.Encode(progMessage{Step: &s}) })
+		tr.filtered, tr.launching, tr.unfiltered = filtered, filtered, unfiltered
 		var ws unix.WaitStatus
 		if _, err := unix.Wait4(cmd.Process.Pid, &ws, unix.WALL, nil); err != nil || !ws.Stopped() {
 			return report(progStatus{Error: fmt.Sprintf("trace %s: it did not stop at its start (%v)", pr.Bin, err)})
 		}
-		if err := unix.PtraceSetOptions(cmd.Process.Pid, traceOptions); err != nil {
+		if err := unix.PtraceSetOptions(cmd.Process.Pid, tr.options()); err != nil {
 			return report(progStatus{Error: fmt.Sprintf("trace %s: PTRACE_SETOPTIONS: %v", pr.Bin, err)})
 		}
-		if err := unix.PtraceSyscall(cmd.Process.Pid, 0); err != nil {
+		if err := tr.resume(cmd.Process.Pid, 0); err != nil {
 			return report(progStatus{Error: fmt.Sprintf("trace %s: %v", pr.Bin, err)})
 		}
 	}
@@ -339,7 +370,7 @@ func ProgChild(args []string) int {
 		}
 		if tr != nil {
 			if ws.Stopped() {
-				_ = unix.PtraceSyscall(pid, tr.stopped(pid, ws))
+				_ = tr.resume(pid, tr.stopped(pid, ws))
 				continue
 			}
 			tr.exited(pid)
@@ -349,6 +380,18 @@ func ProgChild(args []string) int {
 		}
 		if tr != nil {
 			tr.finish()
+			if tr.launching {
+				// The launcher ended without exec'ing the program.
+				<-launched
+				why := strings.TrimSpace(launcher.String())
+				if why == "" {
+					why = fmt.Sprintf("trace %s: the launcher ended before the program started (wait status %#x)", pr.Bin, uint32(ws))
+				}
+				return report(progStatus{Error: why})
+			}
+			if tr.problem != "" {
+				return report(progStatus{Error: tr.problem})
+			}
 		}
 		select {
 		case why := <-killed: // the program died of the watcher's kill

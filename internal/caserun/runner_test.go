@@ -54,6 +54,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == ProgChildCommand {
 		os.Exit(ProgChild(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == TraceExecCommand {
+		os.Exit(TraceExec(os.Args[2:]))
+	}
 	os.Exit(m.Run())
 }
 
@@ -113,6 +116,18 @@ func TestSignalAttribution(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"SIGPIPE"}, o.Signals)
+}
+
+// TestValueReadInSummary: getsockopt read back shows the value the kernel
+// kept ("getsockopt=5"), not the call's return value ("getsockopt=0").
+func TestValueReadInSummary(t *testing.T) {
+	requireRoot(t)
+	r := &Runner{Exe: os.Args[0]}
+	c, err := testcases.Lookup("tfo.listener-option")
+	require.NoError(t, err)
+	o := r.Run(context.Background(), c, profiles(t, "default")[0])
+	require.Equal(t, outcome.OK, o.Status, o.Error)
+	require.Equal(t, "setsockopt=0 getsockopt=5 listen=0", o.Summary)
 }
 
 // TestProfileRestoredWithoutNamespace runs a TFO case in the runner's own
@@ -208,11 +223,11 @@ func TestProgramsOnTheHost(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "helper"), self, 0o755)) // shipped beside the script, as a program's files are
 	script := "#!/bin/sh\n" +
 		"/bin/true\n" + // a fork and an exec
-		"RUNMATRIX_CASERUN_HELPER=socket exec ./helper\n"
+		"GODEBUG=asyncpreemptoff=1 RUNMATRIX_CASERUN_HELPER=socket exec ./helper\n" // no SIGURG to tell the traces apart
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "prog.sh"), []byte(script), 0o755))
 	pr := bootproto.Program{ID: "program:prog.sh", Dir: dir, Bin: "prog.sh", Interp: "/bin/sh", TimeoutS: 30}
-	run := func(t *testing.T, trace bool, namespaces []uintptr) (end, []outcome.Step) {
-		pr.Trace = trace
+	run := func(t *testing.T, trace, every bool, namespaces []uintptr) (end, []outcome.Step) {
+		pr.Trace, pr.TraceEvery = trace, every
 		var steps []outcome.Step
 		e := runProgramIn(pr, func(s outcome.Step) { steps = append(steps, s) }, namespaces)
 		require.Equal(t, outcome.OK, e.Status, "%s %s", e.Error, e.Stderr)
@@ -227,20 +242,30 @@ func TestProgramsOnTheHost(t *testing.T) {
 		{"no PID namespace", []uintptr{syscall.CLONE_NEWNS}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			plain, _ := run(t, false, tc.namespaces)
+			plain, _ := run(t, false, false, tc.namespaces)
 			require.Equal(t, "socket=fd sendto=broken pipe", plain.Reported)
 			require.Equal(t, tc.note, slices.Contains(plain.Notes, noPIDNamespace), "%q", plain.Notes)
-			traced, steps := run(t, true, tc.namespaces)
-			require.Equal(t, plain.Reported, traced.Reported, "traced as untraced")
-			var calls []string
-			for _, s := range steps {
-				calls = append(calls, s.Call)
+			var traces [][]string
+			for _, every := range []bool{false, true} {
+				traced, steps := run(t, true, every, tc.namespaces)
+				require.Equal(t, plain.Reported, traced.Reported, "traced as untraced")
+				how := "a seccomp filter stopped only the calls traced"
+				if every {
+					how = "every system call stopped (asked for)"
+				}
+				require.True(t, slices.ContainsFunc(traced.Notes, func(n string) bool { return strings.HasPrefix(n, "trace: "+how+"; ") }), "%q", traced.Notes)
+				var calls []string
+				for _, s := range steps {
+					calls = append(calls, fmt.Sprintf("%s %s %d %s %v", s.Call, s.Fd, s.Ret, s.Errno, s.Signals))
+				}
+				require.True(t, slices.ContainsFunc(steps, func(s outcome.Step) bool { return s.Call == "socket" }), "the exec'd program's call is traced: %q", calls)
+				send := steps[slices.IndexFunc(steps, func(s outcome.Step) bool { return s.Call == "sendto" })]
+				require.Equal(t, "EPIPE", send.Errno)
+				require.Empty(t, send.Signals, "an ignored SIGPIPE is not raised")
+				require.Contains(t, send.Args, outcome.Arg{Name: "sigpipe", Value: "ignored"}, "the disposition is part of the step")
+				traces = append(traces, calls)
 			}
-			require.Contains(t, calls, "socket", "the exec'd program's call is traced")
-			send := steps[slices.Index(calls, "sendto")]
-			require.Equal(t, "EPIPE", send.Errno)
-			require.Empty(t, send.Signals, "an ignored SIGPIPE is not raised")
-			require.Contains(t, send.Args, outcome.Arg{Name: "sigpipe", Value: "ignored"}, "the disposition is part of the step")
+			require.Equal(t, traces[1], traces[0], "the filtered trace is the full one, call for call")
 		})
 	}
 }

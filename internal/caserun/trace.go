@@ -19,9 +19,10 @@ import (
 // tracer records the socket system calls of a program and of every thread
 // and child it starts, under ptrace, as steps with the fields a built-in
 // case records: decoded arguments, return value, errno and the signals
-// raised right after each call. It uses only what Linux 2.6.32 offers
-// (PTRACE_TRACEME, PTRACE_O_TRACESYSGOOD and the fork, vfork and clone
-// events, PTRACE_PEEKDATA) and decodes socketcall(2) on i386.
+// raised right after each call. It needs only what Linux 2.6.32 offers
+// (PTRACE_TRACEME, PTRACE_O_TRACESYSGOOD and the fork, vfork, clone and
+// exec events, PTRACE_PEEKDATA) and decodes socketcall(2) on i386; from 3.5
+// a seccomp filter spares the program a stop at every other call.
 type tracer struct {
 	// stops counts the stops by kind, for a note on what the trace saw.
 	stops map[string]int
@@ -32,7 +33,32 @@ type tracer struct {
 	main    int
 	emit    func(outcome.Step)
 	threads map[int]*thread
+	// filtered is set when a seccomp filter picks the calls that stop (see
+	// seccomp.go); else every call stops at its entry and its exit.
+	filtered bool
+	// launching holds until the launcher has exec'd the program: its own
+	// calls are not the program's.
+	launching bool
+	// order is how this kernel follows a filter's stop, learnt from the
+	// launcher's probe call.
+	order filterOrder
+	// problem is what made the trace unsound, if anything.
+	problem string
+	// unfiltered says why no filter was used.
+	unfiltered string
 }
+
+// filterOrder is what follows a seccomp filter's stop when the tracer
+// resumes with PTRACE_SYSCALL.
+type filterOrder int
+
+const (
+	orderUnknown filterOrder = iota
+	// orderExitNext: the filter's stop is the call's entry (Linux 4.8 on).
+	orderExitNext
+	// orderEntryNext: a syscall-entry stop comes first (3.5 to 4.7).
+	orderEntryNext
+)
 
 // thread is one traced thread.
 type thread struct {
@@ -47,6 +73,10 @@ type thread struct {
 	// done is the last finished step, held back so that a signal delivered
 	// right after it can be added.
 	done *outcome.Step
+	// skipEntry is set after a filter's stop where a syscall-entry stop
+	// is still to come (orderEntryNext); probing while the launcher's probe
+	// call is followed.
+	skipEntry, probing bool
 }
 
 func newTracer(main int, emit func(outcome.Step)) *tracer {
@@ -58,6 +88,24 @@ func newTracer(main int, emit func(outcome.Step)) *tracer {
 // after each execve into an event stop: passed on, that SIGTRAP killed any
 // program that execs (a shell script running a command, a fork and exec).
 const traceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC
+
+// options are the ptrace options this trace sets.
+func (t *tracer) options() int {
+	if t.filtered {
+		return traceOptions | unix.PTRACE_O_TRACESECCOMP
+	}
+	return traceOptions
+}
+
+// resume restarts a stopped thread with sig: to its next system call
+// stop, or, under a filter, to its next event unless a call it stopped
+// at is still to be followed to its exit.
+func (t *tracer) resume(tid, sig int) error {
+	if th := t.threads[tid]; t.filtered && (th == nil || !th.inSyscall) {
+		return unix.PtraceCont(tid, sig)
+	}
+	return unix.PtraceSyscall(tid, sig)
+}
 
 // stopped handles one ptrace stop of tid and returns the signal to deliver
 // when it resumes.
@@ -72,16 +120,31 @@ func (t *tracer) stopped(tid int, ws unix.WaitStatus) int {
 		th = t.threads[tid]
 	}
 	sig := ws.StopSignal()
-	if sig == unix.SIGTRAP|0x80 {
+	switch {
+	case sig == unix.SIGTRAP|0x80:
 		t.stops["syscall"]++
-	} else {
+	case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_SECCOMP:
+		t.stops["seccomp"]++
+	default:
 		t.stops[signalName(sig)]++
 	}
 	switch {
 	case sig == unix.SIGTRAP|0x80:
-		t.syscall(tid, th)
+		if !t.filtered || t.followed(tid, th) {
+			t.syscall(tid, th)
+		}
+		return 0
+	case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_SECCOMP:
+		t.filterStop(tid, th)
 		return 0
 	case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC:
+		if t.launching && th.tgid == t.main {
+			t.launching = false
+			if t.filtered && t.order == orderUnknown {
+				t.problem = "trace: the launcher's probe call did not show how this kernel follows a seccomp filter's stop"
+			}
+		}
+		th.skipEntry, th.probing = false, false
 		// The process is a new program: its descriptor table may have
 		// lost CLOEXEC sockets, and a thread that exec'd took the
 		// leader's ID (the event's message is its old one, 3.0 on).
@@ -117,6 +180,49 @@ func (t *tracer) stopped(tid int, ws unix.WaitStatus) int {
 	return int(sig)
 }
 
+// filterStop handles a seccomp filter's stop: the entry of a call the trace
+// keeps, followed to its exit.
+func (t *tracer) filterStop(tid int, th *thread) {
+	if th.inSyscall {
+		return // a filter stops a call before its entry: not one being followed
+	}
+	t.syscall(tid, th)
+	if t.launching {
+		probe := th.step != nil && th.step.Call == "getsockname"
+		th.step = nil
+		if probe && t.order == orderUnknown {
+			th.probing = true
+			return
+		}
+	}
+	switch t.order {
+	case orderUnknown:
+		th.inSyscall = false // not followed: the thread is resumed to run on
+	case orderEntryNext:
+		th.skipEntry = true
+	}
+}
+
+// followed reports whether a syscall stop under a filter is the exit of a
+// call the filter stopped; the launcher's probe, getsockname(-1), tells an
+// exit (EBADF in the return register) from an entry stop.
+func (t *tracer) followed(tid int, th *thread) bool {
+	switch {
+	case th.probing:
+		th.probing = false
+		if _, _, ret, err := regs(tid); err == nil && ret == -int64(unix.EBADF) {
+			t.order = orderExitNext
+			return true
+		}
+		t.order = orderEntryNext
+		return false
+	case th.skipEntry:
+		th.skipEntry = false
+		return false
+	}
+	return th.inSyscall
+}
+
 // summary says what the trace saw.
 func (t *tracer) summary() string {
 	var parts []string
@@ -124,7 +230,11 @@ func (t *tracer) summary() string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, v))
 	}
 	sort.Strings(parts)
-	return "trace: stops by signal: " + strings.Join(parts, ", ")
+	how := "every system call stopped" + t.unfiltered
+	if t.filtered {
+		how = "a seccomp filter stopped only the calls traced"
+	}
+	return "trace: " + how + "; stops by kind: " + strings.Join(parts, ", ")
 }
 
 // exited flushes what an ended thread held back.
