@@ -6,6 +6,9 @@
 // through a [T], the recorder. Each call returns a [Call]; [Call.Key] puts it
 // in the case's summary (the text the comparison table shows, such as
 // "sendto=-1 EPIPE +SIGPIPE"), [Call.OK] and [Call.Is] branch on the result.
+// A call that reads a value shows the value read, not its return value:
+// [T.GetsockoptInt] with Key("nodelay") gives "nodelay=1" (or
+// "nodelay=-1 ENOPROTOOPT" when the kernel refused).
 // A failure of the kernel is a step, never a Go error: Run returns an error
 // only when the case's own setup failed (see [SetupError]), and the cell then
 // says the setup failed instead of stating a kernel behaviour.

@@ -29,6 +29,27 @@ func ExampleRegister() {
 	})
 }
 
+// An option read back: the summary shows the value the kernel kept
+// ("nodelay=1"), not getsockopt's return value.
+func ExampleT_GetsockoptInt() {
+	testcases.Register(&testcases.Case{
+		ID:     "mine.nodelay-kept",
+		Title:  "TCP_NODELAY set, then read back",
+		Expect: []testcases.Expect{{Summary: "nodelay=1", Source: "tcp(7): TCP_NODELAY"}},
+		Run: func(t *testcases.T) error {
+			c := t.Socket(testcases.Client, "sock", false)
+			if !c.OK() {
+				return testcases.SetupError(c)
+			}
+			if c := t.SetsockoptInt(testcases.Client, c.Fd(), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); !c.OK() {
+				return testcases.SetupError(c)
+			}
+			t.GetsockoptInt(testcases.Client, c.Fd(), unix.IPPROTO_TCP, unix.TCP_NODELAY).Key("nodelay")
+			return nil
+		},
+	})
+}
+
 // A kernel's answer steers the case: here a missing option ends it, and
 // the summary says which errno the kernel gave.
 func ExampleCall_Is() {

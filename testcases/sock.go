@@ -87,7 +87,8 @@ func (t *T) SetsockoptInt(side string, fd, level, opt, val int) *Call {
 	})
 }
 
-// GetsockoptInt reads an integer socket option; the value is the detail.
+// GetsockoptInt reads an integer socket option; a summary shows the value
+// read ("x=1"), an errno if the call failed ("x=-1 ENOPROTOOPT").
 func (t *T) GetsockoptInt(side string, fd, level, opt int) *Call {
 	lv, on := cnames.Sockopt(level, opt)
 	var v int
@@ -97,7 +98,7 @@ func (t *T) GetsockoptInt(side string, fd, level, opt int) *Call {
 		return 0, err
 	})
 	if c.Err == nil {
-		c.Detail("%d", v)
+		c.step().Value = strconv.Itoa(v)
 	}
 	return c
 }

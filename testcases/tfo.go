@@ -248,7 +248,7 @@ func tfoListenerOption(t *T) error {
 	if !t.SetsockoptInt(Server, fd, unix.SOL_TCP, TCP_FASTOPEN, 5).Key("setsockopt").OK() {
 		return nil
 	}
-	t.GetsockoptInt(Server, fd, unix.SOL_TCP, TCP_FASTOPEN).Key("getsockopt").ShowDetail()
+	t.GetsockoptInt(Server, fd, unix.SOL_TCP, TCP_FASTOPEN).Key("getsockopt")
 	if c := t.Bind(Server, fd, 0); !c.OK() {
 		return SetupError(c)
 	}

@@ -254,7 +254,7 @@ func (g *cgen) step(i int, s outcome.Step) error {
 		g.emit("sigpipe_ignored(1); /* as the program had it */")
 	}
 	g.emit("t0 = now_ms(); errno = 0; r = %s; e = errno;", call)
-	g.emit("report(%s, r, e, t0, %d, %d, %d, %d, %s);", cQuote(s.Label), b2i(s.Key), b2i(s.RetFd), b2i(s.Timed), b2i(s.ShowDetail), detail)
+	g.emit("report(%s, r, e, t0, %d, %d, %d, %d, %d, %s);", cQuote(s.Label), b2i(s.Key), b2i(s.RetFd), b2i(s.Timed), b2i(s.ShowDetail), b2i(s.Value != ""), detail)
 	if ignored {
 		g.emit("sigpipe_ignored(0);")
 	}
@@ -300,7 +300,7 @@ func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from strin
 		steps = nil
 		var want []string
 		for _, s := range o.Steps {
-			s.Key, s.Timed, s.ShowDetail = true, false, false
+			s.Key, s.Timed, s.ShowDetail, s.Value = true, false, false, ""
 			if len(s.Signals) > 0 && !slices.Contains(s.Signals, "SIGPIPE") {
 				s.Signals = nil // the replay reports SIGPIPE only
 			}
@@ -486,8 +486,9 @@ static __attribute__((unused)) void sigpipe_ignored(int on)
 	sigprocmask(on ? SIG_UNBLOCK : SIG_BLOCK, &s, NULL);
 }
 
-/* report adds a key call to the summary: label=ret [ERRNO] [+SIGPIPE] [@Ns] [detail]. */
-static void report(const char *label, long r, int e, double t0, int key, int retfd, int timed, int showdetail, const char *detail)
+/* report adds a key call to the summary: label=ret [ERRNO] [+SIGPIPE] [@Ns]
+ * [detail], or label=value for a call whose value read (detail) is shown. */
+static void report(const char *label, long r, int e, double t0, int key, int retfd, int timed, int showdetail, int showvalue, const char *detail)
 {
 	double dur = now_ms() - t0;
 	int sigpipe = take_sigpipe();
@@ -500,6 +501,8 @@ static void report(const char *label, long r, int e, double t0, int key, int ret
 		snprintf(part, sizeof part, "%%s%%s=%%ld %%s", n ? " " : "", label, r, errname(e));
 	else if (retfd)
 		snprintf(part, sizeof part, "%%s%%s=fd", n ? " " : "", label);
+	else if (showvalue && detail)
+		snprintf(part, sizeof part, "%%s%%s=%%s", n ? " " : "", label, detail);
 	else
 		snprintf(part, sizeof part, "%%s%%s=%%ld", n ? " " : "", label, r);
 	strncat(summary, part, sizeof summary - strlen(summary) - 1);

@@ -59,6 +59,9 @@ type Step struct {
 	Signals []string `json:"signals,omitempty"`
 	// Detail is extra decoded output (bytes read, a TCP state).
 	Detail string `json:"detail,omitempty"`
+	// Value is what a successful call read (an option's value), which the
+	// summary shows in place of the return value.
+	Value string `json:"value,omitempty"`
 	// StartMS is when the call began, in ms since the case started.
 	StartMS float64 `json:"start_ms"`
 	// DurMS is how long the call took in ms.
@@ -88,6 +91,8 @@ func (s Step) Short() string {
 		fmt.Fprintf(&b, "%d %s", s.Ret, s.Errno)
 	case s.RetFd:
 		b.WriteString("fd")
+	case s.Value != "":
+		b.WriteString(s.Value)
 	default:
 		fmt.Fprintf(&b, "%d", s.Ret)
 	}

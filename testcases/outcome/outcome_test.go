@@ -26,6 +26,10 @@ func TestSummarize(t *testing.T) {
 			{Label: "accept", Ret: 7, RetFd: true, Key: true, Timed: true, DurMS: 1040},
 			{Label: "replies", Ret: 1, Key: true, ShowDetail: true, Detail: "ACK"},
 		}}, "accept=fd @1s replies=1 ACK"},
+		{"value read in place of the return value", Outcome{Status: OK, Steps: []Step{
+			{Label: "x", Ret: 0, Value: "1", Key: true},
+			{Label: "y", Ret: -1, Errno: "ENOPROTOOPT", Value: "0", Key: true},
+		}}, "x=1 y=-1 ENOPROTOOPT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
