@@ -63,7 +63,11 @@ func setupConsole() {
 		}
 	}
 	if os.Getenv(bootproto.NoConsoleEnv) == "" {
-		if fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY, 0); err == nil {
+		// A console can open and still refuse every write: on the Android
+		// emulator's goldfish kernels the serial port's IRQ is taken
+		// ("genirq: Flags mismatch irq 4"), the open succeeds and each
+		// write is EIO. An empty write tells, and prints nothing.
+		if fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY, 0); err == nil && writable(fd) {
 			for i := 0; i < 3; i++ {
 				unix.Dup2(fd, i)
 			}
@@ -74,6 +78,16 @@ func setupConsole() {
 		}
 	}
 	consoleToKmsg()
+}
+
+// writable reports whether a console takes writes (an empty one: on a tty
+// in error every write, empty or not, is EIO).
+func writable(fd int) bool {
+	if _, err := unix.Write(fd, nil); err != nil {
+		unix.Close(fd)
+		return false
+	}
+	return true
 }
 
 // kmsgDone is closed once every line written to stdout and stderr has
