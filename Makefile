@@ -18,14 +18,15 @@ deps:
 	@# over HTTP (runmatrix reads it itself), so apt's own indexes do not matter.
 	@# xz, lz4 and lzop read kernels compressed so (Ubuntu's are lz4): Go
 	@# has no reader for the kernel's forms of them. gcc and gcc-multilib
-	@# build the C programs the tests run as cases, for x86_64 and i386 guests.
+	@# build the C programs the tests run as cases, for x86_64 and i386 guests;
+	@# strace is what the tests hold --trace against, in the same guest.
 	@if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null || ! command -v xz >/dev/null \
 	   || ! command -v zstd >/dev/null || ! command -v lz4 >/dev/null || ! command -v lzop >/dev/null \
 	   || ! command -v chromium >/dev/null || ! command -v musl-gcc >/dev/null \
-	   || ! command -v gcc >/dev/null || [ ! -e /usr/lib32/crt1.o ] || ! command -v qemu-system-aarch64 >/dev/null || ! command -v qemu-system-riscv64 >/dev/null || ! command -v qemu-system-ppc64 >/dev/null; then \
+	   || ! command -v gcc >/dev/null || ! command -v strace >/dev/null || [ ! -e /usr/lib32/crt1.o ] || ! command -v qemu-system-aarch64 >/dev/null || ! command -v qemu-system-riscv64 >/dev/null || ! command -v qemu-system-ppc64 >/dev/null; then \
 	  apt-get update -qq || echo "apt-get update reported errors; continuing with the indexes it fetched"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    qemu-system-x86 qemu-system-arm qemu-system-misc qemu-system-ppc cpio xz-utils zstd lz4 lzop chromium musl-tools gcc gcc-multilib >/dev/null; \
+	    qemu-system-x86 qemu-system-arm qemu-system-misc qemu-system-ppc cpio xz-utils zstd lz4 lzop chromium musl-tools gcc gcc-multilib strace >/dev/null; \
 	fi
 	GOTOOLCHAIN=$(GUEST_TOOLCHAIN) $(GO) version
 

@@ -66,7 +66,7 @@ func (t *T) Socket(side, name string, nonblock bool) *Call {
 	if nonblock {
 		typ, typName = typ|unix.SOCK_NONBLOCK, typName+"|SOCK_NONBLOCK"
 	}
-	c := t.record("socket", side, name, args("domain", "AF_INET", "type", typName, "protocol", "0"), func() (int64, error) {
+	c := t.record("socket", side, name, args("domain", "AF_INET", "type", typName, "protocol", "IPPROTO_IP"), func() (int64, error) {
 		fd, err := unix.Socket(unix.AF_INET, typ, 0)
 		return int64(fd), err
 	})

@@ -411,10 +411,10 @@ func (t *tracer) decode(tid, tgid, nr int, raw [6]uint64) (string, decoded, bool
 	switch name {
 	case "socket":
 		d.fd, d.retFd = "", true
-		d.args = kv("domain", family(int(args[0])), "type", sockType(int(args[1])), "protocol", strconv.Itoa(int(args[2])))
+		d.args = kv("domain", family(int(args[0])), "type", sockType(int(args[1])), "protocol", cnames.Protocol(int(args[0]), int(args[2])))
 	case "socketpair":
 		d.fd = ""
-		d.args = kv("domain", family(int(args[0])), "type", sockType(int(args[1])), "protocol", strconv.Itoa(int(args[2])))
+		d.args = kv("domain", family(int(args[0])), "type", sockType(int(args[1])), "protocol", cnames.Protocol(int(args[0]), int(args[2])))
 	case "bind", "connect":
 		d.args = kv("addr", sockaddr(peek(tid, uintptr(args[1]), int(min(args[2], 128)))))
 	case "listen":

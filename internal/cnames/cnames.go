@@ -61,6 +61,20 @@ func Poll(ev int16) string {
 	return strings.Join(parts, "|")
 }
 
+// Protocols are socket(2)'s protocols of AF_INET and AF_INET6, as strace
+// names them.
+var Protocols = map[int]string{0: "IPPROTO_IP", 1: "IPPROTO_ICMP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 58: "IPPROTO_ICMPV6",
+	132: "IPPROTO_SCTP", 136: "IPPROTO_UDPLITE", 255: "IPPROTO_RAW", 262: "IPPROTO_MPTCP"}
+
+// Protocol names socket(2)'s protocol for a family as strace does, and
+// numbers what it does not name (any protocol of another family).
+func Protocol(family, proto int) string {
+	if n, ok := Protocols[proto]; ok && (family == unix.AF_INET || family == unix.AF_INET6) {
+		return n
+	}
+	return strconv.Itoa(proto)
+}
+
 // Levels are the socket option levels the tables below name, as C headers
 // spell them (SOL_TCP is IPPROTO_TCP's other name, which strace uses).
 var Levels = map[int]string{unix.SOL_SOCKET: "SOL_SOCKET", unix.IPPROTO_IP: "SOL_IP", unix.IPPROTO_TCP: "SOL_TCP", unix.IPPROTO_UDP: "SOL_UDP", unix.IPPROTO_IPV6: "SOL_IPV6"}

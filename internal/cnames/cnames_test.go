@@ -45,6 +45,9 @@ func TestStraceNames(t *testing.T) {
 		l, o := Sockopt(tc.level, tc.opt)
 		require.Equal(t, tc.lname+" "+tc.oname, l+" "+o)
 	}
+	require.Equal(t, "IPPROTO_ICMP", Protocol(unix.AF_INET, 1))
+	require.Equal(t, "IPPROTO_IP", Protocol(unix.AF_INET6, 0))
+	require.Equal(t, "0", Protocol(unix.AF_UNIX, 0))
 	require.Equal(t, "ENOTSUPP", Errno(524))
 	require.Equal(t, "EOPNOTSUPP", Errno(unix.EOPNOTSUPP))
 	require.Equal(t, "ECONNREFUSED", Errno(unix.ECONNREFUSED))

@@ -49,13 +49,23 @@ type symbol struct {
 var (
 	sockTypes = map[string]symbol{"SOCK_STREAM": {1, false}, "SOCK_DGRAM": {2, false}, "SOCK_RAW": {3, false},
 		"SOCK_SEQPACKET": {5, false}, "SOCK_NONBLOCK": {unix.SOCK_NONBLOCK, false}, "SOCK_CLOEXEC": {unix.SOCK_CLOEXEC, false}}
-	protocols  = map[string]symbol{"IPPROTO_IP": {0, false}, "IPPROTO_TCP": {6, false}, "IPPROTO_UDP": {17, false}, "IPPROTO_RAW": {255, false}}
+	protocols  = protocolNames()
 	levels     = socketLevels()
 	optnames   = socketOptions()
 	msgFlags   = messageFlags()
 	pollEvents = map[string]symbol{"POLLIN": {1, false}, "POLLOUT": {4, false}, "POLLERR": {8, false}, "POLLHUP": {0x10, false},
 		"POLLRDHUP": {0x2000, true}}
 )
+
+// protocolNames are the protocols repro.c names: cnames'; the newer ones
+// are guarded for C libraries without them.
+func protocolNames() map[string]symbol {
+	m := map[string]symbol{}
+	for v, n := range cnames.Protocols {
+		m[n] = symbol{int64(v), v > unix.IPPROTO_RAW || v == unix.IPPROTO_UDPLITE}
+	}
+	return m
+}
 
 // messageFlags are the send/recv flags repro.c names, the ones traces
 // name (cnames), each guarded with its value.
