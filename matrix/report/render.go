@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/runmatrix/runmatrix/matrix/results"
@@ -268,7 +269,12 @@ func RenderJUnit(w io.Writer, r *results.Results) error {
 		}
 		if c.Failed() {
 			f := &junitFailure{Type: string(c.Outcome.Status), Message: c.Text()}
-			if c.Expect != nil && !c.Expect.Pass {
+			switch {
+			case c.Outcome.Reported == "FAIL":
+				// A go test that failed: its own first failure line, its
+				// output in the body, as CI reporters show a test's.
+				f.Type, f.Message, f.Text = "test failure", FirstFailure(c.Outcome.Output), c.Outcome.Output
+			case c.Expect != nil && !c.Expect.Pass:
 				f.Type = "expectation"
 				f.Message = fmt.Sprintf("got %q, expected %q", c.Outcome.Summary, c.Expect.Summary)
 				f.Text = "source: " + c.Expect.Source
@@ -291,6 +297,57 @@ func RenderJUnit(w io.Writer, r *results.Results) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// failureLine is a go test's failure message: "    x_test.go:12: text".
+var failureLine = regexp.MustCompile(`^\s+\S+\.go:\d+: `)
+
+// FirstFailure is the first line of a failed go test's output that says
+// why: its first t.Error/t.Fatal line, else a panic, else "--- FAIL".
+func FirstFailure(output string) string {
+	var panicked, failed string
+	for _, line := range strings.Split(output, "\n") {
+		switch {
+		case failureLine.MatchString(line):
+			return strings.TrimSpace(line)
+		case panicked == "" && strings.HasPrefix(line, "panic: "):
+			panicked = line
+		case failed == "" && strings.HasPrefix(strings.TrimSpace(line), "--- FAIL:"):
+			failed = strings.TrimSpace(line)
+		}
+	}
+	switch {
+	case panicked != "":
+		return panicked
+	case failed != "":
+		return failed
+	}
+	return "FAIL"
+}
+
+// RenderFailures writes, for each go test or program cell that failed, the
+// last lines of its output (all of them with lines <= 0), as go test
+// shows a failed test's log.
+func RenderFailures(w io.Writer, r *results.Results, lines int) error {
+	for _, c := range r.Cells {
+		out := strings.TrimRight(c.Outcome.Output, "\n")
+		if c.Outcome.Stderr != "" {
+			out = strings.TrimRight(out+"\n"+c.Outcome.Stderr, "\n")
+		}
+		if !c.Failed() || out == "" {
+			continue
+		}
+		ls := strings.Split(out, "\n")
+		cut := ""
+		if lines > 0 && len(ls) > lines {
+			cut = fmt.Sprintf(" (last %d of %d lines; the cell's trace has them all)", lines, len(ls))
+			ls = ls[len(ls)-lines:]
+		}
+		if _, err := fmt.Fprintf(w, "--- %s [%s] on %s: %s%s\n    %s\n", c.Case, c.Profile, c.Kernel, c.Text(), cut, strings.Join(ls, "\n    ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cellClass is a cell's HTML classes: its outcome's colour in a differing
@@ -388,7 +445,7 @@ summary{cursor:pointer}
 <span style="border-left:4px solid #222">thick left edge: the outcome changes here</span>
 <span>[tcp_fastopen=0]: the sysctl in force, shown where it differs across the row</span>
 <span>✓ as a source expects</span>
-<span style="box-shadow:inset 0 0 0 3px #d7263d">✗ expectation failed</span>
+<span style="box-shadow:inset 0 0 0 3px #d7263d">✗ expectation failed, or a go test failed</span>
 <span style="box-shadow:inset 0 0 0 3px #e69f00">flaky (k/N repetitions agree)</span>
 <span style="background:repeating-linear-gradient(45deg,#eee,#eee 6px,#ddd 6px,#ddd 12px)">could not run: not kernel behaviour</span>
 </div>

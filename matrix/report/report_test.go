@@ -149,3 +149,42 @@ func TestHTML(t *testing.T) {
 		"key":        8, "trans": 4,
 	}, classes)
 }
+
+// TestGoTestFailures: a failed go test's JUnit failure carries its own
+// first failure line as the message and its output as the body (CI
+// reporters showed "FAIL"), and the terminal gets its output's tail.
+func TestGoTestFailures(t *testing.T) {
+	for _, tc := range []struct{ output, want string }{
+		{"=== RUN   TestX\n    x_test.go:12: got 3, want 4\n    x_test.go:13: again\n--- FAIL: TestX (0.00s)\n", "x_test.go:12: got 3, want 4"},
+		{"=== RUN   TestY\npanic: boom\n\ngoroutine 1\n--- FAIL: TestY (0.00s)\n", "panic: boom"},
+		{"--- FAIL: TestZ (0.00s)\n", "--- FAIL: TestZ (0.00s)"},
+		{"", "FAIL"},
+	} {
+		require.Equal(t, tc.want, FirstFailure(tc.output))
+	}
+	out := "=== RUN   TestX\n    x_test.go:12: got 3, want 4\n--- FAIL: TestX (0.00s)\n"
+	r := &results.Results{Cells: []results.Result{{Key: results.Key{Case: "gotest:m.TestX", Profile: "default", Kernel: "k"},
+		KernelInfo: results.Kernel{Ref: "k", Release: "6.1"},
+		Outcome:    outcome.Outcome{Status: outcome.OK, Summary: "FAIL", Reported: "FAIL", Output: out}, Reps: 1, Agree: 1}}}
+	var b strings.Builder
+	require.NoError(t, RenderJUnit(&b, r))
+	var suites struct {
+		Suites []struct {
+			Cases []struct {
+				Failure struct {
+					Message string `xml:"message,attr"`
+					Type    string `xml:"type,attr"`
+					Text    string `xml:",chardata"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	require.NoError(t, xml.Unmarshal([]byte(b.String()), &suites))
+	f := suites.Suites[0].Cases[0].Failure
+	require.Equal(t, "x_test.go:12: got 3, want 4", f.Message)
+	require.Equal(t, "test failure", f.Type)
+	require.Equal(t, out, f.Text)
+	b.Reset()
+	require.NoError(t, RenderFailures(&b, r, 1))
+	require.Equal(t, "--- gotest:m.TestX [default] on k: FAIL (last 1 of 3 lines; the cell's trace has them all)\n    --- FAIL: TestX (0.00s)\n", b.String())
+}
