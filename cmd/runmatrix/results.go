@@ -18,15 +18,33 @@ func jsonIndent(v any) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
+// diffKinds are what --fail-on can name.
+var diffKinds = []string{"changed", "added", "missing", "moved"}
+
 func newDiffCmd() *cobra.Command {
 	var format string
+	var failOn []string
 	cmd := &cobra.Command{
 		Use:   "diff BASE.json NEW.json",
-		Short: "Show cells whose outcome changed between two results.json (exit 1 on any change)",
-		Args:  cobra.ExactArgs(2),
+		Short: "Show cells whose outcome changed between two results.json (exit 1 on a changed cell)",
+		Long: `Compare two results.json cell by cell, matched by what was asked: case,
+profile and kernel reference (debian:6.12, a file's path). A reference that
+resolved to another kernel in the new run (a new ABI, a rebuild) is listed
+as moved, with both identities, and its cells are compared like any other.
+Cells only one run has are listed apart and are not changes. Exit status: 1
+when a cell changed (or what --fail-on names happened), 0 otherwise, 2 bad
+usage.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "markdown" && format != "json" {
 				return usage("--format %q: use markdown or json", format)
+			}
+			fail := map[string]bool{}
+			for _, k := range failOn {
+				if !contains(diffKinds, k) {
+					return usage("--fail-on %q: use changed, added, missing or moved", k)
+				}
+				fail[k] = true
 			}
 			base, err := results.Read(args[0])
 			if err != nil {
@@ -45,13 +63,15 @@ func newDiffCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !d.Empty() {
+			if fail["changed"] && len(d.Changed) > 0 || fail["added"] && len(d.Added) > 0 ||
+				fail["missing"] && len(d.Missing) > 0 || fail["moved"] && len(d.Moved) > 0 {
 				return exitError{1}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "markdown", "markdown or json")
+	cmd.Flags().StringSliceVar(&failOn, "fail-on", []string{"changed"}, "what makes the exit status 1: changed, added (cells only the new run has), missing (only the base has), moved (a reference resolved to another kernel); comma-separated")
 	return cmd
 }
 

@@ -4,16 +4,25 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+
+	"github.com/runmatrix/runmatrix/testcases"
 )
 
-// DiffKey is a cell's Key with the kernel named by its release, since a
-// reference such as debian:6.1 moves between releases from run to run.
-func (c *Result) DiffKey() Key {
-	k := c.Key
-	if c.KernelInfo.Release != "" {
-		k.Kernel = c.KernelInfo.Release
+// Identity is which kernel a reference resolved to, as a diff names it:
+// its release, and the package version or image digest that can change
+// under one release (a rebuild).
+func (k Kernel) Identity() string {
+	id := k.Release
+	if id == "" {
+		id = k.ImageRelease
 	}
-	return k
+	switch {
+	case k.Origin.PackageVersion != "":
+		id += " (" + k.Origin.Package + " " + k.Origin.PackageVersion + ")"
+	case len(k.Origin.SHA256) >= 12:
+		id += " (image sha256 " + k.Origin.SHA256[:12] + ")"
+	}
+	return id
 }
 
 // Change is a cell whose outcome differs between two runs.
@@ -23,11 +32,24 @@ type Change struct {
 	New  string `json:"new"`
 }
 
-// Diff is what changed between a base and a new run.
+// Moved is a kernel reference that resolved to another kernel in the new
+// run than in the base (debian:6.12 from 6.12.118-1 to 6.12.119-1).
+type Moved struct {
+	Kernel string `json:"kernel"`
+	Base   string `json:"base"`
+	New    string `json:"new"`
+}
+
+// Diff is what changed between a base and a new run. Cells are matched by
+// what the user asked for (case, profile, kernel reference); a reference
+// that resolved to another kernel is in Moved, and its cells are compared
+// as any others.
 type Diff struct {
+	Moved   []Moved  `json:"moved"`
 	Changed []Change `json:"changed"`
-	Added   []Key    `json:"added"`
-	Missing []Key    `json:"missing"`
+	// Added and Missing are cells only the new or only the base run has.
+	Added   []Key `json:"added"`
+	Missing []Key `json:"missing"`
 }
 
 // Empty reports whether the runs agree on every cell they share and have
@@ -36,21 +58,27 @@ func (d *Diff) Empty() bool { return len(d.Changed)+len(d.Added)+len(d.Missing) 
 
 // Compare diffs two result sets cell by cell.
 func Compare(base, next *Results) *Diff {
-	d := &Diff{Changed: []Change{}, Added: []Key{}, Missing: []Key{}}
+	d := &Diff{Moved: []Moved{}, Changed: []Change{}, Added: []Key{}, Missing: []Key{}}
 	b := map[Key]*Result{}
 	for i := range base.Cells {
-		b[base.Cells[i].DiffKey()] = &base.Cells[i]
+		b[base.Cells[i].Key] = &base.Cells[i]
 	}
 	seen := map[Key]bool{}
+	moved := map[string]bool{}
 	for i := range next.Cells {
 		n := &next.Cells[i]
-		k := n.DiffKey()
+		k := n.Key
 		seen[k] = true
 		old, ok := b[k]
-		switch {
-		case !ok:
+		if !ok {
 			d.Added = append(d.Added, k)
-		case old.Text() != n.Text():
+			continue
+		}
+		if o, nw := old.KernelInfo.Identity(), n.KernelInfo.Identity(); o != nw && o != "" && nw != "" && !moved[k.Kernel] {
+			moved[k.Kernel] = true
+			d.Moved = append(d.Moved, Moved{Kernel: k.Kernel, Base: o, New: nw})
+		}
+		if old.Text() != n.Text() {
 			d.Changed = append(d.Changed, Change{Key: k, Base: old.Text(), New: n.Text()})
 		}
 	}
@@ -59,6 +87,7 @@ func Compare(base, next *Results) *Diff {
 			d.Missing = append(d.Missing, k)
 		}
 	}
+	sort.Slice(d.Moved, func(i, j int) bool { return d.Moved[i].Kernel < d.Moved[j].Kernel })
 	sort.Slice(d.Changed, func(i, j int) bool { return less(d.Changed[i].Key, d.Changed[j].Key) })
 	sort.Slice(d.Added, func(i, j int) bool { return less(d.Added[i], d.Added[j]) })
 	sort.Slice(d.Missing, func(i, j int) bool { return less(d.Missing[i], d.Missing[j]) })
@@ -109,6 +138,10 @@ func Merge(names []string, sets []*Results, force bool) (*Results, error) {
 			out.Cells = append(out.Cells, c)
 		}
 	}
+	for _, s := range sets {
+		out.Cases = append(out.Cases, s.Cases...)
+	}
+	out.Cases = uniqueCases(out.Cases)
 	out.Transitions = out.FindTransitions()
 	return out, nil
 }
@@ -131,4 +164,18 @@ func sameSpec(a, b *Results) bool {
 	x, y := *a.Spec, *b.Spec
 	x.Source, y.Source = "", ""
 	return reflect.DeepEqual(x, y)
+}
+
+// uniqueCases keeps the first definition of each case, in ID order.
+func uniqueCases(cs []testcases.Case) []testcases.Case {
+	seen := map[string]bool{}
+	var out []testcases.Case
+	for _, c := range cs {
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }

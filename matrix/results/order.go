@@ -338,7 +338,7 @@ func (r *Results) FindTransitions() []Transition {
 	for _, k := range order {
 		cells := rows[k].cells
 		sort.SliceStable(cells, func(i, j int) bool { return Less(cells[i].KernelInfo, cells[j].KernelInfo) })
-		t := Transition{Case: k[0], Profile: k[1], Sysctls: varyingSysctls(CaseSysctls(k[0]), cells)}
+		t := Transition{Case: k[0], Profile: k[1], Sysctls: varyingSysctls(r.caseSysctls(k[0]), cells)}
 		seen := map[string]bool{}
 		var runCells [][]*Result
 		var prev *Result

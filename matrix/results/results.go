@@ -24,7 +24,7 @@ const Format = 2
 
 // Key names a cell: a case under a profile on a kernel reference. It is
 // the one key of the tool: the journal, folding, the table, merge and diff
-// all use it (diff names the kernel by its release, see DiffKey).
+// all use it (diff too: a reference that resolved to another kernel is a Moved line).
 type Key struct {
 	Case    string `json:"case"`
 	Profile string `json:"profile"`
@@ -68,6 +68,10 @@ type Kernel struct {
 	QEMU []string `json:"qemu,omitempty"`
 	// AgentSHA256 identifies the agent binary that measured the cell.
 	AgentSHA256 string `json:"agent_sha256,omitempty"`
+	// Inputs is a digest of the kernel image, guest binaries and user
+	// files the cell was measured with: a resumed run measures a cell
+	// again when they changed.
+	Inputs string `json:"inputs,omitempty"`
 }
 
 // The grammars of what a guest says of its kernel: uname's fields are at
@@ -142,6 +146,46 @@ type Results struct {
 	// Transitions are derived from the cells (see FindTransitions), kept
 	// in the file for readers that want the answer, not the grid.
 	Transitions []Transition `json:"transitions,omitempty"`
+	// Cases are the definitions of the cells' cases as the run knew them
+	// (built-in, the user's Go cases, go test rows, programs): titles,
+	// expectations and sysctls, so that table, diff, JUnit and HTML need
+	// neither --cases nor the programs to judge them again.
+	Cases []testcases.Case `json:"cases,omitempty"`
+}
+
+// Case is the definition of a cell's case: this runmatrix's own (or one
+// registered in this process), else the one the results recorded.
+func (r *Results) Case(id string) (*testcases.Case, bool) {
+	if c, err := testcases.Lookup(id); err == nil {
+		return c, true
+	}
+	for i := range r.Cases {
+		if r.Cases[i].ID == id {
+			return &r.Cases[i], true
+		}
+	}
+	return nil, false
+}
+
+// recordCases keeps the definitions of the cells' cases that this process
+// knows (see Results.Cases).
+func (r *Results) recordCases() {
+	have := map[string]bool{}
+	for _, c := range r.Cases {
+		have[c.ID] = true
+	}
+	for _, cell := range r.Cells {
+		if have[cell.Case] {
+			continue
+		}
+		have[cell.Case] = true
+		if c, err := testcases.Lookup(cell.Case); err == nil {
+			d := *c
+			d.Run = nil
+			r.Cases = append(r.Cases, d)
+		}
+	}
+	sort.Slice(r.Cases, func(i, j int) bool { return r.Cases[i].ID < r.Cases[j].ID })
 }
 
 // Result is one Key with its repetitions folded.
@@ -293,6 +337,7 @@ func Fold(s *spec.Spec, recs []Record) *Results {
 		}
 		res.Cells = append(res.Cells, c)
 	}
+	res.recordCases()
 	res.Judge(s)
 	res.Transitions = res.FindTransitions()
 	return res
@@ -308,8 +353,8 @@ func (r *Results) Judge(s *spec.Spec) {
 		if c.Outcome.Status != outcome.OK || c.KernelInfo.Release == "" {
 			continue
 		}
-		tc, err := testcases.Lookup(c.Case)
-		if err != nil {
+		tc, ok := r.Case(c.Case)
+		if !ok {
 			continue
 		}
 		e, err := s.Expectation(tc, c.KernelInfo.Release, c.KernelInfo.Arch, c.Profile)

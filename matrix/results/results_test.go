@@ -135,15 +135,26 @@ func TestDiffAndMerge(t *testing.T) {
 	base := sample()
 	next := sample()
 	require.True(t, Compare(base, next).Empty())
+	// k1 moves to a new ABI (the nightly event): its cells are still
+	// matched by reference, the move is a line of its own, and the one
+	// outcome that changed under it is the one change.
+	for i := range next.Cells {
+		if next.Cells[i].Kernel == "k1" {
+			next.Cells[i].KernelInfo.Release = "6.1.1"
+		}
+	}
 	next.Cells[0].Outcome.Summary = "a|b=2"
 	next.Cells = next.Cells[:len(next.Cells)-1]
 	extra := base.Cells[0]
-	extra.KernelInfo.Release = "6.2"
+	extra.Kernel = "k3"
 	next.Cells = append(next.Cells, extra)
 	d := Compare(base, next)
-	require.Equal(t, []Change{{Key: Key{Case: "same", Profile: "default", Kernel: "6.1"}, Base: "a|b=1", New: "a|b=2"}}, d.Changed)
-	require.Equal(t, []Key{{Case: "same", Profile: "default", Kernel: "6.2"}}, d.Added)
-	require.Equal(t, []Key{{Case: "tfo.sendto.nonblocking", Profile: "default", Kernel: "3.5"}}, d.Missing)
+	require.Equal(t, []Moved{{Kernel: "k1", Base: "6.1", New: "6.1.1"}}, d.Moved)
+	require.Equal(t, []Change{{Key: Key{Case: "same", Profile: "default", Kernel: "k1"}, Base: "a|b=1", New: "a|b=2"}}, d.Changed)
+	require.Equal(t, []Key{{Case: "same", Profile: "default", Kernel: "k3"}}, d.Added)
+	require.Equal(t, []Key{{Case: "tfo.sendto.nonblocking", Profile: "default", Kernel: "k2"}}, d.Missing)
+	next.Cells[0].Outcome.Summary = "a|b=1"
+	require.Empty(t, Compare(base, next).Changed, "a move alone changes no cell")
 
 	all := sample()
 	a := &Results{Format: Format, Spec: all.Spec, Cells: all.Cells[:2]}
@@ -297,4 +308,27 @@ func TestGoTestSubtestsAreRows(t *testing.T) {
 	b := got["gotest:example.com/p.v2.TestX/b"]
 	require.True(t, b.Flaky, "a subtest's repetitions fold like any row's")
 	require.Equal(t, 2, b.Reps)
+}
+
+// TestResultsDescribeTheirCases: a result set carries its cases'
+// definitions, so a cell of a case this process does not know (a user's,
+// run with --cases elsewhere) is judged by its own expectations after a
+// round trip through results.json.
+func TestResultsDescribeTheirCases(t *testing.T) {
+	r := Fold(nil, []Record{rec("k1", "6.1", "mine.unregistered", "default", 1, "x=1", outcome.OK)})
+	require.Nil(t, r.Cells[0].Expect, "this process has no such case")
+	r.Cases = []testcases.Case{{ID: "mine.unregistered", Title: "a user's case", Expect: []testcases.Expect{{Summary: "x=2", Source: "my docs"}}}}
+	p := filepath.Join(t.TempDir(), "results.json")
+	require.NoError(t, r.WriteJSON(p))
+	back, err := Read(p)
+	require.NoError(t, err)
+	back.Judge(back.Spec)
+	require.NotNil(t, back.Cells[0].Expect)
+	require.Equal(t, Verdict{Summary: "x=2", Source: "my docs", Pass: false}, *back.Cells[0].Expect)
+
+	// Fold records the definitions of the cases it knows.
+	builtin := Fold(nil, []Record{rec("k1", "6.1", "epipe.write-after-close", "default", 1, "x", outcome.OK)})
+	require.Len(t, builtin.Cases, 1)
+	require.Equal(t, "epipe.write-after-close", builtin.Cases[0].ID)
+	require.NotEmpty(t, builtin.Cases[0].Title)
 }

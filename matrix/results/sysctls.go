@@ -21,6 +21,15 @@ func CaseSysctls(caseID string) []string {
 	return c.Sysctls
 }
 
+// caseSysctls are the sysctls a cell's case depends on, from its
+// definition (Results.Case).
+func (r *Results) caseSysctls(caseID string) []string {
+	if c, ok := r.Case(caseID); ok {
+		return c.Sysctls
+	}
+	return nil
+}
+
 // sysctl is the value of name in force while the cell ran, "absent" when
 // the kernel lacks it, "" when it was not recorded.
 func (c *Result) sysctl(name string) string {
