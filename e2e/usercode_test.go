@@ -61,19 +61,28 @@ func TestUserCases(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(junit), "example.so-passpidfd")
 
-	// The same cells through a matrix file's go: list: all measured already.
+	// The same cells through a matrix file's go: list: the same rows, the
+	// same outcomes. (--resume continues a run as it was started, so a
+	// matrix file in place of --cases is a run of its own.)
 	abs, err := filepath.Abs("../examples/cases")
 	require.NoError(t, err)
 	m := filepath.Join(t.TempDir(), "m.yaml")
 	require.NoError(t, os.WriteFile(m, []byte("kernels: [debian:6.1, debian:6.12, debian:6.1@bookworm/i686]\ngo: ["+abs+"]\ncases: ['example.*']\n"), 0o644))
-	_, stderr, code = runmatrix(t, 5*time.Minute, "run", "-f", m, "--out", out, "--resume", "--format", "none")
+	viaGo := t.TempDir()
+	_, stderr, code = runmatrix(t, 5*time.Minute, "run", "-f", m, "--out", viaGo, "--format", "none")
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stderr, "resuming: 6 of 6 cells already measured")
+	stdout, _, code := runmatrix(t, time.Minute, "diff", filepath.Join(out, "results.json"), filepath.Join(viaGo, "results.json"))
+	require.Equal(t, 0, code, stdout)
+	require.Contains(t, stdout, "No cell changed")
+	require.NotContains(t, stdout, "Only in")
+	_, stderr, code = runmatrix(t, 5*time.Minute, "run", "-f", m, "--out", out, "--resume", "--format", "none")
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "--resume continues the run in "+out+" as it was started, whose --file was not given, not "+m)
 
 	// bisect over a file and a debian: kernel together: one version order
 	// across their lineages; an i686 kernel, alone of its architecture, is
 	// left out, never mixed in.
-	stdout, stderr, code := runmatrix(t, 5*time.Minute, "bisect", "--cases", "../examples/cases", "--case", "example.so-passpidfd",
+	stdout, stderr, code = runmatrix(t, 5*time.Minute, "bisect", "--cases", "../examples/cases", "--case", "example.so-passpidfd",
 		"--kernel", "debian:6.12", "--kernel", resolve(t, "debian:6.1").Path, "--kernel", "debian:6.1@bookworm/i686", "--out", t.TempDir())
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "left out: 6.1.176 i386 Debian bookworm is the only i386 kernel given")
@@ -148,6 +157,13 @@ func TestGoTestRows(t *testing.T) {
 		status[c.Case] = c.Outcome.Status
 	}
 	require.Equal(t, "FAIL", got[h+"TestFails"]["debian:6.12"])
+	// JUnit names the test's own failure, and table needs no --cases.
+	jx, err := os.ReadFile(filepath.Join(hostile, "junit.xml"))
+	require.NoError(t, err)
+	require.Regexp(t, `<failure message="hostile_test.go:11: this test fails on purpose" type="test failure">`, string(jx))
+	stdout, stderr, code = runmatrix(t, time.Minute, "table", filepath.Join(hostile, "results.json"), "--format", "junit")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, `message="hostile_test.go:11: this test fails on purpose"`)
 	require.Equal(t, outcome.Crashed, status[h+"TestPanics"])
 	require.Equal(t, outcome.Timeout, status[h+"TestHangs"])
 	require.Equal(t, outcome.Crashed, status[h+"TestExits"])

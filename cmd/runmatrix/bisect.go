@@ -70,7 +70,7 @@ results set.`,
 	fl.StringArrayVar(&f.profiles, "profile", nil, "the sysctl profile (default \"default\")")
 	fl.StringArrayVar(&f.kernels, "kernel", nil, "a kernel of the range (repeatable, any order)")
 	fl.Var(&repeatFlag{&f.repeat, &f.repeatSet}, "repeat", "measure each kernel N times; disagreeing repetitions stop the bisection")
-	fl.StringVar(&f.out, "out", "bisect", "output directory (journal and reports of the kernels measured)")
+	fl.StringVar(&f.out, "out", "", "output directory, journal and reports of the kernels measured (default: a new folder under ~/.local/state/runmatrix/runs, which runs/latest names; with --resume the newest)")
 	fl.BoolVar(&f.resume, "resume", false, "reuse the cells already in --out")
 	fl.BoolVarP(&all, "all", "a", false, "find every boundary, not only the first")
 	f.registerCases(fl)
@@ -126,6 +126,11 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 	if err := f.user.load(ctx, nil); err != nil {
 		return err
 	}
+	if strings.ContainsAny(f.cases[0], "*?[") && len(f.program) == 0 {
+		sel, _ := testcases.Select(f.cases) // none matched: an empty list
+		ids := testcases.IDs(sel)
+		return usage("bisect follows one case: give one exact ID, not the glob %q (it matches %d: %s)", f.cases[0], len(ids), strings.Join(ids, ", "))
+	}
 	if _, err := testcases.Lookup(f.cases[0]); err != nil && len(f.program) == 0 {
 		return usage("%v", err)
 	}
@@ -139,6 +144,9 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 	}
 	if len(plan.Kernels) < 2 {
 		return usage("bisect needs at least two kernels: --kernel K --kernel K..., or a range such as --kernel mainline:v3.0..v4.0")
+	}
+	if err := chooseOut(&f.out, f.resume, "bisect", stderr); err != nil {
+		return err
 	}
 	ss, err := openSession(ctx, f, plan.Kernels, stderr)
 	if err != nil {

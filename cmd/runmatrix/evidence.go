@@ -64,6 +64,12 @@ it says so and writes nothing.`,
 			if from == "" && len(f.kernels) == 0 {
 				return usage("evidence needs either --kernel (at least two) or --from results.json")
 			}
+			if from == "" && len(f.kernels) < 2 {
+				return usage("evidence compares kernels: give at least two --kernel")
+			}
+			if err := chooseOut(&f.out, false, "evidence", cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			var res *results.Results
 			if from != "" {
 				if res, err = results.Read(from); err != nil {
@@ -127,7 +133,7 @@ it says so and writes nothing.`,
 	fl.StringArrayVar(&f.kernels, "kernel", nil, "kernel to run the cases on (repeatable), or to keep from --from")
 	fl.StringArrayVar(&f.profiles, "profile", nil, "sysctl profile (repeatable; default \"default\", or all in --from)")
 	fl.StringVar(&from, "from", "", "take the cells from this results.json instead of running")
-	fl.StringVar(&f.out, "out", "report", "output directory")
+	fl.StringVar(&f.out, "out", "", "output directory (default: a new folder under ~/.local/state/runmatrix/runs, which runs/latest names)")
 	f.registerCases(fl)
 	return cmd
 }
@@ -212,7 +218,6 @@ func rerun(f runFlags, from string) []string {
 	if f.trace {
 		args = append(args, "--trace")
 	}
-	args = append(args, "--out", f.out)
 	if len(f.program) > 0 {
 		args = append(append(args, "--"), programArgv(f.program)...)
 	}

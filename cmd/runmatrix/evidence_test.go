@@ -68,13 +68,14 @@ func (*discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // TestRerunRunsTheProgram: REPORT.md's re-run line for a program carries
 // the program (by absolute path), its arguments and --trace; it said "no
-// case matches" when pasted.
+// case matches" when pasted. It has no --out: pasted in the report's own
+// folder, which holds results, it failed; each run now gets a folder.
 func TestRerunRunsTheProgram(t *testing.T) {
 	f := runFlags{kernels: []string{"debian:6.1", "debian:6.12"}, out: "report", trace: true, program: []string{"./prog", "--port", "80"}}
 	got := rerun(f, "")
 	abs, err := filepath.Abs("./prog")
 	require.NoError(t, err)
-	require.Equal(t, []string{"runmatrix", "evidence", "--kernel", "debian:6.1", "--kernel", "debian:6.12", "--trace", "--out", "report", "--", abs, "--port", "80"}, got)
+	require.Equal(t, []string{"runmatrix", "evidence", "--kernel", "debian:6.1", "--kernel", "debian:6.12", "--trace", "--", abs, "--port", "80"}, got)
 }
 
 // TestProgramSelection: a matrix's program:GLOB selects its programs

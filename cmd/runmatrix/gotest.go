@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,34 @@ test passed or skipped, 1 a test failed or could not run, 2 bad input.`,
 			if at := cmd.ArgsLenAtDash(); at >= 0 {
 				patterns, testFlags = args[:at], args[at:]
 			}
+			f.kind = "gotest"
+			asked := append(append(append([]string(nil), patterns...), "--"), testFlags...)
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			if f.resume {
+				if err := chooseOut(&f.out, true, f.kind, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+				given := asked
+				if len(args) == 0 {
+					given = nil
+				}
+				rec, err := resumePlan(cmd, f.out, gotestPlanFlags, given, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				if rec.Dir != "" {
+					wd = rec.Dir
+				}
+				if i := slices.Index(rec.Args, "--"); i >= 0 {
+					patterns, testFlags, asked = rec.Args[:i], rec.Args[i+1:], rec.Args
+				}
+			}
+			rec := planOf(cmd.Name(), cmd.Flags(), gotestPlanFlags, asked)
+			rec.Dir = wd
+			f.record = &rec
 			if len(patterns) == 0 {
 				return usage("gotest needs package patterns, e.g. `runmatrix gotest ./...` or `runmatrix gotest net -- -short`")
 			}
@@ -53,10 +82,6 @@ test passed or skipped, 1 a test failed or could not run, 2 bad input.`,
 			}
 			if timeout <= 0 {
 				return usage("--timeout %s: give a positive duration such as 2m", timeout)
-			}
-			wd, err := os.Getwd()
-			if err != nil {
-				return err
 			}
 			ts, err := usergo.LoadTests(cmd.Context(), wd, patterns, tf.run)
 			if err != nil {
@@ -95,11 +120,15 @@ test passed or skipped, 1 a test failed or could not run, 2 bad input.`,
 	fl.StringArrayVar(&f.profiles, "profile", nil, "sysctl profile (repeatable; default \"default\")")
 	fl.Var(&repeatFlag{&f.repeat, &f.repeatSet}, "repeat", "run each test N times (as -count N); disagreeing runs are flagged flaky")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "deadline for one test function (go test's -timeout after -- sets it too)")
-	fl.StringVar(&f.out, "out", "results", "output directory")
-	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out, skipping finished cells")
+	fl.StringVar(&f.out, "out", "", "output directory (default: a new folder under ~/.local/state/runmatrix/runs, which runs/latest names)")
+	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out (default: the newest run) as it was started, measuring again cells whose inputs changed")
 	fl.StringVar(&f.format, "format", "table", "what to print on stdout: table, markdown, json, junit, html or none")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the whole output of failed tests (else its last 20 lines)")
 	return cmd
 }
+
+// gotestPlanFlags are gotest's flags that decide what it measures.
+var gotestPlanFlags = []string{"kernel", "profile", "repeat", "timeout", "append", "cpus", "memory", "nic", "no-modules", "shared"}
 
 // registerTests registers each test function as a case of this process,
 // so that selection, the table and reports know its row.

@@ -68,7 +68,18 @@ type runFlags struct {
 	trace         bool
 	// dryRun prints the plan, kernels resolved, without booting.
 	dryRun bool
+	// record is the plan plan.json keeps for --resume (run and gotest).
+	record *recordedPlan
+	// kind names the command in a run folder's name.
+	kind string
+	// verbose prints the whole output of failed go tests and programs.
+	verbose bool
 }
+
+// runPlanFlags are run's flags that decide what it measures: --resume
+// takes them from the run it continues and refuses others.
+var runPlanFlags = []string{"file", "kernel", "case", "profile", "repeat", "shard", "cases", "program-build", "program-timeout", "trace",
+	"append", "cpus", "memory", "nic", "no-modules", "shared"}
 
 func newRunCmd() *cobra.Command {
 	var f runFlags
@@ -101,6 +112,19 @@ results.json, table.txt, table.md, junit.xml and report.html. Exit status:
 (SIGINT or SIGTERM; the journal is kept for --resume).`,
 		Args: programArgs(&f),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.kind = "run"
+			if f.resume {
+				if err := chooseOut(&f.out, true, f.kind, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+				rec, err := resumePlan(cmd, f.out, runPlanFlags, f.program, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				f.program = rec.Args
+			}
+			rec := planOf(cmd.Name(), cmd.Flags(), runPlanFlags, f.program)
+			f.record = &rec
 			return runMatrix(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -111,11 +135,12 @@ results.json, table.txt, table.md, junit.xml and report.html. Exit status:
 	fl.StringArrayVar(&f.cases, "case", nil, "case ID glob, replacing the matrix's (repeatable)")
 	fl.StringArrayVar(&f.profiles, "profile", nil, "sysctl profile, replacing the matrix's (repeatable)")
 	fl.Var(&repeatFlag{&f.repeat, &f.repeatSet}, "repeat", "run each cell N times; disagreeing cells show k/N and are flagged flaky")
-	fl.StringVar(&f.out, "out", "results", "output directory")
-	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out, skipping finished cells")
+	fl.StringVar(&f.out, "out", "", "output directory (default: a new folder under ~/.local/state/runmatrix/runs, which runs/latest names)")
+	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out (default: the newest run) as it was started, measuring again cells whose inputs changed")
 	fl.StringVar(&f.shard, "shard", "", "run only slice I of N of the plan (I/N), for a CI job matrix")
 	fl.StringVar(&f.format, "format", "table", "what to print on stdout: table, markdown, json, junit, html or none")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan (kernels resolved, cells per kernel, shard) and exit without booting")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the whole output of failed go tests and programs (else its last 20 lines)")
 	f.registerCases(fl)
 	return cmd
 }
@@ -354,12 +379,24 @@ func runMatrix(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error
 	if f.dryRun {
 		return dryRun(ctx, f, plan, stdout, stderr)
 	}
+	if err := chooseOut(&f.out, f.resume, f.kind, stderr); err != nil {
+		return err
+	}
 	res, runErr := measure(ctx, f, s, plan, stderr)
 	if res == nil {
 		return runErr
 	}
 	if err := printResults(stdout, stdout == os.Stdout, f.format, res); err != nil {
 		return err
+	}
+	if f.format == "table" {
+		lines := 20
+		if f.verbose {
+			lines = 0
+		}
+		if err := report.RenderFailures(stderr, res, lines); err != nil {
+			return err
+		}
 	}
 	measured := measuredCells(res)
 	switch {
@@ -489,9 +526,21 @@ func measure(ctx context.Context, f *runFlags, s *spec.Spec, plan *matrix.Plan, 
 		return nil, err
 	}
 	defer ss.close()
-	todo := plan.Without(results.Done(ss.prior))
+	if f.record != nil && len(ss.prior) == 0 {
+		if err := writePlan(f.out, *f.record); err != nil {
+			return nil, err
+		}
+	}
+	current, stale, err := ss.current(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	todo := plan.Without(results.Done(current))
 	if f.resume {
 		fmt.Fprintf(stderr, "resuming: %d of %d cells already measured\n", len(plan.Cells)-len(todo.Cells), len(plan.Cells))
+		if stale > 0 {
+			fmt.Fprintf(stderr, "%d cells measured again: their kernel image, guest binaries, cases or programs changed since\n", stale)
+		}
 	}
 	var runErr error
 	if len(todo.Cells) > 0 {
@@ -525,6 +574,9 @@ type session struct {
 	lock *os.File
 	// durations is the cache file remembering how long cells took.
 	durations string
+	// inputs are the plan's kernels' inputs now (guest.Env.Inputs), once
+	// a resumed run has compared its records with them.
+	inputs map[string]string
 }
 
 // lockFile, in an output directory, is held (flock) by the run writing there.
@@ -582,7 +634,8 @@ func openSession(ctx context.Context, f *runFlags, kernels []string, stderr io.W
 		return nil, err
 	}
 	if len(ss.prior) > 0 && !f.resume {
-		return nil, usage("%s already holds results: pass --resume to continue that run, or choose another --out", ss.journalPath)
+		dir, _ := runsDir()
+		return nil, usage("%s already holds a run's results: pass --resume to continue that run, or leave out --out (each run then gets a folder of its own in %s)", ss.journalPath, dir)
 	}
 	if ss.journal, err = results.OpenJournal(ss.journalPath, ss.log); err != nil {
 		return nil, err
@@ -637,6 +690,52 @@ func freshCell(c results.Cell) bool {
 	return err == nil && tc.Fresh
 }
 
+// current returns the journal's records that were measured with the
+// inputs the plan's kernels have now (guest.Env.Inputs), and how many plan
+// cells were measured with others: those are measured again.
+func (ss *session) current(ctx context.Context, plan *matrix.Plan) ([]results.Record, int, error) {
+	if len(ss.prior) == 0 {
+		return nil, 0, nil
+	}
+	now := map[string]string{}
+	for _, ref := range plan.Kernels {
+		k, err := ss.pool.Kernel(ctx, ref)
+		if err != nil {
+			return nil, 0, err
+		}
+		if now[ref], err = ss.pool.Env().Inputs(ctx, k); err != nil {
+			return nil, 0, err
+		}
+	}
+	inPlan := map[results.Cell]bool{}
+	for _, c := range plan.Cells {
+		inPlan[c] = true
+	}
+	var kept []results.Record
+	stale := map[results.Cell]bool{}
+	ss.inputs = now
+	for _, r := range ss.prior {
+		if ss.stale(r) {
+			if inPlan[r.Cell] {
+				stale[r.Cell] = true
+			}
+			continue
+		}
+		kept = append(kept, r)
+	}
+	for _, r := range kept {
+		delete(stale, r.Cell)
+	}
+	return kept, len(stale), nil
+}
+
+// stale reports whether a record was measured with other inputs than the
+// kernel's now (a record without them, a boot that failed or an older
+// runmatrix's, is taken as it is).
+func (ss *session) stale(r results.Record) bool {
+	return ss.inputs != nil && r.KernelInfo.Inputs != "" && r.KernelInfo.Inputs != ss.inputs[r.Kernel]
+}
+
 // fold reads the journal and folds the records of the plan's cells.
 func (ss *session) fold(s *spec.Spec, plan *matrix.Plan) (*results.Results, error) {
 	recs, err := results.ReadJournal(ss.journalPath)
@@ -649,7 +748,7 @@ func (ss *session) fold(s *spec.Spec, plan *matrix.Plan) (*results.Results, erro
 	}
 	var kept []results.Record
 	for _, rec := range recs {
-		if inPlan[rec.Cell] {
+		if inPlan[rec.Cell] && !ss.stale(rec) {
 			kept = append(kept, rec)
 		}
 	}

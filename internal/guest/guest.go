@@ -151,6 +151,8 @@ type Guest struct {
 	Probe agentproto.Probe
 	// AgentSHA256 is the sha256 of the agent binary uploaded to the guest.
 	AgentSHA256 string
+	// Inputs is the digest of what its cells depend on (Env.Inputs).
+	Inputs string
 	// Restored is set when the guest started from a saved guest rather
 	// than a boot; Saved and SavedBytes when this boot saved one.
 	Restored   bool
@@ -198,8 +200,12 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs),
 	}
 	snap := env.snapshotFor(ctx, cfg, k)
+	in := inputs(k, bins, extra)
 	if snap.path != "" && snap.exists() {
 		g, err := boot(ctx, env, k, accel, bins, cfg, snap, true)
+		if err == nil {
+			g.Inputs = in
+		}
 		if err == nil || ctx.Err() != nil {
 			return g, err
 		}
@@ -208,7 +214,11 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 		env.logf("%s: the saved guest did not resume (%v); booting cold and saving it again", k.Ref.Raw, firstLine(err.Error()))
 		snap.remove()
 	}
-	return boot(ctx, env, k, accel, bins, cfg, snap, false)
+	g, err := boot(ctx, env, k, accel, bins, cfg, snap, false)
+	if err == nil {
+		g.Inputs = in
+	}
+	return g, err
 }
 
 // boot starts one guest, from the snapshot when restore is set, else cold
@@ -479,6 +489,32 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries, d
 	return nil
 }
 
+// Inputs is a digest of what a cell measured on k depends on besides the
+// kernel's behaviour: the kernel image, the init and agent (the user's
+// cases are linked into it) and the extra files its guests carry (the
+// user's programs and test binaries). A resumed run measures again a cell
+// whose inputs are not those it was measured with.
+func (env *Env) Inputs(ctx context.Context, k *kernels.Kernel) (string, error) {
+	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	if err != nil {
+		return "", err
+	}
+	extra, err := env.extraFiles(ctx, k)
+	if err != nil {
+		return "", err
+	}
+	return inputs(k, bins, extra), nil
+}
+
+func inputs(k *kernels.Kernel, bins guestbin.Binaries, extra []initramfs.File) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "runmatrix cell inputs 1\x00%s\x00%s\x00%s\x00", k.Origin.SHA256, bins.InitSHA256, bins.AgentSHA256)
+	for _, f := range extra {
+		fmt.Fprintf(h, "%s\x00%o\x00%x\x00", f.Path, f.Mode, sha256.Sum256(f.Data))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
 func (g *Guest) transport(ctx context.Context, r bootproto.Ready) (net.Conn, error) {
 	switch r.Transport {
 	case bootproto.TransportNet:
@@ -570,7 +606,7 @@ func (g *Guest) Kernel() results.Kernel {
 	return results.Kernel{
 		Ref: g.Booted.Ref.Raw, Release: g.Probe.Release, Arch: g.Probe.Machine, ImageRelease: g.Booted.Image.Release,
 		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, Console: g.Ready.Console, Restored: g.Restored, UnameVersion: g.Probe.Version,
-		ImageVersion: g.Booted.Image.Version, QEMU: g.Machine.CommandLine(), AgentSHA256: g.AgentSHA256,
+		ImageVersion: g.Booted.Image.Version, QEMU: g.Machine.CommandLine(), AgentSHA256: g.AgentSHA256, Inputs: g.Inputs,
 	}
 }
 
