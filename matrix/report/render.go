@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/runmatrix/runmatrix/matrix/results"
@@ -104,6 +105,16 @@ func renderBlocks(w io.Writer, t *Table, colour bool, width int) error {
 	}
 	var b strings.Builder
 	fit := func(s string) string { return runewidth.Truncate(s, width, "…") }
+	// A case's outcomes, across its profiles and kernels: a cut one keeps
+	// the words where it differs from them visible.
+	outcomes := map[string][]string{}
+	for _, r := range t.Rows {
+		for i, c := range r.Cells {
+			if c != nil && !slices.Contains(outcomes[r.Case], r.CellText(i)) {
+				outcomes[r.Case] = append(outcomes[r.Case], r.CellText(i))
+			}
+		}
+	}
 	for _, r := range t.Rows {
 		mark := " "
 		if r.Differs {
@@ -122,11 +133,12 @@ func renderBlocks(w io.Writer, t *Table, colour bool, width int) error {
 			if r.Boundary(i) {
 				bar = "┬"
 			}
-			text := r.CellText(i)
+			lead := "   " + bar + " " + runewidth.FillRight(t.Title(i), tw) + "  "
 			if c.Failed() {
-				text = "✗ " + text
+				lead += "✗ "
 			}
-			b.WriteString(fit("   "+bar+" "+runewidth.FillRight(t.Title(i), tw)+"  "+text) + "\n")
+			text := elide(r.CellText(i), outcomes[r.Case], width-runewidth.StringWidth(lead))
+			b.WriteString(fit(lead+text) + "\n")
 		}
 		if r.Returns {
 			b.WriteString(fit("     the outcome changes and comes back: not one boundary") + "\n")
@@ -137,6 +149,38 @@ func renderBlocks(w io.Writer, t *Table, colour bool, width int) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// elide fits text in room columns by putting "…" in place of the runs of
+// words every outcome in all shares at the same place, so that what is
+// left shows where it differs from them; what still does not fit is cut
+// at its end. Text that fits is returned as it is.
+func elide(text string, all []string, room int) string {
+	if runewidth.StringWidth(text) <= room {
+		return text
+	}
+	words := strings.Fields(text)
+	others := make([][]string, len(all))
+	for i, o := range all {
+		others[i] = strings.Fields(o)
+	}
+	var out []string
+	for i, w := range words {
+		shared := true
+		for _, o := range others {
+			if i >= len(o) || o[i] != w {
+				shared = false
+				break
+			}
+		}
+		switch {
+		case !shared:
+			out = append(out, w)
+		case len(out) == 0 || out[len(out)-1] != "…":
+			out = append(out, "…")
+		}
+	}
+	return runewidth.Truncate(strings.Join(out, " "), max(room, 1), "…")
 }
 
 // wrap writes text after prefix in lines of at most width columns, the

@@ -3,9 +3,11 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/mattn/go-runewidth"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
@@ -187,4 +189,61 @@ func TestGoTestFailures(t *testing.T) {
 	b.Reset()
 	require.NoError(t, RenderFailures(&b, r, 1))
 	require.Equal(t, "--- gotest:m.TestX [default] on k: FAIL (last 1 of 3 lines; the cell's trace has them all)\n    --- FAIL: TestX (0.00s)\n", b.String())
+}
+
+// TestNarrowTablesKeepDifferences: at 80 and 100 columns, cells whose
+// outcomes differ never print the same text (a cut used to keep the
+// common start and drop the words that differ).
+func TestNarrowTablesKeepDifferences(t *testing.T) {
+	long := "listener-tfo=0 sendto1=-1 EINPROGRESS recv1=-1 EAGAIN sendto2=6 recv2=6 "
+	outcomes := map[string][]string{
+		"tfo.server.data-in-syn": {long + "tail=1 [tcp_fastopen=3]", long + "tail=2 [tcp_fastopen=3]", long + "tail=1 [tcp_fastopen=1]"},
+		"reconnect.silent-close": {
+			"repair=0 bind=0 connect=-1 EINPROGRESS @10s recv=-1 EAGAIN @3s replies=0 none",
+			"repair=0 bind=0 connect=-1 EINPROGRESS @10s recv=-1 ECONNRESET @0s replies=1 RST",
+			"repair=0 bind=0 connect=-1 EINPROGRESS @10s recv=-1 EAGAIN @3s replies=1 ACK",
+		},
+	}
+	var recs []results.Record
+	kernels := []string{"k1", "k2", "k3"}
+	for c, outs := range outcomes {
+		for i, o := range outs {
+			recs = append(recs, rec(kernels[i], fmt.Sprintf("6.%d", i+1), c, "default", o, outcome.OK))
+		}
+	}
+	tb := NewTable(results.Fold(nil, recs))
+	for _, width := range []int{80, 100} {
+		var b bytes.Buffer
+		require.NoError(t, RenderText(&b, tb, false, width))
+		printed := map[string]string{} // printed text -> outcome
+		row := ""
+		for _, line := range strings.Split(b.String(), "\n") {
+			if strings.HasPrefix(line, "≠ ") || strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "   ") {
+				row = line
+				continue
+			}
+			f := strings.Fields(line)
+			if len(f) < 3 || !strings.HasPrefix(f[0], "6.") && !strings.HasPrefix(f[1], "6.") {
+				continue
+			}
+			require.LessOrEqual(t, runewidth.StringWidth(line), width, line)
+			_, text, _ := strings.Cut(strings.TrimLeft(line, " ┬"), "  ")
+			text = strings.TrimSpace(text)
+			key := row + "|" + text
+			for i := range tb.Columns {
+				if strings.Contains(line, tb.Title(i)) {
+					for _, r := range tb.Rows {
+						if strings.Contains(row, r.Case) {
+							want := r.CellText(i)
+							if prev, ok := printed[key]; ok {
+								require.Equal(t, prev, want, "width %d: %q prints for two outcomes", width, text)
+							}
+							printed[key] = want
+						}
+					}
+				}
+			}
+		}
+		require.Len(t, printed, 6, "width %d:\n%s", width, b.String())
+	}
 }
