@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/archivetest"
 	"github.com/runmatrix/runmatrix/matrix/results"
 )
 
@@ -149,4 +150,48 @@ func TestEditRunLoop(t *testing.T) {
 	stderr, code = run("run", "--resume", "--kernel", "debian:6.1")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "whose --kernel was debian:6.1, debian:6.12, not debian:6.1")
+}
+
+// TestDryRunChecks: --dry-run refuses, with exit 2 and the run's own
+// message, what the run refuses before booting (an amd64 program for an
+// i686 kernel; a module that needs Go 1.26 with a 2.6.32 kernel), and
+// gotest has a --dry-run that builds the tests and boots nothing.
+func TestDryRunChecks(t *testing.T) {
+	dir := t.TempDir()
+	prog := build(t, dir, "exit3.c", "exit3", "musl-gcc", "-static")
+	_, dryErr, code := runmatrix(t, 5*time.Minute, "run", "--dry-run", "--kernel", "debian:6.1@bookworm/i686", "--", prog)
+	require.Equal(t, 2, code, dryErr)
+	_, runErr, code := runmatrix(t, 5*time.Minute, "run", "--out", t.TempDir(), "--kernel", "debian:6.1@bookworm/i686", "--", prog)
+	require.Equal(t, 2, code, runErr)
+	require.Equal(t, lastLine(runErr), lastLine(dryErr), "the dry run says what the run says")
+
+	// A 2.6.32 image (its header is all a dry run reads) and a module whose
+	// go line asks for Go 1.26.
+	old := filepath.Join(dir, "vmlinuz-2.6.32")
+	require.NoError(t, os.WriteFile(old, archivetest.BzImage("2.6.32-5-amd64 (debian-kernel@lists.debian.org) #1 SMP", false, make([]byte, 4096)), 0o644))
+	mod := filepath.Join(dir, "mod")
+	require.NoError(t, os.MkdirAll(filepath.Join(mod, "mycase"), 0o755))
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	gomod, err := os.ReadFile("testdata/usermod/go.mod")
+	require.NoError(t, err)
+	gosum, err := os.ReadFile("testdata/usermod/go.sum")
+	require.NoError(t, err)
+	m := strings.Replace(strings.Replace(string(gomod), "../../..", root, 1), "go 1.23.0", "go 1.26", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.mod"), []byte(m), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.sum"), gosum, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(mod, "mycase", "mycase.go"), []byte(strings.ReplaceAll(loopCase, "LABEL", "recv")), 0o644))
+	_, stderr, code := runmatrix(t, 5*time.Minute, "run", "--dry-run", "--cases", filepath.Join(mod, "mycase"), "--kernel", old)
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "needs Go 1.26 (its go.mod), and kernel "+old+" (2.6.32-5-amd64) needs Go 1.23 or older")
+
+	stdout, stderr, code := runmatrix(t, 5*time.Minute, "gotest", "--dry-run", "--kernel", "debian:6.12", "../examples/gotest")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "nothing booted (--dry-run)")
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

@@ -124,6 +124,7 @@ test passed or skipped, 1 a test failed or could not run, 2 bad input.`,
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out (default: the newest run) as it was started, measuring again cells whose inputs changed")
 	fl.StringVar(&f.format, "format", "table", "what to print on stdout: table, markdown, json, junit, html or none")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the whole output of failed tests (else its last 20 lines)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "build the tests and print the plan (kernels resolved, cells per kernel) without booting")
 	return cmd
 }
 

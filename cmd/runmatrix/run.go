@@ -92,8 +92,9 @@ used (all cases × debian:6.1, debian:6.12 × default, tfo=3, plus the optional
 debian:squeeze, wheezy and jessie where the archive of retired releases can be
 reached; those it cannot have are left out with one line). --kernel, --case
 and --profile each replace the matrix's selection (to add kernels to a
-baseline, list them in a matrix file). --dry-run prints the plan, kernels
-resolved, without booting.
+baseline, list them in a matrix file). --dry-run makes every check the run
+makes before booting (kernels resolved, programs checked against each
+kernel, the user's Go code built) and prints the plan, booting nothing.
 
 --cases DIR links your Go case package into the agent and runs its cases;
 -- PROGRAM ARGS runs a program as a case (its summary is its last
@@ -139,7 +140,7 @@ results.json, table.txt, table.md, junit.xml and report.html. Exit status:
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out (default: the newest run) as it was started, measuring again cells whose inputs changed")
 	fl.StringVar(&f.shard, "shard", "", "run only slice I of N of the plan (I/N), for a CI job matrix")
 	fl.StringVar(&f.format, "format", "table", "what to print on stdout: table, markdown, json, junit, html or none")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan (kernels resolved, cells per kernel, shard) and exit without booting")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "make every check the run makes before booting, print the plan (kernels resolved, cells per kernel, shard) and exit")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the whole output of failed go tests and programs (else its last 20 lines)")
 	f.registerCases(fl)
 	return cmd
@@ -477,6 +478,12 @@ func dryRun(ctx context.Context, f *runFlags, plan *matrix.Plan, stdout, stderr 
 	defer pool.Close()
 	infos, err := matrix.PrepareAll(ctx, pool, plan.Kernels)
 	if err != nil {
+		return err
+	}
+	// Every check the run makes before booting: programs against each
+	// kernel's architecture and version, the Go the user's code needs,
+	// the user's code built for each architecture.
+	if err := f.user.attach(ctx, pool, plan.Kernels); err != nil {
 		return err
 	}
 	cases, profiles := map[string]bool{}, map[string]bool{}
