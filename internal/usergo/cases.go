@@ -59,6 +59,9 @@ func Discover(ctx context.Context, dirs []string) (*Cases, error) {
 			return nil, &InputError{fmt.Errorf("--cases %s is not in a Go module: add a go.mod that requires github.com/runmatrix/runmatrix", d)}
 		}
 		if err != nil {
+			if hint := tidyHint(err.Error()); hint != "" {
+				return nil, &InputError{fmt.Errorf("--cases %s: %s: run `go mod tidy` in %s", d, hint, abs)}
+			}
 			return nil, &InputError{fmt.Errorf("--cases %s: %v", d, err)}
 		}
 		if len(pkgs) != 1 {
@@ -86,13 +89,16 @@ func Discover(ctx context.Context, dirs []string) (*Cases, error) {
 	}
 	cfg := &packages.Config{
 		Context: ctx,
-		Mode:    packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo,
+		Mode:    packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedImports,
 		Dir:     cs.ModRoot,
 		Env:     goEnv("amd64", ""),
 	}
 	loaded, err := packages.Load(cfg, cs.Packages...)
 	if err != nil {
 		return nil, &InputError{fmt.Errorf("--cases: %v", firstLine(err.Error()))}
+	}
+	if err := moduleProblem(loaded, cs.ModRoot); err != nil {
+		return nil, err
 	}
 	for _, p := range loaded {
 		if len(p.Errors) > 0 {
@@ -324,4 +330,40 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// moduleProblem reports the first package, among loaded and what they
+// import, that the go command could not find or load (a module not
+// required, a go.sum entry missing): the type checker's own error for an
+// importer of it ("invalid package name") says nothing of the fix, which
+// is one command.
+func moduleProblem(loaded []*packages.Package, modRoot string) error {
+	var first *packages.Error
+	packages.Visit(loaded, nil, func(p *packages.Package) {
+		for i := range p.Errors {
+			if first == nil && p.Errors[i].Kind == packages.ListError && tidyHint(p.Errors[i].Msg) != "" {
+				first = &p.Errors[i]
+			}
+		}
+	})
+	if first == nil {
+		return nil
+	}
+	msg := tidyHint(first.Msg)
+	if strings.Contains(msg, "no required module provides package github.com/runmatrix/runmatrix/") {
+		return &InputError{fmt.Errorf("%s: require runmatrix (go mod edit -require github.com/runmatrix/runmatrix@v0.0.0 -replace github.com/runmatrix/runmatrix=/path/to/runmatrix), then run `go mod tidy` in %s", msg, modRoot)}
+	}
+	return &InputError{fmt.Errorf("%s: run `go mod tidy` in %s (it adds what go.mod and go.sum lack)", msg, modRoot)}
+}
+
+// tidyHint is the go command's complaint of a go.mod or go.sum that lacks
+// something, in one line without its own advice, or "" for any other.
+func tidyHint(msg string) string {
+	for _, m := range []string{"missing go.sum entry", "no required module provides package", "updates to go.mod needed", "go.mod file indicates go"} {
+		if strings.Contains(msg, m) {
+			line, _, _ := strings.Cut(firstLine(strings.TrimSpace(msg)), "; to ")
+			return strings.TrimPrefix(line, "go: ")
+		}
+	}
+	return ""
 }

@@ -33,7 +33,7 @@ func Toolchain(module, goVersion, needOld string) (string, error) {
 		return OldToolchain, nil
 	}
 	if needOld != "" {
-		return "", &InputError{fmt.Errorf("%s needs Go %s (its go.mod), and kernel %s needs Go 1.23 or older (Go 1.24 needs Linux 3.2): lower the go line to 1.23 or drop that kernel", module, goVersion, needOld)}
+		return "", &InputError{fmt.Errorf("%s needs Go %s (its go.mod), and kernel %s needs Go 1.23 or older (Go 1.24 needs Linux 3.2): run `go mod edit -go=1.23` in the module's folder, or drop that kernel", module, goVersion, needOld)}
 	}
 	return "go" + goVersion, nil
 }

@@ -110,6 +110,8 @@ func init() {
 		{"expectations in a variable", []string{filepath.Join(bad, "varexpect")}, "Case.Expect"},
 		{"Fresh in a variable", []string{filepath.Join(bad, "varfresh")}, "Case.Fresh is not a constant"},
 		{"two modules", []string{filepath.Join(good, "c"), filepath.Join(bad, "dup1")}, "give case packages of one module"},
+		{"runmatrix not required", []string{filepath.Join(untidy(t, false), "c")}, "require runmatrix (go mod edit -require github.com/runmatrix/runmatrix@v0.0.0 -replace"},
+		{"go.mod not tidy", []string{filepath.Join(untidy(t, true), "c")}, "updates to go.mod needed: run `go mod tidy` in "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Discover(context.Background(), tc.dirs)
@@ -120,6 +122,22 @@ func init() {
 			require.NotContains(t, err.Error(), "\n", "one line")
 		})
 	}
+}
+
+// untidy is a module as the README's recipe leaves it with a step left
+// out: runmatrix not required, or required without go mod tidy.
+func untidy(t *testing.T, required bool) string {
+	dir := t.TempDir()
+	mod := "module example.com/u\n\ngo 1.23\n"
+	if required {
+		mod += "\nrequire github.com/runmatrix/runmatrix v0.0.0\n\nreplace github.com/runmatrix/runmatrix => " + repoRoot(t) + "\n"
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "c"), 0o755))
+	body := "package c\n\nimport (\n\t\"golang.org/x/sys/unix\"\n\n\t\"github.com/runmatrix/runmatrix/testcases\"\n)\n\n" +
+		"func init() {\n\ttestcases.Register(&testcases.Case{ID: \"u.x\", Run: func(t *testcases.T) error { _ = unix.SHUT_WR; return nil }})\n}\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "c", "c.go"), []byte(body), 0o644))
+	return dir
 }
 
 func TestToolchain(t *testing.T) {
