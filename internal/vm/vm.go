@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -74,6 +75,9 @@ type Machine struct {
 	exited  chan struct{}
 	waitErr error
 	serial  net.Conn
+	// stderr keeps the end of what QEMU itself said ("initrd is too
+	// large"), for the error of a QEMU that exits.
+	stderr tail
 
 	closeOnce sync.Once
 }
@@ -161,7 +165,8 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 		logf.Close()
 		return nil, err
 	}
-	m.cmd.Stderr = logf
+	m.stderr.max = 2048
+	m.cmd.Stderr = io.MultiWriter(logf, &m.stderr)
 	m.started = time.Now()
 	if err := m.cmd.Start(); err != nil {
 		logf.Close()
@@ -175,7 +180,16 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 		close(m.exited)
 	}()
 	if err := m.connectQMP(ctx, qmpPath); err != nil {
+		// QEMU that refused its command line exits at once: what it said
+		// is the reason, not the monitor's closed socket.
+		select {
+		case <-m.exited:
+		case <-time.After(2 * time.Second):
+		}
 		m.Kill()
+		if said := m.qemuSaid(); said != "" {
+			return nil, fmt.Errorf("QEMU exited: %s", said)
+		}
 		return nil, fmt.Errorf("qmp: %w; console: %s", err, strings.Join(m.con.tail(5), " | "))
 	}
 	started = true
@@ -354,14 +368,52 @@ func (m *Machine) await(ctx context.Context, wait func(ok chan<- struct{})) erro
 		if m.waitErr == nil {
 			// With -no-reboot a guest reset ends QEMU cleanly: the kernel
 			// triple-faulted or rebooted, which booting again won't mend.
-			err := m.bootError("the guest reset before it was ready (a triple fault or a reboot: QEMU exited cleanly)")
+			err := m.bootError("the guest reset before it was ready (a triple fault or a reboot: QEMU exited cleanly)" + m.memoryHint())
 			err.(*BootError).Panic = true
 			return err
 		}
-		return m.bootError(fmt.Sprintf("QEMU exited before the guest was ready (%v)", m.waitErr))
+		reason := fmt.Sprintf("QEMU exited before the guest was ready (%v)", m.waitErr)
+		if said := m.qemuSaid(); said != "" {
+			reason += ": " + said
+		}
+		return m.bootError(reason)
 	case <-ctx.Done():
 		return m.bootError(fmt.Sprintf("guest not ready after %s: %v", time.Since(m.started).Round(time.Second), ctx.Err()))
 	}
+}
+
+// qemuSaid is the last lines QEMU wrote on its stderr, joined.
+func (m *Machine) qemuSaid() string {
+	var lines []string
+	for _, l := range strings.Split(m.stderr.String(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// memoryHint names a memory size too small for the kernel and initramfs:
+// a kernel that cannot place itself, its decompressed image and the
+// unpacked initramfs resets before it prints anything.
+func (m *Machine) memoryHint() string {
+	k, err1 := os.Stat(m.cfg.Kernel)
+	i, err2 := os.Stat(m.cfg.Initrd)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	const mib = 1 << 20
+	// The compressed image unpacks to about four times its size, and the
+	// initramfs is held twice (its archive and its files) while it unpacks.
+	need := (4*k.Size()+2*i.Size())/mib + 32
+	if int64(m.cfg.MemoryMB) >= need*3/2 {
+		return ""
+	}
+	return fmt.Sprintf("; --memory %d MiB is likely too little for this %d MiB kernel image and %d MiB initramfs: try --memory %d",
+		m.cfg.MemoryMB, k.Size()/mib, i.Size()/mib, max(256, need*2))
 }
 
 func (m *Machine) bootError(reason string) error {
@@ -573,4 +625,27 @@ func (m *Machine) Kill() {
 		syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
 	}
 	<-m.exited
+}
+
+// tail is a writer that keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
 }

@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 // line, "panic" a kernel panic, "hang" nothing, "die" exits at once.
 func fakeQEMU(mode string) int {
 	if mode == "die" {
-		fmt.Println("qemu: could not load kernel")
+		// As QEMU refuses a command line: on stderr, exit status 1.
+		fmt.Fprintln(os.Stderr, "qemu: initrd is too large, cannot support.(max: 66945023, need 83886080)")
 		return 1
 	}
 	l, err := net.FileListener(os.NewFile(3, "qmp"))
@@ -136,7 +137,20 @@ func TestQEMUThatDies(t *testing.T) {
 	t.Setenv(fakeMode, "die")
 	_, err := Start(context.Background(), Config{QEMU: os.Args[0], Kernel: "k", Initrd: "i", Accel: AccelTCG, Dir: t.TempDir()})
 	require.ErrorContains(t, err, "QEMU exited")
-	require.ErrorContains(t, err, "could not load kernel", "what QEMU said is in the error")
+	require.ErrorContains(t, err, "initrd is too large", "what QEMU said on stderr is in the error")
+}
+
+// TestMemoryHint: a guest that resets with too little memory for its
+// kernel and initramfs names the size to try; with enough, no hint.
+func TestMemoryHint(t *testing.T) {
+	dir := t.TempDir()
+	kernel, initrd := dir+"/k", dir+"/i"
+	require.NoError(t, os.WriteFile(kernel, make([]byte, 8<<20), 0o644))
+	require.NoError(t, os.WriteFile(initrd, make([]byte, 17<<20), 0o644))
+	m := &Machine{cfg: Config{Kernel: kernel, Initrd: initrd, MemoryMB: 64}}
+	require.Equal(t, "; --memory 64 MiB is likely too little for this 8 MiB kernel image and 17 MiB initramfs: try --memory 256", m.memoryHint())
+	m.cfg.MemoryMB = 512
+	require.Empty(t, m.memoryHint())
 }
 
 // TestCloseAFrozenQEMU: a stopped QEMU answers no QMP quit; Close must
