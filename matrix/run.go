@@ -241,10 +241,11 @@ func (s *Scheduler) order(cells []Cell) []Cell {
 	return cells
 }
 
-// kernel boots one kernel and runs its cells; an infrastructure failure
-// (boot, SSH, agent lost) is retried once on a fresh guest, then the
-// remaining cells are recorded as infra-failed. A kernel that fails to
-// boot by itself is recorded as boot-failed at once.
+// kernel boots one kernel and runs its cells; a guest lost while running
+// them (SSH, agent) is replaced once by a fresh guest, then the remaining
+// cells are recorded as infra-failed. A boot that failed is the pool's
+// verdict (it boots again where that can help): its cells are recorded at
+// once, boot-failed when the kernel itself failed.
 func (s *Scheduler) kernel(ctx context.Context, ref string, k results.Kernel, cells []Cell) error {
 	pending := cells
 	var lastErr error
@@ -264,8 +265,11 @@ func (s *Scheduler) kernel(ctx context.Context, ref string, k results.Kernel, ce
 			return je
 		}
 		lastErr = err
+		// A guest that never came up was already booted again by the
+		// pool where that could help: a second attempt here would only
+		// double the time a kernel that cannot boot holds its slot.
 		var be *BootError
-		if errors.As(err, &be) && be.Kernel {
+		if errors.As(err, &be) {
 			break
 		}
 	}

@@ -47,7 +47,7 @@ func knownAccel(env *Env, forced string) (accel, why string, ok bool, err error)
 	}
 	var v accelVerdict
 	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &v) == nil && v.Accel != "" {
-		return v.Accel, v.Why + " (cached for this host boot)", true, nil
+		return v.Accel, v.Why + " (found by an earlier run; kept until the host reboots or QEMU changes)", true, nil
 	}
 	return "", "", false, nil
 }

@@ -96,6 +96,8 @@ type Env struct {
 	Log func(string)
 
 	qemuVersion *qemuVersions
+	// experience sets boot deadlines from earlier boots (nil: --boot-timeout).
+	experience *experience
 }
 
 // logf sends a notice to env.Log.
@@ -109,7 +111,9 @@ func (env *Env) logf(format string, args ...any) {
 // crashed runs left in opts.WorkDir. Each guest gets its own keys (newRun).
 func NewEnv(cache kernels.Cache, opts Options) *Env {
 	CleanStale(opts.WorkDir)
-	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Opts: opts, qemuVersion: &qemuVersions{}}
+	exp := &experience{}
+	exp.path, _ = cache.Path(experienceFile)
+	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Opts: opts, qemuVersion: &qemuVersions{}, experience: exp}
 }
 
 // TCGTimers are the words a guest under TCG boots with: every reprogramming
@@ -261,11 +265,17 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 			return nil, g.fail("restore", err)
 		}
 	} else {
+		var why string
+		deadline, why = env.experience.deadline(k, accel, deadline)
 		bctx, cancel := context.WithTimeout(ctx, deadline)
 		err := m.WaitSnapshotPoint(bctx)
 		cancel()
 		if err != nil {
 			g.Close()
+			var be *vm.BootError
+			if errors.As(err, &be) && bctx.Err() != nil && ctx.Err() == nil {
+				be.Reason += fmt.Sprintf(" (a deadline of %s, from %s)", deadline.Round(time.Second), why)
+			}
 			return nil, g.fail("boot", err)
 		}
 		if snap.path != "" {
@@ -288,6 +298,7 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 	}
 	if !restore {
 		g.ColdReady = g.ReadyAfter
+		env.experience.record(k, accel, g.ReadyAfter)
 	}
 	if g.SavedBytes > 0 {
 		snap.written(env, k, g.SavedBytes, g.Probe, g.ReadyAfter)

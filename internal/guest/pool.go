@@ -214,8 +214,11 @@ func (p *Pool) prove(ctx context.Context, k *kernels.Kernel) {
 	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errKVMStuck) {
 		return // the run ended first: nothing learnt
 	}
+	// What is kept for later runs names no kernel: they may boot others.
+	kept := ""
 	if errors.Is(context.Cause(ctx), errKVMStuck) {
 		err = fmt.Errorf("a KVM guest of %s was not ready after %d times its TCG boot time (%s): KVM hangs here", k.Ref.Raw, StuckFactor, time.Since(p.proofStart).Round(100*time.Millisecond))
+		kept = fmt.Sprintf("KVM boot failed: a KVM guest was not ready after %d times its TCG boot time: KVM hangs here", StuckFactor)
 	}
 	if err == nil {
 		p.accel, p.why = vm.AccelKVM, "a KVM boot reached the agent"
@@ -224,10 +227,13 @@ func (p *Pool) prove(ctx context.Context, k *kernels.Kernel) {
 		return
 	}
 	p.accel, p.why = vm.AccelTCG, "KVM boot failed: "+firstLine(err.Error())
+	if kept == "" {
+		kept = strings.ReplaceAll(p.why, k.Ref.Raw, "the kernel")
+	}
 	// Blame KVM only if the same kernel came up under TCG; a kernel that
 	// fails either way says nothing about KVM, so nothing is cached then.
 	if p.tcgOK[k.Ref.Raw] {
-		saveVerdict(p.env, accelVerdict{p.accel, p.why})
+		saveVerdict(p.env, accelVerdict{p.accel, kept})
 	}
 	p.log(fmt.Sprintf("accelerator: tcg (%s)", p.why))
 }
@@ -275,8 +281,9 @@ func (p *Pool) Close() {
 
 // Boot returns a ready guest of ref, holding one of the pool's slots until
 // it is closed. A boot that fails for the infrastructure (QEMU, SSH, a
-// deadline) is tried once more; one where the kernel itself failed (a
-// panic) is not. Errors are *matrix.BootError.
+// deadline before the kernel started init) is tried once more; one where
+// the kernel itself failed (a panic) or that stalled after starting init
+// is not. Errors are *matrix.BootError.
 func (p *Pool) Boot(ctx context.Context, ref string, booting func()) (matrix.Guest, error) {
 	g, err := p.bootGuest(ctx, ref, booting)
 	if err != nil {
@@ -322,7 +329,7 @@ func (p *Pool) bootGuest(ctx context.Context, ref string, booting func()) (*Pool
 			return &Pooled{Guest: g, release: release}, nil
 		}
 		last = err
-		if ctx.Err() != nil || kernelFault(err) {
+		if ctx.Err() != nil || kernelFault(err) || stalledInInit(err) {
 			break
 		}
 	}
@@ -333,6 +340,13 @@ func (p *Pool) bootGuest(ctx context.Context, ref string, booting func()) (*Pool
 		be.Console = ge.Console
 	}
 	return nil, be
+}
+
+// stalledInInit reports a boot whose deadline came after the kernel had
+// started init: booting it again stalls the same way, so it is not.
+func stalledInInit(err error) bool {
+	var be *vm.BootError
+	return errors.As(err, &be) && be.InitStarted
 }
 
 // kernelFault reports a boot that failed because of the kernel itself.

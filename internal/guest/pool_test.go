@@ -46,6 +46,8 @@ func TestStuckKVMProofConcludes(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err, "the verdict is cached")
 	require.Contains(t, string(b), "KVM hangs here")
+	require.Contains(t, p.why, "debian:6.1", "this run's line names the kernel it booted")
+	require.NotContains(t, string(b), "debian:6.1", "later runs, which may boot others, are not told of it")
 }
 
 // TestUnarmedKVMProofIsCancelled: with no TCG boot time to judge by, Close

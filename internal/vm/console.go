@@ -24,6 +24,8 @@ type console struct {
 	done  chan struct{}
 
 	waitOnce sync.Once
+	// marks are the initMarkers the console has shown.
+	marks map[string]bool
 }
 
 func newConsole(keep int) *console {
@@ -91,9 +93,30 @@ func readLine(br *bufio.Reader) (string, error) {
 	return line, err
 }
 
+// seen reports whether the console has shown a line containing any of
+// markers (only initMarkers are watched for).
+func (c *console) seen(markers []string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range markers {
+		if c.marks[m] {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *console) add(line string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, m := range initMarkers {
+		if strings.Contains(line, m) {
+			if c.marks == nil {
+				c.marks = map[string]bool{}
+			}
+			c.marks[m] = true
+		}
+	}
 	c.lines = append(c.lines, line)
 	c.total++
 	if len(c.lines) > c.keep {

@@ -318,7 +318,14 @@ type BootError struct {
 	// Panic is set when the guest printed a fatal line (a kernel panic,
 	// the init giving up): booting it again would fail the same way.
 	Panic bool
+	// InitStarted is set when the deadline came after the kernel had
+	// handed over to init (its console said so): what stalled is the same
+	// kernel and init on the next boot, not a slow host.
+	InitStarted bool
 }
+
+// initMarkers are console lines a kernel prints as it starts init.
+var initMarkers = []string{"Freeing unused kernel memory", "Run /init as init process", "Freeing unused kernel image"}
 
 func (e *BootError) Error() string {
 	return e.Reason
@@ -378,7 +385,9 @@ func (m *Machine) await(ctx context.Context, wait func(ok chan<- struct{})) erro
 		}
 		return m.bootError(reason)
 	case <-ctx.Done():
-		return m.bootError(fmt.Sprintf("guest not ready after %s: %v", time.Since(m.started).Round(time.Second), ctx.Err()))
+		err := m.bootError(fmt.Sprintf("guest not ready after %s: %v", time.Since(m.started).Round(time.Second), ctx.Err()))
+		err.(*BootError).InitStarted = m.con.seen(initMarkers)
+		return err
 	}
 }
 

@@ -45,6 +45,8 @@ func fakeQEMU(mode string) int {
 		fmt.Println(bootproto.Ready{Transport: bootproto.TransportSerial}.Line())
 	case "panic":
 		fmt.Println("Kernel panic - not syncing: No working init found.")
+	case "stall":
+		fmt.Println("[    1.0] Freeing unused kernel memory: 816k freed")
 	}
 	conn, err := l.Accept()
 	if err != nil {
@@ -100,10 +102,13 @@ func TestLifecycle(t *testing.T) {
 		mode      string
 		wantErr   string
 		wantPanic bool
+		wantInit  bool
 	}{
 		{mode: "ready"},
 		{mode: "panic", wantErr: "guest failed: Kernel panic - not syncing", wantPanic: true},
 		{mode: "hang", wantErr: "guest not ready after"},
+		// Stalled after the kernel started init: booting again is no use.
+		{mode: "stall", wantErr: "guest not ready after", wantInit: true},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			m := start(t, tc.mode)
@@ -118,6 +123,7 @@ func TestLifecycle(t *testing.T) {
 				require.ErrorAs(t, err, &be)
 				require.Contains(t, be.Reason, tc.wantErr)
 				require.Equal(t, tc.wantPanic, be.Panic)
+				require.Equal(t, tc.wantInit, be.InitStarted)
 				require.Contains(t, be.Console, "Linux version 6.1.0-fake", "the console tail comes with the error")
 			}
 			status, err := m.Status()

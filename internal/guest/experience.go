@@ -1,0 +1,99 @@
+package guest
+
+import (
+	"encoding/json"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/runmatrix/runmatrix/kernels"
+)
+
+// A boot's deadline follows what this host knows of the kernel: how long
+// its own cold boots took to ready, else the slowest cold boot seen for
+// its architecture and accelerator. A guest that cannot become ready then
+// holds its slot for a minute, not the full --boot-timeout twice over.
+
+// experienceFile, in the cache, keeps cold boot times.
+const experienceFile = "boot-times.json"
+
+// Deadline factors: a boot may take this many times the time known for
+// it, and never less than minBootDeadline (a loaded host, a cold cache).
+const (
+	experienceFactor = 5
+	minBootDeadline  = 60 * time.Second
+)
+
+// bootTimes is experienceFile: the slowest cold boot to ready, in seconds,
+// by kernel image digest and by architecture and accelerator.
+type bootTimes struct {
+	Kernels map[string]float64 `json:"kernels"`
+	Arches  map[string]float64 `json:"arches"`
+}
+
+// experience reads and writes bootTimes; the zero value knows nothing.
+type experience struct {
+	mu   sync.Mutex
+	path string
+}
+
+func (e *experience) read() bootTimes {
+	t := bootTimes{Kernels: map[string]float64{}, Arches: map[string]float64{}}
+	if e.path == "" {
+		return t
+	}
+	if b, err := os.ReadFile(e.path); err == nil {
+		_ = json.Unmarshal(b, &t) // a damaged file is no experience
+	}
+	if t.Kernels == nil {
+		t.Kernels = map[string]float64{}
+	}
+	if t.Arches == nil {
+		t.Arches = map[string]float64{}
+	}
+	return t
+}
+
+func archKey(k *kernels.Kernel, accel string) string { return k.Image.Arch + "/" + accel }
+
+// deadline is the boot deadline for k under accel: experienceFactor times
+// what is known of it (the kernel's own boots, else its architecture's),
+// at least minBootDeadline, at most limit; limit when nothing is known.
+// why says which.
+func (e *experience) deadline(k *kernels.Kernel, accel string, limit time.Duration) (d time.Duration, why string) {
+	if e == nil {
+		return limit, "--boot-timeout"
+	}
+	e.mu.Lock()
+	t := e.read()
+	e.mu.Unlock()
+	known, why := t.Kernels[k.Origin.SHA256], "this kernel's own boots"
+	if known <= 0 {
+		known, why = t.Arches[archKey(k, accel)], "the slowest "+archKey(k, accel)+" boot seen here"
+	}
+	if known <= 0 {
+		return limit, "--boot-timeout"
+	}
+	d = max(minBootDeadline, time.Duration(experienceFactor*known*float64(time.Second)))
+	if d >= limit {
+		return limit, "--boot-timeout"
+	}
+	return d, why
+}
+
+// record keeps a cold boot's time to ready.
+func (e *experience) record(k *kernels.Kernel, accel string, ready time.Duration) {
+	if e == nil || e.path == "" || ready <= 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.read()
+	s := ready.Seconds()
+	t.Kernels[k.Origin.SHA256] = max(t.Kernels[k.Origin.SHA256], s)
+	t.Arches[archKey(k, accel)] = max(t.Arches[archKey(k, accel)], s)
+	b, err := json.Marshal(t)
+	if err == nil {
+		_ = kernels.WriteFileAtomic(e.path, b, 0o644) // a hint: losing it costs a longer deadline
+	}
+}
