@@ -139,3 +139,46 @@ func TestWrongArgumentCountsExit2(t *testing.T) {
 		require.Equal(t, 2, exitCode(err), "%v: %v", args, err)
 	}
 }
+
+// TestGoFitsKernel: exec refuses a binary built by Go 1.24 or later for a
+// kernel before 3.2 (its runtime needs 3.2), naming the toolchain to use.
+func TestGoFitsKernel(t *testing.T) {
+	for _, tc := range []struct {
+		goVersion, release, err string
+	}{
+		{"go1.26.8", "2.6.32-5-amd64", "was built by go1.26.8, which needs Linux 3.2, and kernel k is 2.6.32-5-amd64: build it with GOTOOLCHAIN=go1.23.12"},
+		{"go1.23.12", "2.6.32-5-amd64", ""},
+		{"go1.26.8", "3.2.0-4-amd64", ""},
+		{"", "2.6.32-5-amd64", ""},
+	} {
+		err := goFitsKernel("prog", tc.goVersion, "k", tc.release)
+		if tc.err == "" {
+			require.NoError(t, err)
+			continue
+		}
+		require.ErrorContains(t, err, tc.err)
+		require.True(t, badInput(err))
+	}
+}
+
+// TestUsageMessagesSayTheFix: a bare scheme to kernels list shows a real
+// range to give ("(ubuntu:..…)" before), and bisect with a glob asks for
+// one exact ID ("unknown case" before).
+func TestUsageMessagesSayTheFix(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"kernels", "list", "ubuntu:"}, "give a range of releases, e.g. ubuntu:16.04..22.04"},
+		{[]string{"bisect", "--case", "tfo.sendto.*", "--kernel", "a", "--kernel", "b"}, "give one exact ID, not the glob \"tfo.sendto.*\" (it matches 4: "},
+	} {
+		root := newRoot()
+		root.SetArgs(tc.args)
+		root.SetOut(new(discard))
+		root.SetErr(new(discard))
+		err := root.Execute()
+		require.Error(t, err, "%v", tc.args)
+		require.Equal(t, 2, exitCode(err), "%v: %v", tc.args, err)
+		require.ErrorContains(t, err, tc.want)
+	}
+}

@@ -3,15 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/semver"
 
 	"github.com/runmatrix/runmatrix/internal/caserun"
 	"github.com/runmatrix/runmatrix/internal/guest"
@@ -20,6 +23,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/usergo"
 	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/testcases"
 )
 
 // Where exec puts the program and its directory in the guest.
@@ -105,13 +109,24 @@ func execPrograms(ctx context.Context, gf *guestFlags, refs []string, prog strin
 		return err
 	}
 	defer pool.Close()
+	goVersion := ""
+	if bi, err := buildinfo.ReadFile(prog); err == nil {
+		goVersion = bi.GoVersion
+	}
 	for _, ref := range refs {
 		k, err := pool.Kernel(ctx, ref)
 		if err != nil {
 			return err
 		}
 		if a, _ := kernels.GOARCH(k.Image.Arch); a != goarch {
-			return usage("%s is a %s binary and kernel %s runs %s programs", prog, goarch, ref, k.Image.Arch)
+			hint := ""
+			if goVersion != "" {
+				hint = fmt.Sprintf(": build it for them, e.g. GOARCH=%s CGO_ENABLED=0 go test -exec '…'", a)
+			}
+			return usage("%s is a %s binary and kernel %s runs %s programs%s", prog, goarch, ref, k.Image.Arch, hint)
+		}
+		if err := goFitsKernel(prog, goVersion, ref, k.Image.Release); err != nil {
+			return err
 		}
 	}
 	pool.Env().Files = func(context.Context, string) ([]initramfs.File, error) {
@@ -146,4 +161,21 @@ func execPrograms(ctx context.Context, gf *guestFlags, refs []string, prog strin
 		return exitError{status}
 	}
 	return nil
+}
+
+// goFitsKernel refuses a Go binary built by a Go that needs a newer
+// kernel than release (Go 1.24 on needs Linux 3.2): it would fail in the
+// guest for a reason that is not the kernel's behaviour.
+func goFitsKernel(prog, goVersion, ref, release string) error {
+	if goVersion == "" {
+		return nil // not a Go binary
+	}
+	v, err := testcases.ParseVersion(release)
+	if err != nil || v.Compare(testcases.Version{3, 2, 0}) >= 0 {
+		return nil
+	}
+	if semver.Compare("v"+strings.TrimPrefix(goVersion, "go"), "v1.24") < 0 {
+		return nil
+	}
+	return usage("%s was built by %s, which needs Linux 3.2, and kernel %s is %s: build it with GOTOOLCHAIN=%s (the last Go for older kernels)", prog, goVersion, ref, release, usergo.OldToolchain)
 }

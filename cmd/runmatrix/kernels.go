@@ -304,7 +304,15 @@ func expandRefs(ctx context.Context, r *kernels.Resolver, refs []string) ([]stri
 // (centos:6.4..6.7); each resolves to its release's newest kernel.
 func listRange(cmd *cobra.Command, r *kernels.Resolver, pattern string) error {
 	if !strings.Contains(pattern, "..") {
-		return usage("kernels list %s: list a range of releases (%s..…), or resolve one release with `runmatrix kernels fetch %s`", pattern, pattern, pattern)
+		scheme, release, _ := strings.Cut(pattern, ":")
+		example := map[string]string{"ubuntu": "16.04..22.04", "centos": "6.4..6.7", "rocky": "8.6..9.2", "alma": "8.6..9.2", "fedora": "38..40", "alpine": "3.16..3.20"}[scheme]
+		if example == "" {
+			example = "FROM..TO"
+		}
+		if release == "" {
+			release = "RELEASE"
+		}
+		return usage("kernels list %s: give a range of releases, e.g. %s:%s, or resolve one release with `runmatrix kernels fetch %s:%s`", pattern, scheme, example, scheme, release)
 	}
 	refs, err := r.Expand(cmd.Context(), pattern)
 	if err != nil {
