@@ -195,3 +195,38 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestExecSharesBigFolders: exec from a package folder larger than an
+// initramfs carries (a 100 MiB testdata file) shares the folder read-only
+// over 9p instead of refusing it; the program reads it in place.
+func TestExecSharesBigFolders(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(t.TempDir(), "readbig")
+	src := filepath.Join(t.TempDir(), "readbig.c")
+	require.NoError(t, os.WriteFile(src, []byte(`#include <stdio.h>
+#include <sys/stat.h>
+int main(void) {
+	struct stat st;
+	char b[16] = {0};
+	FILE *f = fopen("testdata/small.txt", "r");
+	if (stat("testdata/big", &st) || !f || !fgets(b, sizeof b, f)) { perror("read"); return 1; }
+	printf("big=%lld small=%s", (long long)st.st_size, b);
+	return 0;
+}
+`), 0o644))
+	out, err := exec.Command("musl-gcc", "-static", "-o", prog, src).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "testdata"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "testdata", "small.txt"), []byte("hello\n"), 0o644))
+	f, err := os.Create(filepath.Join(dir, "testdata", "big"))
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(100<<20)) // sparse: 100 MiB to the guest, nothing on disk
+	require.NoError(t, f.Close())
+	cmd := exec.Command(binary, "exec", "--kernel", "debian:6.12", prog)
+	cmd.Dir = dir
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	require.Equal(t, "big=104857600 small=hello\n", stdout.String())
+	require.Contains(t, stderr.String(), "shared read-only over 9p")
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/remote"
 	"github.com/runmatrix/runmatrix/internal/usergo"
 	"github.com/runmatrix/runmatrix/internal/userprog"
+	"github.com/runmatrix/runmatrix/internal/vm"
 	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/testcases"
 )
@@ -30,7 +31,13 @@ import (
 const (
 	execBin = "/runmatrix/exec/bin"
 	execDir = "/runmatrix/exec/src"
+	// execShareTag is the 9p tag of a directory shared in place of shipped.
+	execShareTag = "rmexec"
 )
+
+// shareModules are the modules a guest mounts a 9p share with (their
+// dependencies, 9pnet and netfs, come with them).
+var shareModules = []string{"9pnet_virtio", "9p"}
 
 func newExecCmd() *cobra.Command {
 	var (
@@ -101,7 +108,8 @@ func execPrograms(ctx context.Context, gf *guestFlags, refs []string, prog strin
 		return err
 	}
 	src, err := usergo.DirFiles(dir, execDir)
-	if err != nil {
+	share := errors.Is(err, usergo.ErrTooBig)
+	if err != nil && !share {
 		return usage("%s: %v", dir, err)
 	}
 	pool, err := gf.pool(func(s string) { fmt.Fprintln(stderr, s) })
@@ -128,11 +136,32 @@ func execPrograms(ctx context.Context, gf *guestFlags, refs []string, prog strin
 		if err := goFitsKernel(prog, goVersion, ref, k.Image.Release); err != nil {
 			return err
 		}
+		if share && k.ModulesDir != "" {
+			for _, m := range shareModules {
+				if !initramfs.HasModule(k.ModulesDir, m) {
+					return usage("%s holds more than an initramfs carries, and kernel %s cannot mount it over 9p (no %s module): run from a smaller folder", dir, ref, m)
+				}
+			}
+		}
+	}
+	if share {
+		// Too big for the initramfs: the folder is shared read-only over
+		// virtio 9p and mounted where the program runs.
+		fmt.Fprintf(stderr, "exec: %s is too big to ship into the guest; it is shared read-only over 9p\n", dir)
+		env := pool.Env()
+		env.Shares = []vm.Share{{Path: dir, Tag: execShareTag}}
+		env.Modules = append(env.Modules, shareModules...)
+		env.Opts.NoSnapshot = true // a guest with a host folder is no guest to start others from
+		src = nil
 	}
 	pool.Env().Files = func(context.Context, string) ([]initramfs.File, error) {
 		return append([]initramfs.File{{Path: execBin, Mode: 0o755, Data: data}}, src...), nil
 	}
-	req, err := json.Marshal(caserun.ExecRequest{Bin: execBin, Dir: execDir, Args: args, TimeoutS: int(timeout.Seconds())})
+	er := caserun.ExecRequest{Bin: execBin, Dir: execDir, Args: args, TimeoutS: int(timeout.Seconds())}
+	if share {
+		er.Share = execShareTag
+	}
+	req, err := json.Marshal(er)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,24 @@ type ExecRequest struct {
 	Args []string `json:"args,omitempty"`
 	// TimeoutS kills the program after that many seconds (0: never).
 	TimeoutS int `json:"timeout_s,omitempty"`
+	// Share, when set, is the 9p tag of the host folder to mount
+	// read-only on Dir (a folder too big to ship in the initramfs).
+	Share string `json:"share,omitempty"`
+}
+
+// mountShare mounts the host folder tagged tag on dir, read-only: 9P2000.L
+// where the kernel has it (2.6.36 on), else 9P2000.u.
+func mountShare(tag, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var err error
+	for _, version := range []string{"9p2000.L", "9p2000.u"} {
+		if err = syscall.Mount(tag, dir, "9p", syscall.MS_RDONLY, "trans=virtio,version="+version); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("mount the shared folder %s on %s: %w", tag, dir, err)
 }
 
 // Exec runs the program a JSON ExecRequest on in names, with its stdout and
@@ -42,6 +60,12 @@ func Exec(in io.Reader, out io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(out, "guest-agent exec: %v\n", err)
 		return 125
+	}
+	if req.Share != "" {
+		if err := mountShare(req.Share, req.Dir); err != nil {
+			fmt.Fprintf(out, "guest-agent exec: %v\n", err)
+			return 125
+		}
 	}
 	// In a network namespace of its own, or the guest's on a kernel without.
 	var cmd *exec.Cmd

@@ -88,6 +88,9 @@ type Env struct {
 	// Files, when set, returns extra files for the initramfs of a guest of
 	// this GOARCH (go test binaries and their package directories).
 	Files func(ctx context.Context, goarch string) ([]initramfs.File, error)
+	// Shares are host folders its guests may mount over 9p (exec's
+	// package folder, too big for an initramfs).
+	Shares []vm.Share
 	// Modules are kernel modules the guest loads at boot, before its NIC's
 	// (the user's programs ask for them), where the kernel has them.
 	Modules []string
@@ -201,7 +204,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	}
 	cfg := vm.Config{
 		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: k.Path, Initrd: base, Append: env.CommandLine(k.Image.Arch, accel), Accel: accel,
-		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs),
+		MemoryMB: env.Opts.MemoryMB, CPUs: env.Opts.CPUs, NICs: chooseNICs(ctx, env.Cache, k, mods, env.Opts.NICs), Shares: env.Shares,
 	}
 	snap := env.snapshotFor(ctx, cfg, k)
 	in := inputs(k, bins, extra)

@@ -3,6 +3,7 @@ package usergo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -213,6 +214,10 @@ func (ts *Tests) build(ctx context.Context, cache kernels.Cache, p TestPackage, 
 // DirFiles reads dir as a package directory ships into a guest, at dest.
 func DirFiles(dir, dest string) ([]initramfs.File, error) { return packageDir(dir, dest, payloadLimit) }
 
+// ErrTooBig is a package directory too big to ship in a guest's
+// initramfs (exec shares such a folder over 9p instead).
+var ErrTooBig = errors.New("the package directory is too big to ship into a guest")
+
 // packageDir reads a package directory as it ships beside its test binary:
 // its files and testdata/, and subdirectories that are not packages of
 // their own, regular files only, at most limit bytes.
@@ -242,7 +247,7 @@ func packageDir(dir, dest string, limit int) ([]initramfs.File, error) {
 		}
 		total += int(info.Size())
 		if total > limit {
-			return fmt.Errorf("the package directory holds more than %d MiB with its test binary: too much to ship into a guest", payloadLimit>>20)
+			return fmt.Errorf("%w: more than %d MiB with its test binary", ErrTooBig, payloadLimit>>20)
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {

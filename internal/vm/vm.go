@@ -58,10 +58,18 @@ type Config struct {
 	Dir string
 	// Arch is the guest's architecture (kernels.Arch*; "" is x86_64).
 	Arch string
+	// Shares are host folders the guest may mount read-only over 9p.
+	Shares []Share
 	// Incoming, when set, is a saved guest (see Machine.Save) that QEMU
 	// loads and runs instead of booting; the rest of Config must be the
 	// one it was saved under.
 	Incoming string
+}
+
+// Share is a host folder a guest mounts read-only over virtio 9p, by its
+// tag (mount -t 9p -o trans=virtio TAG DIR).
+type Share struct {
+	Path, Tag string
 }
 
 // Machine is a running QEMU guest.
@@ -221,6 +229,15 @@ func (m *Machine) buildArgs(qmpFD, serialFD int) []string {
 		}
 		a = append(a, "-netdev", fmt.Sprintf("user,id=n%d,restrict=on,hostfwd=tcp:127.0.0.1:0-:22", i),
 			"-device", fmt.Sprintf("%s,netdev=n%d,mac=%s", model, i, n.MAC))
+	}
+	// The 9p device on the NIC's transport: PCI, or CCW on s390x.
+	device := "virtio-9p-pci"
+	if m, ok := arch.NIC("virtio-net-pci"); ok {
+		device = strings.Replace(m, "virtio-net", "virtio-9p", 1)
+	}
+	for i, sh := range c.Shares {
+		a = append(a, "-fsdev", fmt.Sprintf("local,id=fs%d,path=%s,security_model=none,readonly=on", i, sh.Path),
+			"-device", fmt.Sprintf("%s,fsdev=fs%d,mount_tag=%s", device, i, sh.Tag))
 	}
 	if c.Incoming != "" {
 		// Guest RAM is faulted in as the saved state and the guest touch
