@@ -25,7 +25,7 @@ func TestARM64Guest(t *testing.T) {
 		require.Equal(t, "tcg", r.KernelInfo.Accel, "a foreign architecture runs under TCG")
 	}
 	require.Contains(t, stderr, "aarch64 ready after")
-	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs)
+	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs[0].KernelInfo.KernelConfig(), recs)
 	got := map[string]string{}
 	for _, r := range recs {
 		got[r.Case] = r.Outcome.Summary

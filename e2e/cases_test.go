@@ -33,7 +33,8 @@ func TestCasesInGuest(t *testing.T) {
 			require.Equal(t, p.Sysctls, r.Outcome.Sysctls, "the profile was in force: %s %s", r.Case, r.Profile)
 		}
 	}
-	casetest.CheckDocumented(t, release, "x86_64", recs)
+	casetest.CheckDocumented(t, release, "x86_64", recs[0].KernelInfo.KernelConfig(), recs)
+	require.Equal(t, "y", recs[0].KernelInfo.Config["CONFIG_COMPAT"], "read from the package's config file: %s", recs[0].KernelInfo.ConfigFrom)
 }
 
 // TestCasesBadInput checks case selection errors are one line with the fix.

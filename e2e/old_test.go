@@ -38,7 +38,7 @@ func TestI686Guest(t *testing.T) {
 		require.Regexp(t, `-686$`, r.KernelInfo.Release)
 	}
 	require.Contains(t, stderr, "i686 ready after")
-	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs)
+	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs[0].KernelInfo.KernelConfig(), recs)
 	// A 32-bit kernel has no CONFIG_COMPAT, so MSG_CMSG_COMPAT is 0 there and
 	// sendmsg() takes 0x80000000 as an unused bit (include/linux/socket.h),
 	// unlike x86_64, which refuses it with EINVAL.
@@ -52,7 +52,7 @@ func TestSerialTransport(t *testing.T) {
 	require.Contains(t, stderr, "over serial", "the guest had no NIC driver")
 	require.Len(t, recs, 1)
 	require.True(t, strings.HasPrefix(recs[0].KernelInfo.Release, "6.12."))
-	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs)
+	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs[0].KernelInfo.KernelConfig(), recs)
 }
 
 // TestNoConsole boots a kernel with its init told to act as on a kernel
@@ -66,5 +66,5 @@ func TestNoConsole(t *testing.T) {
 	require.Len(t, recs, 1)
 	require.Equal(t, "ok", string(recs[0].Outcome.Status), recs[0].Outcome.Error)
 	require.Equal(t, bootproto.ConsoleKmsg, recs[0].KernelInfo.Console, "the ready line came through the kernel log")
-	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs)
+	casetest.CheckDocumented(t, recs[0].KernelInfo.Release, recs[0].KernelInfo.Arch, recs[0].KernelInfo.KernelConfig(), recs)
 }

@@ -2,11 +2,12 @@ package testcases
 
 import (
 	"fmt"
-
-	"github.com/runmatrix/runmatrix/internal/suggest"
 	"path"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/runmatrix/runmatrix/internal/suggest"
 )
 
 // Case is one syscall sequence with a stable ID.
@@ -47,19 +48,73 @@ type Expect struct {
 	Profiles []string `json:"profiles,omitempty"`
 	// Arches limits the expectation to these `uname -m` values; empty is any.
 	Arches []string `json:"arches,omitempty"`
+	// Config limits the expectation to kernels built so: each entry is
+	// "CONFIG_NAME=y", "=m", "=n" (not set) or "=value". Where the
+	// kernel's configuration is not known the expectation is not judged.
+	Config []string `json:"config,omitempty"`
 	// Summary is the expected outcome summary.
 	Summary string `json:"summary"`
 	// Source is where the expectation comes from.
 	Source string `json:"source"`
 }
 
-// Applies reports whether e covers this kernel release and arch (uname -r
-// and uname -m) and profile.
-func (e Expect) Applies(release, arch, profile string) (bool, error) {
-	if !contains(e.Profiles, profile) || !contains(e.Arches, arch) {
-		return false, nil
+// KernelConfig is a kernel's build configuration: its options' values
+// ("y", "m", a string), an option not set being absent. A nil
+// KernelConfig is a configuration that is not known.
+type KernelConfig map[string]string
+
+// ParseKernelConfig reads a .config file's text.
+func ParseKernelConfig(text string) KernelConfig {
+	c := KernelConfig{}
+	for _, line := range strings.Split(text, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, "CONFIG_") {
+			c[k] = strings.Trim(v, `"`)
+		}
 	}
-	return InRange(release, e.Kernels)
+	return c
+}
+
+// Applies reports whether e covers this kernel release and arch (uname -r
+// and uname -m) and profile. An expectation with Config covers no kernel
+// here, whose configuration it is not told (see Covers).
+func (e Expect) Applies(release, arch, profile string) (bool, error) {
+	ok, _, err := e.Covers(release, arch, profile, nil)
+	return ok, err
+}
+
+// Covers reports whether e covers a kernel (uname -r, uname -m, its
+// configuration) under a profile; unknown is set when all but its Config
+// matches and config is nil, so that it can be neither applied nor
+// ruled out.
+func (e Expect) Covers(release, arch, profile string, config KernelConfig) (ok, unknown bool, err error) {
+	if !contains(e.Profiles, profile) || !contains(e.Arches, arch) {
+		return false, false, nil
+	}
+	if ok, err := InRange(release, e.Kernels); !ok || err != nil {
+		return false, false, err
+	}
+	for _, want := range e.Config {
+		name, value, _ := strings.Cut(want, "=")
+		if config == nil {
+			return false, true, nil
+		}
+		got, set := config[name]
+		if value == "n" && set || value != "n" && got != value {
+			return false, false, nil
+		}
+	}
+	return true, false, nil
+}
+
+// CheckConfig refuses a Config entry that is not CONFIG_NAME=VALUE.
+func (e Expect) CheckConfig() error {
+	for _, want := range e.Config {
+		name, value, ok := strings.Cut(want, "=")
+		if !ok || !strings.HasPrefix(name, "CONFIG_") || value == "" || strings.ContainsAny(name, " \t") {
+			return fmt.Errorf("expectation config %q: write CONFIG_NAME=y, =m, =n (not set) or =value", want)
+		}
+	}
+	return nil
 }
 
 // contains reports whether list is empty (anything goes) or holds v.
@@ -74,16 +129,44 @@ func contains(list []string, v string) bool {
 
 // Expected returns the expectation that covers the kernel and profile, if any.
 func (c *Case) Expected(release, arch, profile string) (*Expect, error) {
+	e, _, err := c.ExpectedWith(release, arch, profile, nil)
+	return e, err
+}
+
+// ExpectedWith returns the first expectation that covers the kernel (its
+// configuration too) and profile, if any; unknown is set when that first
+// one needs the kernel's configuration and config is nil: it can be
+// neither applied nor ruled out.
+func (c *Case) ExpectedWith(release, arch, profile string, config KernelConfig) (e *Expect, unknown bool, err error) {
 	for i := range c.Expect {
-		ok, err := c.Expect[i].Applies(release, arch, profile)
+		ok, unknown, err := c.Expect[i].Covers(release, arch, profile, config)
 		if err != nil {
-			return nil, fmt.Errorf("case %s: %w", c.ID, err)
+			return nil, false, fmt.Errorf("case %s: %w", c.ID, err)
 		}
-		if ok {
-			return &c.Expect[i], nil
+		if ok || unknown {
+			return &c.Expect[i], unknown, nil
 		}
 	}
-	return nil, nil
+	return nil, false, nil
+}
+
+// ConfigOptions are the kernel options the expectations of cases name,
+// sorted: what a run records of each kernel's configuration.
+func ConfigOptions(cases []*Case) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range cases {
+		for _, e := range c.Expect {
+			for _, want := range e.Config {
+				if name, _, _ := strings.Cut(want, "="); !seen[name] {
+					seen[name] = true
+					out = append(out, name)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // All returns every case in a stable order: the built-in cases, then the

@@ -73,6 +73,9 @@ func CheckCase(c *Case) error {
 		if _, err := InRange("1.0", e.Kernels); err != nil {
 			return fmt.Errorf("case %s: expectation %q: %w", c.ID, e.Summary, err)
 		}
+		if err := e.CheckConfig(); err != nil {
+			return fmt.Errorf("case %s: %w", c.ID, err)
+		}
 	}
 	return nil
 }

@@ -121,3 +121,44 @@ func TestFlagString(t *testing.T) {
 	require.Equal(t, "0x80000000", flagString(int(int32(-0x80000000))))
 	require.Equal(t, "0", flagString(0))
 }
+
+// TestConfigExpectations: an expectation can require kernel options; it
+// covers a kernel built so, not one built otherwise, and where the build is
+// not known it is neither applied nor ruled out. flags.unknown.sendmsg is
+// judged by CONFIG_COMPAT, not by version and architecture alone.
+func TestConfigExpectations(t *testing.T) {
+	c, err := Lookup("flags.unknown.sendmsg")
+	require.NoError(t, err)
+	compat := KernelConfig{"CONFIG_COMPAT": "y"}
+	noCompat := KernelConfig{"CONFIG_NET": "y"}
+	for _, tc := range []struct {
+		release, arch string
+		config        KernelConfig
+		want          string
+		unknown       bool
+	}{
+		{"6.1.0-57-amd64", "x86_64", compat, "0x40000000=5 0x80000000=-1 EINVAL", false},
+		{"6.1.0-50-686", "i686", nil, "0x40000000=5 0x80000000=5", false},   // i386 never has CONFIG_COMPAT
+		{"4.9.171", "x86_64", noCompat, "0x40000000=5 0x80000000=5", false}, // OpenWrt's build
+		{"2.6.32-42-server", "x86_64", compat, "0x40000000=5 0x80000000=-1 EFAULT", false},
+		{"4.9.171", "x86_64", nil, "0x40000000=5 0x80000000=5", true}, // not known: not judged
+		{"3.2.0-4-amd64", "x86_64", compat, "", false},                // 3.2 to 3.13: backports differ, no claim
+	} {
+		e, unknown, err := c.ExpectedWith(tc.release, tc.arch, "default", tc.config)
+		require.NoError(t, err)
+		require.Equal(t, tc.unknown, unknown, "%s %s %v", tc.release, tc.arch, tc.config)
+		if tc.want == "" {
+			require.Nil(t, e)
+			continue
+		}
+		require.NotNil(t, e, "%s %s", tc.release, tc.arch)
+		require.Equal(t, tc.want, e.Summary, "%s %s %v", tc.release, tc.arch, tc.config)
+	}
+	ok, unknown, err := Expect{Config: []string{"CONFIG_X=m"}}.Covers("6.1", "x86_64", "default", KernelConfig{"CONFIG_X": "m"})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.False(t, unknown)
+	require.Equal(t, KernelConfig{"CONFIG_A": "y", "CONFIG_B": "some thing"}, ParseKernelConfig("CONFIG_A=y\n# CONFIG_C is not set\nCONFIG_B=\"some thing\"\n"))
+	require.ErrorContains(t, Expect{Config: []string{"COMPAT"}}.CheckConfig(), "write CONFIG_NAME=y")
+	require.Equal(t, []string{"CONFIG_COMPAT"}, ConfigOptions([]*Case{c}))
+}

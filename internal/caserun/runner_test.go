@@ -92,7 +92,7 @@ func TestHostKernel(t *testing.T) {
 	require.NoError(t, r.RunAll(ctx, others, profiles(t, "default"), collect))
 	require.Len(t, recs, len(tfo)*5+len(others))
 	rel, arch := uname(t)
-	casetest.CheckDocumented(t, rel, arch, recs)
+	casetest.CheckDocumented(t, rel, arch, casetest.HostConfig(rel), recs)
 	for _, res := range recs {
 		require.Equal(t, "netns", res.Outcome.Isolation, res.Case)
 		require.Contains(t, res.Outcome.Sysctls, testcases.SysctlTCPFastOpen, res.Case)

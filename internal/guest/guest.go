@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -101,6 +102,8 @@ type Env struct {
 	qemuVersion *qemuVersions
 	// experience sets boot deadlines from earlier boots (nil: --boot-timeout).
 	experience *experience
+	// configs keeps each image's kernelConfig, read once.
+	configs *sync.Map
 }
 
 // logf sends a notice to env.Log.
@@ -116,7 +119,7 @@ func NewEnv(cache kernels.Cache, opts Options) *Env {
 	CleanStale(opts.WorkDir)
 	exp := &experience{}
 	exp.path, _ = cache.Path(experienceFile)
-	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Opts: opts, qemuVersion: &qemuVersions{}, experience: exp}
+	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Opts: opts, qemuVersion: &qemuVersions{}, experience: exp, configs: &sync.Map{}}
 }
 
 // TCGTimers are the words a guest under TCG boots with: every reprogramming
@@ -160,6 +163,8 @@ type Guest struct {
 	AgentSHA256 string
 	// Inputs is the digest of what its cells depend on (Env.Inputs).
 	Inputs string
+	// config is what is known of the kernel's configuration.
+	config kernelConfig
 	// Restored is set when the guest started from a saved guest rather
 	// than a boot; Saved and SavedBytes when this boot saved one.
 	Restored   bool
@@ -211,7 +216,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	if snap.path != "" && snap.exists() {
 		g, err := boot(ctx, env, k, accel, bins, cfg, snap, true)
 		if err == nil {
-			g.Inputs = in
+			g.Inputs, g.config = in, env.kernelConfig(ctx, k)
 		}
 		if err == nil || ctx.Err() != nil {
 			return g, err
@@ -223,7 +228,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 	}
 	g, err := boot(ctx, env, k, accel, bins, cfg, snap, false)
 	if err == nil {
-		g.Inputs = in
+		g.Inputs, g.config = in, env.kernelConfig(ctx, k)
 	}
 	return g, err
 }
@@ -621,6 +626,7 @@ func (g *Guest) Kernel() results.Kernel {
 		Ref: g.Booted.Ref.Raw, Release: g.Probe.Release, Arch: g.Probe.Machine, ImageRelease: g.Booted.Image.Release,
 		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, Console: g.Ready.Console, Restored: g.Restored, UnameVersion: g.Probe.Version,
 		ImageVersion: g.Booted.Image.Version, QEMU: g.Machine.CommandLine(), AgentSHA256: g.AgentSHA256, Inputs: g.Inputs,
+		Config: g.config.options, ConfigFrom: g.config.from,
 	}
 }
 

@@ -276,6 +276,8 @@ func readExpects(fset *token.FileSet, info *types.Info, e ast.Expr) ([]testcases
 				x.Profiles, err = constStrings(fset, info, kv.Value, "Expect.Profiles")
 			case "Arches":
 				x.Arches, err = constStrings(fset, info, kv.Value, "Expect.Arches")
+			case "Config":
+				x.Config, err = constStrings(fset, info, kv.Value, "Expect.Config")
 			}
 			if err != nil {
 				return nil, err

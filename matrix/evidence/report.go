@@ -399,7 +399,10 @@ func writeGroup(md *strings.Builder, g *group, program []string) {
 		exp := ""
 		if c.Expect != nil {
 			mark := "✓"
-			if !c.Expect.Pass {
+			switch {
+			case c.Expect.Unjudged != "":
+				mark = "? (not judged: " + c.Expect.Unjudged + ")"
+			case !c.Expect.Pass:
 				mark = "✗"
 			}
 			exp = mark + " " + cellCode(c.Expect.Summary)

@@ -43,10 +43,7 @@ func RenderText(w io.Writer, t *Table, colour bool, width int) error {
 		}
 		line := []string{mark, r.Case, r.Profile}
 		for i, c := range r.Cells {
-			text := r.CellText(i)
-			if c != nil && c.Failed() {
-				text = "✗ " + text
-			}
+			text := cellMark(c) + r.CellText(i)
 			line = append(line, text)
 		}
 		line = append(line, transition(r))
@@ -83,6 +80,21 @@ func RenderText(w io.Writer, t *Table, colour bool, width int) error {
 		}
 	}
 	return nil
+}
+
+// cellMark is what a terminal cell starts with: "✗ " for a failed
+// expectation or a cell that could not run, "? " for an expectation that
+// could not be judged (the kernel's configuration is not known).
+func cellMark(c *results.Result) string {
+	switch {
+	case c == nil:
+		return ""
+	case c.Failed():
+		return "✗ "
+	case c.Expect != nil && c.Expect.Unjudged != "":
+		return "? "
+	}
+	return ""
 }
 
 func rowStyle(r Row) string {
@@ -133,10 +145,7 @@ func renderBlocks(w io.Writer, t *Table, colour bool, width int) error {
 			if r.Boundary(i) {
 				bar = "┬"
 			}
-			lead := "   " + bar + " " + runewidth.FillRight(t.Title(i), tw) + "  "
-			if c.Failed() {
-				lead += "✗ "
-			}
+			lead := "   " + bar + " " + runewidth.FillRight(t.Title(i), tw) + "  " + cellMark(c)
 			text := elide(r.CellText(i), outcomes[r.Case], width-runewidth.StringWidth(lead))
 			b.WriteString(fit(lead+text) + "\n")
 		}
@@ -414,6 +423,8 @@ func cellClass(r Row, i int) string {
 	switch {
 	case c.Ran() && c.Failed():
 		cls = append(cls, "fail")
+	case c.Expect != nil && c.Expect.Unjudged != "":
+		cls = append(cls, "unjudged")
 	case c.Expect != nil:
 		cls = append(cls, "pass")
 	}
@@ -447,6 +458,9 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"celltext": func(r Row, i int) string {
 		if c := r.Cells[i]; c != nil && c.Ran() && c.Failed() {
 			return "✗ " + r.CellText(i)
+		}
+		if c := r.Cells[i]; c != nil && c.Expect != nil && c.Expect.Unjudged != "" {
+			return "? " + r.CellText(i)
 		}
 		if c := r.Cells[i]; c != nil && c.Expect != nil {
 			return "✓ " + r.CellText(i)
@@ -490,12 +504,13 @@ summary{cursor:pointer}
 <span>[tcp_fastopen=0]: the sysctl in force, shown where it differs across the row</span>
 <span>✓ as a source expects</span>
 <span style="box-shadow:inset 0 0 0 3px #d7263d">✗ expectation failed, or a go test failed</span>
+<span>? expectation not judged: it needs the kernel's configuration, which is not known</span>
 <span style="box-shadow:inset 0 0 0 3px #e69f00">flaky (k/N repetitions agree)</span>
 <span style="background:repeating-linear-gradient(45deg,#eee,#eee 6px,#ddd 6px,#ddd 12px)">could not run: not kernel behaviour</span>
 </div>
 <table>
 <tr><th>case</th><th>profile</th>{{range $i, $k := .T.Columns}}<th title="{{$k.Ref}} {{$k.Release}} {{$k.Arch}}">{{title $.T $i}}</th>{{end}}<th>transitions (version order)</th></tr>
-{{range $r := .T.Rows}}<tr class="{{if .Differs}}differs{{end}}"><td class="key">{{.Case}}</td><td class="key">{{.Profile}}</td>{{range $i, $c := .Cells}}<td class="{{cls $r $i}}"{{if $c}} title="{{trace $c}}"{{end}}>{{if $c}}<details><summary>{{celltext $r $i}}</summary>{{if $c.Expect}}<div>expected: {{$c.Expect.Summary}}<br>source: {{$c.Expect.Source}}</div>{{end}}<pre>{{trace $c}}</pre></details>{{else}}-{{end}}</td>{{end}}<td class="trans">{{if .Runs}}<ul>{{range $j, $run := .Runs}}<li><code>{{$run.Outcome}}</code> {{sysctls $run}} {{where $r.Runs $j}}</li>{{end}}{{if .Returns}}<li class="note">changes and comes back: not one boundary</li>{{end}}{{range .Notes}}<li class="note">{{.}}</li>{{end}}</ul>{{end}}</td></tr>
+{{range $r := .T.Rows}}<tr class="{{if .Differs}}differs{{end}}"><td class="key">{{.Case}}</td><td class="key">{{.Profile}}</td>{{range $i, $c := .Cells}}<td class="{{cls $r $i}}"{{if $c}} title="{{trace $c}}"{{end}}>{{if $c}}<details><summary>{{celltext $r $i}}</summary>{{if $c.Expect}}<div>expected: {{$c.Expect.Summary}}<br>source: {{$c.Expect.Source}}{{if $c.Expect.Unjudged}}<br>not judged: {{$c.Expect.Unjudged}}{{end}}</div>{{end}}<pre>{{trace $c}}</pre></details>{{else}}-{{end}}</td>{{end}}<td class="trans">{{if .Runs}}<ul>{{range $j, $run := .Runs}}<li><code>{{$run.Outcome}}</code> {{sysctls $run}} {{where $r.Runs $j}}</li>{{end}}{{if .Returns}}<li class="note">changes and comes back: not one boundary</li>{{end}}{{range .Notes}}<li class="note">{{.}}</li>{{end}}</ul>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `))

@@ -332,3 +332,24 @@ func TestResultsDescribeTheirCases(t *testing.T) {
 	require.Equal(t, "epipe.write-after-close", builtin.Cases[0].ID)
 	require.NotEmpty(t, builtin.Cases[0].Title)
 }
+
+// TestUnjudgedExpectations: a cell whose expectation needs the kernel's
+// configuration, on a kernel whose configuration is not known, is neither
+// a pass nor a failure: its verdict says why it was not judged.
+func TestUnjudgedExpectations(t *testing.T) {
+	unknown := rec("k1", "4.9.171", "flags.unknown.sendmsg", "default", 1, "0x40000000=5 0x80000000=5", outcome.OK)
+	known := rec("k2", "4.9.171", "flags.unknown.sendmsg", "default", 1, "0x40000000=5 0x80000000=5", outcome.OK)
+	known.KernelInfo.Config, known.KernelInfo.ConfigFrom = map[string]string{}, "the image's embedded config (IKCONFIG)"
+	r := Fold(nil, []Record{unknown, known})
+	byKernel := map[string]Result{}
+	for _, c := range r.Cells {
+		byKernel[c.Kernel] = c
+	}
+	u := byKernel["k1"]
+	require.NotNil(t, u.Expect)
+	require.Contains(t, u.Expect.Unjudged, "CONFIG_COMPAT=n")
+	require.False(t, u.Failed(), "not judged is not unexpected")
+	k := byKernel["k2"]
+	require.True(t, k.Expect.Pass, "judged by its configuration: no CONFIG_COMPAT")
+	require.Empty(t, k.Expect.Unjudged)
+}

@@ -349,6 +349,14 @@ func yamlError(name string, b []byte, err error) error {
 // Expectation is the expectation that applies to a cell: the spec's
 // override if one matches, else the case's own.
 func (s *Spec) Expectation(c *testcases.Case, release, arch, profile string) (*testcases.Expect, error) {
+	e, _, err := s.ExpectationWith(c, release, arch, profile, nil)
+	return e, err
+}
+
+// ExpectationWith is Expectation for a kernel whose configuration is
+// config (nil: unknown); unknown is set when the expectation that would
+// apply needs the configuration, which is not known.
+func (s *Spec) ExpectationWith(c *testcases.Case, release, arch, profile string, config testcases.KernelConfig) (*testcases.Expect, bool, error) {
 	var overrides []Override
 	if s != nil {
 		overrides = s.Expect
@@ -363,11 +371,11 @@ func (s *Spec) Expectation(c *testcases.Case, release, arch, profile string) (*t
 		}
 		ok, err := e.Applies(release, arch, profile)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if ok {
-			return &e, nil
+			return &e, false, nil
 		}
 	}
-	return c.Expected(release, arch, profile)
+	return c.ExpectedWith(release, arch, profile, config)
 }
