@@ -48,6 +48,12 @@ type Expect struct {
 	Profiles []string `json:"profiles,omitempty"`
 	// Arches limits the expectation to these `uname -m` values; empty is any.
 	Arches []string `json:"arches,omitempty"`
+	// Lineage limits the expectation to one distribution's kernels, named
+	// by the tag their release carries ("el6" for 2.6.32-504.el6.x86_64);
+	// Kernels then compares the whole release, the distribution's build
+	// numbers too (">=2.6.32-504"), so a backport is an expectation of its
+	// own while the upstream range stays right for everyone else.
+	Lineage string `json:"lineage,omitempty"`
 	// Config limits the expectation to kernels built so: each entry is
 	// "CONFIG_NAME=y", "=m", "=n" (not set) or "=value". Where the
 	// kernel's configuration is not known the expectation is not judged.
@@ -90,7 +96,14 @@ func (e Expect) Covers(release, arch, profile string, config KernelConfig) (ok, 
 	if !contains(e.Profiles, profile) || !contains(e.Arches, arch) {
 		return false, false, nil
 	}
-	if ok, err := InRange(release, e.Kernels); !ok || err != nil {
+	if e.Lineage != "" {
+		if Lineage(release) != e.Lineage {
+			return false, false, nil
+		}
+		if ok, err := inRange(BuildVersion(release), e.Kernels, true); !ok || err != nil {
+			return false, false, err
+		}
+	} else if ok, err := InRange(release, e.Kernels); !ok || err != nil {
 		return false, false, err
 	}
 	for _, want := range e.Config {

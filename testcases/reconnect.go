@@ -31,6 +31,12 @@ func reconnectCases() []*Case {
 			Source:  seed003,
 			Timeout: 30 * time.Second,
 			Expect: []Expect{
+				// Red Hat backported the challenge ACK into 2.6.32 (RHEL and
+				// CentOS 6.6): seed 003's change inside one version number.
+				{Lineage: "el6", Kernels: ">=2.6.32-504", Summary: "recv=-1 EAGAIN @3s replies=1 ACK",
+					Source: seed003 + "; RHEL 6.6 (kernel-2.6.32-504.el6) carries RFC 5961's challenge ACK (Linux commit 0c24604b68fc)"},
+				{Kernels: "<3.6", Summary: "recv=-1 ECONNRESET @0s replies=1 RST|ACK",
+					Source: "Linux before 0c24604b68fc (3.6): tcp_validate_incoming() resets the connection on an in-window SYN (RFC 793 page 71) and answers it with a RST"},
 				{Kernels: ">=3.6 <3.8", Summary: "recv=-1 EAGAIN @3s replies=1 ACK", Source: rfc5961},
 				{Kernels: ">=3.8 <4.0", Summary: "recv=-1 EAGAIN @3s replies=0 none", Source: synDropped},
 				{Kernels: ">=4.0", Summary: "recv=-1 EAGAIN @3s replies=1 ACK", Source: rfc5961Restored},

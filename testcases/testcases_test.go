@@ -162,3 +162,26 @@ func TestConfigExpectations(t *testing.T) {
 	require.ErrorContains(t, Expect{Config: []string{"COMPAT"}}.CheckConfig(), "write CONFIG_NAME=y")
 	require.Equal(t, []string{"CONFIG_COMPAT"}, ConfigOptions([]*Case{c}))
 }
+
+// TestLineageExpectations: a distribution's backport is an expectation of
+// its own, read from the release's tag and build numbers (CentOS 6.6's
+// 2.6.32-504.el6 on), while the upstream range stays right for the rest.
+func TestLineageExpectations(t *testing.T) {
+	c, err := Lookup("reconnect.syn-in-window")
+	require.NoError(t, err)
+	for _, tc := range []struct{ release, want string }{
+		{"2.6.32-642.el6.i686", "recv=-1 EAGAIN @3s replies=1 ACK"},
+		{"2.6.32-504.23.4.el6.x86_64", "recv=-1 EAGAIN @3s replies=1 ACK"},
+		{"2.6.32-431.el6.x86_64", "recv=-1 ECONNRESET @0s replies=1 RST|ACK"}, // CentOS 6.5: upstream 2.6.32
+		{"2.6.32-42-server", "recv=-1 ECONNRESET @0s replies=1 RST|ACK"},
+		{"3.7.10", "recv=-1 EAGAIN @3s replies=1 ACK"},
+	} {
+		e, err := c.Expected(tc.release, "x86_64", "default")
+		require.NoError(t, err)
+		require.NotNil(t, e, tc.release)
+		require.Equal(t, tc.want, e.Summary, tc.release)
+	}
+	require.Equal(t, "el6", Lineage("2.6.32-504.el6.x86_64"))
+	require.Equal(t, "", Lineage("6.1.0-57-amd64"))
+	require.Equal(t, Version{2, 6, 32, 504, 23, 4}, BuildVersion("2.6.32-504.23.4.el6.x86_64"))
+}

@@ -2,6 +2,7 @@ package testcases
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -56,6 +57,41 @@ func (v Version) Compare(w Version) int {
 	return 0
 }
 
+// lineageTag matches the distribution tag in a release: .el6 (RHEL and
+// CentOS 6), .el7, .fc39 and the like.
+var lineageTag = regexp.MustCompile(`\.(el\d+|fc\d+)(?:[._]|$)`)
+
+// Lineage is the distribution a kernel release names ("el6" for
+// 2.6.32-504.el6.x86_64), or "".
+func Lineage(release string) string {
+	if m := lineageTag.FindStringSubmatch(release); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// BuildVersion is a release's upstream version followed by the
+// distribution's build numbers: 2.6.32-504.23.4.el6.x86_64 is
+// {2, 6, 32, 504, 23, 4}; a release without them is its upstream version.
+func BuildVersion(release string) Version {
+	v, err := ParseVersion(release)
+	if err != nil {
+		return nil
+	}
+	_, build, ok := strings.Cut(release, "-")
+	if !ok {
+		return v
+	}
+	for _, part := range strings.Split(build, ".") {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			break
+		}
+		v = append(v, n)
+	}
+	return v
+}
+
 // InRange reports whether release satisfies every constraint of rng, a
 // space-separated list such as ">=3.7 <4.11"; an empty range matches all.
 func InRange(release, rng string) (bool, error) {
@@ -66,9 +102,24 @@ func InRange(release, rng string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return inRange(v, rng, false)
+}
+
+// inRange is InRange for a parsed version; with build, the bounds in rng
+// are read as BuildVersion reads a release (2.6.32-504 is {2, 6, 32, 504}).
+func inRange(v Version, rng string, build bool) (bool, error) {
+	if strings.TrimSpace(rng) == "" {
+		return true, nil
+	}
+	if v == nil {
+		return false, fmt.Errorf("no kernel version to compare with %q", rng)
+	}
 	for _, c := range strings.Fields(rng) {
 		op := c[:len(c)-len(strings.TrimLeft(c, "<>=!"))]
 		w, err := ParseVersion(c[len(op):])
+		if err == nil && build {
+			w = BuildVersion(c[len(op):])
+		}
 		if err != nil {
 			return false, fmt.Errorf("version range %q: %w", rng, err)
 		}

@@ -278,6 +278,8 @@ func readExpects(fset *token.FileSet, info *types.Info, e ast.Expr) ([]testcases
 				x.Arches, err = constStrings(fset, info, kv.Value, "Expect.Arches")
 			case "Config":
 				x.Config, err = constStrings(fset, info, kv.Value, "Expect.Config")
+			case "Lineage":
+				x.Lineage, err = constString(fset, info, kv.Value, "Expect.Lineage")
 			}
 			if err != nil {
 				return nil, err
