@@ -19,16 +19,16 @@ const wordSize = 4
 // sysNames names the system calls a trace records, by number; before Linux
 // 4.3 every socket call goes through socketcall(2).
 var sysNames = map[int]string{
-	3: "read", 4: "write", 6: "close", 142: "select", 168: "poll", 255: "epoll_ctl", 256: "epoll_wait",
-	308: "pselect6", 309: "ppoll", 319: "epoll_pwait", 337: "recvmmsg", 345: "sendmmsg",
-	359: "socket", 360: "socketpair", 361: "bind", 362: "connect", 363: "listen", 364: "accept4",
-	365: "getsockopt", 366: "setsockopt", 367: "getsockname", 368: "getpeername", 369: "sendto",
-	370: "sendmsg", 371: "recvfrom", 372: "recvmsg", 373: "shutdown",
+	unix.SYS_READ: "read", unix.SYS_WRITE: "write", unix.SYS_CLOSE: "close", unix.SYS__NEWSELECT: "select", unix.SYS_POLL: "poll", unix.SYS_EPOLL_CTL: "epoll_ctl", unix.SYS_EPOLL_WAIT: "epoll_wait",
+	unix.SYS_PSELECT6: "pselect6", unix.SYS_PPOLL: "ppoll", unix.SYS_EPOLL_PWAIT: "epoll_pwait", unix.SYS_RECVMMSG: "recvmmsg", unix.SYS_SENDMMSG: "sendmmsg",
+	unix.SYS_SOCKET: "socket", unix.SYS_SOCKETPAIR: "socketpair", unix.SYS_BIND: "bind", unix.SYS_CONNECT: "connect", unix.SYS_LISTEN: "listen", unix.SYS_ACCEPT4: "accept4",
+	unix.SYS_GETSOCKOPT: "getsockopt", unix.SYS_SETSOCKOPT: "setsockopt", unix.SYS_GETSOCKNAME: "getsockname", unix.SYS_GETPEERNAME: "getpeername", unix.SYS_SENDTO: "sendto",
+	unix.SYS_SENDMSG: "sendmsg", unix.SYS_RECVFROM: "recvfrom", unix.SYS_RECVMSG: "recvmsg", unix.SYS_SHUTDOWN: "shutdown",
 }
 
 // socketcallNr is socketcall(2)'s number.
-const socketcallNr = 102
+const socketcallNr = unix.SYS_SOCKETCALL
 
 // fdTableCalls can change which descriptor is what: dup, dup2, dup3,
 // fcntl (F_DUPFD) and execve (close-on-exec).
-var fdTableCalls = map[int]bool{41: true, 63: true, 330: true, 55: true, 221: true, 11: true}
+var fdTableCalls = map[int]bool{unix.SYS_DUP: true, unix.SYS_DUP2: true, unix.SYS_DUP3: true, unix.SYS_FCNTL: true, unix.SYS_FCNTL64: true, unix.SYS_EXECVE: true}

@@ -17,11 +17,11 @@ const wordSize = 8
 
 // sysNames names the system calls a trace records, by number.
 var sysNames = map[int]string{
-	0: "read", 1: "write", 3: "close", 7: "poll", 23: "select", 41: "socket", 42: "connect", 43: "accept",
-	44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 48: "shutdown", 49: "bind", 50: "listen",
-	51: "getsockname", 52: "getpeername", 53: "socketpair", 54: "setsockopt", 55: "getsockopt",
-	232: "epoll_wait", 233: "epoll_ctl", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait", 288: "accept4",
-	299: "recvmmsg", 307: "sendmmsg",
+	unix.SYS_READ: "read", unix.SYS_WRITE: "write", unix.SYS_CLOSE: "close", unix.SYS_POLL: "poll", unix.SYS_SELECT: "select", unix.SYS_SOCKET: "socket", unix.SYS_CONNECT: "connect", unix.SYS_ACCEPT: "accept",
+	unix.SYS_SENDTO: "sendto", unix.SYS_RECVFROM: "recvfrom", unix.SYS_SENDMSG: "sendmsg", unix.SYS_RECVMSG: "recvmsg", unix.SYS_SHUTDOWN: "shutdown", unix.SYS_BIND: "bind", unix.SYS_LISTEN: "listen",
+	unix.SYS_GETSOCKNAME: "getsockname", unix.SYS_GETPEERNAME: "getpeername", unix.SYS_SOCKETPAIR: "socketpair", unix.SYS_SETSOCKOPT: "setsockopt", unix.SYS_GETSOCKOPT: "getsockopt",
+	unix.SYS_EPOLL_WAIT: "epoll_wait", unix.SYS_EPOLL_CTL: "epoll_ctl", unix.SYS_PSELECT6: "pselect6", unix.SYS_PPOLL: "ppoll", unix.SYS_EPOLL_PWAIT: "epoll_pwait", unix.SYS_ACCEPT4: "accept4",
+	unix.SYS_RECVMMSG: "recvmmsg", unix.SYS_SENDMMSG: "sendmmsg",
 }
 
 // socketcallNr is socketcall(2)'s number (none on x86_64).
@@ -29,4 +29,4 @@ const socketcallNr = -1
 
 // fdTableCalls can change which descriptor is what: dup, dup2, dup3,
 // fcntl (F_DUPFD) and execve (close-on-exec).
-var fdTableCalls = map[int]bool{32: true, 33: true, 292: true, 72: true, 59: true}
+var fdTableCalls = map[int]bool{unix.SYS_DUP: true, unix.SYS_DUP2: true, unix.SYS_DUP3: true, unix.SYS_FCNTL: true, unix.SYS_EXECVE: true}

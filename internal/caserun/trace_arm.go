@@ -18,11 +18,11 @@ const wordSize = 4
 
 // sysNames names the system calls a trace records, by number (ARM EABI).
 var sysNames = map[int]string{
-	3: "read", 4: "write", 6: "close", 168: "poll", 142: "select", 281: "socket", 283: "connect", 285: "accept",
-	290: "sendto", 292: "recvfrom", 296: "sendmsg", 297: "recvmsg", 293: "shutdown", 282: "bind", 284: "listen",
-	286: "getsockname", 287: "getpeername", 288: "socketpair", 294: "setsockopt", 295: "getsockopt",
-	251: "epoll_ctl", 252: "epoll_wait", 335: "pselect6", 336: "ppoll", 346: "epoll_pwait", 366: "accept4",
-	365: "recvmmsg", 374: "sendmmsg",
+	unix.SYS_READ: "read", unix.SYS_WRITE: "write", unix.SYS_CLOSE: "close", unix.SYS_POLL: "poll", unix.SYS__NEWSELECT: "select", unix.SYS_SOCKET: "socket", unix.SYS_CONNECT: "connect", unix.SYS_ACCEPT: "accept",
+	unix.SYS_SENDTO: "sendto", unix.SYS_RECVFROM: "recvfrom", unix.SYS_SENDMSG: "sendmsg", unix.SYS_RECVMSG: "recvmsg", unix.SYS_SHUTDOWN: "shutdown", unix.SYS_BIND: "bind", unix.SYS_LISTEN: "listen",
+	unix.SYS_GETSOCKNAME: "getsockname", unix.SYS_GETPEERNAME: "getpeername", unix.SYS_SOCKETPAIR: "socketpair", unix.SYS_SETSOCKOPT: "setsockopt", unix.SYS_GETSOCKOPT: "getsockopt",
+	unix.SYS_EPOLL_CTL: "epoll_ctl", unix.SYS_EPOLL_WAIT: "epoll_wait", unix.SYS_PSELECT6: "pselect6", unix.SYS_PPOLL: "ppoll", unix.SYS_EPOLL_PWAIT: "epoll_pwait", unix.SYS_ACCEPT4: "accept4",
+	unix.SYS_RECVMMSG: "recvmmsg", unix.SYS_SENDMMSG: "sendmmsg",
 }
 
 // socketcallNr is socketcall(2)'s number (none on EABI).
@@ -30,4 +30,4 @@ const socketcallNr = -1
 
 // fdTableCalls can change which descriptor is what: dup, dup2, dup3, fcntl,
 // fcntl64 and execve.
-var fdTableCalls = map[int]bool{41: true, 63: true, 358: true, 55: true, 221: true, 11: true}
+var fdTableCalls = map[int]bool{unix.SYS_DUP: true, unix.SYS_DUP2: true, unix.SYS_DUP3: true, unix.SYS_FCNTL: true, unix.SYS_FCNTL64: true, unix.SYS_EXECVE: true}

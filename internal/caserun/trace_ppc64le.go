@@ -23,11 +23,11 @@ const wordSize = 8
 
 // sysNames names the system calls a trace records, by number (powerpc).
 var sysNames = map[int]string{
-	3: "read", 4: "write", 6: "close", 167: "poll", 142: "select", 326: "socket", 328: "connect", 330: "accept",
-	335: "sendto", 337: "recvfrom", 341: "sendmsg", 342: "recvmsg", 338: "shutdown", 327: "bind", 329: "listen",
-	331: "getsockname", 332: "getpeername", 333: "socketpair", 339: "setsockopt", 340: "getsockopt",
-	237: "epoll_ctl", 238: "epoll_wait", 280: "pselect6", 281: "ppoll", 303: "epoll_pwait", 344: "accept4",
-	343: "recvmmsg", 349: "sendmmsg",
+	unix.SYS_READ: "read", unix.SYS_WRITE: "write", unix.SYS_CLOSE: "close", unix.SYS_POLL: "poll", unix.SYS__NEWSELECT: "select", unix.SYS_SOCKET: "socket", unix.SYS_CONNECT: "connect", unix.SYS_ACCEPT: "accept",
+	unix.SYS_SENDTO: "sendto", unix.SYS_RECVFROM: "recvfrom", unix.SYS_SENDMSG: "sendmsg", unix.SYS_RECVMSG: "recvmsg", unix.SYS_SHUTDOWN: "shutdown", unix.SYS_BIND: "bind", unix.SYS_LISTEN: "listen",
+	unix.SYS_GETSOCKNAME: "getsockname", unix.SYS_GETPEERNAME: "getpeername", unix.SYS_SOCKETPAIR: "socketpair", unix.SYS_SETSOCKOPT: "setsockopt", unix.SYS_GETSOCKOPT: "getsockopt",
+	unix.SYS_EPOLL_CTL: "epoll_ctl", unix.SYS_EPOLL_WAIT: "epoll_wait", unix.SYS_PSELECT6: "pselect6", unix.SYS_PPOLL: "ppoll", unix.SYS_EPOLL_PWAIT: "epoll_pwait", unix.SYS_ACCEPT4: "accept4",
+	unix.SYS_RECVMMSG: "recvmmsg", unix.SYS_SENDMMSG: "sendmmsg",
 }
 
 // socketcallNr is socketcall(2)'s number, which C libraries on ppc64el no
@@ -36,4 +36,4 @@ const socketcallNr = -1
 
 // fdTableCalls can change which descriptor is what: dup, dup2, dup3, fcntl
 // and execve.
-var fdTableCalls = map[int]bool{41: true, 63: true, 316: true, 55: true, 11: true}
+var fdTableCalls = map[int]bool{unix.SYS_DUP: true, unix.SYS_DUP2: true, unix.SYS_DUP3: true, unix.SYS_FCNTL: true, unix.SYS_EXECVE: true}

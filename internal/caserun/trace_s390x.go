@@ -19,16 +19,16 @@ const wordSize = 8
 // sysNames names the system calls a trace records, by number (s390x: the
 // direct socket calls came with Linux 4.3; accept only through socketcall).
 var sysNames = map[int]string{
-	3: "read", 4: "write", 6: "close", 168: "poll", 142: "select", 359: "socket", 362: "connect",
-	369: "sendto", 371: "recvfrom", 370: "sendmsg", 372: "recvmsg", 373: "shutdown", 361: "bind", 363: "listen",
-	367: "getsockname", 368: "getpeername", 360: "socketpair", 366: "setsockopt", 365: "getsockopt",
-	250: "epoll_ctl", 251: "epoll_wait", 301: "pselect6", 302: "ppoll", 312: "epoll_pwait", 364: "accept4",
-	357: "recvmmsg", 358: "sendmmsg",
+	unix.SYS_READ: "read", unix.SYS_WRITE: "write", unix.SYS_CLOSE: "close", unix.SYS_POLL: "poll", unix.SYS_SELECT: "select", unix.SYS_SOCKET: "socket", unix.SYS_CONNECT: "connect",
+	unix.SYS_SENDTO: "sendto", unix.SYS_RECVFROM: "recvfrom", unix.SYS_SENDMSG: "sendmsg", unix.SYS_RECVMSG: "recvmsg", unix.SYS_SHUTDOWN: "shutdown", unix.SYS_BIND: "bind", unix.SYS_LISTEN: "listen",
+	unix.SYS_GETSOCKNAME: "getsockname", unix.SYS_GETPEERNAME: "getpeername", unix.SYS_SOCKETPAIR: "socketpair", unix.SYS_SETSOCKOPT: "setsockopt", unix.SYS_GETSOCKOPT: "getsockopt",
+	unix.SYS_EPOLL_CTL: "epoll_ctl", unix.SYS_EPOLL_WAIT: "epoll_wait", unix.SYS_PSELECT6: "pselect6", unix.SYS_PPOLL: "ppoll", unix.SYS_EPOLL_PWAIT: "epoll_pwait", unix.SYS_ACCEPT4: "accept4",
+	unix.SYS_RECVMMSG: "recvmmsg", unix.SYS_SENDMMSG: "sendmmsg",
 }
 
 // socketcallNr is socketcall(2)'s number on s390x.
-const socketcallNr = 102
+const socketcallNr = unix.SYS_SOCKETCALL
 
 // fdTableCalls can change which descriptor is what: dup, dup2, dup3, fcntl
 // and execve.
-var fdTableCalls = map[int]bool{41: true, 63: true, 326: true, 55: true, 11: true}
+var fdTableCalls = map[int]bool{unix.SYS_DUP: true, unix.SYS_DUP2: true, unix.SYS_DUP3: true, unix.SYS_FCNTL: true, unix.SYS_EXECVE: true}
