@@ -33,11 +33,11 @@ type guestFlags struct {
 	alpine   map[string]*rsa.PublicKey
 }
 
+// register adds every flag of a command that boots guests.
 func (f *guestFlags) register(fs *pflag.FlagSet) {
 	d := guest.DefaultOptions()
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: kvm, tcg or auto (KVM only if a probe boot proves it works)")
 	fs.IntVar(&f.jobs, "jobs", 0, "guests to run at once (0: as many as cores and free memory allow)")
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/runmatrix)")
 	fs.StringVar(&f.opts.QEMU, "qemu", vm.DefaultQEMU, "QEMU binary for x86 guests (other architectures use their own: qemu-system-aarch64, -arm, -riscv64, -ppc64, -s390x)")
 	fs.IntVar(&f.opts.MemoryMB, "memory", d.MemoryMB, "guest memory in MiB")
 	fs.IntVar(&f.opts.CPUs, "cpus", d.CPUs, "guest CPUs")
@@ -52,6 +52,13 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
 	fs.BoolVar(&f.opts.NoSnapshot, "no-snapshot", false, "boot every guest cold: save no guest, start none from a saved one")
 	fs.IntVar(&f.opts.SnapshotMaxMB, "snapshot-max", guest.DefaultSnapshotMaxMB, "MiB of saved guests the cache keeps (least recently used go first; 'runmatrix kernels snapshots' lists them)")
+	f.registerKernels(fs)
+}
+
+// registerKernels adds the flags that say where kernels come from and how
+// they are checked: what a command that only resolves kernels takes.
+func (f *guestFlags) registerKernels(fs *pflag.FlagSet) {
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/runmatrix)")
 	env := kernels.DebianFromEnv()
 	fs.StringVar(&f.debian.Mirror, "debian-mirror", env.Mirror, "Debian archive for debian: kernels (env RUNMATRIX_DEBIAN_MIRROR)")
 	fs.StringVar(&f.debian.SecurityMirror, "debian-security-mirror", env.SecurityMirror, "Debian security archive (env RUNMATRIX_DEBIAN_SECURITY_MIRROR)")

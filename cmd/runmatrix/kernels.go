@@ -130,7 +130,7 @@ func newKernelsListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	gf.register(cmd.Flags())
+	gf.registerKernels(cmd.Flags())
 	return cmd
 }
 
@@ -280,7 +280,7 @@ func newKernelsFetchCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	gf.register(cmd.Flags())
+	gf.registerKernels(cmd.Flags())
 	return cmd
 }
 
