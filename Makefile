@@ -59,7 +59,7 @@ unit:
 	  if [ $$rc -ne 0 ]; then grep -B2 -A20 -E -- '--- FAIL|^panic:' .unit.log | head -200; fi; exit $$rc
 
 e2e: build
-	$(GO) test -count=1 -timeout 30m -v ./e2e
+	RUNMATRIX_E2E=1 $(GO) test -count=1 -timeout 30m -v ./e2e
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench
