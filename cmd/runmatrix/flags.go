@@ -41,7 +41,7 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.opts.QEMU, "qemu", vm.DefaultQEMU, "QEMU binary for x86 guests (other architectures use their own: qemu-system-aarch64, -arm, -riscv64, -ppc64, -s390x)")
 	fs.IntVar(&f.opts.MemoryMB, "memory", d.MemoryMB, "guest memory in MiB")
 	fs.IntVar(&f.opts.CPUs, "cpus", d.CPUs, "guest CPUs")
-	fs.DurationVar(&f.opts.BootTimeout, "boot-timeout", d.BootTimeout, "deadline from QEMU start to the guest init's ready line")
+	fs.DurationVar(&f.opts.BootTimeout, "boot-timeout", d.BootTimeout, "longest deadline from QEMU start to the guest init's ready line (a kernel booted before gets five times its slowest boot, at least a minute)")
 	fs.DurationVar(&f.opts.SSHTimeout, "ssh-timeout", d.SSHTimeout, "deadline for SSH and the agent upload")
 	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command other than cases (probe, upload)")
 	fs.DurationVar(&f.opts.CaseTimeout, "case-timeout", d.CaseTimeout, "deadline for each case's result; a guest silent for longer is killed and retried")

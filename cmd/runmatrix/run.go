@@ -105,9 +105,15 @@ Every kernel is resolved before anything boots; a kernel that cannot be had
 stops the run with one line per kernel. The first guest of a kernel is saved
 once its init is up, before anything of the run enters it; later guests start
 from it in about half a second, each with its own keys, seed and clock
-(--no-snapshot boots every guest cold; see runmatrix kernels snapshots). Results stream to OUT/results.jsonl as
-each cell finishes; --resume continues an interrupted run. OUT also gets
-results.json, table.txt, table.md, junit.xml and report.html. Exit status:
+(--no-snapshot boots every guest cold; see runmatrix kernels snapshots).
+
+OUT is --out, else a new folder under ~/.local/state/runmatrix/runs, which
+runs/latest then names. Results stream to OUT/results.jsonl as each cell
+finishes, and OUT/plan.json records the plan; --resume (without --out: the
+newest run) continues that run as it was started, refusing plan flags that
+differ and measuring again cells whose kernel, agent, cases or programs
+changed. OUT also gets results.json, table.txt, table.md, junit.xml and
+report.html. Exit status:
 0 every cell as expected, 1 an expectation failed or a cell could not run,
 2 bad usage or bad input (another run using --out included), 130 interrupted
 (SIGINT or SIGTERM; the journal is kept for --resume).`,
