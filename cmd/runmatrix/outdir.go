@@ -57,12 +57,12 @@ func chooseOut(out *string, resume bool, kind string, stderr io.Writer) error {
 	}
 	latest := filepath.Join(dir, latestLink)
 	if resume {
-		target, err := os.Readlink(latest)
-		if err != nil {
-			return usage("--resume without --out continues the newest run, and there is none in %s: give --out DIR", dir)
+		newest := newestOf(dir, kind)
+		if newest == "" {
+			return usage("--resume without --out continues the newest %s, and there is none in %s: give --out DIR", kind, dir)
 		}
-		*out = filepath.Join(dir, target)
-		fmt.Fprintf(stderr, "resuming the newest run: %s\n", *out)
+		*out = filepath.Join(dir, newest)
+		fmt.Fprintf(stderr, "resuming the newest %s: %s\n", kind, *out)
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -91,6 +91,38 @@ func chooseOut(out *string, resume bool, kind string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "results: %s (also %s)\n", *out, latest)
 	return nil
+}
+
+// newestOf is the newest run folder of kind in dir (STAMP-KIND or
+// STAMP-KIND-N; stamps sort in time order), or "".
+func newestOf(dir, kind string) string {
+	ents, _ := os.ReadDir(dir)
+	newest := ""
+	for _, e := range ents {
+		name := e.Name()
+		stamp, rest, ok := strings.Cut(name, "-"+kind)
+		if !ok || !e.IsDir() || len(stamp) != len("20060102-150405") || rest != "" && !isSuffixNumber(rest) {
+			continue
+		}
+		if name > newest {
+			newest = name
+		}
+	}
+	return newest
+}
+
+// isSuffixNumber reports whether s is "-N".
+func isSuffixNumber(s string) bool {
+	n, ok := strings.CutPrefix(s, "-")
+	if !ok || n == "" {
+		return false
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // recordedPlan is plan.json: the command and the flags that decide what a

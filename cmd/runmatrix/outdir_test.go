@@ -25,9 +25,11 @@ func TestChooseOut(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, filepath.Base(second), target)
 	require.Contains(t, log.String(), "results: "+second)
+	var evidence string
+	require.NoError(t, chooseOut(&evidence, false, "evidence", &log))
 	var resumed string
 	require.NoError(t, chooseOut(&resumed, true, "run", &log))
-	require.Equal(t, second, resumed)
+	require.Equal(t, second, resumed, "the newest run, not the newest folder (an evidence one)")
 	given := "mine"
 	require.NoError(t, chooseOut(&given, false, "run", &log))
 	require.Equal(t, "mine", given, "--out is kept as given")
