@@ -63,21 +63,11 @@ func listing(t *testing.T, dir string) []string {
 // flags finishes its own plan; resumed after the case's source changed,
 // its cells are measured again and the new summary shows.
 func TestEditRunLoop(t *testing.T) {
-	mod := t.TempDir()
+	mod := userModule(t, "1.23.0", map[string]string{"mycase/mycase.go": strings.ReplaceAll(loopCase, "LABEL", "recv")})
 	state := t.TempDir()
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	gomod, err := os.ReadFile("testdata/usermod/go.mod")
-	require.NoError(t, err)
-	gosum, err := os.ReadFile("testdata/usermod/go.sum")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.mod"), []byte(strings.Replace(strings.Replace(string(gomod), "example.com/usermod", "example.com/loop", 1), "../../..", root, 1)), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.sum"), gosum, 0o644))
-	require.NoError(t, os.MkdirAll(filepath.Join(mod, "mycase"), 0o755))
 	writeCase := func(label string) {
 		require.NoError(t, os.WriteFile(filepath.Join(mod, "mycase", "mycase.go"), []byte(strings.ReplaceAll(loopCase, "LABEL", label)), 0o644))
 	}
-	writeCase("recv")
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(binary, args...)
 		cmd.Dir = mod
@@ -169,18 +159,7 @@ func TestDryRunChecks(t *testing.T) {
 	// go line asks for Go 1.26.
 	old := filepath.Join(dir, "vmlinuz-2.6.32")
 	require.NoError(t, os.WriteFile(old, archivetest.BzImage("2.6.32-5-amd64 (debian-kernel@lists.debian.org) #1 SMP", false, make([]byte, 4096)), 0o644))
-	mod := filepath.Join(dir, "mod")
-	require.NoError(t, os.MkdirAll(filepath.Join(mod, "mycase"), 0o755))
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	gomod, err := os.ReadFile("testdata/usermod/go.mod")
-	require.NoError(t, err)
-	gosum, err := os.ReadFile("testdata/usermod/go.sum")
-	require.NoError(t, err)
-	m := strings.Replace(strings.Replace(string(gomod), "../../..", root, 1), "go 1.23.0", "go 1.26", 1)
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.mod"), []byte(m), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.sum"), gosum, 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "mycase", "mycase.go"), []byte(strings.ReplaceAll(loopCase, "LABEL", "recv")), 0o644))
+	mod := userModule(t, "1.26", map[string]string{"mycase/mycase.go": strings.ReplaceAll(loopCase, "LABEL", "recv")})
 	_, stderr, code := runmatrix(t, 5*time.Minute, "run", "--dry-run", "--cases", filepath.Join(mod, "mycase"), "--kernel", old)
 	require.Equal(t, 2, code, stderr)
 	require.Contains(t, stderr, "needs Go 1.26 (its go.mod), and kernel "+old+" (2.6.32-5-amd64) needs Go 1.23 or older")
