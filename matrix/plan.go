@@ -28,14 +28,28 @@ func NewPlan(s *spec.Spec) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Kernels: dedupe(append(append([]string{}, s.Kernels...), s.Optional...))}
+	families := map[string]string{}
+	for _, prof := range s.Profiles {
+		pr, err := testcases.ParseProfile(prof)
+		if err != nil {
+			return nil, err
+		}
+		families[prof] = pr.Family
+	}
 	for _, k := range p.Kernels {
 		for _, c := range cases {
 			for _, prof := range dedupe(s.Profiles) {
+				if !c.RunsOver(families[prof]) {
+					continue // a case over IPv4 alone has no cell under an +ipv6 profile
+				}
 				for rep := 1; rep <= s.Repeat; rep++ {
 					p.Cells = append(p.Cells, Cell{Key: results.Key{Kernel: k, Case: c.ID, Profile: prof}, Rep: rep})
 				}
 			}
 		}
+	}
+	if len(p.Cells) == 0 && len(cases) > 0 && len(p.Kernels) > 0 {
+		return nil, fmt.Errorf("no cell to run: the cases selected run over IPv4 alone, and every profile given is +ipv6")
 	}
 	return p, nil
 }

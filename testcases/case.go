@@ -29,6 +29,10 @@ type Case struct {
 	// value may decide the outcome: each run records them, and where they
 	// differ across kernels the results show them beside the outcome.
 	Sysctls []string
+	// Families are the address families the case runs over (IPv4, IPv6);
+	// empty is IPv4 alone. A plan leaves out the cells of a family the
+	// case does not name (its raw segments are IPv4's, say).
+	Families []string `json:",omitempty"`
 	// Fresh runs each cell of the case on a guest of its own, started from
 	// the kernel's saved guest and stopped after it: for a case that
 	// changes kernel state outside its network namespace (a global sysctl,
@@ -48,6 +52,9 @@ type Expect struct {
 	Profiles []string `json:"profiles,omitempty"`
 	// Arches limits the expectation to these `uname -m` values; empty is any.
 	Arches []string `json:"arches,omitempty"`
+	// Families limits the expectation to these address families; empty is
+	// IPv4 alone (an outcome over IPv6 is claimed only where stated).
+	Families []string `json:"families,omitempty"`
 	// Lineage limits the expectation to one distribution's kernels, named
 	// by the tag their release carries ("el6" for 2.6.32-504.el6.x86_64);
 	// Kernels then compares the whole release, the distribution's build
@@ -93,7 +100,12 @@ func (e Expect) Applies(release, arch, profile string) (bool, error) {
 // matches and config is nil, so that it can be neither applied nor
 // ruled out.
 func (e Expect) Covers(release, arch, profile string, config KernelConfig) (ok, unknown bool, err error) {
-	if !contains(e.Profiles, profile) || !contains(e.Arches, arch) {
+	base, family := splitFamily(profile)
+	families := e.Families
+	if len(families) == 0 {
+		families = []string{IPv4}
+	}
+	if !contains(e.Profiles, base) || !contains(e.Arches, arch) || !contains(families, family) {
 		return false, false, nil
 	}
 	if e.Lineage != "" {
@@ -163,6 +175,14 @@ func (c *Case) ExpectedWith(release, arch, profile string, config KernelConfig) 
 	return nil, false, nil
 }
 
+// RunsOver reports whether the case runs over family (IPv4 or IPv6).
+func (c *Case) RunsOver(family string) bool {
+	if len(c.Families) == 0 {
+		return family == IPv4
+	}
+	return contains(c.Families, family)
+}
+
 // ConfigOptions are the kernel options the expectations of cases name,
 // sorted: what a run records of each kernel's configuration.
 func ConfigOptions(cases []*Case) []string {
@@ -191,14 +211,22 @@ func All() []*Case {
 	return all
 }
 
-// builtin returns runmatrix's own cases.
+// builtin returns runmatrix's own cases. Those made of ordinary socket
+// calls run over IPv6 too; those that count or inject raw TCP segments
+// (defer-accept, reconnect) read and write IPv4 headers, so IPv4 alone.
 func builtin() []*Case {
+	both := func(cs []*Case) []*Case {
+		for _, c := range cs {
+			c.Families = []string{IPv4, IPv6}
+		}
+		return cs
+	}
 	var all []*Case
-	all = append(all, tfoCases()...)
+	all = append(all, both(tfoCases())...)
 	all = append(all, deferAcceptCases()...)
 	all = append(all, reconnectCases()...)
-	all = append(all, closeCases()...)
-	all = append(all, flagCases()...)
+	all = append(all, both(closeCases())...)
+	all = append(all, both(flagCases())...)
 	return all
 }
 

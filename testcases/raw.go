@@ -1,6 +1,7 @@
 package testcases
 
 import (
+	"unsafe"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -158,7 +159,8 @@ func (t *T) Inject(fd int, seg Segment) *Call {
 	binary.BigEndian.PutUint16(b[14:16], 65535)
 	binary.BigEndian.PutUint16(b[16:18], tcpChecksum(seg.SrcIP, t.Addr, b))
 	return t.record("sendto", "observer", t.name(fd), args("segment", seg.String(), "from", ipString(seg.SrcIP)), func() (int64, error) {
-		n, err := sendto(fd, b, 0, t.sockaddr(0))
+		sa := &unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: t.Addr} // raw segments are IPv4
+		n, err := sendto(fd, b, 0, unsafe.Pointer(sa), unsafe.Sizeof(*sa))
 		return int64(n), err
 	})
 }

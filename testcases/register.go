@@ -66,7 +66,17 @@ func CheckCase(c *Case) error {
 			return fmt.Errorf("case %s: sysctl %q is not a dotted sysctl name such as net.ipv4.tcp_fastopen", c.ID, name)
 		}
 	}
+	for _, f := range c.Families {
+		if f != IPv4 && f != IPv6 {
+			return fmt.Errorf("case %s: family %q: use %q or %q", c.ID, f, IPv4, IPv6)
+		}
+	}
 	for _, e := range c.Expect {
+		for _, f := range e.Families {
+			if f != IPv4 && f != IPv6 {
+				return fmt.Errorf("case %s: expectation %q: family %q: use %q or %q", c.ID, e.Summary, f, IPv4, IPv6)
+			}
+		}
 		if e.Summary == "" {
 			return fmt.Errorf("case %s: an expectation without a Summary", c.ID)
 		}

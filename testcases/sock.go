@@ -3,6 +3,7 @@ package testcases
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 	"unsafe"
@@ -50,13 +51,40 @@ func args(kv ...string) []outcome.Arg {
 	return a
 }
 
-func (t *T) sockaddr(port int) *unix.RawSockaddrInet4 {
+// rawSockaddr is the case address and port as sendto(2) takes it: a
+// struct sockaddr_in, or a sockaddr_in6 over IPv6.
+func (t *T) rawSockaddr(port int) (unsafe.Pointer, uintptr) {
+	if t.Family == IPv6 {
+		sa := &unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: t.Addr6}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], uint16(port))
+		return unsafe.Pointer(sa), unsafe.Sizeof(*sa)
+	}
 	sa := &unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: t.Addr}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], uint16(port))
-	return sa
+	return unsafe.Pointer(sa), unsafe.Sizeof(*sa)
+}
+
+// sockaddr is the case address and port for x/sys/unix.
+func (t *T) sockaddr(port int) unix.Sockaddr {
+	if t.Family == IPv6 {
+		return &unix.SockaddrInet6{Addr: t.Addr6, Port: port}
+	}
+	return &unix.SockaddrInet4{Addr: t.Addr, Port: port}
+}
+
+// domain is the case's address family, as socket(2) takes it and as a
+// step names it.
+func (t *T) domain() (int, string) {
+	if t.Family == IPv6 {
+		return unix.AF_INET6, "AF_INET6"
+	}
+	return unix.AF_INET, "AF_INET"
 }
 
 func (t *T) addrString(port int) string {
+	if t.Family == IPv6 {
+		return fmt.Sprintf("[%s]:%d", netip.AddrFrom16(t.Addr6), port)
+	}
 	return fmt.Sprintf("%d.%d.%d.%d:%d", t.Addr[0], t.Addr[1], t.Addr[2], t.Addr[3], port)
 }
 
@@ -66,8 +94,9 @@ func (t *T) Socket(side, name string, nonblock bool) *Call {
 	if nonblock {
 		typ, typName = typ|unix.SOCK_NONBLOCK, typName+"|SOCK_NONBLOCK"
 	}
-	c := t.record("socket", side, name, args("domain", "AF_INET", "type", typName, "protocol", "IPPROTO_IP"), func() (int64, error) {
-		fd, err := unix.Socket(unix.AF_INET, typ, 0)
+	dom, domName := t.domain()
+	c := t.record("socket", side, name, args("domain", domName, "type", typName, "protocol", "IPPROTO_IP"), func() (int64, error) {
+		fd, err := unix.Socket(dom, typ, 0)
 		return int64(fd), err
 	})
 	t.step(c).RetFd = true
@@ -122,7 +151,7 @@ func (t *T) SetTimeout(side string, fd, opt int, d time.Duration) *Call {
 // Bind binds fd to the case address and port (0 = any port).
 func (t *T) Bind(side string, fd, port int) *Call {
 	return t.record("bind", side, t.name(fd), args("addr", t.addrString(port)), func() (int64, error) {
-		return 0, unix.Bind(fd, &unix.SockaddrInet4{Addr: t.Addr, Port: port})
+		return 0, unix.Bind(fd, t.sockaddr(port))
 	})
 }
 
@@ -141,8 +170,11 @@ func (t *T) Port(side string, fd int) (int, *Call) {
 		if err != nil {
 			return 0, err
 		}
-		if in4, ok := sa.(*unix.SockaddrInet4); ok {
-			port = in4.Port
+		switch a := sa.(type) {
+		case *unix.SockaddrInet4:
+			port = a.Port
+		case *unix.SockaddrInet6:
+			port = a.Port
 		}
 		return 0, nil
 	})
@@ -177,7 +209,7 @@ func (t *T) BindAddr(side string, fd int, ip [4]byte, port int) *Call {
 // Connect connects fd to the case address and port.
 func (t *T) Connect(side string, fd, port int) *Call {
 	return t.record("connect", side, t.name(fd), args("addr", t.addrString(port)), func() (int64, error) {
-		return 0, unix.Connect(fd, &unix.SockaddrInet4{Addr: t.Addr, Port: port})
+		return 0, unix.Connect(fd, t.sockaddr(port))
 	})
 }
 
@@ -197,13 +229,15 @@ func (t *T) Accept(side string, fd int, name string) *Call {
 // Sendto sends data with flags to the case address and port, or with a
 // NULL address when port is NoAddr.
 func (t *T) Sendto(side string, fd int, data string, flags, port int) *Call {
-	var sa *unix.RawSockaddrInet4
+	var sa unsafe.Pointer
+	var size uintptr
 	addr := "NULL"
 	if port != NoAddr {
-		sa, addr = t.sockaddr(port), t.addrString(port)
+		sa, size = t.rawSockaddr(port)
+		addr = t.addrString(port)
 	}
 	return t.record("sendto", side, t.name(fd), args("buf", strconv.Quote(data), "len", strconv.Itoa(len(data)), "flags", flagString(flags), "addr", addr), func() (int64, error) {
-		n, err := sendto(fd, []byte(data), flags, sa)
+		n, err := sendto(fd, []byte(data), flags, sa, size)
 		return int64(n), err
 	})
 }
@@ -214,7 +248,7 @@ func (t *T) Sendmsg(side string, fd int, data string, flags, port int) *Call {
 	var to unix.Sockaddr
 	addr := "NULL"
 	if port != NoAddr {
-		to, addr = &unix.SockaddrInet4{Addr: t.Addr, Port: port}, t.addrString(port)
+		to, addr = t.sockaddr(port), t.addrString(port)
 	}
 	return t.record("sendmsg", side, t.name(fd), args("msg_name", addr, "iov", strconv.Quote(data), "flags", flagString(flags)), func() (int64, error) {
 		n, err := unix.SendmsgN(fd, []byte(data), nil, to, flags)

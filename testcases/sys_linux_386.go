@@ -12,11 +12,8 @@ import (
 const socketcallSendto = 11
 
 // sendto is sendto(2) returning the byte count, which x/sys/unix drops.
-func sendto(fd int, p []byte, flags int, to *unix.RawSockaddrInet4) (int, error) {
-	var ptr, n uintptr
-	if to != nil {
-		ptr, n = uintptr(unsafe.Pointer(to)), unsafe.Sizeof(*to)
-	}
+func sendto(fd int, p []byte, flags int, to unsafe.Pointer, size uintptr) (int, error) {
+	ptr, n := uintptr(to), size
 	args := [6]uintptr{uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), ptr, n}
 	r, _, e := unix.Syscall(unix.SYS_SOCKETCALL, socketcallSendto, uintptr(unsafe.Pointer(&args)), 0)
 	runtime.KeepAlive(p)

@@ -3,6 +3,7 @@ package testcases
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,6 +20,10 @@ import (
 type T struct {
 	// Addr is the loopback address the case's listeners bind to.
 	Addr [4]byte
+	// Family is the address family the case runs over: IPv4 (""), or
+	// IPv6, with Addr6 (::1) as the case address.
+	Family string
+	Addr6  [16]byte
 	// Release is the running kernel's release, for notes only.
 	Release string
 
@@ -34,7 +39,7 @@ type T struct {
 // NewT returns a recorder that streams each finished step to emit and each
 // note to note. pending returns the signals raised by the last call.
 func NewT(addr [4]byte, emit func(outcome.Step), note func(string), pending func() []string) *T {
-	return &T{Addr: addr, start: time.Now(), emit: emit, note: note, names: map[int]string{}, pending: pending}
+	return &T{Addr: addr, Addr6: netip.IPv6Loopback().As16(), start: time.Now(), emit: emit, note: note, names: map[int]string{}, pending: pending}
 }
 
 // Flush streams the steps not yet emitted. Call it when the case ends.

@@ -83,7 +83,39 @@ func TestParseProfile(t *testing.T) {
 	_, err = ParseProfile("tfo=-1")
 	require.ErrorContains(t, err, "unknown profile")
 	_, err = ParseProfile("fast")
-	require.ErrorContains(t, err, "use one of default, tfo=0")
+	require.ErrorContains(t, err, "use one of default, ipv6, tfo=0")
+
+	// The address family: +ipv6 on any profile, or ipv6 alone.
+	p, err = ParseProfile("tfo=3+ipv6")
+	require.NoError(t, err)
+	require.Equal(t, IPv6, p.Family)
+	require.Equal(t, "3", p.Sysctls[SysctlTCPFastOpen])
+	p, err = ParseProfile("ipv6")
+	require.NoError(t, err)
+	require.Equal(t, IPv6, p.Family)
+	require.Empty(t, p.Sysctls)
+	p, err = ParseProfile("tfo=3")
+	require.NoError(t, err)
+	require.Equal(t, IPv4, p.Family)
+	_, err = ParseProfile("ipv6+ipv6")
+	require.ErrorContains(t, err, "unknown profile")
+	_, err = ParseProfile("nope+ipv6")
+	require.ErrorContains(t, err, "unknown profile")
+
+	// Expectations claim IPv4 unless they name IPv6.
+	e := Expect{Summary: "x"}
+	ok, _, _ := e.Covers("6.1", "x86_64", "tfo=3+ipv6", nil)
+	require.False(t, ok)
+	e.Families = []string{IPv6}
+	e.Profiles = []string{"tfo=3"}
+	ok, _, _ = e.Covers("6.1", "x86_64", "tfo=3+ipv6", nil)
+	require.True(t, ok)
+	c, err := Lookup("reconnect.syn-in-window")
+	require.NoError(t, err)
+	require.False(t, c.RunsOver(IPv6), "raw IPv4 segments")
+	c, err = Lookup("tfo.sendto.blocking")
+	require.NoError(t, err)
+	require.True(t, c.RunsOver(IPv6))
 }
 
 func TestSegments(t *testing.T) {

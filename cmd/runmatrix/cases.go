@@ -53,9 +53,17 @@ func newCasesListCmd() *cobra.Command {
 				return enc.Encode(testcases.All())
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CASE\tPURPOSE")
+			fmt.Fprintln(tw, "CASE\tFAMILIES\tPURPOSE")
 			for _, c := range testcases.All() {
-				fmt.Fprintf(tw, "%s\t%s\n", c.ID, c.Title)
+				fams := []string{testcases.IPv4}
+				if c.RunsOver(testcases.IPv6) {
+					fams = append(fams, testcases.IPv6)
+				}
+				title := c.Title
+				if n := configConditioned(c); n > 0 {
+					title += fmt.Sprintf(" [expectations by kernel config or lineage: %d]", n)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, strings.Join(fams, ","), title)
 			}
 			fmt.Fprintln(tw, "\nPROFILE\tSYSCTLS")
 			for _, p := range testcases.Profiles() {
@@ -269,7 +277,7 @@ func resultPrinter(w io.Writer, asJSON, steps bool) func(results.Record) {
 	return func(r results.Record) {
 		o := r.Outcome
 		fmt.Fprintf(w, "%-28s %-10s %s\n", r.Case, r.Profile, o.Marked())
-		if o.Error != "" && o.Status != outcome.ProfileUnavailable {
+		if o.Error != "" && o.Status != outcome.ProfileUnavailable && o.Status != outcome.FamilyUnavailable {
 			fmt.Fprintf(w, "%-28s %-10s   %s: %s\n", "", "", o.Status, o.Error)
 		}
 		if !steps {
@@ -294,4 +302,16 @@ func newCaseChildCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// configConditioned counts a case's expectations that depend on the
+// kernel's configuration or a distribution's lineage.
+func configConditioned(c *testcases.Case) int {
+	n := 0
+	for _, e := range c.Expect {
+		if len(e.Config) > 0 || e.Lineage != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -41,7 +41,7 @@ func (p *PlainProgress) Cell(r results.Record) {
 	defer p.mu.Unlock()
 	p.done++
 	mark := ""
-	if r.Outcome.Status != outcome.OK && r.Outcome.Error != "" && r.Outcome.Status != outcome.ProfileUnavailable {
+	if r.Outcome.Status != outcome.OK && r.Outcome.Error != "" && r.Outcome.Status != outcome.ProfileUnavailable && r.Outcome.Status != outcome.FamilyUnavailable {
 		mark = "  (" + r.Outcome.Error + ")"
 	}
 	fmt.Fprintf(p.w, "%s [%d/%d] %s %s %s: %s%s\n", p.now().Format("15:04:05"), p.done, p.total, r.Kernel, r.Case, r.Profile, r.Outcome.Summary, mark)

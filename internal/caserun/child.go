@@ -95,6 +95,17 @@ func Child(args []string, w io.Writer) int {
 	if err != nil {
 		return finish(outcome.Error, err)
 	}
+	if p.Family == testcases.IPv6 {
+		if !c.RunsOver(testcases.IPv6) {
+			return finish(outcome.Error, fmt.Errorf("case %s runs over IPv4 alone", c.ID))
+		}
+		// A kernel built without IPv6, or booted with ipv6.disable=1.
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM, 0)
+		if err != nil {
+			return finish(outcome.FamilyUnavailable, fmt.Errorf("no IPv6 on this kernel: socket(AF_INET6): %w", err))
+		}
+		unix.Close(fd)
+	}
 	addr, err := parseAddr(args[3])
 	if err != nil {
 		return finish(outcome.Error, err)
@@ -131,6 +142,7 @@ func Child(args []string, w io.Writer) int {
 			return nil
 		})
 	t.Release = unix.ByteSliceToString(uts.Release[:])
+	t.Family = p.Family
 	e := &end{Status: outcome.OK}
 	if gt, name, ok := goTestFor(c.ID); ok {
 		*e = runGoTest(gt, name, func(s outcome.Step) { send(message{Step: &s}) })

@@ -130,6 +130,32 @@ func TestValueReadInSummary(t *testing.T) {
 	require.Equal(t, "setsockopt=0 getsockopt=5 listen=0", o.Summary)
 }
 
+// TestIPv6OnTheHost runs the cases made of ordinary socket calls over
+// IPv6 on the host kernel: the sockets are AF_INET6, the address ::1, and
+// the outcomes those IPv4 gives (loopback TFO, EPIPE, flags).
+func TestIPv6OnTheHost(t *testing.T) {
+	requireRoot(t)
+	r := &Runner{Exe: os.Args[0]}
+	for _, tc := range []struct{ id, profile string }{
+		{"tfo.sendto.blocking", "tfo=3"}, {"epipe.write-after-close", "default"}, {"flags.unknown.sendto", "default"}, {"tfo.server.data-in-syn", "tfo=3"},
+	} {
+		c, err := testcases.Lookup(tc.id)
+		require.NoError(t, err)
+		v4 := r.Run(context.Background(), c, profiles(t, tc.profile)[0])
+		v6 := r.Run(context.Background(), c, profiles(t, tc.profile+"+ipv6")[0])
+		require.Equal(t, outcome.OK, v6.Status, "%s: %s", tc.id, v6.Error)
+		require.Equal(t, v4.Summary, v6.Summary, tc.id)
+		require.Contains(t, v6.Steps[0].Args, outcome.Arg{Name: "domain", Value: "AF_INET6"}, tc.id)
+		for _, s := range v6.Steps {
+			for _, a := range s.Args {
+				if a.Name == "addr" && a.Value != "NULL" {
+					require.True(t, strings.HasPrefix(a.Value, "[::1]:"), "%s: %s", tc.id, a.Value)
+				}
+			}
+		}
+	}
+}
+
 // TestProfileRestoredWithoutNamespace runs a TFO case in the runner's own
 // namespace, as on kernels without network namespaces, and checks the
 // profile's sysctl is back to its old value afterwards.

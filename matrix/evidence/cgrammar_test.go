@@ -189,3 +189,15 @@ func TestReproNamesCompile(t *testing.T) {
 		require.NoError(t, err, "%s:\n%s", cc, out)
 	}
 }
+
+// TestNoReproForIPv6Cells: repro.c's sockets and addresses are IPv4's, so
+// a cell run over IPv6 gets no reproducer (REPORT.md says why) rather than
+// one that replays another question.
+func TestNoReproForIPv6Cells(t *testing.T) {
+	c, err := testcases.Lookup("tfo.sendto.blocking")
+	require.NoError(t, err)
+	p, err := testcases.ParseProfile("tfo=3+ipv6")
+	require.NoError(t, err)
+	_, err = Repro(c, p, outcome.Outcome{Status: outcome.OK}, "debian:6.12", Sides{})
+	require.ErrorContains(t, err, "ran over IPv6, and repro.c replays IPv4 cells")
+}

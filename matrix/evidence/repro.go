@@ -291,6 +291,11 @@ type Sides struct {
 // It exits 0 when it sees the old side's outcome and 1 otherwise
 // (--new-is-good swaps them), so it drives git bisect run.
 func Repro(c *testcases.Case, p testcases.Profile, o outcome.Outcome, from string, sides Sides) (string, error) {
+	if p.Family == testcases.IPv6 {
+		// Its sockets, addresses and raw segments are written for IPv4:
+		// a reproducer of an IPv6 cell would replay another question.
+		return "", fmt.Errorf("%s@%s on %s ran over IPv6, and repro.c replays IPv4 cells (the same case under the profile without +ipv6 has one)", c.ID, p.Name, from)
+	}
 	g := &cgen{cell: c.ID + "@" + p.Name + " on " + from, fds: map[string]bool{}, ports: map[int]string{}}
 	steps, mode := o.Steps, "#define PROGRAM 0\n#define EXPECTED \"\"\n#define PROGRAM_SUMMARY \"\"\n"
 	if traced(o) {

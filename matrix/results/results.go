@@ -243,7 +243,7 @@ func (c *Result) Ran() bool {
 // Comparable reports whether the cell's outcome may be compared with other
 // kernels': it ran, under the profile it asked for.
 func (c *Result) Comparable() bool {
-	return c.Ran() && c.Outcome.Status != outcome.ProfileUnavailable
+	return c.Ran() && c.Outcome.Status != outcome.ProfileUnavailable && c.Outcome.Status != outcome.FamilyUnavailable
 }
 
 // Text is what a cell shows: the outcome summary, the failure for a cell
@@ -282,7 +282,7 @@ func (c *Result) Behaviour() string {
 // an expectation did not hold.
 func (c *Result) Failed() bool {
 	switch c.Outcome.Status {
-	case outcome.OK, outcome.ProfileUnavailable:
+	case outcome.OK, outcome.ProfileUnavailable, outcome.FamilyUnavailable:
 	default:
 		return true
 	}

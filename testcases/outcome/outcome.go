@@ -24,6 +24,9 @@ const (
 	Error Status = "error"
 	// ProfileUnavailable means the sysctl profile cannot be applied on this kernel.
 	ProfileUnavailable Status = "profile-unavailable"
+	// FamilyUnavailable means the kernel has no IPv6 (not built, or
+	// disabled) for a case run over IPv6: a fact about it, not an error.
+	FamilyUnavailable Status = "family-unavailable"
 	// InfraFailed means the guest could not be booted or reached (QEMU,
 	// SSH or the agent failed), twice: nothing is known of the kernel.
 	InfraFailed Status = "infra-failed"
@@ -157,6 +160,8 @@ func (o *Outcome) Summarize() string {
 
 	case ProfileUnavailable:
 		return "profile unavailable"
+	case FamilyUnavailable:
+		return "no ipv6"
 	default:
 		parts = append(parts, string(o.Status))
 	}
