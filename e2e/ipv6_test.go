@@ -18,7 +18,7 @@ func TestIPv6Family(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name, appendArgs, want string
-		status            outcome.Status
+		status                 outcome.Status
 	}{
 		{"with IPv6", "", "sendto=5 recv=5", outcome.OK},
 		{"ipv6.disable=1", "ipv6.disable=1", "no ipv6", outcome.FamilyUnavailable},

@@ -1,10 +1,10 @@
 package testcases
 
 import (
-	"unsafe"
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
