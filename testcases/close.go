@@ -16,8 +16,8 @@ func closeCases() []*Case {
 				"EPIPE and raises SIGPIPE. Seed 003 discusses SO_LINGER 0 as a way around TIME_WAIT.",
 			Source:  "socket(7) SO_LINGER; tcp(7) ECONNRESET; seed 003",
 			Timeout: 20 * time.Second,
-			Expect: []Expect{{Summary: "recv=-1 ECONNRESET send=-1 EPIPE +SIGPIPE",
-				Source: "socket(7), tcp(7): a RST makes the next call fail with ECONNRESET; send(2): EPIPE and SIGPIPE once the local end is shut down"}},
+			Expect: []Expect{{Summary: "recv=-1 ECONNRESET send=-1 EPIPE +SIGPIPE", Families: bothFamilies,
+				Source: "socket(7), tcp(7): a RST makes the next call fail with ECONNRESET; send(2): EPIPE and SIGPIPE once the local end is shut down (net/ipv4/tcp.c, shared by TCP over IPv6)"}},
 			Run: linger0Reset,
 		},
 		{
@@ -27,7 +27,7 @@ func closeCases() []*Case {
 				"that RST fails with EPIPE and raises SIGPIPE. The case waits for the RST with poll() so the order is deterministic.",
 			Source:  "send(2) EPIPE; tcp(7); seed 003 (the server finds a dead client only by writing)",
 			Timeout: 20 * time.Second,
-			Expect:  []Expect{{Summary: "write1=1 write2=-1 EPIPE +SIGPIPE", Source: "send(2): EPIPE, and SIGPIPE unless MSG_NOSIGNAL, when the connection is gone"}},
+			Expect:  []Expect{{Summary: "write1=1 write2=-1 EPIPE +SIGPIPE", Families: bothFamilies, Source: "send(2): EPIPE, and SIGPIPE unless MSG_NOSIGNAL, when the connection is gone (tcp_sendmsg(), shared by TCP over IPv6)"}},
 			Run:     epipeWriteAfterClose,
 		},
 	}
