@@ -277,11 +277,12 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 		deadline, why = env.experience.deadline(k, accel, deadline)
 		bctx, cancel := context.WithTimeout(ctx, deadline)
 		err := m.WaitSnapshotPoint(bctx)
+		expired := errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 		cancel()
 		if err != nil {
 			g.Close()
 			var be *vm.BootError
-			if errors.As(err, &be) && bctx.Err() != nil && ctx.Err() == nil {
+			if errors.As(err, &be) && expired && !be.Panic {
 				be.Reason += fmt.Sprintf(" (a deadline of %s, from %s)", deadline.Round(time.Second), why)
 			}
 			return nil, g.fail("boot", err)
@@ -391,6 +392,11 @@ func (env *Env) base(k *kernels.Kernel, bins guestbin.Binaries, extra ...initram
 		stacks = moduleStacks(env.Opts.NICs)
 		for _, m := range env.Modules {
 			stacks = append([][]string{{m}}, stacks...)
+		}
+		// The second channel's driver, where the kernel builds it as a
+		// module: without it the init has no run line to read.
+		if a, err := vm.ArchOf(k.Image.Arch); err == nil && a.PortModule != "" && initramfs.HasModule(k.ModulesDir, a.PortModule) {
+			stacks = append([][]string{{a.PortModule}}, stacks...)
 		}
 	}
 	memo := env.baseMemo(k, bins, stacks, extra)

@@ -22,6 +22,10 @@ type Arch struct {
 	// to it.
 	Port     string
 	portArgs func(chardev string) []string
+	// PortModule is the kernel module that drives Port where the kernel
+	// builds it as one (virtio_console: a module in Debian's 6.1 arm64,
+	// built in from 6.12); loaded at boot, before the NIC's.
+	PortModule string
 	// nic turns a NIC model (a PCI device name) into this machine's, or
 	// says it has none (nil: every model as named).
 	nic func(model string) (string, bool)
@@ -41,23 +45,23 @@ var arches = []Arch{
 	{Name: "i386", QEMU: DefaultQEMU, Package: "qemu-system-x86", Machine: "pc", Console: "ttyS0", Port: "/dev/ttyS1",
 		portArgs: func(c string) []string { return []string{"-serial", "chardev:" + c} }, HostGOARCH: "amd64"},
 	// virt has one PL011 for the non-secure world: the second channel is a
-	// virtio console (hvc0), built into Debian's arm64 kernels.
+	// virtio console (hvc0).
 	{Name: "aarch64", QEMU: "qemu-system-aarch64", Package: "qemu-system-arm", Machine: "virt", CPU: "cortex-a57", Console: "ttyAMA0", Port: "/dev/hvc0",
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
-		}, HostGOARCH: "arm64"},
+		}, PortModule: "virtio_console", HostGOARCH: "arm64"},
 	// riscv64 virt: an ns16550a UART (ttyS0) and OpenSBI as firmware
 	// (QEMU's default -bios); the second channel is a virtio console.
 	{Name: "riscv64", QEMU: "qemu-system-riscv64", Package: "qemu-system-misc", Machine: "virt", Console: "ttyS0", Port: "/dev/hvc0",
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
-		}, HostGOARCH: "riscv64"},
+		}, PortModule: "virtio_console", HostGOARCH: "riscv64"},
 	// 32-bit ARM (Debian armhf, armmp flavour) on virt with a Cortex-A15;
 	// highmem=off keeps PCI below 4 GiB, where a kernel without LPAE sees it.
 	{Name: "armv7l", QEMU: "qemu-system-arm", Package: "qemu-system-arm", Machine: "virt,highmem=off", CPU: "cortex-a15", Console: "ttyAMA0", Port: "/dev/hvc0",
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
-		}, HostGOARCH: "arm"},
+		}, PortModule: "virtio_console", HostGOARCH: "arm"},
 	// ppc64el on pseries: each -serial is a spapr-vty, hvc0 the console
 	// and hvc1 the second channel.
 	{Name: "ppc64le", QEMU: "qemu-system-ppc64", Package: "qemu-system-ppc", Machine: "pseries", CPU: "power9", Console: "hvc0", Port: "/dev/hvc1",
@@ -77,7 +81,7 @@ var arches = []Arch{
 				return "virtio-net-ccw", true
 			}
 			return "", false
-		}, HostGOARCH: "s390x",
+		}, PortModule: "virtio_console", HostGOARCH: "s390x",
 		// Measured with QEMU 7.2 (TCG) and Debian's 6.12: a connect to a
 		// closed port got no RST (timeout), a raw observer saw no reply,
 		// and SSH over virtio-net was reset, while x86, arm and ppc64el
