@@ -31,8 +31,9 @@ func clientOff(label string) Expect {
 // preTFO are the outcomes seed 000 states for kernels without TFO client
 // support: tcp_sendmsg() on an unconnected socket fails in
 // sk_stream_wait_connect() with EPIPE, and sk_stream_error() raises SIGPIPE.
+// Without TFO the call is plain TCP, which IPv6 shares: both families.
 func preTFO(summary string) []Expect {
-	return []Expect{{Kernels: before36, Summary: summary, Source: seed000}}
+	return []Expect{{Kernels: before36, Summary: summary, Families: bothFamilies, Source: seed000 + "; tcp_sendmsg(), shared by TCP over IPv6"}}
 }
 
 func tfoCases() []*Case {
@@ -123,7 +124,7 @@ func tfoCases() []*Case {
 				"Kernels before 3.7 do not know the option and answer ENOPROTOOPT; that is an outcome, not a failure.",
 			Source:  seed002 + "; tcp(7) TCP_FASTOPEN",
 			Timeout: 20 * time.Second,
-			Expect:  []Expect{{Kernels: "<3.7", Summary: "setsockopt=-1 ENOPROTOOPT", Source: "tcp(7): TCP_FASTOPEN since Linux 3.7; unknown TCP options fail with ENOPROTOOPT"}},
+			Expect:  []Expect{{Kernels: "<3.7", Summary: "setsockopt=-1 ENOPROTOOPT", Families: bothFamilies, Source: "tcp(7): TCP_FASTOPEN since Linux 3.7; unknown TCP options fail with ENOPROTOOPT (do_tcp_setsockopt(), shared by TCP over IPv6)"}},
 			Run:     tfoListenerOption,
 		},
 		{
