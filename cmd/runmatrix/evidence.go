@@ -207,6 +207,13 @@ func rerun(f runFlags, from string) []string {
 		args = append(args, "--case", c)
 	}
 	for _, k := range f.kernels {
+		// A kernel file named relative to where evidence ran is made
+		// absolute, as the program is: the line runs wherever pasted.
+		if fi, err := os.Stat(k); err == nil && fi.Mode().IsRegular() {
+			if abs, err := filepath.Abs(k); err == nil {
+				k = abs
+			}
+		}
 		args = append(args, "--kernel", k)
 	}
 	for _, p := range f.profiles {
