@@ -71,14 +71,15 @@ func (*discard) Write(p []byte) (int, error) { return len(p), nil }
 // case matches" when pasted. It has no --out: pasted in the report's own
 // folder, which holds results, it failed; each run now gets a folder.
 func TestRerunRunsTheProgram(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	require.NoError(t, os.WriteFile("vmlinuz-old", []byte("a kernel file"), 0o644))
-	f := runFlags{kernels: []string{"debian:6.1", "./vmlinuz-old"}, out: "report", trace: true, program: []string{"./prog", "--port", "80"}}
+	kernel := filepath.Join(t.TempDir(), "vmlinuz-old")
+	require.NoError(t, os.WriteFile(kernel, []byte("a kernel file"), 0o644))
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	rel, err := filepath.Rel(wd, kernel) // the file as named from here
+	require.NoError(t, err)
+	f := runFlags{kernels: []string{"debian:6.1", rel}, out: "report", trace: true, program: []string{"./prog", "--port", "80"}}
 	got := rerun(f, "")
 	abs, err := filepath.Abs("./prog")
-	require.NoError(t, err)
-	kernel, err := filepath.Abs("vmlinuz-old")
 	require.NoError(t, err)
 	require.Equal(t, []string{"runmatrix", "evidence", "--kernel", "debian:6.1", "--kernel", kernel, "--trace", "--", abs, "--port", "80"}, got, "the line runs wherever it is pasted")
 }
