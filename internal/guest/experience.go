@@ -1,9 +1,11 @@
 package guest
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/runmatrix/runmatrix/kernels"
@@ -13,6 +15,52 @@ import (
 // its own cold boots took to ready, else the slowest cold boot seen for
 // its architecture and accelerator. A guest that cannot become ready then
 // holds its slot for a minute, not the full --boot-timeout twice over.
+
+// quietLimit is how long a boot past its expected time may print nothing
+// before it is taken as stalled: a boot slowed by a loaded host still
+// prints its kernel log, one that cannot go on does not.
+const quietLimit = 20 * time.Second
+
+// console is what watchQuiet reads of a guest (a *vm.Machine).
+type console interface{ ConsoleLines() int }
+
+// watchQuiet calls stop once the boot is past expected and its console
+// has printed nothing for quiet; the returned func, called after the wait
+// on ctx, reports whether that is what ended it. An expected time that
+// reaches ctx's own deadline watches nothing.
+func watchQuiet(ctx context.Context, m console, expected, quiet time.Duration, stop func()) func() bool {
+	var stalled atomic.Bool
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Add(expected).Before(dl) {
+		return stalled.Load
+	}
+	go func() {
+		t := time.NewTimer(expected)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		tick := time.NewTicker(quiet)
+		defer tick.Stop()
+		last := m.ConsoleLines()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			n := m.ConsoleLines()
+			if n == last {
+				stalled.Store(true)
+				stop()
+				return
+			}
+			last = n
+		}
+	}()
+	return stalled.Load
+}
 
 // experienceFile, in the cache, keeps cold boot times.
 const experienceFile = "boot-times.json"

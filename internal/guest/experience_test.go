@@ -1,7 +1,9 @@
 package guest
 
 import (
+	"context"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,4 +42,42 @@ func TestBootDeadlineFromExperience(t *testing.T) {
 	var none *experience
 	d, _ = none.deadline(k, "tcg", limit)
 	require.Equal(t, limit, d)
+}
+
+// lines is a console whose line count a test moves.
+type lines struct{ n atomic.Int64 }
+
+func (l *lines) ConsoleLines() int { return int(l.n.Load()) }
+
+// TestQuietBootIsStopped: past its expected time, a boot whose console
+// prints nothing is stopped; one that still prints (a loaded host) runs on
+// until its own deadline.
+func TestQuietBootIsStopped(t *testing.T) {
+	var silent lines
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stopped := make(chan struct{})
+	quiet := watchQuiet(ctx, &silent, 10*time.Millisecond, 20*time.Millisecond, func() { close(stopped) })
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a silent boot past its time was not stopped")
+	}
+	require.True(t, quiet())
+
+	var busy lines
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { // the kernel log goes on
+		for ctx.Err() == nil {
+			busy.n.Add(1)
+			time.Sleep(time.Millisecond)
+		}
+		close(done)
+	}()
+	quiet = watchQuiet(ctx, &busy, 10*time.Millisecond, 20*time.Millisecond, func() { t.Error("a boot that still prints was stopped") })
+	<-ctx.Done()
+	<-done
+	require.False(t, quiet())
 }

@@ -273,17 +273,24 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 			return nil, g.fail("restore", err)
 		}
 	} else {
-		var why string
-		deadline, why = env.experience.deadline(k, accel, deadline)
+		expected, why := env.experience.deadline(k, accel, deadline)
 		bctx, cancel := context.WithTimeout(ctx, deadline)
-		err := m.WaitSnapshotPoint(bctx)
+		wctx, stop := context.WithCancel(bctx)
+		quiet := watchQuiet(bctx, m, expected, quietLimit, stop)
+		err := m.WaitSnapshotPoint(wctx)
 		expired := errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		stop()
 		cancel()
+		stalled := quiet()
 		if err != nil {
 			g.Close()
 			var be *vm.BootError
-			if errors.As(err, &be) && expired && !be.Panic {
-				be.Reason += fmt.Sprintf(" (a deadline of %s, from %s)", deadline.Round(time.Second), why)
+			switch {
+			case !errors.As(err, &be) || be.Panic:
+			case stalled:
+				be.Reason += fmt.Sprintf(" (past %s, %s, and its console silent for %s)", expected.Round(time.Second), why, quietLimit)
+			case expired:
+				be.Reason += fmt.Sprintf(" (--boot-timeout %s)", deadline)
 			}
 			return nil, g.fail("boot", err)
 		}

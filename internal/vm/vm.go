@@ -566,6 +566,13 @@ func (m *Machine) ConsoleSince(mark int) ([]string, int) { return m.con.since(ma
 // Tail returns up to n of the last console lines.
 func (m *Machine) Tail(n int) []string { return m.con.tail(n) }
 
+// ConsoleLines counts the console lines the guest has printed so far.
+func (m *Machine) ConsoleLines() int {
+	m.con.mu.Lock()
+	defer m.con.mu.Unlock()
+	return m.con.total
+}
+
 // Started returns when QEMU was started.
 func (m *Machine) Started() time.Time { return m.started }
 
