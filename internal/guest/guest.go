@@ -289,6 +289,7 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 			case !errors.As(err, &be) || be.Panic:
 			case stalled:
 				be.Reason += fmt.Sprintf(" (past %s, %s, and its console silent for %s)", expected.Round(time.Second), why, quietLimit)
+				be.Silent = true
 			case expired:
 				be.Reason += fmt.Sprintf(" (--boot-timeout %s)", deadline)
 			}

@@ -343,10 +343,11 @@ func (p *Pool) bootGuest(ctx context.Context, ref string, booting func()) (*Pool
 }
 
 // stalledInInit reports a boot whose deadline came after the kernel had
-// started init: booting it again stalls the same way, so it is not.
+// started init, or that fell silent past its expected time: booting it
+// again stalls the same way, so it is not.
 func stalledInInit(err error) bool {
 	var be *vm.BootError
-	return errors.As(err, &be) && be.InitStarted
+	return errors.As(err, &be) && (be.InitStarted || be.Silent)
 }
 
 // kernelFault reports a boot that failed because of the kernel itself.

@@ -339,6 +339,9 @@ type BootError struct {
 	// handed over to init (its console said so): what stalled is the same
 	// kernel and init on the next boot, not a slow host.
 	InitStarted bool
+	// Silent is set when the boot was stopped past its expected time with
+	// its console silent: booting it again would wait the same way.
+	Silent bool
 }
 
 // initMarkers are console lines a kernel prints as it starts init.
