@@ -11,10 +11,12 @@ import (
 	"github.com/runmatrix/runmatrix/kernels"
 )
 
-// A boot's deadline follows what this host knows of the kernel: how long
-// its own cold boots took to ready, else the slowest cold boot seen for
-// its architecture and accelerator. A guest that cannot become ready then
-// holds its slot for a minute, not the full --boot-timeout twice over.
+// A boot's expected time follows what this host knows of the kernel: how
+// long its own cold boots took to ready, else the slowest cold boot seen
+// for its architecture and accelerator. Past it, a boot whose console is
+// silent is stopped (watchQuiet), so a guest that cannot become ready
+// holds its slot for about a minute and a half, not the full
+// --boot-timeout twice over.
 
 // quietLimit is how long a boot past its expected time may print nothing
 // before it is taken as stalled: a boot slowed by a loaded host still
@@ -65,11 +67,11 @@ func watchQuiet(ctx context.Context, m console, expected, quiet time.Duration, s
 // experienceFile, in the cache, keeps cold boot times.
 const experienceFile = "boot-times.json"
 
-// Deadline factors: a boot may take this many times the time known for
-// it, and never less than minBootDeadline (a loaded host, a cold cache).
+// A boot is expected to take at most this many times the time known for
+// it, and is given at least minExpected (a loaded host, a cold cache).
 const (
 	experienceFactor = 5
-	minBootDeadline  = 60 * time.Second
+	minExpected      = 60 * time.Second
 )
 
 // bootTimes is experienceFile: the slowest cold boot to ready, in seconds,
@@ -104,11 +106,11 @@ func (e *experience) read() bootTimes {
 
 func archKey(k *kernels.Kernel, accel string) string { return k.Image.Arch + "/" + accel }
 
-// deadline is the boot deadline for k under accel: experienceFactor times
-// what is known of it (the kernel's own boots, else its architecture's),
-// at least minBootDeadline, at most limit; limit when nothing is known.
-// why says which.
-func (e *experience) deadline(k *kernels.Kernel, accel string, limit time.Duration) (d time.Duration, why string) {
+// expected is how long a boot of k under accel is expected to take:
+// experienceFactor times what is known of it (the kernel's own boots,
+// else its architecture's), at least minExpected, at most limit; limit
+// when nothing is known. why says which.
+func (e *experience) expected(k *kernels.Kernel, accel string, limit time.Duration) (d time.Duration, why string) {
 	if e == nil {
 		return limit, "--boot-timeout"
 	}
@@ -122,7 +124,7 @@ func (e *experience) deadline(k *kernels.Kernel, accel string, limit time.Durati
 	if known <= 0 {
 		return limit, "--boot-timeout"
 	}
-	d = max(minBootDeadline, time.Duration(experienceFactor*known*float64(time.Second)))
+	d = max(minExpected, time.Duration(experienceFactor*known*float64(time.Second)))
 	if d >= limit {
 		return limit, "--boot-timeout"
 	}
@@ -142,6 +144,6 @@ func (e *experience) record(k *kernels.Kernel, accel string, ready time.Duration
 	t.Arches[archKey(k, accel)] = max(t.Arches[archKey(k, accel)], s)
 	b, err := json.Marshal(t)
 	if err == nil {
-		_ = kernels.WriteFileAtomic(e.path, b, 0o644) // a hint: losing it costs a longer deadline
+		_ = kernels.WriteFileAtomic(e.path, b, 0o644) // a hint: losing it costs a longer wait
 	}
 }

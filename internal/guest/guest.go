@@ -100,7 +100,7 @@ type Env struct {
 	Log func(string)
 
 	qemuVersion *qemuVersions
-	// experience sets boot deadlines from earlier boots (nil: --boot-timeout).
+	// experience sets expected boot times from earlier boots (nil: --boot-timeout).
 	experience *experience
 	// configs keeps each image's kernelConfig, read once.
 	configs *sync.Map
@@ -273,7 +273,7 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 			return nil, g.fail("restore", err)
 		}
 	} else {
-		expected, why := env.experience.deadline(k, accel, deadline)
+		expected, why := env.experience.expected(k, accel, deadline)
 		bctx, cancel := context.WithTimeout(ctx, deadline)
 		wctx, stop := context.WithCancel(bctx)
 		quiet := watchQuiet(bctx, m, expected, quietLimit, stop)
@@ -444,9 +444,7 @@ func (env *Env) baseMemo(k *kernels.Kernel, bins guestbin.Binaries, stacks [][]s
 	fmt.Fprintf(h, "runmatrix base initramfs 1\x00")
 	fmt.Fprintf(h, "%s\x00%s\x00", bins.InitSHA256, bins.AgentSHA256)
 	fmt.Fprintf(h, "%s\x00%q\x00", k.ModulesDir, stacks)
-	for _, f := range extra {
-		fmt.Fprintf(h, "%s\x00%o\x00%x\x00", f.Path, f.Mode, sha256.Sum256(f.Data))
-	}
+	hashFiles(h, extra)
 	return initramfs.Memo{Cache: env.Cache, Key: hex.EncodeToString(h.Sum(nil))[:32]}
 }
 
@@ -542,10 +540,16 @@ func (env *Env) Inputs(ctx context.Context, k *kernels.Kernel) (string, error) {
 func inputs(k *kernels.Kernel, bins guestbin.Binaries, extra []initramfs.File) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "runmatrix cell inputs 1\x00%s\x00%s\x00%s\x00", k.Origin.SHA256, bins.InitSHA256, bins.AgentSHA256)
-	for _, f := range extra {
+	hashFiles(h, extra)
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// hashFiles writes each extra file's path, mode and content digest to h:
+// what an initramfs memo and a cell's inputs both name of them.
+func hashFiles(h io.Writer, files []initramfs.File) {
+	for _, f := range files {
 		fmt.Fprintf(h, "%s\x00%o\x00%x\x00", f.Path, f.Mode, sha256.Sum256(f.Data))
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 func (g *Guest) transport(ctx context.Context, r bootproto.Ready) (net.Conn, error) {
