@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/semver"
 
 	"github.com/runmatrix/runmatrix/internal/caserun"
 	"github.com/runmatrix/runmatrix/internal/guest"
@@ -24,7 +22,6 @@ import (
 	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/internal/vm"
 	"github.com/runmatrix/runmatrix/kernels"
-	"github.com/runmatrix/runmatrix/testcases"
 )
 
 // Where exec puts the program and its directory in the guest.
@@ -199,11 +196,7 @@ func goFitsKernel(prog, goVersion, ref, release string) error {
 	if goVersion == "" {
 		return nil // not a Go binary
 	}
-	v, err := testcases.ParseVersion(release)
-	if err != nil || v.Compare(testcases.Version{3, 2, 0}) >= 0 {
-		return nil
-	}
-	if semver.Compare("v"+strings.TrimPrefix(goVersion, "go"), "v1.24") < 0 {
+	if old, err := usergo.NeedsOldGo(release); err != nil || !old || !usergo.NeedsNewKernel(goVersion) {
 		return nil
 	}
 	return usage("%s was built by %s, which needs Linux 3.2, and kernel %s is %s: build it with GOTOOLCHAIN=%s (the last Go for older kernels)", prog, goVersion, ref, release, usergo.OldToolchain)

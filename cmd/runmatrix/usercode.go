@@ -194,11 +194,11 @@ func planKernels(ctx context.Context, pool *guest.Pool, refs []string) ([]planne
 // release cannot be read (Go 1.24 needs 3.2), or "" if there is none.
 func oldest(planned []plannedKernel) string {
 	for _, k := range planned {
-		v, err := testcases.ParseVersion(k.release)
+		old, err := usergo.NeedsOldGo(k.release)
 		if err != nil {
 			return k.ref
 		}
-		if v.Compare(testcases.Version{3, 2, 0}) < 0 {
+		if old {
 			return fmt.Sprintf("%s (%s)", k.ref, k.release)
 		}
 	}

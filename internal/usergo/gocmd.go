@@ -17,11 +17,29 @@ import (
 	"strings"
 
 	"golang.org/x/mod/semver"
+
+	"github.com/runmatrix/runmatrix/testcases"
 )
 
 // OldToolchain is the newest Go release that still runs on Linux 2.6.32
 // (Go 1.24 needs 3.2).
 const OldToolchain = "go1.23.12"
+
+// NeedsNewKernel reports whether Go goVersion ("1.26", "go1.26.8") needs
+// Linux 3.2: Go 1.24 and later do.
+func NeedsNewKernel(goVersion string) bool {
+	return semver.Compare("v"+strings.TrimPrefix(goVersion, "go"), "v1.23.99") > 0
+}
+
+// NeedsOldGo reports whether a kernel release is older than Linux 3.2,
+// which Go 1.24 and later need; err says why a release cannot be read.
+func NeedsOldGo(release string) (bool, error) {
+	v, err := testcases.ParseVersion(release)
+	if err != nil {
+		return false, err
+	}
+	return v.Compare(testcases.Version{3, 2, 0}) < 0, nil
+}
 
 // Toolchain picks the Go toolchain for a module whose go.mod asks for
 // goVersion: OldToolchain whenever the module allows it (a kernel older
@@ -29,7 +47,7 @@ const OldToolchain = "go1.23.12"
 // else the module's own. needOld names a kernel of the plan older than 3.2
 // ("" if none), which makes a module that needs a newer Go an error.
 func Toolchain(module, goVersion, needOld string) (string, error) {
-	if goVersion == "" || semver.Compare("v"+goVersion, "v1.23.99") <= 0 {
+	if goVersion == "" || !NeedsNewKernel(goVersion) {
 		return OldToolchain, nil
 	}
 	if needOld != "" {

@@ -83,14 +83,13 @@ type Kernel struct {
 // KernelConfig is the kernel's configuration as expectations read it, nil
 // when it is not known.
 func (k Kernel) KernelConfig() testcases.KernelConfig {
-	if k.ConfigFrom == "" {
+	switch {
+	case k.ConfigFrom == "":
 		return nil
+	case k.Config == nil: // known, and none of the options set
+		return testcases.KernelConfig{}
 	}
-	c := testcases.KernelConfig{}
-	for n, v := range k.Config {
-		c[n] = v
-	}
-	return c
+	return testcases.KernelConfig(k.Config)
 }
 
 // The grammars of what a guest says of its kernel: uname's fields are at
