@@ -62,10 +62,7 @@ func TestMainlineBuilds(t *testing.T) {
 	srv := httptest.NewServer(&archivetest.Mirror{Files: files})
 	defer srv.Close()
 	dir := t.TempDir()
-	keyring := filepath.Join(dir, "kernel-ppa.gpg")
-	var kr bytes.Buffer
-	require.NoError(t, key.Serialize(&kr))
-	require.NoError(t, os.WriteFile(keyring, kr.Bytes(), 0o644))
+	keyring := writeKeyring(t, filepath.Join(dir, "kernel-ppa.gpg"), key)
 	flags := []string{"--mainline-url", srv.URL, "--mainline-keyring", keyring, "--cache-dir", filepath.Join(dir, "cache")}
 
 	stdout, stderr, code := runmatrix(t, time.Minute, append([]string{"kernels", "list", "mainline:v6"}, flags...)...)
@@ -101,4 +98,14 @@ func TestMainlineBuilds(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "x86_64, all 2 kernels in version order (mainline): 6.1.0 mainline, 6.12.")
 	require.Contains(t, stdout, "no change found")
+}
+
+// writeKeyring writes key's public part to path, as a binary keyring
+// (the Kernel PPA's form), and returns path.
+func writeKeyring(t *testing.T, path string, key *openpgp.Entity) string {
+	t.Helper()
+	var kr bytes.Buffer
+	require.NoError(t, key.Serialize(&kr))
+	require.NoError(t, os.WriteFile(path, kr.Bytes(), 0o644))
+	return path
 }

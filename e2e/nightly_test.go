@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -41,10 +40,7 @@ func TestNightlyDiff(t *testing.T) {
 	srv := httptest.NewServer(mirror)
 	defer srv.Close()
 	dir := t.TempDir()
-	keyring := filepath.Join(dir, "kernel-ppa.gpg")
-	var kr bytes.Buffer
-	require.NoError(t, key.Serialize(&kr))
-	require.NoError(t, os.WriteFile(keyring, kr.Bytes(), 0o644))
+	keyring := writeKeyring(t, filepath.Join(dir, "kernel-ppa.gpg"), key)
 	prog := build(t, dir, "passpidfd.c", "passpidfd", "musl-gcc", "-static")
 
 	night := func(name string) string {
