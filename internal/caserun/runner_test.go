@@ -295,3 +295,17 @@ func TestProgramsOnTheHost(t *testing.T) {
 		})
 	}
 }
+
+// TestChildEnv: a case process runs without the runtime's preemption
+// signal, keeping the rest of the environment and any GODEBUG given.
+func TestChildEnv(t *testing.T) {
+	for _, tc := range []struct {
+		in, want []string
+	}{
+		{[]string{"PATH=/bin"}, []string{"PATH=/bin", "GODEBUG=asyncpreemptoff=1"}},
+		{[]string{"GODEBUG=", "A=1"}, []string{"A=1", "GODEBUG=asyncpreemptoff=1"}},
+		{[]string{"GODEBUG=gctrace=1,asyncpreemptoff=0"}, []string{"GODEBUG=gctrace=1,asyncpreemptoff=0,asyncpreemptoff=1"}},
+	} {
+		require.Equal(t, tc.want, childEnv(tc.in))
+	}
+}
