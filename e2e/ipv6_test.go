@@ -10,18 +10,20 @@ import (
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
-// TestIPv6Family runs tfo.sendto.blocking over IPv6 (tfo=3+ipv6) on
-// debian:6.12, and on the same kernel booted with ipv6.disable=1: there
-// the cell says "no ipv6", never error, and no row differs for it; a case
-// over IPv4 alone (reconnect.*) has no IPv6 cell at all.
+// TestIPv6Family runs tfo.sendto.blocking and reconnect.syn-in-window
+// (raw IPv6 segments: a SYN injected with its pseudo-header checksum)
+// over IPv6 (tfo=3+ipv6) on debian:6.12, where both meet their
+// expectations, and on the same kernel booted with ipv6.disable=1: there
+// the cells say "no ipv6", never error, and no row differs for them.
 func TestIPv6Family(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
-		name, appendArgs, want string
-		status                 outcome.Status
+		name, appendArgs string
+		want             map[string]string
+		status           outcome.Status
 	}{
-		{"with IPv6", "", "sendto=5 recv=5", outcome.OK},
-		{"ipv6.disable=1", "ipv6.disable=1", "no ipv6", outcome.FamilyUnavailable},
+		{"with IPv6", "", map[string]string{"tfo.sendto.blocking": "sendto=5 recv=5", "reconnect.syn-in-window": "recv=-1 EAGAIN @3s replies=1 ACK"}, outcome.OK},
+		{"ipv6.disable=1", "ipv6.disable=1", map[string]string{"tfo.sendto.blocking": "no ipv6", "reconnect.syn-in-window": "no ipv6"}, outcome.FamilyUnavailable},
 	} {
 		out := filepath.Join(dir, tc.name)
 		args := []string{"run", "--kernel", "debian:6.12", "--case", "tfo.sendto.blocking", "--case", "reconnect.syn-in-window",
@@ -32,7 +34,7 @@ func TestIPv6Family(t *testing.T) {
 		_, stderr, code := runmatrix(t, 10*time.Minute, args...)
 		require.Equal(t, 0, code, "%s: %s", tc.name, stderr)
 		_, res := summaries(t, filepath.Join(out, "results.json"))
-		require.Len(t, res.Cells, 3, "reconnect.syn-in-window runs over IPv4 alone: no +ipv6 cell")
+		require.Len(t, res.Cells, 4)
 		for _, c := range res.Cells {
 			if c.Case == "tfo.sendto.blocking" && c.Profile == "tfo=3" {
 				require.Equal(t, "sendto=5 recv=5", c.Outcome.Summary, "IPv4 beside it")
@@ -40,10 +42,12 @@ func TestIPv6Family(t *testing.T) {
 			if c.Profile != "tfo=3+ipv6" {
 				continue
 			}
-			require.Equal(t, tc.status, c.Outcome.Status, tc.name)
-			require.Equal(t, tc.want, c.Outcome.Summary, tc.name)
+			require.Equal(t, tc.status, c.Outcome.Status, "%s %s", tc.name, c.Case)
+			require.Equal(t, tc.want[c.Case], c.Outcome.Summary, "%s %s", tc.name, c.Case)
 			if tc.status == outcome.OK {
-				require.Equal(t, "AF_INET6", argOf(c.Outcome.Steps[0], "domain"))
+				require.Equal(t, "AF_INET6", argOf(c.Outcome.Steps[0], "domain"), c.Case)
+				require.NotNil(t, c.Expect, "%s has an IPv6 expectation", c.Case)
+				require.True(t, c.Expect.Pass, c.Case)
 			}
 			require.False(t, c.Failed(), "%s: neither an error nor unexpected", tc.name)
 		}

@@ -211,22 +211,17 @@ func All() []*Case {
 	return all
 }
 
-// builtin returns runmatrix's own cases. Those made of ordinary socket
-// calls run over IPv6 too; those that count or inject raw TCP segments
-// (defer-accept, reconnect) read and write IPv4 headers, so IPv4 alone.
+// builtin returns runmatrix's own cases, each over IPv4 and IPv6.
 func builtin() []*Case {
-	both := func(cs []*Case) []*Case {
-		for _, c := range cs {
-			c.Families = []string{IPv4, IPv6}
-		}
-		return cs
-	}
 	var all []*Case
-	all = append(all, both(tfoCases())...)
+	all = append(all, tfoCases()...)
 	all = append(all, deferAcceptCases()...)
 	all = append(all, reconnectCases()...)
-	all = append(all, both(closeCases())...)
-	all = append(all, both(flagCases())...)
+	all = append(all, closeCases()...)
+	all = append(all, flagCases()...)
+	for _, c := range all {
+		c.Families = []string{IPv4, IPv6}
+	}
 	return all
 }
 

@@ -8,6 +8,9 @@ import (
 
 const seed001 = "seed 001: TCP_DEFER_ACCEPT, tcp(7); Linux commit d1b99ba41d6c (tcp: accept socket after TCP_DEFER_ACCEPT period, 2.6.32)"
 
+// deferV6 says why the expectations hold over IPv6 as well.
+const deferV6 = "; the same over IPv6: TCP_DEFER_ACCEPT lives in the shared request-sock code (inet_csk_reqsk_queue_prune(), later tcp_check_req())"
+
 func deferAcceptCases() []*Case {
 	return []*Case{
 		{
@@ -21,8 +24,8 @@ func deferAcceptCases() []*Case {
 				"second under emulation.",
 			Source:  seed001,
 			Timeout: 40 * time.Second,
-			Expect: []Expect{{Summary: "accept=fd synacks=2 read=-1 EAGAIN",
-				Source: seed001 + "; the defer period is converted to SYN-ACK retransmissions (secs_to_retrans: 1 s is one)"}},
+			Expect: []Expect{{Summary: "accept=fd synacks=2 read=-1 EAGAIN", Families: bothFamilies,
+				Source: seed001 + "; the defer period is converted to SYN-ACK retransmissions (secs_to_retrans: 1 s is one)" + deferV6}},
 			Run: func(t *T) error { return deferAccept(t, false) },
 		},
 		{
@@ -32,7 +35,7 @@ func deferAcceptCases() []*Case {
 				"at once and read() finds the data.",
 			Source:  seed001,
 			Timeout: 40 * time.Second,
-			Expect:  []Expect{{Summary: "accept=fd @0s read=5", Source: seed001}},
+			Expect:  []Expect{{Summary: "accept=fd @0s read=5", Families: bothFamilies, Source: seed001 + deferV6}},
 			Run:     func(t *T) error { return deferAccept(t, true) },
 		},
 	}
@@ -80,7 +83,7 @@ func deferAccept(t *T, send bool) error {
 		t.Recv(Server, a.Fd(), 64, unix.MSG_DONTWAIT).Key("read")
 		return nil
 	}
-	_, cport, p := t.LocalAddr(Client, c.Fd())
+	local, p := t.LocalAddr(Client, c.Fd())
 	if !p.OK() {
 		return SetupError(p)
 	}
@@ -91,7 +94,7 @@ func deferAccept(t *T, send bool) error {
 	// The SYN-ACKs sent by now: the first one proves the observer sees
 	// this connection; the others are the retransmissions the defer
 	// period was worth.
-	_, sn := t.SniffFlags(raw, uint16(port), uint16(cport), tcpSYN|tcpACK)
+	_, sn := t.SniffFlags(raw, uint16(port), local.Port(), tcpSYN|tcpACK)
 	if sn.Ret < 1 {
 		return errSYNACKNotSeen
 	}

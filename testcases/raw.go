@@ -3,8 +3,8 @@ package testcases
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -26,9 +26,10 @@ type Segment struct {
 	Seq, Ack uint32
 	Flags    uint8
 	Len      int
-	// SrcIP and DstIP are the addresses on the wire; ChecksumOK says the
-	// TCP checksum is right for them, as the receiving stack will check.
-	SrcIP, DstIP [4]byte
+	// SrcIP and DstIP are the addresses on the wire (IPv4 or IPv6);
+	// ChecksumOK says the TCP checksum is right for them, as the receiving
+	// stack will check.
+	SrcIP, DstIP netip.Addr
 	ChecksumOK   bool
 }
 
@@ -50,16 +51,26 @@ func (s Segment) String() string {
 	return fmt.Sprintf("%d>%d %s seq=%d ack=%d len=%d", s.Src, s.Dst, s.FlagString(), s.Seq, s.Ack, s.Len)
 }
 
-// RawSocket opens a raw TCP socket, which both injects segments and
-// receives a copy of every TCP segment the stack receives.
+// RawSocket opens a raw TCP socket of the case's family, which both
+// injects segments and receives a copy of every TCP segment the stack
+// receives. Over IPv6 the kernel strips the IP header, so the socket also
+// asks for each segment's destination (IPV6_RECVPKTINFO): its checksum
+// covers it.
 func (t *T) RawSocket(name string) *Call {
-	c := t.record("socket", "observer", name, args("domain", "AF_INET", "type", "SOCK_RAW|SOCK_NONBLOCK", "protocol", "IPPROTO_TCP"), func() (int64, error) {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK, unix.IPPROTO_TCP)
+	dom, domName := t.domain()
+	c := t.record("socket", "observer", name, args("domain", domName, "type", "SOCK_RAW|SOCK_NONBLOCK", "protocol", "IPPROTO_TCP"), func() (int64, error) {
+		fd, err := unix.Socket(dom, unix.SOCK_RAW|unix.SOCK_NONBLOCK, unix.IPPROTO_TCP)
 		return int64(fd), err
 	})
 	t.step(c).RetFd = true
-	if c.Err == nil {
-		t.names[c.Fd()] = name
+	if c.Err != nil {
+		return c
+	}
+	t.names[c.Fd()] = name
+	if t.Family == IPv6 {
+		if p := t.SetsockoptInt("observer", c.Fd(), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1); !p.OK() {
+			return p
+		}
 	}
 	return c
 }
@@ -77,18 +88,22 @@ func (t *T) Sniff(fd int, from, to uint16) ([]Segment, *Call) {
 func (t *T) SniffFlags(fd int, from, to uint16, mask uint8) ([]Segment, *Call) {
 	var all []Segment
 	a := args("from", fmt.Sprint(from), "to", fmt.Sprint(to), "mask", fmt.Sprintf("%#x", mask))
-	c := t.record("recvfrom", "observer", t.name(fd), a, func() (int64, error) {
+	call := "recvfrom"
+	if t.Family == IPv6 {
+		call = "recvmsg"
+	}
+	c := t.record(call, "observer", t.name(fd), a, func() (int64, error) {
 		buf := make([]byte, 65536)
+		oob := make([]byte, 128)
 		n := 0
 		for {
-			m, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+			seg, ok, err := t.readSegment(fd, buf, oob)
 			if err == unix.EAGAIN {
 				return int64(n), nil
 			}
 			if err != nil {
 				return int64(n), err
 			}
-			seg, ok := parseIPv4TCP(buf[:m])
 			if !ok || !(seg.Src == from && seg.Dst == to || seg.Src == to && seg.Dst == from) {
 				continue
 			}
@@ -113,6 +128,49 @@ func (t *T) SniffFlags(fd int, from, to uint16, mask uint8) ([]Segment, *Call) {
 	return all, c
 }
 
+// readSegment reads one packet from the raw socket fd without blocking:
+// an IPv4 packet with its header, or over IPv6 a bare TCP segment whose
+// source comes with it and whose destination comes in IPV6_PKTINFO.
+func (t *T) readSegment(fd int, buf, oob []byte) (Segment, bool, error) {
+	if t.Family != IPv6 {
+		m, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+		if err != nil {
+			return Segment{}, false, err
+		}
+		seg, ok := parseIPv4TCP(buf[:m])
+		return seg, ok, nil
+	}
+	m, oobn, _, from, err := unix.Recvmsg(fd, buf, oob, unix.MSG_DONTWAIT)
+	if err != nil {
+		return Segment{}, false, err
+	}
+	src, ok := from.(*unix.SockaddrInet6)
+	if !ok {
+		return Segment{}, false, nil
+	}
+	dst, ok := pktinfoDst(oob[:oobn])
+	if !ok {
+		return Segment{}, false, nil
+	}
+	seg, ok := parseTCP(netip.AddrFrom16(src.Addr), dst, buf[:m])
+	return seg, ok, nil
+}
+
+// pktinfoDst is the destination address an IPV6_PKTINFO message carries.
+func pktinfoDst(oob []byte) (netip.Addr, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_PKTINFO && len(m.Data) >= 16 {
+			return netip.AddrFrom16([16]byte(m.Data[:16])), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// parseIPv4TCP reads a TCP segment from an IPv4 packet.
 func parseIPv4TCP(p []byte) (Segment, bool) {
 	if len(p) < 20 || p[0]>>4 != 4 || p[9] != unix.IPPROTO_TCP {
 		return Segment{}, false
@@ -122,14 +180,21 @@ func parseIPv4TCP(p []byte) (Segment, bool) {
 	if total > len(p) {
 		total = len(p)
 	}
-	if len(p) < ihl+20 || total < ihl+20 {
+	if ihl < 20 || total < ihl {
 		return Segment{}, false
 	}
-	tcp := p[ihl:total]
+	return parseTCP(netip.AddrFrom4([4]byte(p[12:16])), netip.AddrFrom4([4]byte(p[16:20])), p[ihl:total])
+}
+
+// parseTCP reads a TCP segment sent from src to dst.
+func parseTCP(src, dst netip.Addr, tcp []byte) (Segment, bool) {
+	if len(tcp) < 20 {
+		return Segment{}, false
+	}
 	off := int(tcp[12]>>4) * 4
-	var src, dst [4]byte
-	copy(src[:], p[12:16])
-	copy(dst[:], p[16:20])
+	if off < 20 || off > len(tcp) {
+		return Segment{}, false
+	}
 	return Segment{
 		Src:        binary.BigEndian.Uint16(tcp[0:2]),
 		Dst:        binary.BigEndian.Uint16(tcp[2:4]),
@@ -157,16 +222,18 @@ func (t *T) Inject(fd int, seg Segment) *Call {
 	b[12] = 5 << 4
 	b[13] = seg.Flags
 	binary.BigEndian.PutUint16(b[14:16], 65535)
-	binary.BigEndian.PutUint16(b[16:18], tcpChecksum(seg.SrcIP, t.Addr, b))
-	return t.record("sendto", "observer", t.name(fd), args("segment", seg.String(), "from", ipString(seg.SrcIP)), func() (int64, error) {
-		sa := &unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: t.Addr} // raw segments are IPv4
-		n, err := sendto(fd, b, 0, unsafe.Pointer(sa), unsafe.Sizeof(*sa))
+	binary.BigEndian.PutUint16(b[16:18], tcpChecksum(seg.SrcIP, t.caseAddr(), b))
+	return t.record("sendto", "observer", t.name(fd), args("segment", seg.String(), "from", seg.SrcIP.String()), func() (int64, error) {
+		// Port 0: a raw socket's port is its protocol, and IPv6 refuses any other.
+		sa, size := t.rawSockaddr(0)
+		n, err := sendto(fd, b, 0, sa, size)
 		return int64(n), err
 	})
 }
 
-// tcpChecksum is the RFC 793 checksum over the IPv4 pseudo-header and seg.
-func tcpChecksum(src, dst [4]byte, seg []byte) uint16 {
+// tcpChecksum is the RFC 793 checksum of seg over the pseudo-header of
+// src and dst: IPv4's (RFC 793) or IPv6's (RFC 8200 section 8.1).
+func tcpChecksum(src, dst netip.Addr, seg []byte) uint16 {
 	var sum uint32
 	add := func(b []byte) {
 		for i := 0; i+1 < len(b); i += 2 {
@@ -176,17 +243,20 @@ func tcpChecksum(src, dst [4]byte, seg []byte) uint16 {
 			sum += uint32(b[len(b)-1]) << 8
 		}
 	}
-	add(src[:])
-	add(dst[:])
-	add([]byte{0, unix.IPPROTO_TCP, byte(len(seg) >> 8), byte(len(seg))})
+	add(src.AsSlice())
+	add(dst.AsSlice())
+	n := len(seg)
+	if src.Is4() {
+		add([]byte{0, unix.IPPROTO_TCP, byte(n >> 8), byte(n)})
+	} else {
+		add([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n), 0, 0, 0, unix.IPPROTO_TCP})
+	}
 	add(seg)
 	for sum>>16 != 0 {
 		sum = sum&0xffff + sum>>16
 	}
 	return ^uint16(sum)
 }
-
-func ipString(a [4]byte) string { return fmt.Sprintf("%d.%d.%d.%d", a[0], a[1], a[2], a[3]) }
 
 // tookInjected checks the observer saw the injected segment on the wire
 // with a checksum right for its addresses (so the receiving stack took it
@@ -195,7 +265,7 @@ func tookInjected(segs []Segment, want Segment) error {
 	for _, s := range segs {
 		if s.Src == want.Src && s.Dst == want.Dst && s.Seq == want.Seq && s.Flags == want.Flags {
 			if !s.ChecksumOK {
-				return fmt.Errorf("setup: the injected %s went out with a checksum wrong for %s > %s: the kernel dropped it, so its answer says nothing", want.FlagString(), ipString(s.SrcIP), ipString(s.DstIP))
+				return fmt.Errorf("setup: the injected %s went out with a checksum wrong for %s > %s: the kernel dropped it, so its answer says nothing", want.FlagString(), s.SrcIP, s.DstIP)
 			}
 			return nil
 		}

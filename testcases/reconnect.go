@@ -1,6 +1,7 @@
 package testcases
 
 import (
+	"net/netip"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,9 +13,11 @@ const (
 	// synDropped: measured silent on 3.15.0 (and answered on 3.6.2 and 4.2.2 to 4.8.16); stable
 	// and distro kernels of 3.8 to 3.19 may carry the 4.0 fix, and then this expectation flags them.
 	synDropped = "Linux 3.8 (tcp: should drop incoming frames without ACK flag set) drops a SYN without ACK on an established " +
-		"connection before the RFC 5961 check: no reply, the connection survives; measured on 3.15.0"
+		"connection before the RFC 5961 check: no reply, the connection survives; measured on 3.10 (both families) and 3.15.0"
 	rfc5961Restored = "Linux 4.0 (tcp: Restore RFC5961-compliant behavior for SYN packets): the SYN gets a challenge ACK again; " +
 		"measured on 4.2.2, 4.7.2 and 4.8.16"
+	// sharedV6 says why an expectation holds over IPv6 as well.
+	sharedV6 = "; the same over IPv6: tcp_v6_do_rcv() runs the shared tcp_rcv_established() and tcp_validate_incoming()"
 	// outOfWindow moves a sequence number far beyond any receive window.
 	outOfWindow = 1 << 30
 )
@@ -33,13 +36,13 @@ func reconnectCases() []*Case {
 			Expect: []Expect{
 				// Red Hat backported the challenge ACK into 2.6.32 (RHEL and
 				// CentOS 6.6): seed 003's change inside one version number.
-				{Lineage: "el6", Kernels: ">=2.6.32-504", Summary: "recv=-1 EAGAIN @3s replies=1 ACK",
-					Source: seed003 + "; RHEL 6.6 (kernel-2.6.32-504.el6) carries RFC 5961's challenge ACK (Linux commit 0c24604b68fc)"},
-				{Kernels: "<3.6", Summary: "recv=-1 ECONNRESET @0s replies=1 RST|ACK",
-					Source: "Linux before 0c24604b68fc (3.6): tcp_validate_incoming() resets the connection on an in-window SYN (RFC 793 page 71) and answers it with a RST"},
-				{Kernels: ">=3.6 <3.8", Summary: "recv=-1 EAGAIN @3s replies=1 ACK", Source: rfc5961},
-				{Kernels: ">=3.8 <4.0", Summary: "recv=-1 EAGAIN @3s replies=0 none", Source: synDropped},
-				{Kernels: ">=4.0", Summary: "recv=-1 EAGAIN @3s replies=1 ACK", Source: rfc5961Restored},
+				{Lineage: "el6", Kernels: ">=2.6.32-504", Families: bothFamilies, Summary: "recv=-1 EAGAIN @3s replies=1 ACK",
+					Source: seed003 + "; RHEL 6.6 (kernel-2.6.32-504.el6) carries RFC 5961's challenge ACK (Linux commit 0c24604b68fc)" + sharedV6},
+				{Kernels: "<3.6", Families: bothFamilies, Summary: "recv=-1 ECONNRESET @0s replies=1 RST|ACK",
+					Source: "Linux before 0c24604b68fc (3.6): tcp_validate_incoming() resets the connection on an in-window SYN (RFC 793 page 71) and answers it with a RST" + sharedV6},
+				{Kernels: ">=3.6 <3.8", Families: bothFamilies, Summary: "recv=-1 EAGAIN @3s replies=1 ACK", Source: rfc5961 + sharedV6},
+				{Kernels: ">=3.8 <4.0", Families: bothFamilies, Summary: "recv=-1 EAGAIN @3s replies=0 none", Source: synDropped + sharedV6},
+				{Kernels: ">=4.0", Families: bothFamilies, Summary: "recv=-1 EAGAIN @3s replies=1 ACK", Source: rfc5961Restored + sharedV6},
 			},
 			Run: func(t *T) error { return reconnectSYN(t, 0) },
 		},
@@ -51,10 +54,10 @@ func reconnectCases() []*Case {
 			Source:  seed003,
 			Timeout: 30 * time.Second,
 			Expect: []Expect{
-				{Kernels: "<3.8", Summary: "recv=-1 EAGAIN @3s replies=1 ACK",
-					Source: "RFC 793 page 69: an unacceptable segment is answered with an ACK and dropped (RFC 5961: a challenge ACK)"},
-				{Kernels: ">=3.8 <4.0", Summary: "recv=-1 EAGAIN @3s replies=0 none", Source: synDropped},
-				{Kernels: ">=4.0", Summary: "recv=-1 EAGAIN @3s replies=1 ACK", Source: rfc5961Restored},
+				{Kernels: "<3.8", Families: bothFamilies, Summary: "recv=-1 EAGAIN @3s replies=1 ACK",
+					Source: "RFC 793 page 69: an unacceptable segment is answered with an ACK and dropped (RFC 5961: a challenge ACK)" + sharedV6},
+				{Kernels: ">=3.8 <4.0", Families: bothFamilies, Summary: "recv=-1 EAGAIN @3s replies=0 none", Source: synDropped + sharedV6},
+				{Kernels: ">=4.0", Families: bothFamilies, Summary: "recv=-1 EAGAIN @3s replies=1 ACK", Source: rfc5961Restored + sharedV6},
 			},
 			Run: func(t *T) error { return reconnectSYN(t, outOfWindow) },
 		},
@@ -76,8 +79,8 @@ func reconnectCases() []*Case {
 type conn struct {
 	raw, cfd, sfd int
 	// cip is the client's address on the wire (127.0.0.1 when the client
-	// is unbound and the case address is another 127/8 one).
-	cip          [4]byte
+	// is unbound and the case address is another 127/8 one; ::1 over IPv6).
+	cip          netip.Addr
 	cport, sport uint16
 	// clientNxt is the client's next sequence number.
 	clientNxt uint32
@@ -96,14 +99,14 @@ func (t *T) established() (*conn, error) {
 		return nil, err
 	}
 	k.cfd, k.sfd = cfd, sfd
-	cip, cp, c := t.LocalAddr(Client, cfd)
+	local, c := t.LocalAddr(Client, cfd)
 	if !c.OK() {
 		return nil, SetupError(c)
 	}
 	// The raw socket stays unbound (bound, it would no longer see segments
 	// to other addresses); sending to the case address, it gets the same
 	// source address the unbound client got. tookInjected checks that.
-	k.cip, k.cport, k.sport = cip, uint16(cp), uint16(port)
+	k.cip, k.cport, k.sport = local.Addr(), local.Port(), uint16(port)
 	segs, _ := t.Sniff(k.raw, k.sport, k.cport)
 	for _, s := range segs {
 		if s.Src == k.sport && s.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
@@ -155,7 +158,7 @@ func reconnectSilentClose(t *T) error {
 	if c := t.Connect(Client, cfd, port); !c.OK() {
 		return SetupError(c)
 	}
-	cip, cport, p := t.LocalAddr(Client, cfd)
+	local, p := t.LocalAddr(Client, cfd)
 	if !p.OK() {
 		return SetupError(p)
 	}
@@ -169,7 +172,7 @@ func reconnectSilentClose(t *T) error {
 	}
 	// The observer must have seen the handshake, or what it sees later
 	// (the SYN of the reconnect) means nothing.
-	segs, _ := t.Sniff(raw, uint16(port), uint16(cport))
+	segs, _ := t.Sniff(raw, uint16(port), local.Port())
 	sawHandshake := false
 	for _, s := range segs {
 		sawHandshake = sawHandshake || s.Src == uint16(port) && s.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK
@@ -193,11 +196,11 @@ func reconnectSilentClose(t *T) error {
 		return SetupError(c)
 	}
 	// Take over the old socket's own address and port: the same 4-tuple.
-	if !t.BindAddr(Client, nfd, cip, cport).Key("bind").OK() {
+	if !t.BindAddr(Client, nfd, local).Key("bind").OK() {
 		return nil
 	}
 	t.Connect(Client, nfd, port).Key("connect").Timed()
 	t.Recv(Server, sfd, 64, 0).Key("recv").Timed()
-	t.Sniff(raw, uint16(port), uint16(cport))
+	t.Sniff(raw, uint16(port), local.Port())
 	return nil
 }

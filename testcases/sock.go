@@ -72,6 +72,14 @@ func (t *T) sockaddr(port int) unix.Sockaddr {
 	return &unix.SockaddrInet4{Addr: t.Addr, Port: port}
 }
 
+// caseAddr is the case address: Addr, or Addr6 over IPv6.
+func (t *T) caseAddr() netip.Addr {
+	if t.Family == IPv6 {
+		return netip.AddrFrom16(t.Addr6)
+	}
+	return netip.AddrFrom4(t.Addr)
+}
+
 // domain is the case's address family, as socket(2) takes it and as a
 // step names it.
 func (t *T) domain() (int, string) {
@@ -183,26 +191,33 @@ func (t *T) Port(side string, fd int) (int, *Call) {
 }
 
 // LocalAddr returns the address and port fd is bound to (getsockname).
-func (t *T) LocalAddr(side string, fd int) (ip [4]byte, port int, c *Call) {
-	c = t.record("getsockname", side, t.name(fd), nil, func() (int64, error) {
+func (t *T) LocalAddr(side string, fd int) (netip.AddrPort, *Call) {
+	var ap netip.AddrPort
+	c := t.record("getsockname", side, t.name(fd), nil, func() (int64, error) {
 		sa, err := unix.Getsockname(fd)
 		if err != nil {
 			return 0, err
 		}
-		if in4, ok := sa.(*unix.SockaddrInet4); ok {
-			ip, port = in4.Addr, in4.Port
+		switch a := sa.(type) {
+		case *unix.SockaddrInet4:
+			ap = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+		case *unix.SockaddrInet6:
+			ap = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
 		}
 		return 0, nil
 	})
-	c.Detail("addr=%s:%d", ipString(ip), port)
-	return ip, port, c
+	c.Detail("addr=%s", ap)
+	return ap, c
 }
 
-// BindAddr binds fd to ip and port (not the case address: a socket that
-// must take over another's 4-tuple binds to that socket's own address).
-func (t *T) BindAddr(side string, fd int, ip [4]byte, port int) *Call {
-	return t.record("bind", side, t.name(fd), args("addr", fmt.Sprintf("%s:%d", ipString(ip), port)), func() (int64, error) {
-		return 0, unix.Bind(fd, &unix.SockaddrInet4{Addr: ip, Port: port})
+// BindAddr binds fd to addr (not the case address: a socket that must
+// take over another's 4-tuple binds to that socket's own address).
+func (t *T) BindAddr(side string, fd int, addr netip.AddrPort) *Call {
+	return t.record("bind", side, t.name(fd), args("addr", addr.String()), func() (int64, error) {
+		if addr.Addr().Is4() {
+			return 0, unix.Bind(fd, &unix.SockaddrInet4{Addr: addr.Addr().As4(), Port: int(addr.Port())})
+		}
+		return 0, unix.Bind(fd, &unix.SockaddrInet6{Addr: addr.Addr().As16(), Port: int(addr.Port())})
 	})
 }
 

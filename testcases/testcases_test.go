@@ -1,6 +1,7 @@
 package testcases
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,28 +111,28 @@ func TestParseProfile(t *testing.T) {
 	e.Profiles = []string{"tfo=3"}
 	ok, _, _ = e.Covers("6.1", "x86_64", "tfo=3+ipv6", nil)
 	require.True(t, ok)
-	c, err := Lookup("reconnect.syn-in-window")
-	require.NoError(t, err)
-	require.False(t, c.RunsOver(IPv6), "raw IPv4 segments")
-	c, err = Lookup("tfo.sendto.blocking")
-	require.NoError(t, err)
-	require.True(t, c.RunsOver(IPv6))
+	// Every built-in case runs over both, raw segments too.
+	for _, c := range builtin() {
+		require.True(t, c.RunsOver(IPv4), c.ID)
+		require.True(t, c.RunsOver(IPv6), c.ID)
+	}
 }
 
 func TestSegments(t *testing.T) {
-	// A SYN from 127.0.0.1:40000 to 127.0.0.1:80 as Linux sent it, with the
-	// checksum it carried.
+	// A SYN from port 40000 to 80; its checksums over 127.0.0.1 > 127.0.0.1
+	// and ::1 > ::1, summed by hand from RFC 793's and RFC 8200's
+	// pseudo-headers.
 	seg := []byte{0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0}
-	sum := tcpChecksum([4]byte{127, 0, 0, 1}, [4]byte{127, 0, 0, 1}, seg)
-	seg[16], seg[17] = byte(sum>>8), byte(sum)
-	// Summing a segment with its checksum in place gives zero.
-	require.Zero(t, tcpChecksum([4]byte{127, 0, 0, 1}, [4]byte{127, 0, 0, 1}, seg))
+	lo4, lo6 := netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()
+	require.Equal(t, uint16(0x154f), tcpChecksum(lo4, lo4, seg))
+	require.Equal(t, uint16(0x1350), tcpChecksum(lo6, lo6, seg))
 
-	ip := append([]byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1}, seg...)
+	seg4 := append([]byte(nil), seg...)
+	seg4[16], seg4[17] = 0x15, 0x4f
+	ip := append([]byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1}, seg4...)
 	s, ok := parseIPv4TCP(ip)
 	require.True(t, ok)
-	lo := [4]byte{127, 0, 0, 1}
-	require.Equal(t, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN, SrcIP: lo, DstIP: lo, ChecksumOK: true}, s)
+	require.Equal(t, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN, SrcIP: lo4, DstIP: lo4, ChecksumOK: true}, s)
 	require.Equal(t, "SYN", s.FlagString())
 	require.NoError(t, tookInjected([]Segment{s}, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}))
 
@@ -145,6 +146,22 @@ func TestSegments(t *testing.T) {
 	require.ErrorContains(t, tookInjected([]Segment{s}, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}), "checksum wrong for 127.9.8.7 > 127.0.0.1")
 	require.ErrorContains(t, tookInjected(nil, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}), "did not see the injected SYN")
 	_, ok = parseIPv4TCP(ip[:30])
+	require.False(t, ok)
+
+	// Over IPv6 the raw socket reads the bare segment; its addresses come
+	// beside it.
+	seg6 := append([]byte(nil), seg...)
+	seg6[16], seg6[17] = 0x13, 0x50
+	s, ok = parseTCP(lo6, lo6, seg6)
+	require.True(t, ok)
+	require.True(t, s.ChecksumOK)
+	s, ok = parseTCP(netip.MustParseAddr("::2"), lo6, seg6)
+	require.True(t, ok)
+	require.ErrorContains(t, tookInjected([]Segment{s}, Segment{Src: 40000, Dst: 80, Seq: 1, Flags: tcpSYN}), "checksum wrong for ::2 > ::1")
+	_, ok = parseTCP(lo6, lo6, seg6[:19])
+	require.False(t, ok)
+	seg6[12] = 0xf0 // a data offset past the segment's end
+	_, ok = parseTCP(lo6, lo6, seg6)
 	require.False(t, ok)
 }
 
