@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -132,7 +133,11 @@ func Child(args []string, w io.Writer) int {
 
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
-	t := testcases.NewT(addr,
+	addr4 := [4]byte{127, 0, 0, 1}
+	if addr.Is4() {
+		addr4 = addr.As4()
+	}
+	t := testcases.NewT(addr4,
 		func(s outcome.Step) { send(message{Step: &s}) },
 		func(n string) { send(message{Note: n}) },
 		func() []string {
@@ -143,6 +148,9 @@ func Child(args []string, w io.Writer) int {
 		})
 	t.Release = unix.ByteSliceToString(uts.Release[:])
 	t.Family = p.Family
+	if addr.Is6() {
+		t.Addr6 = addr.As16()
+	}
 	e := &end{Status: outcome.OK}
 	if gt, name, ok := goTestFor(c.ID); ok {
 		*e = runGoTest(gt, name, func(s outcome.Step) { send(message{Step: &s}) })
@@ -233,10 +241,12 @@ func readSysctls(also ...string) map[string]string {
 	return m
 }
 
-func parseAddr(s string) ([4]byte, error) {
-	var a [4]byte
-	if _, err := fmt.Sscanf(s, "%d.%d.%d.%d", &a[0], &a[1], &a[2], &a[3]); err != nil {
-		return a, fmt.Errorf("loopback address %q: %w", s, err)
+// parseAddr reads the case address: an IPv4 loopback address, or over
+// IPv6 in a shared namespace the case's own address.
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return a, fmt.Errorf("case address %q: %w", s, err)
 	}
 	return a, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/runmatrix/runmatrix/internal/netif"
 	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
@@ -156,9 +158,19 @@ func (r *Runner) child(ctx context.Context, c *testcases.Case, p testcases.Profi
 		attr.Cloneflags = syscall.CLONE_NEWNET
 	} else {
 		// Without a namespace, a fresh loopback address per case keeps TFO
-		// cookies, which are cached per destination, from leaking between cases.
+		// cookies, which are cached per destination, from leaking between
+		// cases. IPv6 has one loopback address, so an IPv6 case gets a
+		// unique local address of its own on lo for its run.
 		iso = "shared"
 		addr = fmt.Sprintf("127.%d.%d.%d", 1+rand.Intn(250), rand.Intn(256), 1+rand.Intn(250))
+		if p.Family == testcases.IPv6 {
+			a := freshULA()
+			if err := netif.AddAddr6("lo", a); err != nil {
+				return outcome.Outcome{}, fmt.Errorf("give the case an IPv6 address of its own: %w", err)
+			}
+			defer netif.DelAddr6("lo", a)
+			addr = a.String()
+		}
 	}
 	set := "-"
 	if len(setHere) > 0 {
@@ -179,7 +191,7 @@ func (r *Runner) child(ctx context.Context, c *testcases.Case, p testcases.Profi
 	}
 	o := outcome.Outcome{Isolation: iso, Steps: []outcome.Step{}, Signals: []string{}}
 	if !netns {
-		o.Notes = append(o.Notes, "no network namespace on this kernel: the case shared the guest's and used loopback address "+addr)
+		o.Notes = append(o.Notes, "no network namespace on this kernel: the case shared the guest's and used an address of its own on lo, "+addr)
 	}
 	lines := make(chan message)
 	go func() {
@@ -393,4 +405,15 @@ func childEnv(env []string) []string {
 		out = append(out, kv)
 	}
 	return append(out, "GODEBUG="+debug)
+}
+
+// freshULA is a random address in fd00::/8 (RFC 4193).
+func freshULA() netip.Addr {
+	var b [16]byte
+	b[0] = 0xfd
+	for i := 1; i < 15; i++ {
+		b[i] = byte(rand.Intn(256))
+	}
+	b[15] = 1
+	return netip.AddrFrom16(b)
 }

@@ -3,6 +3,7 @@ package caserun
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -177,6 +178,37 @@ func TestProfileRestoredWithoutNamespace(t *testing.T) {
 	after, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, string(before), string(after))
+}
+
+// TestIPv6CookiesWithoutNamespace runs TFO cases over IPv6 in the
+// runner's own namespace, as on kernels without network namespaces: a
+// cookie one case obtained must not reach the next. Over ::1, the one
+// IPv6 loopback address, tfo.sendto.nonblocking under tfo=1 found the
+// cookie tfo.server.data-in-syn had cached and sent its data in the SYN
+// ("sendto=5 recv=5", seen on OpenWrt 4.9); each case now has an address
+// of its own on lo, gone again when it ends.
+func TestIPv6CookiesWithoutNamespace(t *testing.T) {
+	requireRoot(t)
+	r := &Runner{Exe: os.Args[0], Shared: true}
+	for _, tc := range []struct{ id, profile, want string }{
+		{"tfo.server.data-in-syn", "tfo=3+ipv6", "listener-tfo=0 sendto1=-1 EINPROGRESS recv1=-1 EAGAIN sendto2=6 recv2=6"},
+		{"tfo.sendto.nonblocking", "tfo=1+ipv6", "sendto=-1 EINPROGRESS"},
+	} {
+		c, err := testcases.Lookup(tc.id)
+		require.NoError(t, err)
+		o := r.Run(context.Background(), c, profiles(t, tc.profile)[0])
+		require.Equal(t, outcome.OK, o.Status, "%s: %s", tc.id, o.Error)
+		require.Equal(t, "shared", o.Isolation)
+		require.Equal(t, tc.want, o.Summary, tc.id)
+		require.Contains(t, o.Notes[0], "an address of its own on lo, fd", tc.id)
+	}
+	lo, err := net.InterfaceByName("lo")
+	require.NoError(t, err)
+	addrs, err := lo.Addrs()
+	require.NoError(t, err)
+	for _, a := range addrs {
+		require.False(t, strings.HasPrefix(a.String(), "fd"), "left on lo: %s", a)
+	}
 }
 
 func TestWatchdogAndCrash(t *testing.T) {
