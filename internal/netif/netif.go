@@ -1,12 +1,15 @@
 // Package netif configures network interfaces with ioctls, which work on
-// every kernel from 2.6.32 on without netlink.
+// every kernel from 2.6.32 on, and with netlink where no ioctl can say
+// what is needed (an IPv6 address without duplicate address detection).
 package netif
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -49,45 +52,69 @@ func Up(name, addr, mask string) error {
 	return nil
 }
 
-// in6Ifreq is struct in6_ifreq, what SIOCSIFADDR and SIOCDIFADDR take on
-// an AF_INET6 socket.
-type in6Ifreq struct {
-	addr      [16]byte
-	prefixlen uint32
-	ifindex   int32
-}
-
-// AddAddr6 gives the interface name the IPv6 address a/128. On the
-// loopback an address is usable at once: it skips duplicate address
-// detection.
+// AddAddr6 gives the interface name the IPv6 address a/128, usable at
+// once: it is added with IFA_F_NODAD, which no ioctl can set, since from
+// Linux 4.x duplicate address detection runs after the call returns (even
+// on the loopback) and a bind() in between fails with EADDRNOTAVAIL.
 func AddAddr6(name string, a netip.Addr) error {
-	return ioctl6(name, unix.SIOCSIFADDR, a)
+	return addr6(name, unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, a)
 }
 
 // DelAddr6 takes the address a/128 from the interface name again.
 func DelAddr6(name string, a netip.Addr) error {
-	return ioctl6(name, unix.SIOCDIFADDR, a)
+	return addr6(name, unix.RTM_DELADDR, 0, a)
 }
 
-func ioctl6(name string, req uintptr, a netip.Addr) error {
+// addr6 sends one RTM_NEWADDR or RTM_DELADDR request for a/128 on name
+// and reads the kernel's answer.
+func addr6(name string, typ, flags uint16, a netip.Addr) error {
 	if !a.Is6() || a.Is4In6() {
 		return fmt.Errorf("%s is not an IPv6 address", a)
 	}
-	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM, 0)
+	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return err
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
 	}
 	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
+	// struct nlmsghdr, struct ifaddrmsg, then IFA_LOCAL and IFA_ADDRESS.
+	const attrLen = unix.SizeofRtAttr + 16
+	msg := make([]byte, unix.SizeofNlMsghdr+unix.SizeofIfAddrmsg+2*attrLen)
+	*(*unix.NlMsghdr)(unsafe.Pointer(&msg[0])) = unix.NlMsghdr{
+		Len: uint32(len(msg)), Type: typ, Flags: unix.NLM_F_REQUEST | unix.NLM_F_ACK | flags, Seq: 1,
+	}
+	*(*unix.IfAddrmsg)(unsafe.Pointer(&msg[unix.SizeofNlMsghdr])) = unix.IfAddrmsg{
+		Family: unix.AF_INET6, Prefixlen: 128, Flags: unix.IFA_F_NODAD, Index: uint32(ifi.Index),
+	}
+	off := unix.SizeofNlMsghdr + unix.SizeofIfAddrmsg
+	b16 := a.As16()
+	for _, t := range []uint16{unix.IFA_LOCAL, unix.IFA_ADDRESS} {
+		*(*unix.RtAttr)(unsafe.Pointer(&msg[off])) = unix.RtAttr{Len: attrLen, Type: t}
+		copy(msg[off+unix.SizeofRtAttr:], b16[:])
+		off += attrLen
+	}
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	buf := make([]byte, 4096)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
 	if err != nil {
-		return err
+		return fmt.Errorf("netlink: %w", err)
 	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
-		return fmt.Errorf("index of %s: %w", name, err)
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil {
+		return fmt.Errorf("netlink answer: %w", err)
 	}
-	r := in6Ifreq{addr: a.As16(), prefixlen: 128, ifindex: int32(ifr.Uint32())}
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(&r))); e != 0 {
-		return fmt.Errorf("%s on %s: %w", a, name, e)
+	for _, m := range msgs {
+		if m.Header.Type == unix.NLMSG_ERROR && len(m.Data) >= 4 {
+			if e := int32(binary.NativeEndian.Uint32(m.Data[:4])); e != 0 {
+				return fmt.Errorf("%s on %s: %w", a, name, unix.Errno(-e))
+			}
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("%s on %s: no answer from the kernel", a, name)
 }
