@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/runmatrix/runmatrix/internal/suggest"
 )
 
 // Case is one syscall sequence with a stable ID.
@@ -245,6 +243,20 @@ func Lookup(id string) (*Case, error) {
 	return nil, fmt.Errorf("unknown case %q (list them with `runmatrix cases list`)", id)
 }
 
+// NoMatchError is Select's error for a glob that matches no case. Known
+// are what it may have meant (every ID, and prefixes such as "tfo.*"); a
+// caller that can suggest one sets Hint (" (did you mean tfo.*?)"), which
+// the message carries after the glob.
+type NoMatchError struct {
+	Glob  string
+	Known []string
+	Hint  string
+}
+
+func (e *NoMatchError) Error() string {
+	return fmt.Sprintf("no case matches %q%s (list them with `runmatrix cases list`)", e.Glob, e.Hint)
+}
+
 // Select returns the cases whose IDs match any of the globs, in stable
 // order. A glob that matches nothing is an error naming it.
 func Select(globs []string) ([]*Case, error) {
@@ -266,7 +278,7 @@ func Select(globs []string) ([]*Case, error) {
 			}
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("no case matches %q%s (list them with `runmatrix cases list`)", g, suggest.Hint(g, globsOf(all)))
+			return nil, &NoMatchError{Glob: g, Known: globsOf(all)}
 		}
 	}
 	var out []*Case

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/runmatrix/runmatrix/internal/suggest"
+	"github.com/runmatrix/runmatrix/testcases"
 )
 
 // usageError is bad input from the user: one line, exit status 2.
@@ -33,9 +37,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
-	os.Exit(exitCode(err))
+	os.Exit(finish(os.Stderr, err))
 }
 
+// exitCode is the status err ends runmatrix with: 0, 2 for bad input
+// (one line saying the fix, before anything booted), an exitError's own,
+// else 1.
 func exitCode(err error) int {
 	var ee exitError
 	switch {
@@ -44,11 +51,31 @@ func exitCode(err error) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case badInput(err) || strings.HasPrefix(err.Error(), "unknown command "):
-		fmt.Fprintln(os.Stderr, "runmatrix:", err)
 		return 2
 	default:
-		fmt.Fprintln(os.Stderr, "runmatrix:", err)
 		return 1
+	}
+}
+
+// finish writes err's one line to w, unless its status says it all, and
+// returns the status.
+func finish(w io.Writer, err error) int {
+	code := exitCode(err)
+	var ee exitError
+	if err != nil && !errors.As(err, &ee) {
+		addHints(err)
+		fmt.Fprintln(w, "runmatrix:", err)
+	}
+	return code
+}
+
+// addHints puts a "did you mean" into the errors of err's chain that can
+// carry one: the case API names what a glob may have meant, and the CLI,
+// which talks to the user, picks the nearest.
+func addHints(err error) {
+	var nm *testcases.NoMatchError
+	if errors.As(err, &nm) && nm.Hint == "" {
+		nm.Hint = suggest.Hint(nm.Glob, nm.Known)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runmatrix/runmatrix/internal/cnames"
+	"github.com/runmatrix/runmatrix/testcases/cnames"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 

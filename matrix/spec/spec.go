@@ -96,14 +96,22 @@ type SpecError struct {
 	File string
 	Line int
 	Msg  string
+	// Err, when set, is the error the message is, kept for errors.As.
+	Err error
 }
 
 func (e *SpecError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	msg := e.Msg
+	if e.Err != nil {
+		msg = e.Err.Error()
 	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, msg)
 }
+
+func (e *SpecError) Unwrap() error { return e.Err }
 
 // Default returns the embedded default matrix.
 func Default() (*Spec, error) { return Parse("default matrix", defaultSpec) }
@@ -238,7 +246,7 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 	}
 	for i, g := range s.Cases {
 		if _, err := testcases.Select([]string{g}); err != nil && checkCases {
-			return bad("cases", i, "%v", err)
+			return &SpecError{File: name, Line: item(lines["cases"], i), Err: err}
 		}
 	}
 	for i, d := range s.Go {

@@ -19,7 +19,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{"bad kernel", "kernels:\n  - debian:6.1\n  - debian:6\n", `m.yaml:3: kernel "debian:6"`},
 		{"bad profile", "kernels: [debian:6.1]\nprofiles:\n  - default\n  - turbo\n", `m.yaml:4: unknown profile "turbo"`},
 		{"bad case glob", "kernels: [debian:6.1]\ncases:\n  - tfo.nope\n", `m.yaml:3: no case matches "tfo.nope"`},
-		{"case glob typo", "kernels: [debian:6.1]\ncases:\n  - tof.*\n", `m.yaml:3: no case matches "tof.*" (did you mean tfo.*?)`},
+		{"case glob typo", "kernels: [debian:6.1]\ncases:\n  - tof.*\n", `m.yaml:3: no case matches "tof.*" (list them`}, // the CLI adds "did you mean"
 		{"tab", "kernels:\n\t- debian:6.1\n", "m.yaml:2: a tab in the indentation: YAML indents with spaces only; replace the tab with spaces"},
 		{"repeat 0 is the default", "kernels: [debian:6.1]\nrepeat: 0\n", ""},
 		{"negative repeat", "kernels: [debian:6.1]\nrepeat: -1\n", "m.yaml:2: repeat must be between 1 and 100, not -1"},
