@@ -211,6 +211,11 @@ func readPlan(dir string) (p recordedPlan, ok bool, err error) {
 // in one line saying what differs. It returns the plan to continue.
 func resumePlan(cmd *cobra.Command, dir string, planFlags []string, args []string, stderr io.Writer) (recordedPlan, error) {
 	rec, ok, err := readPlan(dir)
+	if err == nil && !ok {
+		if _, serr := os.Stat(filepath.Join(dir, journalFile)); serr != nil {
+			return rec, usage("--resume: %s holds no run to continue (no %s, no %s): start one there without --resume", dir, planFile, journalFile)
+		}
+	}
 	if err != nil || !ok {
 		if err == nil {
 			fmt.Fprintf(stderr, "%s records no plan (an older runmatrix's run): continuing with the flags given\n", dir)

@@ -80,4 +80,13 @@ func TestResumePlan(t *testing.T) {
 	cmd := newRunCmd()
 	_, err := resumePlan(cmd, dir, runPlanFlags, []string{"./other"}, &bytes.Buffer{})
 	require.ErrorContains(t, err, "with arguments")
+
+	// A folder with no run in it (a typo, or a run that never started) is
+	// bad input, not a new run started under --resume.
+	for _, empty := range []string{t.TempDir(), filepath.Join(t.TempDir(), "absent")} {
+		_, err = resumePlan(newRunCmd(), empty, runPlanFlags, nil, &bytes.Buffer{})
+		require.ErrorContains(t, err, "holds no run to continue")
+		var ue *usageError
+		require.ErrorAs(t, err, &ue)
+	}
 }
