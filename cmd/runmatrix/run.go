@@ -311,6 +311,11 @@ func (f *runFlags) loadPrograms(s *spec.Spec) error {
 		return nil
 	}
 	progs := programs(s)
+	if f.trace && len(progs) == 0 && len(f.program) == 0 {
+		// Built-in and Go cases record their own steps: --trace would
+		// change nothing, and a run that ignored it would look traced.
+		return usage("--trace records the socket calls of a program, and this run has none: give one after --, e.g. runmatrix run --trace --kernel K -- ./prog")
+	}
 	for _, p := range progs {
 		p.Trace = p.Trace || f.trace
 	}
