@@ -58,7 +58,7 @@ func (s Segment) String() string {
 // covers it.
 func (t *T) RawSocket(name string) *Call {
 	dom, domName := t.domain()
-	c := t.record("socket", "observer", name, args("domain", domName, "type", "SOCK_RAW|SOCK_NONBLOCK", "protocol", "IPPROTO_TCP"), func() (int64, error) {
+	c := t.record("socket", "observer", name, outcome.ArgsOf(outcome.SocketArgs{Domain: domName, Type: "SOCK_RAW|SOCK_NONBLOCK", Protocol: "IPPROTO_TCP"}), func() (int64, error) {
 		fd, err := unix.Socket(dom, unix.SOCK_RAW|unix.SOCK_NONBLOCK, unix.IPPROTO_TCP)
 		return int64(fd), err
 	})
@@ -87,12 +87,12 @@ func (t *T) Sniff(fd int, from, to uint16) ([]Segment, *Call) {
 // from -> to that carry every flag of mask (tcpSYN|tcpACK: SYN-ACKs).
 func (t *T) SniffFlags(fd int, from, to uint16, mask uint8) ([]Segment, *Call) {
 	var all []Segment
-	a := args("from", fmt.Sprint(from), "to", fmt.Sprint(to), "mask", fmt.Sprintf("%#x", mask))
+	sa := outcome.SniffArgs{From: fmt.Sprint(from), To: fmt.Sprint(to), Mask: fmt.Sprintf("%#x", mask)}
 	call := "recvfrom"
 	if t.Family == IPv6 {
 		call = "recvmsg"
 	}
-	c := t.record(call, "observer", t.name(fd), a, func() (int64, error) {
+	c := t.record(call, "observer", t.name(fd), outcome.ArgsOf(sa), func() (int64, error) {
 		buf := make([]byte, 65536)
 		oob := make([]byte, 128)
 		n := 0
@@ -114,13 +114,13 @@ func (t *T) SniffFlags(fd int, from, to uint16, mask uint8) ([]Segment, *Call) {
 		}
 	})
 	var flags []string
-	st := t.step(c)
 	for _, s := range all {
-		st.Args = append(st.Args, outcome.Arg{Name: "segment", Value: s.String()})
+		sa.Segments = append(sa.Segments, s.String())
 		if s.Src == from {
 			flags = append(flags, s.FlagString())
 		}
 	}
+	t.step(c).Args = outcome.ArgsOf(sa)
 	if len(flags) == 0 {
 		flags = []string{"none"}
 	}
@@ -223,7 +223,7 @@ func (t *T) Inject(fd int, seg Segment) *Call {
 	b[13] = seg.Flags
 	binary.BigEndian.PutUint16(b[14:16], 65535)
 	binary.BigEndian.PutUint16(b[16:18], tcpChecksum(seg.SrcIP, t.caseAddr(), b))
-	return t.record("sendto", "observer", t.name(fd), args("segment", seg.String(), "from", seg.SrcIP.String()), func() (int64, error) {
+	return t.record("sendto", "observer", t.name(fd), outcome.ArgsOf(outcome.InjectArgs{Segment: seg.String(), From: seg.SrcIP.String()}), func() (int64, error) {
 		// Port 0: a raw socket's port is its protocol, and IPv6 refuses any other.
 		sa, size := t.rawSockaddr(0)
 		n, err := sendto(fd, b, 0, sa, size)

@@ -43,14 +43,6 @@ var msgFlagNames = []cnames.Bit{
 // flagString renders send/recv flags as C would spell them.
 func flagString(flags int) string { return cnames.Flags(flags, msgFlagNames) }
 
-func args(kv ...string) []outcome.Arg {
-	a := make([]outcome.Arg, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		a = append(a, outcome.Arg{Name: kv[i], Value: kv[i+1]})
-	}
-	return a
-}
-
 // rawSockaddr is the case address and port as sendto(2) takes it: a
 // struct sockaddr_in, or a sockaddr_in6 over IPv6.
 func (t *T) rawSockaddr(port int) (unsafe.Pointer, uintptr) {
@@ -103,7 +95,7 @@ func (t *T) Socket(side, name string, nonblock bool) *Call {
 		typ, typName = typ|unix.SOCK_NONBLOCK, typName+"|SOCK_NONBLOCK"
 	}
 	dom, domName := t.domain()
-	c := t.record("socket", side, name, args("domain", domName, "type", typName, "protocol", "IPPROTO_IP"), func() (int64, error) {
+	c := t.record("socket", side, name, outcome.ArgsOf(outcome.SocketArgs{Domain: domName, Type: typName, Protocol: "IPPROTO_IP"}), func() (int64, error) {
 		fd, err := unix.Socket(dom, typ, 0)
 		return int64(fd), err
 	})
@@ -119,7 +111,7 @@ func (t *T) step(c *Call) *outcome.Step { return &t.steps[c.i] }
 // SetsockoptInt sets an integer socket option.
 func (t *T) SetsockoptInt(side string, fd, level, opt, val int) *Call {
 	lv, on := cnames.Sockopt(level, opt)
-	return t.record("setsockopt", side, t.name(fd), args("level", lv, "optname", on, "value", strconv.Itoa(val)), func() (int64, error) {
+	return t.record("setsockopt", side, t.name(fd), outcome.ArgsOf(outcome.SockoptArgs{Level: lv, Optname: on, Value: strconv.Itoa(val)}), func() (int64, error) {
 		return 0, unix.SetsockoptInt(fd, level, opt, val)
 	})
 }
@@ -129,7 +121,7 @@ func (t *T) SetsockoptInt(side string, fd, level, opt, val int) *Call {
 func (t *T) GetsockoptInt(side string, fd, level, opt int) *Call {
 	lv, on := cnames.Sockopt(level, opt)
 	var v int
-	c := t.record("getsockopt", side, t.name(fd), args("level", lv, "optname", on), func() (int64, error) {
+	c := t.record("getsockopt", side, t.name(fd), outcome.ArgsOf(outcome.SockoptArgs{Level: lv, Optname: on}), func() (int64, error) {
 		var err error
 		v, err = unix.GetsockoptInt(fd, level, opt)
 		return 0, err
@@ -142,7 +134,7 @@ func (t *T) GetsockoptInt(side string, fd, level, opt int) *Call {
 
 // SetLinger sets SO_LINGER.
 func (t *T) SetLinger(side string, fd int, onoff, secs int32) *Call {
-	return t.record("setsockopt", side, t.name(fd), args("level", "SOL_SOCKET", "optname", "SO_LINGER", "l_onoff", fmt.Sprint(onoff), "l_linger", fmt.Sprint(secs)), func() (int64, error) {
+	return t.record("setsockopt", side, t.name(fd), outcome.ArgsOf(outcome.SockoptArgs{Level: "SOL_SOCKET", Optname: "SO_LINGER", LOnoff: fmt.Sprint(onoff), LLinger: fmt.Sprint(secs)}), func() (int64, error) {
 		return 0, unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: onoff, Linger: secs})
 	})
 }
@@ -151,21 +143,21 @@ func (t *T) SetLinger(side string, fd int, onoff, secs int32) *Call {
 func (t *T) SetTimeout(side string, fd, opt int, d time.Duration) *Call {
 	_, on := cnames.Sockopt(unix.SOL_SOCKET, opt)
 	tv := unix.NsecToTimeval(d.Nanoseconds())
-	return t.record("setsockopt", side, t.name(fd), args("level", "SOL_SOCKET", "optname", on, "tv_sec", fmt.Sprint(tv.Sec), "tv_usec", fmt.Sprint(tv.Usec)), func() (int64, error) {
+	return t.record("setsockopt", side, t.name(fd), outcome.ArgsOf(outcome.SockoptArgs{Level: "SOL_SOCKET", Optname: on, TvSec: fmt.Sprint(tv.Sec), TvUsec: fmt.Sprint(tv.Usec)}), func() (int64, error) {
 		return 0, unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv)
 	})
 }
 
 // Bind binds fd to the case address and port (0 = any port).
 func (t *T) Bind(side string, fd, port int) *Call {
-	return t.record("bind", side, t.name(fd), args("addr", t.addrString(port)), func() (int64, error) {
+	return t.record("bind", side, t.name(fd), outcome.ArgsOf(outcome.AddrArgs{Addr: t.addrString(port)}), func() (int64, error) {
 		return 0, unix.Bind(fd, t.sockaddr(port))
 	})
 }
 
 // Listen marks fd as a listener.
 func (t *T) Listen(side string, fd, backlog int) *Call {
-	return t.record("listen", side, t.name(fd), args("backlog", strconv.Itoa(backlog)), func() (int64, error) {
+	return t.record("listen", side, t.name(fd), outcome.ArgsOf(outcome.ListenArgs{Backlog: strconv.Itoa(backlog)}), func() (int64, error) {
 		return 0, unix.Listen(fd, backlog)
 	})
 }
@@ -213,7 +205,7 @@ func (t *T) LocalAddr(side string, fd int) (netip.AddrPort, *Call) {
 // BindAddr binds fd to addr (not the case address: a socket that must
 // take over another's 4-tuple binds to that socket's own address).
 func (t *T) BindAddr(side string, fd int, addr netip.AddrPort) *Call {
-	return t.record("bind", side, t.name(fd), args("addr", addr.String()), func() (int64, error) {
+	return t.record("bind", side, t.name(fd), outcome.ArgsOf(outcome.AddrArgs{Addr: addr.String()}), func() (int64, error) {
 		if addr.Addr().Is4() {
 			return 0, unix.Bind(fd, &unix.SockaddrInet4{Addr: addr.Addr().As4(), Port: int(addr.Port())})
 		}
@@ -223,14 +215,14 @@ func (t *T) BindAddr(side string, fd int, addr netip.AddrPort) *Call {
 
 // Connect connects fd to the case address and port.
 func (t *T) Connect(side string, fd, port int) *Call {
-	return t.record("connect", side, t.name(fd), args("addr", t.addrString(port)), func() (int64, error) {
+	return t.record("connect", side, t.name(fd), outcome.ArgsOf(outcome.AddrArgs{Addr: t.addrString(port)}), func() (int64, error) {
 		return 0, unix.Connect(fd, t.sockaddr(port))
 	})
 }
 
 // Accept accepts a connection on fd and names the new socket name.
 func (t *T) Accept(side string, fd int, name string) *Call {
-	c := t.record("accept", side, t.name(fd), args("new", name), func() (int64, error) {
+	c := t.record("accept", side, t.name(fd), outcome.ArgsOf(outcome.AcceptArgs{New: name}), func() (int64, error) {
 		nfd, _, err := unix.Accept(fd)
 		return int64(nfd), err
 	})
@@ -251,7 +243,7 @@ func (t *T) Sendto(side string, fd int, data string, flags, port int) *Call {
 		sa, size = t.rawSockaddr(port)
 		addr = t.addrString(port)
 	}
-	return t.record("sendto", side, t.name(fd), args("buf", strconv.Quote(data), "len", strconv.Itoa(len(data)), "flags", flagString(flags), "addr", addr), func() (int64, error) {
+	return t.record("sendto", side, t.name(fd), outcome.ArgsOf(outcome.SendArgs{Buf: strconv.Quote(data), Len: strconv.Itoa(len(data)), Flags: flagString(flags), Addr: addr}), func() (int64, error) {
 		n, err := sendto(fd, []byte(data), flags, sa, size)
 		return int64(n), err
 	})
@@ -265,7 +257,7 @@ func (t *T) Sendmsg(side string, fd int, data string, flags, port int) *Call {
 	if port != NoAddr {
 		to, addr = t.sockaddr(port), t.addrString(port)
 	}
-	return t.record("sendmsg", side, t.name(fd), args("msg_name", addr, "iov", strconv.Quote(data), "flags", flagString(flags)), func() (int64, error) {
+	return t.record("sendmsg", side, t.name(fd), outcome.ArgsOf(outcome.SendmsgArgs{MsgName: addr, Iov: strconv.Quote(data), Flags: flagString(flags)}), func() (int64, error) {
 		n, err := unix.SendmsgN(fd, []byte(data), nil, to, flags)
 		return int64(n), err
 	})
@@ -273,7 +265,7 @@ func (t *T) Sendmsg(side string, fd int, data string, flags, port int) *Call {
 
 // Write writes data to fd.
 func (t *T) Write(side string, fd int, data string) *Call {
-	return t.record("write", side, t.name(fd), args("buf", strconv.Quote(data), "len", strconv.Itoa(len(data))), func() (int64, error) {
+	return t.record("write", side, t.name(fd), outcome.ArgsOf(outcome.SendArgs{Buf: strconv.Quote(data), Len: strconv.Itoa(len(data))}), func() (int64, error) {
 		n, err := unix.Write(fd, []byte(data))
 		return int64(n), err
 	})
@@ -282,7 +274,7 @@ func (t *T) Write(side string, fd int, data string) *Call {
 // Recv receives up to n bytes with flags; the bytes read are the detail.
 func (t *T) Recv(side string, fd, n, flags int) *Call {
 	buf := make([]byte, n)
-	c := t.record("recv", side, t.name(fd), args("len", strconv.Itoa(n), "flags", flagString(flags)), func() (int64, error) {
+	c := t.record("recv", side, t.name(fd), outcome.ArgsOf(outcome.RecvArgs{Len: strconv.Itoa(n), Flags: flagString(flags)}), func() (int64, error) {
 		m, _, err := unix.Recvfrom(fd, buf, flags)
 		return int64(m), err
 	})
@@ -295,7 +287,7 @@ func (t *T) Recv(side string, fd, n, flags int) *Call {
 // Read reads up to n bytes; the bytes read are the detail.
 func (t *T) Read(side string, fd, n int) *Call {
 	buf := make([]byte, n)
-	c := t.record("read", side, t.name(fd), args("len", strconv.Itoa(n)), func() (int64, error) {
+	c := t.record("read", side, t.name(fd), outcome.ArgsOf(outcome.RecvArgs{Len: strconv.Itoa(n)}), func() (int64, error) {
 		m, err := unix.Read(fd, buf)
 		return int64(m), err
 	})
@@ -317,7 +309,7 @@ func (t *T) Close(side string, fd int) *Call {
 // Poll waits up to timeout for events on fd; the returned events are the detail.
 func (t *T) Poll(side string, fd int, events int16, timeout time.Duration) *Call {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
-	c := t.record("poll", side, t.name(fd), args("events", cnames.Poll(events), "timeout_ms", strconv.Itoa(int(timeout.Milliseconds()))), func() (int64, error) {
+	c := t.record("poll", side, t.name(fd), outcome.ArgsOf(outcome.PollArgs{Events: cnames.Poll(events), TimeoutMS: strconv.Itoa(int(timeout.Milliseconds()))}), func() (int64, error) {
 		for {
 			n, err := unix.Poll(fds, int(timeout.Milliseconds()))
 			if err == unix.EINTR {
@@ -338,7 +330,7 @@ var tcpStates = []string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
 // carried data that was acknowledged (TCPI_OPT_SYN_DATA).
 func (t *T) TCPInfo(side string, fd int) (state string, synData bool, c *Call) {
 	var info *unix.TCPInfo
-	c = t.record("getsockopt", side, t.name(fd), args("level", "SOL_TCP", "optname", "TCP_INFO"), func() (int64, error) {
+	c = t.record("getsockopt", side, t.name(fd), outcome.ArgsOf(outcome.SockoptArgs{Level: "SOL_TCP", Optname: "TCP_INFO"}), func() (int64, error) {
 		var err error
 		info, err = unix.GetsockoptTCPInfo(fd, unix.SOL_TCP, unix.TCP_INFO)
 		return 0, err
@@ -363,7 +355,7 @@ func (t *T) Shutdown(side string, fd, how int) *Call {
 	if !ok {
 		h = strconv.Itoa(how)
 	}
-	return t.record("shutdown", side, t.name(fd), args("how", h), func() (int64, error) {
+	return t.record("shutdown", side, t.name(fd), outcome.ArgsOf(outcome.ShutdownArgs{How: h}), func() (int64, error) {
 		return 0, unix.Shutdown(fd, how)
 	})
 }

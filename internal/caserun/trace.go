@@ -282,7 +282,7 @@ func (t *tracer) syscall(tid int, th *thread) {
 				// How the program takes SIGPIPE is part of the call's
 				// outcome (killed, an EPIPE alone, a handler run), and what
 				// repro.c sets before replaying it.
-				th.step.Args = append(th.step.Args, outcome.Arg{Name: "sigpipe", Value: st.disposition(unix.SIGPIPE)})
+				th.step.Args = append(th.step.Args, outcome.ArgsOf(outcome.DispositionArgs{Sigpipe: st.disposition(unix.SIGPIPE)})...)
 			}
 		}
 		return
@@ -369,14 +369,6 @@ type decoded struct {
 	retFd bool
 }
 
-func kv(pairs ...string) []outcome.Arg {
-	var a []outcome.Arg
-	for i := 0; i+1 < len(pairs); i += 2 {
-		a = append(a, outcome.Arg{Name: pairs[i], Value: pairs[i+1]})
-	}
-	return a
-}
-
 // socketcalls are socketcall(2)'s calls: name and argument count.
 var socketcalls = map[uint64]struct {
 	name string
@@ -411,46 +403,47 @@ func (t *tracer) decode(tid, tgid, nr int, raw [6]uint64) (string, decoded, bool
 	switch name {
 	case "socket":
 		d.fd, d.retFd = "", true
-		d.args = kv("domain", family(int(args[0])), "type", sockType(int(args[1])), "protocol", cnames.Protocol(int(args[0]), int(args[2])))
+		d.args = outcome.ArgsOf(outcome.SocketArgs{Domain: family(int(args[0])), Type: sockType(int(args[1])), Protocol: cnames.Protocol(int(args[0]), int(args[2]))})
 	case "socketpair":
 		d.fd = ""
-		d.args = kv("domain", family(int(args[0])), "type", sockType(int(args[1])), "protocol", cnames.Protocol(int(args[0]), int(args[2])))
+		d.args = outcome.ArgsOf(outcome.SocketArgs{Domain: family(int(args[0])), Type: sockType(int(args[1])), Protocol: cnames.Protocol(int(args[0]), int(args[2]))})
 	case "bind", "connect":
-		d.args = kv("addr", sockaddr(peek(tid, uintptr(args[1]), int(min(args[2], 128)))))
+		d.args = outcome.ArgsOf(outcome.AddrArgs{Addr: sockaddr(peek(tid, uintptr(args[1]), int(min(args[2], 128))))})
 	case "listen":
-		d.args = kv("backlog", strconv.Itoa(int(int32(args[1]))))
+		d.args = outcome.ArgsOf(outcome.ListenArgs{Backlog: strconv.Itoa(int(int32(args[1])))})
 	case "accept", "accept4":
 		d.retFd = true
-		d.args = kv("new", "")
+		a := outcome.AcceptArgs{} // New is the descriptor returned, at the call's exit
 		if name == "accept4" {
-			d.args = append(d.args, kv("flags", sockType(int(args[3])))...)
+			a.Flags = sockType(int(args[3]))
 		}
+		d.args = outcome.ArgsOf(a)
 	case "sendto", "send":
-		d.args = kv("buf", quoted(peek(tid, uintptr(args[1]), int(min(args[2], 64)))), "len", strconv.Itoa(int(args[2])), "flags", msgFlags(int(args[3])))
-		addr := "NULL"
+		a := outcome.SendArgs{Buf: quoted(peek(tid, uintptr(args[1]), int(min(args[2], 64)))), Len: strconv.Itoa(int(args[2])), Flags: msgFlags(int(args[3])), Addr: "NULL"}
 		if name == "sendto" && args[4] != 0 {
-			addr = sockaddr(peek(tid, uintptr(args[4]), int(min(args[5], 128))))
+			a.Addr = sockaddr(peek(tid, uintptr(args[4]), int(min(args[5], 128))))
 		}
-		d.args = append(d.args, kv("addr", addr)...)
+		d.args = outcome.ArgsOf(a)
 		name = "sendto"
 	case "recvfrom", "recv":
-		d.args = kv("len", strconv.Itoa(int(args[2])), "flags", msgFlags(int(args[3])))
+		d.args = outcome.ArgsOf(outcome.RecvArgs{Len: strconv.Itoa(int(args[2])), Flags: msgFlags(int(args[3]))})
 		name = "recv"
 	case "sendmsg":
 		iov, nameAddr := msghdr(tid, uintptr(args[1]))
-		d.args = kv("msg_name", nameAddr, "iov", iov, "flags", msgFlags(int(args[2])))
+		d.args = outcome.ArgsOf(outcome.SendmsgArgs{MsgName: nameAddr, Iov: iov, Flags: msgFlags(int(args[2]))})
 	case "recvmsg":
-		d.args = kv("flags", msgFlags(int(args[2])))
+		d.args = outcome.ArgsOf(outcome.RecvArgs{Flags: msgFlags(int(args[2]))})
 	case "sendmmsg", "recvmmsg":
-		d.args = kv("vlen", strconv.Itoa(int(args[2])), "flags", msgFlags(int(args[3])))
+		d.args = outcome.ArgsOf(outcome.MmsgArgs{Vlen: strconv.Itoa(int(args[2])), Flags: msgFlags(int(args[3]))})
 	case "shutdown":
-		d.args = kv("how", map[int]string{0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}[int(args[1])])
+		d.args = outcome.ArgsOf(outcome.ShutdownArgs{How: map[int]string{0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}[int(args[1])]})
 	case "setsockopt", "getsockopt":
 		level, opt := cnames.Sockopt(int(args[1]), int(args[2]))
-		d.args = kv("level", level, "optname", opt)
+		a := outcome.SockoptArgs{Level: level, Optname: opt}
 		if name == "setsockopt" {
-			d.args = append(d.args, optValue(tid, opt, uintptr(args[3]), int(args[4]))...)
+			optValue(&a, tid, uintptr(args[3]), int(args[4]))
 		}
+		d.args = outcome.ArgsOf(a)
 	case "getsockname", "getpeername":
 	case "read", "write", "close":
 		if !t.socket(tid, tgid, int(int32(args[0]))) {
@@ -460,9 +453,9 @@ func (t *tracer) decode(tid, tgid, nr int, raw [6]uint64) (string, decoded, bool
 			return "", decoded{}, false
 		}
 		if name == "write" {
-			d.args = kv("buf", quoted(peek(tid, uintptr(args[1]), int(min(args[2], 64)))), "len", strconv.Itoa(int(args[2])))
+			d.args = outcome.ArgsOf(outcome.SendArgs{Buf: quoted(peek(tid, uintptr(args[1]), int(min(args[2], 64)))), Len: strconv.Itoa(int(args[2]))})
 		} else if name == "read" {
-			d.args = kv("len", strconv.Itoa(int(args[2])))
+			d.args = outcome.ArgsOf(outcome.RecvArgs{Len: strconv.Itoa(int(args[2]))})
 		}
 	case "poll", "ppoll":
 		fds := peek(tid, uintptr(args[0]), int(min(args[1], 16))*8)
@@ -477,13 +470,13 @@ func (t *tracer) decode(tid, tgid, nr int, raw [6]uint64) (string, decoded, bool
 			return "", decoded{}, false
 		}
 		d.fd = ""
-		d.args = kv("fds", strings.Join(list, ","))
+		d.args = outcome.ArgsOf(outcome.PollArgs{Fds: strings.Join(list, ",")})
 	case "epoll_ctl":
 		if !t.socket(tid, tgid, int(int32(args[2]))) {
 			return "", decoded{}, false
 		}
 		d.fd = strconv.Itoa(int(int32(args[2])))
-		d.args = kv("epfd", strconv.Itoa(int(int32(args[0]))), "op", map[int]string{1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"}[int(args[1])])
+		d.args = outcome.ArgsOf(outcome.EpollCtlArgs{Epfd: strconv.Itoa(int(int32(args[0]))), Op: map[int]string{1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"}[int(args[1])]})
 	case "select", "pselect6", "epoll_wait", "epoll_pwait":
 		d.fd = ""
 	}
@@ -636,17 +629,20 @@ func msgFlags(f int) string { return cnames.Flags(f, cnames.MsgFlags) }
 
 // optValue decodes a setsockopt value: an int, a struct linger or a
 // struct timeval, else its bytes.
-func optValue(tid int, opt string, addr uintptr, n int) []outcome.Arg {
+func optValue(a *outcome.SockoptArgs, tid int, addr uintptr, n int) {
 	b := peek(tid, addr, min(n, 64))
 	switch {
-	case opt == "SO_LINGER" && len(b) >= 8:
-		return kv("l_onoff", strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b)))), "l_linger", strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b[4:])))))
-	case (opt == "SO_RCVTIMEO" || opt == "SO_SNDTIMEO") && len(b) >= 2*wordSize:
-		return kv("tv_sec", strconv.FormatInt(int64(word(b)), 10), "tv_usec", strconv.FormatInt(int64(word(b[wordSize:])), 10))
+	case a.Optname == "SO_LINGER" && len(b) >= 8:
+		a.LOnoff = strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b))))
+		a.LLinger = strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b[4:]))))
+	case (a.Optname == "SO_RCVTIMEO" || a.Optname == "SO_SNDTIMEO") && len(b) >= 2*wordSize:
+		a.TvSec = strconv.FormatInt(int64(word(b)), 10)
+		a.TvUsec = strconv.FormatInt(int64(word(b[wordSize:])), 10)
 	case len(b) == 4:
-		return kv("value", strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b)))))
+		a.Value = strconv.Itoa(int(int32(binary.NativeEndian.Uint32(b))))
+	default:
+		a.Optval, a.Optlen = fmt.Sprintf("%x", b), strconv.Itoa(n)
 	}
-	return kv("optval", fmt.Sprintf("%x", b), "optlen", strconv.Itoa(n))
 }
 
 // isSocket reports whether fd of tid is a socket.

@@ -160,10 +160,11 @@ func guards() string {
 // checker reads one step's arguments through the grammars, keeping the
 // first value that fits none.
 type checker struct {
-	cell string
-	i    int
-	s    outcome.Step
-	bad  *FieldError
+	cell  string
+	i     int
+	s     outcome.Step
+	bad   *FieldError
+	names map[*string]string
 }
 
 func (k *checker) fail(field, value, want string) {
@@ -172,26 +173,37 @@ func (k *checker) fail(field, value, want string) {
 	}
 }
 
-func (k *checker) raw(name string) string { return arg(k.s, name) }
+// decode fills v, one of outcome's *Args structs, from the step.
+func (k *checker) decode(v any) {
+	if k.names == nil {
+		k.names = map[*string]string{}
+	}
+	for p, n := range k.s.Decode(v) {
+		k.names[p] = n
+	}
+}
+
+// field names the argument p was decoded into, for a FieldError.
+func (k *checker) field(p *string) string { return "args." + k.names[p] }
 
 // integer is the argument as a C integer in [lo, hi].
-func (k *checker) integer(name string, lo, hi int64) string {
-	v := k.raw(name)
+func (k *checker) integer(p *string, lo, hi int64) string {
+	v := *p
 	n, err := strconv.ParseInt(v, 0, 64)
 	if err != nil || n < lo || n > hi || strings.Contains(v, "_") {
-		k.fail("args."+name, v, fmt.Sprintf("an integer from %d to %d", lo, hi))
+		k.fail(k.field(p), v, fmt.Sprintf("an integer from %d to %d", lo, hi))
 		return "0"
 	}
 	return strconv.FormatInt(n, 10)
 }
 
 // int32 is the argument as a C int.
-func (k *checker) int32(name string) string { return k.integer(name, -1<<31, 1<<31-1) }
+func (k *checker) int32(p *string) string { return k.integer(p, -1<<31, 1<<31-1) }
 
 // flags is the argument as names of table and numbers joined by "|", as
 // the agent and the tracer spell bit sets ("MSG_NOSIGNAL|0x80000000").
-func (k *checker) flags(name string, table map[string]symbol) string {
-	v := k.raw(name)
+func (k *checker) flags(p *string, table map[string]symbol) string {
+	v := *p
 	var out []string
 	for _, part := range strings.Split(v, "|") {
 		if _, ok := table[part]; ok {
@@ -200,7 +212,7 @@ func (k *checker) flags(name string, table map[string]symbol) string {
 		}
 		n, err := strconv.ParseUint(part, 0, 32)
 		if err != nil || strings.Contains(part, "_") {
-			k.fail("args."+name, v, "names of "+tableNames(table)+" or numbers joined by |")
+			k.fail(k.field(p), v, "names of "+tableNames(table)+" or numbers joined by |")
 			return "0"
 		}
 		out = append(out, fmt.Sprintf("%#x", n))
@@ -209,25 +221,25 @@ func (k *checker) flags(name string, table map[string]symbol) string {
 }
 
 // symbol is the argument as one name of table or an int.
-func (k *checker) symbol(name string, table map[string]symbol) string {
-	v := k.raw(name)
+func (k *checker) symbol(p *string, table map[string]symbol) string {
+	v := *p
 	if _, ok := table[v]; ok {
 		return v
 	}
 	n, err := strconv.ParseInt(v, 0, 32)
 	if err != nil || strings.Contains(v, "_") {
-		k.fail("args."+name, v, "one of "+tableNames(table)+" or a number")
+		k.fail(k.field(p), v, "one of "+tableNames(table)+" or a number")
 		return "0"
 	}
 	return strconv.FormatInt(n, 10)
 }
 
 // quoted is a string argument (Go-quoted in the cell) as its bytes.
-func (k *checker) quoted(name string) []byte {
-	v := k.raw(name)
+func (k *checker) quoted(p *string) []byte {
+	v := *p
 	s, err := strconv.Unquote(v)
 	if err != nil || len(v) == 0 || v[0] != '"' {
-		k.fail("args."+name, v, "a quoted string")
+		k.fail(k.field(p), v, "a quoted string")
 		return nil
 	}
 	return []byte(s)
@@ -237,11 +249,12 @@ func (k *checker) quoted(name string) []byte {
 var errIPv6 = fmt.Errorf("repro.c replays IPv4 calls only")
 
 // address is an "IP:PORT" argument as an IPv4 address and port.
-func (k *checker) address(field, v string) (ip string, port int, err error) {
+func (k *checker) address(p *string) (ip string, port int, err error) {
+	v := *p
 	ap, perr := netip.ParseAddrPort(v)
 	switch {
 	case perr != nil:
-		k.fail(field, v, "an address IP:PORT")
+		k.fail(k.field(p), v, "an address IP:PORT")
 		return "0.0.0.0", 0, nil
 	case !ap.Addr().Is4():
 		return "", 0, errIPv6

@@ -31,7 +31,7 @@ func FuzzReproFields(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, step int, name, value string) {
 		steps := hostileSteps()
-		if step < 0 || step >= len(steps) || arg(steps[step], name) == "" {
+		if step < 0 || step >= len(steps) || stepArg(steps[step], name) == "" {
 			return // only the fields the step has, which repro.c reads
 		}
 		setArg(&steps[step], name, value)
@@ -47,4 +47,14 @@ func FuzzReproFields(f *testing.F) {
 			require.Regexp(t, safeToken, value, "made repro.c from %q in %s", value, name)
 		}
 	})
+}
+
+// stepArg is the value of the step's argument name, or "".
+func stepArg(s outcome.Step, name string) string {
+	for _, a := range s.Args {
+		if a.Name == name {
+			return a.Value
+		}
+	}
+	return ""
 }

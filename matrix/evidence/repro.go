@@ -58,15 +58,6 @@ func cString(b []byte) string {
 	return out.String()
 }
 
-func arg(s outcome.Step, name string) string {
-	for _, a := range s.Args {
-		if a.Name == name {
-			return a.Value
-		}
-	}
-	return ""
-}
-
 // addr turns "127.0.0.1:PORT" into a C sockaddr expression, using the
 // variable that holds PORT when an earlier getsockname learnt it.
 func (g *cgen) addr(v string) (ip, port string, err error) {
@@ -125,28 +116,36 @@ func (g *cgen) step(i int, s outcome.Step) error {
 		g.emit("{ static const char lit[] = %s; char *b = buffer(lit, sizeof lit - 1, %s);", cString(data), n)
 		closers = append(closers, "free(b); }")
 	}
+	var sig outcome.DispositionArgs
+	k.decode(&sig)
 	switch s.Call {
 	case "socket":
-		typ, proto := k.flags("type", sockTypes), "0"
+		var a outcome.SocketArgs
+		k.decode(&a)
+		typ, proto := k.flags(&a.Type, sockTypes), "0"
 		if strings.Contains(typ, "SOCK_RAW") {
-			proto = k.symbol("protocol", protocols) // an observer: what it counts can be replayed, what it injects cannot
+			proto = k.symbol(&a.Protocol, protocols) // an observer: what it counts can be replayed, what it injects cannot
 		}
 		call = fmt.Sprintf("%s = socket(AF_INET, %s, %s)", fd, typ, proto)
 	case "setsockopt":
-		level, opt := k.symbol("level", levels), k.symbol("optname", optnames)
+		var a outcome.SockoptArgs
+		k.decode(&a)
+		level, opt := k.symbol(&a.Level, levels), k.symbol(&a.Optname, optnames)
 		switch opt {
 		case "SO_LINGER":
-			block("{ struct linger l = { %s, %s };", k.int32("l_onoff"), k.int32("l_linger"))
+			block("{ struct linger l = { %s, %s };", k.int32(&a.LOnoff), k.int32(&a.LLinger))
 			call = fmt.Sprintf("setsockopt(%s, %s, %s, &l, sizeof l)", fd, level, opt)
 		case "SO_RCVTIMEO", "SO_SNDTIMEO":
-			block("{ struct timeval tv = { %s, %s };", k.int32("tv_sec"), k.int32("tv_usec"))
+			block("{ struct timeval tv = { %s, %s };", k.int32(&a.TvSec), k.int32(&a.TvUsec))
 			call = fmt.Sprintf("setsockopt(%s, %s, %s, &tv, sizeof tv)", fd, level, opt)
 		default:
-			block("{ int v = %s;", k.int32("value"))
+			block("{ int v = %s;", k.int32(&a.Value))
 			call = fmt.Sprintf("setsockopt(%s, %s, %s, &v, sizeof v)", fd, level, opt)
 		}
 	case "getsockopt":
-		level, opt := k.symbol("level", levels), k.symbol("optname", optnames)
+		var a outcome.SockoptArgs
+		k.decode(&a)
+		level, opt := k.symbol(&a.Level, levels), k.symbol(&a.Optname, optnames)
 		if opt == "TCP_INFO" {
 			block("{ struct tcp_info ti; socklen_t l = sizeof ti;")
 			call = fmt.Sprintf("getsockopt(%s, %s, %s, &ti, &l)", fd, level, opt)
@@ -171,30 +170,38 @@ func (g *cgen) step(i int, s outcome.Step) error {
 		call = fmt.Sprintf("getsockname(%s, (struct sockaddr *)&a, &l)", fd)
 		closers = append(closers, fmt.Sprintf("if (r == 0) %s = ntohs(a.sin_port);", pv), "}")
 	case "bind", "connect":
-		ip, port, err := k.address("args.addr", k.raw("addr"))
+		var a outcome.AddrArgs
+		k.decode(&a)
+		ip, port, err := k.address(&a.Addr)
 		if err != nil {
 			return err
 		}
 		block("{ struct sockaddr_in a = addr4(%s, %s);", cQuote(ip), g.port(port))
 		call = fmt.Sprintf("%s(%s, (struct sockaddr *)&a, sizeof a)", s.Call, fd)
 	case "listen":
-		call = fmt.Sprintf("listen(%s, %s)", fd, k.int32("backlog"))
+		var a outcome.ListenArgs
+		k.decode(&a)
+		call = fmt.Sprintf("listen(%s, %s)", fd, k.int32(&a.Backlog))
 	case "accept":
-		nfd := g.fd(k.raw("new"))
+		var a outcome.AcceptArgs
+		k.decode(&a)
+		nfd := g.fd(a.New)
 		call = fmt.Sprintf("%s = accept(%s, NULL, NULL)", nfd, fd)
 	case "sendto", "write":
 		if s.Side == "observer" {
 			return errRaw
 		}
-		data, n := k.quoted("buf"), k.integer("len", 0, 1<<31-1)
+		var a outcome.SendArgs
+		k.decode(&a)
+		data, n := k.quoted(&a.Buf), k.integer(&a.Len, 0, 1<<31-1)
 		buffered(data, n)
 		if s.Call == "write" {
 			call = fmt.Sprintf("write(%s, b, %s)", fd, n)
 			break
 		}
-		flags := k.flags("flags", msgFlags)
-		if a := k.raw("addr"); a != "NULL" {
-			ip, port, err := k.address("args.addr", a)
+		flags := k.flags(&a.Flags, msgFlags)
+		if a.Addr != "NULL" {
+			ip, port, err := k.address(&a.Addr)
 			if err != nil {
 				return err
 			}
@@ -204,35 +211,43 @@ func (g *cgen) step(i int, s outcome.Step) error {
 			call = fmt.Sprintf("sendto(%s, b, %s, %s, NULL, 0)", fd, n, flags)
 		}
 	case "sendmsg":
-		data := k.quoted("iov")
+		var a outcome.SendmsgArgs
+		k.decode(&a)
+		data := k.quoted(&a.Iov)
 		block("{ static char b[] = %s; struct iovec iov = { b, sizeof b - 1 }; struct msghdr m; memset(&m, 0, sizeof m); m.msg_iov = &iov; m.msg_iovlen = 1;", cString(data))
-		if a := k.raw("msg_name"); a != "NULL" {
-			ip, port, err := k.address("args.msg_name", a)
+		if a.MsgName != "NULL" {
+			ip, port, err := k.address(&a.MsgName)
 			if err != nil {
 				return err
 			}
 			g.emit("struct sockaddr_in a = addr4(%s, %s); m.msg_name = &a; m.msg_namelen = sizeof a;", cQuote(ip), g.port(port))
 		}
-		call = fmt.Sprintf("sendmsg(%s, &m, %s)", fd, k.flags("flags", msgFlags))
+		call = fmt.Sprintf("sendmsg(%s, &m, %s)", fd, k.flags(&a.Flags, msgFlags))
 	case "recv", "read":
-		n := k.integer("len", 0, 1<<31-1)
+		var a outcome.RecvArgs
+		k.decode(&a)
+		n := k.integer(&a.Len, 0, 1<<31-1)
 		buffered(nil, n)
 		if s.Call == "read" {
 			call = fmt.Sprintf("read(%s, b, %s)", fd, n)
 		} else {
-			call = fmt.Sprintf("recv(%s, b, %s, %s)", fd, n, k.flags("flags", msgFlags))
+			call = fmt.Sprintf("recv(%s, b, %s, %s)", fd, n, k.flags(&a.Flags, msgFlags))
 		}
 	case "close":
 		call = fmt.Sprintf("close(%s)", fd)
 	case "poll":
-		block("{ struct pollfd p = { %s, %s, 0 };", fd, k.flags("events", pollEvents))
-		call = fmt.Sprintf("poll(&p, 1, %s)", k.int32("timeout_ms"))
+		var a outcome.PollArgs
+		k.decode(&a)
+		block("{ struct pollfd p = { %s, %s, 0 };", fd, k.flags(&a.Events, pollEvents))
+		call = fmt.Sprintf("poll(&p, 1, %s)", k.int32(&a.TimeoutMS))
 	case "recvfrom":
-		if k.raw("from") == "" || k.raw("mask") == "" {
+		var a outcome.SniffArgs
+		k.decode(&a)
+		if a.From == "" || a.Mask == "" {
 			return errRaw // a trace from before observers recorded what they counted
 		}
-		from, to := k.port("args.from", k.raw("from")), k.port("args.to", k.raw("to"))
-		mask := k.integer("mask", 0, 0xff)
+		from, to := k.port(k.field(&a.From), a.From), k.port(k.field(&a.To), a.To)
+		mask := k.integer(&a.Mask, 0, 0xff)
 		m, _ := strconv.Atoi(mask)
 		call = fmt.Sprintf("sniff(%s, %s, %s, %#x)", fd, g.port(from), g.port(to), m)
 	default:
@@ -240,12 +255,12 @@ func (g *cgen) step(i int, s outcome.Step) error {
 	}
 	unless := k.unless()
 	ignored := false
-	switch d := k.raw("sigpipe"); d {
+	switch d := sig.Sigpipe; d {
 	case "", "default", "blocked", "handled":
 	case "ignored":
 		ignored = true
 	default:
-		k.fail("args.sigpipe", d, "default, ignored, blocked or handled")
+		k.fail(k.field(&sig.Sigpipe), d, "default, ignored, blocked or handled")
 	}
 	if k.bad != nil {
 		return k.bad
