@@ -109,7 +109,7 @@ func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) 
 	var idx alpineIndex
 	if !r.freshIndex(p, &idx, &idx.Fetched) {
 		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+			return nil, offlineMiss(ref.Raw, "")
 		}
 		b, err := r.alpineGet(ctx, repo+"APKINDEX.tar.gz", 64<<20)
 		var nf *fetch.NotFoundError

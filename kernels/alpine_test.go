@@ -95,7 +95,7 @@ func TestAlpine(t *testing.T) {
 				mirror.Files[pkgPath] = good[:len(good)-100]
 				return func() { mirror.Files[pkgPath] = good }
 			}},
-		{name: "an unreachable mirror", ref: "alpine:3.18", want: "point --mirror alpine=URL", input: true,
+		{name: "an unreachable mirror", ref: "alpine:3.18", want: "point --mirror alpine=URL", input: false, // the world failed, not the input: exit 1
 			setup: func() func() {
 				old := r.Mirrors["alpine"]
 				r.Mirrors["alpine"] = "http://127.0.0.1:1"

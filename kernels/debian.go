@@ -540,7 +540,7 @@ func pocketOf(suite string) (base, kind string) {
 
 func (d *Debian) missing(r Ref, what string) error {
 	if d.Offline {
-		return fmt.Errorf("kernel %s: the index of %s is not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", r.Raw, what, r.Raw)
+		return offlineMiss(r.Raw, "the index of "+what+" is not in the cache")
 	}
 	return inputErr("kernel %s: %s has no suite %s; name a release it carries (see `runmatrix kernels list debian:`) or check --debian-mirror", r.Raw, d.Mirror, what)
 }

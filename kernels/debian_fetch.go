@@ -72,7 +72,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) 
 	if len(ks) == 0 {
 		flav, debArch := flavour(ref.Arch)
 		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+			return nil, offlineMiss(ref.Raw, "")
 		}
 		archives := strings.Join(nonEmpty(r.Debian.Mirror, r.Debian.SecurityMirror, r.Debian.RetiredMirror, r.Debian.Snapshot), ", ")
 		return nil, inputErr("kernel %s: no Debian archive (%s) has a linux-image-…-%s package of it for %s; see `runmatrix kernels list debian:`",

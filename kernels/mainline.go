@@ -111,6 +111,9 @@ func (m *Mainline) keyring(ctx context.Context, c Cache, offline bool) (openpgp.
 		return kr, nil
 	}
 	kr, err := m.pinnedKey(ctx, c, offline)
+	if errors.Is(err, errOffline) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the Kernel PPA key %s that signs mainline builds: %s; or get it yourself "+
 			"(gpg --keyserver keyserver.ubuntu.com --recv-keys %s && gpg --export %s > kernel-ppa.gpg) and pass --mainline-keyring kernel-ppa.gpg",
@@ -143,7 +146,7 @@ func (m *Mainline) pinnedKey(ctx context.Context, c Cache, offline bool) (openpg
 		}
 	}
 	if offline {
-		return nil, errors.New("not in the cache, and --offline forbids the network")
+		return nil, errOffline
 	}
 	server := m.KeyServer
 	if server == "" {
@@ -293,6 +296,9 @@ func compareDotted(a, b string) int {
 func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*MainlineKernel, error) {
 	_, debArch := flavour(r.Arch)
 	kr, err := m.keyring(ctx, c, offline)
+	if errors.Is(err, errOffline) {
+		return nil, offlineMiss(r.Raw, "the Kernel PPA key that signs it is not in the cache")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +312,7 @@ func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*M
 		return &mk, nil
 	}
 	if offline {
-		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", r.Raw, r.Raw)
+		return nil, offlineMiss(r.Raw, "")
 	}
 	tagDir := m.root() + "/" + r.Tag
 	a := m.archive(tagDir)

@@ -81,7 +81,7 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	var img *oci.Image
 	switch {
 	case r.Debian.Offline && pin.Digest == "" && ref.Image.Digest == "":
-		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+		return nil, offlineMiss(ref.Raw, "")
 	case r.Debian.Offline:
 		if pin.Digest == "" {
 			pin.Digest = ref.Image.Digest

@@ -51,6 +51,41 @@ func inputErr(format string, args ...any) error {
 	return &InputError{fmt.Errorf(format, args...)}
 }
 
+// offlineMiss is every provider's answer to --offline when what the
+// reference needs is not cached (missing says what: "" is the kernel
+// itself): bad input, since the one command it names fills the cache.
+func offlineMiss(raw, missing string) error {
+	if missing == "" {
+		missing = "not in the cache"
+	}
+	return &InputError{&NotCachedError{Ref: raw, Missing: missing}}
+}
+
+// NotCachedError is --offline meeting a reference whose kernel, or what
+// finding it needs, the cache lacks.
+type NotCachedError struct {
+	Ref, Missing string
+}
+
+func (e *NotCachedError) Error() string {
+	return fmt.Sprintf("kernel %s: %s, and --offline forbids the network; run `runmatrix kernels fetch %s` first", e.Ref, e.Missing, e.Ref)
+}
+
+// UnreachableError is a mirror that could not be read: a failure of the
+// world, not of the user's input (exit 1), though its message says how to
+// point elsewhere.
+type UnreachableError struct {
+	// URL is what could not be read; Mirror names it for --mirror.
+	URL, Mirror string
+	Err         error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("%s cannot be reached (%v); point --mirror %s=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it", e.URL, firstLine(e.Err.Error()), e.Mirror)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
 // Resolver resolves references against a cache.
 type Resolver struct {
 	Cache Cache
@@ -286,7 +321,7 @@ func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
 			r.logf("cached %s is damaged (%v); downloading it again", path, err)
 		}
 		if r.Debian.Offline {
-			return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+			return nil, offlineMiss(ref.Raw, "")
 		}
 		r.logf("downloading %s", ref.URL)
 		if err := r.download(ctx, ref, path); err != nil {

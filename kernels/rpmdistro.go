@@ -289,7 +289,7 @@ func (r *Resolver) unreachable(url, name string, err error) error {
 	var ne net.Error
 	var op *net.OpError
 	if errors.As(err, &op) || errors.As(err, &ne) {
-		return inputErr("%s cannot be reached (%v); point --mirror %s=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it", url, firstLine(err.Error()), name)
+		return &UnreachableError{URL: url, Mirror: name, Err: err}
 	}
 	return err
 }
@@ -339,7 +339,7 @@ func (r *Resolver) resolveRPM(ctx context.Context, ref Ref) (*Kernel, error) {
 	}
 	switch {
 	case best == nil && r.Debian.Offline:
-		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+		return nil, offlineMiss(ref.Raw, "")
 	case best == nil && !anyRepo:
 		return nil, inputErr("kernel %s: %s has no release %s for %s at %s (no repodata/repomd.xml)", ref.Raw, d.pretty, strings.Join(rels, ", "), archName(ref.Arch), d.repos(r, rels[0], major(rels[0]), ref.Arch)[0].url)
 	case best == nil && ref.Version != "":

@@ -181,8 +181,8 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 			if errors.Is(err, errOffline) {
 				continue
 			}
-			var ie *InputError
-			if err != nil && ref.Version != "" && errors.As(err, &ie) {
+			var ue *UnreachableError
+			if err != nil && ref.Version != "" && errors.As(err, &ue) && ue.Mirror == "ubuntu-old" {
 				unreached = err // an end-of-life release on an unreachable old-releases: look on
 				break
 			}
@@ -240,7 +240,7 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 		return r.fetchUbuntuKernel(ctx, ref, code, mirror, pkgs, keys)
 	}
 	if r.Debian.Offline {
-		return nil, fmt.Errorf("kernel %s: not in the cache, and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, ref.Raw)
+		return nil, offlineMiss(ref.Raw, "")
 	}
 	if unreached != nil {
 		return nil, inputErr("kernel %s: no Ubuntu release read has linux-image-%s-%s for %s, and some could not be read: %v", ref.Raw, ref.Version, ref.Flavour, debArch, unreached)

@@ -45,7 +45,7 @@ func (r *Resolver) unpacked(ref Ref, dir, lock, what, keys string, extract func(
 	}
 	if err != nil {
 		if r.Debian.Offline {
-			return nil, m, fmt.Errorf("kernel %s: %s is not in the cache (or is damaged there), and --offline forbids the network; run `runmatrix kernels fetch %s` first", ref.Raw, what, ref.Raw)
+			return nil, m, offlineMiss(ref.Raw, what+" is not in the cache (or is damaged there)")
 		}
 		if m, err = r.extractInto(dir, keys, extract); err != nil {
 			var ie *InputError

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/kernels"
 )
 
 // cli runs runmatrix in this process as a user would from a shell: its
@@ -87,4 +89,22 @@ func TestBadInputOneLine(t *testing.T) {
 			require.Contains(t, lines[0], tc.want)
 		})
 	}
+}
+
+// TestOptionalKernelsLeftOut: an optional kernel that cannot be had here
+// (not cached under --offline, its mirror out of reach) is left out and
+// the run goes on; a malformed one stops the run as bad input.
+func TestOptionalKernelsLeftOut(t *testing.T) {
+	r := &kernels.Resolver{
+		Cache:   kernels.Cache{Dir: t.TempDir()},
+		Debian:  kernels.Debian{Mirror: "http://127.0.0.1:1", Offline: true},
+		Mirrors: map[string]string{"alpine": "http://127.0.0.1:1"},
+	}
+	_, err := r.Resolve(context.Background(), "debian:6.1")
+	require.True(t, cannotBeHad(err), "offline, not cached: %v", err)
+	r.Debian.Offline = false
+	_, err = r.Resolve(context.Background(), "alpine:3.18")
+	require.True(t, cannotBeHad(err), "unreachable: %v", err)
+	_, err = r.Resolve(context.Background(), "debian:6")
+	require.False(t, cannotBeHad(err), "malformed: %v", err)
 }

@@ -454,7 +454,7 @@ func (f *runFlags) leaveOut(ctx context.Context, s *spec.Spec, plan *matrix.Plan
 		if err == nil {
 			continue
 		}
-		if badInput(err) {
+		if !cannotBeHad(err) {
 			return nil, &matrix.KernelsError{Errs: []error{err}}
 		}
 		drop[s.Optional[i]] = true
@@ -850,6 +850,14 @@ func printResults(w io.Writer, maybeTTY bool, format string, res *results.Result
 		return report.RenderHTML(w, t)
 	}
 	return nil
+}
+
+// cannotBeHad reports whether an optional kernel's error only says it
+// cannot be had here (not cached under --offline, a mirror out of reach),
+// so the run goes on without it; other bad input stops the run.
+func cannotBeHad(err error) bool {
+	var nc *kernels.NotCachedError
+	return !badInput(err) || errors.As(err, &nc)
 }
 
 // badInput reports whether err is the user's input being wrong (exit 2).
