@@ -51,11 +51,8 @@ func parseAlpine(s string) (Ref, error) {
 
 // alpineArch is the repository folder of an arch.
 func alpineArch(arch string) string {
-	switch arch {
-	case ArchI386:
-		return "x86"
-	case ArchARM:
-		return "armv7"
+	if a, ok := infoOf(arch); ok {
+		return a.alpine
 	}
 	return arch
 }

@@ -18,23 +18,27 @@ const (
 
 // archInfo is what this package knows of one architecture: the names a
 // reference may give it (the first is the one shown), Debian's image
-// flavour and port, and the Go architecture of its guest binaries. Adding
-// an architecture is adding a row (and its machine in vm.Arch).
+// flavour and port, the Go architecture of its guest binaries (the
+// Makefile builds them for each: TestArchTable checks), the RPM package
+// architecture and repository folder, and Alpine's repository folder.
+// Adding an architecture is adding a row (and its machine in vm.Arch).
 type archInfo struct {
 	arch            string
 	names           []string
 	flavour, debian string
 	goarch          string
+	rpmPkg, rpmDir  string
+	alpine          string
 }
 
 var archTable = []archInfo{
-	{ArchX86_64, []string{"amd64", "x86_64"}, "amd64", "amd64", "amd64"},
-	{ArchI386, []string{"i686", "686", "i386"}, "686", "i386", "386"},
-	{ArchARM64, []string{"arm64", "aarch64"}, "arm64", "arm64", "arm64"},
-	{ArchARM, []string{"armhf", "armv7l", "arm"}, "armmp", "armhf", "arm"},
-	{ArchRISCV64, []string{"riscv64"}, "riscv64", "riscv64", "riscv64"},
-	{ArchPPC64LE, []string{"ppc64el", "ppc64le"}, "powerpc64le", "ppc64el", "ppc64le"},
-	{ArchS390X, []string{"s390x"}, "s390x", "s390x", "s390x"},
+	{ArchX86_64, []string{"amd64", "x86_64"}, "amd64", "amd64", "amd64", "x86_64", "x86_64", "x86_64"},
+	{ArchI386, []string{"i686", "686", "i386"}, "686", "i386", "386", "i686", "i386", "x86"},
+	{ArchARM64, []string{"arm64", "aarch64"}, "arm64", "arm64", "arm64", "aarch64", "aarch64", "aarch64"},
+	{ArchARM, []string{"armhf", "armv7l", "arm"}, "armmp", "armhf", "arm", "armv7l", "armv7l", "armv7"},
+	{ArchRISCV64, []string{"riscv64"}, "riscv64", "riscv64", "riscv64", "riscv64", "riscv64", "riscv64"},
+	{ArchPPC64LE, []string{"ppc64el", "ppc64le"}, "powerpc64le", "ppc64el", "ppc64le", "ppc64le", "ppc64le", "ppc64le"},
+	{ArchS390X, []string{"s390x"}, "s390x", "s390x", "s390x", "s390x", "s390x", "s390x"},
 }
 
 // infoOf returns the row of arch; x86_64 for "".

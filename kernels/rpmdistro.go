@@ -86,11 +86,8 @@ type rpmRepo struct{ url, mirror string }
 
 // rpmArch is the architecture RPM packages and repository folders use.
 func rpmArch(arch string) (pkg, dir string) {
-	switch arch {
-	case ArchI386:
-		return "i686", "i386"
-	case ArchARM64:
-		return "aarch64", "aarch64"
+	if a, ok := infoOf(arch); ok {
+		return a.rpmPkg, a.rpmDir
 	}
 	return arch, arch
 }

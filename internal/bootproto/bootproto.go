@@ -212,10 +212,16 @@ func Choose(nics []NIC) Ready {
 }
 
 // SerialDevice is the guest's device of the host's second channel (the run
-// line, and SSH where no NIC has a driver): the second serial port on x86,
-// a virtio console on arm64, whose virt machine has one UART (see vm.Arch).
-func SerialDevice() string {
-	switch runtime.GOARCH {
+// line, and SSH where no NIC has a driver): SerialDeviceOf this guest's
+// architecture.
+func SerialDevice() string { return SerialDeviceOf(runtime.GOARCH) }
+
+// SerialDeviceOf is the second channel's device for a guest of goarch: the
+// second serial port on x86, a virtio console where the machine has one
+// UART (arm64, arm and riscv64 virt, s390x), hvc1 on ppc64le's pseries,
+// whose every -serial is a spapr-vty (see vm.Arch).
+func SerialDeviceOf(goarch string) string {
+	switch goarch {
 	case "arm64", "riscv64", "arm", "s390x":
 		return "/dev/hvc0"
 	case "ppc64le":

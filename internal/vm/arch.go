@@ -17,10 +17,9 @@ type Arch struct {
 	Machine, CPU string
 	// Console is the kernel's console device (console=...).
 	Console string
-	// Port is the guest device of the host's second channel (the run
-	// line, and SSH where no NIC has a driver); portArgs attach a chardev
-	// to it.
-	Port     string
+	// portArgs attach a chardev to the guest's device of the host's
+	// second channel (the run line, and SSH where no NIC has a driver),
+	// the device bootproto.SerialDevice names in the guest.
 	portArgs func(chardev string) []string
 	// PortModule is the kernel module that drives Port where the kernel
 	// builds it as one (virtio_console: a module in Debian's 6.1 arm64,
@@ -40,31 +39,31 @@ type Arch struct {
 }
 
 var arches = []Arch{
-	{Name: "x86_64", QEMU: DefaultQEMU, Package: "qemu-system-x86", Machine: "pc", Console: "ttyS0", Port: "/dev/ttyS1",
+	{Name: "x86_64", QEMU: DefaultQEMU, Package: "qemu-system-x86", Machine: "pc", Console: "ttyS0",
 		portArgs: func(c string) []string { return []string{"-serial", "chardev:" + c} }, HostGOARCH: "amd64"},
-	{Name: "i386", QEMU: DefaultQEMU, Package: "qemu-system-x86", Machine: "pc", Console: "ttyS0", Port: "/dev/ttyS1",
+	{Name: "i386", QEMU: DefaultQEMU, Package: "qemu-system-x86", Machine: "pc", Console: "ttyS0",
 		portArgs: func(c string) []string { return []string{"-serial", "chardev:" + c} }, HostGOARCH: "amd64"},
 	// virt has one PL011 for the non-secure world: the second channel is a
 	// virtio console (hvc0).
-	{Name: "aarch64", QEMU: "qemu-system-aarch64", Package: "qemu-system-arm", Machine: "virt", CPU: "cortex-a57", Console: "ttyAMA0", Port: "/dev/hvc0",
+	{Name: "aarch64", QEMU: "qemu-system-aarch64", Package: "qemu-system-arm", Machine: "virt", CPU: "cortex-a57", Console: "ttyAMA0",
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
 		}, PortModule: "virtio_console", HostGOARCH: "arm64"},
 	// riscv64 virt: an ns16550a UART (ttyS0) and OpenSBI as firmware
 	// (QEMU's default -bios); the second channel is a virtio console.
-	{Name: "riscv64", QEMU: "qemu-system-riscv64", Package: "qemu-system-misc", Machine: "virt", Console: "ttyS0", Port: "/dev/hvc0",
+	{Name: "riscv64", QEMU: "qemu-system-riscv64", Package: "qemu-system-misc", Machine: "virt", Console: "ttyS0",
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
 		}, PortModule: "virtio_console", HostGOARCH: "riscv64"},
 	// 32-bit ARM (Debian armhf, armmp flavour) on virt with a Cortex-A15;
 	// highmem=off keeps PCI below 4 GiB, where a kernel without LPAE sees it.
-	{Name: "armv7l", QEMU: "qemu-system-arm", Package: "qemu-system-arm", Machine: "virt,highmem=off", CPU: "cortex-a15", Console: "ttyAMA0", Port: "/dev/hvc0",
+	{Name: "armv7l", QEMU: "qemu-system-arm", Package: "qemu-system-arm", Machine: "virt,highmem=off", CPU: "cortex-a15", Console: "ttyAMA0",
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-pci,id=vser", "-device", "virtconsole,chardev=" + c}
 		}, PortModule: "virtio_console", HostGOARCH: "arm"},
 	// ppc64el on pseries: each -serial is a spapr-vty, hvc0 the console
 	// and hvc1 the second channel.
-	{Name: "ppc64le", QEMU: "qemu-system-ppc64", Package: "qemu-system-ppc", Machine: "pseries", CPU: "power9", Console: "hvc0", Port: "/dev/hvc1",
+	{Name: "ppc64le", QEMU: "qemu-system-ppc64", Package: "qemu-system-ppc", Machine: "pseries", CPU: "power9", Console: "hvc0",
 		portArgs: func(c string) []string { return []string{"-serial", "chardev:" + c} }, HostGOARCH: "ppc64le",
 		// Measured: a restored pseries guest (QEMU 7.2, TCG) came up but
 		// never woke from a sleep again, so its cases never ended.
@@ -72,7 +71,7 @@ var arches = []Arch{
 	// s390x: the console is SCLP (ttysclp0), devices sit on the channel
 	// subsystem (virtio-*-ccw: no PCI NIC), the second channel a virtio
 	// console.
-	{Name: "s390x", QEMU: "qemu-system-s390x", Package: "qemu-system-misc", Machine: "s390-ccw-virtio", Console: "ttysclp0", Port: "/dev/hvc0",
+	{Name: "s390x", QEMU: "qemu-system-s390x", Package: "qemu-system-misc", Machine: "s390-ccw-virtio", Console: "ttysclp0",
 		portArgs: func(c string) []string {
 			return []string{"-device", "virtio-serial-ccw,id=vser", "-device", "virtconsole,chardev=" + c}
 		},

@@ -1,9 +1,13 @@
 package vm
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/bootproto"
+	"github.com/runmatrix/runmatrix/kernels"
 )
 
 func TestArchTrusted(t *testing.T) {
@@ -34,5 +38,25 @@ func TestArchBinary(t *testing.T) {
 		a, err := ArchOf(tc.arch)
 		require.NoError(t, err)
 		require.Equal(t, tc.want, a.Binary(tc.configured), tc.arch)
+	}
+}
+
+// TestSecondChannelDevice: what QEMU attaches the second channel to is the
+// device the guest's init opens (bootproto.SerialDeviceOf its GOARCH): a
+// virtio console is hvc0, pseries' second spapr-vty hvc1, a PC's second
+// UART ttyS1.
+func TestSecondChannelDevice(t *testing.T) {
+	for _, a := range arches {
+		goarch, err := kernels.GOARCH(a.Name)
+		require.NoError(t, err, a.Name)
+		args := strings.Join(a.portArgs("c"), " ")
+		want := "/dev/ttyS1"
+		switch {
+		case strings.Contains(args, "virtconsole"):
+			want = "/dev/hvc0"
+		case a.Console == "hvc0":
+			want = "/dev/hvc1" // the console is the first spapr-vty
+		}
+		require.Equal(t, want, bootproto.SerialDeviceOf(goarch), a.Name)
 	}
 }
