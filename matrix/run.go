@@ -63,7 +63,8 @@ type Progress interface {
 // Scheduler runs a plan on guests from a pool: one boot per kernel, guests
 // in parallel as the pool allows, every record journaled as it arrives.
 type Scheduler struct {
-	Pool     Pool
+	Pool Pool
+	// Journal, when set, keeps every record (Progress.Cell sees each too).
 	Journal  *results.Journal
 	Progress Progress
 	// Log receives plain lines (retries).
@@ -181,17 +182,17 @@ const minCellsPerGuest = 8
 // parts divides a kernel's cells into what each of its guests runs: a
 // Fresh cell alone, the others split as split says.
 func (s *Scheduler) parts(ref string, kernels int, cells []Cell) [][]Cell {
-	shared, alone := SplitFresh(cells, s.Fresh)
+	shared, alone := splitFresh(cells, s.Fresh)
 	if len(shared) == 0 {
 		return alone
 	}
 	return append(s.split(ref, kernels, shared), alone...)
 }
 
-// SplitFresh separates the cells fresh names, each to run alone on a guest
+// splitFresh separates the cells fresh names, each to run alone on a guest
 // of its own, from those that share one; both keep their order. A nil
 // fresh names none.
-func SplitFresh(cells []Cell, fresh func(Cell) bool) (shared []Cell, alone [][]Cell) {
+func splitFresh(cells []Cell, fresh func(Cell) bool) (shared []Cell, alone [][]Cell) {
 	for _, c := range cells {
 		if fresh != nil && fresh(c) {
 			alone = append(alone, []Cell{c})
@@ -347,8 +348,10 @@ func (s *Scheduler) record(c Cell, k results.Kernel, o outcome.Outcome, attempt 
 		now = s.Now
 	}
 	rec := results.Record{Cell: c, KernelInfo: k, Outcome: o, Attempt: attempt, Time: now().UTC(), Console: console}
-	if err := s.Journal.Add(rec); err != nil {
-		return err
+	if s.Journal != nil {
+		if err := s.Journal.Add(rec); err != nil {
+			return err
+		}
 	}
 	s.Progress.Cell(rec)
 	return nil

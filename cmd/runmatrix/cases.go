@@ -15,11 +15,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runmatrix/runmatrix/internal/caserun"
-	"github.com/runmatrix/runmatrix/internal/guest"
 	"github.com/runmatrix/runmatrix/internal/userprog"
 	"github.com/runmatrix/runmatrix/matrix"
 	"github.com/runmatrix/runmatrix/matrix/report"
 	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/matrix/spec"
 	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
@@ -198,8 +198,10 @@ func runLocal(ctx context.Context, cases []*testcases.Case, profs []testcases.Pr
 	})
 }
 
-// runInGuest boots one kernel from a pool and runs the cases with its
-// agent, passing on each result as the agent prints it.
+// runInGuest runs the cells of cases × profiles on one kernel with the
+// scheduler a matrix run uses (a lost guest replaced once, a failed boot
+// recorded in every cell, a Fresh case's cells each on a guest of its
+// own), passing on each result as it arrives.
 func runInGuest(ctx context.Context, gf *guestFlags, user *userCode, ref string, cases []*testcases.Case, profiles []testcases.Profile, emit func(results.Record), log io.Writer) error {
 	pool, err := gf.pool(func(s string) { fmt.Fprintln(log, s) })
 	if err != nil {
@@ -212,60 +214,43 @@ func runInGuest(ctx context.Context, gf *guestFlags, user *userCode, ref string,
 	if err := user.attach(ctx, pool, []string{ref}); err != nil {
 		return err
 	}
-	g, err := pool.BootGuest(ctx, ref)
-	if err != nil {
-		return err
-	}
-	transport := g.Ready.Transport
-	if g.Ready.Driver != "" {
-		transport += " (" + g.Ready.Driver + ")"
-	}
-	fmt.Fprintf(log, "%s: %s %s ready after %.1fs over %s\n", ref, g.Probe.Release, g.Probe.Machine, g.ReadyAfter.Seconds(), transport)
-	var cells []results.Cell
+	sp := &spec.Spec{Source: "cases run", Kernels: []string{ref}, Repeat: 1}
 	for _, c := range cases {
-		for _, p := range profiles {
-			cells = append(cells, results.Cell{Key: results.Key{Case: c.ID, Profile: p.Name, Kernel: ref}, Rep: 1})
-		}
+		sp.Cases = append(sp.Cases, c.ID)
 	}
-	// A Fresh case's cells each get a guest of their own, after the others.
-	shared, alone := matrix.SplitFresh(cells, freshCell)
-	run := func(g *guest.Pooled, cells []results.Cell) error {
-		kern := g.Kernel()
-		err := g.Run(ctx, cells, func(c results.Cell, o outcome.Outcome, console []string) error {
-			emit(results.Record{Cell: c, KernelInfo: kern, Outcome: o, Console: console, Attempt: 1, Time: time.Now().UTC()})
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("agent on %s: %w", ref, err)
-		}
-		return nil
+	for _, p := range profiles {
+		sp.Profiles = append(sp.Profiles, p.Name)
 	}
-	next := g // a guest nothing has run on yet: the first Fresh cell may have it
-	if len(shared) > 0 {
-		err := run(g, shared)
-		g.Close()
-		if err != nil {
-			return err
-		}
-		next = nil
+	plan, err := matrix.NewPlan(sp)
+	if err != nil {
+		return usage("%v", err)
 	}
-	for _, cells := range alone {
-		if next == nil {
-			if next, err = pool.BootGuest(ctx, ref); err != nil {
-				return err
-			}
-		}
-		err := run(next, cells)
-		next.Close()
-		next = nil
-		if err != nil {
-			return err
-		}
+	sched := &matrix.Scheduler{Pool: pool, Progress: &casesProgress{log: log, emit: emit},
+		Log: func(s string) { fmt.Fprintln(log, s) }, Fresh: freshCell}
+	return sched.Run(ctx, plan)
+}
+
+// casesProgress prints, for cases run, how the guest came up and why it
+// failed, and passes each record on.
+type casesProgress struct {
+	log   io.Writer
+	emit  func(results.Record)
+	ready bool
+}
+
+func (p *casesProgress) Kernel(ref, state string) {
+	if strings.HasPrefix(state, "failed: ") {
+		fmt.Fprintf(p.log, "%s: %s\n", ref, state)
 	}
-	if next != nil {
-		next.Close()
+}
+
+func (p *casesProgress) Cell(r results.Record) {
+	if !p.ready && r.KernelInfo.Release != "" {
+		p.ready = true
+		k := r.KernelInfo
+		fmt.Fprintf(p.log, "%s: %s %s ready after %.1fs over %s (%s)\n", k.Ref, k.Release, k.Arch, k.ReadyS, k.Transport, k.Accel)
 	}
-	return nil
+	p.emit(r)
 }
 
 // resultPrinter prints results one by one as text or JSON lines.

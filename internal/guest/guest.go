@@ -642,7 +642,7 @@ func (g *Guest) HostKeyFingerprint() string {
 func (g *Guest) Kernel() results.Kernel {
 	return results.Kernel{
 		Ref: g.Booted.Ref.Raw, Release: g.Probe.Release, Arch: g.Probe.Machine, ImageRelease: g.Booted.Image.Release,
-		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, Console: g.Ready.Console, Restored: g.Restored, UnameVersion: g.Probe.Version,
+		Origin: g.Booted.Origin, Accel: g.Accel, Transport: g.Ready.Transport, ReadyS: g.ReadyAfter.Seconds(), Console: g.Ready.Console, Restored: g.Restored, UnameVersion: g.Probe.Version,
 		ImageVersion: g.Booted.Image.Version, QEMU: g.Machine.CommandLine(), AgentSHA256: g.AgentSHA256, Inputs: g.Inputs,
 		Config: g.config.options, ConfigFrom: g.config.from,
 	}

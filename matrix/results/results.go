@@ -54,6 +54,9 @@ type Kernel struct {
 	// Accel and Transport say how the guest ran and was reached.
 	Accel     string `json:"accel,omitempty"`
 	Transport string `json:"transport,omitempty"`
+	// ReadyS is how long the guest took from QEMU's start to its agent
+	// answering, in seconds (restored or booted).
+	ReadyS float64 `json:"ready_s,omitempty"`
 	// Console is "kmsg" when the guest's init could not open its console
 	// and reported through the kernel log.
 	Console string `json:"console,omitempty"`
