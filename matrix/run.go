@@ -23,7 +23,7 @@ type Pool interface {
 	Prepare(ctx context.Context, ref string) (results.Kernel, error)
 	// Boot returns a ready guest of a prepared kernel. The pool bounds the
 	// guests running at once and retries a boot that failed for the
-	// infrastructure; the error it returns is a *BootError. booting, if
+	// infrastructure; its error may be a BootFailure. booting, if
 	// not nil, is called when the boot starts, after any wait for a slot.
 	Boot(ctx context.Context, ref string, booting func()) (Guest, error)
 }
@@ -40,17 +40,21 @@ type Guest interface {
 	Close() error
 }
 
-// BootError is a guest that could not be booted or reached.
-type BootError struct {
-	// Kernel marks a failure of the kernel itself (a panic), which booting
-	// again does not mend.
-	Kernel  bool
-	Err     error
-	Console []string
+// BootFailure is what the scheduler reads from an error of a Pool or a
+// Guest, where it has it: whether the kernel itself failed (booting again
+// does not mend it) and the console's last lines. The infrastructure's
+// boot error (vm.BootError) has both.
+type BootFailure interface {
+	KernelFault() bool
+	ConsoleTail() []string
 }
 
-func (e *BootError) Error() string { return e.Err.Error() }
-func (e *BootError) Unwrap() error { return e.Err }
+// notBooted marks an error of Pool.Boot: the pool has already booted again
+// where that could help.
+type notBooted struct{ err error }
+
+func (e *notBooted) Error() string { return e.err.Error() }
+func (e *notBooted) Unwrap() error { return e.err }
 
 // Progress receives what each guest is doing; implementations draw it.
 type Progress interface {
@@ -269,8 +273,8 @@ func (s *Scheduler) kernel(ctx context.Context, ref string, k results.Kernel, ce
 		// A guest that never came up was already booted again by the
 		// pool where that could help: a second attempt here would only
 		// double the time a kernel that cannot boot holds its slot.
-		var be *BootError
-		if errors.As(err, &be) {
+		var nb *notBooted
+		if errors.As(err, &nb) {
 			break
 		}
 	}
@@ -291,10 +295,10 @@ func (s *Scheduler) kernel(ctx context.Context, ref string, k results.Kernel, ce
 // failed is the outcome of a cell that could not run.
 func failed(err error) outcome.Outcome {
 	o := outcome.Outcome{Status: outcome.InfraFailed, Error: firstLine(err.Error()), Steps: []outcome.Step{}, Signals: []string{}}
-	var be *BootError
-	if errors.As(err, &be) {
-		o.Notes = be.Console
-		if be.Kernel {
+	var bf BootFailure
+	if errors.As(err, &bf) {
+		o.Notes = bf.ConsoleTail()
+		if bf.KernelFault() {
 			o.Status = outcome.BootFailed
 		}
 	}
@@ -308,7 +312,7 @@ func (s *Scheduler) attempt(ctx context.Context, ref string, k *results.Kernel, 
 	s.Progress.Kernel(ref, "waiting for a guest slot")
 	g, err := s.Pool.Boot(ctx, ref, func() { s.Progress.Kernel(ref, "booting") })
 	if err != nil {
-		return cells, err
+		return cells, &notBooted{err}
 	}
 	defer g.Close()
 	*k = g.Kernel()

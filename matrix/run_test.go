@@ -34,7 +34,7 @@ type fakePool struct {
 }
 
 type bootScript struct {
-	bootErr *BootError
+	bootErr error
 	// lostAfter > 0: the guest answers that many cells, then is lost.
 	lostAfter int
 	// blockAfter > 0: the guest answers that many cells, then hangs until ctx ends.
@@ -206,8 +206,8 @@ func TestSchedulerRecordsInfraFailedAfterTwoLosses(t *testing.T) {
 
 func TestSchedulerDoesNotRetryAKernelPanic(t *testing.T) {
 	pool := newFakePool()
-	pool.script["a"] = []bootScript{{bootErr: &BootError{Kernel: true, Err: errors.New("guest failed: Kernel panic - not syncing"), Console: []string{"Kernel panic"}}}}
-	pool.script["b"] = []bootScript{{bootErr: &BootError{Err: errors.New("boot: guest not ready after 3m")}}, {}}
+	pool.script["a"] = []bootScript{{bootErr: &fakeBootError{kernel: true, msg: "guest failed: Kernel panic - not syncing", console: []string{"Kernel panic"}}}}
+	pool.script["b"] = []bootScript{{bootErr: errors.New("boot: guest not ready after 3m")}, {}}
 	s, path := newScheduler(t, pool)
 	p := plan(t, "a", "b")
 	require.NoError(t, s.Run(context.Background(), p))
@@ -380,3 +380,14 @@ func TestSchedulerGivesFreshCellsAGuestEach(t *testing.T) {
 		})
 	}
 }
+
+// fakeBootError is a pool's boot error that is a BootFailure.
+type fakeBootError struct {
+	kernel  bool
+	msg     string
+	console []string
+}
+
+func (e *fakeBootError) Error() string         { return e.msg }
+func (e *fakeBootError) KernelFault() bool     { return e.kernel }
+func (e *fakeBootError) ConsoleTail() []string { return e.console }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runmatrix/runmatrix/internal/guest"
+	"github.com/runmatrix/runmatrix/internal/vm"
 	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/matrix"
 )
@@ -137,7 +138,7 @@ func probeOne(ctx context.Context, pool *guest.Pool, r probeResult) probeResult 
 	g, err := pool.BootGuest(ctx, r.Ref)
 	if err != nil {
 		r.Error = err.Error()
-		var be *matrix.BootError
+		var be *vm.BootError
 		if errors.As(err, &be) {
 			r.Console = be.Console
 		}

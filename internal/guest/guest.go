@@ -183,29 +183,19 @@ type Guest struct {
 	known *agentproto.Probe
 }
 
-// Error is a failed boot or connection, with the guest's last console lines.
-type Error struct {
-	Stage   string // boot, ssh, agent
-	Err     error
-	Console []string
-}
-
-func (e *Error) Error() string { return e.Stage + ": " + e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
 // Boot starts k under accel and returns once the uploaded agent has answered.
 func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Guest, error) {
 	bins, err := env.Bins.Get(ctx, k.Image.Arch)
 	if err != nil {
-		return nil, &Error{Stage: "prepare", Err: err}
+		return nil, &vm.BootError{Stage: "prepare", Err: err}
 	}
 	extra, err := env.extraFiles(ctx, k)
 	if err != nil {
-		return nil, &Error{Stage: "prepare", Err: err}
+		return nil, &vm.BootError{Stage: "prepare", Err: err}
 	}
 	base, mods, err := env.base(k, bins, extra...)
 	if err != nil {
-		return nil, &Error{Stage: "prepare", Err: err}
+		return nil, &vm.BootError{Stage: "prepare", Err: err}
 	}
 	cfg := vm.Config{
 		QEMU: env.Opts.QEMU, Arch: k.Image.Arch, Kernel: k.Path, Initrd: base, Append: env.CommandLine(k.Image.Arch, accel), Accel: accel,
@@ -239,7 +229,7 @@ func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Gues
 func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins guestbin.Binaries, cfg vm.Config, snap snapshot, restore bool) (*Guest, error) {
 	dir, err := guestDir(env.Opts.WorkDir)
 	if err != nil {
-		return nil, &Error{Stage: "prepare", Err: err}
+		return nil, &vm.BootError{Stage: "prepare", Err: err}
 	}
 	cfg.Dir = dir
 	if restore {
@@ -249,7 +239,7 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 	run, hostKey, err := newRun()
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, &Error{Stage: "prepare", Err: err}
+		return nil, &vm.BootError{Stage: "prepare", Err: err}
 	}
 	g := &Guest{Booted: k, Accel: accel, dir: dir, opts: env.Opts, hostKey: hostKey, secret: run.Secret, Restored: restore}
 	if restore {
@@ -259,7 +249,7 @@ func boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string, bins g
 	m, err := vm.Start(ctx, cfg)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, &Error{Stage: "boot", Err: err}
+		return nil, &vm.BootError{Stage: "boot", Err: err}
 	}
 	g.Machine = m
 	deadline := env.Opts.BootTimeout
@@ -477,9 +467,9 @@ func CleanStale(workDir string) {
 func (g *Guest) fail(stage string, err error) error {
 	var be *vm.BootError
 	if errors.As(err, &be) {
-		return &Error{Stage: stage, Err: err, Console: be.Console}
+		return &vm.BootError{Stage: stage, Err: err, Console: be.Console, Panic: be.Panic, InitStarted: be.InitStarted, Silent: be.Silent}
 	}
-	return &Error{Stage: stage, Err: err, Console: g.Machine.Tail(25)}
+	return &vm.BootError{Stage: stage, Err: err, Console: g.Machine.Tail(25)}
 }
 
 func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries, deadline time.Duration) error {
@@ -619,13 +609,13 @@ func (g *Guest) RunCases(ctx context.Context, emit func(outcome.Result) error, a
 	rerr := <-done
 	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
 		g.Machine.Kill() // it froze: nothing it says now can be trusted
-		return &Error{Stage: "agent", Err: cause, Console: g.Machine.Tail(25)}
+		return &vm.BootError{Stage: "agent", Err: cause, Console: g.Machine.Tail(25)}
 	}
 	if rerr != nil {
 		return rerr
 	}
 	if err != nil {
-		return &Error{Stage: "agent", Err: err, Console: g.Machine.Tail(25)}
+		return &vm.BootError{Stage: "agent", Err: err, Console: g.Machine.Tail(25)}
 	}
 	return nil
 }

@@ -283,7 +283,7 @@ func (p *Pool) Close() {
 // it is closed. A boot that fails for the infrastructure (QEMU, SSH, a
 // deadline before the kernel started init) is tried once more; one where
 // the kernel itself failed (a panic) or that stalled after starting init
-// is not. Errors are *matrix.BootError.
+// is not. Errors are *vm.BootError.
 func (p *Pool) Boot(ctx context.Context, ref string, booting func()) (matrix.Guest, error) {
 	g, err := p.bootGuest(ctx, ref, booting)
 	if err != nil {
@@ -300,12 +300,12 @@ func (p *Pool) BootGuest(ctx context.Context, ref string) (*Pooled, error) {
 func (p *Pool) bootGuest(ctx context.Context, ref string, booting func()) (*Pooled, error) {
 	k, err := p.resolve(ctx, ref)
 	if err != nil {
-		return nil, &matrix.BootError{Err: err}
+		return nil, &vm.BootError{Stage: "prepare", Err: err}
 	}
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, &matrix.BootError{Err: ctx.Err()}
+		return nil, &vm.BootError{Stage: "prepare", Err: ctx.Err()}
 	}
 	release := func() { <-p.slots }
 	if booting != nil {
@@ -314,7 +314,7 @@ func (p *Pool) bootGuest(ctx context.Context, ref string, booting func()) (*Pool
 	accel, _, err := p.Accelerator(ctx, k)
 	if err != nil {
 		release()
-		return nil, &matrix.BootError{Err: err}
+		return nil, &vm.BootError{Stage: "prepare", Err: err}
 	}
 	var last error
 	for try := 1; try <= 2; try++ {
@@ -334,12 +334,11 @@ func (p *Pool) bootGuest(ctx context.Context, ref string, booting func()) (*Pool
 		}
 	}
 	release()
-	be := &matrix.BootError{Err: last, Kernel: kernelFault(last)}
-	var ge *Error
-	if errors.As(last, &ge) {
-		be.Console = ge.Console
+	var be *vm.BootError
+	if !errors.As(last, &be) {
+		return nil, &vm.BootError{Stage: "boot", Err: last}
 	}
-	return nil, be
+	return nil, last
 }
 
 // stalledInInit reports a boot whose deadline came after the kernel had

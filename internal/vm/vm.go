@@ -328,9 +328,15 @@ func (m *Machine) connectQMP(ctx context.Context, path string) error {
 	}
 }
 
-// BootError reports a guest that did not come up, with its last console lines.
+// BootError is a guest that could not be booted or reached: the one boot
+// failure type, from resolving its kernel to its agent's first answer
+// (and a guest lost later, at stage agent), with its last console lines.
 type BootError struct {
+	// Stage is where it failed: prepare, boot, ssh or agent ("": booting).
+	Stage string
+	// Reason says what happened; Err is the cause, when it came as an error.
 	Reason  string
+	Err     error
 	Console []string
 	// Panic is set when the guest printed a fatal line (a kernel panic,
 	// the init giving up): booting it again would fail the same way.
@@ -348,8 +354,27 @@ type BootError struct {
 var initMarkers = []string{"Freeing unused kernel memory", "Run /init as init process", "Freeing unused kernel image"}
 
 func (e *BootError) Error() string {
-	return e.Reason
+	msg := e.Reason
+	if e.Err != nil {
+		msg = e.Err.Error()
+		if e.Reason != "" {
+			msg = e.Reason + ": " + msg
+		}
+	}
+	if e.Stage != "" {
+		return e.Stage + ": " + msg
+	}
+	return msg
 }
+
+func (e *BootError) Unwrap() error { return e.Err }
+
+// KernelFault reports a failure of the kernel itself (Panic), which
+// booting again does not mend.
+func (e *BootError) KernelFault() bool { return e.Panic }
+
+// ConsoleTail is the guest's last console lines.
+func (e *BootError) ConsoleTail() []string { return e.Console }
 
 // WaitReady waits for the init's ready line; a panic, an early exit or the
 // context's deadline ends the wait with a *BootError.
