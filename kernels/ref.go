@@ -67,120 +67,105 @@ var (
 
 // ParseRef parses debian:WHAT[/ARCH] (WHAT a series, ABI version or
 // codename), mainline:TAG[/ARCH], oci:REGISTRY/REPO:TAG[/ARCH],
-// https://…#sha256=HEX[&arch=ARCH] or a
+// https://…#sha256=HEX[&arch=ARCH], any other provider's reference or a
 // file path (PATH/ARCH, where PATH is a file, is read by Resolve).
 func ParseRef(s string) (Ref, error) {
-	r := Ref{Raw: s}
-	switch {
-	case strings.HasPrefix(s, "debian:"):
-		r.Kind = KindDebian
-		series, arch, _ := strings.Cut(strings.TrimPrefix(s, "debian:"), "/")
-		series, r.Suite, _ = strings.Cut(series, "@")
-		if strings.Contains(s, "@") && !codenameRE.MatchString(r.Suite) {
-			return r, fmt.Errorf("kernel %q: want debian:WHAT@SUITE with a suite such as bookworm or bookworm-security", s)
-		}
-		switch {
-		case seriesRE.MatchString(series):
-			r.Series = series
-		case versionRE.MatchString(series):
-			r.Version = series
-		case codenameRE.MatchString(series):
-			r.Codename = series
-		default:
-			return r, fmt.Errorf("kernel %q: want debian:SERIES (debian:6.1), debian:ABI (debian:6.1.0-50) or debian:CODENAME (debian:bookworm, debian:sid)", s)
-		}
-		var err error
-		if r.Arch, err = parseArch(s, arch); err != nil {
-			return r, err
-		}
-	case strings.HasPrefix(s, "mainline:"):
-		r.Kind = KindMainline
-		what, arch, _ := strings.Cut(strings.TrimPrefix(s, "mainline:"), "/")
-		var err error
-		if r.Arch, err = parseArch(s, arch); err != nil {
-			return r, err
-		}
-		tag := func(t string) (string, bool) {
-			if !strings.HasPrefix(t, "v") {
-				t = "v" + t
-			}
-			return t, tagRE.MatchString(t)
-		}
-		if from, to, ok := strings.Cut(what, ".."); ok {
-			var okF, okT bool
-			r.From, okF = tag(from)
-			r.To, okT = tag(to)
-			if !okF || !okT || CompareTags(r.From, r.To) > 0 {
-				return r, fmt.Errorf("kernel %q: want mainline:vA..vB with A not after B (mainline:v3.0..v4.0)", s)
-			}
-			return r, nil
-		}
-		var ok bool
-		if r.Tag, ok = tag(what); !ok {
-			return r, fmt.Errorf("kernel %q: want mainline:TAG (mainline:v3.6, mainline:v4.19.10, mainline:v5.0-rc3) or a range (mainline:v3.0..v4.0)", s)
-		}
-	case strings.HasPrefix(s, "oci:"):
-		return parseOCI(s)
-	case strings.HasPrefix(s, "ubuntu:"):
-		if rr, ok, err := distroRange(s, "ubuntu", KindUbuntu); ok {
-			return rr, err
-		}
-		return parseUbuntu(s)
-	case strings.HasPrefix(s, "alpine:"):
-		if rr, ok, err := distroRange(s, "alpine", KindAlpine); ok {
-			return rr, err
-		}
-		return parseAlpine(s)
-	case rpmScheme(s) != "":
-		if rr, ok, err := distroRange(s, rpmScheme(s), KindRPM); ok {
-			return rr, err
-		}
-		return parseRPM(s, rpmScheme(s))
-	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
-		r.Kind = KindURL
-		u, err := url.Parse(s)
-		if err != nil {
-			return r, fmt.Errorf("kernel %q: %w", s, err)
-		}
-		// The fragment is sha256=HEX, then optionally &arch=ARCH.
-		frag, archName, hasArch := strings.Cut(u.Fragment, "&arch=")
-		digest, ok := strings.CutPrefix(frag, "sha256=")
-		if b, err := hex.DecodeString(digest); !ok || err != nil || len(b) != 32 {
-			return r, fmt.Errorf("kernel %q: a URL needs its digest: append #sha256=<64 hex digits> (and &arch=ARCH to check the image's arch)", s)
-		}
-		if hasArch {
-			var err error
-			if r.Arch, err = parseArch(s, archName); err != nil {
-				return r, err
+	for _, p := range providers {
+		for _, scheme := range p.schemes() {
+			if strings.HasPrefix(s, scheme) {
+				return p.parse(s, strings.TrimSuffix(scheme, ":"))
 			}
 		}
-		r.SHA256 = strings.ToLower(digest)
-		u.Fragment = ""
-		r.URL = u.String()
-	default:
-		r.Kind = KindFile
-		r.Path = s
 	}
+	return Ref{Raw: s, Kind: KindFile, Path: s}, nil
+}
+
+// parseDebian reads debian:WHAT[@SUITE][/ARCH].
+func parseDebian(s, _ string) (Ref, error) {
+	r := Ref{Raw: s, Kind: KindDebian}
+	series, arch, _ := strings.Cut(strings.TrimPrefix(s, "debian:"), "/")
+	series, r.Suite, _ = strings.Cut(series, "@")
+	if strings.Contains(s, "@") && !codenameRE.MatchString(r.Suite) {
+		return r, fmt.Errorf("kernel %q: want debian:WHAT@SUITE with a suite such as bookworm or bookworm-security", s)
+	}
+	switch {
+	case seriesRE.MatchString(series):
+		r.Series = series
+	case versionRE.MatchString(series):
+		r.Version = series
+	case codenameRE.MatchString(series):
+		r.Codename = series
+	default:
+		return r, fmt.Errorf("kernel %q: want debian:SERIES (debian:6.1), debian:ABI (debian:6.1.0-50) or debian:CODENAME (debian:bookworm, debian:sid)", s)
+	}
+	var err error
+	r.Arch, err = parseArch(s, arch)
+	return r, err
+}
+
+// parseMainline reads mainline:TAG[/ARCH] and mainline:vA..vB[/ARCH].
+func parseMainline(s, _ string) (Ref, error) {
+	r := Ref{Raw: s, Kind: KindMainline}
+	what, arch, _ := strings.Cut(strings.TrimPrefix(s, "mainline:"), "/")
+	var err error
+	if r.Arch, err = parseArch(s, arch); err != nil {
+		return r, err
+	}
+	tag := func(t string) (string, bool) {
+		if !strings.HasPrefix(t, "v") {
+			t = "v" + t
+		}
+		return t, tagRE.MatchString(t)
+	}
+	if from, to, ok := strings.Cut(what, ".."); ok {
+		var okF, okT bool
+		r.From, okF = tag(from)
+		r.To, okT = tag(to)
+		if !okF || !okT || CompareTags(r.From, r.To) > 0 {
+			return r, fmt.Errorf("kernel %q: want mainline:vA..vB with A not after B (mainline:v3.0..v4.0)", s)
+		}
+		return r, nil
+	}
+	var ok bool
+	if r.Tag, ok = tag(what); !ok {
+		return r, fmt.Errorf("kernel %q: want mainline:TAG (mainline:v3.6, mainline:v4.19.10, mainline:v5.0-rc3) or a range (mainline:v3.0..v4.0)", s)
+	}
+	return r, nil
+}
+
+// parseURL reads https://…#sha256=HEX[&arch=ARCH].
+func parseURL(s, _ string) (Ref, error) {
+	r := Ref{Raw: s, Kind: KindURL}
+	u, err := url.Parse(s)
+	if err != nil {
+		return r, fmt.Errorf("kernel %q: %w", s, err)
+	}
+	// The fragment is sha256=HEX, then optionally &arch=ARCH.
+	frag, archName, hasArch := strings.Cut(u.Fragment, "&arch=")
+	digest, ok := strings.CutPrefix(frag, "sha256=")
+	if b, err := hex.DecodeString(digest); !ok || err != nil || len(b) != 32 {
+		return r, fmt.Errorf("kernel %q: a URL needs its digest: append #sha256=<64 hex digits> (and &arch=ARCH to check the image's arch)", s)
+	}
+	if hasArch {
+		if r.Arch, err = parseArch(s, archName); err != nil {
+			return r, err
+		}
+	}
+	r.SHA256 = strings.ToLower(digest)
+	u.Fragment = ""
+	r.URL = u.String()
 	return r, nil
 }
 
 // Schemes are the prefixes of references that are not file paths.
 func Schemes() []string {
-	out := []string{"debian:", "ubuntu:", "mainline:", "oci:"}
-	for _, d := range RPMDistros() {
-		out = append(out, d+":")
-	}
-	return append(out, "alpine:", "https:", "http:")
-}
-
-// rpmScheme is the RPM distribution s names, or "".
-func rpmScheme(s string) string {
-	for _, d := range RPMDistros() {
-		if strings.HasPrefix(s, d+":") {
-			return d
+	var out []string
+	for _, p := range providers {
+		for _, s := range p.schemes() {
+			out = append(out, strings.TrimSuffix(s, "//"))
 		}
 	}
-	return ""
+	return out
 }
 
 // parseArch reads the /ARCH suffix of a debian: or mainline: reference.

@@ -138,39 +138,26 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 
 func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 	raw := ref.Raw
-	switch ref.Kind {
-	case KindDebian:
-		return r.resolveDebian(ctx, ref)
-	case KindURL:
-		return r.resolveURL(ctx, ref)
-	case KindOCI:
-		return r.resolveOCI(ctx, ref)
-	case KindRPM:
-		return r.resolveRPM(ctx, ref)
-	case KindUbuntu:
-		return r.resolveUbuntu(ctx, ref)
-	case KindAlpine:
-		return r.resolveAlpine(ctx, ref)
-	case KindMainline:
-		return r.resolveMainline(ctx, ref)
-	default:
-		if _, err := os.Stat(ref.Path); err != nil && !fileWithArch(&ref) {
-			switch scheme := schemeRE.FindString(raw); scheme {
-			case "rhel:", "redhat:":
-				return nil, inputErr("kernel %s: RHEL's repositories need a subscription, so runmatrix does not read them; its rebuilds carry the same kernels: centos: (to 8), rocky:, alma:", raw)
-			case "":
-			default:
-				return nil, inputErr("kernel %s: unknown kind of kernel reference %q (use %s, or a kernel image's path)", raw, scheme, strings.Join(Schemes(), " "))
-			}
-			return nil, inputErr("kernel %s: %w (give debian:SERIES, a kernel image's path or an https URL with #sha256=)", raw, unwrapPath(err))
-		}
-		k, err := r.newKernel(ref, ref.Path)
-		if err != nil {
-			return nil, err
-		}
-		k.Origin.File = ref.Path
-		return k, nil
+	if p, ok := providerOf(ref.Kind); ok {
+		return p.resolve(r, ctx, ref)
 	}
+	// A file (PATH, or PATH/ARCH), or a reference of no provider.
+	if _, err := os.Stat(ref.Path); err != nil && !fileWithArch(&ref) {
+		switch scheme := schemeRE.FindString(raw); scheme {
+		case "rhel:", "redhat:":
+			return nil, inputErr("kernel %s: RHEL's repositories need a subscription, so runmatrix does not read them; its rebuilds carry the same kernels: centos: (to 8), rocky:, alma:", raw)
+		case "":
+		default:
+			return nil, inputErr("kernel %s: unknown kind of kernel reference %q (use %s, or a kernel image's path)", raw, scheme, strings.Join(Schemes(), " "))
+		}
+		return nil, inputErr("kernel %s: %w (give debian:SERIES, a kernel image's path or an https URL with #sha256=)", raw, unwrapPath(err))
+	}
+	k, err := r.newKernel(ref, ref.Path)
+	if err != nil {
+		return nil, err
+	}
+	k.Origin.File = ref.Path
+	return k, nil
 }
 
 // Expand returns the references a reference stands for: the release tags
