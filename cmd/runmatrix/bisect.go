@@ -64,7 +64,7 @@ results set.`,
 			return bisect(cmd.Context(), &f, all, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	f.gf.register(cmd.Flags())
+	f.gf.registerCells(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.cases, "case", nil, "the case ID to bisect")
 	fl.StringArrayVar(&f.profiles, "profile", nil, "the sysctl profile (default \"default\")")

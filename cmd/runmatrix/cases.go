@@ -164,7 +164,7 @@ func newCasesRunCmd() *cobra.Command {
 			return nil
 		},
 	}
-	gf.register(cmd.Flags())
+	gf.registerCells(cmd.Flags())
 	cmd.Flags().BoolVar(&local, "local", false, "run on the host kernel (needs root)")
 	cmd.Flags().StringArrayVar(&kernels, "kernel", nil, "boot this kernel and run the cases in it (one)")
 	cmd.Flags().StringArrayVar(&globs, "case", nil, "case ID glob, e.g. 'tfo.*' (repeatable; default all)")

@@ -78,6 +78,11 @@ func TestBadInputOneLine(t *testing.T) {
 		{[]string{"merge", "-o", filepath.Join(empty, "x.json"), filepath.Join(empty, "a.json")}, `is not a runmatrix results.json`},
 		{[]string{"kernels", "list", "zzz:1"}, `list debian: or mainline: patterns`},
 		{[]string{"kernels", "snapshots", "nope"}, `unknown command "nope"`},
+		// Flags live only on the commands that use them.
+		{[]string{"probe", "--case-jobs", "4", "debian:6.1"}, `unknown flag: --case-jobs`},
+		{[]string{"exec", "--shared", "--kernel", "debian:6.1", "prog"}, `unknown flag: --shared`},
+		{[]string{"kernels", "list", "--memory", "256", "debian:"}, `unknown flag: --memory`},
+		{[]string{"diff", "--accel", "tcg", "a", "b"}, `unknown flag: --accel`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			stdout, stderr, code := cli(t, tc.args...)

@@ -127,7 +127,7 @@ it says so and writes nothing.`,
 			return nil
 		},
 	}
-	f.gf.register(cmd.Flags())
+	f.gf.registerCells(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.cases, "case", nil, "case ID glob (repeatable)")
 	fl.StringArrayVar(&f.kernels, "kernel", nil, "kernel to run the cases on (repeatable), or to keep from --from")

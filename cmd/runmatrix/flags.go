@@ -44,15 +44,22 @@ func (f *guestFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.opts.BootTimeout, "boot-timeout", d.BootTimeout, "longest deadline from QEMU start to the guest init's ready line (a kernel booted before gets five times its slowest boot, at least a minute)")
 	fs.DurationVar(&f.opts.SSHTimeout, "ssh-timeout", d.SSHTimeout, "deadline for SSH and the agent upload")
 	fs.DurationVar(&f.opts.CommandTimeout, "command-timeout", d.CommandTimeout, "deadline for each agent command other than cases (probe, upload)")
-	fs.DurationVar(&f.opts.CaseTimeout, "case-timeout", d.CaseTimeout, "deadline for each case's result; a guest silent for longer is killed and retried")
-	fs.IntVar(&f.opts.CaseJobs, "case-jobs", d.CaseJobs, "cells a guest runs at once (1: one at a time; at most one per 16 MiB of --memory); never where it could change an outcome")
-	fs.BoolVar(&f.opts.Shared, "shared", false, "run cases without network namespaces, as on kernels built without them")
 	fs.StringVar(&f.opts.Append, "append", "", "extra kernel command-line arguments")
 	fs.StringSliceVar(&f.opts.NICs, "nic", nil, "offer only these NIC models ("+strings.Join(guest.NICModels(), ", ")+"; default: those the kernel has drivers for)")
 	fs.BoolVar(&f.opts.NoModules, "no-modules", false, "boot without the kernel's modules (SSH goes over serial unless a NIC driver is built in)")
 	fs.BoolVar(&f.opts.NoSnapshot, "no-snapshot", false, "boot every guest cold: save no guest, start none from a saved one")
 	fs.IntVar(&f.opts.SnapshotMaxMB, "snapshot-max", guest.DefaultSnapshotMaxMB, "MiB of saved guests the cache keeps (least recently used go first; 'runmatrix kernels snapshots' lists them)")
 	f.registerKernels(fs)
+}
+
+// registerCells adds what a command that runs cells in its guests takes
+// beside register's: how many at once, their deadline, namespaces or not.
+func (f *guestFlags) registerCells(fs *pflag.FlagSet) {
+	f.register(fs)
+	d := guest.DefaultOptions()
+	fs.DurationVar(&f.opts.CaseTimeout, "case-timeout", d.CaseTimeout, "deadline for each case's result; a guest silent for longer is killed and retried")
+	fs.IntVar(&f.opts.CaseJobs, "case-jobs", d.CaseJobs, "cells a guest runs at once (1: one at a time; at most one per 16 MiB of --memory); never where it could change an outcome")
+	fs.BoolVar(&f.opts.Shared, "shared", false, "run cases without network namespaces, as on kernels built without them")
 }
 
 // registerKernels adds the flags that say where kernels come from and how

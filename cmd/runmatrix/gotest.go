@@ -114,7 +114,7 @@ test passed or skipped, 1 a test failed or could not run, 2 bad input.`,
 			return runMatrix(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	f.gf.register(cmd.Flags())
+	f.gf.registerCells(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.kernels, "kernel", nil, "kernel (repeatable; default: the default matrix's)")
 	fl.StringArrayVar(&f.profiles, "profile", nil, "sysctl profile (repeatable; default \"default\")")

@@ -135,7 +135,7 @@ report.html. Exit status:
 			return runMatrix(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	f.gf.register(cmd.Flags())
+	f.gf.registerCells(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "file", "f", "", "matrix file (YAML); default: the embedded default matrix")
 	fl.StringArrayVar(&f.kernels, "kernel", nil, "kernel, replacing the matrix's (repeatable)")
