@@ -281,7 +281,7 @@ func selectPrograms(s *spec.Spec) ([]string, error) {
 	var globs []string
 	selected := map[string]bool{}
 	for _, g := range s.Cases {
-		pg, ok := strings.CutPrefix(g, "program:")
+		pg, ok := strings.CutPrefix(g, outcome.ProgramPrefix)
 		picked := false
 		for _, p := range s.Programs {
 			direct, _ := path.Match(g, p.ID)

@@ -261,8 +261,6 @@ type GoTest struct {
 	TimeoutS int `json:"timeout_s"`
 }
 
-// GoTestPrefix starts the case ID of a go test row.
-const GoTestPrefix = "gotest:"
 
 // ProgramManifestPath lists the user's programs shipped in the initramfs
 // (JSON, a []Program); ProgramDir holds them.

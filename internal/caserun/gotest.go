@@ -38,7 +38,7 @@ func Lookup(id string) (*testcases.Case, error) {
 
 // goTestFor finds the test binary and test name of a go test row.
 func goTestFor(id string) (bootproto.GoTest, string, bool) {
-	rest, ok := strings.CutPrefix(id, bootproto.GoTestPrefix)
+	rest, ok := strings.CutPrefix(id, outcome.GoTestPrefix)
 	if !ok {
 		return bootproto.GoTest{}, "", false
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/bootproto"
 	"github.com/runmatrix/runmatrix/internal/initramfs"
 	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 // Tests are go test packages whose test functions run as rows.
@@ -47,7 +48,7 @@ type TestPackage struct {
 }
 
 // Row is the case ID of a test function's row.
-func Row(importPath, test string) string { return bootproto.GoTestPrefix + importPath + "." + test }
+func Row(importPath, test string) string { return outcome.GoTestPrefix + importPath + "." + test }
 
 // LoadTests resolves package patterns as go test does (./..., std
 // packages), in dir, and reads each package's test functions from source;

@@ -23,6 +23,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/bootproto"
 	"github.com/runmatrix/runmatrix/internal/initramfs"
 	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 // Program is a user's program run as a case.
@@ -523,4 +524,6 @@ func unwrapPath(err error) error {
 var idChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // DefaultID is the case ID of a program given on the command line.
-func DefaultID(p string) string { return "program:" + idChars.ReplaceAllString(filepath.Base(p), "_") }
+func DefaultID(p string) string {
+	return outcome.ProgramPrefix + idChars.ReplaceAllString(filepath.Base(p), "_")
+}

@@ -291,15 +291,13 @@ func (c *Result) Failed() bool {
 	return c.Expect != nil && !c.Expect.Pass && c.Expect.Unjudged == "" || c.Outcome.Reported == "FAIL"
 }
 
-// GoTestPrefix starts the case ID of a go test row (gotest:IMPORT.TestName).
-const GoTestPrefix = "gotest:"
 
 // withSubtests adds a record for every subtest a go test row reported
 // (gotest:IMPORT.TestX/sub), so that subtests are rows of their own.
 func withSubtests(recs []Record) []Record {
 	out := recs
 	for _, r := range recs {
-		if !strings.HasPrefix(r.Case, GoTestPrefix) || r.Outcome.Status != outcome.OK {
+		if !strings.HasPrefix(r.Case, outcome.GoTestPrefix) || r.Outcome.Status != outcome.OK {
 			continue
 		}
 		top := r.Case[strings.LastIndex(r.Case, ".")+1:]

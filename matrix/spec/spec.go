@@ -15,6 +15,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/kernels"
 	"github.com/runmatrix/runmatrix/testcases"
+	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
 //go:embed default.yaml
@@ -289,7 +290,7 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 		case o.Summary == "":
 			return bad("expect", i, "expectation for %s without `summary:` (the outcome summary you expect)", o.Case)
 		}
-		if _, err := testcases.Lookup(o.Case); err != nil && checkCases && !strings.HasPrefix(o.Case, "gotest:") {
+		if _, err := testcases.Lookup(o.Case); err != nil && checkCases && !strings.HasPrefix(o.Case, outcome.GoTestPrefix) {
 			return bad("expect", i, "%v", err)
 		}
 		if o.Profile != "" {

@@ -9,6 +9,13 @@ import (
 	"strings"
 )
 
+// Rows that are not cases have case IDs of their own: a go test row is
+// GoTestPrefix + IMPORT.TestName, a program ProgramPrefix + its name.
+const (
+	GoTestPrefix  = "gotest:"
+	ProgramPrefix = "program:"
+)
+
 // Status says how a case run ended.
 type Status string
 
