@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/kernels"
@@ -112,4 +113,17 @@ func TestOptionalKernelsLeftOut(t *testing.T) {
 	require.True(t, cannotBeHad(err), "unreachable: %v", err)
 	_, err = r.Resolve(context.Background(), "debian:6")
 	require.False(t, cannotBeHad(err), "malformed: %v", err)
+}
+
+// TestDefaultsPassCheck: every command that boots guests passes its own
+// flag check with no flag given, whether or not it has the cell flags (a
+// probe without --case-jobs once refused its zero value).
+func TestDefaultsPassCheck(t *testing.T) {
+	for _, register := range []func(*guestFlags, *pflag.FlagSet){(*guestFlags).register, (*guestFlags).registerCells} {
+		var gf guestFlags
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+		register(&gf, fs)
+		require.NoError(t, fs.Parse(nil))
+		require.NoError(t, gf.check())
+	}
 }
