@@ -261,7 +261,6 @@ type GoTest struct {
 	TimeoutS int `json:"timeout_s"`
 }
 
-
 // ProgramManifestPath lists the user's programs shipped in the initramfs
 // (JSON, a []Program); ProgramDir holds them.
 const (

@@ -291,7 +291,6 @@ func (c *Result) Failed() bool {
 	return c.Expect != nil && !c.Expect.Pass && c.Expect.Unjudged == "" || c.Outcome.Reported == "FAIL"
 }
 
-
 // withSubtests adds a record for every subtest a go test row reported
 // (gotest:IMPORT.TestX/sub), so that subtests are rows of their own.
 func withSubtests(recs []Record) []Record {
