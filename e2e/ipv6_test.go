@@ -17,19 +17,28 @@ import (
 // the cells say "no ipv6", never error, and no row differs for them.
 func TestIPv6Family(t *testing.T) {
 	dir := t.TempDir()
+	noIPv6 := map[string]string{"tfo.sendto.blocking": "no ipv6", "reconnect.syn-in-window": "no ipv6"}
 	for _, tc := range []struct {
 		name, appendArgs string
+		shared           bool
 		want             map[string]string
 		status           outcome.Status
 	}{
-		{"with IPv6", "", map[string]string{"tfo.sendto.blocking": "sendto=5 recv=5", "reconnect.syn-in-window": "recv=-1 EAGAIN @3s replies=1 ACK"}, outcome.OK},
-		{"ipv6.disable=1", "ipv6.disable=1", map[string]string{"tfo.sendto.blocking": "no ipv6", "reconnect.syn-in-window": "no ipv6"}, outcome.FamilyUnavailable},
+		{"with IPv6", "", false, map[string]string{"tfo.sendto.blocking": "sendto=5 recv=5", "reconnect.syn-in-window": "recv=-1 EAGAIN @3s replies=1 ACK"}, outcome.OK},
+		{"ipv6.disable=1", "ipv6.disable=1", false, noIPv6, outcome.FamilyUnavailable},
+		// Without namespaces an IPv6 case gets an address of its own on
+		// lo; with no IPv6 there is none to give, and the cell still says
+		// "no ipv6", not error.
+		{"ipv6.disable=1, no namespaces", "ipv6.disable=1", true, noIPv6, outcome.FamilyUnavailable},
 	} {
 		out := filepath.Join(dir, tc.name)
 		args := []string{"run", "--kernel", "debian:6.12", "--case", "tfo.sendto.blocking", "--case", "reconnect.syn-in-window",
 			"--profile", "tfo=3", "--profile", "tfo=3+ipv6", "--out", out, "--format", "none"}
 		if tc.appendArgs != "" {
 			args = append(args, "--append", tc.appendArgs)
+		}
+		if tc.shared {
+			args = append(args, "--shared")
 		}
 		_, stderr, code := runmatrix(t, 10*time.Minute, args...)
 		require.Equal(t, 0, code, "%s: %s", tc.name, stderr)

@@ -101,11 +101,9 @@ func Child(args []string, w io.Writer) int {
 			return finish(outcome.Error, fmt.Errorf("case %s runs over IPv4 alone", c.ID))
 		}
 		// A kernel built without IPv6, or booted with ipv6.disable=1.
-		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM, 0)
-		if err != nil {
-			return finish(outcome.FamilyUnavailable, fmt.Errorf("no IPv6 on this kernel: socket(AF_INET6): %w", err))
+		if err := noIPv6(); err != nil {
+			return finish(outcome.FamilyUnavailable, fmt.Errorf("no IPv6 on this kernel: %w", err))
 		}
-		unix.Close(fd)
 	}
 	addr, err := parseAddr(args[3])
 	if err != nil {
