@@ -63,3 +63,13 @@ func TestUnarmedKVMProofIsCancelled(t *testing.T) {
 	require.NoError(t, err)
 	require.NoFileExists(t, path)
 }
+
+// TestStallAfterWaitLineIsRetried: a guest that stalls before its init's
+// wait line is not booted again (the next boot stalls the same way); one
+// that stalls after its run line, having reached the wait line, is.
+func TestStallAfterWaitLineIsRetried(t *testing.T) {
+	stall := func() error { return &vm.BootError{Reason: "guest not ready after 3m", InitStarted: true} }
+	require.True(t, stalledInInit(stall()))
+	require.True(t, stalledInInit(&vm.BootError{Stage: "boot", Err: stall(), InitStarted: true}))
+	require.False(t, stalledInInit(afterWaitLine(stall())))
+}
