@@ -396,7 +396,8 @@ func TestBadInputStartsNoVM(t *testing.T) {
 	// What is not bad input but starts nothing either. An unreachable
 	// mirror is the world failing (exit 1, as a Debian mirror out of reach
 	// always was), in one line that names the fix.
-	_, stderr, code := runmatrix(t, 2*time.Minute, "probe", "--qemu", qemu, "--cache-dir", dir, "--mirror", "centos=http://127.0.0.1:1", "centos:6.5")
+	_, stderr, code := runmatrix(t, 2*time.Minute, "run", "--qemu", qemu, "--cache-dir", dir, "--mirror", "centos=http://127.0.0.1:1",
+		"--kernel", "centos:6.5", "--case", "linger0.reset", "--out", filepath.Join(dir, "unreachable"))
 	require.Equal(t, 1, code, stderr)
 	require.Equal(t, 1, strings.Count(stderr, "runmatrix: "), stderr)
 	require.Contains(t, stderr, "point --mirror centos=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it")
