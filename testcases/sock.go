@@ -58,10 +58,27 @@ func (t *T) rawSockaddr(port int) (unsafe.Pointer, uintptr) {
 
 // sockaddr is the case address and port for x/sys/unix.
 func (t *T) sockaddr(port int) unix.Sockaddr {
-	if t.Family == IPv6 {
-		return &unix.SockaddrInet6{Addr: t.Addr6, Port: port}
+	return sockaddrOf(netip.AddrPortFrom(t.caseAddr(), uint16(port)))
+}
+
+// sockaddrOf is ap for x/sys/unix.
+func sockaddrOf(ap netip.AddrPort) unix.Sockaddr {
+	if ap.Addr().Is4() {
+		return &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
 	}
-	return &unix.SockaddrInet4{Addr: t.Addr, Port: port}
+	return &unix.SockaddrInet6{Addr: ap.Addr().As16(), Port: int(ap.Port())}
+}
+
+// addrPortOf is what x/sys/unix says a socket is bound to (zero for a
+// family other than IPv4 and IPv6).
+func addrPortOf(sa unix.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	return netip.AddrPort{}
 }
 
 // caseAddr is the case address: Addr, or Addr6 over IPv6.
@@ -81,11 +98,10 @@ func (t *T) domain() (int, string) {
 	return unix.AF_INET, "AF_INET"
 }
 
+// addrString is the case address and port as steps spell it:
+// "127.0.0.1:80", "[::1]:80".
 func (t *T) addrString(port int) string {
-	if t.Family == IPv6 {
-		return fmt.Sprintf("[%s]:%d", netip.AddrFrom16(t.Addr6), port)
-	}
-	return fmt.Sprintf("%d.%d.%d.%d:%d", t.Addr[0], t.Addr[1], t.Addr[2], t.Addr[3], port)
+	return netip.AddrPortFrom(t.caseAddr(), uint16(port)).String()
 }
 
 // Socket creates a TCP socket named name; nonblock adds SOCK_NONBLOCK.
@@ -170,12 +186,7 @@ func (t *T) Port(side string, fd int) (int, *Call) {
 		if err != nil {
 			return 0, err
 		}
-		switch a := sa.(type) {
-		case *unix.SockaddrInet4:
-			port = a.Port
-		case *unix.SockaddrInet6:
-			port = a.Port
-		}
+		port = int(addrPortOf(sa).Port())
 		return 0, nil
 	})
 	c.Detail("port=%d", port)
@@ -190,12 +201,7 @@ func (t *T) LocalAddr(side string, fd int) (netip.AddrPort, *Call) {
 		if err != nil {
 			return 0, err
 		}
-		switch a := sa.(type) {
-		case *unix.SockaddrInet4:
-			ap = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-		case *unix.SockaddrInet6:
-			ap = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
-		}
+		ap = addrPortOf(sa)
 		return 0, nil
 	})
 	c.Detail("addr=%s", ap)
@@ -206,10 +212,7 @@ func (t *T) LocalAddr(side string, fd int) (netip.AddrPort, *Call) {
 // take over another's 4-tuple binds to that socket's own address).
 func (t *T) BindAddr(side string, fd int, addr netip.AddrPort) *Call {
 	return t.record("bind", side, t.name(fd), outcome.ArgsOf(outcome.AddrArgs{Addr: addr.String()}), func() (int64, error) {
-		if addr.Addr().Is4() {
-			return 0, unix.Bind(fd, &unix.SockaddrInet4{Addr: addr.Addr().As4(), Port: int(addr.Port())})
-		}
-		return 0, unix.Bind(fd, &unix.SockaddrInet6{Addr: addr.Addr().As16(), Port: int(addr.Port())})
+		return 0, unix.Bind(fd, sockaddrOf(addr))
 	})
 }
 
