@@ -36,8 +36,7 @@ type guestFlags struct {
 // register adds every flag of a command that boots guests.
 func (f *guestFlags) register(fs *pflag.FlagSet) {
 	d := guest.DefaultOptions()
-	// What registerCells' flags set, for commands without them.
-	f.opts.CaseTimeout, f.opts.CaseJobs = d.CaseTimeout, d.CaseJobs
+	f.opts = d // what no flag of the command sets (registerCells' on probe) keeps its default
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: kvm, tcg or auto (KVM only if a probe boot proves it works)")
 	fs.IntVar(&f.jobs, "jobs", 0, "guests to run at once (0: as many as cores and free memory allow)")
 	fs.StringVar(&f.opts.QEMU, "qemu", vm.DefaultQEMU, "QEMU binary for x86 guests (other architectures use their own: qemu-system-aarch64, -arm, -riscv64, -ppc64, -s390x)")
