@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 GUEST_TOOLCHAIN := go1.23.12
 GUEST_ENV := GOTOOLCHAIN=$(GUEST_TOOLCHAIN) CGO_ENABLED=0 GOOS=linux GOARM=7
-PREBUILT := internal/guestbin/prebuilt
+PREBUILT := internal/host/guestbin/prebuilt
 # VERSION is what runmatrix --version prints: the commit, marked when the
 # tree has changes (GOFLAGS may turn the go command's own VCS stamp off).
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runmatrix/runmatrix/internal/guest"
-	"github.com/runmatrix/runmatrix/internal/usergo"
-	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/guest"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/usergo"
 )
 
 var benchKernels = []string{"debian:6.1", "debian:6.12"}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/archivetest"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 // TestAPKKernel serves Alpine's layout (v3.18/main/x86_64/APKINDEX.tar.gz

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/casetest"
+	"github.com/runmatrix/runmatrix/internal/testkit/casetest"
 )
 
 // TestARM64Guest boots Debian's arm64 kernel under qemu-system-aarch64

@@ -20,8 +20,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/initramfs"
-	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/initramfs"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 )
 
 var binary string

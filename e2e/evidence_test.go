@@ -21,7 +21,7 @@ import (
 	"github.com/yuin/goldmark/text"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/runmatrix/runmatrix/internal/guest"
+	"github.com/runmatrix/runmatrix/internal/host/guest"
 )
 
 // TestEvidence builds a report for a real difference: on x86_64 sendmsg()

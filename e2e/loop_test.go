@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/archivetest"
-	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 const loopCase = `package mycase

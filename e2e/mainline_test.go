@@ -13,7 +13,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/archivetest"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 // TestMainlineBuilds serves the Ubuntu mainline layout (v6.1 flat with

@@ -10,7 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/archivetest"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 // TestNightlyDiff is the nightly event: a reference (mainline:v6.1 on a

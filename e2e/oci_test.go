@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/archivetest"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 // TestOCIKernel serves the real Debian 6.12 image and its NIC modules as

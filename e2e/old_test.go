@@ -8,9 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/bootproto"
-	"github.com/runmatrix/runmatrix/internal/casetest"
-	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/testkit/casetest"
+	"github.com/runmatrix/runmatrix/internal/wire/bootproto"
 )
 
 // casesRun runs `runmatrix cases run --json` with args and returns the

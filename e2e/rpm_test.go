@@ -14,7 +14,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/archivetest"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 // TestRPMKernels serves two CentOS 6 releases laid out as

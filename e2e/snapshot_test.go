@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/guest"
-	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/guest"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 )
 
 // TestSnapshots boots debian:6.1 and 6.12 cold and from saved guests:

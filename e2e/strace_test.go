@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 

@@ -20,9 +20,9 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
-	"github.com/runmatrix/runmatrix/internal/bootproto"
-	"github.com/runmatrix/runmatrix/internal/netif"
-	"github.com/runmatrix/runmatrix/internal/sshserver"
+	"github.com/runmatrix/runmatrix/internal/inguest/netif"
+	"github.com/runmatrix/runmatrix/internal/inguest/sshserver"
+	"github.com/runmatrix/runmatrix/internal/wire/bootproto"
 )
 
 func main() {

@@ -13,11 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/internal/usergo"
-	"github.com/runmatrix/runmatrix/internal/userprog"
-	"github.com/runmatrix/runmatrix/matrix"
-	"github.com/runmatrix/runmatrix/matrix/report"
-	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/host/matrix"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/report"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/host/usergo"
+	"github.com/runmatrix/runmatrix/internal/host/userprog"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 

@@ -14,12 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/internal/caserun"
-	"github.com/runmatrix/runmatrix/internal/userprog"
-	"github.com/runmatrix/runmatrix/matrix"
-	"github.com/runmatrix/runmatrix/matrix/report"
-	"github.com/runmatrix/runmatrix/matrix/results"
-	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/matrix"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/report"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/userprog"
+	"github.com/runmatrix/runmatrix/internal/inguest/caserun"
 	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )

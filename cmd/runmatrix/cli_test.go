@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 )
 
 // cli runs runmatrix in this process as a user would from a shell: its

@@ -10,9 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/userprog"
-	"github.com/runmatrix/runmatrix/matrix/results"
-	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/userprog"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 

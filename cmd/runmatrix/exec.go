@@ -14,14 +14,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/internal/caserun"
-	"github.com/runmatrix/runmatrix/internal/guest"
-	"github.com/runmatrix/runmatrix/internal/initramfs"
-	"github.com/runmatrix/runmatrix/internal/remote"
-	"github.com/runmatrix/runmatrix/internal/usergo"
-	"github.com/runmatrix/runmatrix/internal/userprog"
-	"github.com/runmatrix/runmatrix/internal/vm"
-	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/guest"
+	"github.com/runmatrix/runmatrix/internal/host/initramfs"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/remote"
+	"github.com/runmatrix/runmatrix/internal/host/usergo"
+	"github.com/runmatrix/runmatrix/internal/host/userprog"
+	"github.com/runmatrix/runmatrix/internal/host/vm"
+	"github.com/runmatrix/runmatrix/internal/inguest/caserun"
 )
 
 // Where exec puts the program and its directory in the guest.

@@ -14,9 +14,9 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/spf13/pflag"
 
-	"github.com/runmatrix/runmatrix/internal/guest"
-	"github.com/runmatrix/runmatrix/internal/vm"
-	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/guest"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/vm"
 )
 
 // guestFlags are the flags of every command that boots guests.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/internal/usergo"
-	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/usergo"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 

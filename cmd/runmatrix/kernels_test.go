@@ -5,8 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/kernels"
-	"github.com/runmatrix/runmatrix/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 )
 
 // TestListRowsShowWhatASeriesResolvesTo: debian:6.1 resolves to the newest

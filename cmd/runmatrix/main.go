@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/internal/suggest"
+	"github.com/runmatrix/runmatrix/internal/host/suggest"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/runmatrix/runmatrix/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 )
 
 // A run without --out writes to a folder of its own under runsDir, named

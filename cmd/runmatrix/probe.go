@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/internal/guest"
-	"github.com/runmatrix/runmatrix/internal/vm"
-	"github.com/runmatrix/runmatrix/kernels"
-	"github.com/runmatrix/runmatrix/matrix"
+	"github.com/runmatrix/runmatrix/internal/host/guest"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/matrix"
+	"github.com/runmatrix/runmatrix/internal/host/vm"
 )
 
 // probeResult is one kernel's line of `runmatrix probe`.

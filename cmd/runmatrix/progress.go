@@ -9,8 +9,8 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/runmatrix/runmatrix/matrix"
-	"github.com/runmatrix/runmatrix/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/host/matrix"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 

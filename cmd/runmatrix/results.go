@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runmatrix/runmatrix/matrix/report"
-	"github.com/runmatrix/runmatrix/matrix/results"
-	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/report"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
 )
 
 func jsonIndent(v any) ([]byte, error) {

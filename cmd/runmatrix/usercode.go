@@ -11,12 +11,12 @@ import (
 
 	"golang.org/x/mod/semver"
 
-	"github.com/runmatrix/runmatrix/internal/guest"
-	"github.com/runmatrix/runmatrix/internal/initramfs"
-	"github.com/runmatrix/runmatrix/internal/usergo"
-	"github.com/runmatrix/runmatrix/internal/userprog"
-	"github.com/runmatrix/runmatrix/kernels"
-	"github.com/runmatrix/runmatrix/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/guest"
+	"github.com/runmatrix/runmatrix/internal/host/initramfs"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/usergo"
+	"github.com/runmatrix/runmatrix/internal/host/userprog"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 

@@ -1,0 +1,173 @@
+// This file resolves oci: references: a kernel shipped in an OCI image
+// (ghcr.io/cilium/ci-kernels:6.6, or any image with /boot/vmlinuz and
+// modules under /lib/modules or /usr/lib/modules).
+
+package kernels
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/runmatrix/runmatrix/internal/host/kernels/oci"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
+)
+
+// maxLayer bounds one compressed layer of a kernel image.
+const maxLayer = 2 << 30
+
+// ociPin is what a tag resolved to, kept for --offline.
+type ociPin struct {
+	Digest  string    `json:"digest"`
+	Index   string    `json:"index,omitempty"`
+	Fetched time.Time `json:"fetched"`
+}
+
+// parseOCI reads oci:REGISTRY/REPO[:TAG|@sha256:HEX][/ARCH].
+func parseOCI(s string) (Ref, error) {
+	r := Ref{Raw: s, Kind: KindOCI}
+	what := strings.TrimPrefix(s, "oci:")
+	// An arch after the tag or digest (tags and digests hold no "/"): the
+	// last element is plain and the one before it has the tag or digest.
+	if i := strings.LastIndex(what, "/"); i > 0 {
+		last, head := what[i+1:], what[:i]
+		if j := strings.LastIndex(head, "/"); j > 0 && !strings.ContainsAny(last, ":@") && strings.ContainsAny(head[j+1:], ":@") {
+			a, err := parseArch(s, last)
+			if err != nil {
+				return r, err
+			}
+			r.Arch, what = a, head
+		}
+	}
+	ref, err := oci.ParseReference(what)
+	if err != nil {
+		return r, fmt.Errorf("kernel %q: %w", s, err)
+	}
+	r.Image = ref
+	return r, nil
+}
+
+// resolveOCI pulls (once) the image a reference names for its arch, checks
+// every manifest and layer against its digest, and extracts the kernel,
+// its config and modules.
+func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
+	arch := ref.Arch
+	if arch == "" {
+		arch = ArchX86_64
+	}
+	goarch, _ := GOARCH(arch)
+	variant := ""
+	if goarch == "arm" {
+		variant = "v7"
+	}
+	pinPath, err := r.Cache.Path("oci-index", cacheKey(ref.Image.String())+"_"+goarch+".json")
+	if err != nil {
+		return nil, err
+	}
+	var pin ociPin
+	if ref.Image.Digest == "" || r.Debian.Offline {
+		if b, err := os.ReadFile(pinPath); err == nil {
+			_ = json.Unmarshal(b, &pin)
+		}
+	}
+	client := &oci.Client{HTTP: r.Client}
+	var img *oci.Image
+	switch {
+	case r.Debian.Offline && pin.Digest == "" && ref.Image.Digest == "":
+		return nil, offlineMiss(ref.Raw, "")
+	case r.Debian.Offline:
+		if pin.Digest == "" {
+			pin.Digest = ref.Image.Digest
+		}
+	default:
+		img, err = client.Resolve(ctx, ref.Image, goarch, variant)
+		if err != nil {
+			if oci.IsNotFound(err) {
+				return nil, inputErr("kernel %s: %v", ref.Raw, err)
+			}
+			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+		}
+		pin = ociPin{Digest: img.Digest, Index: img.Index, Fetched: time.Now().UTC()}
+		if err := writeJSONAtomic(pinPath, pin); err != nil {
+			return nil, err
+		}
+	}
+	hexDigest := strings.TrimPrefix(pin.Digest, "sha256:")
+	dir, err := r.Cache.Path("oci", hexDigest)
+	if err != nil {
+		return nil, err
+	}
+	k, _, err := r.unpacked(ref, dir, "oci-"+hexDigest, pin.Digest, "", func(tmp string) (manifest, []string, error) {
+		m := manifest{Package: ref.Image.Registry + "/" + ref.Image.Repository, Version: pin.Digest, Mirror: ref.Image.Registry}
+		if img == nil || img.Digest != pin.Digest {
+			var err error
+			if img, err = client.Resolve(ctx, oci.Reference{Registry: ref.Image.Registry, Repository: ref.Image.Repository, Digest: pin.Digest}, goarch, variant); err != nil {
+				return m, nil, err
+			}
+		}
+		r.logf("pulling %s (%s, %d layers)", ref.Image, pin.Digest, len(img.Layers))
+		var names []string
+		for _, l := range img.Layers {
+			got, err := r.applyLayer(ctx, client, img.Ref, l, tmp)
+			if err != nil {
+				return m, nil, err
+			}
+			names = append(names, got...)
+		}
+		return m, names, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	pinned := ref.Image
+	pinned.Tag, pinned.Digest = "", pin.Digest
+	k.Origin.URL = "oci:" + pinned.String()
+	return k, nil
+}
+
+// applyLayer downloads one layer to a temporary file and extracts it.
+func (r *Resolver) applyLayer(ctx context.Context, client *oci.Client, ref oci.Reference, l oci.Descriptor, root string) ([]string, error) {
+	f, err := r.Cache.TempFile()
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := client.Blob(ctx, ref, l, maxLayer, f); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var rd io.Reader = f
+	switch mt := l.MediaType; {
+	case strings.HasSuffix(mt, "+gzip"), strings.HasSuffix(mt, ".tar.gzip"):
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s layer %s: %w", ref, l.Digest, err)
+		}
+		rd = zr
+	case strings.HasSuffix(mt, "+zstd"):
+		zr, err := zstd.NewReader(f)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		rd = zr
+	case strings.HasSuffix(mt, ".tar"), strings.HasSuffix(mt, "layer.v1.tar"):
+	default:
+		return nil, fmt.Errorf("%s layer %s: media type %q is not a tar layer runmatrix reads", ref, l.Digest, mt)
+	}
+	names, err := unpack.Tar(rd, root, unpack.Options{Keep: kernelFile, Whiteouts: true})
+	if err != nil {
+		return nil, fmt.Errorf("%s layer %s: %w", ref, l.Digest, err)
+	}
+	return names, nil
+}
