@@ -259,8 +259,11 @@ func (e *NoMatchError) Error() string {
 
 // Select returns the cases whose IDs match any of the globs, in stable
 // order. A glob that matches nothing is an error naming it.
-func Select(globs []string) ([]*Case, error) {
-	all := All()
+func Select(globs []string) ([]*Case, error) { return SelectFrom(All(), globs) }
+
+// SelectFrom is Select over the cases given instead of every registered
+// one: all of them when globs is empty, in their order.
+func SelectFrom(all []*Case, globs []string) ([]*Case, error) {
 	if len(globs) == 0 {
 		return all, nil
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"github.com/runmatrix/runmatrix/internal/host/matrix"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/report"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
@@ -110,10 +111,9 @@ func bisectGoTest(ctx context.Context, f *runFlags, pkg, run string) error {
 		return usage("--gotest %s --run %q selects %d test functions: bisect takes one (for example --run '^TestName$')", pkg, run, len(rows))
 	}
 	ts.Timeout = 2 * time.Minute
-	if err := registerTests(ts); err != nil {
+	if err := f.user.addTests(ts); err != nil {
 		return err
 	}
-	f.user.tests = ts
 	f.cases = rows
 	f.gf.opts.CaseTimeout = max(f.gf.opts.CaseTimeout, ts.Timeout+30*time.Second)
 	return nil
@@ -127,12 +127,12 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 		return err
 	}
 	if strings.ContainsAny(f.cases[0], "*?[") && len(f.program) == 0 {
-		sel, _ := testcases.Select(f.cases) // none matched: an empty list
+		sel, _ := f.user.catalogue().Select(f.cases) // none matched: an empty list
 		ids := testcases.IDs(sel)
 		return usage("bisect follows one case: give one exact ID, not the glob %q (it matches %d: %s)", f.cases[0], len(ids), strings.Join(ids, ", "))
 	}
-	if _, err := testcases.Lookup(f.cases[0]); err != nil && len(f.program) == 0 {
-		return usage("%v", err)
+	if _, ok := f.user.catalogue().Lookup(f.cases[0]); !ok && len(f.program) == 0 {
+		return usage("unknown case %q (list them with `runmatrix cases list`)", f.cases[0])
 	}
 	if len(f.profiles) > 1 {
 		return usage("bisect takes one --profile")
@@ -205,7 +205,7 @@ func bisect(ctx context.Context, f *runFlags, all bool, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		printBisection(stdout, g, b, cells, f.cases[0], profile, all)
+		printBisection(stdout, g, b, cells, f.user.catalogue(), f.cases[0], profile, all)
 	}
 	fmt.Fprintf(stdout, "\nbooted %d of %d kernels; cells are in %s\n", boots, len(infos), f.out)
 	res, err := ss.fold(s, plan)
@@ -303,7 +303,7 @@ func lineageName(k results.Kernel) string {
 	return "unknown build (file or URL)"
 }
 
-func printBisection(w io.Writer, g lineage, b *matrix.Bisection, cells map[int]*results.Result, caseID, profile string, all bool) {
+func printBisection(w io.Writer, g lineage, b *matrix.Bisection, cells map[int]*results.Result, cases *catalog.Catalog, caseID, profile string, all bool) {
 	var labels, names []string
 	seen := map[string]bool{}
 	for _, k := range g.kernels {
@@ -326,7 +326,10 @@ func printBisection(w io.Writer, g lineage, b *matrix.Bisection, cells map[int]*
 	if len(b.Boundaries) == 0 {
 		fmt.Fprintf(w, "  no change found: every kernel measured gave the same outcome\n")
 	}
-	sysctls := results.CaseSysctls(caseID)
+	var sysctls []string
+	if c, ok := cases.Lookup(caseID); ok {
+		sysctls = c.Sysctls
+	}
 	for i, bd := range b.Boundaries {
 		what := "first change"
 		if i > 0 {

@@ -50,11 +50,11 @@ func newCasesListCmd() *cobra.Command {
 			if asJSON {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
-				return enc.Encode(testcases.All())
+				return enc.Encode(user.catalogue().All())
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "CASE\tFAMILIES\tPURPOSE")
-			for _, c := range testcases.All() {
+			for _, c := range user.catalogue().All() {
 				fams := []string{testcases.IPv4}
 				if c.RunsOver(testcases.IPv6) {
 					fams = append(fams, testcases.IPv6)
@@ -130,7 +130,7 @@ func newCasesRunCmd() *cobra.Command {
 					globs = append(globs, p.ID)
 				}
 			}
-			cases, err := testcases.Select(globs)
+			cases, err := user.catalogue().Select(globs)
 			if err != nil {
 				return usage("%v", err)
 			}
@@ -221,12 +221,12 @@ func runInGuest(ctx context.Context, gf *guestFlags, user *userCode, ref string,
 	for _, p := range profiles {
 		sp.Profiles = append(sp.Profiles, p.Name)
 	}
-	plan, err := matrix.NewPlan(sp)
+	plan, err := matrix.NewPlan(sp, user.catalogue())
 	if err != nil {
 		return usage("%v", err)
 	}
 	sched := &matrix.Scheduler{Pool: pool, Progress: &casesProgress{log: log, emit: emit},
-		Log: func(s string) { fmt.Fprintln(log, s) }, Fresh: freshCell}
+		Log: func(s string) { fmt.Fprintln(log, s) }, Fresh: freshCell(user.catalogue())}
 	return sched.Run(ctx, plan)
 }
 

@@ -57,7 +57,7 @@ it says so and writes nothing.`,
 			if err := f.loadPrograms(&spec.Spec{}); err != nil {
 				return err
 			}
-			cases, err := testcases.Select(f.cases)
+			cases, err := f.user.catalogue().Select(f.cases)
 			if err != nil {
 				return usage("%v", err)
 			}
@@ -191,7 +191,7 @@ func fileStem(label string) string {
 
 // filter keeps the cells of the given kernels and profiles (all when empty).
 func filter(res *results.Results, kernels, profiles []string) *results.Results {
-	out := &results.Results{Format: res.Format, Spec: res.Spec}
+	out := &results.Results{Format: res.Format, Spec: res.Spec, Cases: res.Cases}
 	for _, c := range res.Cells {
 		if (len(kernels) == 0 || contains(kernels, c.Kernel)) && (len(profiles) == 0 || contains(profiles, c.Profile)) {
 			out.Cells = append(out.Cells, c)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
 	"github.com/runmatrix/runmatrix/internal/host/usergo"
 	"github.com/runmatrix/runmatrix/testcases"
@@ -88,8 +89,7 @@ test passed or skipped, 1 a test failed or could not run, 2 bad input.`,
 				return err
 			}
 			ts.Args, ts.Timeout = tf.pass, timeout
-			f.user.tests = ts
-			if err := registerTests(ts); err != nil {
+			if err := f.user.addTests(ts); err != nil {
 				return err
 			}
 			f.cases = nil
@@ -131,24 +131,22 @@ test passed or skipped, 1 a test failed or could not run, 2 bad input.`,
 // gotestPlanFlags are gotest's flags that decide what it measures.
 var gotestPlanFlags = []string{"kernel", "profile", "repeat", "timeout", "append", "cpus", "memory", "nic", "no-modules", "shared"}
 
-// registerTests registers each test function as a case of this process,
-// so that selection, the table and reports know its row.
-func registerTests(ts *usergo.Tests) error {
+// addTests adds each test function to the catalog as a go test row, so
+// that selection, the table and reports know it.
+func (u *userCode) addTests(ts *usergo.Tests) error {
 	for _, p := range ts.Packages {
 		for _, t := range p.Tests {
 			id := usergo.Row(p.ImportPath, t)
-			if testcases.Builtin(id) {
-				return usage("%s: a test row clashes with a built-in case", id)
-			}
-			if _, err := testcases.Lookup(id); err == nil {
+			if k, ok := u.catalogue().Kind(id); ok && k == catalog.GoTest {
 				continue // the same package named twice
 			}
 			c := testcases.Case{ID: id, Title: "go test " + p.ImportPath + " -run ^" + t + "$", Source: "go test", Timeout: ts.Timeout}
-			if err := usergo.RegisterGuestOnly(c); err != nil {
-				return usage("%v", err)
+			if err := u.add(catalog.GoTest, c); err != nil {
+				return err
 			}
 		}
 	}
+	u.tests = ts
 	return nil
 }
 

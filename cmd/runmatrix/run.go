@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"github.com/runmatrix/runmatrix/internal/host/guest"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/matrix"
@@ -27,7 +28,6 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
 	"github.com/runmatrix/runmatrix/internal/host/userprog"
-	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
 
@@ -264,7 +264,7 @@ func (f *runFlags) spec(ctx context.Context) (*spec.Spec, error) {
 			return nil, err
 		}
 	}
-	if err := s.Check(); err != nil {
+	if err := s.Check(f.user.catalogue()); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -366,7 +366,7 @@ func (f *runFlags) plan(ctx context.Context) (*spec.Spec, *matrix.Plan, error) {
 			return nil, nil, err
 		}
 	}
-	p, err := matrix.NewPlan(s)
+	p, err := matrix.NewPlan(s, f.user.catalogue())
 	if err != nil {
 		return nil, nil, usage("%v", err)
 	}
@@ -595,6 +595,9 @@ type session struct {
 	// inputs are the plan's kernels' inputs now (guest.Env.Inputs), once
 	// a resumed run has compared its records with them.
 	inputs map[string]string
+	// cases are the run's cases: whose cells want a guest of their own,
+	// and the definitions results record.
+	cases *catalog.Catalog
 }
 
 // lockFile, in an output directory, is held (flock) by the run writing there.
@@ -640,7 +643,7 @@ func openSession(ctx context.Context, f *runFlags, kernels []string, stderr io.W
 	if err != nil {
 		return nil, err
 	}
-	ss := &session{journalPath: filepath.Join(f.out, journalFile), log: func(s string) { fmt.Fprintln(stderr, s) }, lock: lock}
+	ss := &session{journalPath: filepath.Join(f.out, journalFile), log: func(s string) { fmt.Fprintln(stderr, s) }, lock: lock, cases: f.user.catalogue()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -685,7 +688,7 @@ func (ss *session) run(ctx context.Context, p *matrix.Plan, stderr io.Writer) er
 		prog = NewPlainProgress(stderr, len(p.Cells))
 	}
 	defer prog.Close()
-	sched := &matrix.Scheduler{Pool: ss.pool, Journal: ss.journal, Progress: prog, Log: ss.log, Fresh: freshCell}
+	sched := &matrix.Scheduler{Pool: ss.pool, Journal: ss.journal, Progress: prog, Log: ss.log, Fresh: freshCell(ss.cases)}
 	var durations results.Durations
 	if ss.durations != "" {
 		durations = results.ReadDurations(ss.durations)
@@ -703,9 +706,11 @@ func (ss *session) run(ctx context.Context, p *matrix.Plan, stderr io.Writer) er
 
 // freshCell reports whether a cell's case asks for a guest of its own
 // (testcases.Case.Fresh); go test rows and programs do not.
-func freshCell(c results.Cell) bool {
-	tc, err := testcases.Lookup(c.Case)
-	return err == nil && tc.Fresh
+func freshCell(cases *catalog.Catalog) func(results.Cell) bool {
+	return func(c results.Cell) bool {
+		tc, ok := cases.Lookup(c.Case)
+		return ok && tc.Fresh
+	}
 }
 
 // current returns the journal's records that were measured with the
@@ -770,7 +775,7 @@ func (ss *session) fold(s *spec.Spec, plan *matrix.Plan) (*results.Results, erro
 			kept = append(kept, rec)
 		}
 	}
-	return results.Fold(s, kept), nil
+	return results.Fold(s, kept, ss.cases), nil
 }
 
 func (ss *session) close() {

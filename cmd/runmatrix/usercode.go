@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/semver"
 
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"github.com/runmatrix/runmatrix/internal/host/guest"
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
@@ -28,21 +29,39 @@ type userCode struct {
 	cases    *usergo.Cases
 	tests    *usergo.Tests
 	programs []*userprog.Program
+	// cat is the run's catalog: the built-in cases and the definitions of
+	// the user's (see catalogue).
+	cat *catalog.Catalog
 }
 
-// addPrograms checks programs can be shipped and registers them as cases.
+// catalogue is the cases this command knows: runmatrix's own and the
+// user's it has read so far.
+func (u *userCode) catalogue() *catalog.Catalog {
+	if u.cat == nil {
+		u.cat = catalog.New()
+	}
+	return u.cat
+}
+
+// add adds the definition of a user's case to the catalog; an ID taken by
+// another case is bad input.
+func (u *userCode) add(kind catalog.Kind, c testcases.Case) error {
+	if err := u.catalogue().Add(kind, c); err != nil {
+		return usage("%v", err)
+	}
+	return nil
+}
+
+// addPrograms checks programs can be shipped and adds them to the catalog.
 func (u *userCode) addPrograms(progs []*userprog.Program) error {
 	for _, p := range progs {
 		if err := p.Validate(); err != nil {
 			return err
 		}
-		if _, err := testcases.Lookup(p.ID); err == nil {
-			return usage("program ID %s is a case's already: choose another", p.ID)
-		}
 		c := testcases.Case{ID: p.ID, Title: strings.TrimSpace("program " + p.Path + " " + strings.Join(p.Args, " ")), Source: p.Path,
 			Timeout: p.Timeout, Expect: p.Expect}
-		if err := usergo.RegisterGuestOnly(c); err != nil {
-			return usage("program %v", err)
+		if err := u.add(catalog.Program, c); err != nil {
+			return err
 		}
 		u.programs = append(u.programs, p)
 	}
@@ -50,7 +69,7 @@ func (u *userCode) addPrograms(progs []*userprog.Program) error {
 }
 
 // load reads the case packages in dirs (and extra, a matrix file's go:
-// list) and registers their cases in this process, once.
+// list) and adds their cases to the catalog, once.
 func (u *userCode) load(ctx context.Context, extra []string) error {
 	if u.cases != nil {
 		return nil
@@ -66,8 +85,10 @@ func (u *userCode) load(ctx context.Context, extra []string) error {
 	if len(cs.Cases) == 0 {
 		return usage("--cases %s: no testcases.Case in the package (register cases from init with testcases.Register)", dirs[0])
 	}
-	if err := cs.Register(); err != nil {
-		return usage("%v", err)
+	for _, c := range cs.Cases {
+		if err := u.add(catalog.GoCase, *c); err != nil {
+			return err
+		}
 	}
 	u.cases = cs
 	return nil
@@ -94,6 +115,7 @@ func (u *userCode) attach(ctx context.Context, pool *guest.Pool, refs []string) 
 		return nil
 	}
 	env := pool.Env()
+	env.ConfigOptions = u.catalogue().ConfigOptions()
 	planned, err := planKernels(ctx, pool, refs)
 	if err != nil {
 		return err

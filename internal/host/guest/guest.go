@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"github.com/runmatrix/runmatrix/internal/host/guestbin"
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
@@ -95,6 +96,10 @@ type Env struct {
 	// Modules are kernel modules the guest loads at boot, before its NIC's
 	// (the user's programs ask for them), where the kernel has them.
 	Modules []string
+	// ConfigOptions are the kernel options a run records of each kernel's
+	// configuration: those its cases' expectations name (NewEnv: the
+	// built-in cases').
+	ConfigOptions []string
 	// Log, when set, gets one-line notices (a saved guest that did not
 	// resume, a snapshot that could not be written).
 	Log func(string)
@@ -119,7 +124,8 @@ func NewEnv(cache kernels.Cache, opts Options) *Env {
 	CleanStale(opts.WorkDir)
 	exp := &experience{}
 	exp.path, _ = cache.Path(experienceFile)
-	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Opts: opts, qemuVersion: &qemuVersions{}, experience: exp, configs: &sync.Map{}}
+	return &Env{Cache: cache, Bins: &guestbin.Builder{Cache: cache}, Opts: opts, ConfigOptions: catalog.New().ConfigOptions(),
+		qemuVersion: &qemuVersions{}, experience: exp, configs: &sync.Map{}}
 }
 
 // TCGTimers are the words a guest under TCG boots with: every reprogramming

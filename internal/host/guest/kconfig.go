@@ -40,7 +40,7 @@ func (env *Env) kernelConfig(ctx context.Context, k *kernels.Kernel) kernelConfi
 	if from != "" {
 		all := testcases.ParseKernelConfig(string(text))
 		kc.options = map[string]string{}
-		for _, name := range testcases.ConfigOptions(testcases.All()) {
+		for _, name := range env.ConfigOptions {
 			if v, ok := all[name]; ok {
 				kc.options[name] = v
 			}

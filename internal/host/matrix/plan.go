@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"fmt"
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"strconv"
 	"strings"
 
@@ -20,10 +21,11 @@ type Plan struct {
 	Cells   []Cell
 }
 
-// NewPlan expands a spec into cells: kernels in spec order, then cases in
-// their stable order, then profiles, then repetitions.
-func NewPlan(s *spec.Spec) (*Plan, error) {
-	cases, err := testcases.Select(s.Cases)
+// NewPlan expands a spec into cells of the catalog's cases: kernels in
+// spec order, then cases in the catalog's order, then profiles, then
+// repetitions.
+func NewPlan(s *spec.Spec, cat *catalog.Catalog) (*Plan, error) {
+	cases, err := cat.Select(s.Cases)
 	if err != nil {
 		return nil, err
 	}

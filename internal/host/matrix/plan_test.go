@@ -5,13 +5,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
 )
 
 func TestDefaultPlan(t *testing.T) {
 	s, err := spec.Default()
 	require.NoError(t, err)
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, catalog.New())
 	require.NoError(t, err)
 	require.Len(t, p.Cells, 5*20*2)
 	require.Equal(t, []string{"debian:6.1", "debian:6.12", "debian:squeeze", "debian:wheezy", "debian:jessie"}, p.Kernels, "optional kernels last")
@@ -24,12 +25,12 @@ func TestDefaultPlan(t *testing.T) {
 func TestShardsPartitionThePlan(t *testing.T) {
 	s, err := spec.Parse("m", []byte("kernels: [debian:6.1, debian:6.12, ./a]\nprofiles: [default, tfo=3]\nrepeat: 2\n"))
 	require.NoError(t, err)
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, catalog.New())
 	require.NoError(t, err)
 	for _, n := range []int{1, 2, 3, 7} {
 		seen := map[Cell]int{}
 		// A second plan from the same spec, as another CI job would build it.
-		again, err := NewPlan(s)
+		again, err := NewPlan(s, catalog.New())
 		require.NoError(t, err)
 		for i := 1; i <= n; i++ {
 			a, b := p.Shard(i, n), again.Shard(i, n)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
@@ -120,7 +121,7 @@ func (nopProgress) Cell(results.Record)   {}
 func plan(t *testing.T, kernels ...string) *Plan {
 	t.Helper()
 	s := &spec.Spec{Kernels: kernels, Cases: []string{"epipe.*", "linger0.*", "flags.*"}, Profiles: []string{"default"}, Repeat: 1}
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, catalog.New())
 	require.NoError(t, err)
 	require.Greater(t, len(p.For(kernels[0])), 2)
 	return p
@@ -332,7 +333,7 @@ func TestSchedulerSplitsAKernelAmongGuests(t *testing.T) {
 	fp := newFakePool()
 	s, path := newScheduler(t, splitPool{fp, 2})
 	sp := &spec.Spec{Kernels: []string{"a"}, Cases: []string{"*"}, Profiles: []string{"default", "tfo=3"}, Repeat: 1}
-	p, err := NewPlan(sp)
+	p, err := NewPlan(sp, catalog.New())
 	require.NoError(t, err)
 	require.NoError(t, s.Run(context.Background(), p))
 	require.Len(t, journal(t, path), len(p.Cells), "every cell once")

@@ -2,7 +2,6 @@ package usergo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/constant"
@@ -35,10 +34,6 @@ type Cases struct {
 	// guest), in ID order.
 	Cases []*testcases.Case
 }
-
-// ErrRunsInGuest is what a user case read from source does if asked to run
-// on the host: its code is only in the agent built for the guest.
-var ErrRunsInGuest = errors.New("this case runs only in a guest agent built with its package")
 
 // Discover reads the case packages in dirs (each a directory holding a Go
 // package, all in one module) and the cases they declare, without running
@@ -124,29 +119,6 @@ func Discover(ctx context.Context, dirs []string) (*Cases, error) {
 	}
 	sort.Slice(cs.Cases, func(i, j int) bool { return cs.Cases[i].ID < cs.Cases[j].ID })
 	return cs, nil
-}
-
-// Register registers the discovered cases in this process, so that case
-// selection, expectations and reports know them.
-func (cs *Cases) Register() error {
-	for _, c := range cs.Cases {
-		if err := RegisterGuestOnly(*c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// RegisterGuestOnly registers, in this process, a case whose code runs only
-// in a guest (a user's case, go test row or program): its Run reports
-// ErrRunsInGuest. The caller has made sure the ID is free.
-func RegisterGuestOnly(c testcases.Case) error {
-	c.Run = func(*testcases.T) error { return ErrRunsInGuest }
-	if err := testcases.CheckCase(&c); err != nil {
-		return err
-	}
-	testcases.Register(&c)
-	return nil
 }
 
 type foundCase struct {

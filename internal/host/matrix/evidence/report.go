@@ -104,9 +104,9 @@ func differing(res *results.Results, cases []string) ([]*group, error) {
 	var groups []*group
 	kernelSet := map[string]bool{}
 	for _, id := range cases {
-		c, err := testcases.Lookup(id)
-		if err != nil {
-			return nil, err
+		c, ok := res.Case(id)
+		if !ok {
+			return nil, fmt.Errorf("unknown case %q: the results neither name it nor carry its definition", id)
 		}
 		byProfile := map[string]*group{}
 		var order []string

@@ -39,7 +39,7 @@ func sample() *results.Results {
 		rec("k2", "3.5", "tfo.sendto.nonblocking", "default", "sendto=-1 EPIPE +SIGPIPE", outcome.OK),
 		rec("k1", "6.1", "other", "default", "q=1", outcome.OK),
 		rec("k2", "3.5", "other", "default", "q=2", outcome.OK),
-	})
+	}, nil)
 }
 func TestTable(t *testing.T) {
 	tb := NewTable(sample())
@@ -211,7 +211,7 @@ func TestNarrowTablesKeepDifferences(t *testing.T) {
 			recs = append(recs, rec(kernels[i], fmt.Sprintf("6.%d", i+1), c, "default", o, outcome.OK))
 		}
 	}
-	tb := NewTable(results.Fold(nil, recs))
+	tb := NewTable(results.Fold(nil, recs, nil))
 	for _, width := range []int{80, 100} {
 		var b bytes.Buffer
 		require.NoError(t, RenderText(&b, tb, false, width))

@@ -178,11 +178,20 @@ type Results struct {
 	Cases []testcases.Case `json:"cases,omitempty"`
 }
 
-// Case is the definition of a cell's case: this runmatrix's own (or one
-// registered in this process), else the one the results recorded.
+// Definitions finds the definition of a case by ID: the run's catalog of
+// built-in cases and the user's Go cases, go test rows and programs.
+type Definitions interface {
+	Lookup(id string) (*testcases.Case, bool)
+}
+
+// Case is the definition of a cell's case: runmatrix's own (this binary's
+// expectations, which may be newer than the run's), else the one the
+// results recorded.
 func (r *Results) Case(id string) (*testcases.Case, bool) {
-	if c, err := testcases.Lookup(id); err == nil {
-		return c, true
+	if testcases.Builtin(id) {
+		if c, err := testcases.Lookup(id); err == nil {
+			return c, true
+		}
 	}
 	for i := range r.Cases {
 		if r.Cases[i].ID == id {
@@ -192,9 +201,9 @@ func (r *Results) Case(id string) (*testcases.Case, bool) {
 	return nil, false
 }
 
-// recordCases keeps the definitions of the cells' cases that this process
-// knows (see Results.Cases).
-func (r *Results) recordCases() {
+// recordCases keeps the definitions of the cells' cases that defs (or,
+// when nil, runmatrix's own cases) know (see Results.Cases).
+func (r *Results) recordCases(defs Definitions) {
 	have := map[string]bool{}
 	for _, c := range r.Cases {
 		have[c.ID] = true
@@ -204,7 +213,11 @@ func (r *Results) recordCases() {
 			continue
 		}
 		have[cell.Case] = true
-		if c, err := testcases.Lookup(cell.Case); err == nil {
+		c, ok := r.Case(cell.Case)
+		if !ok && defs != nil {
+			c, ok = defs.Lookup(cell.Case)
+		}
+		if ok {
 			d := *c
 			d.Run = nil
 			r.Cases = append(r.Cases, d)
@@ -317,8 +330,9 @@ func withSubtests(recs []Record) []Record {
 
 // Fold turns records into results: the last record of each repetition
 // counts, repetitions of a cell are folded with their majority summary,
-// and each result is judged against the spec's expectations.
-func Fold(s *spec.Spec, recs []Record) *Results {
+// and each result is judged against the spec's expectations and those of
+// the cases' definitions (defs; nil knows runmatrix's own cases alone).
+func Fold(s *spec.Spec, recs []Record, defs Definitions) *Results {
 	recs = withSubtests(recs)
 	last := map[Cell]Record{}
 	var order []Cell
@@ -359,7 +373,7 @@ func Fold(s *spec.Spec, recs []Record) *Results {
 		}
 		res.Cells = append(res.Cells, c)
 	}
-	res.recordCases()
+	res.recordCases(defs)
 	res.Judge(s)
 	res.Transitions = res.FindTransitions()
 	return res

@@ -29,7 +29,7 @@ func TestFoldRepetitionsAndResume(t *testing.T) {
 		rec("k1", "6.1", "b", "default", 1, "y=0", outcome.OK), // the resumed run's record wins
 	}
 	require.Equal(t, map[Cell]bool{recs[0].Cell: true, recs[1].Cell: true, recs[2].Cell: true, recs[4].Cell: true}, Done(recs))
-	res := Fold(nil, recs)
+	res := Fold(nil, recs, nil)
 	require.Len(t, res.Cells, 2)
 	a := res.Cells[0]
 	require.Equal(t, "x=1", a.Outcome.Summary)
@@ -45,7 +45,7 @@ func TestFoldRepetitionsAndResume(t *testing.T) {
 // results are folded or judged again, not from when the cell ran.
 func TestJudgedAtFold(t *testing.T) {
 	recs := []Record{rec("k1", "6.1.0-9-amd64", "linger0.reset", "default", 1, "recv=-1 ECONNRESET send=-1 EPIPE +SIGPIPE", outcome.OK)}
-	res := Fold(nil, recs)
+	res := Fold(nil, recs, nil)
 	require.NotNil(t, res.Cells[0].Expect, "the case's own expectation applies")
 	require.True(t, res.Cells[0].Expect.Pass)
 	s, err := spec.Parse("m.yaml", []byte("kernels: [k1]\nexpect:\n  - case: linger0.reset\n    summary: recv=0\n    source: mine\n"))
@@ -128,7 +128,7 @@ func sample() *Results {
 		rec("k2", "3.5", "equal", "default", 1, "z=0", outcome.OK),
 		rec("k1", "6.1", "tfo.sendto.nonblocking", "default", 1, "sendto=-1 EINPROGRESS", outcome.OK),
 		rec("k2", "3.5", "tfo.sendto.nonblocking", "default", 1, "sendto=-1 EPIPE +SIGPIPE", outcome.OK),
-	})
+	}, nil)
 }
 
 func TestDiffAndMerge(t *testing.T) {
@@ -221,7 +221,7 @@ func TestTransitions(t *testing.T) {
 		cell("./k-3.4.9", "3.4.9-1-fbcondecor", "sendto=-1 EPIPE +SIGPIPE", outcome.OK),
 		cell("./k-3.10", "3.10.0", "infra-failed", outcome.InfraFailed),
 		cell("./k-3.16.4", "3.16.4-tinycore64", "sendto=5 recv=5", outcome.OK),
-	})
+	}, nil)
 	tr := res.FindTransitions()
 	require.Len(t, tr, 1)
 	require.Equal(t, "sendto=-1 EPIPE +SIGPIPE ≤ 3.4.9 fbcondecor file │ sendto=-1 EOPNOTSUPP 3.6.2 Arch file │ sendto=5 recv=5 ≥ 3.16.4 tinycore64 file", tr[0].Text())
@@ -233,7 +233,7 @@ func TestTransitions(t *testing.T) {
 		cell("./a", "3.1.10", "recv=-1 ECONNRESET", outcome.OK),
 		cell("./b", "3.2.65", "recv=-1 EAGAIN replies=1 ACK", outcome.OK),
 		cell("./c", "3.4.9", "recv=-1 ECONNRESET", outcome.OK),
-	})
+	}, nil)
 	tr = res.FindTransitions()
 	require.Len(t, tr, 1)
 	require.Len(t, tr[0].Runs, 3)
@@ -244,7 +244,7 @@ func TestTransitions(t *testing.T) {
 		cell("./a", "3.1.10", "x=1", outcome.OK),
 		cell("./b", "3.2.65", "", outcome.InfraFailed),
 		cell("./c", "3.4.9", "profile unavailable", outcome.ProfileUnavailable),
-	})
+	}, nil)
 	require.Empty(t, res.FindTransitions())
 }
 
@@ -266,7 +266,7 @@ func TestSysctlsBesideOutcomes(t *testing.T) {
 		cell("tfo.sendto.blocking", "./d", "6.12.57", "sendto=5 recv=5", "1"),
 		cell("reconnect.syn-in-window", "./b", "3.6.2-1-ARCH", "recv=-1 ECONNRESET", "0"),
 		cell("reconnect.syn-in-window", "./c", "3.16.4", "recv=-1 EAGAIN", "1"),
-	})
+	}, nil)
 	tr := res.FindTransitions()
 	require.Len(t, tr, 2)
 	require.Empty(t, tr[0].Sysctls, "reconnect does not depend on tcp_fastopen")
@@ -295,7 +295,7 @@ func TestGoTestSubtestsAreRows(t *testing.T) {
 		return Record{Cell: Cell{Key: Key{Case: "gotest:example.com/p.v2.TestX", Profile: "default", Kernel: "k"}, Rep: rep},
 			KernelInfo: Kernel{Ref: "k", Release: "6.1.0"}, Outcome: o}
 	}
-	res := Fold(nil, []Record{rec(1, "FAIL"), rec(2, "PASS")})
+	res := Fold(nil, []Record{rec(1, "FAIL"), rec(2, "PASS")}, nil)
 	got := map[string]*Result{}
 	for i := range res.Cells {
 		got[res.Cells[i].Case] = &res.Cells[i]
@@ -315,7 +315,7 @@ func TestGoTestSubtestsAreRows(t *testing.T) {
 // run with --cases elsewhere) is judged by its own expectations after a
 // round trip through results.json.
 func TestResultsDescribeTheirCases(t *testing.T) {
-	r := Fold(nil, []Record{rec("k1", "6.1", "mine.unregistered", "default", 1, "x=1", outcome.OK)})
+	r := Fold(nil, []Record{rec("k1", "6.1", "mine.unregistered", "default", 1, "x=1", outcome.OK)}, nil)
 	require.Nil(t, r.Cells[0].Expect, "this process has no such case")
 	r.Cases = []testcases.Case{{ID: "mine.unregistered", Title: "a user's case", Expect: []testcases.Expect{{Summary: "x=2", Source: "my docs"}}}}
 	p := filepath.Join(t.TempDir(), "results.json")
@@ -327,7 +327,7 @@ func TestResultsDescribeTheirCases(t *testing.T) {
 	require.Equal(t, Verdict{Summary: "x=2", Source: "my docs", Pass: false}, *back.Cells[0].Expect)
 
 	// Fold records the definitions of the cases it knows.
-	builtin := Fold(nil, []Record{rec("k1", "6.1", "epipe.write-after-close", "default", 1, "x", outcome.OK)})
+	builtin := Fold(nil, []Record{rec("k1", "6.1", "epipe.write-after-close", "default", 1, "x", outcome.OK)}, nil)
 	require.Len(t, builtin.Cases, 1)
 	require.Equal(t, "epipe.write-after-close", builtin.Cases[0].ID)
 	require.NotEmpty(t, builtin.Cases[0].Title)
@@ -340,7 +340,7 @@ func TestUnjudgedExpectations(t *testing.T) {
 	unknown := rec("k1", "4.9.171", "flags.unknown.sendmsg", "default", 1, "0x40000000=5 0x80000000=5", outcome.OK)
 	known := rec("k2", "4.9.171", "flags.unknown.sendmsg", "default", 1, "0x40000000=5 0x80000000=5", outcome.OK)
 	known.KernelInfo.Config, known.KernelInfo.ConfigFrom = map[string]string{}, "the image's embedded config (IKCONFIG)"
-	r := Fold(nil, []Record{unknown, known})
+	r := Fold(nil, []Record{unknown, known}, nil)
 	byKernel := map[string]Result{}
 	for _, c := range r.Cells {
 		byKernel[c.Kernel] = c
@@ -352,4 +352,28 @@ func TestUnjudgedExpectations(t *testing.T) {
 	k := byKernel["k2"]
 	require.True(t, k.Expect.Pass, "judged by its configuration: no CONFIG_COMPAT")
 	require.Empty(t, k.Expect.Unjudged)
+}
+
+// defsOf is a Definitions of the cases given.
+type defsOf []testcases.Case
+
+func (d defsOf) Lookup(id string) (*testcases.Case, bool) {
+	for i := range d {
+		if d[i].ID == id {
+			return &d[i], true
+		}
+	}
+	return nil, false
+}
+
+// TestFoldJudgesByTheRunsDefinitions: a user's case is judged by the
+// definition the run was handed, which the results then carry, with no
+// registry of this process involved.
+func TestFoldJudgesByTheRunsDefinitions(t *testing.T) {
+	defs := defsOf{{ID: "mine.handed", Title: "a user's case", Expect: []testcases.Expect{{Summary: "x=1", Source: "my docs"}}}}
+	r := Fold(nil, []Record{rec("k1", "6.1", "mine.handed", "default", 1, "x=1", outcome.OK)}, defs)
+	require.NotNil(t, r.Cells[0].Expect)
+	require.True(t, r.Cells[0].Expect.Pass)
+	require.Len(t, r.Cases, 1)
+	require.Equal(t, "a user's case", r.Cases[0].Title)
 }

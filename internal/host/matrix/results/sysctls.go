@@ -11,16 +11,6 @@ import (
 // absent is how the agent records a sysctl the kernel does not have.
 const absent = "absent"
 
-// CaseSysctls returns the sysctls a case declares it depends on (nil for an
-// unknown case, a go test or a program).
-func CaseSysctls(caseID string) []string {
-	c, err := testcases.Lookup(caseID)
-	if err != nil {
-		return nil
-	}
-	return c.Sysctls
-}
-
 // caseSysctls are the sysctls a cell's case depends on, from its
 // definition (Results.Case).
 func (r *Results) caseSysctls(caseID string) []string {

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,9 +205,13 @@ func Parse(name string, b []byte) (*Spec, error) {
 	if len(s.Profiles) == 0 {
 		s.Profiles = []string{"default"}
 	}
-	// Cases of the file's own go: packages are known only once those are
-	// read (Check, after the caller registered them).
-	if err := s.validate(name, lines, len(s.Go) == 0 && len(s.Programs) == 0); err != nil {
+	// Cases of the file's own go: packages and programs are known only once
+	// those are read (Check, with the run's catalog).
+	var cases *catalog.Catalog
+	if len(s.Go) == 0 && len(s.Programs) == 0 {
+		cases = catalog.New()
+	}
+	if err := s.validate(name, lines, cases); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -223,7 +228,9 @@ func item(n *yaml.Node, i int) int {
 	return 0
 }
 
-func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases bool) error {
+// validate checks the spec, its case globs and expectations against cases
+// unless that is nil.
+func (s *Spec) validate(name string, lines map[string]*yaml.Node, cases *catalog.Catalog) error {
 	bad := func(key string, i int, format string, args ...any) error {
 		return &SpecError{File: name, Line: item(lines[key], i), Msg: fmt.Sprintf(format, args...)}
 	}
@@ -246,7 +253,10 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 		}
 	}
 	for i, g := range s.Cases {
-		if _, err := testcases.Select([]string{g}); err != nil && checkCases {
+		if cases == nil {
+			break
+		}
+		if _, err := cases.Select([]string{g}); err != nil {
 			return &SpecError{File: name, Line: item(lines["cases"], i), Err: err}
 		}
 	}
@@ -290,8 +300,11 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 		case o.Summary == "":
 			return bad("expect", i, "expectation for %s without `summary:` (the outcome summary you expect)", o.Case)
 		}
-		if _, err := testcases.Lookup(o.Case); err != nil && checkCases && !strings.HasPrefix(o.Case, outcome.GoTestPrefix) {
-			return bad("expect", i, "%v", err)
+		if cases == nil || strings.HasPrefix(o.Case, outcome.GoTestPrefix) {
+			// checked once the packages are read; a go test row's subtests
+			// are known only when it ran
+		} else if _, ok := cases.Lookup(o.Case); !ok {
+			return bad("expect", i, "unknown case %q (list them with `runmatrix cases list`)", o.Case)
 		}
 		if o.Profile != "" {
 			if _, err := testcases.ParseProfile(o.Profile); err != nil {
@@ -305,9 +318,9 @@ func (s *Spec) validate(name string, lines map[string]*yaml.Node, checkCases boo
 	return nil
 }
 
-// Check validates a spec built or changed outside a file (from flags), with
-// the user's cases registered.
-func (s *Spec) Check() error { return s.validate(s.Source, nil, true) }
+// Check validates a spec built or changed outside a file (from flags)
+// against the run's catalog, which has the user's cases.
+func (s *Spec) Check(cases *catalog.Catalog) error { return s.validate(s.Source, nil, cases) }
 
 // Rel resolves a path of the matrix file relative to the file's directory.
 func (s *Spec) Rel(p string) string {

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"github.com/runmatrix/runmatrix/internal/host/catalog"
+	"github.com/runmatrix/runmatrix/testcases"
 	"os"
 	"strings"
 	"testing"
@@ -99,5 +101,10 @@ func TestGoDirsFromTheMatrixFile(t *testing.T) {
 	s, err := Load(path)
 	require.NoError(t, err)
 	require.Equal(t, []string{dir + "/mycases", "/abs/cases"}, s.GoDirs())
-	require.ErrorContains(t, s.Check(), `no case matches "mine.*"`, "once the packages are read, the globs must match")
+	cat := catalog.New()
+	require.ErrorContains(t, s.Check(cat), `no case matches "mine.*"`, "once the packages are read, the globs must match")
+	require.NoError(t, cat.Add(catalog.GoCase, testcases.Case{ID: "mine.one"}))
+	require.NoError(t, s.Check(cat), "the catalog has the packages' cases")
+	s.Expect = append(s.Expect, Override{Case: "mine.two", Summary: "x=1"})
+	require.ErrorContains(t, s.Check(cat), `unknown case "mine.two"`, "an expectation for a case no one declared")
 }
