@@ -18,6 +18,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/guest"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/usergo"
 )
 
@@ -53,11 +54,11 @@ func pool(b *testing.B) *guest.Pool {
 
 // poolWith is pool with options changed (snapshots off, for cold boots).
 func poolWith(b *testing.B, change func(*guest.Options)) *guest.Pool {
-	dir, err := kernels.DefaultCacheDir()
+	dir, err := store.DefaultCacheDir()
 	if err != nil {
 		b.Fatal(err)
 	}
-	cache := kernels.Cache{Dir: dir}
+	cache := store.Cache{Dir: dir}
 	opts := guest.DefaultOptions()
 	change(&opts)
 	env := guest.NewEnv(cache, opts)
@@ -210,7 +211,7 @@ func BenchmarkDefaultMatrix(b *testing.B) {
 // auto, no verdict cached: the first run on a host) to its first cell.
 // Where KVM hangs, the KVM proof must not delay it.
 func BenchmarkFirstCell(b *testing.B) {
-	dir, err := kernels.DefaultCacheDir()
+	dir, err := store.DefaultCacheDir()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 var binary string
@@ -88,9 +89,9 @@ func runmatrixEnv(t *testing.T, timeout time.Duration, env []string, args ...str
 
 func resolve(t *testing.T, ref string) *kernels.Kernel {
 	t.Helper()
-	dir, err := kernels.DefaultCacheDir()
+	dir, err := store.DefaultCacheDir()
 	require.NoError(t, err)
-	k, err := (&kernels.Resolver{Cache: kernels.Cache{Dir: dir}}).Resolve(context.Background(), ref)
+	k, err := (&kernels.Resolver{Cache: store.Cache{Dir: dir}}).Resolve(context.Background(), ref)
 	require.NoError(t, err)
 	return k
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/guest"
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // TestSnapshots boots debian:6.1 and 6.12 cold and from saved guests:
@@ -23,9 +23,9 @@ import (
 // with a good result.
 func TestSnapshots(t *testing.T) {
 	dir := t.TempDir()
-	cacheDir, err := kernels.DefaultCacheDir()
+	cacheDir, err := store.DefaultCacheDir()
 	require.NoError(t, err)
-	cache := kernels.Cache{Dir: cacheDir}
+	cache := store.Cache{Dir: cacheDir}
 	_, err = guest.PruneSnapshots(cache, 0)
 	require.NoError(t, err)
 	kernelArgs := []string{"--kernel", "debian:6.1", "--kernel", "debian:6.12", "--accel", "tcg", "--format", "none"}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // cli runs runmatrix in this process as a user would from a shell: its
@@ -102,7 +103,7 @@ func TestBadInputOneLine(t *testing.T) {
 // the run goes on; a malformed one stops the run as bad input.
 func TestOptionalKernelsLeftOut(t *testing.T) {
 	r := &kernels.Resolver{
-		Cache:   kernels.Cache{Dir: t.TempDir()},
+		Cache:   store.Cache{Dir: t.TempDir()},
 		Debian:  kernels.Debian{Mirror: "http://127.0.0.1:1", Offline: true},
 		Mirrors: map[string]string{"alpine": "http://127.0.0.1:1"},
 	}

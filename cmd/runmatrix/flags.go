@@ -16,6 +16,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/guest"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 )
 
@@ -170,16 +171,16 @@ func (f *guestFlags) check() error {
 	return nil
 }
 
-func (f *guestFlags) cache() (kernels.Cache, error) {
+func (f *guestFlags) cache() (store.Cache, error) {
 	if f.cacheDir != "" {
-		return kernels.Cache{Dir: f.cacheDir}, nil
+		return store.Cache{Dir: f.cacheDir}, nil
 	}
-	d, err := kernels.DefaultCacheDir()
-	return kernels.Cache{Dir: d}, err
+	d, err := store.DefaultCacheDir()
+	return store.Cache{Dir: d}, err
 }
 
 // resolver resolves kernel references with the flags' cache and archives.
-func (f *guestFlags) resolver(cache kernels.Cache, log func(string)) *kernels.Resolver {
+func (f *guestFlags) resolver(cache store.Cache, log func(string)) *kernels.Resolver {
 	m := f.mainline
 	m.IndexTTL = f.debian.IndexTTL
 	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian, Mainline: m, Mirrors: f.mirrors, Keys: f.keyring, AlpineKeys: f.alpine}

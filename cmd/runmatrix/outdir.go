@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // A run without --out writes to a folder of its own under runsDir, named
@@ -183,7 +183,7 @@ func absProgram(args []string) []string {
 
 // writePlan records p in dir.
 func writePlan(dir string, p recordedPlan) error {
-	return kernels.WriteAtomic(filepath.Join(dir, planFile), 0o644, func(w io.Writer) error {
+	return store.WriteAtomic(filepath.Join(dir, planFile), 0o644, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(p)

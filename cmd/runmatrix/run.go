@@ -27,6 +27,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/matrix/report"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/userprog"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
@@ -815,7 +816,7 @@ func writeReports(dir string, res *results.Results) error {
 		junitFile:    func(w io.Writer) error { return report.RenderJUnit(w, res) },
 		htmlFile:     func(w io.Writer) error { return report.RenderHTML(w, t) },
 	} {
-		if err := kernels.WriteAtomic(filepath.Join(dir, name), 0o644, render); err != nil {
+		if err := store.WriteAtomic(filepath.Join(dir, name), 0o644, render); err != nil {
 			return err
 		}
 	}

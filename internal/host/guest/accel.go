@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 )
 
@@ -70,7 +71,7 @@ func proveKVM(ctx context.Context, env *Env, k *kernels.Kernel) error {
 func saveVerdict(env *Env, v accelVerdict) {
 	if p, err := accelPath(env); err == nil {
 		if b, err := json.Marshal(v); err == nil {
-			kernels.WriteFileAtomic(p, b, 0o644)
+			store.WriteFileAtomic(p, b, 0o644)
 		}
 	}
 }

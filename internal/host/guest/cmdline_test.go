@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 )
 
@@ -25,7 +25,7 @@ func TestCommandLine(t *testing.T) {
 		t.Run(tc.arch+"/"+tc.accel+"/"+tc.append, func(t *testing.T) {
 			opts := DefaultOptions()
 			opts.Append = tc.append
-			env := NewEnv(kernels.Cache{Dir: t.TempDir()}, opts)
+			env := NewEnv(store.Cache{Dir: t.TempDir()}, opts)
 			require.Equal(t, tc.want, env.CommandLine(tc.arch, tc.accel))
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // A boot's expected time follows what this host knows of the kernel: how
@@ -144,6 +145,6 @@ func (e *experience) record(k *kernels.Kernel, accel string, ready time.Duration
 	t.Arches[archKey(k, accel)] = max(t.Arches[archKey(k, accel)], s)
 	b, err := json.Marshal(t)
 	if err == nil {
-		_ = kernels.WriteFileAtomic(e.path, b, 0o644) // a hint: losing it costs a longer wait
+		_ = store.WriteFileAtomic(e.path, b, 0o644) // a hint: losing it costs a longer wait
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
 	"github.com/runmatrix/runmatrix/internal/host/remote"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 	"github.com/runmatrix/runmatrix/internal/wire/agentproto"
 	"github.com/runmatrix/runmatrix/internal/wire/bootproto"
@@ -84,7 +85,7 @@ func DefaultOptions() Options {
 
 // Env is what every guest of a run shares.
 type Env struct {
-	Cache kernels.Cache
+	Cache store.Cache
 	Bins  *guestbin.Builder
 	Opts  Options
 	// Files, when set, returns extra files for the initramfs of a guest of
@@ -120,7 +121,7 @@ func (env *Env) logf(format string, args ...any) {
 
 // NewEnv returns an Env for guests cached in cache, after removing what
 // crashed runs left in opts.WorkDir. Each guest gets its own keys (newRun).
-func NewEnv(cache kernels.Cache, opts Options) *Env {
+func NewEnv(cache store.Cache, opts Options) *Env {
 	CleanStale(opts.WorkDir)
 	exp := &experience{}
 	exp.path, _ = cache.Path(experienceFile)

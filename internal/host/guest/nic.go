@@ -7,6 +7,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 )
 
@@ -65,7 +66,7 @@ const maxNICs = 2
 // driver under another name) the guest gets vm.DefaultNICs: a card
 // without a driver costs nothing, and serial remains the way in.
 // Models, if given, are the only ones offered.
-func chooseNICs(ctx context.Context, cache kernels.Cache, k *kernels.Kernel, mods []initramfs.Module, models []string) []vm.NIC {
+func chooseNICs(ctx context.Context, cache store.Cache, k *kernels.Kernel, mods []initramfs.Module, models []string) []vm.NIC {
 	if len(models) > 0 {
 		return nicsFor(nil, nil, models) // asked for: nothing to look for
 	}
@@ -77,7 +78,7 @@ func chooseNICs(ctx context.Context, cache kernels.Cache, k *kernels.Kernel, mod
 	for _, m := range nicModels {
 		names = append(names, m.drivers...)
 	}
-	builtin, err := cache.CachedBuiltinDrivers(ctx, k.Path, k.Origin.SHA256, names)
+	builtin, err := kernels.CachedBuiltinDrivers(ctx, cache, k.Path, k.Origin.SHA256, names)
 	if err != nil {
 		return vm.DefaultNICs
 	}

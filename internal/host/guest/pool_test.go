@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 )
 
@@ -20,7 +21,7 @@ func hangingKVM(ctx context.Context, _ *Env, _ *kernels.Kernel) error {
 }
 
 func proofPool(t *testing.T) (*Pool, *kernels.Kernel) {
-	env := NewEnv(kernels.Cache{Dir: t.TempDir()}, DefaultOptions())
+	env := NewEnv(store.Cache{Dir: t.TempDir()}, DefaultOptions())
 	p := NewPool(env, nil, "auto", 1, func(string) {})
 	p.prover = hangingKVM
 	ref, err := kernels.ParseRef("debian:6.1")

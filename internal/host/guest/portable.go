@@ -13,6 +13,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/remote"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 	"github.com/runmatrix/runmatrix/internal/wire/bootproto"
 )
@@ -62,7 +63,7 @@ func (env *Env) WritePortable(ctx context.Context, k *kernels.Kernel, dir, stem 
 	}
 	p := &Portable{Kernel: stem + "-vmlinuz", Initrd: stem + "-initramfs.cpio", Key: stem + "-ssh-key"}
 	h := sha256.New()
-	err = kernels.WriteAtomic(filepath.Join(dir, p.Initrd), 0o644, func(w io.Writer) error {
+	err = store.WriteAtomic(filepath.Join(dir, p.Initrd), 0o644, func(w io.Writer) error {
 		return initramfs.Compose(io.MultiWriter(w, h), base, []initramfs.File{
 			// The run line a run hands over on ttyS1, here in the initramfs:
 			// nobody is there to hand it over (no clock: the guest keeps its own).
@@ -105,7 +106,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	return kernels.WriteAtomic(dst, 0o644, func(w io.Writer) error {
+	return store.WriteAtomic(dst, 0o644, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 	"github.com/runmatrix/runmatrix/internal/wire/agentproto"
 )
@@ -80,7 +81,7 @@ func (s snapshot) written(env *Env, k *kernels.Kernel, size int64, probe agentpr
 	meta := Snapshot{Key: s.key, Ref: k.Ref.Raw, Release: k.Image.Release, QEMU: s.qemu, Bytes: size, Created: time.Now(),
 		Probe: &probe, ReadySeconds: ready.Seconds()}
 	if b, err := json.Marshal(meta); err == nil {
-		_ = kernels.WriteFileAtomic(s.path+".json", b, 0o644)
+		_ = store.WriteFileAtomic(s.path+".json", b, 0o644)
 	}
 	if _, err := PruneSnapshots(env.Cache, int64(env.Opts.SnapshotMaxMB)<<20); err != nil {
 		env.logf("pruning saved guests: %v", err)
@@ -153,7 +154,7 @@ func (o *qemuVersions) get(qemu string) string {
 }
 
 // Snapshots lists the saved guests in the cache, most recently used first.
-func Snapshots(cache kernels.Cache) ([]Snapshot, error) {
+func Snapshots(cache store.Cache) ([]Snapshot, error) {
 	dir, err := cache.Path(snapshotDir, "x")
 	if err != nil {
 		return nil, err
@@ -191,7 +192,7 @@ func Snapshots(cache kernels.Cache) ([]Snapshot, error) {
 // PruneSnapshots removes the least recently used saved guests until the
 // rest take at most maxBytes (0 removes them all), and stray temporary
 // files of saves that never finished; it returns what it removed.
-func PruneSnapshots(cache kernels.Cache, maxBytes int64) ([]Snapshot, error) {
+func PruneSnapshots(cache store.Cache, maxBytes int64) ([]Snapshot, error) {
 	all, err := Snapshots(cache)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // prebuilt holds the binaries `make build` compiled before runmatrix itself.
@@ -32,7 +32,7 @@ func (b *Builder) fromEmbedded(goarch string) (Binaries, bool, error) {
 		// Every writer renames its own temporary file into place, so guests
 		// prepared at once, in one process or several, never race.
 		if got, err := os.ReadFile(p); err != nil || sha256.Sum256(got) != sum {
-			if err := kernels.WriteFileAtomic(p, data, 0o755); err != nil {
+			if err := store.WriteFileAtomic(p, data, 0o755); err != nil {
 				return Binaries{}, true, err
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // Toolchain is the newest Go release that still runs on Linux 2.6.32.
@@ -33,7 +34,7 @@ type Binaries struct {
 
 // Builder produces guest binaries.
 type Builder struct {
-	Cache kernels.Cache
+	Cache store.Cache
 	// SourceDir is the runmatrix source tree; empty means the tree this
 	// package was compiled from, or $RUNMATRIX_SRC.
 	SourceDir string
@@ -63,7 +64,7 @@ func (b *Builder) Get(ctx context.Context, arch string) (Binaries, error) {
 	}
 	for _, f := range []struct{ path, sum *string }{{&bins.Init, &bins.InitSHA256}, {&bins.Agent, &bins.AgentSHA256}} {
 		if *f.sum == "" {
-			if *f.sum, err = kernels.FileSHA256(*f.path); err != nil {
+			if *f.sum, err = store.FileSHA256(*f.path); err != nil {
 				return Binaries{}, err
 			}
 		}

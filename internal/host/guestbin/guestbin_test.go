@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // TestBuildFromSourceSaysSo: building guest binaries from source takes tens
@@ -27,7 +28,7 @@ func TestBuildFromSourceSaysSo(t *testing.T) {
 	write("cmd/guest-init/main.go", "package main\n\nfunc main() {}\n")
 	write("cmd/guest-agent/main.go", "package main\n\nfunc main() {}\n")
 	var lines []string
-	b := &Builder{Cache: kernels.Cache{Dir: t.TempDir()}, SourceDir: src, Log: func(s string) { lines = append(lines, s) }}
+	b := &Builder{Cache: store.Cache{Dir: t.TempDir()}, SourceDir: src, Log: func(s string) { lines = append(lines, s) }}
 	bins, err := b.Get(context.Background(), kernels.ArchX86_64)
 	require.NoError(t, err)
 	require.FileExists(t, bins.Agent)

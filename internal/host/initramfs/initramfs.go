@@ -15,7 +15,7 @@ import (
 
 	"github.com/cavaliergopher/cpio"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/wire/bootproto"
 )
 
@@ -32,7 +32,7 @@ var hostsFile = File{Path: "/etc/hosts", Mode: 0o644, Data: []byte("127.0.0.1\tl
 // Base returns the path of the cached base archive holding init, the agent
 // (at bootproto.AgentPath; nil leaves it out), modules and extra files
 // (go test binaries and their package directories).
-func Base(cache kernels.Cache, initBinary, agent []byte, modules []Module, extra ...File) (string, error) {
+func Base(cache store.Cache, initBinary, agent []byte, modules []Module, extra ...File) (string, error) {
 	files := []File{{Path: "/init", Mode: 0o755, Data: initBinary}, hostsFile}
 	if agent != nil {
 		files = append(files, File{Path: bootproto.AgentPath, Mode: 0o755, Data: agent})
@@ -66,7 +66,7 @@ func Base(cache kernels.Cache, initBinary, agent []byte, modules []Module, extra
 	if got, err := os.ReadFile(p); err == nil && bytes.Equal(got, buf.Bytes()) {
 		return p, nil
 	}
-	if err := kernels.WriteFileAtomic(p, buf.Bytes(), 0o644); err != nil {
+	if err := store.WriteFileAtomic(p, buf.Bytes(), 0o644); err != nil {
 		return "", fmt.Errorf("initramfs: %w", err)
 	}
 	return p, nil

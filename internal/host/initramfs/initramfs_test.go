@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // prepareEnv, when set, makes the test binary prepare the base archive in
@@ -19,7 +19,7 @@ const prepareEnv = "RUNMATRIX_TEST_PREPARE_IN"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(prepareEnv); dir != "" {
-		p, err := Base(kernels.Cache{Dir: dir}, bytes.Repeat([]byte("init"), 1<<18), nil, nil)
+		p, err := Base(store.Cache{Dir: dir}, bytes.Repeat([]byte("init"), 1<<18), nil, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -51,7 +51,7 @@ func TestBaseConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			paths[i], errs[i] = Base(kernels.Cache{Dir: dir}, initBin, nil, nil)
+			paths[i], errs[i] = Base(store.Cache{Dir: dir}, initBin, nil, nil)
 		}()
 	}
 	wg.Wait()
@@ -72,7 +72,7 @@ func TestBaseConcurrent(t *testing.T) {
 	require.Equal(t, ref.Bytes(), want, "the archive is whole")
 
 	require.NoError(t, os.WriteFile(paths[0], want[:len(want)/2], 0o644))
-	p, err := Base(kernels.Cache{Dir: dir}, initBin, nil, nil)
+	p, err := Base(store.Cache{Dir: dir}, initBin, nil, nil)
 	require.NoError(t, err)
 	got, err := os.ReadFile(p)
 	require.NoError(t, err)

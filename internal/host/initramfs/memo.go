@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // A Memo remembers which cached base archive a set of inputs built, so a
@@ -13,7 +13,7 @@ import (
 // to learn it. It is only a shortcut: an archive whose digest is no longer
 // the one recorded is not used, and the caller builds it again.
 type Memo struct {
-	Cache kernels.Cache
+	Cache store.Cache
 	// Key names the inputs (binaries, modules directory, module stacks,
 	// extra files); equal keys must mean equal archives.
 	Key string
@@ -44,7 +44,7 @@ func (m Memo) Lookup() (archive string, modules []Module, ok bool) {
 		return "", nil, false
 	}
 	archive = filepath.Join(filepath.Dir(p), e.Archive)
-	if sum, err := kernels.FileSHA256(archive); err != nil || sum != e.SHA256 {
+	if sum, err := store.FileSHA256(archive); err != nil || sum != e.SHA256 {
 		return "", nil, false
 	}
 	for _, name := range e.Modules {
@@ -55,7 +55,7 @@ func (m Memo) Lookup() (archive string, modules []Module, ok bool) {
 
 // Remember records that the inputs built archive with these modules.
 func (m Memo) Remember(archive string, modules []Module) error {
-	sum, err := kernels.FileSHA256(archive)
+	sum, err := store.FileSHA256(archive)
 	if err != nil {
 		return err
 	}
@@ -71,5 +71,5 @@ func (m Memo) Remember(archive string, modules []Module) error {
 	if err != nil {
 		return err
 	}
-	return kernels.WriteFileAtomic(p, b, 0o644)
+	return store.WriteFileAtomic(p, b, 0o644)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 func TestMemo(t *testing.T) {
@@ -35,7 +35,7 @@ func TestMemo(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cache := kernels.Cache{Dir: t.TempDir()}
+			cache := store.Cache{Dir: t.TempDir()}
 			archive, err := Base(cache, []byte("init"), []byte("agent"), []Module{{Name: "virtio_net.ko", Data: []byte("ko")}})
 			require.NoError(t, err)
 			m := Memo{Cache: cache, Key: "k1"}

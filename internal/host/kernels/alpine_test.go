@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
@@ -45,7 +46,7 @@ func TestAlpine(t *testing.T) {
 	srv := httptest.NewServer(mirror)
 	defer srv.Close()
 	keys := map[string]*rsa.PublicKey{keyName: &key.PublicKey}
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"alpine": srv.URL}, AlpineKeys: keys}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"alpine": srv.URL}, AlpineKeys: keys}
 	ctx := context.Background()
 	for _, tc := range []struct{ ref, release, arch, pkg string }{
 		{"alpine:3.18", "6.1.55-0-lts", ArchX86_64, "linux-lts"},
@@ -110,7 +111,7 @@ func TestAlpine(t *testing.T) {
 			if tc.keys != nil {
 				k = tc.keys
 			}
-			fresh := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: r.Mirrors, AlpineKeys: k}
+			fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: r.Mirrors, AlpineKeys: k}
 			_, err := fresh.Resolve(ctx, tc.ref)
 			require.ErrorContains(t, err, tc.want)
 			var ie *InputError

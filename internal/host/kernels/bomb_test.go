@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
@@ -85,7 +86,7 @@ func TestUnwrappedCacheChecked(t *testing.T) {
 	gz := fakeBzImage("6.6.0-1-arm64 (x@y) #1 SMP", ArchARM64) // an Image.gz
 	path := filepath.Join(t.TempDir(), "Image.gz")
 	require.NoError(t, os.WriteFile(path, gz, 0o644))
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 	k, err := r.Resolve(context.Background(), path)
 	require.NoError(t, err)
 	require.Equal(t, "gzip", k.Image.Wrapped)

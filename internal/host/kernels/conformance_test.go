@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // everyKind is a reference of every form of every provider: their
@@ -90,7 +92,7 @@ func unreachable(t *testing.T) *Resolver {
 		mirrors[name] = closed + "/" + name
 	}
 	return &Resolver{
-		Cache:    Cache{Dir: t.TempDir()},
+		Cache:    store.Cache{Dir: t.TempDir()},
 		Debian:   Debian{Mirror: closed + "/debian", SecurityMirror: closed + "/debian-security", RetiredMirror: closed + "/debian-archive", Snapshot: closed + "/snapshot"},
 		Mainline: Mainline{URL: closed + "/mainline", KeyServer: closed + "/keys"},
 		Mirrors:  mirrors,

@@ -16,6 +16,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // Debian archives runmatrix reads by default. The environment variables
@@ -218,7 +219,7 @@ func (q Query) match(k DebianKernel) bool {
 }
 
 // suites returns the suites a reference may live in.
-func (d *Debian) suites(ctx context.Context, c Cache, r Ref, log func(string)) (current, retired []suite, err error) {
+func (d *Debian) suites(ctx context.Context, c store.Cache, r Ref, log func(string)) (current, retired []suite, err error) {
 	main, err := d.archive(d.Mirror, d.snapshot)
 	if err != nil {
 		return nil, nil, err
@@ -304,11 +305,11 @@ func (d *Debian) suites(ctx context.Context, c Cache, r Ref, log func(string)) (
 }
 
 // Kernels lists the kernels the reference may name, newest first.
-func (d Debian) Kernels(ctx context.Context, c Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d Debian) Kernels(ctx context.Context, c store.Cache, r Ref, log func(string)) ([]DebianKernel, error) {
 	return d.withDefaults().kernels(ctx, c, r, log)
 }
 
-func (d *Debian) kernels(ctx context.Context, c Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d *Debian) kernels(ctx context.Context, c store.Cache, r Ref, log func(string)) ([]DebianKernel, error) {
 	current, retired, err := d.suites(ctx, c, r, log)
 	if err != nil {
 		return nil, err
@@ -350,7 +351,7 @@ func (d *Debian) kernels(ctx context.Context, c Cache, r Ref, log func(string)) 
 }
 
 // collect reads the suites' indexes in parallel.
-func (d *Debian) collect(ctx context.Context, c Cache, ss []suite, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d *Debian) collect(ctx context.Context, c store.Cache, ss []suite, r Ref, log func(string)) ([]DebianKernel, error) {
 	q := Query{Ref: r}
 	idx := make([]*suiteIndex, len(ss))
 	errs := make([]error, len(ss))
@@ -402,7 +403,7 @@ func (d *Debian) collect(ctx context.Context, c Cache, ss []suite, r Ref, log fu
 // index returns one suite's kernels for the reference's arch: from the
 // cache while it is younger than the TTL (or always, offline), else from
 // the archive.
-func (d *Debian) index(ctx context.Context, c Cache, s suite, r Ref, log func(string)) (*suiteIndex, error) {
+func (d *Debian) index(ctx context.Context, c store.Cache, s suite, r Ref, log func(string)) (*suiteIndex, error) {
 	_, debArch := flavour(r.Arch)
 	// The keys that verify the suite are part of the entry's name: an
 	// index read under other keys is not this run's to use.

@@ -17,6 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
@@ -186,7 +187,7 @@ func (f *fakeArchive) standard() {
 func TestDebianCatalog(t *testing.T) {
 	f := newFakeArchive(t)
 	f.standard()
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: f.debian(false)}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: f.debian(false)}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		ref, release, pkg, suite string
@@ -217,7 +218,7 @@ func TestDebianCatalog(t *testing.T) {
 		k, err := off.Resolve(ctx, "debian:6.1")
 		require.NoError(t, err)
 		require.Equal(t, "6.1.0-10-amd64", k.Image.Release)
-		_, err = (&Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: f.debian(true)}).Resolve(ctx, "debian:6.1")
+		_, err = (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: f.debian(true)}).Resolve(ctx, "debian:6.1")
 		require.ErrorContains(t, err, "--offline forbids the network; run `runmatrix kernels fetch debian:6.1` first")
 	})
 
@@ -299,7 +300,7 @@ func TestDebianCatalog(t *testing.T) {
 		}
 		g.mu.Unlock()
 		var log []string
-		r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: g.debian(false), Log: func(s string) { log = append(log, s) }}
+		r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: g.debian(false), Log: func(s string) { log = append(log, s) }}
 		k, err := r.Resolve(ctx, "debian:6.1")
 		require.NoError(t, err)
 		require.Equal(t, "6.1.0-9-amd64", k.Image.Release, "bookworm's own kernel")
@@ -374,7 +375,7 @@ func TestDebianCatalogRefusesBadArchives(t *testing.T) {
 			f := newFakeArchive(t)
 			f.standard()
 			tc.setup(f)
-			r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: f.debian(false)}
+			r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: f.debian(false)}
 			_, err := r.Resolve(ctx, "debian:6.1")
 			require.ErrorContains(t, err, tc.wantErr)
 			require.NotContains(t, err.Error(), "\n")
@@ -398,7 +399,7 @@ func TestDebianCatalogMidSync(t *testing.T) {
 		return b
 	}
 	var log []string
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: f.debian(false), Log: func(s string) { log = append(log, s) }}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: f.debian(false), Log: func(s string) { log = append(log, s) }}
 	k, err := r.Resolve(context.Background(), "debian:5.10")
 	require.NoError(t, err)
 	require.Equal(t, "5.10.0-30-amd64", k.Image.Release)
@@ -417,7 +418,7 @@ func TestURLCacheVerified(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gets++; w.Write(img) }))
 	defer srv.Close()
 	ref := srv.URL + "/bzImage#sha256=" + sum(img)
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 	k, err := r.Resolve(context.Background(), ref)
 	require.NoError(t, err)
 	_, err = r.Resolve(context.Background(), ref)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // BuiltinDrivers reports which of names the image has built in: a driver
@@ -60,7 +62,7 @@ func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 // CachedBuiltinDrivers is BuiltinDrivers remembered in c by the image's
 // sha256: decompressing a kernel costs up to seconds, and a guest boots
 // the same image many times.
-func (c Cache) CachedBuiltinDrivers(ctx context.Context, path, sha256 string, names []string) ([]string, error) {
+func CachedBuiltinDrivers(ctx context.Context, c store.Cache, path, sha256 string, names []string) ([]string, error) {
 	if sha256 == "" {
 		return BuiltinDrivers(ctx, path, names)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 func TestBuiltinDrivers(t *testing.T) {
@@ -34,20 +36,20 @@ func TestBuiltinDrivers(t *testing.T) {
 }
 
 func TestCachedBuiltinDrivers(t *testing.T) {
-	c := Cache{Dir: t.TempDir()}
+	c := store.Cache{Dir: t.TempDir()}
 	p := filepath.Join(t.TempDir(), "bzImage")
 	require.NoError(t, os.WriteFile(p, fakeBzImageWith("6.1.0-test", ArchX86_64, []byte("\x00e1000\x00")), 0o644))
-	sum, err := FileSHA256(p)
+	sum, err := store.FileSHA256(p)
 	require.NoError(t, err)
-	got, err := c.CachedBuiltinDrivers(context.Background(), p, sum, []string{"e1000", "virtio_net"})
+	got, err := CachedBuiltinDrivers(context.Background(), c, p, sum, []string{"e1000", "virtio_net"})
 	require.NoError(t, err)
 	require.Equal(t, []string{"e1000"}, got)
 	// The answer is remembered by digest: the file is not read again.
 	require.NoError(t, os.WriteFile(p, []byte("gone"), 0o644))
-	got, err = c.CachedBuiltinDrivers(context.Background(), p, sum, []string{"e1000", "virtio_net"})
+	got, err = CachedBuiltinDrivers(context.Background(), c, p, sum, []string{"e1000", "virtio_net"})
 	require.NoError(t, err)
 	require.Equal(t, []string{"e1000"}, got)
 	// Another list of names is another question.
-	_, err = c.CachedBuiltinDrivers(context.Background(), p, sum, []string{"pcnet32"})
+	_, err = CachedBuiltinDrivers(context.Background(), c, p, sum, []string{"pcnet32"})
 	require.Error(t, err)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // TestParseImageOtherArchitectures reads the headers of arm64 and RISC-V
@@ -107,7 +109,7 @@ func TestReferenceNamesArch(t *testing.T) {
 	require.NoError(t, os.WriteFile(x86, fakeBzImage("6.1.0-test (t@e) #1", ArchX86_64), 0o644))
 	arm := filepath.Join(dir, "Image.gz")
 	require.NoError(t, os.WriteFile(arm, fakeBzImage("6.6.0-test (t@e) #1", ArchARM64), 0o644))
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 	ctx := context.Background()
 
 	k, err := r.Resolve(ctx, arm+"/arm64")

@@ -7,15 +7,17 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // TestArchOfDebianImages reads the arch and release of real Debian images
 // (fetched through apt into the user's cache): the 32-bit flavour must be
 // told apart from the 64-bit one, since it needs GOARCH=386 guest binaries.
 func TestArchOfDebianImages(t *testing.T) {
-	dir, err := DefaultCacheDir()
+	dir, err := store.DefaultCacheDir()
 	require.NoError(t, err)
-	r := &Resolver{Cache: Cache{Dir: dir}}
+	r := &Resolver{Cache: store.Cache{Dir: dir}}
 	for _, tc := range []struct {
 		ref, arch, releaseSuffix string
 	}{

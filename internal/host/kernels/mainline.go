@@ -24,6 +24,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 const (
@@ -94,7 +95,7 @@ var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9
 // keyring returns the keys that verify CHECKSUMS.gpg: Keyring, the file
 // KeyringFile names, or the key with the pinned fingerprint, fetched once
 // from the key server and cached.
-func (m *Mainline) keyring(ctx context.Context, c Cache, offline bool) (openpgp.EntityList, error) {
+func (m *Mainline) keyring(ctx context.Context, c store.Cache, offline bool) (openpgp.EntityList, error) {
 	if m.Keyring != nil {
 		return m.Keyring, nil
 	}
@@ -134,7 +135,7 @@ func (m *Mainline) fingerprint() string {
 // from the key server. The server is not trusted: whatever it sends, only
 // the key with exactly that fingerprint is kept (the fingerprint is a hash
 // of the key), and only its own signatures, so nothing else can sign.
-func (m *Mainline) pinnedKey(ctx context.Context, c Cache, offline bool) (openpgp.EntityList, error) {
+func (m *Mainline) pinnedKey(ctx context.Context, c store.Cache, offline bool) (openpgp.EntityList, error) {
 	fpr := m.fingerprint()
 	p, err := c.Path("keys", fpr+".gpg")
 	if err != nil {
@@ -165,7 +166,7 @@ func (m *Mainline) pinnedKey(ctx context.Context, c Cache, offline bool) (openpg
 	if err := kr[0].Serialize(&out); err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(p, out.Bytes(), 0o644); err != nil {
+	if err := store.WriteFileAtomic(p, out.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
 	return kr, nil
@@ -193,7 +194,7 @@ func (m *Mainline) root() string { return strings.TrimRight(m.URL, "/") }
 
 // Tags lists the tags the archive has, newest first: from the cache while
 // it is younger than IndexTTL (or always, offline).
-func (m *Mainline) Tags(ctx context.Context, c Cache, offline bool) ([]string, error) {
+func (m *Mainline) Tags(ctx context.Context, c store.Cache, offline bool) ([]string, error) {
 	p, err := c.Path("mainline-index", cacheKey(m.root())+"_tags.json")
 	if err != nil {
 		return nil, err
@@ -293,7 +294,7 @@ func compareDotted(a, b string) int {
 // (under ARCH/ in the newer layout, at the top in the older), verified with
 // the keyring, and the image and modules .debs it lists. A tag never
 // changes once built, so the answer is cached for good.
-func (m *Mainline) Kernel(ctx context.Context, c Cache, r Ref, offline bool) (*MainlineKernel, error) {
+func (m *Mainline) Kernel(ctx context.Context, c store.Cache, r Ref, offline bool) (*MainlineKernel, error) {
 	_, debArch := flavour(r.Arch)
 	kr, err := m.keyring(ctx, c, offline)
 	if errors.Is(err, errOffline) {

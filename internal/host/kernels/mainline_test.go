@@ -14,6 +14,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // addMainlineTag publishes one tag folder of the Ubuntu mainline layout:
@@ -88,7 +90,7 @@ func (f *fakeArchive) mainline(key *openpgp.Entity) Mainline {
 func TestMainline(t *testing.T) {
 	f := newFakeArchive(t)
 	f.standardMainline()
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: f.mainline(f.key)}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: f.mainline(f.key)}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		ref, release, arch, pkg string
@@ -243,7 +245,7 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(f, &m)
 			}
-			r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: m}
+			r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: m}
 			_, err := r.Resolve(ctx, tc.ref)
 			if tc.input {
 				requireInputError(t, err, tc.want)
@@ -303,7 +305,7 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 
 	// The server sends the right key among others: only it is kept.
 	f.put("ks/pks/lookup", armored(other, f.key))
-	cache := Cache{Dir: t.TempDir()}
+	cache := store.Cache{Dir: t.TempDir()}
 	k, err := (&Resolver{Cache: cache, Mainline: pinnedTo(f.url("ks"))}).Resolve(ctx, "mainline:v3.6")
 	require.NoError(t, err)
 	require.Equal(t, "3.6.0-030600-generic", k.Image.Release)
@@ -313,7 +315,7 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 
 	t.Run("a server that sends another key", func(t *testing.T) {
 		f.put("bad/pks/lookup", armored(other))
-		_, err := (&Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.url("bad"))}).Resolve(ctx, "mainline:v3.6")
+		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.url("bad"))}).Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "sent no key with fingerprint "+strings.ToUpper(fpr))
 		require.NotContains(t, err.Error(), "\n")
 	})
@@ -323,11 +325,11 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 		g.standardMainline()
 		g.put("ks/pks/lookup", armored(f.key, other))
 		m := Mainline{URL: g.url("mainline"), KeyFingerprint: fpr, KeyServer: g.url("ks")}
-		_, err := (&Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: m}).Resolve(ctx, "mainline:v3.6")
+		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: m}).Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "bad OpenPGP signature")
 	})
 	t.Run("offline without the key cached", func(t *testing.T) {
-		r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.url("ks")), Debian: Debian{Offline: true}}
+		r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.url("ks")), Debian: Debian{Offline: true}}
 		_, err := r.Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "--offline")
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
@@ -35,7 +36,7 @@ func TestOCI(t *testing.T) {
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 	ctx := context.Background()
 
 	for _, tc := range []struct {
@@ -97,7 +98,7 @@ func TestOCI(t *testing.T) {
 			if tc.undo != nil {
 				defer tc.undo()
 			}
-			fresh := &Resolver{Cache: Cache{Dir: t.TempDir()}}
+			fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 			_, err := fresh.Resolve(ctx, "oci:"+host+tc.ref)
 			require.ErrorContains(t, err, tc.want)
 			var ie *InputError

@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // TestDistroRanges expands release ranges of every distribution, keeping
 // their modifiers, and refuses backwards or unknown ends.
 func TestDistroRanges(t *testing.T) {
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		in   string

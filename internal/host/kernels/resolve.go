@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // Origin records how a kernel image was obtained.
@@ -88,7 +90,7 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Resolver resolves references against a cache.
 type Resolver struct {
-	Cache Cache
+	Cache store.Cache
 	// Log, if set, receives progress lines (downloads).
 	Log func(string)
 	// Client fetches URLs; nil means http.DefaultClient.
@@ -240,7 +242,7 @@ func (r *Resolver) newKernel(ref Ref, path string) (*Kernel, error) {
 	if err != nil {
 		return nil, describe(ref.Raw, err)
 	}
-	sum, err := FileSHA256(path)
+	sum, err := store.FileSHA256(path)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +360,7 @@ func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
 	if err != nil || (resp.ContentLength >= 0 && n != resp.ContentLength) {
 		return fmt.Errorf("kernel %s: download truncated after %d of %d bytes (%v); run again", ref.URL, n, resp.ContentLength, err)
 	}
-	sum, err := FileSHA256(f.Name())
+	sum, err := store.FileSHA256(f.Name())
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
@@ -97,7 +98,7 @@ func TestRPMDistros(t *testing.T) {
 	repo("alma-vault/9.3/BaseOS/aarch64/os/", acore)
 	srv := httptest.NewServer(mirror)
 	defer srv.Close()
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"centos": srv.URL, "rocky": srv.URL, "fedora": srv.URL, "fedora-archive": srv.URL, "alma-vault": srv.URL + "/alma-vault"}, Keys: swap}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"centos": srv.URL, "rocky": srv.URL, "fedora": srv.URL, "fedora-archive": srv.URL, "alma-vault": srv.URL + "/alma-vault"}, Keys: swap}
 	ctx := context.Background()
 
 	for _, tc := range []struct{ ref, release, arch, pkg, label string }{
@@ -184,7 +185,7 @@ func TestRPMDistros(t *testing.T) {
 			if tc.mirrors != nil {
 				m = tc.mirrors
 			}
-			fresh := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: m, Keys: swap}
+			fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: m, Keys: swap}
 			_, err := fresh.Resolve(ctx, tc.ref)
 			require.ErrorContains(t, err, tc.want)
 			var ie *InputError

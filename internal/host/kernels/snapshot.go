@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // DefaultDebianSnapshot is the Debian snapshot archive.
@@ -54,7 +55,7 @@ type mrBinfiles struct {
 // snapshot archive: the newest build of its image package, and the
 // archive as it was when that build first appeared, whose signed indexes
 // then list it like any mirror's.
-func (d *Debian) snapshotKernels(ctx context.Context, c Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d *Debian) snapshotKernels(ctx context.Context, c store.Cache, r Ref, log func(string)) ([]DebianKernel, error) {
 	flav, debArch := flavour(r.Arch)
 	p, err := c.Path("debian-index", cacheKey(d.Snapshot)+"_snapshot_"+r.Version+"_"+debArch+".json")
 	if err != nil {

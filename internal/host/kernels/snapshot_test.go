@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // addSnapshot publishes, under snapshot/, the snapshot archive's API
@@ -35,7 +37,7 @@ func TestDebianSnapshot(t *testing.T) {
 	f.addSnapshot("2.6.32-4", "2.6.32-11", "20100412T083355Z")
 	d := f.debian(false)
 	d.Snapshot = f.url("snapshot")
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: d}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}
 
 	k, err := r.Resolve(ctx, "debian:2.6.32-4")
 	require.NoError(t, err)
@@ -75,13 +77,13 @@ func TestDebianSnapshot(t *testing.T) {
 		g.mu.Unlock()
 		d := g.debian(false)
 		d.Snapshot = g.url("snapshot")
-		_, err := (&Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
+		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
 		require.ErrorContains(t, err, "bad OpenPGP signature")
 	})
 
 	t.Run("snapshot off", func(t *testing.T) {
 		d := f.debian(false)
-		_, err := (&Resolver{Cache: Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
+		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
 		requireInputError(t, err, "no Debian archive")
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
@@ -54,7 +55,7 @@ func TestUbuntu(t *testing.T) {
 	defer srv.Close()
 	mirrors := map[string]string{"ubuntu": srv.URL + "/ubuntu", "ubuntu-ports": srv.URL + "/ports", "ubuntu-old": srv.URL + "/old"}
 	keys := map[string]openpgp.EntityList{"ubuntu-archive": {key}}
-	r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys}
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys}
 	ctx := context.Background()
 
 	for _, tc := range []struct{ ref, release, arch, suite string }{
@@ -77,7 +78,7 @@ func TestUbuntu(t *testing.T) {
 	}
 	t.Run("pockets no mirror has are said", func(t *testing.T) {
 		var log []string
-		r := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys, Log: func(s string) { log = append(log, s) }}
+		r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys, Log: func(s string) { log = append(log, s) }}
 		_, err := r.Resolve(ctx, "ubuntu:16.04/virtual")
 		require.NoError(t, err)
 		require.Contains(t, strings.Join(log, "\n"), "ubuntu:16.04/virtual: no Ubuntu mirror has xenial-security or xenial-updates, so its kernels are not considered")
@@ -138,7 +139,7 @@ func TestUbuntu(t *testing.T) {
 			if tc.keys != nil {
 				k = tc.keys
 			}
-			fresh := &Resolver{Cache: Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: k}
+			fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: k}
 			_, err := fresh.Resolve(ctx, tc.ref)
 			require.ErrorContains(t, err, tc.want)
 			var ie *InputError

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // unpacked returns the kernel extracted into the cache folder dir (one
@@ -85,11 +87,11 @@ func (r *Resolver) extractInto(dir, keys string, extract func(tmp string) (manif
 		return m, inputErr("%s %s holds no kernel image (boot/vmlinuz…, lib/modules/…/vmlinuz, boot/Image…)", m.Package, m.Version)
 	}
 	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
-	if m.ImageSHA256, err = FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
+	if m.ImageSHA256, err = store.FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
 		return m, err
 	}
 	if m.Config != "" {
-		if m.ConfigSHA256, err = FileSHA256(filepath.Join(tmp, m.Config)); err != nil {
+		if m.ConfigSHA256, err = store.FileSHA256(filepath.Join(tmp, m.Config)); err != nil {
 			return m, err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"sort"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // keysID names a set of keys by their fingerprints, sorted and hashed.
@@ -89,7 +91,7 @@ func checkTree(dir string, m manifest) error {
 		}
 	}
 	if m.Config != "" && m.ConfigSHA256 != "" {
-		sum, err := FileSHA256(filepath.Join(dir, m.Config))
+		sum, err := store.FileSHA256(filepath.Join(dir, m.Config))
 		if err != nil {
 			return err
 		}

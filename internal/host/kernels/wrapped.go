@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // maxUnwrapped bounds the kernel decompressed out of a wrapped image.
@@ -82,7 +84,7 @@ func wrappingOf(path string) string {
 // it has the digest recorded beside it when it was unwrapped; one that
 // does not, or no longer reads, is unwrapped again.
 func (r *Resolver) newWrappedKernel(ref Ref, path, how string) (*Kernel, error) {
-	sum, err := FileSHA256(path)
+	sum, err := store.FileSHA256(path)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +95,7 @@ func (r *Resolver) newWrappedKernel(ref Ref, path, how string) (*Kernel, error) 
 	img, err := ReadImage(dst)
 	if err == nil {
 		want, rerr := os.ReadFile(dst + ".sha256")
-		got, herr := FileSHA256(dst)
+		got, herr := store.FileSHA256(dst)
 		if rerr != nil || herr != nil || got != strings.TrimSpace(string(want)) {
 			err = fmt.Errorf("the unwrapped image is not the one recorded")
 		}
@@ -107,10 +109,10 @@ func (r *Resolver) newWrappedKernel(ref Ref, path, how string) (*Kernel, error) 
 		if err != nil {
 			return nil, describe(ref.Raw, err)
 		}
-		if err := WriteFileAtomic(dst, inner, 0o644); err != nil {
+		if err := store.WriteFileAtomic(dst, inner, 0o644); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
-		if err := WriteFileAtomic(dst+".sha256", []byte(sha256Hex(inner)+"\n"), 0o644); err != nil {
+		if err := store.WriteFileAtomic(dst+".sha256", []byte(sha256Hex(inner)+"\n"), 0o644); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
 		if img, err = ParseImage(inner); err != nil {

@@ -12,7 +12,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // agentPkg is the import path of the agent's entry point.
@@ -59,7 +59,7 @@ func (cs *Cases) overlay(dir string) (string, string, error) {
 // static binary for goarch with toolchain, and returns its path in the
 // cache. A build of the same inputs (every source file, go.mod and go.sum
 // that goes into it, the toolchain and goarch) is reused without building.
-func (cs *Cases) BuildAgent(ctx context.Context, cache kernels.Cache, goarch, toolchain string) (string, error) {
+func (cs *Cases) BuildAgent(ctx context.Context, cache store.Cache, goarch, toolchain string) (string, error) {
 	tmp, err := os.MkdirTemp("", "runmatrix-agent-build-")
 	if err != nil {
 		return "", err
@@ -85,7 +85,7 @@ func (cs *Cases) BuildAgent(ctx context.Context, cache kernels.Cache, goarch, to
 // cached returns the cache's file of this kind, digest and name, running
 // build to write it (to the path it is given, renamed into place) unless it
 // is there; one process builds it while others wait.
-func cached(cache kernels.Cache, kind, digest, name string, build func(part string) error) (string, error) {
+func cached(cache store.Cache, kind, digest, name string, build func(part string) error) (string, error) {
 	out, err := cache.Path("usergo", kind, digest[:32], name)
 	if err != nil {
 		return "", err

@@ -19,7 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/wire/bootproto"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
@@ -148,7 +148,7 @@ const payloadLimit = 96 << 20
 // Files builds every package's test binary for goarch with toolchain and
 // returns them, each package's directory and the manifest as initramfs
 // files. Binaries are cached by the content hash of what goes into them.
-func (ts *Tests) Files(ctx context.Context, cache kernels.Cache, goarch, toolchain string) ([]initramfs.File, error) {
+func (ts *Tests) Files(ctx context.Context, cache store.Cache, goarch, toolchain string) ([]initramfs.File, error) {
 	var files []initramfs.File
 	var manifest []bootproto.GoTest
 	goroot := ""
@@ -198,7 +198,7 @@ func (ts *Tests) Files(ctx context.Context, cache kernels.Cache, goarch, toolcha
 }
 
 // build compiles p's test binary (go test -c), static, for goarch.
-func (ts *Tests) build(ctx context.Context, cache kernels.Cache, p TestPackage, goarch, toolchain string) (string, error) {
+func (ts *Tests) build(ctx context.Context, cache store.Cache, p TestPackage, goarch, toolchain string) (string, error) {
 	env := goEnv(goarch, toolchain)
 	digest, err := contentHash(ctx, ts.Dir, env, []string{"-test"}, []string{p.ImportPath}, nil, toolchain, goarch)
 	if err != nil {

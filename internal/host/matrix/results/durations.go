@@ -5,7 +5,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // Durations remembers how long each case took under each profile (the
@@ -45,7 +45,7 @@ func (d Durations) Write(path string) error {
 	if err != nil {
 		return err
 	}
-	return kernels.WriteFileAtomic(path, b, 0o644)
+	return store.WriteFileAtomic(path, b, 0o644)
 }
 
 // Of is how long c took last time it ran; 0 when unknown.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/testcases"
 	"github.com/runmatrix/runmatrix/testcases/outcome"
 )
@@ -411,7 +412,7 @@ func (r *Results) WriteJSON(path string) error {
 	if err != nil {
 		return err
 	}
-	return kernels.WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return store.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }
 
 // NotResultsError is a file that is not a runmatrix result set.

@@ -1,9 +1,12 @@
-package kernels
+// Package store is runmatrix's cache directory: content-addressed blobs,
+// named entries whose every part is a plain file name, flock-guarded
+// locks, and atomic writes, shared by the kernel providers, the guest
+// pool, the initramfs and guest-binary builders and the results writers.
+package store
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -99,14 +102,6 @@ func FileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("hash %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(path, b, 0o644)
 }
 
 // WriteFileAtomic writes b to a temporary file beside path, syncs it and
