@@ -79,7 +79,7 @@ func (r *Resolver) alpineKeys() (map[string]*rsa.PublicKey, error) {
 // alpineGet reads u whole (at most max bytes); a mirror out of reach is
 // said so, naming --mirror alpine.
 func (r *Resolver) alpineGet(ctx context.Context, u string, max int64) ([]byte, error) {
-	b, err := fetch.Bytes(ctx, r.Client, u, max)
+	b, err := (&fetch.Client{HTTP: r.Client}).Bytes(ctx, u, max)
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return nil, r.unreachable(r.mirror("alpine"), "alpine", err)

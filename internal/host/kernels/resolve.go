@@ -4,9 +4,10 @@ package kernels
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/fetch"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -325,47 +327,26 @@ func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
 }
 
 func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
-	client := r.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref.URL, nil)
-	if err != nil {
-		return fmt.Errorf("kernel %s: %w", ref.Raw, err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("kernel %s: download: %w", ref.URL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("kernel %s: download: HTTP %s", ref.URL, resp.Status)
-	}
 	f, err := r.Cache.TempFile()
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if resp.ContentLength > maxVmlinux {
-		f.Close()
-		return inputErr("kernel %s: %d bytes, larger than a kernel image can be (%d MiB)", ref.URL, resp.ContentLength, maxVmlinux>>20)
+	defer f.Close()
+	h := sha256.New()
+	_, err = (&fetch.Client{HTTP: r.Client}).Copy(ctx, ref.URL, f, maxVmlinux, h, nil)
+	var se *fetch.SizeError
+	switch {
+	case errors.As(err, &se) && se.Over:
+		return inputErr("kernel %s: %s: larger than a kernel image can be (%d MiB)", ref.Raw, se.What, maxVmlinux>>20)
+	case err != nil:
+		return fmt.Errorf("kernel %s: download: %w", ref.Raw, err)
 	}
-	n, err := io.Copy(f, io.LimitReader(resp.Body, maxVmlinux+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if n > maxVmlinux {
-		return inputErr("kernel %s: more than %d MiB, larger than a kernel image can be", ref.URL, maxVmlinux>>20)
-	}
-	if err != nil || (resp.ContentLength >= 0 && n != resp.ContentLength) {
-		return fmt.Errorf("kernel %s: download truncated after %d of %d bytes (%v); run again", ref.URL, n, resp.ContentLength, err)
-	}
-	sum, err := store.FileSHA256(f.Name())
-	if err != nil {
-		return err
-	}
-	if !strings.EqualFold(sum, ref.SHA256) {
+	if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, ref.SHA256) {
 		return inputErr("kernel %s: checksum mismatch: got sha256 %s, want %s; check the #sha256= in the reference", ref.URL, sum, ref.SHA256)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("cache: %w", err)
 	}
 	if err := os.Rename(f.Name(), dst); err != nil {
 		return fmt.Errorf("cache: %w", err)

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -93,12 +92,8 @@ type IntegrityError struct {
 
 func (e *IntegrityError) Error() string { return e.URL + ": " + e.What }
 
-func (a *Archive) client() *http.Client {
-	if a.Client != nil {
-		return a.Client
-	}
-	return http.DefaultClient
-}
+// fetcher is the HTTP client with the archive's transport and tries.
+func (a *Archive) fetcher() *fetch.Client { return &fetch.Client{HTTP: a.Client, Tries: a.Tries} }
 
 func (a *Archive) now() time.Time {
 	if a.Now != nil {
@@ -119,39 +114,16 @@ const (
 	MaxPackage = 1 << 30
 )
 
-// get fetches one file whole, refusing one of more than max bytes; a 404
-// is a *NotFoundError.
+// get fetches one file whole, once, refusing one of more than max bytes
+// or short of its announced length (an *IntegrityError); a 404 or 410 is
+// a *NotFoundError.
 func (a *Archive) get(ctx context.Context, p string, max int64) ([]byte, error) {
-	u := a.url(p)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
+	b, err := (&fetch.Client{HTTP: a.Client, Tries: 1}).Bytes(ctx, a.url(p), max)
+	var se *fetch.SizeError
+	if errors.As(err, &se) {
+		return nil, &IntegrityError{URL: se.URL, What: se.What}
 	}
-	resp, err := a.client().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return nil, &NotFoundError{URL: u}
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s: HTTP %s", u, resp.Status)
-	}
-	if resp.ContentLength > max {
-		return nil, &IntegrityError{URL: u, What: fmt.Sprintf("%d bytes, more than the %d this file may have", resp.ContentLength, max)}
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	if int64(len(b)) > max {
-		return nil, &IntegrityError{URL: u, What: fmt.Sprintf("more than the %d bytes this file may have", max)}
-	}
-	if resp.ContentLength >= 0 && int64(len(b)) != resp.ContentLength {
-		return nil, &IntegrityError{URL: u, What: fmt.Sprintf("truncated after %d of %d bytes", len(b), resp.ContentLength)}
-	}
-	return b, nil
+	return b, err
 }
 
 // Get fetches one file of at most MaxGet bytes whole, tried again as
@@ -179,38 +151,9 @@ func (a *Archive) VerifyDetached(u string, signed, sig []byte) error {
 	return a.verify(u, signed, r, nil)
 }
 
-// retry runs fn up to a.Tries times while it fails with anything but a
-// missing file, a host name DNS says does not exist or a cancelled
-// context, backing off between tries.
+// retry runs fn as the archive's client retries a GET.
 func (a *Archive) retry(ctx context.Context, fn func() error) error {
-	tries := a.Tries
-	if tries <= 0 {
-		tries = 3
-	}
-	var err error
-	for i := 0; i < tries; i++ {
-		if i > 0 {
-			t := time.NewTimer(time.Duration(i) * 500 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
-		if err = fn(); err == nil {
-			return nil
-		}
-		var nf *NotFoundError
-		var dns *net.DNSError
-		if errors.As(err, &nf) || ctx.Err() != nil || errors.As(err, &dns) && dns.IsNotFound {
-			return err
-		}
-	}
-	if tries > 1 {
-		return fmt.Errorf("%w (tried %d times)", err, tries)
-	}
-	return err
+	return a.fetcher().Retry(ctx, fn)
 }
 
 // Release fetches and verifies dists/SUITE/InRelease, or Release with
@@ -447,51 +390,26 @@ func decompress(name string, r io.Reader) (io.Reader, error) {
 // wrong download is tried again.
 func (a *Archive) Download(ctx context.Context, p Package, w io.WriteSeeker) error {
 	u := a.url(p.Filename)
-	return a.retry(ctx, func() error {
-		if _, err := w.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		if t, ok := w.(interface{ Truncate(int64) error }); ok {
-			if err := t.Truncate(0); err != nil {
-				return err
-			}
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := a.client().Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusNotFound:
-			return &NotFoundError{URL: u}
-		case resp.StatusCode != http.StatusOK:
-			return fmt.Errorf("%s: HTTP %s", u, resp.Status)
-		}
-		h := sha256.New()
-		limit := p.Size
-		if limit <= 0 {
-			limit = MaxPackage
-		}
-		n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, limit+1))
-		if err != nil {
-			return fmt.Errorf("%s: %w", u, err)
-		}
-		if p.Size <= 0 && n > limit {
-			return &IntegrityError{URL: u, What: fmt.Sprintf("more than %d MiB, larger than any kernel package", MaxPackage>>20)}
-		}
+	limit := p.Size
+	if limit <= 0 {
+		limit = MaxPackage
+	}
+	h := sha256.New()
+	_, err := a.fetcher().Copy(ctx, u, w, limit, h, func(n int64) error {
 		if p.Size > 0 && n != p.Size {
 			return &IntegrityError{URL: u, What: fmt.Sprintf("got %d bytes, the signed index says %d (truncated download?)", n, p.Size)}
-		}
-		if p.Size <= 0 && resp.ContentLength >= 0 && n != resp.ContentLength {
-			return &IntegrityError{URL: u, What: fmt.Sprintf("truncated after %d of %d bytes", n, resp.ContentLength)}
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
 			return &IntegrityError{URL: u, What: fmt.Sprintf("sha256 %s, the signed index says %s", got, p.SHA256)}
 		}
 		return nil
 	})
+	var se *fetch.SizeError
+	switch {
+	case errors.As(err, &se) && se.Over && p.Size <= 0:
+		return &IntegrityError{URL: u, What: fmt.Sprintf("more than %d MiB, larger than any kernel package", MaxPackage>>20)}
+	case errors.As(err, &se):
+		return &IntegrityError{URL: u, What: se.What}
+	}
+	return err
 }

@@ -20,6 +20,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/runmatrix/runmatrix/internal/host/kernels/fetch"
 )
 
 // Media types of manifests and indexes this package reads.
@@ -142,12 +144,8 @@ type Client struct {
 	MaxManifest int64
 }
 
-func (c *Client) http() *http.Client {
-	if c.HTTP != nil {
-		return c.HTTP
-	}
-	return http.DefaultClient
-}
+// fetcher is the HTTP client with c's transport.
+func (c *Client) fetcher() *fetch.Client { return &fetch.Client{HTTP: c.HTTP} }
 
 // base is the registry's API root: HTTPS, except for a registry on the
 // loopback interface, which is spoken to over plain HTTP as docker does.
@@ -174,29 +172,23 @@ type session struct {
 }
 
 // get does a GET, fetching an anonymous bearer token when the registry
-// asks for one (a 401 with WWW-Authenticate: Bearer realm=…).
+// asks for one (a 401 with WWW-Authenticate: Bearer realm=…); a 404 is a
+// *fetch.NotFoundError.
 func (s *session) get(ctx context.Context, u string, accept []string) (*http.Response, error) {
 	for try := 0; ; try++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
+		h := http.Header{}
 		if len(accept) > 0 {
-			req.Header.Set("Accept", strings.Join(accept, ", "))
+			h.Set("Accept", strings.Join(accept, ", "))
 		}
 		if s.token != "" {
-			req.Header.Set("Authorization", "Bearer "+s.token)
+			h.Set("Authorization", "Bearer "+s.token)
 		}
-		resp, err := s.c.http().Do(req)
-		if err != nil {
-			return nil, err
+		resp, err := s.c.fetcher().Open(ctx, u, h)
+		var se *fetch.StatusError
+		if try > 0 || !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
+			return resp, err
 		}
-		if resp.StatusCode != http.StatusUnauthorized || try > 0 {
-			return resp, nil
-		}
-		challenge := resp.Header.Get("WWW-Authenticate")
-		resp.Body.Close()
-		if s.token, err = s.fetchToken(ctx, challenge); err != nil {
+		if s.token, err = s.fetchToken(ctx, se.Header.Get("WWW-Authenticate")); err != nil {
 			return nil, err
 		}
 	}
@@ -226,23 +218,22 @@ func (s *session) fetchToken(ctx context.Context, challenge string) (string, err
 	}
 	q.Set("scope", scope)
 	realm.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, realm.String(), nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := s.c.http().Do(req)
-	if err != nil {
+	b, err := s.c.fetcher().Bytes(ctx, realm.String(), 1<<20)
+	var se *fetch.StatusError
+	var nf *fetch.NotFoundError
+	switch {
+	case errors.As(err, &se):
+		return "", fmt.Errorf("token from %s: %s (is the image public?)", realm.Host, se.Status)
+	case errors.As(err, &nf):
+		return "", fmt.Errorf("token from %s: 404 Not Found (is the image public?)", realm.Host)
+	case err != nil:
 		return "", fmt.Errorf("token: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("token from %s: %s (is the image public?)", realm.Host, resp.Status)
 	}
 	var t struct {
 		Token       string `json:"token"`
 		AccessToken string `json:"access_token"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&t); err != nil {
+	if err := json.Unmarshal(b, &t); err != nil {
 		return "", fmt.Errorf("token from %s: %w", realm.Host, err)
 	}
 	if t.Token == "" {
@@ -260,16 +251,14 @@ func (s *session) fetchToken(ctx context.Context, challenge string) (string, err
 func (s *session) manifest(ctx context.Context, tagOrDigest string) (*Manifest, string, error) {
 	what := s.ref.Registry + "/" + s.ref.Repository + sep(tagOrDigest) + tagOrDigest
 	resp, err := s.get(ctx, base(s.ref)+"/manifests/"+tagOrDigest, []string{MediaIndex, MediaManifest, MediaDockerList, MediaDockerManifest})
-	if err != nil {
+	var nf *fetch.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return nil, "", &NotFoundError{What: what}
+	case err != nil:
 		return nil, "", fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, "", &NotFoundError{What: what}
-	case resp.StatusCode != http.StatusOK:
-		return nil, "", fmt.Errorf("%s: %s", what, resp.Status)
-	}
 	max := s.c.MaxManifest
 	if max <= 0 {
 		max = 4 << 20
@@ -381,16 +370,14 @@ func (c *Client) Blob(ctx context.Context, ref Reference, d Descriptor, max int6
 	}
 	s := &session{c: c, ref: ref}
 	resp, err := s.get(ctx, base(ref)+"/blobs/"+d.Digest, nil)
-	if err != nil {
+	var nf *fetch.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return &NotFoundError{What: ref.String() + " blob " + d.Digest}
+	case err != nil:
 		return fmt.Errorf("%s: blob %s: %w", ref, d.Digest, err)
 	}
 	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return &NotFoundError{What: ref.String() + " blob " + d.Digest}
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("%s: blob %s: %s", ref, d.Digest, resp.Status)
-	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, d.Size+1))
 	if err != nil {

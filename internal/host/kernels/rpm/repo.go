@@ -58,15 +58,10 @@ type NotFoundError = fetch.NotFoundError
 // maxIndex bounds repomd.xml and primary.xml (compressed and not).
 const maxIndex = 512 << 20
 
-// open GETs name under the repository (see fetch.Open); the caller closes
-// the body.
-func (r *Repo) open(ctx context.Context, name string) (io.ReadCloser, error) {
-	return fetch.Open(ctx, r.Client, r.URL+name)
-}
-
-// get reads a metadata file, bounded by maxIndex.
+// get reads a metadata file, bounded by maxIndex, tried again as
+// fetch.Client retries.
 func (r *Repo) get(ctx context.Context, name string) ([]byte, error) {
-	return fetch.Bytes(ctx, r.Client, r.URL+name, maxIndex)
+	return (&fetch.Client{HTTP: r.Client}).Bytes(ctx, r.URL+name, maxIndex)
 }
 
 func newHash(typ string) (hash.Hash, error) {
@@ -255,8 +250,9 @@ func checkListed(p primaryPackage) error {
 	return nil
 }
 
-// Download copies the package to w, checking its size and checksum.
-func (r *Repo) Download(ctx context.Context, p Info, w io.Writer, max int64) error {
+// Download copies the package to w, checking its size and checksum; a
+// failed or wrong download is tried again.
+func (r *Repo) Download(ctx context.Context, p Info, w io.WriteSeeker, max int64) error {
 	if p.Size > max {
 		return fmt.Errorf("%s: %d bytes is larger than runmatrix takes", p.Location, p.Size)
 	}
@@ -265,20 +261,14 @@ func (r *Repo) Download(ctx context.Context, p Info, w io.Writer, max int64) err
 		return fmt.Errorf("%s: %w", p.Location, err)
 	}
 	u := r.URL + p.Location
-	body, err := r.open(ctx, p.Location)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(body, max+1))
-	if err != nil {
-		return fmt.Errorf("%s: %w", u, err)
-	}
-	if p.Size > 0 && n != p.Size {
-		return fmt.Errorf("%s: %w: %d bytes, primary.xml says %d", u, io.ErrUnexpectedEOF, n, p.Size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != p.Sum {
-		return fmt.Errorf("%s: checksum %s, primary.xml says %s", u, got, p.Sum)
-	}
-	return nil
+	_, err = (&fetch.Client{HTTP: r.Client}).Copy(ctx, u, w, max, h, func(n int64) error {
+		if p.Size > 0 && n != p.Size {
+			return fmt.Errorf("%s: %w: %d bytes, primary.xml says %d", u, io.ErrUnexpectedEOF, n, p.Size)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != p.Sum {
+			return fmt.Errorf("%s: checksum %s, primary.xml says %s", u, got, p.Sum)
+		}
+		return nil
+	})
+	return err
 }

@@ -1,7 +1,6 @@
 package rpm
 
 import (
-	"bytes"
 	"context"
 	"net/http/httptest"
 	"os"
@@ -101,8 +100,7 @@ func TestRepo(t *testing.T) {
 	require.True(t, signed)
 	require.Len(t, pkgs, 1)
 	require.Equal(t, "2.6.32-504.el6", pkgs[0].VR())
-	var buf bytes.Buffer
-	require.NoError(t, repo.Download(ctx, pkgs[0], &buf, 1<<20))
+	require.NoError(t, repo.Download(ctx, pkgs[0], scratch(t), 1<<20))
 
 	t.Run("a package that is not what primary.xml says", func(t *testing.T) {
 		good := files[pkgs[0].Location]
@@ -110,9 +108,9 @@ func TestRepo(t *testing.T) {
 		bad := append([]byte{}, good...)
 		bad[len(bad)/2] ^= 1
 		files[pkgs[0].Location] = bad
-		require.ErrorContains(t, repo.Download(ctx, pkgs[0], &bytes.Buffer{}, 1<<20), "primary.xml says")
+		require.ErrorContains(t, repo.Download(ctx, pkgs[0], scratch(t), 1<<20), "primary.xml says")
 		files[pkgs[0].Location] = good[:len(good)/2]
-		require.ErrorContains(t, repo.Download(ctx, pkgs[0], &bytes.Buffer{}, 1<<20), "unexpected EOF")
+		require.ErrorContains(t, repo.Download(ctx, pkgs[0], scratch(t), 1<<20), "unexpected EOF")
 	})
 	t.Run("a repomd.xml signed by another key", func(t *testing.T) {
 		_, _, err := (&Repo{URL: repo.URL, Keys: openpgp.EntityList{rsaKey(t, "other")}}).Packages(ctx, func(string, string) bool { return true })
@@ -163,4 +161,12 @@ func TestPrimaryEntriesAreChecked(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// scratch is a file to download into.
+func scratch(t *testing.T) *os.File {
+	f, err := os.CreateTemp(t.TempDir(), "pkg")
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
 }
