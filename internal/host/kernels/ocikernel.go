@@ -7,7 +7,6 @@ package kernels
 import (
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +22,7 @@ import (
 // maxLayer bounds one compressed layer of a kernel image.
 const maxLayer = 2 << 30
 
-// ociPin is what a tag resolved to, kept for --offline.
+// ociPin is what a tag resolved to, kept for the index TTL and --offline.
 type ociPin struct {
 	Digest  string    `json:"digest"`
 	Index   string    `json:"index,omitempty"`
@@ -71,21 +70,18 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A tag is asked of the registry again once its pin is older than the
+	// index TTL, as every provider's index is (always kept offline).
 	var pin ociPin
-	if ref.Image.Digest == "" || r.Debian.Offline {
-		if b, err := os.ReadFile(pinPath); err == nil {
-			_ = json.Unmarshal(b, &pin)
-		}
-	}
+	fresh := ref.Image.Digest == "" && r.freshIndex(pinPath, &pin, &pin.Fetched) && pin.Digest != ""
 	client := &oci.Client{HTTP: r.Client}
 	var img *oci.Image
 	switch {
-	case r.Debian.Offline && pin.Digest == "" && ref.Image.Digest == "":
+	case fresh:
+	case r.Debian.Offline && ref.Image.Digest == "":
 		return nil, offlineMiss(ref.Raw, "")
 	case r.Debian.Offline:
-		if pin.Digest == "" {
-			pin.Digest = ref.Image.Digest
-		}
+		pin.Digest = ref.Image.Digest
 	default:
 		img, err = client.Resolve(ctx, ref.Image, goarch, variant)
 		if err != nil {

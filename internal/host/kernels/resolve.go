@@ -339,11 +339,13 @@ func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
 	switch {
 	case errors.As(err, &se) && se.Over:
 		return inputErr("kernel %s: %s: larger than a kernel image can be (%d MiB)", ref.Raw, se.What, maxVmlinux>>20)
+	case errors.As(err, new(*fetch.NotFoundError)):
+		return inputErr("kernel %s: %v: check the URL", ref.Raw, err)
 	case err != nil:
 		return fmt.Errorf("kernel %s: download: %w", ref.Raw, err)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, ref.SHA256) {
-		return inputErr("kernel %s: checksum mismatch: got sha256 %s, want %s; check the #sha256= in the reference", ref.URL, sum, ref.SHA256)
+		return inputErr("kernel %s: checksum mismatch: the file has sha256 %s; check the #sha256= in the reference", ref.Raw, sum)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("cache: %w", err)
