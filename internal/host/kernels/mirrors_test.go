@@ -242,13 +242,13 @@ func mirrorCases(t *testing.T) []mirrorCase {
 	{
 		reg := archivetest.NewRegistry()
 		_, err := reg.Push("ci/kernels", "6.6", archivetest.OCIImage{Arch: "amd64", Files: map[string][]byte{
-			"boot/vmlinuz": fakeBzImage("6.6.50 (ci@kernels) #1 SMP", ArchX86_64),
+			"boot/vmlinuz":                       fakeBzImage("6.6.50 (ci@kernels) #1 SMP", ArchX86_64),
 			"usr/lib/modules/6.6.50/modules.dep": nil,
 		}})
 		require.NoError(t, err)
 		host := func(url string) string { return strings.TrimPrefix(url, "http://") }
 		out = append(out, mirrorCase{name: "oci", handler: reg,
-			forged: map[string][]byte{"/manifests/": nil}, // see forge
+			forged:   map[string][]byte{"/manifests/": nil}, // see forge
 			resolver: func(t *testing.T, _ string) *Resolver { return &Resolver{Cache: store.Cache{Dir: t.TempDir()}} },
 			ref:      func(url string) string { return "oci:" + host(url) + "/ci/kernels:6.6" },
 			missing:  func(url string) string { return "oci:" + host(url) + "/ci/kernels:6.6/arm64" },
