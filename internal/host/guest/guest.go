@@ -110,6 +110,17 @@ type Env struct {
 	experience *experience
 	// configs keeps each image's kernelConfig, read once.
 	configs *sync.Map
+	// bins, when set, stands in for Bins (tests boot a fake QEMU without
+	// building guest binaries).
+	bins func(ctx context.Context, arch string) (guestbin.Binaries, error)
+}
+
+// binaries are the guest init and agent for arch.
+func (env *Env) binaries(ctx context.Context, arch string) (guestbin.Binaries, error) {
+	if env.bins != nil {
+		return env.bins(ctx, arch)
+	}
+	return env.Bins.Get(ctx, arch)
 }
 
 // logf sends a notice to env.Log.
@@ -192,7 +203,7 @@ type Guest struct {
 
 // Boot starts k under accel and returns once the uploaded agent has answered.
 func Boot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (*Guest, error) {
-	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	bins, err := env.binaries(ctx, k.Image.Arch)
 	if err != nil {
 		return nil, &vm.BootError{Stage: "prepare", Err: err}
 	}
@@ -344,7 +355,7 @@ func newRun() (bootproto.Run, ssh.PublicKey, error) {
 // BareBoot boots k with an init that powers off at once and returns the
 // time from QEMU start to QEMU's exit: the floor for Boot's ReadyAfter.
 func BareBoot(ctx context.Context, env *Env, k *kernels.Kernel, accel string) (time.Duration, error) {
-	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	bins, err := env.binaries(ctx, k.Image.Arch)
 	if err != nil {
 		return 0, err
 	}
@@ -538,7 +549,7 @@ func (g *Guest) connect(ctx context.Context, env *Env, bins guestbin.Binaries, d
 // user's programs and test binaries). A resumed run measures again a cell
 // whose inputs are not those it was measured with.
 func (env *Env) Inputs(ctx context.Context, k *kernels.Kernel) (string, error) {
-	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	bins, err := env.binaries(ctx, k.Image.Arch)
 	if err != nil {
 		return "", err
 	}

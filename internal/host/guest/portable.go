@@ -41,7 +41,7 @@ type Portable struct {
 // key is written beside it, for the person who boots it), and k's .config
 // when the package or image has one.
 func (env *Env) WritePortable(ctx context.Context, k *kernels.Kernel, dir, stem string) (*Portable, error) {
-	bins, err := env.Bins.Get(ctx, k.Image.Arch)
+	bins, err := env.binaries(ctx, k.Image.Arch)
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,6 @@ package vm
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -13,63 +10,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/testkit/fakeqemu"
 	"github.com/runmatrix/runmatrix/internal/wire/bootproto"
 )
 
-// fakeMode, when set, makes the test binary act as QEMU: it serves QMP on
-// fd 3 and prints console lines as the mode says.
-const fakeMode = "RUNMATRIX_FAKE_QEMU"
+// fakeMode makes the test binary act as QEMU (see fakeqemu).
+const fakeMode = fakeqemu.Mode
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(fakeMode); mode != "" {
-		os.Exit(fakeQEMU(mode))
-	}
+	fakeqemu.Main()
 	os.Exit(m.Run())
-}
-
-// fakeQEMU is a QEMU that boots nothing: "ready" prints the init's ready
-// line, "panic" a kernel panic, "hang" nothing, "die" exits at once.
-func fakeQEMU(mode string) int {
-	if mode == "die" {
-		// As QEMU refuses a command line: on stderr, exit status 1.
-		fmt.Fprintln(os.Stderr, "qemu: initrd is too large, cannot support.(max: 66945023, need 83886080)")
-		return 1
-	}
-	l, err := net.FileListener(os.NewFile(3, "qmp"))
-	if err != nil {
-		return 3
-	}
-	fmt.Println("Linux version 6.1.0-fake")
-	switch mode {
-	case "ready":
-		fmt.Println(bootproto.Ready{Transport: bootproto.TransportSerial}.Line())
-	case "panic":
-		fmt.Println("Kernel panic - not syncing: No working init found.")
-	case "stall":
-		fmt.Println("[    1.0] Freeing unused kernel memory: 816k freed")
-	}
-	conn, err := l.Accept()
-	if err != nil {
-		return 3
-	}
-	fmt.Fprintln(conn, `{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}`)
-	// QMP commands arrive as JSON values without separators.
-	dec := json.NewDecoder(conn)
-	for {
-		var cmd struct{ Execute string }
-		if dec.Decode(&cmd) != nil {
-			return 0
-		}
-		switch cmd.Execute {
-		case "quit":
-			fmt.Fprintln(conn, `{"return": {}}`)
-			return 0
-		case "query-status":
-			fmt.Fprintln(conn, `{"return": {"status": "running", "running": true}}`)
-		default:
-			fmt.Fprintln(conn, `{"return": {}}`)
-		}
-	}
 }
 
 func start(t *testing.T, mode string) *Machine {
