@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -91,6 +92,15 @@ func suffix(s ...string) func(string) bool {
 	}
 }
 
+// under returns files with their paths under prefix.
+func under(prefix string, files map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for p, b := range files {
+		out[prefix+p] = b
+	}
+	return out
+}
+
 // mirrorCases builds every provider's local mirror.
 func mirrorCases(t *testing.T) []mirrorCase {
 	rsaCfg := &packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 2048}
@@ -116,9 +126,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 						"lib/modules/" + rel + "/modules.dep": nil,
 					}}}}.Files(k)
 				require.NoError(t, err)
-				for p, b := range files {
-					m["debian/"+p] = b
-				}
+				maps.Copy(m, under("debian/", files))
 			}
 			return m
 		}
@@ -144,11 +152,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 				{Name: "linux-image-generic", Version: "5.15.0.91.88", Depends: "linux-image-" + rel},
 			}}.Files(k)
 			require.NoError(t, err)
-			m := map[string][]byte{}
-			for p, b := range files {
-				m["ubuntu/"+p] = b
-			}
-			return m
+			return under("ubuntu/", files)
 		}
 		out = append(out, mirrorCase{name: "ubuntu", files: suite(key), forged: suite(stranger),
 			resolver: func(t *testing.T, url string) *Resolver {
@@ -170,10 +174,8 @@ func mirrorCases(t *testing.T) []mirrorCase {
 					"lib/modules/" + rel + "/modules.dep": nil,
 				}}.Files(k)
 			require.NoError(t, err)
-			m := map[string][]byte{"mainline/": archivetest.MainlineIndex("v6.1")}
-			for p, b := range files {
-				m["mainline/"+p] = b
-			}
+			m := under("mainline/", files)
+			m["mainline/"] = archivetest.MainlineIndex("v6.1")
 			return m
 		}
 		out = append(out, mirrorCase{name: "mainline", files: tag(key), forged: tag(stranger),
@@ -195,11 +197,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 					"lib/modules/" + rel + "/modules.dep": nil,
 				}}}}.Files()
 			require.NoError(t, err)
-			m := map[string][]byte{}
-			for p, b := range files {
-				m["pub/rocky/8/BaseOS/x86_64/os/"+p] = b
-			}
-			return m
+			return under("pub/rocky/8/BaseOS/x86_64/os/", files)
 		}
 		out = append(out, mirrorCase{name: "rocky", files: repo(key), forged: repo(stranger),
 			resolver: func(t *testing.T, url string) *Resolver {
@@ -223,11 +221,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 				"lib/modules/" + rel + "/modules.dep": nil,
 			}})
 			require.NoError(t, err)
-			m := map[string][]byte{}
-			for p, b := range files {
-				m["v3.18/main/x86_64/"+p] = b
-			}
-			return m
+			return under("v3.18/main/x86_64/", files)
 		}
 		out = append(out, mirrorCase{name: "alpine", files: repo(key), forged: repo(other),
 			resolver: func(t *testing.T, url string) *Resolver {
