@@ -339,6 +339,8 @@ func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
 	switch {
 	case errors.As(err, &se) && se.Over:
 		return inputErr("kernel %s: %s: larger than a kernel image can be (%d MiB)", ref.Raw, se.What, maxVmlinux>>20)
+	case errors.As(err, &se):
+		return fmt.Errorf("kernel %s: download truncated: %w; run again", ref.Raw, err)
 	case errors.As(err, new(*fetch.NotFoundError)):
 		return inputErr("kernel %s: %v: check the URL", ref.Raw, err)
 	case err != nil:

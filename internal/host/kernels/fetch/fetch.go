@@ -155,6 +155,9 @@ func copyBounded(u string, resp *http.Response, w io.Writer, max int64) (int64, 
 		return 0, &SizeError{URL: u, What: fmt.Sprintf("%d bytes, more than the %d this file may have", resp.ContentLength, max), Over: true}
 	}
 	n, err := io.Copy(w, io.LimitReader(resp.Body, max+1))
+	if errors.Is(err, io.ErrUnexpectedEOF) && resp.ContentLength > n {
+		return n, &SizeError{URL: u, What: fmt.Sprintf("truncated after %d of %d bytes", n, resp.ContentLength)}
+	}
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", u, err)
 	}

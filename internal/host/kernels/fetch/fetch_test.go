@@ -62,6 +62,13 @@ func TestBytes(t *testing.T) {
 		{name: "whole file", max: 10, want: "0123456789", gets: 1},
 		{name: "a 503, then the file", fails: []int{503}, max: 10, want: "0123456789", gets: 2},
 		{name: "a body cut short, then the file", fails: []int{0}, max: 20, want: "0123456789", gets: 2},
+		{name: "a body cut short every time", fails: []int{0, 0, 0}, max: 20, gets: 3,
+			want: "/f: truncated after 10 of 15 bytes (tried 3 times)",
+			check: func(t *testing.T, err error) {
+				var se *SizeError
+				require.ErrorAs(t, err, &se)
+				require.False(t, se.Over)
+			}},
 		{name: "a server error every time", fails: []int{500, 500, 500}, max: 10, gets: 3,
 			want: "/f: 500 Internal Server Error (tried 3 times)",
 			check: func(t *testing.T, err error) {
