@@ -3,8 +3,10 @@ package kernels
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -67,6 +69,30 @@ func TestOCI(t *testing.T) {
 		require.Equal(t, n, reg.Requests, "no request offline")
 		_, err = off.Resolve(ctx, "oci:"+host+"/cilium/ci-kernels:6.12")
 		require.ErrorContains(t, err, "--offline forbids the network")
+	})
+
+	t.Run("a registry that answers 503 once for each path", func(t *testing.T) {
+		var mu sync.Mutex
+		failed := map[string]bool{}
+		flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			mu.Lock()
+			first := !failed[req.URL.Path]
+			failed[req.URL.Path] = true
+			mu.Unlock()
+			if first {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			reg.ServeHTTP(w, req)
+		}))
+		defer flaky.Close()
+		fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
+		k, err := fresh.Resolve(ctx, "oci:"+strings.TrimPrefix(flaky.URL, "http://")+"/cilium/ci-kernels:6.1")
+		require.NoError(t, err, "each manifest and blob is asked again")
+		require.Equal(t, "6.1.100", k.Image.Release)
+		mu.Lock()
+		defer mu.Unlock()
+		require.Contains(t, failed, "/v2/cilium/ci-kernels/blobs/"+layerOf(t, reg, one), "the layer's first answer was a 503")
 	})
 
 	layer := layerOf(t, reg, one)

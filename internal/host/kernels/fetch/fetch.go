@@ -209,11 +209,33 @@ func (c *Client) Retry(ctx context.Context, fn func() error) error {
 }
 
 // Transient reports whether err may go away when tried again: not a
-// missing file, a body over its bound, an unknown host or a cancelled
-// context.
+// missing file, a client error (4xx but a timeout or too many requests),
+// a body over its bound, an unknown host, a cancelled context or an error
+// marked Permanent.
 func Transient(ctx context.Context, err error) bool {
 	var nf *NotFoundError
+	var st *StatusError
 	var se *SizeError
 	var dns *net.DNSError
-	return !errors.As(err, &nf) && !(errors.As(err, &se) && se.Over) && ctx.Err() == nil && !(errors.As(err, &dns) && dns.IsNotFound)
+	var pe *permanentError
+	switch {
+	case ctx.Err() != nil, errors.As(err, &nf), errors.As(err, &pe):
+		return false
+	case errors.As(err, &st):
+		return st.Code >= 500 || st.Code == http.StatusRequestTimeout || st.Code == http.StatusTooEarly || st.Code == http.StatusTooManyRequests
+	case errors.As(err, &se):
+		return !se.Over
+	case errors.As(err, &dns):
+		return !dns.IsNotFound
+	}
+	return true
 }
+
+// Permanent marks err as one that trying again cannot mend (a registry's
+// "not found" under its own error type, say): Retry returns it at once.
+func Permanent(err error) error { return &permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }

@@ -81,6 +81,12 @@ func TestBytes(t *testing.T) {
 				var nf *NotFoundError
 				require.ErrorAs(t, err, &nf)
 			}},
+		{name: "a client error is not tried again", fails: []int{403}, max: 10, gets: 1, want: "/f: 403 Forbidden",
+			check: func(t *testing.T, err error) {
+				var se *StatusError
+				require.ErrorAs(t, err, &se)
+			}},
+		{name: "429, then the file", fails: []int{429}, max: 10, want: "0123456789", gets: 2},
 		{name: "410 Gone is a missing file", fails: []int{410}, max: 10, gets: 1, want: "/f: not found on the mirror",
 			check: func(t *testing.T, err error) {
 				var nf *NotFoundError
@@ -117,6 +123,15 @@ func TestBytes(t *testing.T) {
 		_, err := (&Client{Tries: 1}).Bytes(context.Background(), "http://127.0.0.1:1/x", 10)
 		var ue *url.Error
 		require.ErrorAs(t, err, &ue)
+	})
+	t.Run("an error marked permanent is not tried again", func(t *testing.T) {
+		n := 0
+		err := (&Client{Backoff: time.Millisecond}).Retry(context.Background(), func() error {
+			n++
+			return Permanent(errors.New("no such tag"))
+		})
+		require.EqualError(t, err, "no such tag")
+		require.Equal(t, 1, n)
 	})
 	t.Run("a cancelled context stops the back-off", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -250,25 +250,35 @@ func (s *session) fetchToken(ctx context.Context, challenge string) (string, err
 // registry says it is (Docker-Content-Digest), and returns its digest.
 func (s *session) manifest(ctx context.Context, tagOrDigest string) (*Manifest, string, error) {
 	what := s.ref.Registry + "/" + s.ref.Repository + sep(tagOrDigest) + tagOrDigest
-	resp, err := s.get(ctx, base(s.ref)+"/manifests/"+tagOrDigest, []string{MediaIndex, MediaManifest, MediaDockerList, MediaDockerManifest})
-	var nf *fetch.NotFoundError
-	switch {
-	case errors.As(err, &nf):
-		return nil, "", &NotFoundError{What: what}
-	case err != nil:
-		return nil, "", fmt.Errorf("%s: %w", what, err)
-	}
-	defer resp.Body.Close()
-	max := s.c.MaxManifest
-	if max <= 0 {
-		max = 4 << 20
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	var (
+		b    []byte
+		resp *http.Response
+	)
+	err := s.c.fetcher().Retry(ctx, func() error {
+		var err error
+		resp, err = s.get(ctx, base(s.ref)+"/manifests/"+tagOrDigest, []string{MediaIndex, MediaManifest, MediaDockerList, MediaDockerManifest})
+		var nf *fetch.NotFoundError
+		switch {
+		case errors.As(err, &nf):
+			return fetch.Permanent(&NotFoundError{What: what})
+		case err != nil:
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		defer resp.Body.Close()
+		max := s.c.MaxManifest
+		if max <= 0 {
+			max = 4 << 20
+		}
+		if b, err = io.ReadAll(io.LimitReader(resp.Body, max+1)); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if int64(len(b)) > max {
+			return fetch.Permanent(fmt.Errorf("%s: manifest larger than %d bytes", what, max))
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", what, err)
-	}
-	if int64(len(b)) > max {
-		return nil, "", fmt.Errorf("%s: manifest larger than %d bytes", what, max)
+		return nil, "", err
 	}
 	sum := sha256.Sum256(b)
 	got := "sha256:" + hex.EncodeToString(sum[:])
@@ -360,8 +370,9 @@ func (c *Client) Resolve(ctx context.Context, ref Reference, arch, variant strin
 }
 
 // Blob copies a blob to w, checking its size and digest as it goes; a
-// short or altered blob is an error and w must then be discarded.
-func (c *Client) Blob(ctx context.Context, ref Reference, d Descriptor, max int64, w io.Writer) error {
+// failed, short or altered download is tried again (w is rewound and
+// emptied first), and after the last try w must be discarded.
+func (c *Client) Blob(ctx context.Context, ref Reference, d Descriptor, max int64, w io.WriteSeeker) error {
 	if !digestRE.MatchString(d.Digest) {
 		return fmt.Errorf("%s: blob digest %q is not sha256", ref, d.Digest)
 	}
@@ -369,27 +380,37 @@ func (c *Client) Blob(ctx context.Context, ref Reference, d Descriptor, max int6
 		return fmt.Errorf("%s: blob %s of %d bytes is larger than runmatrix takes (%d)", ref, d.Digest, d.Size, max)
 	}
 	s := &session{c: c, ref: ref}
-	resp, err := s.get(ctx, base(ref)+"/blobs/"+d.Digest, nil)
-	var nf *fetch.NotFoundError
-	switch {
-	case errors.As(err, &nf):
-		return &NotFoundError{What: ref.String() + " blob " + d.Digest}
-	case err != nil:
-		return fmt.Errorf("%s: blob %s: %w", ref, d.Digest, err)
-	}
-	defer resp.Body.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, d.Size+1))
-	if err != nil {
-		return fmt.Errorf("%s: blob %s: %w", ref, d.Digest, err)
-	}
-	if n != d.Size {
-		return fmt.Errorf("%s: blob %s: %w: %d bytes, the manifest says %d", ref, d.Digest, io.ErrUnexpectedEOF, n, d.Size)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d.Digest {
-		return &DigestError{What: ref.String() + " blob", Want: d.Digest, Got: got}
-	}
-	return nil
+	return c.fetcher().Retry(ctx, func() error {
+		if _, err := w.Seek(0, io.SeekStart); err != nil {
+			return fetch.Permanent(err)
+		}
+		if t, ok := w.(interface{ Truncate(int64) error }); ok {
+			if err := t.Truncate(0); err != nil {
+				return fetch.Permanent(err)
+			}
+		}
+		resp, err := s.get(ctx, base(ref)+"/blobs/"+d.Digest, nil)
+		var nf *fetch.NotFoundError
+		switch {
+		case errors.As(err, &nf):
+			return fetch.Permanent(&NotFoundError{What: ref.String() + " blob " + d.Digest})
+		case err != nil:
+			return fmt.Errorf("%s: blob %s: %w", ref, d.Digest, err)
+		}
+		defer resp.Body.Close()
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, d.Size+1))
+		if err != nil {
+			return fmt.Errorf("%s: blob %s: %w", ref, d.Digest, err)
+		}
+		if n != d.Size {
+			return fmt.Errorf("%s: blob %s: %w: %d bytes, the manifest says %d", ref, d.Digest, io.ErrUnexpectedEOF, n, d.Size)
+		}
+		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d.Digest {
+			return &DigestError{What: ref.String() + " blob", Want: d.Digest, Got: got}
+		}
+		return nil
+	})
 }
 
 // IsNotFound reports whether err says something does not exist.
