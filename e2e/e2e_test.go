@@ -22,6 +22,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -111,7 +112,7 @@ func TestProbeDebian(t *testing.T) {
 		require.Equal(t, refs[i], r.Ref)
 		require.Empty(t, r.Error)
 		require.Equal(t, k.Image.Release, r.Release, "uname -r in the guest vs the image's version string")
-		require.Equal(t, kernels.ArchX86_64, r.Machine)
+		require.Equal(t, cpu.X86_64, r.Machine)
 		require.Equal(t, "net", r.Transport)
 		require.Contains(t, []string{"kvm", "tcg"}, r.Accel)
 		require.Greater(t, r.ReadySeconds, 0.0)

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
 )
 
@@ -15,7 +16,7 @@ import (
 // "bisected" alone; files are no lineage of their own.
 func TestBisectGroups(t *testing.T) {
 	deb := func(ref, ver string) results.Kernel {
-		return results.Kernel{Ref: ref, Arch: kernels.ArchX86_64, Origin: kernels.Origin{Package: "linux-image", PackageVersion: ver}}
+		return results.Kernel{Ref: ref, Arch: cpu.X86_64, Origin: kernels.Origin{Package: "linux-image", PackageVersion: ver}}
 	}
 	file := func(ref, rel, arch string) results.Kernel {
 		return results.Kernel{Ref: ref, Release: rel, Arch: arch, Origin: kernels.Origin{File: ref}}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/guest"
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/remote"
 	"github.com/runmatrix/runmatrix/internal/host/usergo"
 	"github.com/runmatrix/runmatrix/internal/host/userprog"
@@ -123,7 +123,7 @@ func execPrograms(ctx context.Context, gf *guestFlags, refs []string, prog strin
 		if err != nil {
 			return err
 		}
-		if a, _ := kernels.GOARCH(k.Image.Arch); a != goarch {
+		if a, _ := cpu.GOARCH(k.Image.Arch); a != goarch {
 			hint := ""
 			if goVersion != "" {
 				hint = fmt.Sprintf(": build it for them, e.g. GOARCH=%s CGO_ENABLED=0 go test -exec '…'", a)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/guest"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/suggest"
 )
 
@@ -168,7 +169,7 @@ func listRows(ks []kernels.DebianKernel, arch string) [][]string {
 			continue
 		}
 		seen[k.ABI] = true
-		r := "debian:" + k.ABI + kernels.ArchSuffix(arch)
+		r := "debian:" + k.ABI + cpu.Suffix(arch)
 		if k.ABI == k.Series() {
 			for _, real := range ks {
 				if real.ABI != real.Series() && real.Series() == k.Series() {
@@ -191,7 +192,7 @@ func listRef(pattern string) (kernels.Ref, error) {
 		return kernels.Ref{}, usage("kernels list %q: list debian: or mainline: patterns (e.g. debian:, debian:6.1, debian:bookworm/i686, mainline:, mainline:v4.19)", pattern)
 	}
 	if rest == "" || strings.HasPrefix(rest, "/") {
-		arch, err := kernels.ParseArch(strings.TrimPrefix(rest, "/"))
+		arch, err := cpu.Parse(strings.TrimPrefix(rest, "/"))
 		if err != nil {
 			return kernels.Ref{}, usage("kernel %q: %v", pattern, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 )
 
@@ -21,7 +22,7 @@ func TestListRowsShowWhatASeriesResolvesTo(t *testing.T) {
 		k("6.1", "linux-image-6.1-amd64", "6.1.180-1~deb11u1", "bullseye-security"),
 		k("6.1.0-52", "linux-image-6.1.0-52-amd64", "6.1.180-1", "bookworm-security"),
 	}
-	rows := listRows(ks, kernels.ArchX86_64)
+	rows := listRows(ks, cpu.X86_64)
 	require.Len(t, rows, 3)
 	require.Equal(t, []string{"debian:6.1 → 6.1.0-57", "linux-image-6.1.0-57-amd64-unsigned", "6.1.192-3", "bookworm-security", ""}, rows[1])
 	require.Equal(t, "debian:6.1.0-52", rows[2][0])

@@ -14,7 +14,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/catalog"
 	"github.com/runmatrix/runmatrix/internal/host/guest"
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/spec"
 	"github.com/runmatrix/runmatrix/internal/host/usergo"
 	"github.com/runmatrix/runmatrix/internal/host/userprog"
@@ -203,7 +203,7 @@ func planKernels(ctx context.Context, pool *guest.Pool, refs []string) ([]planne
 		if err != nil {
 			return nil, err
 		}
-		a, err := kernels.GOARCH(k.Image.Arch)
+		a, err := cpu.GOARCH(k.Image.Arch)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", ref, err)
 		}

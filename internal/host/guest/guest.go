@@ -28,6 +28,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/guestbin"
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/matrix/results"
 	"github.com/runmatrix/runmatrix/internal/host/remote"
 	"github.com/runmatrix/runmatrix/internal/host/store"
@@ -391,7 +392,7 @@ func (env *Env) extraFiles(ctx context.Context, k *kernels.Kernel) ([]initramfs.
 	if env.Files == nil {
 		return nil, nil
 	}
-	goarch, err := kernels.GOARCH(k.Image.Arch)
+	goarch, err := cpu.GOARCH(k.Image.Arch)
 	if err != nil {
 		return nil, err
 	}

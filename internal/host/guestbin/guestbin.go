@@ -16,7 +16,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -48,7 +48,7 @@ type Builder struct {
 
 // Get returns the binaries for arch, from the embedded set or built from source.
 func (b *Builder) Get(ctx context.Context, arch string) (Binaries, error) {
-	goarch, err := kernels.GOARCH(arch)
+	goarch, err := cpu.GOARCH(arch)
 	if err != nil {
 		return Binaries{}, err
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -29,12 +29,12 @@ func TestBuildFromSourceSaysSo(t *testing.T) {
 	write("cmd/guest-agent/main.go", "package main\n\nfunc main() {}\n")
 	var lines []string
 	b := &Builder{Cache: store.Cache{Dir: t.TempDir()}, SourceDir: src, Log: func(s string) { lines = append(lines, s) }}
-	bins, err := b.Get(context.Background(), kernels.ArchX86_64)
+	bins, err := b.Get(context.Background(), cpu.X86_64)
 	require.NoError(t, err)
 	require.FileExists(t, bins.Agent)
 	require.Len(t, lines, 1)
 	require.Contains(t, lines[0], "building the guest binaries for linux/amd64")
-	_, err = b.Get(context.Background(), kernels.ArchX86_64)
+	_, err = b.Get(context.Background(), cpu.X86_64)
 	require.NoError(t, err)
 	require.Len(t, lines, 1, "cached: nothing to say")
 }

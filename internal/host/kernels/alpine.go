@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/apk"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/distkeys"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/fetch"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
@@ -28,7 +29,7 @@ var alpineReleaseRE = regexp.MustCompile(`^([0-9]+\.[0-9]+|edge)$`)
 
 // parseAlpine reads alpine:RELEASE[/lts|/virt|/vanilla][/ARCH].
 func parseAlpine(s string) (Ref, error) {
-	r := Ref{Raw: s, Kind: KindAlpine, Flavour: "lts", Arch: ArchX86_64}
+	r := Ref{Raw: s, Kind: KindAlpine, Flavour: "lts", Arch: cpu.X86_64}
 	parts := strings.Split(strings.TrimPrefix(s, "alpine:"), "/")
 	if !alpineReleaseRE.MatchString(parts[0]) {
 		return r, fmt.Errorf("kernel %q: want alpine:RELEASE (alpine:3.18, alpine:edge), then /virt or an arch", s)
@@ -47,14 +48,6 @@ func parseAlpine(s string) (Ref, error) {
 		}
 	}
 	return r, nil
-}
-
-// alpineArch is the repository folder of an arch.
-func alpineArch(arch string) string {
-	if a, ok := infoOf(arch); ok {
-		return a.alpine
-	}
-	return arch
 }
 
 // alpineIndex is the kernel part of one APKINDEX, cached.
@@ -94,7 +87,7 @@ func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) 
 	if rel != "edge" {
 		rel = "v" + rel
 	}
-	repo := r.mirror("alpine") + "/" + rel + "/main/" + alpineArch(ref.Arch) + "/"
+	repo := r.mirror("alpine") + "/" + rel + "/main/" + cpu.Alpine(ref.Arch) + "/"
 	keys, err := r.alpineKeys()
 	if err != nil {
 		return nil, err
@@ -132,7 +125,7 @@ func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) 
 		}
 	}
 	if idx.Missing {
-		return nil, inputErr("kernel %s: Alpine has no %s main repository for %s (no %sAPKINDEX.tar.gz); point --mirror alpine=URL elsewhere if it should", ref.Raw, rel, alpineArch(ref.Arch), repo)
+		return nil, inputErr("kernel %s: Alpine has no %s main repository for %s (no %sAPKINDEX.tar.gz); point --mirror alpine=URL elsewhere if it should", ref.Raw, rel, cpu.Alpine(ref.Arch), repo)
 	}
 	var e *apk.Entry
 	for i := range idx.Entries {
@@ -141,7 +134,7 @@ func (r *Resolver) resolveAlpine(ctx context.Context, ref Ref) (*Kernel, error) 
 		}
 	}
 	if e == nil {
-		return nil, inputErr("kernel %s: Alpine %s lists no linux-%s for %s", ref.Raw, rel, ref.Flavour, alpineArch(ref.Arch))
+		return nil, inputErr("kernel %s: Alpine %s lists no linux-%s for %s", ref.Raw, rel, ref.Flavour, cpu.Alpine(ref.Arch))
 	}
 	return r.fetchAlpineKernel(ctx, ref, repo, *e, keys)
 }

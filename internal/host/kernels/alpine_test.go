@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -23,7 +24,7 @@ func TestAlpine(t *testing.T) {
 	const keyName = "alpine-devel@lists.alpinelinux.org-test.rsa.pub"
 	kernel := func(flavour, version, arch string) archivetest.APK {
 		rel := version[:len(version)-3] + "-0-" + flavour
-		return archivetest.APK{Name: "linux-" + flavour, Version: version, Arch: map[string]string{ArchX86_64: "x86_64", ArchARM64: "aarch64"}[arch], Files: map[string][]byte{
+		return archivetest.APK{Name: "linux-" + flavour, Version: version, Arch: map[string]string{cpu.X86_64: "x86_64", cpu.ARM64: "aarch64"}[arch], Files: map[string][]byte{
 			"boot/vmlinuz-" + flavour:                fakeBzImage(rel+" (buildozer@build-3-18-x86_64) #1-Alpine SMP", arch),
 			"boot/config-" + flavour:                 []byte("CONFIG_NET=y\n"),
 			"lib/modules/" + rel + "/modules.dep":    nil,
@@ -36,11 +37,11 @@ func TestAlpine(t *testing.T) {
 		require.NoError(t, err)
 		mirror.Add(prefix, files)
 	}
-	repo("v3.18/main/x86_64/", kernel("lts", "6.1.55-r0", ArchX86_64), kernel("virt", "6.1.55-r0", ArchX86_64))
-	repo("v3.18/main/aarch64/", kernel("lts", "6.1.55-r0", ArchARM64))
+	repo("v3.18/main/x86_64/", kernel("lts", "6.1.55-r0", cpu.X86_64), kernel("virt", "6.1.55-r0", cpu.X86_64))
+	repo("v3.18/main/aarch64/", kernel("lts", "6.1.55-r0", cpu.ARM64))
 	// 3.17's index lists, as linux-lts 6.1.55-r0, a package whose own
 	// .PKGINFO is linux-lts 5.15.0-r0.
-	old := kernel("lts", "5.15.0-r0", ArchX86_64)
+	old := kernel("lts", "5.15.0-r0", cpu.X86_64)
 	old.ListedAs = "linux-lts 6.1.55-r0"
 	repo("v3.17/main/x86_64/", old)
 	srv := httptest.NewServer(mirror)
@@ -49,9 +50,9 @@ func TestAlpine(t *testing.T) {
 	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"alpine": srv.URL}, AlpineKeys: keys}
 	ctx := context.Background()
 	for _, tc := range []struct{ ref, release, arch, pkg string }{
-		{"alpine:3.18", "6.1.55-0-lts", ArchX86_64, "linux-lts"},
-		{"alpine:3.18/virt", "6.1.55-0-virt", ArchX86_64, "linux-virt"},
-		{"alpine:3.18/arm64", "6.1.55-0-lts", ArchARM64, "linux-lts"},
+		{"alpine:3.18", "6.1.55-0-lts", cpu.X86_64, "linux-lts"},
+		{"alpine:3.18/virt", "6.1.55-0-virt", cpu.X86_64, "linux-virt"},
+		{"alpine:3.18/arm64", "6.1.55-0-lts", cpu.ARM64, "linux-lts"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(ctx, tc.ref)

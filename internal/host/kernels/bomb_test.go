@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -83,7 +84,7 @@ func TestDecompressionBombRefused(t *testing.T) {
 // cache is used only while it is the one recorded; an altered one (still
 // a readable image) is unwrapped again.
 func TestUnwrappedCacheChecked(t *testing.T) {
-	gz := fakeBzImage("6.6.0-1-arm64 (x@y) #1 SMP", ArchARM64) // an Image.gz
+	gz := fakeBzImage("6.6.0-1-arm64 (x@y) #1 SMP", cpu.ARM64) // an Image.gz
 	path := filepath.Join(t.TempDir(), "Image.gz")
 	require.NoError(t, os.WriteFile(path, gz, 0o644))
 	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
@@ -133,7 +134,7 @@ type DebianKernel struct {
 	debarchive.Package
 	// ABI is the kernel ABI in the package name ("6.1.0-50", "6.12.57+deb13").
 	ABI string `json:"abi"`
-	// Arch is ArchX86_64 or ArchI386.
+	// Arch is cpu.X86_64 or cpu.I386.
 	KernelArch string `json:"kernel_arch"`
 	// Unsigned marks the -unsigned package (preferred over the signed one).
 	Unsigned bool `json:"unsigned,omitempty"`
@@ -161,11 +162,11 @@ func (k DebianKernel) Series() string {
 
 // imagePackage matches kernel image package names; group 1 is the ABI,
 // group 2 the flavour, group 3 "-unsigned" or "".
-var imagePackage = regexp.MustCompile(`^linux-image-([0-9]+\.[0-9]+[0-9a-z.+~]*(?:-[0-9][0-9a-z.+~]*)?)-(` + flavours() + `)(-unsigned)?$`)
+var imagePackage = regexp.MustCompile(`^linux-image-([0-9]+\.[0-9]+[0-9a-z.+~]*(?:-[0-9][0-9a-z.+~]*)?)-(` + cpu.DebianFlavours() + `)(-unsigned)?$`)
 
 // partPackage matches the packages that hold the image and the modules
 // where linux-image-* is only a dependency package (Debian from 2026).
-var partPackage = regexp.MustCompile(`^linux-(binary|modules)-[0-9]+\.[0-9]+[0-9a-z.+~-]*-(` + flavours() + `)$`)
+var partPackage = regexp.MustCompile(`^linux-(binary|modules)-[0-9]+\.[0-9]+[0-9a-z.+~-]*-(` + cpu.DebianFlavours() + `)$`)
 
 // suite is one suite of one archive.
 type suite struct {
@@ -404,7 +405,7 @@ func (d *Debian) collect(ctx context.Context, c store.Cache, ss []suite, r Ref, 
 // cache while it is younger than the TTL (or always, offline), else from
 // the archive.
 func (d *Debian) index(ctx context.Context, c store.Cache, s suite, r Ref, log func(string)) (*suiteIndex, error) {
-	_, debArch := flavour(r.Arch)
+	_, debArch := cpu.Debian(r.Arch)
 	// The keys that verify the suite are part of the entry's name: an
 	// index read under other keys is not this run's to use.
 	keys := openpgpKeysID(s.archive.Keyring)
@@ -490,7 +491,7 @@ func (d *Debian) fetchIndex(ctx context.Context, s suite, r Ref, debArch string)
 	if err != nil {
 		return nil, d.fail(r, err)
 	}
-	flav, _ := flavour(r.Arch)
+	flav, _ := cpu.Debian(r.Arch)
 	byName := map[string]debarchive.Package{}
 	for _, p := range pkgs {
 		byName[p.Name+"="+p.Version] = p

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 )
 
@@ -70,7 +71,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) 
 		return nil, err
 	}
 	if len(ks) == 0 {
-		flav, debArch := flavour(ref.Arch)
+		flav, debArch := cpu.Debian(ref.Arch)
 		if r.Debian.Offline {
 			return nil, offlineMiss(ref.Raw, "")
 		}

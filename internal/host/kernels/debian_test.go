@@ -17,6 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -110,9 +111,9 @@ func (f *fakeArchive) addSuite(root, suite, codename, debArch string, pkgs []fak
 	var packages, sources bytes.Buffer
 	var binaries []string
 	for _, p := range pkgs {
-		arch := ArchX86_64
+		arch := cpu.X86_64
 		if p.flavour == "686" {
-			arch = ArchI386
+			arch = cpu.I386
 		}
 		release := p.abi + "-" + p.flavour
 		publish := func(name, part, depends string) {
@@ -413,7 +414,7 @@ func TestDebianCatalogMidSync(t *testing.T) {
 // TestURLCacheVerified: a cached download is checked on every use and
 // downloaded again when it no longer matches the reference's digest.
 func TestURLCacheVerified(t *testing.T) {
-	img := fakeBzImage("6.1.0-1-amd64 (test) #1", ArchX86_64)
+	img := fakeBzImage("6.1.0-1-amd64 (test) #1", cpu.X86_64)
 	gets := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gets++; w.Write(img) }))
 	defer srv.Close()
@@ -429,4 +430,13 @@ func TestURLCacheVerified(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, gets, "a damaged copy is downloaded again")
 	require.Equal(t, sum(img), k.Origin.SHA256)
+}
+
+// TestDebianImageFlavours: the image package of every architecture's
+// Debian flavour is recognised.
+func TestDebianImageFlavours(t *testing.T) {
+	for _, a := range cpu.All() {
+		flav, _ := cpu.Debian(a)
+		require.True(t, imagePackage.MatchString("linux-image-6.12.118+deb13-"+flav), flav)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -42,9 +43,9 @@ func Vmlinux(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	switch img.Arch {
-	case ArchARM64, ArchRISCV64, ArchPPC64LE:
+	case cpu.ARM64, cpu.RISCV64, cpu.PPC64LE:
 		return b, nil // an Image or vmlinux is the kernel itself
-	case ArchARM, ArchS390X:
+	case cpu.ARM, cpu.S390X:
 		limit := vmlinuxLimit(len(b))
 		k, _, err := embeddedKernel(ctx, b, limit+1)
 		if err == nil && len(k) > limit {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -25,7 +26,7 @@ func TestBuiltinDrivers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "bzImage")
-			require.NoError(t, os.WriteFile(p, fakeBzImageWith("6.1.0-test", ArchX86_64, []byte(tc.payload)), 0o644))
+			require.NoError(t, os.WriteFile(p, fakeBzImageWith("6.1.0-test", cpu.X86_64, []byte(tc.payload)), 0o644))
 			got, err := BuiltinDrivers(context.Background(), p, names)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
@@ -38,7 +39,7 @@ func TestBuiltinDrivers(t *testing.T) {
 func TestCachedBuiltinDrivers(t *testing.T) {
 	c := store.Cache{Dir: t.TempDir()}
 	p := filepath.Join(t.TempDir(), "bzImage")
-	require.NoError(t, os.WriteFile(p, fakeBzImageWith("6.1.0-test", ArchX86_64, []byte("\x00e1000\x00")), 0o644))
+	require.NoError(t, os.WriteFile(p, fakeBzImageWith("6.1.0-test", cpu.X86_64, []byte("\x00e1000\x00")), 0o644))
 	sum, err := store.FileSHA256(p)
 	require.NoError(t, err)
 	got, err := CachedBuiltinDrivers(context.Background(), c, p, sum, []string{"e1000", "virtio_net"})

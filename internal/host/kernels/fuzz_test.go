@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
@@ -15,9 +16,9 @@ import (
 // find built-in drivers and an embedded .config in: no panic, and what is
 // decompressed is bounded.
 func FuzzImage(f *testing.F) {
-	f.Add(fakeBzImage("6.1.0-9-amd64 (debian-kernel@lists.debian.org) #1 SMP", ArchX86_64))
-	f.Add(fakeBzImage("6.1.0-9-686 #1 SMP", ArchI386))
-	f.Add(fakeBzImage("6.1.0-9-arm64 #1 SMP", ArchARM64))
+	f.Add(fakeBzImage("6.1.0-9-amd64 (debian-kernel@lists.debian.org) #1 SMP", cpu.X86_64))
+	f.Add(fakeBzImage("6.1.0-9-686 #1 SMP", cpu.I386))
+	f.Add(fakeBzImage("6.1.0-9-arm64 #1 SMP", cpu.ARM64))
 	f.Add(archivetest.BzImage("6.1.0 #1", false, []byte("IKCFG_ST\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03IKCFG_ED")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		img, err := ParseImage(b)

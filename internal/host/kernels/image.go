@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 )
 
 // ErrNotKernel is returned for a file that is no Linux boot image runmatrix knows.
@@ -29,7 +30,7 @@ type Image struct {
 	Version string `json:"version"`
 	// Release is the first word of Version, what `uname -r` prints in the guest.
 	Release string `json:"release"`
-	// Arch is ArchX86_64 or ArchI386, read from the ELF class of the compressed payload.
+	// Arch is cpu.X86_64 or cpu.I386, read from the ELF class of the compressed payload.
 	Arch string `json:"arch"`
 	// Protocol is the boot protocol version, e.g. 0x20f.
 	Protocol uint16 `json:"protocol"`
@@ -69,19 +70,19 @@ func ParseImage(b []byte) (Image, error) {
 		return img, err
 	}
 	if isARM64Image(b) {
-		return parseImageHeader(b, ArchARM64, 2048) // arm64 COMMAND_LINE_SIZE
+		return parseImageHeader(b, cpu.ARM64, 2048) // arm64 COMMAND_LINE_SIZE
 	}
 	if isRISCVImage(b) {
-		return parseImageHeader(b, ArchRISCV64, 1024) // riscv COMMAND_LINE_SIZE
+		return parseImageHeader(b, cpu.RISCV64, 1024) // riscv COMMAND_LINE_SIZE
 	}
 	if isARMzImage(b) {
-		return parseCompressed(b, ArchARM, 1024) // arm COMMAND_LINE_SIZE
+		return parseCompressed(b, cpu.ARM, 1024) // arm COMMAND_LINE_SIZE
 	}
 	if isS390Image(b) {
-		return parseCompressed(b, ArchS390X, 4096) // s390 COMMAND_LINE_SIZE (default)
+		return parseCompressed(b, cpu.S390X, 4096) // s390 COMMAND_LINE_SIZE (default)
 	}
 	if isPPC64LEvmlinux(b) {
-		return parseImageHeader(b, ArchPPC64LE, 2048) // powerpc COMMAND_LINE_SIZE
+		return parseImageHeader(b, cpu.PPC64LE, 2048) // powerpc COMMAND_LINE_SIZE
 	}
 	if len(b) < 0x250 || string(b[0x202:0x206]) != "HdrS" {
 		if len(b) >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa && len(b) < 0x250 {
@@ -211,7 +212,7 @@ func embeddedKernel(ctx context.Context, b []byte, limit int) ([]byte, string, e
 // the kernel's EFI stub load it as is.
 func parseImageHeader(b []byte, arch string, cmdline int) (Image, error) {
 	le := binary.LittleEndian
-	if len(b) >= 0x18 && (arch == ArchARM64 || arch == ArchRISCV64) {
+	if len(b) >= 0x18 && (arch == cpu.ARM64 || arch == cpu.RISCV64) {
 		if size := int64(le.Uint64(b[0x10:])); size > 0 && int64(len(b)) < size/4 {
 			// image_size includes the BSS; the file is shorter, never this short.
 			return Image{}, fmt.Errorf("%w: %d bytes of an image of %d", ErrTruncated, len(b), size)
@@ -274,17 +275,17 @@ func payloadArch(b []byte, proto uint16) (arch, compression string, err error) {
 	if derr == nil && len(head) >= 5 && string(head[:4]) == "\x7fELF" {
 		switch head[4] {
 		case 1:
-			return ArchI386, compression, nil
+			return cpu.I386, compression, nil
 		case 2:
-			return ArchX86_64, compression, nil
+			return cpu.X86_64, compression, nil
 		}
 	}
 	// Fall back on xloadflags (protocol 2.12+) when the payload cannot be read.
 	if proto >= 0x20c {
 		if binary.LittleEndian.Uint16(b[0x236:])&1 != 0 {
-			return ArchX86_64, compression, nil
+			return cpu.X86_64, compression, nil
 		}
-		return ArchI386, compression, nil
+		return cpu.I386, compression, nil
 	}
 	if derr == nil {
 		derr = errors.New("payload is not an ELF file")

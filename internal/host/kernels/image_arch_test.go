@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -36,9 +37,9 @@ func TestParseImageOtherArchitectures(t *testing.T) {
 		name, arch string
 		image      []byte
 	}{
-		{"arm64 Image", ArchARM64, header(0x38, "ARM\x64")},
-		{"RISC-V Image", ArchRISCV64, header(0x30, "RISCV\x00\x00\x00RSC\x05")},
-		{"ARM zImage", ArchARM, zimage},
+		{"arm64 Image", cpu.ARM64, header(0x38, "ARM\x64")},
+		{"RISC-V Image", cpu.RISCV64, header(0x30, "RISCV\x00\x00\x00RSC\x05")},
+		{"ARM zImage", cpu.ARM, zimage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img, err := ParseImage(tc.image)
@@ -93,7 +94,7 @@ func TestParseWrappedImages(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, ArchARM64, img.Arch)
+			require.Equal(t, cpu.ARM64, img.Arch)
 			require.Equal(t, "6.6.0-060600-generic", img.Release)
 			require.Equal(t, tc.wrapped, img.Wrapped)
 		})
@@ -106,20 +107,20 @@ func TestParseWrappedImages(t *testing.T) {
 func TestReferenceNamesArch(t *testing.T) {
 	dir := t.TempDir()
 	x86 := filepath.Join(dir, "bzImage")
-	require.NoError(t, os.WriteFile(x86, fakeBzImage("6.1.0-test (t@e) #1", ArchX86_64), 0o644))
+	require.NoError(t, os.WriteFile(x86, fakeBzImage("6.1.0-test (t@e) #1", cpu.X86_64), 0o644))
 	arm := filepath.Join(dir, "Image.gz")
-	require.NoError(t, os.WriteFile(arm, fakeBzImage("6.6.0-test (t@e) #1", ArchARM64), 0o644))
+	require.NoError(t, os.WriteFile(arm, fakeBzImage("6.6.0-test (t@e) #1", cpu.ARM64), 0o644))
 	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 	ctx := context.Background()
 
 	k, err := r.Resolve(ctx, arm+"/arm64")
 	require.NoError(t, err)
-	require.Equal(t, ArchARM64, k.Image.Arch)
+	require.Equal(t, cpu.ARM64, k.Image.Arch)
 	require.Equal(t, arm, k.Origin.File)
 	require.NotEqual(t, arm, k.Path, "the Image inside is booted")
 	k, err = r.Resolve(ctx, x86+"/amd64")
 	require.NoError(t, err)
-	require.Equal(t, ArchX86_64, k.Image.Arch)
+	require.Equal(t, cpu.X86_64, k.Image.Arch)
 
 	_, err = r.Resolve(ctx, x86+"/arm64")
 	requireInputError(t, err, "the image is x86_64, not aarch64 as the reference says; give the image of that arch, or name its own (amd64) or none")

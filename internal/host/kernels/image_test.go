@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -21,8 +22,8 @@ func TestArchOfDebianImages(t *testing.T) {
 	for _, tc := range []struct {
 		ref, arch, releaseSuffix string
 	}{
-		{"debian:6.1", ArchX86_64, "-amd64"},
-		{"debian:6.1@bookworm/i686", ArchI386, "-686"},
+		{"debian:6.1", cpu.X86_64, "-amd64"},
+		{"debian:6.1@bookworm/i686", cpu.I386, "-686"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(context.Background(), tc.ref)
@@ -39,7 +40,7 @@ func TestArchOfDebianImages(t *testing.T) {
 }
 
 func TestSyssizeRoundsUp(t *testing.T) {
-	b := fakeBzImage("2.6.32-test", ArchX86_64)
+	b := fakeBzImage("2.6.32-test", cpu.X86_64)
 	le := binary.LittleEndian
 	const setupEnd = 2 * 512
 	// syssize counts 16-byte paragraphs rounded up: the file may end up to

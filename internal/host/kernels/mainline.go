@@ -23,6 +23,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
@@ -90,7 +91,7 @@ var tagRE = regexp.MustCompile(`^v([0-9]+\.[0-9]+(?:\.[0-9]+){0,2})(?:-((?:rc|ck
 var tagLink = regexp.MustCompile(`href="(v[0-9][^"/]*)/"`)
 
 // mainlineImage matches the image .deb; groups: ABI, version, arch.
-var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+[a-z0-9]*)-generic_([^_]+)_(` + debianPorts() + `)\.deb$`)
+var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+[a-z0-9]*)-generic_([^_]+)_(` + cpu.DebianPorts() + `)\.deb$`)
 
 // keyring returns the keys that verify CHECKSUMS.gpg: Keyring, the file
 // KeyringFile names, or the key with the pinned fingerprint, fetched once
@@ -295,7 +296,7 @@ func compareDotted(a, b string) int {
 // the keyring, and the image and modules .debs it lists. A tag never
 // changes once built, so the answer is cached for good.
 func (m *Mainline) Kernel(ctx context.Context, c store.Cache, r Ref, offline bool) (*MainlineKernel, error) {
-	_, debArch := flavour(r.Arch)
+	_, debArch := cpu.Debian(r.Arch)
 	kr, err := m.keyring(ctx, c, offline)
 	if errors.Is(err, errOffline) {
 		return nil, offlineMiss(r.Raw, "the Kernel PPA key that signs it is not in the cache")

@@ -15,6 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -26,7 +27,7 @@ func (f *fakeArchive) addMainlineTag(tag, abi, stamp string, arches []string, pe
 	t := f.t
 	var sha1, sha256 []string
 	for _, debArch := range arches {
-		arch := map[string]string{"amd64": ArchX86_64, "i386": ArchI386, "arm64": ArchARM64}[debArch]
+		arch := map[string]string{"amd64": cpu.X86_64, "i386": cpu.I386, "arm64": cpu.ARM64}[debArch]
 		release := abi + "-generic"
 		version := abi + "." + stamp
 		dir := "mainline/" + tag + "/"
@@ -96,13 +97,13 @@ func TestMainline(t *testing.T) {
 		ref, release, arch, pkg string
 		modules                 bool
 	}{
-		{"mainline:v2.6.32.27", "2.6.32-02063227-generic", ArchX86_64, "linux-image-2.6.32-02063227-generic", true},
-		{"mainline:v3.6", "3.6.0-030600-generic", ArchX86_64, "linux-image-3.6.0-030600-generic", true},
-		{"mainline:3.6/i686", "3.6.0-030600-generic", ArchI386, "linux-image-3.6.0-030600-generic", true},
-		{"mainline:v3.7-rc1", "3.7.0-030700rc1-generic", ArchX86_64, "linux-image-3.7.0-030700rc1-generic", true},
-		{"mainline:v4.19.10", "4.19.10-041910-generic", ArchX86_64, "linux-image-unsigned-4.19.10-041910-generic", true},
-		{"mainline:v6.1", "6.1.0-060100-generic", ArchX86_64, "linux-image-unsigned-6.1.0-060100-generic", true},
-		{"mainline:v6.1/arm64", "6.1.0-060100-generic", ArchARM64, "linux-image-unsigned-6.1.0-060100-generic", true},
+		{"mainline:v2.6.32.27", "2.6.32-02063227-generic", cpu.X86_64, "linux-image-2.6.32-02063227-generic", true},
+		{"mainline:v3.6", "3.6.0-030600-generic", cpu.X86_64, "linux-image-3.6.0-030600-generic", true},
+		{"mainline:3.6/i686", "3.6.0-030600-generic", cpu.I386, "linux-image-3.6.0-030600-generic", true},
+		{"mainline:v3.7-rc1", "3.7.0-030700rc1-generic", cpu.X86_64, "linux-image-3.7.0-030700rc1-generic", true},
+		{"mainline:v4.19.10", "4.19.10-041910-generic", cpu.X86_64, "linux-image-unsigned-4.19.10-041910-generic", true},
+		{"mainline:v6.1", "6.1.0-060100-generic", cpu.X86_64, "linux-image-unsigned-6.1.0-060100-generic", true},
+		{"mainline:v6.1/arm64", "6.1.0-060100-generic", cpu.ARM64, "linux-image-unsigned-6.1.0-060100-generic", true},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(ctx, tc.ref)
@@ -115,13 +116,13 @@ func TestMainline(t *testing.T) {
 				require.FileExists(t, filepath.Join(k.ModulesDir, "modules.dep"))
 			}
 			require.Contains(t, k.Origin.URL, "/mainline/")
-			if tc.arch == ArchARM64 {
+			if tc.arch == cpu.ARM64 {
 				// Ubuntu's arm64 vmlinuz is an Image.gz: the Image inside is booted.
 				require.Equal(t, "gzip", k.Image.Wrapped)
 				img, err := ReadImage(k.Path)
 				require.NoError(t, err)
 				require.Empty(t, img.Wrapped)
-				require.Equal(t, ArchARM64, img.Arch)
+				require.Equal(t, cpu.ARM64, img.Arch)
 			}
 		})
 	}

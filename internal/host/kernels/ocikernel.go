@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/oci"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
 )
@@ -59,9 +60,9 @@ func parseOCI(s string) (Ref, error) {
 func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	arch := ref.Arch
 	if arch == "" {
-		arch = ArchX86_64
+		arch = cpu.X86_64
 	}
-	goarch, _ := GOARCH(arch)
+	goarch, _ := cpu.GOARCH(arch)
 	variant := ""
 	if goarch == "arm" {
 		variant = "v7"

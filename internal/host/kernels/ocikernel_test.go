@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -29,9 +30,9 @@ func TestOCI(t *testing.T) {
 			"usr/lib/modules/" + release + "/../../../etc": []byte("climbs out"),
 		}
 	}
-	idx, err := reg.Push("cilium/ci-kernels", "6.6", archivetest.OCIImage{Arch: "amd64", Files: files("6.6.50", ArchX86_64)}, archivetest.OCIImage{Arch: "arm64", Files: files("6.6.50", ArchARM64)})
+	idx, err := reg.Push("cilium/ci-kernels", "6.6", archivetest.OCIImage{Arch: "amd64", Files: files("6.6.50", cpu.X86_64)}, archivetest.OCIImage{Arch: "arm64", Files: files("6.6.50", cpu.ARM64)})
 	require.NoError(t, err)
-	one, err := reg.Push("cilium/ci-kernels", "6.1", archivetest.OCIImage{Arch: "amd64", Files: files("6.1.100", ArchX86_64)})
+	one, err := reg.Push("cilium/ci-kernels", "6.1", archivetest.OCIImage{Arch: "amd64", Files: files("6.1.100", cpu.X86_64)})
 	require.NoError(t, err)
 	_, err = reg.Push("cilium/ci-kernels", "empty", archivetest.OCIImage{Arch: "amd64", Files: map[string][]byte{"etc/hostname": []byte("x")}})
 	require.NoError(t, err)
@@ -44,10 +45,10 @@ func TestOCI(t *testing.T) {
 	for _, tc := range []struct {
 		ref, release, arch string
 	}{
-		{"oci:" + host + "/cilium/ci-kernels:6.6", "6.6.50", ArchX86_64},
-		{"oci:" + host + "/cilium/ci-kernels:6.6/arm64", "6.6.50", ArchARM64},
-		{"oci:" + host + "/cilium/ci-kernels:6.1", "6.1.100", ArchX86_64},
-		{"oci:" + host + "/cilium/ci-kernels@" + one, "6.1.100", ArchX86_64},
+		{"oci:" + host + "/cilium/ci-kernels:6.6", "6.6.50", cpu.X86_64},
+		{"oci:" + host + "/cilium/ci-kernels:6.6/arm64", "6.6.50", cpu.ARM64},
+		{"oci:" + host + "/cilium/ci-kernels:6.1", "6.1.100", cpu.X86_64},
+		{"oci:" + host + "/cilium/ci-kernels@" + one, "6.1.100", cpu.X86_64},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(ctx, tc.ref)

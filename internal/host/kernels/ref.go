@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/oci"
 )
 
@@ -170,7 +171,7 @@ func Schemes() []string {
 
 // parseArch reads the /ARCH suffix of a debian: or mainline: reference.
 func parseArch(s, arch string) (string, error) {
-	a, err := ParseArch(arch)
+	a, err := cpu.Parse(arch)
 	if err != nil {
 		return "", fmt.Errorf("kernel %q: %w", s, err)
 	}

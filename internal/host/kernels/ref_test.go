@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/oci"
 )
 
@@ -15,25 +16,25 @@ func TestParseRef(t *testing.T) {
 		want    Ref
 		wantErr string
 	}{
-		{in: "debian:6.1", want: Ref{Raw: "debian:6.1", Kind: KindDebian, Series: "6.1", Arch: ArchX86_64}},
-		{in: "debian:6.1/i686", want: Ref{Raw: "debian:6.1/i686", Kind: KindDebian, Series: "6.1", Arch: ArchI386}},
-		{in: "debian:6.1.0-50", want: Ref{Raw: "debian:6.1.0-50", Kind: KindDebian, Version: "6.1.0-50", Arch: ArchX86_64}},
-		{in: "debian:2.6.32-5/i686", want: Ref{Raw: "debian:2.6.32-5/i686", Kind: KindDebian, Version: "2.6.32-5", Arch: ArchI386}},
-		{in: "debian:6.12.57+deb13", want: Ref{Raw: "debian:6.12.57+deb13", Kind: KindDebian, Version: "6.12.57+deb13", Arch: ArchX86_64}},
-		{in: "debian:bookworm", want: Ref{Raw: "debian:bookworm", Kind: KindDebian, Codename: "bookworm", Arch: ArchX86_64}},
-		{in: "debian:sid", want: Ref{Raw: "debian:sid", Kind: KindDebian, Codename: "sid", Arch: ArchX86_64}},
-		{in: "debian:6.1@bookworm/i686", want: Ref{Raw: "debian:6.1@bookworm/i686", Kind: KindDebian, Series: "6.1", Suite: "bookworm", Arch: ArchI386}},
+		{in: "debian:6.1", want: Ref{Raw: "debian:6.1", Kind: KindDebian, Series: "6.1", Arch: cpu.X86_64}},
+		{in: "debian:6.1/i686", want: Ref{Raw: "debian:6.1/i686", Kind: KindDebian, Series: "6.1", Arch: cpu.I386}},
+		{in: "debian:6.1.0-50", want: Ref{Raw: "debian:6.1.0-50", Kind: KindDebian, Version: "6.1.0-50", Arch: cpu.X86_64}},
+		{in: "debian:2.6.32-5/i686", want: Ref{Raw: "debian:2.6.32-5/i686", Kind: KindDebian, Version: "2.6.32-5", Arch: cpu.I386}},
+		{in: "debian:6.12.57+deb13", want: Ref{Raw: "debian:6.12.57+deb13", Kind: KindDebian, Version: "6.12.57+deb13", Arch: cpu.X86_64}},
+		{in: "debian:bookworm", want: Ref{Raw: "debian:bookworm", Kind: KindDebian, Codename: "bookworm", Arch: cpu.X86_64}},
+		{in: "debian:sid", want: Ref{Raw: "debian:sid", Kind: KindDebian, Codename: "sid", Arch: cpu.X86_64}},
+		{in: "debian:6.1@bookworm/i686", want: Ref{Raw: "debian:6.1@bookworm/i686", Kind: KindDebian, Series: "6.1", Suite: "bookworm", Arch: cpu.I386}},
 		{in: "debian:6.1@", wantErr: "want debian:WHAT@SUITE"},
 		{in: "debian:Six!", wantErr: "want debian:SERIES"},
 		{in: "debian:6", wantErr: "want debian:SERIES"},
 		{in: "debian:6.1/mips", wantErr: "unknown arch"},
-		{in: "debian:6.12/arm64", want: Ref{Raw: "debian:6.12/arm64", Kind: KindDebian, Series: "6.12", Arch: ArchARM64}},
+		{in: "debian:6.12/arm64", want: Ref{Raw: "debian:6.12/arm64", Kind: KindDebian, Series: "6.12", Arch: cpu.ARM64}},
 		{in: "https://h/bzImage#sha256=" + sum, want: Ref{Raw: "https://h/bzImage#sha256=" + sum, Kind: KindURL, URL: "https://h/bzImage", SHA256: sum}},
-		{in: "https://h/Image#sha256=" + sum + "&arch=arm64", want: Ref{Raw: "https://h/Image#sha256=" + sum + "&arch=arm64", Kind: KindURL, URL: "https://h/Image", SHA256: sum, Arch: ArchARM64}},
+		{in: "https://h/Image#sha256=" + sum + "&arch=arm64", want: Ref{Raw: "https://h/Image#sha256=" + sum + "&arch=arm64", Kind: KindURL, URL: "https://h/Image", SHA256: sum, Arch: cpu.ARM64}},
 		{in: "https://h/Image#sha256=" + sum + "&arch=mips", wantErr: "unknown arch"},
-		{in: "mainline:v6.6/arm64", want: Ref{Raw: "mainline:v6.6/arm64", Kind: KindMainline, Tag: "v6.6", Arch: ArchARM64}},
+		{in: "mainline:v6.6/arm64", want: Ref{Raw: "mainline:v6.6/arm64", Kind: KindMainline, Tag: "v6.6", Arch: cpu.ARM64}},
 		{in: "oci:ghcr.io/cilium/ci-kernels:6.6", want: Ref{Raw: "oci:ghcr.io/cilium/ci-kernels:6.6", Kind: KindOCI, Image: oci.Reference{Registry: "ghcr.io", Repository: "cilium/ci-kernels", Tag: "6.6"}}},
-		{in: "oci:ghcr.io/cilium/ci-kernels:6.6/arm64", want: Ref{Raw: "oci:ghcr.io/cilium/ci-kernels:6.6/arm64", Kind: KindOCI, Arch: ArchARM64, Image: oci.Reference{Registry: "ghcr.io", Repository: "cilium/ci-kernels", Tag: "6.6"}}},
+		{in: "oci:ghcr.io/cilium/ci-kernels:6.6/arm64", want: Ref{Raw: "oci:ghcr.io/cilium/ci-kernels:6.6/arm64", Kind: KindOCI, Arch: cpu.ARM64, Image: oci.Reference{Registry: "ghcr.io", Repository: "cilium/ci-kernels", Tag: "6.6"}}},
 		{in: "oci:localhost:5000/k@sha256:" + sum, want: Ref{Raw: "oci:localhost:5000/k@sha256:" + sum, Kind: KindOCI, Image: oci.Reference{Registry: "localhost:5000", Repository: "k", Digest: "sha256:" + sum}}},
 		{in: "oci:someone/kernels", want: Ref{Raw: "oci:someone/kernels", Kind: KindOCI, Image: oci.Reference{Registry: "docker.io", Repository: "someone/kernels", Tag: "latest"}}},
 		{in: "oci:kernel", want: Ref{Raw: "oci:kernel", Kind: KindOCI, Image: oci.Reference{Registry: "docker.io", Repository: "library/kernel", Tag: "latest"}}},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/fetch"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
@@ -192,7 +193,7 @@ func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", raw, err)
 	}
-	suffix := ArchSuffix(ref.Arch)
+	suffix := cpu.Suffix(ref.Arch)
 	var out []string
 	for i := len(tags) - 1; i >= 0; i-- {
 		t := tags[i]
@@ -259,7 +260,7 @@ var schemeRE = regexp.MustCompile(`^[a-z][a-z0-9]*:`)
 func archHint(ref Ref, arch string) string {
 	switch ref.Kind {
 	case KindFile, KindURL:
-		return "give the image of that arch, or name its own (" + archName(arch) + ") or none"
+		return "give the image of that arch, or name its own (" + cpu.Name(arch) + ") or none"
 	}
 	return "the archive serves a package of another arch under this name; report it to its maintainers, or give the image's file"
 }
@@ -270,7 +271,7 @@ func archHint(ref Ref, arch string) string {
 func fileWithArch(ref *Ref) bool {
 	dir, base := filepath.Split(ref.Path)
 	dir = strings.TrimSuffix(dir, "/")
-	arch, err := ParseArch(base)
+	arch, err := cpu.Parse(base)
 	if dir == "" || base == "" || err != nil {
 		return false
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/distkeys"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/rpm"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
@@ -84,33 +85,25 @@ type rpmDistro struct {
 
 type rpmRepo struct{ url, mirror string }
 
-// rpmArch is the architecture RPM packages and repository folders use.
-func rpmArch(arch string) (pkg, dir string) {
-	if a, ok := infoOf(arch); ok {
-		return a.rpmPkg, a.rpmDir
-	}
-	return arch, arch
-}
-
 var centosReleases = []string{"6.0", "6.1", "6.2", "6.3", "6.4", "6.5", "6.6", "6.7", "6.8", "6.9", "6.10",
 	"7.0.1406", "7.1.1503", "7.2.1511", "7.3.1611", "7.4.1708", "7.5.1804", "7.6.1810", "7.7.1908", "7.8.2003", "7.9.2009",
 	"8.0.1905", "8.1.1911", "8.2.2004", "8.3.2011", "8.4.2105", "8.5.2111"}
 
-func el8On() []string { return []string{ArchX86_64, ArchARM64, ArchPPC64LE, ArchS390X} }
+func el8On() []string { return []string{cpu.X86_64, cpu.ARM64, cpu.PPC64LE, cpu.S390X} }
 
 var rpmDistros = map[string]*rpmDistro{
 	"centos": {name: "centos", pretty: "CentOS", releases: centosReleases,
 		arches: func(major int) []string {
 			switch {
 			case major <= 6:
-				return []string{ArchX86_64, ArchI386}
+				return []string{cpu.X86_64, cpu.I386}
 			case major == 7:
-				return []string{ArchX86_64}
+				return []string{cpu.X86_64}
 			}
-			return []string{ArchX86_64, ArchARM64, ArchPPC64LE}
+			return []string{cpu.X86_64, cpu.ARM64, cpu.PPC64LE}
 		},
 		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
-			_, dir := rpmArch(arch)
+			_, dir := cpu.RPM(arch)
 			root := r.mirror("centos")
 			if major >= 8 {
 				return []rpmRepo{{root + "/" + rel + "/BaseOS/" + dir + "/os/", "centos"}}
@@ -125,7 +118,7 @@ var rpmDistros = map[string]*rpmDistro{
 		}},
 	"rocky": {name: "rocky", pretty: "Rocky Linux", arches: func(int) []string { return el8On() },
 		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
-			_, dir := rpmArch(arch)
+			_, dir := cpu.RPM(arch)
 			if strings.Contains(rel, ".") {
 				return []rpmRepo{{r.mirror("rocky") + "/vault/rocky/" + rel + "/BaseOS/" + dir + "/os/", "rocky"}}
 			}
@@ -134,7 +127,7 @@ var rpmDistros = map[string]*rpmDistro{
 		keys: func(major int) string { return "rocky-" + strconv.Itoa(major) }, signsMetadata: true},
 	"alma": {name: "alma", pretty: "AlmaLinux", arches: func(int) []string { return el8On() },
 		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
-			_, dir := rpmArch(arch)
+			_, dir := cpu.RPM(arch)
 			if strings.Contains(rel, ".") {
 				return []rpmRepo{{r.mirror("alma-vault") + "/" + rel + "/BaseOS/" + dir + "/os/", "alma-vault"}}
 			}
@@ -143,7 +136,7 @@ var rpmDistros = map[string]*rpmDistro{
 		keys: func(major int) string { return "alma-" + strconv.Itoa(major) }, signsMetadata: true},
 	"fedora": {name: "fedora", pretty: "Fedora", arches: func(int) []string { return el8On() },
 		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
-			_, dir := rpmArch(arch)
+			_, dir := cpu.RPM(arch)
 			var out []rpmRepo
 			for _, m := range []struct{ name, path string }{{"fedora", "/pub/fedora/linux/"}, {"fedora-archive", "/pub/archive/fedora/linux/"}} {
 				root := r.mirror(m.name) + m.path
@@ -259,7 +252,7 @@ func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys
 	if r.Debian.Offline {
 		return nil, errOffline
 	}
-	pkgArch, _ := rpmArch(arch)
+	pkgArch, _ := cpu.RPM(arch)
 	rp := &rpm.Repo{URL: repo.url, Client: r.Client, Keys: keys, Signed: signed}
 	pkgs, signed, err := rp.Packages(ctx, func(name, a string) bool { return a == pkgArch && slices.Contains(kernelPackages, name) })
 	var nf *rpm.NotFoundError
@@ -306,9 +299,9 @@ func (r *Resolver) resolveRPM(ctx context.Context, ref Ref) (*Kernel, error) {
 	if !slices.Contains(d.arches(major(rels[0])), ref.Arch) {
 		var have []string
 		for _, a := range d.arches(major(rels[0])) {
-			have = append(have, archName(a))
+			have = append(have, cpu.Name(a))
 		}
-		return nil, inputErr("kernel %s: %s %d has no %s kernels (it builds %s)", ref.Raw, d.pretty, major(rels[0]), archName(ref.Arch), strings.Join(have, ", "))
+		return nil, inputErr("kernel %s: %s %d has no %s kernels (it builds %s)", ref.Raw, d.pretty, major(rels[0]), cpu.Name(ref.Arch), strings.Join(have, ", "))
 	}
 	var best []rpm.Info // the image package, then parts
 	var bestRel string
@@ -338,11 +331,11 @@ func (r *Resolver) resolveRPM(ctx context.Context, ref Ref) (*Kernel, error) {
 	case best == nil && r.Debian.Offline:
 		return nil, offlineMiss(ref.Raw, "")
 	case best == nil && !anyRepo:
-		return nil, inputErr("kernel %s: %s has no release %s for %s at %s (no repodata/repomd.xml)", ref.Raw, d.pretty, strings.Join(rels, ", "), archName(ref.Arch), d.repos(r, rels[0], major(rels[0]), ref.Arch)[0].url)
+		return nil, inputErr("kernel %s: %s has no release %s for %s at %s (no repodata/repomd.xml)", ref.Raw, d.pretty, strings.Join(rels, ", "), cpu.Name(ref.Arch), d.repos(r, rels[0], major(rels[0]), ref.Arch)[0].url)
 	case best == nil && ref.Version != "":
 		return nil, inputErr("kernel %s: no %s release (%s) has kernel %s", ref.Raw, d.pretty, strings.Join(rels, ", "), ref.Version)
 	case best == nil:
-		return nil, inputErr("kernel %s: %s %s lists no kernel package for %s", ref.Raw, d.pretty, rels[0], archName(ref.Arch))
+		return nil, inputErr("kernel %s: %s %s lists no kernel package for %s", ref.Raw, d.pretty, rels[0], cpu.Name(ref.Arch))
 	}
 	return r.fetchRPMKernel(ctx, ref, d, bestRel, best, keys)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -38,7 +39,7 @@ func TestRPMDistros(t *testing.T) {
 		v, rel, _ := strings.Cut(vr, "-")
 		release := vr + "." + arch
 		return archivetest.RPM{Name: "kernel", Version: v, Release: rel, Arch: arch, Key: key, V3: true, Files: map[string][]byte{
-			"boot/vmlinuz-" + release:                 fakeBzImage(release+" (mockbuild@c6b8.bsys.dev.centos.org) #1 SMP", map[string]string{"x86_64": ArchX86_64, "i686": ArchI386}[arch]),
+			"boot/vmlinuz-" + release:                 fakeBzImage(release+" (mockbuild@c6b8.bsys.dev.centos.org) #1 SMP", map[string]string{"x86_64": cpu.X86_64, "i686": cpu.I386}[arch]),
 			"boot/config-" + release:                  []byte("CONFIG_NET=y\n"),
 			"lib/modules/" + release + "/modules.dep": nil,
 			"lib/modules/" + release + "/kernel/x.ko": []byte("m"),
@@ -67,7 +68,7 @@ func TestRPMDistros(t *testing.T) {
 	// EL8 splits the kernel: kernel (empty), kernel-core (image, core modules).
 	rel8 := "4.18.0-372.9.1.el8.x86_64"
 	core := archivetest.RPM{Name: "kernel-core", Version: "4.18.0", Release: "372.9.1.el8", Arch: "x86_64", Key: rocky, Files: map[string][]byte{
-		"lib/modules/" + rel8 + "/vmlinuz":     fakeBzImage(rel8+" (mockbuild@rocky) #1 SMP", ArchX86_64),
+		"lib/modules/" + rel8 + "/vmlinuz":     fakeBzImage(rel8+" (mockbuild@rocky) #1 SMP", cpu.X86_64),
 		"lib/modules/" + rel8 + "/config":      []byte("CONFIG_NET=y\n"),
 		"lib/modules/" + rel8 + "/modules.dep": nil,
 	}}
@@ -81,7 +82,7 @@ func TestRPMDistros(t *testing.T) {
 	// the modules, as from Fedora 37.
 	fc := "6.5.6-300.fc39.x86_64"
 	fcore := archivetest.RPM{Name: "kernel-core", Version: "6.5.6", Release: "300.fc39", Arch: "x86_64", Key: fedora, Files: map[string][]byte{
-		"lib/modules/" + fc + "/vmlinuz": fakeBzImage(fc+" (mockbuild@fedora) #1 SMP", ArchX86_64),
+		"lib/modules/" + fc + "/vmlinuz": fakeBzImage(fc+" (mockbuild@fedora) #1 SMP", cpu.X86_64),
 	}}
 	fmods := archivetest.RPM{Name: "kernel-modules-core", Version: "6.5.6", Release: "300.fc39", Arch: "x86_64", Key: fedora, Files: map[string][]byte{
 		"lib/modules/" + fc + "/modules.dep":             nil,
@@ -91,7 +92,7 @@ func TestRPMDistros(t *testing.T) {
 	// AlmaLinux 9.3 is in its vault, for aarch64 too.
 	rel9 := "5.14.0-362.8.1.el9_3.aarch64"
 	acore := archivetest.RPM{Name: "kernel-core", Version: "5.14.0", Release: "362.8.1.el9_3", Arch: "aarch64", Key: alma, Files: map[string][]byte{
-		"lib/modules/" + rel9 + "/vmlinuz":     fakeBzImage(rel9+" (mockbuild@alma) #1 SMP", ArchARM64),
+		"lib/modules/" + rel9 + "/vmlinuz":     fakeBzImage(rel9+" (mockbuild@alma) #1 SMP", cpu.ARM64),
 		"lib/modules/" + rel9 + "/config":      []byte("CONFIG_NET=y\n"),
 		"lib/modules/" + rel9 + "/modules.dep": nil,
 	}}
@@ -102,13 +103,13 @@ func TestRPMDistros(t *testing.T) {
 	ctx := context.Background()
 
 	for _, tc := range []struct{ ref, release, arch, pkg, label string }{
-		{"centos:6.5", "2.6.32-431.29.2.el6.x86_64", ArchX86_64, "kernel", "CentOS 6.5"},
-		{"centos:6.5/i686", "2.6.32-431.el6.i686", ArchI386, "kernel", "CentOS 6.5"},
-		{"centos:2.6.32-504.el6", "2.6.32-504.el6.x86_64", ArchX86_64, "kernel", "CentOS 6.6"},
-		{"centos:6.7", "2.6.32-573.el6.x86_64", ArchX86_64, "kernel", "CentOS 6.7"},
-		{"rocky:8", rel8, ArchX86_64, "kernel-core", "Rocky Linux 8"},
-		{"fedora:39", fc, ArchX86_64, "kernel-core", "Fedora 39"},
-		{"alma:9.3/arm64", rel9, ArchARM64, "kernel-core", "AlmaLinux 9.3"},
+		{"centos:6.5", "2.6.32-431.29.2.el6.x86_64", cpu.X86_64, "kernel", "CentOS 6.5"},
+		{"centos:6.5/i686", "2.6.32-431.el6.i686", cpu.I386, "kernel", "CentOS 6.5"},
+		{"centos:2.6.32-504.el6", "2.6.32-504.el6.x86_64", cpu.X86_64, "kernel", "CentOS 6.6"},
+		{"centos:6.7", "2.6.32-573.el6.x86_64", cpu.X86_64, "kernel", "CentOS 6.7"},
+		{"rocky:8", rel8, cpu.X86_64, "kernel-core", "Rocky Linux 8"},
+		{"fedora:39", fc, cpu.X86_64, "kernel-core", "Fedora 39"},
+		{"alma:9.3/arm64", rel9, cpu.ARM64, "kernel-core", "AlmaLinux 9.3"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(ctx, tc.ref)

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
@@ -56,7 +57,7 @@ type mrBinfiles struct {
 // archive as it was when that build first appeared, whose signed indexes
 // then list it like any mirror's.
 func (d *Debian) snapshotKernels(ctx context.Context, c store.Cache, r Ref, log func(string)) ([]DebianKernel, error) {
-	flav, debArch := flavour(r.Arch)
+	flav, debArch := cpu.Debian(r.Arch)
 	p, err := c.Path("debian-index", cacheKey(d.Snapshot)+"_snapshot_"+r.Version+"_"+debArch+".json")
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 )
 
@@ -53,7 +54,7 @@ func ubuntuCodename(what string) (number, codename string, ok bool) {
 
 // parseUbuntu reads ubuntu:RELEASE|CODENAME|ABI[/hwe][/FLAVOUR][/ARCH].
 func parseUbuntu(s string) (Ref, error) {
-	r := Ref{Raw: s, Kind: KindUbuntu, Flavour: "generic", Arch: ArchX86_64}
+	r := Ref{Raw: s, Kind: KindUbuntu, Flavour: "generic", Arch: cpu.X86_64}
 	parts := strings.Split(strings.TrimPrefix(s, "ubuntu:"), "/")
 	what := parts[0]
 	switch {
@@ -159,7 +160,7 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string, keys 
 // kernel metapackage (linux-image-generic, linux-image-generic-hwe-22.04)
 // depends on, or the ABI given, and fetches it once.
 func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) {
-	_, debArch := flavour(ref.Arch)
+	_, debArch := cpu.Debian(ref.Arch)
 	keys, err := r.distroKeys("ubuntu-archive") // read once: an ABI search reads every release's suites
 	if err != nil {
 		return nil, err

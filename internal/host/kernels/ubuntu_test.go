@@ -10,6 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -44,13 +45,13 @@ func TestUbuntu(t *testing.T) {
 		require.NoError(t, err)
 		mirror.Add(root+"/", files)
 	}
-	suite("ubuntu", "bionic", "bionic", "amd64", append(image("4.15.0-20", ArchX86_64, true), meta("linux-image-generic", "4.15.0.20.23", "4.15.0-20"))...)
-	suite("ubuntu", "bionic-updates", "bionic", "amd64", append(append(image("4.15.0-213", ArchX86_64, true), image("5.4.0-150", ArchX86_64, true)...),
+	suite("ubuntu", "bionic", "bionic", "amd64", append(image("4.15.0-20", cpu.X86_64, true), meta("linux-image-generic", "4.15.0.20.23", "4.15.0-20"))...)
+	suite("ubuntu", "bionic-updates", "bionic", "amd64", append(append(image("4.15.0-213", cpu.X86_64, true), image("5.4.0-150", cpu.X86_64, true)...),
 		meta("linux-image-generic", "4.15.0.213.196", "4.15.0-213"), meta("linux-image-generic-hwe-18.04", "5.4.0.150.167~18.04.121", "5.4.0-150"))...)
 	suite("ubuntu", "bionic-security", "bionic", "amd64")
-	suite("ubuntu", "xenial", "xenial", "amd64", append(image("4.4.0-21", ArchX86_64, false), meta("linux-image-generic", "4.4.0.21.22", "4.4.0-21"), meta("linux-image-virtual", "4.4.0.21.22", "4.4.0-21"))...)
-	suite("ports", "bionic", "bionic", "arm64", append(image("4.15.0-20", ArchARM64, true), meta("linux-image-generic", "4.15.0.20.23", "4.15.0-20"))...)
-	suite("old", "trusty", "trusty", "amd64", append(image("3.13.0-24", ArchX86_64, false), meta("linux-image-generic", "3.13.0.24.28", "3.13.0-24"))...)
+	suite("ubuntu", "xenial", "xenial", "amd64", append(image("4.4.0-21", cpu.X86_64, false), meta("linux-image-generic", "4.4.0.21.22", "4.4.0-21"), meta("linux-image-virtual", "4.4.0.21.22", "4.4.0-21"))...)
+	suite("ports", "bionic", "bionic", "arm64", append(image("4.15.0-20", cpu.ARM64, true), meta("linux-image-generic", "4.15.0.20.23", "4.15.0-20"))...)
+	suite("old", "trusty", "trusty", "amd64", append(image("3.13.0-24", cpu.X86_64, false), meta("linux-image-generic", "3.13.0.24.28", "3.13.0-24"))...)
 	srv := httptest.NewServer(mirror)
 	defer srv.Close()
 	mirrors := map[string]string{"ubuntu": srv.URL + "/ubuntu", "ubuntu-ports": srv.URL + "/ports", "ubuntu-old": srv.URL + "/old"}
@@ -59,13 +60,13 @@ func TestUbuntu(t *testing.T) {
 	ctx := context.Background()
 
 	for _, tc := range []struct{ ref, release, arch, suite string }{
-		{"ubuntu:18.04", "4.15.0-213-generic", ArchX86_64, "Ubuntu 18.04 bionic-updates"},
-		{"ubuntu:bionic", "4.15.0-213-generic", ArchX86_64, "Ubuntu 18.04 bionic-updates"},
-		{"ubuntu:18.04/hwe", "5.4.0-150-generic", ArchX86_64, "Ubuntu 18.04 bionic-updates"},
-		{"ubuntu:4.15.0-20", "4.15.0-20-generic", ArchX86_64, "Ubuntu 18.04 bionic"},
-		{"ubuntu:16.04/virtual", "4.4.0-21-generic", ArchX86_64, "Ubuntu 16.04 xenial"},
-		{"ubuntu:18.04/arm64", "4.15.0-20-generic", ArchARM64, "Ubuntu 18.04 bionic"},
-		{"ubuntu:14.04", "3.13.0-24-generic", ArchX86_64, "Ubuntu 14.04 trusty"},
+		{"ubuntu:18.04", "4.15.0-213-generic", cpu.X86_64, "Ubuntu 18.04 bionic-updates"},
+		{"ubuntu:bionic", "4.15.0-213-generic", cpu.X86_64, "Ubuntu 18.04 bionic-updates"},
+		{"ubuntu:18.04/hwe", "5.4.0-150-generic", cpu.X86_64, "Ubuntu 18.04 bionic-updates"},
+		{"ubuntu:4.15.0-20", "4.15.0-20-generic", cpu.X86_64, "Ubuntu 18.04 bionic"},
+		{"ubuntu:16.04/virtual", "4.4.0-21-generic", cpu.X86_64, "Ubuntu 16.04 xenial"},
+		{"ubuntu:18.04/arm64", "4.15.0-20-generic", cpu.ARM64, "Ubuntu 18.04 bionic"},
+		{"ubuntu:14.04", "3.13.0-24-generic", cpu.X86_64, "Ubuntu 14.04 trusty"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			k, err := r.Resolve(ctx, tc.ref)

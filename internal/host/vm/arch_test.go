@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/wire/bootproto"
 )
 
@@ -47,7 +47,7 @@ func TestArchBinary(t *testing.T) {
 // UART ttyS1.
 func TestSecondChannelDevice(t *testing.T) {
 	for _, a := range arches {
-		goarch, err := kernels.GOARCH(a.Name)
+		goarch, err := cpu.GOARCH(a.Name)
 		require.NoError(t, err, a.Name)
 		args := strings.Join(a.portArgs("c"), " ")
 		want := "/dev/ttyS1"

@@ -56,7 +56,7 @@ type Config struct {
 	NICs     []NIC
 	// Dir holds the QMP socket and console log; the caller owns it.
 	Dir string
-	// Arch is the guest's architecture (kernels.Arch*; "" is x86_64).
+	// Arch is the guest's architecture (cpu.*; "" is x86_64).
 	Arch string
 	// Shares are host folders the guest may mount read-only over 9p.
 	Shares []Share

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 )
 
 // Version is the kernel's upstream version as numbers, for ordering:
@@ -129,7 +130,7 @@ func (k Kernel) Lineage() string {
 // "2.6.32 Ubuntu file", "3.6.2 i686 Arch file", "6.8.0 mainline").
 func (k Kernel) Label() string {
 	l := k.VersionString()
-	if k.Arch != "" && k.Arch != kernels.ArchX86_64 {
+	if k.Arch != "" && k.Arch != cpu.X86_64 {
 		l += " " + k.Arch
 	}
 	origin := k.originKind()
@@ -145,7 +146,7 @@ func (k Kernel) Label() string {
 	case "ubuntu":
 		// "4.15.0-20-generic Ubuntu 18.04 bionic-updates".
 		abi := strings.TrimPrefix(strings.TrimPrefix(k.Origin.Package, "linux-image-"), "unsigned-")
-		if k.Arch != "" && k.Arch != kernels.ArchX86_64 {
+		if k.Arch != "" && k.Arch != cpu.X86_64 {
 			abi += " " + k.Arch
 		}
 		return strings.TrimSpace(abi + " " + k.Origin.Suite)
@@ -153,7 +154,7 @@ func (k Kernel) Label() string {
 		// "2.6.32-504 CentOS 6.6", "6.1.55-r0 Alpine 3.18": the
 		// version-release less any dist tag.
 		vr := rpmDistTag.ReplaceAllString(k.Origin.PackageVersion, "")
-		if k.Arch != "" && k.Arch != kernels.ArchX86_64 {
+		if k.Arch != "" && k.Arch != cpu.X86_64 {
 			vr += " " + k.Arch
 		}
 		return strings.TrimSpace(vr + " " + k.Origin.Suite)
@@ -221,9 +222,9 @@ var (
 func (k Kernel) ArchFamily() string {
 	switch k.Arch {
 	case "i386", "i486", "i586", "i686":
-		return kernels.ArchI386
+		return cpu.I386
 	case "":
-		return kernels.ArchX86_64
+		return cpu.X86_64
 	}
 	return k.Arch
 }
