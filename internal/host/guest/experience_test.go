@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 )
 
@@ -19,8 +20,8 @@ import (
 // before its architecture's; --boot-timeout stays the cap.
 func TestBootDeadlineFromExperience(t *testing.T) {
 	e := &experience{path: filepath.Join(t.TempDir(), experienceFile)}
-	k := &kernels.Kernel{Image: kernels.Image{Arch: cpu.X86_64}, Origin: kernels.Origin{SHA256: "k1"}}
-	other := &kernels.Kernel{Image: kernels.Image{Arch: cpu.X86_64}, Origin: kernels.Origin{SHA256: "k2"}}
+	k := &kernels.Kernel{Image: bootimage.Image{Arch: cpu.X86_64}, Origin: kernels.Origin{SHA256: "k1"}}
+	other := &kernels.Kernel{Image: bootimage.Image{Arch: cpu.X86_64}, Origin: kernels.Origin{SHA256: "k2"}}
 	limit := 3 * time.Minute
 	d, why := e.expected(k, "tcg", limit)
 	require.Equal(t, limit, d)

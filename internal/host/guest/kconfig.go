@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/testcases"
 )
 
@@ -32,7 +33,7 @@ func (env *Env) kernelConfig(ctx context.Context, k *kernels.Kernel) kernelConfi
 		}
 	}
 	if from == "" {
-		if b, err := kernels.ImageConfig(ctx, k.Path); err == nil && b != nil {
+		if b, err := bootimage.ImageConfig(ctx, k.Path); err == nil && b != nil {
 			text, from = b, "the image's embedded config (IKCONFIG)"
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
 )
@@ -78,7 +79,7 @@ func chooseNICs(ctx context.Context, cache store.Cache, k *kernels.Kernel, mods 
 	for _, m := range nicModels {
 		names = append(names, m.drivers...)
 	}
-	builtin, err := kernels.CachedBuiltinDrivers(ctx, cache, k.Path, k.Origin.SHA256, names)
+	builtin, err := bootimage.CachedBuiltinDrivers(ctx, cache, k.Path, k.Origin.SHA256, names)
 	if err != nil {
 		return vm.DefaultNICs
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/initramfs"
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/remote"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/host/vm"
@@ -85,7 +86,7 @@ func (env *Env) WritePortable(ctx context.Context, k *kernels.Kernel, dir, stem 
 		if err := copyFile(k.Config, filepath.Join(dir, p.Config)); err != nil {
 			return nil, fmt.Errorf("copy the .config of %s: %w", k.Ref.Raw, err)
 		}
-	} else if cfg, err := kernels.ImageConfig(ctx, k.Path); err == nil && cfg != nil {
+	} else if cfg, err := bootimage.ImageConfig(ctx, k.Path); err == nil && cfg != nil {
 		p.Config = stem + "-config"
 		if err := os.WriteFile(filepath.Join(dir, p.Config), cfg, 0o644); err != nil {
 			return nil, err

@@ -25,7 +25,7 @@ func TestAlpine(t *testing.T) {
 	kernel := func(flavour, version, arch string) archivetest.APK {
 		rel := version[:len(version)-3] + "-0-" + flavour
 		return archivetest.APK{Name: "linux-" + flavour, Version: version, Arch: map[string]string{cpu.X86_64: "x86_64", cpu.ARM64: "aarch64"}[arch], Files: map[string][]byte{
-			"boot/vmlinuz-" + flavour:                fakeBzImage(rel+" (buildozer@build-3-18-x86_64) #1-Alpine SMP", arch),
+			"boot/vmlinuz-" + flavour:                archivetest.Image(rel+" (buildozer@build-3-18-x86_64) #1-Alpine SMP", arch),
 			"boot/config-" + flavour:                 []byte("CONFIG_NET=y\n"),
 			"lib/modules/" + rel + "/modules.dep":    nil,
 			"lib/modules/" + rel + "/kernel/x.ko.gz": []byte("m"),

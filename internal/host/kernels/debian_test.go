@@ -86,12 +86,12 @@ func fakeDeb(t *testing.T, release, arch, part string) []byte {
 	files := map[string][]byte{"./usr/share/doc/linux-image/changelog": []byte("not extracted")}
 	switch part {
 	case "":
-		files["./boot/vmlinuz-"+release] = fakeBzImage(release+" (test@example) #1 SMP", arch)
+		files["./boot/vmlinuz-"+release] = archivetest.Image(release+" (test@example) #1 SMP", arch)
 		files["./boot/config-"+release] = []byte("CONFIG_NET=y\n")
 	case "image": // an image package whose modules come in another (mainline from 4.18)
-		files["./boot/vmlinuz-"+release] = fakeBzImage(release+" (test@example) #1 SMP", arch)
+		files["./boot/vmlinuz-"+release] = archivetest.Image(release+" (test@example) #1 SMP", arch)
 	case "binary": // the layout of Debian's split packages
-		files["./usr/lib/modules/"+release+"/vmlinuz"] = fakeBzImage(release+" (test@example) #1 SMP", arch)
+		files["./usr/lib/modules/"+release+"/vmlinuz"] = archivetest.Image(release+" (test@example) #1 SMP", arch)
 	}
 	if part == "" || part == "modules" {
 		files["./usr/lib/modules/"+release+"/modules.dep"] = []byte("")
@@ -414,7 +414,7 @@ func TestDebianCatalogMidSync(t *testing.T) {
 // TestURLCacheVerified: a cached download is checked on every use and
 // downloaded again when it no longer matches the reference's digest.
 func TestURLCacheVerified(t *testing.T) {
-	img := fakeBzImage("6.1.0-1-amd64 (test) #1", cpu.X86_64)
+	img := archivetest.Image("6.1.0-1-amd64 (test) #1", cpu.X86_64)
 	gets := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gets++; w.Write(img) }))
 	defer srv.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
@@ -119,7 +120,7 @@ func TestMainline(t *testing.T) {
 			if tc.arch == cpu.ARM64 {
 				// Ubuntu's arm64 vmlinuz is an Image.gz: the Image inside is booted.
 				require.Equal(t, "gzip", k.Image.Wrapped)
-				img, err := ReadImage(k.Path)
+				img, err := bootimage.ReadImage(k.Path)
 				require.NoError(t, err)
 				require.Empty(t, img.Wrapped)
 				require.Equal(t, cpu.ARM64, img.Arch)

@@ -122,7 +122,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 			for _, suite := range []string{"bookworm", "stable"} {
 				files, err := archivetest.AptSuite{Suite: suite, Codename: "bookworm", Arch: "amd64", Packages: []archivetest.AptPackage{
 					{Name: "linux-image-" + rel + "-unsigned", Version: "6.1.99-1", Files: map[string][]byte{
-						"boot/vmlinuz-" + rel:                 fakeBzImage(rel+" (debian-kernel@lists.debian.org) #1 SMP", cpu.X86_64),
+						"boot/vmlinuz-" + rel:                 archivetest.Image(rel+" (debian-kernel@lists.debian.org) #1 SMP", cpu.X86_64),
 						"boot/config-" + rel:                  []byte("CONFIG_NET=y\n"),
 						"lib/modules/" + rel + "/modules.dep": nil,
 					}}}}.Files(k)
@@ -147,7 +147,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 			rel := "5.15.0-91-generic"
 			files, err := archivetest.AptSuite{Suite: "jammy", Codename: "jammy", Arch: "amd64", Packages: []archivetest.AptPackage{
 				{Name: "linux-image-" + rel, Version: "5.15.0-91.101", Files: map[string][]byte{
-					"boot/vmlinuz-" + rel:                 fakeBzImage(rel+" (buildd@lcy02-amd64-045) #101-Ubuntu SMP", cpu.X86_64),
+					"boot/vmlinuz-" + rel:                 archivetest.Image(rel+" (buildd@lcy02-amd64-045) #101-Ubuntu SMP", cpu.X86_64),
 					"lib/modules/" + rel + "/modules.dep": nil,
 				}},
 				{Name: "linux-image-generic", Version: "5.15.0.91.88", Depends: "linux-image-" + rel},
@@ -171,7 +171,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 			rel := "6.1.0-060100-generic"
 			files, err := archivetest.MainlineTag{Tag: "v6.1", ABI: "6.1.0-060100", Stamp: "202212112330", PerArch: true,
 				Image: map[string][]byte{
-					"boot/vmlinuz-" + rel:                 fakeBzImage(rel+" (kernel@kathleen) #202212112330 SMP", cpu.X86_64),
+					"boot/vmlinuz-" + rel:                 archivetest.Image(rel+" (kernel@kathleen) #202212112330 SMP", cpu.X86_64),
 					"lib/modules/" + rel + "/modules.dep": nil,
 				}}.Files(k)
 			require.NoError(t, err)
@@ -194,7 +194,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 			rel := "4.18.0-372.9.1.el8.x86_64"
 			files, err := archivetest.YumRepo{SignWith: k, Packages: []archivetest.RPM{{Name: "kernel-core", Version: "4.18.0", Release: "372.9.1.el8", Arch: "x86_64", Key: key,
 				Files: map[string][]byte{
-					"lib/modules/" + rel + "/vmlinuz":     fakeBzImage(rel+" (mockbuild@rocky) #1 SMP", cpu.X86_64),
+					"lib/modules/" + rel + "/vmlinuz":     archivetest.Image(rel+" (mockbuild@rocky) #1 SMP", cpu.X86_64),
 					"lib/modules/" + rel + "/modules.dep": nil,
 				}}}}.Files()
 			require.NoError(t, err)
@@ -218,7 +218,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 		repo := func(k *rsa.PrivateKey) map[string][]byte {
 			rel := "6.1.55-0-lts"
 			files, err := archivetest.APKRepo(k, keyName, archivetest.APK{Name: "linux-lts", Version: "6.1.55-r0", Arch: "x86_64", Files: map[string][]byte{
-				"boot/vmlinuz-lts":                    fakeBzImage(rel+" (buildozer@build-3-18-x86_64) #1-Alpine SMP", cpu.X86_64),
+				"boot/vmlinuz-lts":                    archivetest.Image(rel+" (buildozer@build-3-18-x86_64) #1-Alpine SMP", cpu.X86_64),
 				"lib/modules/" + rel + "/modules.dep": nil,
 			}})
 			require.NoError(t, err)
@@ -237,7 +237,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 	{
 		reg := archivetest.NewRegistry()
 		_, err := reg.Push("ci/kernels", "6.6", archivetest.OCIImage{Arch: "amd64", Files: map[string][]byte{
-			"boot/vmlinuz":                       fakeBzImage("6.6.50 (ci@kernels) #1 SMP", cpu.X86_64),
+			"boot/vmlinuz":                       archivetest.Image("6.6.50 (ci@kernels) #1 SMP", cpu.X86_64),
 			"usr/lib/modules/6.6.50/modules.dep": nil,
 		}})
 		require.NoError(t, err)
@@ -252,7 +252,7 @@ func mirrorCases(t *testing.T) []mirrorCase {
 
 	// url: an image pinned by its digest; it has no signature.
 	{
-		img := fakeBzImage("6.6.0 (me@host) #1 SMP", cpu.X86_64)
+		img := archivetest.Image("6.6.0 (me@host) #1 SMP", cpu.X86_64)
 		out = append(out, mirrorCase{name: "url", files: map[string][]byte{"bzImage": img},
 			resolver: func(t *testing.T, _ string) *Resolver { return &Resolver{Cache: store.Cache{Dir: t.TempDir()}} },
 			ref:      func(url string) string { return url + "/bzImage#sha256=" + archivetest.SHA256(img) },

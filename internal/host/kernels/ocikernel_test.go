@@ -24,7 +24,7 @@ func TestOCI(t *testing.T) {
 	reg.Token = true
 	files := func(release, arch string) map[string][]byte {
 		return map[string][]byte{
-			"boot/vmlinuz": fakeBzImage(release+" (ci@kernels) #1 SMP", arch),
+			"boot/vmlinuz": archivetest.Image(release+" (ci@kernels) #1 SMP", arch),
 			"usr/lib/modules/" + release + "/modules.dep":  []byte(""),
 			"usr/lib/modules/" + release + "/kernel/x.ko":  []byte("module"),
 			"usr/lib/modules/" + release + "/../../../etc": []byte("climbs out"),

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/oci"
 )
@@ -69,12 +70,12 @@ func TestParseImageRejects(t *testing.T) {
 		data    []byte
 		wantErr error
 	}{
-		{"text file", notKernel, ErrNotKernel},
-		{"empty", nil, ErrNotKernel},
-		{"header promises more than the file has", header, ErrTruncated},
+		{"text file", notKernel, bootimage.ErrNotKernel},
+		{"empty", nil, bootimage.ErrNotKernel},
+		{"header promises more than the file has", header, bootimage.ErrTruncated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseImage(tc.data)
+			_, err := bootimage.ParseImage(tc.data)
 			require.ErrorIs(t, err, tc.wantErr)
 		})
 	}

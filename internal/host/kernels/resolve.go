@@ -16,6 +16,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/fetch"
 	"github.com/runmatrix/runmatrix/internal/host/store"
@@ -40,7 +41,7 @@ type Kernel struct {
 	Path       string // the bzImage
 	ModulesDir string // lib/modules/RELEASE, or "" when only the image is known
 	Config     string // the kernel's .config, or ""
-	Image      Image
+	Image      bootimage.Image
 	Origin     Origin
 }
 
@@ -238,10 +239,10 @@ func (r *Resolver) mainline() *Mainline {
 // newKernel reads the image at path; a wrapped image (Image.gz, EFI
 // zboot) is unwrapped into the cache and that is the one booted.
 func (r *Resolver) newKernel(ref Ref, path string) (*Kernel, error) {
-	if how := wrappingOf(path); how != "" {
+	if how := bootimage.WrappingOf(path); how != "" {
 		return r.newWrappedKernel(ref, path, how)
 	}
-	img, err := ReadImage(path)
+	img, err := bootimage.ReadImage(path)
 	if err != nil {
 		return nil, describe(ref.Raw, err)
 	}
@@ -285,9 +286,9 @@ func fileWithArch(ref *Ref) bool {
 // describe turns an image error into the one line a user needs.
 func describe(raw string, err error) error {
 	switch {
-	case errors.Is(err, ErrNotKernel):
+	case errors.Is(err, bootimage.ErrNotKernel):
 		return inputErr("kernel %s: not a Linux boot image runmatrix knows (x86 bzImage, arm64 or RISC-V Image or Image.gz, ARM zImage, ppc64el vmlinux, s390x image); point at arch/ARCH/boot/… or /boot/vmlinuz-*", raw)
-	case errors.Is(err, ErrTruncated):
+	case errors.Is(err, bootimage.ErrTruncated):
 		return inputErr("kernel %s: truncated image (%v); download or copy it again", raw, errors.Unwrap(err))
 	}
 	// ReadImage names the file; raw already does.
@@ -335,11 +336,11 @@ func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
 	defer os.Remove(f.Name())
 	defer f.Close()
 	h := sha256.New()
-	_, err = (&fetch.Client{HTTP: r.Client}).Copy(ctx, ref.URL, f, maxVmlinux, h, nil)
+	_, err = (&fetch.Client{HTTP: r.Client}).Copy(ctx, ref.URL, f, bootimage.MaxVmlinux, h, nil)
 	var se *fetch.SizeError
 	switch {
 	case errors.As(err, &se) && se.Over:
-		return inputErr("kernel %s: %s: larger than a kernel image can be (%d MiB)", ref.Raw, se.What, maxVmlinux>>20)
+		return inputErr("kernel %s: %s: larger than a kernel image can be (%d MiB)", ref.Raw, se.What, bootimage.MaxVmlinux>>20)
 	case errors.As(err, &se):
 		return fmt.Errorf("kernel %s: download truncated: %w; run again", ref.Raw, err)
 	case errors.As(err, new(*fetch.NotFoundError)):

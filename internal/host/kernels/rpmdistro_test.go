@@ -39,7 +39,7 @@ func TestRPMDistros(t *testing.T) {
 		v, rel, _ := strings.Cut(vr, "-")
 		release := vr + "." + arch
 		return archivetest.RPM{Name: "kernel", Version: v, Release: rel, Arch: arch, Key: key, V3: true, Files: map[string][]byte{
-			"boot/vmlinuz-" + release:                 fakeBzImage(release+" (mockbuild@c6b8.bsys.dev.centos.org) #1 SMP", map[string]string{"x86_64": cpu.X86_64, "i686": cpu.I386}[arch]),
+			"boot/vmlinuz-" + release:                 archivetest.Image(release+" (mockbuild@c6b8.bsys.dev.centos.org) #1 SMP", map[string]string{"x86_64": cpu.X86_64, "i686": cpu.I386}[arch]),
 			"boot/config-" + release:                  []byte("CONFIG_NET=y\n"),
 			"lib/modules/" + release + "/modules.dep": nil,
 			"lib/modules/" + release + "/kernel/x.ko": []byte("m"),
@@ -68,7 +68,7 @@ func TestRPMDistros(t *testing.T) {
 	// EL8 splits the kernel: kernel (empty), kernel-core (image, core modules).
 	rel8 := "4.18.0-372.9.1.el8.x86_64"
 	core := archivetest.RPM{Name: "kernel-core", Version: "4.18.0", Release: "372.9.1.el8", Arch: "x86_64", Key: rocky, Files: map[string][]byte{
-		"lib/modules/" + rel8 + "/vmlinuz":     fakeBzImage(rel8+" (mockbuild@rocky) #1 SMP", cpu.X86_64),
+		"lib/modules/" + rel8 + "/vmlinuz":     archivetest.Image(rel8+" (mockbuild@rocky) #1 SMP", cpu.X86_64),
 		"lib/modules/" + rel8 + "/config":      []byte("CONFIG_NET=y\n"),
 		"lib/modules/" + rel8 + "/modules.dep": nil,
 	}}
@@ -82,7 +82,7 @@ func TestRPMDistros(t *testing.T) {
 	// the modules, as from Fedora 37.
 	fc := "6.5.6-300.fc39.x86_64"
 	fcore := archivetest.RPM{Name: "kernel-core", Version: "6.5.6", Release: "300.fc39", Arch: "x86_64", Key: fedora, Files: map[string][]byte{
-		"lib/modules/" + fc + "/vmlinuz": fakeBzImage(fc+" (mockbuild@fedora) #1 SMP", cpu.X86_64),
+		"lib/modules/" + fc + "/vmlinuz": archivetest.Image(fc+" (mockbuild@fedora) #1 SMP", cpu.X86_64),
 	}}
 	fmods := archivetest.RPM{Name: "kernel-modules-core", Version: "6.5.6", Release: "300.fc39", Arch: "x86_64", Key: fedora, Files: map[string][]byte{
 		"lib/modules/" + fc + "/modules.dep":             nil,
@@ -92,7 +92,7 @@ func TestRPMDistros(t *testing.T) {
 	// AlmaLinux 9.3 is in its vault, for aarch64 too.
 	rel9 := "5.14.0-362.8.1.el9_3.aarch64"
 	acore := archivetest.RPM{Name: "kernel-core", Version: "5.14.0", Release: "362.8.1.el9_3", Arch: "aarch64", Key: alma, Files: map[string][]byte{
-		"lib/modules/" + rel9 + "/vmlinuz":     fakeBzImage(rel9+" (mockbuild@alma) #1 SMP", cpu.ARM64),
+		"lib/modules/" + rel9 + "/vmlinuz":     archivetest.Image(rel9+" (mockbuild@alma) #1 SMP", cpu.ARM64),
 		"lib/modules/" + rel9 + "/config":      []byte("CONFIG_NET=y\n"),
 		"lib/modules/" + rel9 + "/modules.dep": nil,
 	}}

@@ -24,7 +24,7 @@ func TestUbuntu(t *testing.T) {
 	image := func(abi, arch string, modules bool) []archivetest.AptPackage {
 		rel := abi + "-generic"
 		out := []archivetest.AptPackage{{Name: "linux-image-" + rel, Version: abi + ".1", Files: map[string][]byte{
-			"boot/vmlinuz-" + rel: fakeBzImage(rel+" (buildd@lcy01-amd64-029) #21-Ubuntu SMP", arch),
+			"boot/vmlinuz-" + rel: archivetest.Image(rel+" (buildd@lcy01-amd64-029) #21-Ubuntu SMP", arch),
 			"boot/config-" + rel:  []byte("CONFIG_NET=y\n"),
 		}}}
 		if modules {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 )
 
 // Deb returns a .deb (ar archive of debian-binary, control.tar.gz and
@@ -212,4 +213,23 @@ func CheckExtracted(t testing.TB, root string, names []string) {
 		}
 		return nil
 	})
+}
+
+// Image builds the smallest boot image runmatrix accepts for arch: a
+// bzImage for x86, an Image.gz (as Ubuntu ships them) for arm64.
+func Image(version, arch string) []byte {
+	if arch == cpu.ARM64 {
+		banner := []byte("\x00Linux version " + version + "\n\x00")
+		b := make([]byte, 0x40)
+		copy(b[0x38:], "ARM\x64")
+		binary.LittleEndian.PutUint64(b[0x10:], uint64(0x40+len(banner)))
+		return Gzip(append(b, banner...))
+	}
+	return ImageWith(version, arch, nil)
+}
+
+// ImageWith is Image of an x86 arch with body after the ELF header in
+// the payload.
+func ImageWith(version, arch string, body []byte) []byte {
+	return BzImage(version, arch == cpu.I386, body)
 }

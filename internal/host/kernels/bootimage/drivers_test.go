@@ -1,4 +1,4 @@
-package kernels
+package bootimage
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 func TestBuiltinDrivers(t *testing.T) {
@@ -26,7 +27,7 @@ func TestBuiltinDrivers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "bzImage")
-			require.NoError(t, os.WriteFile(p, fakeBzImageWith("6.1.0-test", cpu.X86_64, []byte(tc.payload)), 0o644))
+			require.NoError(t, os.WriteFile(p, archivetest.ImageWith("6.1.0-test", cpu.X86_64, []byte(tc.payload)), 0o644))
 			got, err := BuiltinDrivers(context.Background(), p, names)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
@@ -39,7 +40,7 @@ func TestBuiltinDrivers(t *testing.T) {
 func TestCachedBuiltinDrivers(t *testing.T) {
 	c := store.Cache{Dir: t.TempDir()}
 	p := filepath.Join(t.TempDir(), "bzImage")
-	require.NoError(t, os.WriteFile(p, fakeBzImageWith("6.1.0-test", cpu.X86_64, []byte("\x00e1000\x00")), 0o644))
+	require.NoError(t, os.WriteFile(p, archivetest.ImageWith("6.1.0-test", cpu.X86_64, []byte("\x00e1000\x00")), 0o644))
 	sum, err := store.FileSHA256(p)
 	require.NoError(t, err)
 	got, err := CachedBuiltinDrivers(context.Background(), c, p, sum, []string{"e1000", "virtio_net"})

@@ -1,4 +1,4 @@
-package kernels
+package bootimage
 
 import (
 	"bytes"
@@ -67,7 +67,7 @@ func CachedBuiltinDrivers(ctx context.Context, c store.Cache, path, sha256 strin
 	if sha256 == "" {
 		return BuiltinDrivers(ctx, path, names)
 	}
-	key := sha256Hex([]byte(strings.Join(names, "\x00")))[:16]
+	key := SHA256Hex([]byte(strings.Join(names, "\x00")))[:16]
 	p, err := c.Path("drivers", sha256+"-"+key+".json")
 	if err != nil {
 		return nil, err
@@ -82,10 +82,15 @@ func CachedBuiltinDrivers(ctx context.Context, c store.Cache, path, sha256 strin
 	if found == nil {
 		found = []string{}
 	}
-	return found, writeJSONAtomic(p, found)
+	b, err := json.Marshal(found)
+	if err != nil {
+		return nil, err
+	}
+	return found, store.WriteFileAtomic(p, b, 0o644)
 }
 
-func sha256Hex(b []byte) string {
+// SHA256Hex is the hex SHA-256 of b.
+func SHA256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }

@@ -1,4 +1,7 @@
-package kernels
+// Package bootimage reads Linux boot images: the architecture, release and
+// compression a bzImage, Image, zImage or vmlinux says it has, the kernel
+// wrapped inside gzip or EFI zboot, its embedded .config and built-in drivers.
+package bootimage
 
 import (
 	"bytes"
@@ -61,7 +64,7 @@ func ReadImage(path string) (Image, error) {
 // zImage, a ppc64el vmlinux, an s390x image, or an arm64 or RISC-V Image
 // inside gzip or an EFI zboot image.
 func ParseImage(b []byte) (Image, error) {
-	if inner, how, ok, err := unwrap(context.Background(), b); ok {
+	if inner, how, ok, err := Unwrap(context.Background(), b); ok {
 		if err != nil {
 			return Image{}, err
 		}
@@ -318,16 +321,16 @@ func compressionOf(p []byte) string {
 // Bounds on a decompressed kernel: a distribution's vmlinux is 20-80 MiB
 // (an allyesconfig one about 300 MiB), and xz, zstd or gzip shrink a
 // kernel 3-6 times, so one that grows by more than maxRatio, or past
-// maxVmlinux, is no kernel but a decompression bomb. Small payloads may
+// MaxVmlinux, is no kernel but a decompression bomb. Small payloads may
 // grow to minVmlinux whatever their ratio.
 const (
-	maxVmlinux = 512 << 20
+	MaxVmlinux = 512 << 20
 	minVmlinux = 16 << 20
 	maxRatio   = 32
 )
 
 // vmlinuxLimit is how large a kernel decompressed from n bytes may be.
-func vmlinuxLimit(n int) int { return min(maxVmlinux, max(minVmlinux, maxRatio*n)) }
+func vmlinuxLimit(n int) int { return min(MaxVmlinux, max(minVmlinux, maxRatio*n)) }
 
 // ErrBomb is a payload that decompresses to more than a kernel can be.
 var ErrBomb = errors.New("decompresses to more than a kernel can be")
@@ -352,11 +355,11 @@ func decompressHead(p []byte, compression string, n int) ([]byte, error) {
 }
 
 // decompress returns the decompressed payload, or its first limit bytes
-// when it is longer; limit <= 0 means maxVmlinux, so nothing read from an
+// when it is longer; limit <= 0 means MaxVmlinux, so nothing read from an
 // image is ever decompressed without a bound.
 func decompress(ctx context.Context, p []byte, compression string, limit int) ([]byte, error) {
 	if limit <= 0 {
-		limit = maxVmlinux
+		limit = MaxVmlinux
 	}
 	var r io.Reader
 	switch compression {
