@@ -85,7 +85,7 @@ func (f *guestFlags) registerKernels(fs *pflag.FlagSet) {
 
 func mirrorNames() []string {
 	var out []string
-	for n := range kernels.DefaultMirrors {
+	for n := range kernels.DefaultMirrors() {
 		out = append(out, n)
 	}
 	slices.Sort(out)
@@ -155,7 +155,7 @@ func (f *guestFlags) check() error {
 		}
 	}
 	for name := range f.mirrors {
-		if _, ok := kernels.DefaultMirrors[name]; !ok {
+		if _, ok := kernels.DefaultMirrors()[name]; !ok {
 			return usage("--mirror %s=…: no mirror is named %s (use %s)", name, name, strings.Join(mirrorNames(), ", "))
 		}
 	}

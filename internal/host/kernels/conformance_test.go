@@ -17,7 +17,7 @@ import (
 func everyKind() []string {
 	var out []string
 	for _, p := range providers {
-		out = append(out, p.examples...)
+		out = append(out, p.Examples()...)
 	}
 	return out
 }
@@ -26,14 +26,14 @@ func everyKind() []string {
 // reference that parses as that provider's.
 func TestProvidersHaveExamples(t *testing.T) {
 	for _, p := range providers {
-		for _, scheme := range p.schemes() {
+		for _, scheme := range p.Schemes() {
 			found := false
-			for _, ex := range p.examples {
+			for _, ex := range p.Examples() {
 				if strings.HasPrefix(ex, scheme) {
 					found = true
 					ref, err := ParseRef(ex)
 					require.NoError(t, err, ex)
-					require.Equal(t, p.kind, ref.Kind, ex)
+					require.Equal(t, p.Kind(), ref.Kind, ex)
 				}
 			}
 			require.True(t, found, "no example of %s", scheme)
@@ -88,7 +88,7 @@ func TestProvidersAlikeUnreachable(t *testing.T) {
 func unreachable(t *testing.T) *Resolver {
 	const closed = "http://127.0.0.1:1"
 	mirrors := map[string]string{}
-	for name := range DefaultMirrors {
+	for name := range DefaultMirrors() {
 		mirrors[name] = closed + "/" + name
 	}
 	return &Resolver{

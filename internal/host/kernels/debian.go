@@ -28,9 +28,6 @@ const (
 	DefaultDebianSecurityMirror = "http://deb.debian.org/debian-security"
 	// DefaultDebianRetiredMirror holds releases that left the mirrors (squeeze to buster).
 	DefaultDebianRetiredMirror = "http://archive.debian.org/debian"
-	// DefaultIndexTTL is how long a fetched suite index is reused before
-	// the suite's signed InRelease is read again.
-	DefaultIndexTTL = time.Hour
 )
 
 // currentAliases name the releases a mirror carries; each one's Release
@@ -549,9 +546,4 @@ func (d *Debian) missing(r Ref, what string) error {
 
 func (d *Debian) fail(r Ref, err error) error {
 	return fmt.Errorf("kernel %s: %s; try again later, pin a suite that is whole (debian:SERIES@SUITE, see `runmatrix kernels list`), or point the matching --debian-mirror, --debian-security-mirror or --debian-retired-mirror at another mirror", r.Raw, firstLine(err.Error()))
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }

@@ -4,10 +4,8 @@ package kernels
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
@@ -34,31 +32,6 @@ func (r *Resolver) extractPackage(ctx context.Context, a *debarchive.Archive, p 
 		return nil, fmt.Errorf("%s: %w", p.Filename, err)
 	}
 	return names, nil
-}
-
-// manifest records what a cached kernel was extracted from (a package or
-// an image) and where in its folder the image, modules and config are.
-type manifest struct {
-	Package   string `json:"package"`
-	Version   string `json:"version"`
-	Suite     string `json:"suite"`
-	Mirror    string `json:"mirror"`
-	DebSHA256 string `json:"deb_sha256"`
-	// PackageSHA256 is an RPM's or APK's digest.
-	PackageSHA256 string `json:"package_sha256,omitempty"`
-	Image         string `json:"image"`
-	// ImageSHA256 is the image's digest when it was extracted; a cached
-	// image is checked against it on every use.
-	ImageSHA256 string `json:"image_sha256,omitempty"`
-	Modules     string `json:"modules"`
-	Config      string `json:"config"`
-	// ConfigSHA256 and Files (every extracted file's size) are checked
-	// on every use too, so a damaged modules tree or config is refetched.
-	ConfigSHA256 string           `json:"config_sha256,omitempty"`
-	Files        map[string]int64 `json:"files,omitempty"`
-	// Keys are the keys that vouched for what was extracted (keysID): a
-	// run under other keys verifies it again.
-	Keys string `json:"keys,omitempty"`
 }
 
 // resolveDebian fetches and extracts (once) the newest kernel package the reference names.
@@ -100,18 +73,6 @@ func (r *Resolver) fetchDebianKernel(ctx context.Context, ref Ref, dk DebianKern
 	k.Origin.Package, k.Origin.PackageVersion, k.Origin.DebSHA256 = m.Package, m.Version, m.DebSHA256
 	k.Origin.Suite, k.Origin.URL = m.Suite, strings.TrimRight(m.Mirror, "/")+"/"+dk.Filename
 	return k, nil
-}
-
-func readManifest(dir string) (manifest, error) {
-	var m manifest
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal(b, &m); err != nil || m.Image == "" {
-		return m, fmt.Errorf("bad manifest in %s", dir)
-	}
-	return m, nil
 }
 
 // fetchDeb downloads the package and its parts (checked against their

@@ -439,10 +439,6 @@ func parseChecksums(b []byte) map[string]string {
 	return out
 }
 
-func cacheKey(url string) string {
-	return strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://"))
-}
-
 // resolveMainline fetches and extracts (once) the build the reference names.
 func (r *Resolver) resolveMainline(ctx context.Context, ref Ref) (*Kernel, error) {
 	m := r.mainline()

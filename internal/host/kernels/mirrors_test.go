@@ -377,3 +377,17 @@ func TestProvidersAlikeOnMirrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMirrorsCoverEveryProvider: the suite above has a mirror for every
+// provider in the list, so a provider added there is held to it.
+func TestMirrorsCoverEveryProvider(t *testing.T) {
+	have := map[Kind]bool{}
+	for _, mc := range mirrorCases(t) {
+		ref, err := ParseRef(mc.ref("http://127.0.0.1:1"))
+		require.NoError(t, err, mc.name)
+		have[ref.Kind] = true
+	}
+	for _, p := range providers {
+		require.True(t, have[p.Kind()], "no mirror for the %s provider in TestProvidersAlikeOnMirrors", p.Kind())
+	}
+}

@@ -2,68 +2,113 @@ package kernels
 
 import (
 	"context"
+	"maps"
+	"os"
 	"strings"
+
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/alpine"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/download"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/ocikernel"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/rpmdistro"
 )
 
-// provider is one kind of kernel reference: the prefixes it answers to,
-// how its references parse, how one resolves, and references of each of
-// its forms (the conformance tests hold every provider to the same
-// answers through them). ParseRef, Resolve and Schemes read this table:
-// a new distribution is one row and its own file.
-type provider struct {
+// providers are every source of kernels, in the order Schemes lists them.
+// ParseRef, Resolve, Expand and Schemes read this list: a distribution
+// is one folder under providers/ that implements kit.Provider, and one
+// line here.
+var providers = []kit.Provider{
+	own{KindDebian, []string{"debian:"}, parseDebian, (*Resolver).resolveDebian, nil,
+		[]string{"debian:6.1", "debian:bookworm", "debian:6.1.0-50", "debian:6.1/arm64"}},
+	ubuntu{own{KindUbuntu, []string{"ubuntu:"}, func(s, _ string) (Ref, error) { return parseUbuntu(s) }, (*Resolver).resolveUbuntu,
+		ubuntuMirrors,
+		[]string{"ubuntu:22.04", "ubuntu:22.04/hwe", "ubuntu:5.15.0-91"}}},
+	own{KindMainline, []string{"mainline:"}, parseMainline, (*Resolver).resolveMainline, nil,
+		[]string{"mainline:v6.1", "mainline:v6.6/arm64"}},
+	ocikernel.Provider{},
+	rpmdistro.Provider{},
+	alpine.Provider{},
+	download.Provider{},
+}
+
+// own is a provider of this package, which resolves with the whole
+// Resolver (Debian's and mainline's settings beside the Env).
+type own struct {
 	kind     Kind
-	schemes  func() []string
+	schemes  []string
 	parse    func(s, scheme string) (Ref, error)
 	resolve  func(r *Resolver, ctx context.Context, ref Ref) (*Kernel, error)
+	mirrors  map[string]string
 	examples []string
 }
 
-// providers in the order Schemes lists them.
-var providers = []provider{
-	{KindDebian, fixed("debian:"), parseDebian, (*Resolver).resolveDebian,
-		[]string{"debian:6.1", "debian:bookworm", "debian:6.1.0-50", "debian:6.1/arm64"}},
-	{KindUbuntu, fixed("ubuntu:"), ranged(KindUbuntu, func(s, _ string) (Ref, error) { return parseUbuntu(s) }), (*Resolver).resolveUbuntu,
-		[]string{"ubuntu:22.04", "ubuntu:22.04/hwe", "ubuntu:5.15.0-91"}},
-	{KindMainline, fixed("mainline:"), parseMainline, (*Resolver).resolveMainline,
-		[]string{"mainline:v6.1", "mainline:v6.6/arm64"}},
-	{KindOCI, fixed("oci:"), func(s, _ string) (Ref, error) { return parseOCI(s) }, (*Resolver).resolveOCI,
-		[]string{"oci:127.0.0.1:1/cilium/ci-kernels:6.6"}},
-	{KindRPM, rpmSchemes, ranged(KindRPM, parseRPM), (*Resolver).resolveRPM,
-		[]string{"centos:6.5", "centos:2.6.32-504.el6", "rocky:8", "alma:9", "fedora:39"}},
-	{KindAlpine, fixed("alpine:"), ranged(KindAlpine, func(s, _ string) (Ref, error) { return parseAlpine(s) }), (*Resolver).resolveAlpine,
-		[]string{"alpine:3.18", "alpine:3.18/virt"}},
-	{KindURL, fixed("https://", "http://"), parseURL, (*Resolver).resolveURL,
-		[]string{"https://127.0.0.1:1/bzImage#sha256=" + strings.Repeat("ab", 32), "http://127.0.0.1:1/bzImage#sha256=" + strings.Repeat("cd", 32) + "&arch=i686"}},
+func (p own) Kind() Kind                          { return p.kind }
+func (p own) Schemes() []string                   { return p.schemes }
+func (p own) Parse(s, scheme string) (Ref, error) { return p.parse(s, scheme) }
+func (p own) Mirrors() map[string]string          { return p.mirrors }
+func (p own) Examples() []string                  { return p.examples }
+
+// Resolve resolves with env and the default Debian and mainline settings.
+func (p own) Resolve(ctx context.Context, env *kit.Env, ref Ref) (*Kernel, error) {
+	r := &Resolver{Cache: env.Cache, Log: env.Log, Client: env.Client, Debian: DebianFromEnv(),
+		Mirrors: env.Mirrors, Keys: env.Keys, AlpineKeys: env.RSAKeys}
+	r.Debian.Offline, r.Debian.IndexTTL = env.Offline, env.IndexTTL
+	return p.resolve(r, ctx, ref)
 }
 
-func fixed(schemes ...string) func() []string { return func() []string { return schemes } }
+// resolveWith resolves with the whole Resolver.
+func (p own) resolveWith(ctx context.Context, r *Resolver, ref Ref) (*Kernel, error) {
+	return p.resolve(r, ctx, ref)
+}
 
-// rpmSchemes are the RPM distributions' prefixes ("centos:", "rocky:", …).
-func rpmSchemes() []string {
-	var out []string
-	for _, d := range RPMDistros() {
-		out = append(out, d+":")
+// ubuntu's references may name a range of releases (ubuntu:16.04..22.04).
+type ubuntu struct{ own }
+
+func (ubuntu) Between(_, from, to string) ([]string, error) {
+	var all []string
+	for _, r := range ubuntuReleases {
+		all = append(all, r[0])
+	}
+	return kit.Span("ubuntu", all, ubuntuNumber(from), ubuntuNumber(to), "ubuntu:16.04..22.04")
+}
+
+// providerOf is the provider of kind.
+func providerOf(kind Kind) (kit.Provider, bool) {
+	for _, p := range providers {
+		if p.Kind() == kind {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// resolveWith resolves ref with p and r's settings.
+func (r *Resolver) resolveWith(ctx context.Context, p kit.Provider, ref Ref) (*Kernel, error) {
+	if o, ok := p.(interface {
+		resolveWith(context.Context, *Resolver, Ref) (*Kernel, error)
+	}); ok {
+		return o.resolveWith(ctx, r, ref)
+	}
+	return p.Resolve(ctx, r.env(), ref)
+}
+
+// DefaultMirrors are where each provider's mirrors are, by the names
+// --mirror NAME=URL overrides.
+func DefaultMirrors() map[string]string {
+	out := map[string]string{}
+	for _, p := range providers {
+		maps.Copy(out, p.Mirrors())
 	}
 	return out
 }
 
-// ranged parses a release range (ubuntu:16.04..22.04) of a distribution,
-// else hands the reference to parse.
-func ranged(kind Kind, parse func(s, scheme string) (Ref, error)) func(s, scheme string) (Ref, error) {
-	return func(s, scheme string) (Ref, error) {
-		if rr, ok, err := distroRange(s, scheme, kind); ok {
-			return rr, err
-		}
-		return parse(s, scheme)
-	}
-}
-
-// providerOf is the provider of kind.
-func providerOf(kind Kind) (provider, bool) {
-	for _, p := range providers {
-		if p.kind == kind {
-			return p, true
+// MirrorsFromEnv reads RUNMATRIX_MIRRORS ("centos=URL,rocky=URL").
+func MirrorsFromEnv() map[string]string {
+	out := map[string]string{}
+	for _, kv := range strings.Split(os.Getenv("RUNMATRIX_MIRRORS"), ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			out[k] = v
 		}
 	}
-	return provider{}, false
+	return out
 }

@@ -4,8 +4,6 @@ package kernels
 import (
 	"context"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,81 +14,10 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
-	"github.com/runmatrix/runmatrix/internal/host/kernels/fetch"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
-
-// Origin records how a kernel image was obtained.
-type Origin struct {
-	Package        string `json:"package,omitempty"`
-	PackageVersion string `json:"package_version,omitempty"`
-	DebSHA256      string `json:"deb_sha256,omitempty"`
-	// PackageSHA256 is an RPM's or APK's digest.
-	PackageSHA256 string `json:"package_sha256,omitempty"`
-	Suite         string `json:"suite,omitempty"`
-	URL           string `json:"url,omitempty"`
-	File          string `json:"file,omitempty"`
-	SHA256        string `json:"sha256"`
-}
-
-// Kernel is a resolved, verified kernel image ready to boot.
-type Kernel struct {
-	Ref        Ref
-	Path       string // the bzImage
-	ModulesDir string // lib/modules/RELEASE, or "" when only the image is known
-	Config     string // the kernel's .config, or ""
-	Image      bootimage.Image
-	Origin     Origin
-}
-
-// InputError is a kernel reference or image that is wrong as given (a
-// file that is not a kernel, a checksum that does not match, a series no
-// archive has): the user must change the input, trying again will not help.
-type InputError struct{ Err error }
-
-func (e *InputError) Error() string { return e.Err.Error() }
-func (e *InputError) Unwrap() error { return e.Err }
-
-func inputErr(format string, args ...any) error {
-	return &InputError{fmt.Errorf(format, args...)}
-}
-
-// offlineMiss is every provider's answer to --offline when what the
-// reference needs is not cached (missing says what: "" is the kernel
-// itself): bad input, since the one command it names fills the cache.
-func offlineMiss(raw, missing string) error {
-	if missing == "" {
-		missing = "not in the cache"
-	}
-	return &InputError{&NotCachedError{Ref: raw, Missing: missing}}
-}
-
-// NotCachedError is --offline meeting a reference whose kernel, or what
-// finding it needs, the cache lacks.
-type NotCachedError struct {
-	Ref, Missing string
-}
-
-func (e *NotCachedError) Error() string {
-	return fmt.Sprintf("kernel %s: %s, and --offline forbids the network; run `runmatrix kernels fetch %s` first", e.Ref, e.Missing, e.Ref)
-}
-
-// UnreachableError is a mirror that could not be read: a failure of the
-// world, not of the user's input (exit 1), though its message says how to
-// point elsewhere.
-type UnreachableError struct {
-	// URL is what could not be read; Mirror names it for --mirror.
-	URL, Mirror string
-	Err         error
-}
-
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("%s cannot be reached (%v); point --mirror %s=URL (or RUNMATRIX_MIRRORS) at a mirror that carries it", e.URL, firstLine(e.Err.Error()), e.Mirror)
-}
-
-func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Resolver resolves references against a cache.
 type Resolver struct {
@@ -127,7 +54,7 @@ func (r *Resolver) logf(format string, args ...any) {
 func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 	ref, err := ParseRef(raw)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if ref.From != "" {
 		return nil, inputErr("kernel %s: a range names many kernels; give it to run, probe or bisect, which expand it, or see them with `runmatrix kernels list %s`", raw, raw)
@@ -145,7 +72,7 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 	raw := ref.Raw
 	if p, ok := providerOf(ref.Kind); ok {
-		return p.resolve(r, ctx, ref)
+		return r.resolveWith(ctx, p, ref)
 	}
 	// A file (PATH, or PATH/ARCH), or a reference of no provider.
 	if _, err := os.Stat(ref.Path); err != nil && !fileWithArch(&ref) {
@@ -173,13 +100,18 @@ func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 	ref, err := ParseRef(raw)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if ref.From == "" {
 		return []string{raw}, nil
 	}
 	if ref.Kind != KindMainline {
-		rels, err := releasesBetween(ref.Distro, ref.From, ref.To)
+		p, _ := providerOf(ref.Kind)
+		rg, ok := p.(kit.Ranger)
+		if !ok {
+			return nil, inputErr("kernel %s: %s references name no ranges", raw, ref.Kind)
+		}
+		rels, err := rg.Between(ref.Distro, ref.From, ref.To)
 		if err != nil {
 			return nil, inputErr("kernel %s: %v", raw, err)
 		}
@@ -236,23 +168,6 @@ func (r *Resolver) mainline() *Mainline {
 	return &m
 }
 
-// newKernel reads the image at path; a wrapped image (Image.gz, EFI
-// zboot) is unwrapped into the cache and that is the one booted.
-func (r *Resolver) newKernel(ref Ref, path string) (*Kernel, error) {
-	if how := bootimage.WrappingOf(path); how != "" {
-		return r.newWrappedKernel(ref, path, how)
-	}
-	img, err := bootimage.ReadImage(path)
-	if err != nil {
-		return nil, describe(ref.Raw, err)
-	}
-	sum, err := store.FileSHA256(path)
-	if err != nil {
-		return nil, err
-	}
-	return &Kernel{Ref: ref, Path: path, Image: img, Origin: Origin{SHA256: sum}}, nil
-}
-
 // schemeRE matches what looks like a reference's scheme ("rhel:").
 var schemeRE = regexp.MustCompile(`^[a-z][a-z0-9]*:`)
 
@@ -281,83 +196,6 @@ func fileWithArch(ref *Ref) bool {
 	}
 	ref.Path, ref.Arch = dir, arch
 	return true
-}
-
-// describe turns an image error into the one line a user needs.
-func describe(raw string, err error) error {
-	switch {
-	case errors.Is(err, bootimage.ErrNotKernel):
-		return inputErr("kernel %s: not a Linux boot image runmatrix knows (x86 bzImage, arm64 or RISC-V Image or Image.gz, ARM zImage, ppc64el vmlinux, s390x image); point at arch/ARCH/boot/… or /boot/vmlinuz-*", raw)
-	case errors.Is(err, bootimage.ErrTruncated):
-		return inputErr("kernel %s: truncated image (%v); download or copy it again", raw, errors.Unwrap(err))
-	}
-	// ReadImage names the file; raw already does.
-	return inputErr("kernel %s: %s", raw, strings.TrimPrefix(err.Error(), raw+": "))
-}
-
-func (r *Resolver) resolveURL(ctx context.Context, ref Ref) (*Kernel, error) {
-	unlock, err := r.Cache.Lock("blob-" + ref.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	path, err := r.Cache.Path("blobs", ref.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	k, err := r.newKernel(ref, path)
-	if err == nil && k.Origin.SHA256 != ref.SHA256 {
-		err = fmt.Errorf("sha256 %s", k.Origin.SHA256)
-	}
-	if err != nil {
-		if _, serr := os.Stat(path); serr == nil {
-			r.logf("cached %s is damaged (%v); downloading it again", path, err)
-		}
-		if r.Debian.Offline {
-			return nil, offlineMiss(ref.Raw, "")
-		}
-		r.logf("downloading %s", ref.URL)
-		if err := r.download(ctx, ref, path); err != nil {
-			return nil, err
-		}
-		if k, err = r.newKernel(ref, path); err != nil {
-			return nil, err
-		}
-	}
-	k.Origin.URL = ref.URL
-	return k, nil
-}
-
-func (r *Resolver) download(ctx context.Context, ref Ref, dst string) error {
-	f, err := r.Cache.TempFile()
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	h := sha256.New()
-	_, err = (&fetch.Client{HTTP: r.Client}).Copy(ctx, ref.URL, f, bootimage.MaxVmlinux, h, nil)
-	var se *fetch.SizeError
-	switch {
-	case errors.As(err, &se) && se.Over:
-		return inputErr("kernel %s: %s: larger than a kernel image can be (%d MiB)", ref.Raw, se.What, bootimage.MaxVmlinux>>20)
-	case errors.As(err, &se):
-		return fmt.Errorf("kernel %s: download truncated: %w; run again", ref.Raw, err)
-	case errors.As(err, new(*fetch.NotFoundError)):
-		return inputErr("kernel %s: %v: check the URL", ref.Raw, err)
-	case err != nil:
-		return fmt.Errorf("kernel %s: download: %w", ref.Raw, err)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, ref.SHA256) {
-		return inputErr("kernel %s: checksum mismatch: the file has sha256 %s; check the #sha256= in the reference", ref.Raw, sum)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("cache: %w", err)
-	}
-	if err := os.Rename(f.Name(), dst); err != nil {
-		return fmt.Errorf("cache: %w", err)
-	}
-	return nil
 }
 
 func unwrapPath(err error) error {

@@ -111,7 +111,7 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string, keys 
 	if debArch != "amd64" && debArch != "i386" {
 		current = "ubuntu-ports"
 	}
-	p, err := r.Cache.Path("ubuntu-index", cacheKey(r.mirror(current))+"_"+suite+"_"+debArch+"_"+openpgpKeysID(keys)+".json")
+	p, err := r.Cache.Path("ubuntu-index", cacheKey(r.ubuntuMirror(current))+"_"+suite+"_"+debArch+"_"+openpgpKeysID(keys)+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -127,16 +127,16 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string, keys 
 		name    string
 		retired bool
 	}{{current, false}, {"ubuntu-old", true}} {
-		a := r.ubuntuArchive(r.mirror(m.name), m.retired, keys)
+		a := r.ubuntuArchive(r.ubuntuMirror(m.name), m.retired, keys)
 		rel, err := a.Release(ctx, suite)
 		var nf *debarchive.NotFoundError
 		if errors.As(err, &nf) {
 			continue
 		}
 		if err != nil {
-			return nil, r.unreachable(r.mirror(m.name), m.name, err)
+			return nil, r.unreachable(r.ubuntuMirror(m.name), m.name, err)
 		}
-		idx = ubuntuIndex{Mirror: r.mirror(m.name), Arches: rel.Architectures}
+		idx = ubuntuIndex{Mirror: r.ubuntuMirror(m.name), Arches: rel.Architectures}
 		if !slices.Contains(rel.Architectures, debArch) {
 			break
 		}
@@ -161,7 +161,7 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string, keys 
 // depends on, or the ABI given, and fetches it once.
 func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) {
 	_, debArch := cpu.Debian(ref.Arch)
-	keys, err := r.distroKeys("ubuntu-archive") // read once: an ABI search reads every release's suites
+	keys, err := r.env().OpenPGPKeys("ubuntu-archive") // read once: an ABI search reads every release's suites
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 			if ref.Version != "" {
 				continue
 			}
-			return nil, inputErr("kernel %s: no Ubuntu archive (%s, %s) has %s; point --mirror ubuntu=URL or ubuntu-old=URL at one that does", ref.Raw, r.mirror("ubuntu"), r.mirror("ubuntu-old"), code)
+			return nil, inputErr("kernel %s: no Ubuntu archive (%s, %s) has %s; point --mirror ubuntu=URL or ubuntu-old=URL at one that does", ref.Raw, r.ubuntuMirror("ubuntu"), r.ubuntuMirror("ubuntu-old"), code)
 		}
 		if !hasArch {
 			if ref.Version != "" {
@@ -236,7 +236,7 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 			return nil, err
 		}
 		if mirror == "" {
-			mirror = r.mirror("ubuntu")
+			mirror = r.ubuntuMirror("ubuntu")
 		}
 		return r.fetchUbuntuKernel(ctx, ref, code, mirror, pkgs, keys)
 	}
@@ -310,7 +310,7 @@ func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror 
 	}
 	k, _, err := r.unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, openpgpKeysID(keys), func(tmp string) (manifest, []string, error) {
 		m := manifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: mirror, DebSHA256: pkgs[0].SHA256}
-		a := r.ubuntuArchive(mirror, mirror == r.mirror("ubuntu-old"), keys)
+		a := r.ubuntuArchive(mirror, mirror == r.ubuntuMirror("ubuntu-old"), keys)
 		r.logf("downloading %s %s from %s (%s)", pkgs[0].Name, pkgs[0].Version, mirror, pkgs[0].Suite)
 		names, err := r.extractDebs(ctx, a, pkgs, tmp)
 		return m, names, err
@@ -322,4 +322,17 @@ func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror 
 	k.Origin.Package, k.Origin.PackageVersion, k.Origin.DebSHA256 = pkgs[0].Name, pkgs[0].Version, pkgs[0].SHA256
 	k.Origin.Suite, k.Origin.URL = "Ubuntu "+num+" "+pkgs[0].Suite, strings.TrimRight(mirror, "/")+"/"+pkgs[0].Filename
 	return k, nil
+}
+
+// ubuntuMirrors are where Ubuntu's archives are, by the names --mirror
+// NAME=URL overrides.
+var ubuntuMirrors = map[string]string{
+	"ubuntu":       "http://archive.ubuntu.com/ubuntu",
+	"ubuntu-ports": "http://ports.ubuntu.com/ubuntu-ports",
+	"ubuntu-old":   "http://old-releases.ubuntu.com/ubuntu",
+}
+
+// ubuntuMirror is the URL of the Ubuntu mirror called name.
+func (r *Resolver) ubuntuMirror(name string) string {
+	return r.env().Mirror(name, ubuntuMirrors[name])
 }

@@ -92,7 +92,7 @@ func (k Kernel) Lineage() string {
 	case "oci":
 		// One repository's tags are one line of builds (ci-kernels:6.1, :6.6…).
 		if r, err := kernels.ParseRef(k.Ref); err == nil {
-			return "oci " + r.Image.Registry + "/" + r.Image.Repository
+			return "oci " + r.Line
 		}
 		return ""
 	case "alpine":

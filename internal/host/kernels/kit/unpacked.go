@@ -1,4 +1,4 @@
-package kernels
+package kit
 
 import (
 	"encoding/json"
@@ -8,55 +8,54 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
-// unpacked returns the kernel extracted into the cache folder dir (one
+// Unpacked returns the kernel extracted into the cache folder dir (one
 // folder per package or image digest, named kind-ID for its lock). The
 // cache is not trusted blindly: the image must still be what was
 // extracted, or it is extracted again. extract fills a fresh folder (it
 // downloads and verifies whatever it extracts) and returns what the
-// manifest records and the names extracted; what names the thing for the
+// Manifest records and the names extracted; what names the thing for the
 // offline message ("linux-image-… 6.1.99-1").
-func (r *Resolver) unpacked(ref Ref, dir, lock, what, keys string, extract func(tmp string) (manifest, []string, error)) (*Kernel, manifest, error) {
-	unlock, err := r.Cache.Lock(lock)
+func (e *Env) Unpacked(ref Ref, dir, lock, what, keys string, extract func(tmp string) (Manifest, []string, error)) (*Kernel, Manifest, error) {
+	unlock, err := e.Cache.Lock(lock)
 	if err != nil {
-		return nil, manifest{}, err
+		return nil, Manifest{}, err
 	}
 	defer unlock()
-	m, err := readManifest(dir)
+	m, err := ReadManifest(dir)
 	var k *Kernel
 	if err == nil && m.Keys != keys {
 		err = fmt.Errorf("verified under other keys")
-		r.logf("cached %s was verified under other keys than this run's; fetching and verifying it again", what)
+		e.Logf("cached %s was verified under other keys than this run's; fetching and verifying it again", what)
 	} else if err == nil {
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err == nil && m.ImageSHA256 != "" && k.Origin.SHA256 != m.ImageSHA256 {
+		if k, err = e.NewKernel(ref, filepath.Join(dir, m.Image)); err == nil && m.ImageSHA256 != "" && k.Origin.SHA256 != m.ImageSHA256 {
 			err = fmt.Errorf("sha256 %s, extracted as %s", k.Origin.SHA256, m.ImageSHA256)
 		}
 		if err == nil {
 			err = checkTree(dir, m)
 		}
 		if err != nil {
-			r.logf("cached %s is damaged (%v); fetching it again", filepath.Join(dir, m.Image), firstLine(err.Error()))
+			e.Logf("cached %s is damaged (%v); fetching it again", filepath.Join(dir, m.Image), FirstLine(err.Error()))
 		} else if m.ImageSHA256 == "" { // extracted before digests were kept
 			m.ImageSHA256 = k.Origin.SHA256
-			_ = writeJSONAtomic(filepath.Join(dir, "manifest.json"), m) // best effort: it is checked again next time
+			_ = WriteJSON(filepath.Join(dir, "manifest.json"), m) // best effort: it is checked again next time
 		}
 	}
 	if err != nil {
-		if r.Debian.Offline {
-			return nil, m, offlineMiss(ref.Raw, what+" is not in the cache (or is damaged there)")
+		if e.Offline {
+			return nil, m, OfflineMiss(ref.Raw, what+" is not in the cache (or is damaged there)")
 		}
-		if m, err = r.extractInto(dir, keys, extract); err != nil {
+		if m, err = e.extractInto(dir, keys, extract); err != nil {
 			var ie *InputError
 			if errors.As(err, &ie) {
-				return nil, m, inputErr("kernel %s: %v", ref.Raw, err)
+				return nil, m, Inputf("kernel %s: %v", ref.Raw, err)
 			}
 			return nil, m, fmt.Errorf("kernel %s: %w", ref.Raw, err)
 		}
-		if k, err = r.newKernel(ref, filepath.Join(dir, m.Image)); err != nil {
+		if k, err = e.NewKernel(ref, filepath.Join(dir, m.Image)); err != nil {
 			return nil, m, err
 		}
 	}
@@ -70,12 +69,12 @@ func (r *Resolver) unpacked(ref Ref, dir, lock, what, keys string, extract func(
 }
 
 // extractInto runs extract in a fresh folder beside dir, finds the
-// kernel's files among those extracted, writes the manifest and puts the
+// kernel's files among those extracted, writes the Manifest and puts the
 // folder in dir's place.
-func (r *Resolver) extractInto(dir, keys string, extract func(tmp string) (manifest, []string, error)) (manifest, error) {
+func (e *Env) extractInto(dir, keys string, extract func(tmp string) (Manifest, []string, error)) (Manifest, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
 	if err != nil {
-		return manifest{}, err
+		return Manifest{}, err
 	}
 	defer os.RemoveAll(tmp)
 	m, names, err := extract(tmp)
@@ -84,7 +83,7 @@ func (r *Resolver) extractInto(dir, keys string, extract func(tmp string) (manif
 	}
 	lay := layoutOf(names)
 	if lay.Image == "" {
-		return m, inputErr("%s %s holds no kernel image (boot/vmlinuz…, lib/modules/…/vmlinuz, boot/Image…)", m.Package, m.Version)
+		return m, Inputf("%s %s holds no kernel image (boot/vmlinuz…, lib/modules/…/vmlinuz, boot/Image…)", m.Package, m.Version)
 	}
 	m.Image, m.Modules, m.Config = lay.Image, lay.Modules, lay.Config
 	if m.ImageSHA256, err = store.FileSHA256(filepath.Join(tmp, m.Image)); err != nil {
@@ -110,28 +109,14 @@ func (r *Resolver) extractInto(dir, keys string, extract func(tmp string) (manif
 	return m, nil
 }
 
-// freshIndex reads the cached index at p into v and reports whether it
-// may be used: offline, or fetched (a field of v) within the index TTL.
-func (r *Resolver) freshIndex(p string, v any, fetched *time.Time) bool {
-	b, err := os.ReadFile(p)
-	if err != nil || json.Unmarshal(b, v) != nil {
-		return false
-	}
-	ttl := r.Debian.IndexTTL
-	if ttl == 0 {
-		ttl = DefaultIndexTTL
-	}
-	return r.Debian.Offline || time.Since(*fetched) < ttl
-}
-
 // bootFiles are the names under boot/ a kernel's image and config have:
 // vmlinuz-RELEASE, vmlinuz (OCI images), vmlinux-* (riscv64, ppc64el),
 // bzImage, Image, zImage, config-RELEASE, config.
 var bootFiles = []string{"boot/vmlinuz", "boot/vmlinux", "boot/bzImage", "boot/Image", "boot/zImage", "boot/config"}
 
-// kernelFile says whether a file of a package or image is one runmatrix
+// KernelFile says whether a file of a package or image is one runmatrix
 // needs: the boot image, its config, and the modules tree.
-func kernelFile(name string) bool {
+func KernelFile(name string) bool {
 	if inModulesTree(name) {
 		return true
 	}
@@ -185,4 +170,42 @@ func layoutOf(names []string) layout {
 		}
 	}
 	return l
+}
+
+// Manifest records what a cached kernel was extracted from (a package or
+// an image) and where in its folder the image, modules and config are.
+type Manifest struct {
+	Package   string `json:"package"`
+	Version   string `json:"version"`
+	Suite     string `json:"suite"`
+	Mirror    string `json:"mirror"`
+	DebSHA256 string `json:"deb_sha256"`
+	// PackageSHA256 is an RPM's or APK's digest.
+	PackageSHA256 string `json:"package_sha256,omitempty"`
+	Image         string `json:"image"`
+	// ImageSHA256 is the image's digest when it was extracted; a cached
+	// image is checked against it on every use.
+	ImageSHA256 string `json:"image_sha256,omitempty"`
+	Modules     string `json:"modules"`
+	Config      string `json:"config"`
+	// ConfigSHA256 and Files (every extracted file's size) are checked
+	// on every use too, so a damaged modules tree or config is refetched.
+	ConfigSHA256 string           `json:"config_sha256,omitempty"`
+	Files        map[string]int64 `json:"files,omitempty"`
+	// Keys are the keys that vouched for what was extracted (keysID): a
+	// run under other keys verifies it again.
+	Keys string `json:"keys,omitempty"`
+}
+
+// ReadManifest reads the manifest of a cached kernel folder.
+func ReadManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Image == "" {
+		return m, fmt.Errorf("bad manifest in %s", dir)
+	}
+	return m, nil
 }

@@ -1,15 +1,14 @@
-// This file resolves the kernels of RPM distributions: centos:, rocky:,
-// alma: and fedora: references, from the distributions' repositories
-// (createrepo layout: repodata/repomd.xml → primary.xml → the kernel RPM),
-// each RPM verified with the distribution's own key.
-
-package kernels
+// Package rpmdistro resolves the kernels of RPM distributions: centos:,
+// rocky:, alma: and fedora: references, from the distributions'
+// repositories (createrepo layout: repodata/repomd.xml → primary.xml →
+// the kernel RPM), each RPM verified with the distribution's own key.
+package rpmdistro
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -20,49 +19,80 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
-	"github.com/runmatrix/runmatrix/internal/host/kernels/distkeys"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/rpm"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
 )
 
-// KindRPM is a kernel of an RPM distribution (Ref.Distro names it).
-const KindRPM Kind = "rpm"
+// Kind is a kernel of an RPM distribution (Ref.Distro names it).
+const Kind kit.Kind = "rpm"
 
-// maxRPM bounds one kernel package.
-const maxRPM = 1 << 30
-
-// DefaultMirrors are where each distribution's repositories are, by the
+// defaultMirrors are where each distribution's repositories are, by the
 // names --mirror NAME=URL overrides.
-var DefaultMirrors = map[string]string{
+var defaultMirrors = map[string]string{
 	"centos":         "https://vault.centos.org",
 	"rocky":          "https://dl.rockylinux.org",
 	"alma":           "https://repo.almalinux.org",
 	"alma-vault":     "https://vault.almalinux.org",
 	"fedora":         "https://dl.fedoraproject.org",
 	"fedora-archive": "https://archives.fedoraproject.org",
-	"ubuntu":         "http://archive.ubuntu.com/ubuntu",
-	"ubuntu-ports":   "http://ports.ubuntu.com/ubuntu-ports",
-	"ubuntu-old":     "http://old-releases.ubuntu.com/ubuntu",
-	"alpine":         "https://dl-cdn.alpinelinux.org/alpine",
 }
 
-// MirrorsFromEnv reads RUNMATRIX_MIRRORS ("centos=URL,rocky=URL").
-func MirrorsFromEnv() map[string]string {
-	out := map[string]string{}
-	for _, kv := range strings.Split(os.Getenv("RUNMATRIX_MIRRORS"), ",") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
-			out[k] = v
-		}
+// Provider resolves centos:, rocky:, alma: and fedora: references.
+type Provider struct{}
+
+// Kind is rpm.
+func (Provider) Kind() kit.Kind { return Kind }
+
+// Schemes are the distributions' prefixes.
+func (Provider) Schemes() []string {
+	var out []string
+	for _, d := range Distros() {
+		out = append(out, d+":")
 	}
 	return out
 }
 
-func (r *Resolver) mirror(name string) string {
-	if u := r.Mirrors[name]; u != "" {
-		return strings.TrimRight(u, "/")
-	}
-	return DefaultMirrors[name]
+// Mirrors are the distributions' mirrors.
+func (Provider) Mirrors() map[string]string { return maps.Clone(defaultMirrors) }
+
+// Examples are references of each distribution.
+func (Provider) Examples() []string {
+	return []string{"centos:6.5", "centos:2.6.32-504.el6", "rocky:8", "alma:9", "fedora:39"}
 }
+
+// Between lists a distribution's releases from one to another.
+func (Provider) Between(distro, from, to string) ([]string, error) {
+	switch distro {
+	case "centos":
+		var all []string
+		for _, r := range centosReleases {
+			p := strings.Split(r, ".")
+			if short := p[0] + "." + p[1]; !slices.Contains(all, short) {
+				all = append(all, short)
+			}
+		}
+		return kit.Span(distro, all, from, to, "centos:6.4..6.7")
+	case "fedora":
+		a, errA := strconv.Atoi(from)
+		b, errB := strconv.Atoi(to)
+		if errA != nil || errB != nil || a > b {
+			return nil, fmt.Errorf("want fedora:A..B with A not after B (fedora:37..39)")
+		}
+		var all []string
+		for n := a; n <= b; n++ {
+			all = append(all, strconv.Itoa(n))
+		}
+		return all, nil
+	}
+	return kit.Minors(distro, from, to, map[string]string{"rocky": "rocky:8.4..8.8", "alma": "alma:9.0..9.3"}[distro])
+}
+
+// mirror is the URL of the mirror called name.
+func mirror(r *kit.Env, name string) string { return r.Mirror(name, defaultMirrors[name]) }
+
+// maxRPM bounds one kernel package.
+const maxRPM = 1 << 30
 
 // rpmDistro is what runmatrix knows of one RPM distribution.
 type rpmDistro struct {
@@ -75,7 +105,7 @@ type rpmDistro struct {
 	arches func(major int) []string
 	// repos are the repositories of a release for an arch, and the
 	// mirror name each is under.
-	repos func(r *Resolver, release string, major int, arch string) []rpmRepo
+	repos func(r *kit.Env, release string, major int, arch string) []rpmRepo
 	// keys names the embedded key file of a major release.
 	keys func(major int) string
 	// signsMetadata says the distribution signs repomd.xml, so an
@@ -102,9 +132,9 @@ var rpmDistros = map[string]*rpmDistro{
 			}
 			return []string{cpu.X86_64, cpu.ARM64, cpu.PPC64LE}
 		},
-		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
+		repos: func(r *kit.Env, rel string, major int, arch string) []rpmRepo {
 			_, dir := cpu.RPM(arch)
-			root := r.mirror("centos")
+			root := mirror(r, "centos")
 			if major >= 8 {
 				return []rpmRepo{{root + "/" + rel + "/BaseOS/" + dir + "/os/", "centos"}}
 			}
@@ -117,29 +147,29 @@ var rpmDistros = map[string]*rpmDistro{
 			return "centos-" + strconv.Itoa(major)
 		}},
 	"rocky": {name: "rocky", pretty: "Rocky Linux", arches: func(int) []string { return el8On() },
-		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
+		repos: func(r *kit.Env, rel string, major int, arch string) []rpmRepo {
 			_, dir := cpu.RPM(arch)
 			if strings.Contains(rel, ".") {
-				return []rpmRepo{{r.mirror("rocky") + "/vault/rocky/" + rel + "/BaseOS/" + dir + "/os/", "rocky"}}
+				return []rpmRepo{{mirror(r, "rocky") + "/vault/rocky/" + rel + "/BaseOS/" + dir + "/os/", "rocky"}}
 			}
-			return []rpmRepo{{r.mirror("rocky") + "/pub/rocky/" + rel + "/BaseOS/" + dir + "/os/", "rocky"}}
+			return []rpmRepo{{mirror(r, "rocky") + "/pub/rocky/" + rel + "/BaseOS/" + dir + "/os/", "rocky"}}
 		},
 		keys: func(major int) string { return "rocky-" + strconv.Itoa(major) }, signsMetadata: true},
 	"alma": {name: "alma", pretty: "AlmaLinux", arches: func(int) []string { return el8On() },
-		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
+		repos: func(r *kit.Env, rel string, major int, arch string) []rpmRepo {
 			_, dir := cpu.RPM(arch)
 			if strings.Contains(rel, ".") {
-				return []rpmRepo{{r.mirror("alma-vault") + "/" + rel + "/BaseOS/" + dir + "/os/", "alma-vault"}}
+				return []rpmRepo{{mirror(r, "alma-vault") + "/" + rel + "/BaseOS/" + dir + "/os/", "alma-vault"}}
 			}
-			return []rpmRepo{{r.mirror("alma") + "/almalinux/" + rel + "/BaseOS/" + dir + "/os/", "alma"}}
+			return []rpmRepo{{mirror(r, "alma") + "/almalinux/" + rel + "/BaseOS/" + dir + "/os/", "alma"}}
 		},
 		keys: func(major int) string { return "alma-" + strconv.Itoa(major) }, signsMetadata: true},
 	"fedora": {name: "fedora", pretty: "Fedora", arches: func(int) []string { return el8On() },
-		repos: func(r *Resolver, rel string, major int, arch string) []rpmRepo {
+		repos: func(r *kit.Env, rel string, major int, arch string) []rpmRepo {
 			_, dir := cpu.RPM(arch)
 			var out []rpmRepo
 			for _, m := range []struct{ name, path string }{{"fedora", "/pub/fedora/linux/"}, {"fedora-archive", "/pub/archive/fedora/linux/"}} {
-				root := r.mirror(m.name) + m.path
+				root := mirror(r, m.name) + m.path
 				out = append(out, rpmRepo{root + "updates/" + rel + "/Everything/" + dir + "/", m.name}, rpmRepo{root + "releases/" + rel + "/Everything/" + dir + "/os/", m.name})
 			}
 			return out
@@ -147,8 +177,8 @@ var rpmDistros = map[string]*rpmDistro{
 		keys: func(major int) string { return "fedora-" + strconv.Itoa(major) }},
 }
 
-// RPMDistros are the scheme names of the RPM distributions.
-func RPMDistros() []string { return []string{"centos", "rocky", "alma", "fedora"} }
+// Distros are the scheme names of the RPM distributions.
+func Distros() []string { return []string{"centos", "rocky", "alma", "fedora"} }
 
 var (
 	rpmReleaseRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
@@ -156,11 +186,11 @@ var (
 	rpmKernelRE = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?-[0-9][0-9a-z._]*\.(el|fc)([0-9]+)[0-9a-z._]*$`)
 )
 
-// parseRPM reads DISTRO:RELEASE[/ARCH] or DISTRO:VERSION-RELEASE[/ARCH].
-func parseRPM(s, distro string) (Ref, error) {
-	r := Ref{Raw: s, Kind: KindRPM, Distro: distro}
+// Parse reads DISTRO:RELEASE[/ARCH] or DISTRO:VERSION-RELEASE[/ARCH].
+func (Provider) Parse(s, distro string) (kit.Ref, error) {
+	r := kit.Ref{Raw: s, Kind: Kind, Distro: distro}
 	what, arch, _ := strings.Cut(strings.TrimPrefix(s, distro+":"), "/")
-	a, err := parseArch(s, arch)
+	a, err := kit.ParseArch(s, arch)
 	if err != nil {
 		return r, err
 	}
@@ -184,7 +214,7 @@ func major(release string) int {
 }
 
 // rpmReleases are the releases a reference asks to search, newest first.
-func (d *rpmDistro) rpmReleases(ref Ref) ([]string, error) {
+func (d *rpmDistro) rpmReleases(ref kit.Ref) ([]string, error) {
 	if ref.Version != "" {
 		g := rpmKernelRE.FindStringSubmatch(ref.Version)
 		m := g[3]
@@ -198,7 +228,7 @@ func (d *rpmDistro) rpmReleases(ref Ref) ([]string, error) {
 			}
 		}
 		if len(out) == 0 {
-			return nil, inputErr("kernel %s: %s has no release %s (releases: %s)", ref.Raw, d.pretty, m, d.releaseSpan())
+			return nil, kit.Inputf("kernel %s: %s has no release %s (releases: %s)", ref.Raw, d.pretty, m, d.releaseSpan())
 		}
 		return out, nil
 	}
@@ -211,7 +241,7 @@ func (d *rpmDistro) rpmReleases(ref Ref) ([]string, error) {
 			return []string{rel}, nil
 		}
 	}
-	return nil, inputErr("kernel %s: %s has no release %s (releases: %s)", ref.Raw, d.pretty, ref.Series, d.releaseSpan())
+	return nil, kit.Inputf("kernel %s: %s has no release %s (releases: %s)", ref.Raw, d.pretty, ref.Series, d.releaseSpan())
 }
 
 func (d *rpmDistro) releaseSpan() string {
@@ -238,19 +268,19 @@ type rpmIndex struct {
 
 var kernelPackages = []string{"kernel", "kernel-core", "kernel-modules-core"}
 
-// index reads (or takes from the cache) a repository's kernel packages;
+// fetchIndex reads (or takes from the cache) a repository's kernel packages;
 // signed requires a signed repomd.xml, of the cache entry too.
-func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys openpgp.EntityList, signed bool) (*rpmIndex, error) {
-	p, err := r.Cache.Path("rpm-index", cacheKey(repo.url)+"_"+openpgpKeysID(keys)+".json")
+func fetchIndex(ctx context.Context, r *kit.Env, repo rpmRepo, arch string, keys openpgp.EntityList, signed bool) (*rpmIndex, error) {
+	p, err := r.Cache.Path("rpm-index", kit.CacheKey(repo.url)+"_"+kit.OpenPGPKeysID(keys)+".json")
 	if err != nil {
 		return nil, err
 	}
 	var idx rpmIndex
-	if r.freshIndex(p, &idx, &idx.Fetched) && (idx.Signed || idx.Missing || !signed) {
+	if r.FreshIndex(p, &idx, &idx.Fetched) && (idx.Signed || idx.Missing || !signed) {
 		return &idx, nil
 	}
-	if r.Debian.Offline {
-		return nil, errOffline
+	if r.Offline {
+		return nil, kit.ErrOffline
 	}
 	pkgArch, _ := cpu.RPM(arch)
 	rp := &rpm.Repo{URL: repo.url, Client: r.Client, Keys: keys, Signed: signed}
@@ -260,56 +290,43 @@ func (r *Resolver) rpmIndex(ctx context.Context, repo rpmRepo, arch string, keys
 	case errors.As(err, &nf):
 		idx = rpmIndex{Missing: true}
 	case err != nil:
-		return nil, r.unreachable(repo.url, repo.mirror, err)
+		return nil, r.Unreachable(repo.url, repo.mirror, err)
 	default:
 		idx = rpmIndex{Signed: signed, Packages: pkgs}
 	}
 	idx.Fetched = time.Now().UTC()
-	if err := writeJSONAtomic(p, idx); err != nil {
+	if err := kit.WriteJSON(p, idx); err != nil {
 		return nil, err
 	}
 	return &idx, nil
 }
 
-var errOffline = errors.New("offline")
-
-// unreachable says which mirror (url, named name for --mirror) could not
-// be read and how to point elsewhere.
-func (r *Resolver) unreachable(url, name string, err error) error {
-	var ne net.Error
-	var op *net.OpError
-	if errors.As(err, &op) || errors.As(err, &ne) {
-		return &UnreachableError{URL: url, Mirror: name, Err: err}
-	}
-	return err
-}
-
-// resolveRPM finds the newest kernel the reference names in its
+// Resolve finds the newest kernel the reference names in its
 // distribution's repositories, then fetches, verifies and extracts it.
-func (r *Resolver) resolveRPM(ctx context.Context, ref Ref) (*Kernel, error) {
+func (Provider) Resolve(ctx context.Context, r *kit.Env, ref kit.Ref) (*kit.Kernel, error) {
 	d := rpmDistros[ref.Distro]
 	rels, err := d.rpmReleases(ref)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := r.distroKeys(d.keys(major(rels[0])))
+	keys, err := r.OpenPGPKeys(d.keys(major(rels[0])))
 	if err != nil {
-		return nil, inputErr("kernel %s: runmatrix has no signing key for %s %d", ref.Raw, d.pretty, major(rels[0]))
+		return nil, kit.Inputf("kernel %s: runmatrix has no signing key for %s %d", ref.Raw, d.pretty, major(rels[0]))
 	}
 	if !slices.Contains(d.arches(major(rels[0])), ref.Arch) {
 		var have []string
 		for _, a := range d.arches(major(rels[0])) {
 			have = append(have, cpu.Name(a))
 		}
-		return nil, inputErr("kernel %s: %s %d has no %s kernels (it builds %s)", ref.Raw, d.pretty, major(rels[0]), cpu.Name(ref.Arch), strings.Join(have, ", "))
+		return nil, kit.Inputf("kernel %s: %s %d has no %s kernels (it builds %s)", ref.Raw, d.pretty, major(rels[0]), cpu.Name(ref.Arch), strings.Join(have, ", "))
 	}
 	var best []rpm.Info // the image package, then parts
 	var bestRel string
 	anyRepo := false
 	for _, rel := range rels {
 		for _, repo := range d.repos(r, rel, major(rel), ref.Arch) {
-			idx, err := r.rpmIndex(ctx, repo, ref.Arch, keys, d.signsMetadata)
-			if errors.Is(err, errOffline) {
+			idx, err := fetchIndex(ctx, r, repo, ref.Arch, keys, d.signsMetadata)
+			if errors.Is(err, kit.ErrOffline) {
 				continue
 			}
 			if err != nil {
@@ -328,16 +345,16 @@ func (r *Resolver) resolveRPM(ctx context.Context, ref Ref) (*Kernel, error) {
 		}
 	}
 	switch {
-	case best == nil && r.Debian.Offline:
-		return nil, offlineMiss(ref.Raw, "")
+	case best == nil && r.Offline:
+		return nil, kit.OfflineMiss(ref.Raw, "")
 	case best == nil && !anyRepo:
-		return nil, inputErr("kernel %s: %s has no release %s for %s at %s (no repodata/repomd.xml)", ref.Raw, d.pretty, strings.Join(rels, ", "), cpu.Name(ref.Arch), d.repos(r, rels[0], major(rels[0]), ref.Arch)[0].url)
+		return nil, kit.Inputf("kernel %s: %s has no release %s for %s at %s (no repodata/repomd.xml)", ref.Raw, d.pretty, strings.Join(rels, ", "), cpu.Name(ref.Arch), d.repos(r, rels[0], major(rels[0]), ref.Arch)[0].url)
 	case best == nil && ref.Version != "":
-		return nil, inputErr("kernel %s: no %s release (%s) has kernel %s", ref.Raw, d.pretty, strings.Join(rels, ", "), ref.Version)
+		return nil, kit.Inputf("kernel %s: no %s release (%s) has kernel %s", ref.Raw, d.pretty, strings.Join(rels, ", "), ref.Version)
 	case best == nil:
-		return nil, inputErr("kernel %s: %s %s lists no kernel package for %s", ref.Raw, d.pretty, rels[0], cpu.Name(ref.Arch))
+		return nil, kit.Inputf("kernel %s: %s %s lists no kernel package for %s", ref.Raw, d.pretty, rels[0], cpu.Name(ref.Arch))
 	}
-	return r.fetchRPMKernel(ctx, ref, d, bestRel, best, keys)
+	return fetchKernel(ctx, r, ref, d, bestRel, best, keys)
 }
 
 // pickKernel returns the newest kernel (or the one of version) among a
@@ -376,20 +393,20 @@ func pickKernel(pkgs []rpm.Info, version string) []rpm.Info {
 	return []rpm.Info{names["kernel"]}
 }
 
-// fetchRPMKernel downloads the packages (checked against primary.xml),
+// fetchKernel downloads the packages (checked against primary.xml),
 // verifies each with the distribution's key, and extracts the kernel,
 // config and modules, once.
-func (r *Resolver) fetchRPMKernel(ctx context.Context, ref Ref, d *rpmDistro, rel string, pkgs []rpm.Info, keys openpgp.EntityList) (*Kernel, error) {
+func fetchKernel(ctx context.Context, r *kit.Env, ref kit.Ref, d *rpmDistro, rel string, pkgs []rpm.Info, keys openpgp.EntityList) (*kit.Kernel, error) {
 	dir, err := r.Cache.Path("rpm", pkgs[0].Sum)
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "rpm-"+pkgs[0].Sum, pkgs[0].Name+" "+pkgs[0].VR(), openpgpKeysID(keys), func(tmp string) (manifest, []string, error) {
-		m := manifest{Package: pkgs[0].Name, Version: pkgs[0].VR(), Mirror: pkgs[0].Repo, PackageSHA256: pkgs[0].Sum}
-		r.logf("downloading %s %s from %s (%s %s)", pkgs[0].Name, pkgs[0].VR(), pkgs[0].Repo, d.pretty, rel)
+	k, _, err := r.Unpacked(ref, dir, "rpm-"+pkgs[0].Sum, pkgs[0].Name+" "+pkgs[0].VR(), kit.OpenPGPKeysID(keys), func(tmp string) (kit.Manifest, []string, error) {
+		m := kit.Manifest{Package: pkgs[0].Name, Version: pkgs[0].VR(), Mirror: pkgs[0].Repo, PackageSHA256: pkgs[0].Sum}
+		r.Logf("downloading %s %s from %s (%s %s)", pkgs[0].Name, pkgs[0].VR(), pkgs[0].Repo, d.pretty, rel)
 		var names []string
 		for _, p := range pkgs {
-			got, err := r.fetchRPM(ctx, p, keys, tmp)
+			got, err := fetchRPM(ctx, r, p, keys, tmp)
 			if err != nil {
 				return m, nil, err
 			}
@@ -405,7 +422,7 @@ func (r *Resolver) fetchRPMKernel(ctx context.Context, ref Ref, d *rpmDistro, re
 	return k, nil
 }
 
-func (r *Resolver) fetchRPM(ctx context.Context, p rpm.Info, keys openpgp.EntityList, root string) ([]string, error) {
+func fetchRPM(ctx context.Context, r *kit.Env, p rpm.Info, keys openpgp.EntityList, root string) ([]string, error) {
 	f, err := r.Cache.TempFile()
 	if err != nil {
 		return nil, err
@@ -429,20 +446,9 @@ func (r *Resolver) fetchRPM(ctx context.Context, p rpm.Info, keys openpgp.Entity
 	if got, want := pkg.Name+"-"+pkg.Version+"-"+pkg.Release+"."+pkg.Arch, p.Name+"-"+p.VR()+"."+p.Arch; got != want {
 		return nil, fmt.Errorf("%s: the signed package is %s, but primary.xml lists it as %s; the mirror serves another package under this name", p.Location, got, want)
 	}
-	names, err := pkg.Extract(root, unpack.Options{Keep: kernelFile})
+	names, err := pkg.Extract(root, unpack.Options{Keep: kit.KernelFile})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Location, err)
 	}
 	return names, nil
-}
-
-// distroKeys returns the keys of one embedded key file, or the ones the
-// resolver was given in their place.
-func (r *Resolver) distroKeys(name string) (openpgp.EntityList, error) {
-	if r.Keys != nil {
-		if k, ok := r.Keys[name]; ok {
-			return k, nil
-		}
-	}
-	return distkeys.OpenPGP(name)
 }

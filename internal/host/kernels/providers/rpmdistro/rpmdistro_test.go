@@ -1,4 +1,4 @@
-package kernels
+package rpmdistro_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
@@ -99,7 +100,7 @@ func TestRPMDistros(t *testing.T) {
 	repo("alma-vault/9.3/BaseOS/aarch64/os/", acore)
 	srv := httptest.NewServer(mirror)
 	defer srv.Close()
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"centos": srv.URL, "rocky": srv.URL, "fedora": srv.URL, "fedora-archive": srv.URL, "alma-vault": srv.URL + "/alma-vault"}, Keys: swap}
+	r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"centos": srv.URL, "rocky": srv.URL, "fedora": srv.URL, "fedora-archive": srv.URL, "alma-vault": srv.URL + "/alma-vault"}, Keys: swap}
 	ctx := context.Background()
 
 	for _, tc := range []struct{ ref, release, arch, pkg, label string }{
@@ -126,7 +127,7 @@ func TestRPMDistros(t *testing.T) {
 	}
 
 	t.Run("offline uses what was fetched", func(t *testing.T) {
-		off := &Resolver{Cache: r.Cache, Mirrors: r.Mirrors, Keys: swap, Debian: Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Mirrors: r.Mirrors, Keys: swap, Debian: kernels.Debian{Offline: true}}
 		k, err := off.Resolve(ctx, "centos:6.5")
 		require.NoError(t, err)
 		require.Equal(t, "2.6.32-431.29.2.el6.x86_64", k.Image.Release)
@@ -186,10 +187,10 @@ func TestRPMDistros(t *testing.T) {
 			if tc.mirrors != nil {
 				m = tc.mirrors
 			}
-			fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: m, Keys: swap}
+			fresh := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: m, Keys: swap}
 			_, err := fresh.Resolve(ctx, tc.ref)
 			require.ErrorContains(t, err, tc.want)
-			var ie *InputError
+			var ie *kernels.InputError
 			require.Equal(t, tc.input, errors.As(err, &ie), "%v", err)
 		})
 	}

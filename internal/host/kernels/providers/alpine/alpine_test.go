@@ -1,4 +1,4 @@
-package kernels
+package alpine_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
@@ -47,7 +48,7 @@ func TestAlpine(t *testing.T) {
 	srv := httptest.NewServer(mirror)
 	defer srv.Close()
 	keys := map[string]*rsa.PublicKey{keyName: &key.PublicKey}
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"alpine": srv.URL}, AlpineKeys: keys}
+	r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: map[string]string{"alpine": srv.URL}, AlpineKeys: keys}
 	ctx := context.Background()
 	for _, tc := range []struct{ ref, release, arch, pkg string }{
 		{"alpine:3.18", "6.1.55-0-lts", cpu.X86_64, "linux-lts"},
@@ -65,7 +66,7 @@ func TestAlpine(t *testing.T) {
 		})
 	}
 	t.Run("offline uses what was fetched", func(t *testing.T) {
-		off := &Resolver{Cache: r.Cache, Mirrors: r.Mirrors, AlpineKeys: keys, Debian: Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Mirrors: r.Mirrors, AlpineKeys: keys, Debian: kernels.Debian{Offline: true}}
 		_, err := off.Resolve(ctx, "alpine:3.18")
 		require.NoError(t, err)
 		_, err = off.Resolve(ctx, "alpine:3.19")
@@ -112,10 +113,10 @@ func TestAlpine(t *testing.T) {
 			if tc.keys != nil {
 				k = tc.keys
 			}
-			fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: r.Mirrors, AlpineKeys: k}
+			fresh := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: r.Mirrors, AlpineKeys: k}
 			_, err := fresh.Resolve(ctx, tc.ref)
 			require.ErrorContains(t, err, tc.want)
-			var ie *InputError
+			var ie *kernels.InputError
 			require.Equal(t, tc.input, errors.As(err, &ie), "%v", err)
 		})
 	}

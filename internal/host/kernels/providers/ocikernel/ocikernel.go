@@ -1,8 +1,7 @@
-// This file resolves oci: references: a kernel shipped in an OCI image
-// (ghcr.io/cilium/ci-kernels:6.6, or any image with /boot/vmlinuz and
-// modules under /lib/modules or /usr/lib/modules).
-
-package kernels
+// Package ocikernel resolves oci: references: a kernel shipped in an OCI
+// image (ghcr.io/cilium/ci-kernels:6.6, or any image with /boot/vmlinuz
+// and modules under /lib/modules or /usr/lib/modules).
+package ocikernel
 
 import (
 	"compress/gzip"
@@ -16,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/oci"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
 )
@@ -30,16 +30,37 @@ type ociPin struct {
 	Fetched time.Time `json:"fetched"`
 }
 
-// parseOCI reads oci:REGISTRY/REPO[:TAG|@sha256:HEX][/ARCH].
-func parseOCI(s string) (Ref, error) {
-	r := Ref{Raw: s, Kind: KindOCI}
+// Kind is a kernel shipped in an OCI image.
+const Kind kit.Kind = "oci"
+
+// Provider resolves oci: references.
+type Provider struct{}
+
+// Kind is oci.
+func (Provider) Kind() kit.Kind { return Kind }
+
+// Schemes is oci:.
+func (Provider) Schemes() []string { return []string{"oci:"} }
+
+// Mirrors is none: the reference names its registry.
+func (Provider) Mirrors() map[string]string { return nil }
+
+// Examples are an oci: reference.
+func (Provider) Examples() []string { return []string{"oci:127.0.0.1:1/cilium/ci-kernels:6.6"} }
+
+// image is the image a reference names.
+func image(r kit.Ref) oci.Reference { return r.Detail.(oci.Reference) }
+
+// Parse reads oci:REGISTRY/REPO[:TAG|@sha256:HEX][/ARCH].
+func (Provider) Parse(s, _ string) (kit.Ref, error) {
+	r := kit.Ref{Raw: s, Kind: Kind}
 	what := strings.TrimPrefix(s, "oci:")
 	// An arch after the tag or digest (tags and digests hold no "/"): the
 	// last element is plain and the one before it has the tag or digest.
 	if i := strings.LastIndex(what, "/"); i > 0 {
 		last, head := what[i+1:], what[:i]
 		if j := strings.LastIndex(head, "/"); j > 0 && !strings.ContainsAny(last, ":@") && strings.ContainsAny(head[j+1:], ":@") {
-			a, err := parseArch(s, last)
+			a, err := kit.ParseArch(s, last)
 			if err != nil {
 				return r, err
 			}
@@ -50,14 +71,15 @@ func parseOCI(s string) (Ref, error) {
 	if err != nil {
 		return r, fmt.Errorf("kernel %q: %w", s, err)
 	}
-	r.Image = ref
+	r.Detail, r.Line = ref, ref.Registry+"/"+ref.Repository
 	return r, nil
 }
 
-// resolveOCI pulls (once) the image a reference names for its arch, checks
+// Resolve pulls (once) the image a reference names for its arch, checks
 // every manifest and layer against its digest, and extracts the kernel,
 // its config and modules.
-func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
+func (Provider) Resolve(ctx context.Context, r *kit.Env, ref kit.Ref) (*kit.Kernel, error) {
+	img0 := image(ref)
 	arch := ref.Arch
 	if arch == "" {
 		arch = cpu.X86_64
@@ -67,32 +89,32 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	if goarch == "arm" {
 		variant = "v7"
 	}
-	pinPath, err := r.Cache.Path("oci-index", cacheKey(ref.Image.String())+"_"+goarch+".json")
+	pinPath, err := r.Cache.Path("oci-index", kit.CacheKey(img0.String())+"_"+goarch+".json")
 	if err != nil {
 		return nil, err
 	}
 	// A tag is asked of the registry again once its pin is older than the
 	// index TTL, as every provider's index is (always kept offline).
 	var pin ociPin
-	fresh := ref.Image.Digest == "" && r.freshIndex(pinPath, &pin, &pin.Fetched) && pin.Digest != ""
+	fresh := img0.Digest == "" && r.FreshIndex(pinPath, &pin, &pin.Fetched) && pin.Digest != ""
 	client := &oci.Client{HTTP: r.Client}
 	var img *oci.Image
 	switch {
 	case fresh:
-	case r.Debian.Offline && ref.Image.Digest == "":
-		return nil, offlineMiss(ref.Raw, "")
-	case r.Debian.Offline:
-		pin.Digest = ref.Image.Digest
+	case r.Offline && img0.Digest == "":
+		return nil, kit.OfflineMiss(ref.Raw, "")
+	case r.Offline:
+		pin.Digest = img0.Digest
 	default:
-		img, err = client.Resolve(ctx, ref.Image, goarch, variant)
+		img, err = client.Resolve(ctx, img0, goarch, variant)
 		if err != nil {
 			if oci.IsNotFound(err) {
-				return nil, inputErr("kernel %s: %v", ref.Raw, err)
+				return nil, kit.Inputf("kernel %s: %v", ref.Raw, err)
 			}
 			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
 		}
 		pin = ociPin{Digest: img.Digest, Index: img.Index, Fetched: time.Now().UTC()}
-		if err := writeJSONAtomic(pinPath, pin); err != nil {
+		if err := kit.WriteJSON(pinPath, pin); err != nil {
 			return nil, err
 		}
 	}
@@ -101,18 +123,18 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "oci-"+hexDigest, pin.Digest, "", func(tmp string) (manifest, []string, error) {
-		m := manifest{Package: ref.Image.Registry + "/" + ref.Image.Repository, Version: pin.Digest, Mirror: ref.Image.Registry}
+	k, _, err := r.Unpacked(ref, dir, "oci-"+hexDigest, pin.Digest, "", func(tmp string) (kit.Manifest, []string, error) {
+		m := kit.Manifest{Package: img0.Registry + "/" + img0.Repository, Version: pin.Digest, Mirror: img0.Registry}
 		if img == nil || img.Digest != pin.Digest {
 			var err error
-			if img, err = client.Resolve(ctx, oci.Reference{Registry: ref.Image.Registry, Repository: ref.Image.Repository, Digest: pin.Digest}, goarch, variant); err != nil {
+			if img, err = client.Resolve(ctx, oci.Reference{Registry: img0.Registry, Repository: img0.Repository, Digest: pin.Digest}, goarch, variant); err != nil {
 				return m, nil, err
 			}
 		}
-		r.logf("pulling %s (%s, %d layers)", ref.Image, pin.Digest, len(img.Layers))
+		r.Logf("pulling %s (%s, %d layers)", img0, pin.Digest, len(img.Layers))
 		var names []string
 		for _, l := range img.Layers {
-			got, err := r.applyLayer(ctx, client, img.Ref, l, tmp)
+			got, err := applyLayer(r, ctx, client, img.Ref, l, tmp)
 			if err != nil {
 				return m, nil, err
 			}
@@ -123,14 +145,14 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref Ref) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	pinned := ref.Image
+	pinned := img0
 	pinned.Tag, pinned.Digest = "", pin.Digest
 	k.Origin.URL = "oci:" + pinned.String()
 	return k, nil
 }
 
 // applyLayer downloads one layer to a temporary file and extracts it.
-func (r *Resolver) applyLayer(ctx context.Context, client *oci.Client, ref oci.Reference, l oci.Descriptor, root string) ([]string, error) {
+func applyLayer(r *kit.Env, ctx context.Context, client *oci.Client, ref oci.Reference, l oci.Descriptor, root string) ([]string, error) {
 	f, err := r.Cache.TempFile()
 	if err != nil {
 		return nil, err
@@ -162,7 +184,7 @@ func (r *Resolver) applyLayer(ctx context.Context, client *oci.Client, ref oci.R
 	default:
 		return nil, fmt.Errorf("%s layer %s: media type %q is not a tar layer runmatrix reads", ref, l.Digest, mt)
 	}
-	names, err := unpack.Tar(rd, root, unpack.Options{Keep: kernelFile, Whiteouts: true})
+	names, err := unpack.Tar(rd, root, unpack.Options{Keep: kit.KernelFile, Whiteouts: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s layer %s: %w", ref, l.Digest, err)
 	}

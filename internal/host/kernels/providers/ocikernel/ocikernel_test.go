@@ -1,4 +1,4 @@
-package kernels
+package ocikernel_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
@@ -39,7 +40,7 @@ func TestOCI(t *testing.T) {
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
+	r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 	ctx := context.Background()
 
 	for _, tc := range []struct {
@@ -62,7 +63,7 @@ func TestOCI(t *testing.T) {
 	require.NotContains(t, idx, one)
 
 	t.Run("offline uses what was pulled", func(t *testing.T) {
-		off := &Resolver{Cache: r.Cache, Debian: Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Debian: kernels.Debian{Offline: true}}
 		n := reg.Requests
 		k, err := off.Resolve(ctx, "oci:"+host+"/cilium/ci-kernels:6.6")
 		require.NoError(t, err)
@@ -87,7 +88,7 @@ func TestOCI(t *testing.T) {
 			reg.ServeHTTP(w, req)
 		}))
 		defer flaky.Close()
-		fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
+		fresh := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 		k, err := fresh.Resolve(ctx, "oci:"+strings.TrimPrefix(flaky.URL, "http://")+"/cilium/ci-kernels:6.1")
 		require.NoError(t, err, "each manifest and blob is asked again")
 		require.Equal(t, "6.1.100", k.Image.Release)
@@ -125,10 +126,10 @@ func TestOCI(t *testing.T) {
 			if tc.undo != nil {
 				defer tc.undo()
 			}
-			fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
+			fresh := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}}
 			_, err := fresh.Resolve(ctx, "oci:"+host+tc.ref)
 			require.ErrorContains(t, err, tc.want)
-			var ie *InputError
+			var ie *kernels.InputError
 			require.Equal(t, tc.input, errors.As(err, &ie), "%v", err)
 		})
 	}

@@ -1,4 +1,4 @@
-package kernels
+package kit
 
 import (
 	"crypto/rsa"
@@ -32,8 +32,8 @@ func keysID(fingerprints [][]byte) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// openpgpKeysID is keysID of an OpenPGP keyring's primary keys and subkeys.
-func openpgpKeysID(el openpgp.EntityList) string {
+// OpenPGPKeysID is keysID of an OpenPGP keyring's primary keys and subkeys.
+func OpenPGPKeysID(el openpgp.EntityList) string {
 	var fps [][]byte
 	for _, e := range el {
 		if e.PrimaryKey != nil {
@@ -48,8 +48,8 @@ func openpgpKeysID(el openpgp.EntityList) string {
 	return keysID(fps)
 }
 
-// rsaKeysID is keysID of named RSA keys (Alpine's).
-func rsaKeysID(keys map[string]*rsa.PublicKey) string {
+// RSAKeysID is keysID of named RSA keys (Alpine's).
+func RSAKeysID(keys map[string]*rsa.PublicKey) string {
 	var fps [][]byte
 	for name, k := range keys {
 		der, err := x509.MarshalPKIXPublicKey(k)
@@ -77,10 +77,10 @@ func treeOf(dir string, names []string) (map[string]int64, error) {
 	return tree, nil
 }
 
-// checkTree compares the files under dir with what the manifest recorded
+// checkTree compares the files under dir with what the Manifest recorded
 // when they were extracted: each is still there, a regular file of its
 // size, and the config has its digest. It costs a stat per file.
-func checkTree(dir string, m manifest) error {
+func checkTree(dir string, m Manifest) error {
 	for n, size := range m.Files {
 		fi, err := os.Lstat(filepath.Join(dir, n))
 		if err != nil {
