@@ -4,35 +4,11 @@ package kernels
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 )
-
-// extractPackage downloads one .deb (checked against its signed index)
-// and extracts the image, its config and the modules tree into root.
-func (r *Resolver) extractPackage(ctx context.Context, a *debarchive.Archive, p debarchive.Package, root string) ([]string, error) {
-	f, err := r.Cache.TempFile()
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if err := a.Download(ctx, p, f); err != nil {
-		return nil, err
-	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return nil, err
-	}
-	names, err := debarchive.ExtractDeb(f, root, kernelFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p.Filename, err)
-	}
-	return names, nil
-}
 
 // resolveDebian fetches and extracts (once) the newest kernel package the reference names.
 func (r *Resolver) resolveDebian(ctx context.Context, ref Ref) (*Kernel, error) {
@@ -84,22 +60,8 @@ func (r *Resolver) fetchDeb(ctx context.Context, dk DebianKernel, dir string) (m
 	if err != nil {
 		return m, nil, err
 	}
-	names, err := r.extractDebs(ctx, a, append([]debarchive.Package{dk.Package}, dk.Parts...), dir)
+	names, err := a.Unpack(ctx, append([]debarchive.Package{dk.Package}, dk.Parts...), dir, r.Cache.TempFile, kernelFile)
 	return m, names, err
-}
-
-// extractDebs downloads .debs of one archive and extracts the kernel's
-// files into dir.
-func (r *Resolver) extractDebs(ctx context.Context, a *debarchive.Archive, pkgs []debarchive.Package, dir string) ([]string, error) {
-	var names []string
-	for _, p := range pkgs {
-		got, err := r.extractPackage(ctx, a, p, dir)
-		if err != nil {
-			return nil, err
-		}
-		names = append(names, got...)
-	}
-	return names, nil
 }
 
 func nonEmpty(ss ...string) []string {

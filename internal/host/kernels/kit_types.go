@@ -6,6 +6,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/alpine"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/rpmdistro"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/ubuntu"
 )
 
 // The types every provider shares, defined in package kit.
@@ -76,3 +77,6 @@ const (
 	KindRPM    = rpmdistro.Kind
 	KindAlpine = alpine.Kind
 )
+
+// KindUbuntu is a kernel of an Ubuntu release.
+const KindUbuntu = ubuntu.Kind

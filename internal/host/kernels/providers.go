@@ -11,6 +11,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/download"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/ocikernel"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/rpmdistro"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/ubuntu"
 )
 
 // providers are every source of kernels, in the order Schemes lists them.
@@ -20,9 +21,7 @@ import (
 var providers = []kit.Provider{
 	own{KindDebian, []string{"debian:"}, parseDebian, (*Resolver).resolveDebian, nil,
 		[]string{"debian:6.1", "debian:bookworm", "debian:6.1.0-50", "debian:6.1/arm64"}},
-	ubuntu{own{KindUbuntu, []string{"ubuntu:"}, func(s, _ string) (Ref, error) { return parseUbuntu(s) }, (*Resolver).resolveUbuntu,
-		ubuntuMirrors,
-		[]string{"ubuntu:22.04", "ubuntu:22.04/hwe", "ubuntu:5.15.0-91"}}},
+	ubuntu.Provider{},
 	own{KindMainline, []string{"mainline:"}, parseMainline, (*Resolver).resolveMainline, nil,
 		[]string{"mainline:v6.1", "mainline:v6.6/arm64"}},
 	ocikernel.Provider{},
@@ -59,17 +58,6 @@ func (p own) Resolve(ctx context.Context, env *kit.Env, ref Ref) (*Kernel, error
 // resolveWith resolves with the whole Resolver.
 func (p own) resolveWith(ctx context.Context, r *Resolver, ref Ref) (*Kernel, error) {
 	return p.resolve(r, ctx, ref)
-}
-
-// ubuntu's references may name a range of releases (ubuntu:16.04..22.04).
-type ubuntu struct{ own }
-
-func (ubuntu) Between(_, from, to string) ([]string, error) {
-	var all []string
-	for _, r := range ubuntuReleases {
-		all = append(all, r[0])
-	}
-	return kit.Span("ubuntu", all, ubuntuNumber(from), ubuntuNumber(to), "ubuntu:16.04..22.04")
 }
 
 // providerOf is the provider of kind.

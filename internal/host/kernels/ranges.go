@@ -24,10 +24,3 @@ func distroRange(p kit.Ranger, s, scheme string) (Ref, bool, error) {
 	}
 	return r, true, nil
 }
-
-func ubuntuNumber(s string) string {
-	if n, _, ok := ubuntuCodename(s); ok {
-		return n
-	}
-	return s
-}

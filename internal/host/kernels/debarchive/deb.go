@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"compress/bzip2"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -77,6 +79,40 @@ func extractTar(r io.Reader, root string, keep func(string) bool) ([]string, err
 	names, err := unpack.Tar(r, root, unpack.Options{Keep: keep})
 	if err != nil {
 		return names, fmt.Errorf("package data: %w", err)
+	}
+	return names, nil
+}
+
+// Unpack downloads each package (checked against its signed index) into
+// a file temp makes, and extracts the names keep accepts under root.
+func (a *Archive) Unpack(ctx context.Context, pkgs []Package, root string, temp func() (*os.File, error), keep func(name string) bool) ([]string, error) {
+	var names []string
+	for _, p := range pkgs {
+		got, err := a.unpackOne(ctx, p, root, temp, keep)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, got...)
+	}
+	return names, nil
+}
+
+func (a *Archive) unpackOne(ctx context.Context, p Package, root string, temp func() (*os.File, error), keep func(name string) bool) ([]string, error) {
+	f, err := temp()
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := a.Download(ctx, p, f); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	names, err := ExtractDeb(f, root, keep)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Filename, err)
 	}
 	return names, nil
 }

@@ -1,4 +1,4 @@
-package kernels
+package ubuntu_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
@@ -56,7 +57,7 @@ func TestUbuntu(t *testing.T) {
 	defer srv.Close()
 	mirrors := map[string]string{"ubuntu": srv.URL + "/ubuntu", "ubuntu-ports": srv.URL + "/ports", "ubuntu-old": srv.URL + "/old"}
 	keys := map[string]openpgp.EntityList{"ubuntu-archive": {key}}
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys}
+	r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys}
 	ctx := context.Background()
 
 	for _, tc := range []struct{ ref, release, arch, suite string }{
@@ -79,7 +80,7 @@ func TestUbuntu(t *testing.T) {
 	}
 	t.Run("pockets no mirror has are said", func(t *testing.T) {
 		var log []string
-		r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys, Log: func(s string) { log = append(log, s) }}
+		r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: keys, Log: func(s string) { log = append(log, s) }}
 		_, err := r.Resolve(ctx, "ubuntu:16.04/virtual")
 		require.NoError(t, err)
 		require.Contains(t, strings.Join(log, "\n"), "ubuntu:16.04/virtual: no Ubuntu mirror has xenial-security or xenial-updates, so its kernels are not considered")
@@ -89,7 +90,7 @@ func TestUbuntu(t *testing.T) {
 		require.NotContains(t, strings.Join(log, "\n"), "not considered", "bionic has every pocket")
 	})
 	t.Run("offline uses what was fetched", func(t *testing.T) {
-		off := &Resolver{Cache: r.Cache, Mirrors: mirrors, Keys: keys, Debian: Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Mirrors: mirrors, Keys: keys, Debian: kernels.Debian{Offline: true}}
 		k, err := off.Resolve(ctx, "ubuntu:18.04")
 		require.NoError(t, err)
 		require.Equal(t, "4.15.0-213-generic", k.Image.Release)
@@ -140,10 +141,10 @@ func TestUbuntu(t *testing.T) {
 			if tc.keys != nil {
 				k = tc.keys
 			}
-			fresh := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: k}
+			fresh := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mirrors: mirrors, Keys: k}
 			_, err := fresh.Resolve(ctx, tc.ref)
 			require.ErrorContains(t, err, tc.want)
-			var ie *InputError
+			var ie *kernels.InputError
 			require.Equal(t, tc.input, errors.As(err, &ie), "%v", err)
 		})
 	}

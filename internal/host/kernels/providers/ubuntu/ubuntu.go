@@ -1,15 +1,15 @@
-// This file resolves ubuntu: references from Ubuntu's archive, whose
-// layout is Debian's (dists/SUITE/InRelease, Packages, pool/), signed by
-// Ubuntu's archive keys; releases past their end of life are on
-// old-releases.ubuntu.com, architectures other than amd64 and i386 on
+// Package ubuntu resolves ubuntu: references from Ubuntu's archive,
+// whose layout is Debian's (dists/SUITE/InRelease, Packages, pool/),
+// signed by Ubuntu's archive keys; releases past their end of life are
+// on old-releases.ubuntu.com, architectures other than amd64 and i386 on
 // ports.ubuntu.com.
-
-package kernels
+package ubuntu
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,10 +19,45 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 )
 
-// KindUbuntu is a kernel of an Ubuntu release.
-const KindUbuntu Kind = "ubuntu"
+// Kind is a kernel of an Ubuntu release.
+const Kind kit.Kind = "ubuntu"
+
+// Provider resolves ubuntu: references.
+type Provider struct{}
+
+// Kind is ubuntu.
+func (Provider) Kind() kit.Kind { return Kind }
+
+// Schemes is ubuntu:.
+func (Provider) Schemes() []string { return []string{"ubuntu:"} }
+
+// Mirrors are Ubuntu's archive, its ports and its old releases.
+func (Provider) Mirrors() map[string]string { return maps.Clone(defaultMirrors) }
+
+// Examples are ubuntu: references.
+func (Provider) Examples() []string {
+	return []string{"ubuntu:22.04", "ubuntu:22.04/hwe", "ubuntu:5.15.0-91"}
+}
+
+// Between lists the releases from one to another (numbers or codenames).
+func (Provider) Between(_, from, to string) ([]string, error) {
+	var all []string
+	for _, r := range ubuntuReleases {
+		all = append(all, r[0])
+	}
+	return kit.Span("ubuntu", all, number(from), number(to), "ubuntu:16.04..22.04")
+}
+
+// number is the release number of a release number or codename.
+func number(s string) string {
+	if n, _, ok := ubuntuCodename(s); ok {
+		return n
+	}
+	return s
+}
 
 // ubuntuReleases maps release numbers to codenames, oldest first.
 var ubuntuReleases = [][2]string{
@@ -52,9 +87,9 @@ func ubuntuCodename(what string) (number, codename string, ok bool) {
 	return "", "", false
 }
 
-// parseUbuntu reads ubuntu:RELEASE|CODENAME|ABI[/hwe][/FLAVOUR][/ARCH].
-func parseUbuntu(s string) (Ref, error) {
-	r := Ref{Raw: s, Kind: KindUbuntu, Flavour: "generic", Arch: cpu.X86_64}
+// Parse reads ubuntu:RELEASE|CODENAME|ABI[/hwe][/FLAVOUR][/ARCH].
+func (Provider) Parse(s, _ string) (kit.Ref, error) {
+	r := kit.Ref{Raw: s, Kind: Kind, Flavour: "generic", Arch: cpu.X86_64}
 	parts := strings.Split(strings.TrimPrefix(s, "ubuntu:"), "/")
 	what := parts[0]
 	switch {
@@ -80,7 +115,7 @@ func parseUbuntu(s string) (Ref, error) {
 		case m == "generic" || m == "lowlatency" || m == "virtual":
 			r.Flavour = m
 		default:
-			a, err := parseArch(s, m)
+			a, err := kit.ParseArch(s, m)
 			if err != nil {
 				return r, fmt.Errorf("%w, or /hwe or a flavour (%s)", err, strings.Join(ubuntuFlavours, ", "))
 			}
@@ -99,44 +134,44 @@ type ubuntuIndex struct {
 	Packages []debarchive.Package `json:"packages"`
 }
 
-func (r *Resolver) ubuntuArchive(url string, retired bool, keys openpgp.EntityList) *debarchive.Archive {
+func archive(r *kit.Env, url string, retired bool, keys openpgp.EntityList) *debarchive.Archive {
 	return &debarchive.Archive{URL: url, Keyring: keys, Client: r.Client, Retired: retired}
 }
 
-// ubuntuSuite reads (or takes from the cache) the kernel packages of one
+// suiteIndex reads (or takes from the cache) the kernel packages of one
 // suite: from the current archive (or ports), else old-releases, verified
 // with keys (and cached under their ID).
-func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string, keys openpgp.EntityList) (*ubuntuIndex, error) {
+func suiteIndex(ctx context.Context, r *kit.Env, suite, debArch string, keys openpgp.EntityList) (*ubuntuIndex, error) {
 	current := "ubuntu"
 	if debArch != "amd64" && debArch != "i386" {
 		current = "ubuntu-ports"
 	}
-	p, err := r.Cache.Path("ubuntu-index", cacheKey(r.ubuntuMirror(current))+"_"+suite+"_"+debArch+"_"+openpgpKeysID(keys)+".json")
+	p, err := r.Cache.Path("ubuntu-index", kit.CacheKey(mirror(r, current))+"_"+suite+"_"+debArch+"_"+kit.OpenPGPKeysID(keys)+".json")
 	if err != nil {
 		return nil, err
 	}
 	var idx ubuntuIndex
-	if r.freshIndex(p, &idx, &idx.Fetched) {
+	if r.FreshIndex(p, &idx, &idx.Fetched) {
 		return &idx, nil
 	}
-	if r.Debian.Offline {
-		return nil, errOffline
+	if r.Offline {
+		return nil, kit.ErrOffline
 	}
 	idx = ubuntuIndex{Missing: true}
 	for _, m := range []struct {
 		name    string
 		retired bool
 	}{{current, false}, {"ubuntu-old", true}} {
-		a := r.ubuntuArchive(r.ubuntuMirror(m.name), m.retired, keys)
+		a := archive(r, mirror(r, m.name), m.retired, keys)
 		rel, err := a.Release(ctx, suite)
 		var nf *debarchive.NotFoundError
 		if errors.As(err, &nf) {
 			continue
 		}
 		if err != nil {
-			return nil, r.unreachable(r.ubuntuMirror(m.name), m.name, err)
+			return nil, r.Unreachable(mirror(r, m.name), m.name, err)
 		}
-		idx = ubuntuIndex{Mirror: r.ubuntuMirror(m.name), Arches: rel.Architectures}
+		idx = ubuntuIndex{Mirror: mirror(r, m.name), Arches: rel.Architectures}
 		if !slices.Contains(rel.Architectures, debArch) {
 			break
 		}
@@ -150,18 +185,18 @@ func (r *Resolver) ubuntuSuite(ctx context.Context, suite, debArch string, keys 
 		break
 	}
 	idx.Fetched = time.Now().UTC()
-	if err := writeJSONAtomic(p, idx); err != nil {
+	if err := kit.WriteJSON(p, idx); err != nil {
 		return nil, err
 	}
 	return &idx, nil
 }
 
-// resolveUbuntu finds the kernel a reference names: the one its release's
+// Resolve finds the kernel a reference names: the one its release's
 // kernel metapackage (linux-image-generic, linux-image-generic-hwe-22.04)
 // depends on, or the ABI given, and fetches it once.
-func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) {
+func (Provider) Resolve(ctx context.Context, r *kit.Env, ref kit.Ref) (*kit.Kernel, error) {
 	_, debArch := cpu.Debian(ref.Arch)
-	keys, err := r.env().OpenPGPKeys("ubuntu-archive") // read once: an ABI search reads every release's suites
+	keys, err := r.OpenPGPKeys("ubuntu-archive") // read once: an ABI search reads every release's suites
 	if err != nil {
 		return nil, err
 	}
@@ -175,14 +210,14 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 	var unreached error // a release an ABI search could not read
 	for _, code := range codenames {
 		var all []debarchive.Package
-		mirror, seen, hasArch := "", false, false
+		from, seen, hasArch := "", false, false
 		var lacking []string // pockets no mirror has
 		for _, suite := range []string{code + "-security", code + "-updates", code} {
-			idx, err := r.ubuntuSuite(ctx, suite, debArch, keys)
-			if errors.Is(err, errOffline) {
+			idx, err := suiteIndex(ctx, r, suite, debArch, keys)
+			if errors.Is(err, kit.ErrOffline) {
 				continue
 			}
-			var ue *UnreachableError
+			var ue *kit.UnreachableError
 			if err != nil && ref.Version != "" && errors.As(err, &ue) && ue.Mirror == "ubuntu-old" {
 				unreached = err // an end-of-life release on an unreachable old-releases: look on
 				break
@@ -205,28 +240,28 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 				all = append(all, p)
 			}
 			if suite == code {
-				mirror = idx.Mirror
+				from = idx.Mirror
 			}
 		}
 		if seen && len(lacking) > 0 {
 			// The release is there but a pocket is not: its newer kernels
 			// are not considered, which must not pass unsaid.
-			r.logf("%s: no Ubuntu mirror has %s, so its kernels are not considered; the answer may be older than %s's newest", ref.Raw, strings.Join(lacking, " or "), code)
+			r.Logf("%s: no Ubuntu mirror has %s, so its kernels are not considered; the answer may be older than %s's newest", ref.Raw, strings.Join(lacking, " or "), code)
 		}
 		if !seen {
-			if r.Debian.Offline {
+			if r.Offline {
 				continue
 			}
 			if ref.Version != "" {
 				continue
 			}
-			return nil, inputErr("kernel %s: no Ubuntu archive (%s, %s) has %s; point --mirror ubuntu=URL or ubuntu-old=URL at one that does", ref.Raw, r.ubuntuMirror("ubuntu"), r.ubuntuMirror("ubuntu-old"), code)
+			return nil, kit.Inputf("kernel %s: no Ubuntu archive (%s, %s) has %s; point --mirror ubuntu=URL or ubuntu-old=URL at one that does", ref.Raw, mirror(r, "ubuntu"), mirror(r, "ubuntu-old"), code)
 		}
 		if !hasArch {
 			if ref.Version != "" {
 				continue
 			}
-			return nil, inputErr("kernel %s: Ubuntu %s has no %s packages", ref.Raw, code, debArch)
+			return nil, kit.Inputf("kernel %s: Ubuntu %s has no %s packages", ref.Raw, code, debArch)
 		}
 		pkgs, err := pickUbuntu(all, ref, code)
 		if err != nil {
@@ -235,18 +270,18 @@ func (r *Resolver) resolveUbuntu(ctx context.Context, ref Ref) (*Kernel, error) 
 			}
 			return nil, err
 		}
-		if mirror == "" {
-			mirror = r.ubuntuMirror("ubuntu")
+		if from == "" {
+			from = mirror(r, "ubuntu")
 		}
-		return r.fetchUbuntuKernel(ctx, ref, code, mirror, pkgs, keys)
+		return fetchKernel(ctx, r, ref, code, from, pkgs, keys)
 	}
-	if r.Debian.Offline {
-		return nil, offlineMiss(ref.Raw, "")
+	if r.Offline {
+		return nil, kit.OfflineMiss(ref.Raw, "")
 	}
 	if unreached != nil {
-		return nil, inputErr("kernel %s: no Ubuntu release read has linux-image-%s-%s for %s, and some could not be read: %v", ref.Raw, ref.Version, ref.Flavour, debArch, unreached)
+		return nil, kit.Inputf("kernel %s: no Ubuntu release read has linux-image-%s-%s for %s, and some could not be read: %v", ref.Raw, ref.Version, ref.Flavour, debArch, unreached)
 	}
-	return nil, inputErr("kernel %s: no Ubuntu release has linux-image-%s-%s for %s", ref.Raw, ref.Version, ref.Flavour, debArch)
+	return nil, kit.Inputf("kernel %s: no Ubuntu release has linux-image-%s-%s for %s", ref.Raw, ref.Version, ref.Flavour, debArch)
 }
 
 // newest returns the newest package of a name among pkgs.
@@ -263,7 +298,7 @@ func newest(pkgs []debarchive.Package, name string) *debarchive.Package {
 var imageDepRE = regexp.MustCompile(`linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+)-([a-z0-9-]+)`)
 
 // pickUbuntu returns the image package and its modules package.
-func pickUbuntu(all []debarchive.Package, ref Ref, code string) ([]debarchive.Package, error) {
+func pickUbuntu(all []debarchive.Package, ref kit.Ref, code string) ([]debarchive.Package, error) {
 	abi, flav := ref.Version, ref.Flavour
 	if flav == "virtual" {
 		flav = "generic" // linux-image-virtual has depended on the generic image since 2016
@@ -277,9 +312,9 @@ func pickUbuntu(all []debarchive.Package, ref Ref, code string) ([]debarchive.Pa
 		m := newest(all, meta)
 		if m == nil {
 			if ref.HWE {
-				return nil, inputErr("kernel %s: Ubuntu %s has no hardware-enablement kernel (%s)", ref.Raw, num, meta)
+				return nil, kit.Inputf("kernel %s: Ubuntu %s has no hardware-enablement kernel (%s)", ref.Raw, num, meta)
 			}
-			return nil, inputErr("kernel %s: Ubuntu %s has no %s", ref.Raw, num, meta)
+			return nil, kit.Inputf("kernel %s: Ubuntu %s has no %s", ref.Raw, num, meta)
 		}
 		g := imageDepRE.FindStringSubmatch(m.Depends)
 		if g == nil {
@@ -292,7 +327,7 @@ func pickUbuntu(all []debarchive.Package, ref Ref, code string) ([]debarchive.Pa
 		img = newest(all, "linux-image-unsigned-"+abi+"-"+flav)
 	}
 	if img == nil {
-		return nil, inputErr("kernel %s: Ubuntu %s has no linux-image-%s-%s", ref.Raw, code, abi, flav)
+		return nil, kit.Inputf("kernel %s: Ubuntu %s has no linux-image-%s-%s", ref.Raw, code, abi, flav)
 	}
 	out := []debarchive.Package{*img}
 	if m := newest(all, "linux-modules-"+abi+"-"+flav); m != nil {
@@ -301,18 +336,18 @@ func pickUbuntu(all []debarchive.Package, ref Ref, code string) ([]debarchive.Pa
 	return out, nil
 }
 
-// fetchUbuntuKernel downloads the packages (checked against their signed
+// fetchKernel downloads the packages (checked against their signed
 // index) and extracts the kernel, config and modules, once.
-func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror string, pkgs []debarchive.Package, keys openpgp.EntityList) (*Kernel, error) {
+func fetchKernel(ctx context.Context, r *kit.Env, ref kit.Ref, code, from string, pkgs []debarchive.Package, keys openpgp.EntityList) (*kit.Kernel, error) {
 	dir, err := r.Cache.Path("ubuntu", pkgs[0].SHA256)
 	if err != nil {
 		return nil, err
 	}
-	k, _, err := r.unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, openpgpKeysID(keys), func(tmp string) (manifest, []string, error) {
-		m := manifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: mirror, DebSHA256: pkgs[0].SHA256}
-		a := r.ubuntuArchive(mirror, mirror == r.ubuntuMirror("ubuntu-old"), keys)
-		r.logf("downloading %s %s from %s (%s)", pkgs[0].Name, pkgs[0].Version, mirror, pkgs[0].Suite)
-		names, err := r.extractDebs(ctx, a, pkgs, tmp)
+	k, _, err := r.Unpacked(ref, dir, "ubuntu-"+pkgs[0].SHA256, pkgs[0].Name+" "+pkgs[0].Version, kit.OpenPGPKeysID(keys), func(tmp string) (kit.Manifest, []string, error) {
+		m := kit.Manifest{Package: pkgs[0].Name, Version: pkgs[0].Version, Suite: pkgs[0].Suite, Mirror: from, DebSHA256: pkgs[0].SHA256}
+		a := archive(r, from, from == mirror(r, "ubuntu-old"), keys)
+		r.Logf("downloading %s %s from %s (%s)", pkgs[0].Name, pkgs[0].Version, from, pkgs[0].Suite)
+		names, err := a.Unpack(ctx, pkgs, tmp, r.Cache.TempFile, kit.KernelFile)
 		return m, names, err
 	})
 	if err != nil {
@@ -320,19 +355,17 @@ func (r *Resolver) fetchUbuntuKernel(ctx context.Context, ref Ref, code, mirror 
 	}
 	num, _, _ := ubuntuCodename(code)
 	k.Origin.Package, k.Origin.PackageVersion, k.Origin.DebSHA256 = pkgs[0].Name, pkgs[0].Version, pkgs[0].SHA256
-	k.Origin.Suite, k.Origin.URL = "Ubuntu "+num+" "+pkgs[0].Suite, strings.TrimRight(mirror, "/")+"/"+pkgs[0].Filename
+	k.Origin.Suite, k.Origin.URL = "Ubuntu "+num+" "+pkgs[0].Suite, strings.TrimRight(from, "/")+"/"+pkgs[0].Filename
 	return k, nil
 }
 
-// ubuntuMirrors are where Ubuntu's archives are, by the names --mirror
+// defaultMirrors are where Ubuntu's archives are, by the names --mirror
 // NAME=URL overrides.
-var ubuntuMirrors = map[string]string{
+var defaultMirrors = map[string]string{
 	"ubuntu":       "http://archive.ubuntu.com/ubuntu",
 	"ubuntu-ports": "http://ports.ubuntu.com/ubuntu-ports",
 	"ubuntu-old":   "http://old-releases.ubuntu.com/ubuntu",
 }
 
-// ubuntuMirror is the URL of the Ubuntu mirror called name.
-func (r *Resolver) ubuntuMirror(name string) string {
-	return r.env().Mirror(name, ubuntuMirrors[name])
-}
+// mirror is the URL of the Ubuntu mirror called name.
+func mirror(r *kit.Env, name string) string { return r.Mirror(name, defaultMirrors[name]) }
