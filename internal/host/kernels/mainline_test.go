@@ -18,14 +18,15 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/store"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 // addMainlineTag publishes one tag folder of the Ubuntu mainline layout:
 // flat (CHECKSUMS and the .debs at the top, as up to about 2020) or with
 // one folder per arch (amd64/CHECKSUMS, amd64/*.deb); split puts the
 // modules in their own linux-modules-* package (from about 4.18).
-func (f *fakeArchive) addMainlineTag(tag, abi, stamp string, arches []string, perArch, split bool) {
-	t := f.t
+func addMainlineTag(f *archivetest.DebianArchive, tag, abi, stamp string, arches []string, perArch, split bool) {
+	t := f.T
 	var sha1, sha256 []string
 	for _, debArch := range arches {
 		arch := map[string]string{"amd64": cpu.X86_64, "i386": cpu.I386, "arm64": cpu.ARM64}[debArch]
@@ -37,62 +38,62 @@ func (f *fakeArchive) addMainlineTag(tag, abi, stamp string, arches []string, pe
 			sha1, sha256 = nil, nil
 		}
 		publish := func(name string, deb []byte) {
-			f.put(dir+name, deb)
+			f.Put(dir+name, deb)
 			sha1 = append(sha1, fmt.Sprintf("%040x  %s", len(deb), name))
-			sha256 = append(sha256, fmt.Sprintf("%s  %s", sum(deb), name))
+			sha256 = append(sha256, fmt.Sprintf("%s  %s", archivetest.SHA256(deb), name))
 		}
 		publish(fmt.Sprintf("linux-headers-%s_%s_all.deb", abi, version), []byte("headers"))
 		if split {
-			publish(fmt.Sprintf("linux-image-unsigned-%s_%s_%s.deb", release, version, debArch), fakeDeb(t, release, arch, "image"))
-			publish(fmt.Sprintf("linux-modules-%s_%s_%s.deb", release, version, debArch), fakeDeb(t, release, arch, "modules"))
+			publish(fmt.Sprintf("linux-image-unsigned-%s_%s_%s.deb", release, version, debArch), archivetest.DebianDeb(t, release, arch, "image"))
+			publish(fmt.Sprintf("linux-modules-%s_%s_%s.deb", release, version, debArch), archivetest.DebianDeb(t, release, arch, "modules"))
 		} else {
-			publish(fmt.Sprintf("linux-image-%s_%s_%s.deb", release, version, debArch), fakeDeb(t, release, arch, ""))
+			publish(fmt.Sprintf("linux-image-%s_%s_%s.deb", release, version, debArch), archivetest.DebianDeb(t, release, arch, ""))
 		}
 		publish(fmt.Sprintf("linux-image-%s-lowlatency_%s_%s.deb", abi, version, debArch), []byte("not this flavour"))
 		if perArch {
-			f.signChecksums(dir, sha1, sha256)
+			signChecksums(f, dir, sha1, sha256)
 		}
 	}
 	if !perArch {
-		f.signChecksums("mainline/"+tag+"/", sha1, sha256)
+		signChecksums(f, "mainline/"+tag+"/", sha1, sha256)
 	}
 }
 
-func (f *fakeArchive) signChecksums(dir string, sha1, sha256 []string) {
+func signChecksums(f *archivetest.DebianArchive, dir string, sha1, sha256 []string) {
 	text := "# Checksums-Sha1:\n" + strings.Join(sha1, "\n") + "\n# Checksums-Sha256:\n" + strings.Join(sha256, "\n") + "\n"
 	var sig bytes.Buffer
-	require.NoError(f.t, openpgp.DetachSign(&sig, f.key, strings.NewReader(text), nil))
-	f.put(dir+"CHECKSUMS", []byte(text))
-	f.put(dir+"CHECKSUMS.gpg", sig.Bytes())
+	require.NoError(f.T, openpgp.DetachSign(&sig, f.Key, strings.NewReader(text), nil))
+	f.Put(dir+"CHECKSUMS", []byte(text))
+	f.Put(dir+"CHECKSUMS.gpg", sig.Bytes())
 }
 
 // standardMainline publishes v3.6 (flat, amd64 and i386), v3.7-rc1, v3.7,
 // v4.0, v4.19.10 (flat, split modules) and v6.1 (per-arch folders).
-func (f *fakeArchive) standardMainline() {
-	f.addMainlineTag("v2.6.32.27", "2.6.32-02063227", "201012101116", []string{"amd64"}, false, false)
-	f.addMainlineTag("v3.6", "3.6.0-030600", "201209271536", []string{"amd64", "i386"}, false, false)
-	f.addMainlineTag("v3.7-rc1", "3.7.0-030700rc1", "201210141935", []string{"amd64"}, false, false)
-	f.addMainlineTag("v3.7", "3.7.0-030700", "201212102335", []string{"amd64"}, false, false)
-	f.addMainlineTag("v4.0", "4.0.0-040000", "201504121935", []string{"amd64"}, false, false)
-	f.addMainlineTag("v4.19.10", "4.19.10-041910", "201812170433", []string{"amd64"}, false, true)
-	f.addMainlineTag("v6.1", "6.1.0-060100", "202212112330", []string{"amd64", "arm64"}, true, true)
+func standardMainline(f *archivetest.DebianArchive) {
+	addMainlineTag(f, "v2.6.32.27", "2.6.32-02063227", "201012101116", []string{"amd64"}, false, false)
+	addMainlineTag(f, "v3.6", "3.6.0-030600", "201209271536", []string{"amd64", "i386"}, false, false)
+	addMainlineTag(f, "v3.7-rc1", "3.7.0-030700rc1", "201210141935", []string{"amd64"}, false, false)
+	addMainlineTag(f, "v3.7", "3.7.0-030700", "201212102335", []string{"amd64"}, false, false)
+	addMainlineTag(f, "v4.0", "4.0.0-040000", "201504121935", []string{"amd64"}, false, false)
+	addMainlineTag(f, "v4.19.10", "4.19.10-041910", "201812170433", []string{"amd64"}, false, true)
+	addMainlineTag(f, "v6.1", "6.1.0-060100", "202212112330", []string{"amd64", "arm64"}, true, true)
 	var idx strings.Builder
 	idx.WriteString(`<html><body><table><tr><td><a href="../">Parent</a></td></tr>`)
 	for _, t := range []string{"daily/", "v2.6.32.27/", "v3.6/", "v3.7-rc1/", "v3.7/", "v4.0/", "v4.19.10/", "v6.1/", "v6.1/", "README"} {
 		fmt.Fprintf(&idx, `<tr><td><img src="/icons/folder.gif" alt="[DIR]"></td><td><a href="%s">%s</a></td></tr>`+"\n", t, t)
 	}
 	idx.WriteString("</table></body></html>")
-	f.put("mainline/", []byte(idx.String()))
+	f.Put("mainline/", []byte(idx.String()))
 }
 
-func (f *fakeArchive) mainline(key *openpgp.Entity) Mainline {
-	return Mainline{URL: f.url("mainline"), Keyring: openpgp.EntityList{key}}
+func mainlineOf(f *archivetest.DebianArchive, key *openpgp.Entity) Mainline {
+	return Mainline{URL: f.URL("mainline"), Keyring: openpgp.EntityList{key}}
 }
 
 func TestMainline(t *testing.T) {
-	f := newFakeArchive(t)
-	f.standardMainline()
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: f.mainline(f.key)}
+	f := archivetest.NewDebianArchive(t)
+	standardMainline(f)
+	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: mainlineOf(f, f.Key)}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		ref, release, arch, pkg string
@@ -171,16 +172,16 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, ref string
-		setup     func(f *fakeArchive, m *Mainline)
+		setup     func(f *archivetest.DebianArchive, m *Mainline)
 		want      string
 		input     bool
 	}{
 		{name: "signature by another key", ref: "mainline:v3.6",
-			setup: func(f *fakeArchive, m *Mainline) { m.Keyring = openpgp.EntityList{other} },
+			setup: func(f *archivetest.DebianArchive, m *Mainline) { m.Keyring = openpgp.EntityList{other} },
 			want:  "bad OpenPGP signature"},
 		{name: "CHECKSUMS changed after signing", ref: "mainline:v6.1",
-			setup: func(f *fakeArchive, m *Mainline) {
-				f.tamper = func(p string, b []byte) []byte {
+			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+				f.Tamper = func(p string, b []byte) []byte {
 					if strings.HasSuffix(p, "amd64/CHECKSUMS") {
 						return append(b, []byte("0000000000000000000000000000000000000000000000000000000000000000  extra.deb\n")...)
 					}
@@ -189,8 +190,8 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			},
 			want: "bad OpenPGP signature"},
 		{name: "checksum mismatch", ref: "mainline:v4.19.10",
-			setup: func(f *fakeArchive, m *Mainline) {
-				f.tamper = func(p string, b []byte) []byte {
+			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+				f.Tamper = func(p string, b []byte) []byte {
 					if strings.HasSuffix(p, ".deb") && strings.Contains(p, "linux-modules-") {
 						b = append([]byte(nil), b...)
 						b[len(b)-1] ^= 0xff
@@ -200,8 +201,8 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			},
 			want: "the signed index says"},
 		{name: "truncated download", ref: "mainline:v3.6",
-			setup: func(f *fakeArchive, m *Mainline) {
-				f.tamper = func(p string, b []byte) []byte {
+			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+				f.Tamper = func(p string, b []byte) []byte {
 					if strings.HasSuffix(p, ".deb") {
 						return b[:len(b)/2]
 					}
@@ -210,40 +211,40 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			},
 			want: "sha256"},
 		{name: "another tag's signed checksums", ref: "mainline:v4.19.10",
-			setup: func(f *fakeArchive, m *Mainline) {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				for p, b := range f.files { // v3.6's flat layout, served under v4.19.10
+			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+				f.Mu.Lock()
+				defer f.Mu.Unlock()
+				for p, b := range f.Files { // v3.6's flat layout, served under v4.19.10
 					if rest, ok := strings.CutPrefix(p, "mainline/v3.6/"); ok && strings.HasPrefix(rest, "CHECKSUMS") {
-						f.files["mainline/v4.19.10/"+rest] = b
-						delete(f.files, "mainline/v4.19.10/amd64/"+rest)
+						f.Files["mainline/v4.19.10/"+rest] = b
+						delete(f.Files, "mainline/v4.19.10/amd64/"+rest)
 					}
 				}
 			},
 			want: "lists images of 3.6.0-030600, not of v4.19.10: the mirror serves another tag's signed checksums"},
 		{name: "no such tag", ref: "mainline:v9.9", want: "has no such tag", input: true},
 		{name: "a tag without signed checksums", ref: "mainline:v2.6.38",
-			setup: func(f *fakeArchive, m *Mainline) {
-				f.put("mainline/v2.6.38/", []byte(`<a href="linux-image-2.6.38-020638-generic_2.6.38-020638.201103151303_amd64.deb">`))
-				f.put("mainline/v2.6.38/linux-image-2.6.38-020638-generic_2.6.38-020638.201103151303_amd64.deb", []byte("unverifiable"))
+			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+				f.Put("mainline/v2.6.38/", []byte(`<a href="linux-image-2.6.38-020638-generic_2.6.38-020638.201103151303_amd64.deb">`))
+				f.Put("mainline/v2.6.38/linux-image-2.6.38-020638-generic_2.6.38-020638.201103151303_amd64.deb", []byte("unverifiable"))
 			},
 			want: "has no CHECKSUMS for amd64", input: true},
 		{name: "no build for the arch", ref: "mainline:v4.0/i686", want: "lists no linux-image-…-generic .deb for i386", input: true},
 		{name: "no keyring and no key server", ref: "mainline:v3.6",
-			setup: func(f *fakeArchive, m *Mainline) { m.Keyring, m.KeyServer = nil, "http://127.0.0.1:1" },
+			setup: func(f *archivetest.DebianArchive, m *Mainline) { m.Keyring, m.KeyServer = nil, "http://127.0.0.1:1" },
 			want:  "and pass --mainline-keyring kernel-ppa.gpg"},
 		{name: "keyring file that is no keyring", ref: "mainline:v3.6",
-			setup: func(f *fakeArchive, m *Mainline) {
+			setup: func(f *archivetest.DebianArchive, m *Mainline) {
 				m.Keyring = nil
-				m.KeyringFile = filepath.Join(f.t.TempDir(), "k.gpg")
-				require.NoError(f.t, os.WriteFile(m.KeyringFile, []byte("hello"), 0o644))
+				m.KeyringFile = filepath.Join(f.T.TempDir(), "k.gpg")
+				require.NoError(f.T, os.WriteFile(m.KeyringFile, []byte("hello"), 0o644))
 			},
 			want: "not an OpenPGP keyring", input: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeArchive(t)
-			f.standardMainline()
-			m := f.mainline(f.key)
+			f := archivetest.NewDebianArchive(t)
+			standardMainline(f)
+			m := mainlineOf(f, f.Key)
 			if tc.setup != nil {
 				tc.setup(f, &m)
 			}
@@ -298,17 +299,17 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 		require.NoError(t, w.Close())
 		return b.Bytes()
 	}
-	f := newFakeArchive(t)
-	f.standardMainline()
-	fpr := hex.EncodeToString(f.key.PrimaryKey.Fingerprint)
+	f := archivetest.NewDebianArchive(t)
+	standardMainline(f)
+	fpr := hex.EncodeToString(f.Key.PrimaryKey.Fingerprint)
 	pinnedTo := func(server string) Mainline {
-		return Mainline{URL: f.url("mainline"), KeyFingerprint: fpr, KeyServer: server}
+		return Mainline{URL: f.URL("mainline"), KeyFingerprint: fpr, KeyServer: server}
 	}
 
 	// The server sends the right key among others: only it is kept.
-	f.put("ks/pks/lookup", armored(other, f.key))
+	f.Put("ks/pks/lookup", armored(other, f.Key))
 	cache := store.Cache{Dir: t.TempDir()}
-	k, err := (&Resolver{Cache: cache, Mainline: pinnedTo(f.url("ks"))}).Resolve(ctx, "mainline:v3.6")
+	k, err := (&Resolver{Cache: cache, Mainline: pinnedTo(f.URL("ks"))}).Resolve(ctx, "mainline:v3.6")
 	require.NoError(t, err)
 	require.Equal(t, "3.6.0-030600-generic", k.Image.Release)
 	// Cached: the key server is not asked again.
@@ -316,22 +317,22 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("a server that sends another key", func(t *testing.T) {
-		f.put("bad/pks/lookup", armored(other))
-		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.url("bad"))}).Resolve(ctx, "mainline:v3.6")
+		f.Put("bad/pks/lookup", armored(other))
+		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.URL("bad"))}).Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "sent no key with fingerprint "+strings.ToUpper(fpr))
 		require.NotContains(t, err.Error(), "\n")
 	})
 	t.Run("builds signed by another key the server also sent", func(t *testing.T) {
-		g := newFakeArchive(t)
-		g.key = other
-		g.standardMainline()
-		g.put("ks/pks/lookup", armored(f.key, other))
-		m := Mainline{URL: g.url("mainline"), KeyFingerprint: fpr, KeyServer: g.url("ks")}
+		g := archivetest.NewDebianArchive(t)
+		g.Key = other
+		standardMainline(g)
+		g.Put("ks/pks/lookup", armored(f.Key, other))
+		m := Mainline{URL: g.URL("mainline"), KeyFingerprint: fpr, KeyServer: g.URL("ks")}
 		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: m}).Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "bad OpenPGP signature")
 	})
 	t.Run("offline without the key cached", func(t *testing.T) {
-		r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.url("ks")), Debian: Debian{Offline: true}}
+		r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.URL("ks")), Debian: Debian{Offline: true}}
 		_, err := r.Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "--offline")
 	})

@@ -8,35 +8,36 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/store"
+	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
 
 // addSnapshot publishes, under snapshot/, the snapshot archive's API
 // answers for one image package and the archive as it was at stamp, where
 // the package's suite is squeeze (stable then).
-func (f *fakeArchive) addSnapshot(abi, version, stamp string) {
+func addSnapshot(f *archivetest.DebianArchive, abi, version, stamp string) {
 	name := "linux-image-" + abi + "-amd64"
-	f.put("snapshot/mr/binary/"+name+"/", []byte(fmt.Sprintf(
+	f.Put("snapshot/mr/binary/"+name+"/", []byte(fmt.Sprintf(
 		`{"_comment":"foo","binary":"%s","result":[{"binary_version":"2.6.32-1","name":"%s","source":"linux-2.6","version":"2.6.32-1"},{"binary_version":"%s","name":"%s","source":"linux-2.6","version":"%s"}]}`,
 		name, name, version, name, version)))
-	f.put("snapshot/mr/binary/"+name+"/"+version+"/binfiles", []byte(fmt.Sprintf(
+	f.Put("snapshot/mr/binary/"+name+"/"+version+"/binfiles", []byte(fmt.Sprintf(
 		`{"binary":"%s","binary_version":"%s","result":[{"architecture":"i386","hash":"aaaa"},{"architecture":"amd64","hash":"bbbb"}],`+
 			`"fileinfo":{"bbbb":[{"archive_name":"debian-backports","first_seen":"20110101T000000Z","name":"x.deb","path":"/pool/main/l/linux-2.6","size":1},`+
 			`{"archive_name":"debian","first_seen":"%s","name":"%s_%s_amd64.deb","path":"/pool/main/l/linux-2.6","size":1}]}}`,
 		name, version, stamp, name, version)))
 	root := "snapshot/archive/debian/" + stamp
 	for _, alias := range []string{"stable", "squeeze"} {
-		f.addSuite(root, alias, "squeeze", "amd64", []fakePkg{{abi: abi, flavour: "amd64", version: version}}, true)
+		f.AddSuite(root, alias, "squeeze", "amd64", []archivetest.DebianPkg{{ABI: abi, Flavour: "amd64", Version: version}}, true)
 	}
-	f.addSuite(root, "oldstable", "lenny", "amd64", []fakePkg{{abi: "2.6.26-2", flavour: "amd64", version: "2.6.26-26lenny3"}}, true)
+	f.AddSuite(root, "oldstable", "lenny", "amd64", []archivetest.DebianPkg{{ABI: "2.6.26-2", Flavour: "amd64", Version: "2.6.26-26lenny3"}}, true)
 }
 
 func TestDebianSnapshot(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeArchive(t)
-	f.standard()
-	f.addSnapshot("2.6.32-4", "2.6.32-11", "20100412T083355Z")
-	d := f.debian(false)
-	d.Snapshot = f.url("snapshot")
+	f := archivetest.NewDebianArchive(t)
+	f.Standard()
+	addSnapshot(f, "2.6.32-4", "2.6.32-11", "20100412T083355Z")
+	d := debianOf(f, false)
+	d.Snapshot = f.URL("snapshot")
 	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}
 
 	k, err := r.Resolve(ctx, "debian:2.6.32-4")
@@ -66,23 +67,23 @@ func TestDebianSnapshot(t *testing.T) {
 	})
 
 	t.Run("signed by a key the keyring lacks", func(t *testing.T) {
-		g := newFakeArchive(t)
-		g.standard()
-		other := newFakeArchive(t) // signs the snapshot with its own key
-		other.addSnapshot("2.6.32-4", "2.6.32-11", "20100412T083355Z")
-		g.mu.Lock()
-		for p, b := range other.files {
-			g.files[p] = b
+		g := archivetest.NewDebianArchive(t)
+		g.Standard()
+		other := archivetest.NewDebianArchive(t) // signs the snapshot with its own key
+		addSnapshot(other, "2.6.32-4", "2.6.32-11", "20100412T083355Z")
+		g.Mu.Lock()
+		for p, b := range other.Files {
+			g.Files[p] = b
 		}
-		g.mu.Unlock()
-		d := g.debian(false)
-		d.Snapshot = g.url("snapshot")
+		g.Mu.Unlock()
+		d := debianOf(g, false)
+		d.Snapshot = g.URL("snapshot")
 		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
 		require.ErrorContains(t, err, "bad OpenPGP signature")
 	})
 
 	t.Run("snapshot off", func(t *testing.T) {
-		d := f.debian(false)
+		d := debianOf(f, false)
 		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
 		requireInputError(t, err, "no Debian archive")
 	})
