@@ -16,7 +16,7 @@ import (
 // examples, so that a provider added is held to the same answers.
 func everyKind() []string {
 	var out []string
-	for _, p := range providers {
+	for _, p := range providersOf(nil) {
 		out = append(out, p.Examples()...)
 	}
 	return out
@@ -25,7 +25,7 @@ func everyKind() []string {
 // TestProvidersHaveExamples: every scheme of every provider has an example
 // reference that parses as that provider's.
 func TestProvidersHaveExamples(t *testing.T) {
-	for _, p := range providers {
+	for _, p := range providersOf(nil) {
 		for _, scheme := range p.Schemes() {
 			found := false
 			for _, ex := range p.Examples() {

@@ -1,15 +1,18 @@
 package kernels
 
 import (
-	"time"
-
 	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/alpine"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/debian"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/download"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/mainline"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/ocikernel"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/rpmdistro"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/ubuntu"
 )
 
-// The types every provider shares, defined in package kit.
+// The types every provider shares, defined in package kit, and the
+// settings of the providers the resolver configures.
 type (
 	// Kind says where a kernel reference points.
 	Kind = kit.Kind
@@ -25,58 +28,46 @@ type (
 	NotCachedError = kit.NotCachedError
 	// UnreachableError is a mirror that could not be read (exit 1).
 	UnreachableError = kit.UnreachableError
+	// Debian says where debian: references come from.
+	Debian = debian.Config
+	// DebianKernel is one kernel image package a Debian archive offers.
+	DebianKernel = debian.Kernel
+	// Mainline says where mainline: references come from.
+	Mainline = mainline.Config
+)
+
+// The kinds of kernel reference.
+const (
+	KindFile     = kit.KindFile
+	KindDebian   = debian.Kind
+	KindUbuntu   = ubuntu.Kind
+	KindMainline = mainline.Kind
+	KindOCI      = ocikernel.Kind
+	KindRPM      = rpmdistro.Kind
+	KindAlpine   = alpine.Kind
+	KindURL      = download.Kind
 )
 
 // DefaultIndexTTL is how long a fetched index is reused before it is read again.
 const DefaultIndexTTL = kit.DefaultIndexTTL
 
 var (
-	inputErr        = kit.Inputf
-	offlineMiss     = kit.OfflineMiss
-	errOffline      = kit.ErrOffline
-	firstLine       = kit.FirstLine
-	writeJSONAtomic = kit.WriteJSON
-	cacheKey        = kit.CacheKey
-	parseArch       = kit.ParseArch
+	// DebianFromEnv returns the default Debian archives, with the
+	// mirrors the environment names.
+	DebianFromEnv = debian.FromEnv
+	// DebianReleases are the release names a debian: reference may give.
+	DebianReleases = debian.Releases
+	// MainlineFromEnv returns the default mainline archive, with the URL,
+	// keyring file and key server the environment names.
+	MainlineFromEnv = mainline.FromEnv
+	// CompareTags orders two mainline tags.
+	CompareTags = mainline.CompareTags
 )
 
-type manifest = kit.Manifest
-
-var readManifest = kit.ReadManifest
+var inputErr = kit.Inputf
 
 // env is the resolver's cache, network, mirrors and keys as providers see them.
 func (r *Resolver) env() *kit.Env {
 	return &kit.Env{Cache: r.Cache, Log: r.Log, Client: r.Client, Offline: r.Debian.Offline, IndexTTL: r.Debian.IndexTTL,
 		Mirrors: r.Mirrors, Keys: r.Keys, RSAKeys: r.AlpineKeys}
 }
-
-func (r *Resolver) unpacked(ref Ref, dir, lock, what, keys string, extract func(tmp string) (manifest, []string, error)) (*Kernel, manifest, error) {
-	return r.env().Unpacked(ref, dir, lock, what, keys, extract)
-}
-
-func (r *Resolver) freshIndex(p string, v any, fetched *time.Time) bool {
-	return r.env().FreshIndex(p, v, fetched)
-}
-
-func (r *Resolver) newKernel(ref Ref, path string) (*Kernel, error) {
-	return r.env().NewKernel(ref, path)
-}
-
-func (r *Resolver) unreachable(url, name string, err error) error {
-	return r.env().Unreachable(url, name, err)
-}
-
-var (
-	kernelFile    = kit.KernelFile
-	openpgpKeysID = kit.OpenPGPKeysID
-	rsaKeysID     = kit.RSAKeysID
-)
-
-// The kinds of the providers in their own folders.
-const (
-	KindRPM    = rpmdistro.Kind
-	KindAlpine = alpine.Kind
-)
-
-// KindUbuntu is a kernel of an Ubuntu release.
-const KindUbuntu = ubuntu.Kind

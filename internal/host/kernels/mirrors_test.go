@@ -387,7 +387,7 @@ func TestMirrorsCoverEveryProvider(t *testing.T) {
 		require.NoError(t, err, mc.name)
 		have[ref.Kind] = true
 	}
-	for _, p := range providers {
+	for _, p := range providersOf(nil) {
 		require.True(t, have[p.Kind()], "no mirror for the %s provider in TestProvidersAlikeOnMirrors", p.Kind())
 	}
 }

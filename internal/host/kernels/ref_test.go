@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -79,4 +80,12 @@ func TestParseImageRejects(t *testing.T) {
 			require.ErrorIs(t, err, tc.wantErr)
 		})
 	}
+}
+
+func requireInputError(t *testing.T, err error, msg string) {
+	t.Helper()
+	require.ErrorContains(t, err, msg)
+	var ie *InputError
+	require.True(t, errors.As(err, &ie), "want an InputError, got %T: %v", err, err)
+	require.NotContains(t, err.Error(), "\n")
 }

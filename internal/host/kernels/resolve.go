@@ -4,8 +4,6 @@ package kernels
 import (
 	"context"
 	"crypto/rsa"
-	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,15 +39,6 @@ type Resolver struct {
 	AlpineKeys map[string]*rsa.PublicKey
 }
 
-// logLine passes one line to Log.
-func (r *Resolver) logLine(s string) { r.logf("%s", s) }
-
-func (r *Resolver) logf(format string, args ...any) {
-	if r.Log != nil {
-		r.Log(fmt.Sprintf(format, args...))
-	}
-}
-
 // Resolve returns the kernel a reference names, downloading and verifying it once.
 func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 	ref, err := ParseRef(raw)
@@ -71,8 +60,8 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Kernel, error) {
 
 func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 	raw := ref.Raw
-	if p, ok := providerOf(ref.Kind); ok {
-		return r.resolveWith(ctx, p, ref)
+	if p, ok := r.providerOf(ref.Kind); ok {
+		return p.Resolve(ctx, r.env(), ref)
 	}
 	// A file (PATH, or PATH/ARCH), or a reference of no provider.
 	if _, err := os.Stat(ref.Path); err != nil && !fileWithArch(&ref) {
@@ -83,9 +72,9 @@ func (r *Resolver) resolve(ctx context.Context, ref Ref) (*Kernel, error) {
 		default:
 			return nil, inputErr("kernel %s: unknown kind of kernel reference %q (use %s, or a kernel image's path)", raw, scheme, strings.Join(Schemes(), " "))
 		}
-		return nil, inputErr("kernel %s: %w (give debian:SERIES, a kernel image's path or an https URL with #sha256=)", raw, unwrapPath(err))
+		return nil, inputErr("kernel %s: %w (give debian:SERIES, a kernel image's path or an https URL with #sha256=)", raw, kit.UnwrapPath(err))
 	}
-	k, err := r.newKernel(ref, ref.Path)
+	k, err := r.env().NewKernel(ref, ref.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -105,67 +94,23 @@ func (r *Resolver) Expand(ctx context.Context, raw string) ([]string, error) {
 	if ref.From == "" {
 		return []string{raw}, nil
 	}
-	if ref.Kind != KindMainline {
-		p, _ := providerOf(ref.Kind)
-		rg, ok := p.(kit.Ranger)
-		if !ok {
-			return nil, inputErr("kernel %s: %s references name no ranges", raw, ref.Kind)
-		}
-		rels, err := rg.Between(ref.Distro, ref.From, ref.To)
-		if err != nil {
-			return nil, inputErr("kernel %s: %v", raw, err)
-		}
-		var out []string
-		for _, rel := range rels {
-			out = append(out, ref.Distro+":"+rel+ref.Path)
-		}
-		return out, nil
+	p, _ := r.providerOf(ref.Kind)
+	if e, ok := p.(kit.Expander); ok {
+		return e.Expand(ctx, r.env(), ref)
 	}
-	m := r.mainline()
-	tags, err := r.MainlineTags(ctx)
+	rg, ok := p.(kit.Ranger)
+	if !ok {
+		return nil, inputErr("kernel %s: %s references name no ranges", raw, ref.Kind)
+	}
+	rels, err := rg.Between(ref.Distro, ref.From, ref.To)
 	if err != nil {
-		return nil, fmt.Errorf("kernel %s: %w", raw, err)
+		return nil, inputErr("kernel %s: %v", raw, err)
 	}
-	suffix := cpu.Suffix(ref.Arch)
 	var out []string
-	for i := len(tags) - 1; i >= 0; i-- {
-		t := tags[i]
-		// Releases only: release candidates and extended-stable (-ckt)
-		// builds are taken when they are an end of the range.
-		if strings.Contains(t, "-") && t != ref.From && t != ref.To {
-			continue
-		}
-		if CompareTags(t, ref.From) >= 0 && CompareTags(t, ref.To) <= 0 {
-			out = append(out, "mainline:"+t+suffix)
-		}
-	}
-	if len(out) == 0 {
-		return nil, inputErr("kernel %s: %s has no tag from %s to %s; see `runmatrix kernels list mainline:`", raw, m.root(), ref.From, ref.To)
+	for _, rel := range rels {
+		out = append(out, ref.Distro+":"+rel+ref.Path)
 	}
 	return out, nil
-}
-
-// MainlineTags lists the tags of the mainline archive, newest first.
-func (r *Resolver) MainlineTags(ctx context.Context) ([]string, error) {
-	return r.mainline().Tags(ctx, r.Cache, r.Debian.Offline)
-}
-
-func (r *Resolver) mainline() *Mainline {
-	m := r.Mainline
-	if m.URL == "" {
-		env := MainlineFromEnv()
-		m.URL = env.URL
-		if m.KeyringFile == "" {
-			m.KeyringFile = env.KeyringFile
-		}
-		if m.KeyServer == "" {
-			m.KeyServer = env.KeyServer
-		}
-	}
-	if m.Client == nil {
-		m.Client = r.Client
-	}
-	return &m
 }
 
 // schemeRE matches what looks like a reference's scheme ("rhel:").
@@ -196,12 +141,4 @@ func fileWithArch(ref *Ref) bool {
 	}
 	ref.Path, ref.Arch = dir, arch
 	return true
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
-	}
-	return err
 }

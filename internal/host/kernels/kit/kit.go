@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
@@ -111,6 +112,14 @@ type Ranger interface {
 	Between(distro, from, to string) ([]string, error)
 }
 
+// Expander is a Provider whose ranges are read from its archive
+// (mainline:v3.0..v4.0 names the tags the archive has between them).
+type Expander interface {
+	Provider
+	// Expand lists the references range ref stands for, oldest first.
+	Expand(ctx context.Context, env *Env, ref Ref) ([]string, error)
+}
+
 // InputError is a kernel reference or image that is wrong as given (a
 // file that is not a kernel, a checksum that does not match, a series no
 // archive has): the user must change the input, trying again will not help.
@@ -176,4 +185,13 @@ func ParseArch(s, arch string) (string, error) {
 		return "", fmt.Errorf("kernel %q: %w", s, err)
 	}
 	return a, nil
+}
+
+// UnwrapPath is a *os.PathError as "PATH: ERR", other errors as they are.
+func UnwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
 }

@@ -1,8 +1,8 @@
-// This file finds the Ubuntu mainline kernel builds: one folder per
-// upstream tag (v2.6.x onwards), a CHECKSUMS file signed in CHECKSUMS.gpg,
-// and the image (plus, from about 4.18, a modules package) as .debs.
-
-package kernels
+// Package mainline resolves mainline: references to the Ubuntu mainline
+// kernel builds: one folder per upstream tag (v2.6.x onwards), a CHECKSUMS
+// file signed in CHECKSUMS.gpg, and the image (plus, from about 4.18, a
+// modules package) as .debs.
+package mainline
 
 import (
 	"bufio"
@@ -25,38 +25,40 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/debian"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 const (
-	// DefaultMainlineURL is where the Ubuntu mainline builds live.
-	DefaultMainlineURL = "https://kernel.ubuntu.com/mainline"
-	// MainlineKeyFingerprint is the Kernel PPA key that signs every CHECKSUMS there.
-	MainlineKeyFingerprint = "60AA7B6F30434AE68E569963E50C6A0917C622B0"
+	// DefaultURL is where the Ubuntu mainline builds live.
+	DefaultURL = "https://kernel.ubuntu.com/mainline"
+	// KeyFingerprint is the Kernel PPA key that signs every CHECKSUMS there.
+	KeyFingerprint = "60AA7B6F30434AE68E569963E50C6A0917C622B0"
 	// DefaultKeyServer is where a key with a pinned fingerprint is fetched from.
 	DefaultKeyServer = "https://keyserver.ubuntu.com"
 )
 
-// Mainline finds and fetches Ubuntu mainline kernel builds; every .deb is
+// Config says where the mainline builds are; it finds and fetches them Ubuntu mainline kernel builds; every .deb is
 // checked against a CHECKSUMS file signed by the Kernel PPA key.
-type Mainline struct {
+type Config struct {
 	URL string
 	// Keyring verifies CHECKSUMS.gpg. Unset, the keys come from
 	// KeyringFile, or else the key with the pinned KeyFingerprint (default
-	// MainlineKeyFingerprint) is fetched from KeyServer once and cached.
+	// KeyFingerprint) is fetched from KeyServer once and cached.
 	Keyring        openpgp.EntityList
 	KeyringFile    string
 	KeyFingerprint string
 	KeyServer      string
 	Client         *http.Client
-	// IndexTTL is how long the list of tags is reused (0: DefaultIndexTTL).
+	// IndexTTL is how long the list of tags is reused (0: kit.DefaultIndexTTL).
 	IndexTTL time.Duration
 }
 
-// MainlineFromEnv returns the default mainline archive, with the URL,
+// FromEnv returns the default mainline archive, with the URL,
 // keyring file and key server the environment names.
-func MainlineFromEnv() Mainline {
-	m := Mainline{URL: DefaultMainlineURL, KeyringFile: os.Getenv("RUNMATRIX_MAINLINE_KEYRING"), KeyServer: DefaultKeyServer}
+func FromEnv() Config {
+	m := Config{URL: DefaultURL, KeyringFile: os.Getenv("RUNMATRIX_MAINLINE_KEYRING"), KeyServer: DefaultKeyServer}
 	if u := os.Getenv("RUNMATRIX_MAINLINE_URL"); u != "" {
 		m.URL = u
 	}
@@ -66,8 +68,8 @@ func MainlineFromEnv() Mainline {
 	return m
 }
 
-// MainlineKernel is one tag's build for one architecture.
-type MainlineKernel struct {
+// Kernel is one tag's build for one architecture.
+type Kernel struct {
 	Tag     string `json:"tag"`
 	ABI     string `json:"abi"` // "3.6.0-030600"
 	Version string `json:"version"`
@@ -96,47 +98,47 @@ var mainlineImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?([0-9]+\.[0-9
 // keyring returns the keys that verify CHECKSUMS.gpg: Keyring, the file
 // KeyringFile names, or the key with the pinned fingerprint, fetched once
 // from the key server and cached.
-func (m *Mainline) keyring(ctx context.Context, c store.Cache, offline bool) (openpgp.EntityList, error) {
+func (m *Config) keyring(ctx context.Context, c store.Cache, offline bool) (openpgp.EntityList, error) {
 	if m.Keyring != nil {
 		return m.Keyring, nil
 	}
 	if m.KeyringFile != "" {
 		b, err := os.ReadFile(m.KeyringFile)
 		if err != nil {
-			return nil, inputErr("--mainline-keyring: %w", unwrapPath(err))
+			return nil, kit.Inputf("--mainline-keyring: %w", kit.UnwrapPath(err))
 		}
 		kr, err := debarchive.ReadKeyring(b)
 		if err != nil || len(kr) == 0 {
-			return nil, inputErr("--mainline-keyring %s: not an OpenPGP keyring (%v); export the Kernel PPA key with gpg --export %s", m.KeyringFile, err, m.fingerprint())
+			return nil, kit.Inputf("--mainline-keyring %s: not an OpenPGP keyring (%v); export the Kernel PPA key with gpg --export %s", m.KeyringFile, err, m.fingerprint())
 		}
 		m.Keyring = kr
 		return kr, nil
 	}
 	kr, err := m.pinnedKey(ctx, c, offline)
-	if errors.Is(err, errOffline) {
+	if errors.Is(err, kit.ErrOffline) {
 		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("the Kernel PPA key %s that signs mainline builds: %s; or get it yourself "+
 			"(gpg --keyserver keyserver.ubuntu.com --recv-keys %s && gpg --export %s > kernel-ppa.gpg) and pass --mainline-keyring kernel-ppa.gpg",
-			m.fingerprint(), firstLine(err.Error()), m.fingerprint(), m.fingerprint())
+			m.fingerprint(), kit.FirstLine(err.Error()), m.fingerprint(), m.fingerprint())
 	}
 	m.Keyring = kr
 	return kr, nil
 }
 
-func (m *Mainline) fingerprint() string {
+func (m *Config) fingerprint() string {
 	if m.KeyFingerprint != "" {
 		return strings.ToUpper(m.KeyFingerprint)
 	}
-	return MainlineKeyFingerprint
+	return KeyFingerprint
 }
 
 // pinnedKey returns the key whose fingerprint is pinned, from the cache or
 // from the key server. The server is not trusted: whatever it sends, only
 // the key with exactly that fingerprint is kept (the fingerprint is a hash
 // of the key), and only its own signatures, so nothing else can sign.
-func (m *Mainline) pinnedKey(ctx context.Context, c store.Cache, offline bool) (openpgp.EntityList, error) {
+func (m *Config) pinnedKey(ctx context.Context, c store.Cache, offline bool) (openpgp.EntityList, error) {
 	fpr := m.fingerprint()
 	p, err := c.Path("keys", fpr+".gpg")
 	if err != nil {
@@ -148,7 +150,7 @@ func (m *Mainline) pinnedKey(ctx context.Context, c store.Cache, offline bool) (
 		}
 	}
 	if offline {
-		return nil, errOffline
+		return nil, kit.ErrOffline
 	}
 	server := m.KeyServer
 	if server == "" {
@@ -187,16 +189,16 @@ func pinned(b []byte, fpr string) (openpgp.EntityList, error) {
 	return nil, fmt.Errorf("sent no key with fingerprint %s", fpr)
 }
 
-func (m *Mainline) archive(url string) *debarchive.Archive {
+func (m *Config) archive(url string) *debarchive.Archive {
 	return &debarchive.Archive{URL: url, Client: m.Client, Keyring: m.Keyring}
 }
 
-func (m *Mainline) root() string { return strings.TrimRight(m.URL, "/") }
+func (m *Config) root() string { return strings.TrimRight(m.URL, "/") }
 
 // Tags lists the tags the archive has, newest first: from the cache while
 // it is younger than IndexTTL (or always, offline).
-func (m *Mainline) Tags(ctx context.Context, c store.Cache, offline bool) ([]string, error) {
-	p, err := c.Path("mainline-index", cacheKey(m.root())+"_tags.json")
+func (m *Config) Tags(ctx context.Context, c store.Cache, offline bool) ([]string, error) {
+	p, err := c.Path("mainline-index", kit.CacheKey(m.root())+"_tags.json")
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +208,7 @@ func (m *Mainline) Tags(ctx context.Context, c store.Cache, offline bool) ([]str
 	}
 	ttl := m.IndexTTL
 	if ttl == 0 {
-		ttl = DefaultIndexTTL
+		ttl = kit.DefaultIndexTTL
 	}
 	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &cached) == nil && (offline || time.Since(cached.Fetched) < ttl) {
 		return cached.Tags, nil
@@ -223,7 +225,7 @@ func (m *Mainline) Tags(ctx context.Context, c store.Cache, offline bool) ([]str
 		return nil, fmt.Errorf("mainline index %s/ lists no vX.Y folder; is --mainline-url right?", m.root())
 	}
 	cached.Fetched, cached.Tags = time.Now().UTC(), tags
-	if err := writeJSONAtomic(p, cached); err != nil {
+	if err := kit.WriteJSON(p, cached); err != nil {
 		return nil, err
 	}
 	return tags, nil
@@ -295,26 +297,26 @@ func compareDotted(a, b string) int {
 // (under ARCH/ in the newer layout, at the top in the older), verified with
 // the keyring, and the image and modules .debs it lists. A tag never
 // changes once built, so the answer is cached for good.
-func (m *Mainline) Kernel(ctx context.Context, c store.Cache, r Ref, offline bool) (*MainlineKernel, error) {
+func (m *Config) Kernel(ctx context.Context, c store.Cache, r kit.Ref, offline bool) (*Kernel, error) {
 	_, debArch := cpu.Debian(r.Arch)
 	kr, err := m.keyring(ctx, c, offline)
-	if errors.Is(err, errOffline) {
-		return nil, offlineMiss(r.Raw, "the Kernel PPA key that signs it is not in the cache")
+	if errors.Is(err, kit.ErrOffline) {
+		return nil, kit.OfflineMiss(r.Raw, "the Kernel PPA key that signs it is not in the cache")
 	}
 	if err != nil {
 		return nil, err
 	}
-	keys := openpgpKeysID(kr)
-	p, err := c.Path("mainline-index", cacheKey(m.root())+"_"+r.Tag+"_"+debArch+"_"+keys+".json")
+	keys := kit.OpenPGPKeysID(kr)
+	p, err := c.Path("mainline-index", kit.CacheKey(m.root())+"_"+r.Tag+"_"+debArch+"_"+keys+".json")
 	if err != nil {
 		return nil, err
 	}
-	var mk MainlineKernel
+	var mk Kernel
 	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &mk) == nil && mk.Image.SHA256 != "" {
 		return &mk, nil
 	}
 	if offline {
-		return nil, offlineMiss(r.Raw, "")
+		return nil, kit.OfflineMiss(r.Raw, "")
 	}
 	tagDir := m.root() + "/" + r.Tag
 	a := m.archive(tagDir)
@@ -336,10 +338,10 @@ func (m *Mainline) Kernel(ctx context.Context, c store.Cache, r Ref, offline boo
 		// signed checksums for this arch (a failed build, or one from
 		// before the checksums were signed): runmatrix fetches neither.
 		if _, terr := a.Get(ctx, ""); terr == nil {
-			return nil, inputErr("kernel %s: %s/ has no CHECKSUMS for %s (its build failed, or predates signed checksums), so runmatrix cannot verify it; "+
+			return nil, kit.Inputf("kernel %s: %s/ has no CHECKSUMS for %s (its build failed, or predates signed checksums), so runmatrix cannot verify it; "+
 				"pick another tag, or fetch the image yourself and give its file", r.Raw, tagDir, debArch)
 		}
-		return nil, inputErr("kernel %s: %s has no such tag (no CHECKSUMS under %s/); see `runmatrix kernels list mainline:`", r.Raw, m.root(), r.Tag)
+		return nil, kit.Inputf("kernel %s: %s has no such tag (no CHECKSUMS under %s/); see `runmatrix kernels list mainline:`", r.Raw, m.root(), r.Tag)
 	}
 	sumsName := strings.TrimPrefix(dir+"/CHECKSUMS", "/")
 	sig, err := a.Get(ctx, sumsName+".gpg")
@@ -349,7 +351,7 @@ func (m *Mainline) Kernel(ctx context.Context, c store.Cache, r Ref, offline boo
 	if err := a.VerifyDetached(tagDir+"/"+sumsName, sums, sig); err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", r.Raw, err)
 	}
-	mk = MainlineKernel{Tag: r.Tag, Keys: keys, DebArch: debArch, Dir: strings.TrimSuffix(tagDir+"/"+dir, "/"), Fetched: time.Now().UTC(), Checksum: tagDir + "/" + sumsName}
+	mk = Kernel{Tag: r.Tag, Keys: keys, DebArch: debArch, Dir: strings.TrimSuffix(tagDir+"/"+dir, "/"), Fetched: time.Now().UTC(), Checksum: tagDir + "/" + sumsName}
 	files := parseChecksums(sums)
 	var names []string
 	for n := range files {
@@ -379,13 +381,13 @@ func (m *Mainline) Kernel(ctx context.Context, c store.Cache, r Ref, offline boo
 		return nil, fmt.Errorf("kernel %s: %s lists images of %s, not of %s: the mirror serves another tag's signed checksums under this tag; pass --mainline-url with another mirror", r.Raw, mk.Checksum, others[0], r.Tag)
 	}
 	if mk.Image.Filename == "" {
-		return nil, inputErr("kernel %s: %s lists no linux-image-…-generic .deb for %s (the build for it may have failed; see the tag's folder)", r.Raw, mk.Checksum, debArch)
+		return nil, kit.Inputf("kernel %s: %s lists no linux-image-…-generic .deb for %s (the build for it may have failed; see the tag's folder)", r.Raw, mk.Checksum, debArch)
 	}
 	mods := "linux-modules-" + mk.ABI + "-generic_" + mk.Version + "_" + debArch + ".deb"
 	if sum, ok := files[mods]; ok {
 		mk.Modules = append(mk.Modules, debarchive.Package{Name: strings.SplitN(mods, "_", 2)[0], Version: mk.Version, Arch: debArch, Filename: mods, SHA256: sum, Suite: "mainline " + r.Tag})
 	}
-	if err := writeJSONAtomic(p, mk); err != nil {
+	if err := kit.WriteJSON(p, mk); err != nil {
 		return nil, err
 	}
 	return &mk, nil
@@ -440,12 +442,117 @@ func parseChecksums(b []byte) map[string]string {
 }
 
 // resolveMainline fetches and extracts (once) the build the reference names.
-func (r *Resolver) resolveMainline(ctx context.Context, ref Ref) (*Kernel, error) {
-	m := r.mainline()
-	mk, err := m.Kernel(ctx, r.Cache, ref, r.Debian.Offline)
+// Kind is an Ubuntu mainline build of an upstream tag.
+const Kind kit.Kind = "mainline"
+
+// Provider resolves mainline: references with its Config (zero: FromEnv's);
+// Debian says how the .debs are fetched.
+type Provider struct {
+	Config Config
+	Debian debian.Config
+}
+
+// Kind is mainline.
+func (Provider) Kind() kit.Kind { return Kind }
+
+// Schemes is mainline:.
+func (Provider) Schemes() []string { return []string{"mainline:"} }
+
+// Mirrors is none by name: the archive is the Config's (--mainline-url).
+func (Provider) Mirrors() map[string]string { return nil }
+
+// Examples are mainline: references.
+func (Provider) Examples() []string { return []string{"mainline:v6.1", "mainline:v6.6/arm64"} }
+
+// config is the Config with the environment's defaults where it has none.
+func (p Provider) config(env *kit.Env) *Config {
+	m := p.Config
+	if m.URL == "" {
+		def := FromEnv()
+		m.URL = def.URL
+		if m.KeyringFile == "" {
+			m.KeyringFile = def.KeyringFile
+		}
+		if m.KeyServer == "" {
+			m.KeyServer = def.KeyServer
+		}
+	}
+	if m.Client == nil {
+		m.Client = env.Client
+	}
+	if env.IndexTTL != 0 {
+		m.IndexTTL = env.IndexTTL
+	}
+	return &m
+}
+
+// Tags lists the tags of the mainline archive, newest first.
+func (p Provider) Tags(ctx context.Context, env *kit.Env) ([]string, error) {
+	return p.config(env).Tags(ctx, env.Cache, env.Offline)
+}
+
+// Resolve fetches and extracts (once) the build the reference names.
+func (p Provider) Resolve(ctx context.Context, env *kit.Env, ref kit.Ref) (*kit.Kernel, error) {
+	mk, err := p.config(env).Kernel(ctx, env.Cache, ref, env.Offline)
 	if err != nil {
 		return nil, err
 	}
-	dk := DebianKernel{Package: mk.Image, ABI: mk.ABI, KernelArch: ref.Arch, Mirror: mk.Dir, Codename: "mainline", Parts: mk.Modules, Keys: mk.Keys}
-	return r.fetchDebianKernel(ctx, ref, dk)
+	dk := debian.Kernel{Package: mk.Image, ABI: mk.ABI, KernelArch: ref.Arch, Mirror: mk.Dir, Codename: "mainline", Parts: mk.Modules, Keys: mk.Keys}
+	return p.Debian.FetchKernel(ctx, env, ref, dk)
+}
+
+// Expand lists the release tags of a range (mainline:v3.0..v4.0 →
+// mainline:v3.0, mainline:v3.1, …), oldest first, release candidates and
+// -ckt builds left out unless they are an end of it.
+func (p Provider) Expand(ctx context.Context, env *kit.Env, ref kit.Ref) ([]string, error) {
+	m := p.config(env)
+	tags, err := m.Tags(ctx, env.Cache, env.Offline)
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
+	}
+	suffix := cpu.Suffix(ref.Arch)
+	var out []string
+	for i := len(tags) - 1; i >= 0; i-- {
+		t := tags[i]
+		if strings.Contains(t, "-") && t != ref.From && t != ref.To {
+			continue
+		}
+		if CompareTags(t, ref.From) >= 0 && CompareTags(t, ref.To) <= 0 {
+			out = append(out, "mainline:"+t+suffix)
+		}
+	}
+	if len(out) == 0 {
+		return nil, kit.Inputf("kernel %s: %s has no tag from %s to %s; see `runmatrix kernels list mainline:`", ref.Raw, m.root(), ref.From, ref.To)
+	}
+	return out, nil
+}
+
+// Parse reads mainline:TAG[/ARCH] and mainline:vA..vB[/ARCH].
+func (Provider) Parse(s, _ string) (kit.Ref, error) {
+	r := kit.Ref{Raw: s, Kind: Kind}
+	what, arch, _ := strings.Cut(strings.TrimPrefix(s, "mainline:"), "/")
+	var err error
+	if r.Arch, err = kit.ParseArch(s, arch); err != nil {
+		return r, err
+	}
+	tag := func(t string) (string, bool) {
+		if !strings.HasPrefix(t, "v") {
+			t = "v" + t
+		}
+		return t, tagRE.MatchString(t)
+	}
+	if from, to, ok := strings.Cut(what, ".."); ok {
+		var okF, okT bool
+		r.From, okF = tag(from)
+		r.To, okT = tag(to)
+		if !okF || !okT || CompareTags(r.From, r.To) > 0 {
+			return r, fmt.Errorf("kernel %q: want mainline:vA..vB with A not after B (mainline:v3.0..v4.0)", s)
+		}
+		return r, nil
+	}
+	var ok bool
+	if r.Tag, ok = tag(what); !ok {
+		return r, fmt.Errorf("kernel %q: want mainline:TAG (mainline:v3.6, mainline:v4.19.10, mainline:v5.0-rc3) or a range (mainline:v3.0..v4.0)", s)
+	}
+	return r, nil
 }

@@ -1,12 +1,14 @@
-package kernels
+package debian_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -38,7 +40,7 @@ func TestDebianSnapshot(t *testing.T) {
 	addSnapshot(f, "2.6.32-4", "2.6.32-11", "20100412T083355Z")
 	d := debianOf(f, false)
 	d.Snapshot = f.URL("snapshot")
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}
+	r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}
 
 	k, err := r.Resolve(ctx, "debian:2.6.32-4")
 	require.NoError(t, err)
@@ -78,13 +80,21 @@ func TestDebianSnapshot(t *testing.T) {
 		g.Mu.Unlock()
 		d := debianOf(g, false)
 		d.Snapshot = g.URL("snapshot")
-		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
+		_, err := (&kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
 		require.ErrorContains(t, err, "bad OpenPGP signature")
 	})
 
 	t.Run("snapshot off", func(t *testing.T) {
 		d := debianOf(f, false)
-		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
+		_, err := (&kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
 		requireInputError(t, err, "no Debian archive")
 	})
+}
+
+func requireInputError(t *testing.T, err error, msg string) {
+	t.Helper()
+	require.ErrorContains(t, err, msg)
+	var ie *kernels.InputError
+	require.True(t, errors.As(err, &ie), "want an InputError, got %T: %v", err, err)
+	require.NotContains(t, err.Error(), "\n")
 }

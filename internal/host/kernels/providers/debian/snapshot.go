@@ -3,7 +3,7 @@
 // says when a package first appeared, and the archive as it was at that
 // moment is read with the same signed-index code as any mirror.
 
-package kernels
+package debian
 
 import (
 	"context"
@@ -17,11 +17,12 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
-// DefaultDebianSnapshot is the Debian snapshot archive.
-const DefaultDebianSnapshot = "https://snapshot.debian.org"
+// DefaultSnapshot is the Debian snapshot archive.
+const DefaultSnapshot = "https://snapshot.debian.org"
 
 // snapshotPoint is where (which archive, at which moment) the snapshot
 // archive holds a package.
@@ -56,9 +57,9 @@ type mrBinfiles struct {
 // snapshot archive: the newest build of its image package, and the
 // archive as it was when that build first appeared, whose signed indexes
 // then list it like any mirror's.
-func (d *Debian) snapshotKernels(ctx context.Context, c store.Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d *Config) snapshotKernels(ctx context.Context, c store.Cache, r kit.Ref, log func(string)) ([]Kernel, error) {
 	flav, debArch := cpu.Debian(r.Arch)
-	p, err := c.Path("debian-index", cacheKey(d.Snapshot)+"_snapshot_"+r.Version+"_"+debArch+".json")
+	p, err := c.Path("debian-index", kit.CacheKey(d.Snapshot)+"_snapshot_"+r.Version+"_"+debArch+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func (d *Debian) snapshotKernels(ctx context.Context, c store.Cache, r Ref, log 
 		if pt.Archive == "" {
 			return nil, nil
 		}
-		if err := writeJSONAtomic(p, pt); err != nil {
+		if err := kit.WriteJSON(p, pt); err != nil {
 			return nil, err
 		}
 	}
@@ -85,7 +86,7 @@ func (d *Debian) snapshotKernels(ctx context.Context, c store.Cache, r Ref, log 
 	if err != nil {
 		return nil, err
 	}
-	var out []DebianKernel
+	var out []Kernel
 	for _, k := range ks {
 		if k.Version == pt.Version {
 			out = append(out, k)
@@ -99,7 +100,7 @@ func (d *Debian) snapshotKernels(ctx context.Context, c store.Cache, r Ref, log 
 
 // snapshotPoint asks the snapshot archive's API for the newest version of
 // a binary package and the archive and moment it first appeared in.
-func (d *Debian) snapshotPoint(ctx context.Context, pkg, debArch string) (snapshotPoint, error) {
+func (d *Config) snapshotPoint(ctx context.Context, pkg, debArch string) (snapshotPoint, error) {
 	api := &debarchive.Archive{URL: strings.TrimRight(d.Snapshot, "/"), Client: d.Client}
 	b, err := api.Get(ctx, "mr/binary/"+url.PathEscape(pkg)+"/")
 	var nf *debarchive.NotFoundError

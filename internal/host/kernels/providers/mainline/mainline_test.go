@@ -1,4 +1,4 @@
-package kernels
+package mainline_test
 
 import (
 	"bytes"
@@ -15,8 +15,10 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/mainline"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -86,14 +88,14 @@ func standardMainline(f *archivetest.DebianArchive) {
 	f.Put("mainline/", []byte(idx.String()))
 }
 
-func mainlineOf(f *archivetest.DebianArchive, key *openpgp.Entity) Mainline {
-	return Mainline{URL: f.URL("mainline"), Keyring: openpgp.EntityList{key}}
+func mainlineOf(f *archivetest.DebianArchive, key *openpgp.Entity) mainline.Config {
+	return mainline.Config{URL: f.URL("mainline"), Keyring: openpgp.EntityList{key}}
 }
 
 func TestMainline(t *testing.T) {
 	f := archivetest.NewDebianArchive(t)
 	standardMainline(f)
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: mainlineOf(f, f.Key)}
+	r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: mainlineOf(f, f.Key)}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		ref, release, arch, pkg string
@@ -146,7 +148,7 @@ func TestMainline(t *testing.T) {
 	})
 
 	t.Run("offline uses what was fetched", func(t *testing.T) {
-		off := &Resolver{Cache: r.Cache, Mainline: r.Mainline, Debian: Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Mainline: r.Mainline, Debian: kernels.Debian{Offline: true}}
 		k, err := off.Resolve(ctx, "mainline:v3.6")
 		require.NoError(t, err)
 		require.Equal(t, "3.6.0-030600-generic", k.Image.Release)
@@ -161,7 +163,7 @@ func TestMainline(t *testing.T) {
 func requireInputError(t *testing.T, err error, msg string) {
 	t.Helper()
 	require.ErrorContains(t, err, msg)
-	var ie *InputError
+	var ie *kernels.InputError
 	require.True(t, errors.As(err, &ie), "want an InputError, got %T: %v", err, err)
 	require.NotContains(t, err.Error(), "\n")
 }
@@ -172,15 +174,15 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, ref string
-		setup     func(f *archivetest.DebianArchive, m *Mainline)
+		setup     func(f *archivetest.DebianArchive, m *mainline.Config)
 		want      string
 		input     bool
 	}{
 		{name: "signature by another key", ref: "mainline:v3.6",
-			setup: func(f *archivetest.DebianArchive, m *Mainline) { m.Keyring = openpgp.EntityList{other} },
+			setup: func(f *archivetest.DebianArchive, m *mainline.Config) { m.Keyring = openpgp.EntityList{other} },
 			want:  "bad OpenPGP signature"},
 		{name: "CHECKSUMS changed after signing", ref: "mainline:v6.1",
-			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+			setup: func(f *archivetest.DebianArchive, m *mainline.Config) {
 				f.Tamper = func(p string, b []byte) []byte {
 					if strings.HasSuffix(p, "amd64/CHECKSUMS") {
 						return append(b, []byte("0000000000000000000000000000000000000000000000000000000000000000  extra.deb\n")...)
@@ -190,7 +192,7 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			},
 			want: "bad OpenPGP signature"},
 		{name: "checksum mismatch", ref: "mainline:v4.19.10",
-			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+			setup: func(f *archivetest.DebianArchive, m *mainline.Config) {
 				f.Tamper = func(p string, b []byte) []byte {
 					if strings.HasSuffix(p, ".deb") && strings.Contains(p, "linux-modules-") {
 						b = append([]byte(nil), b...)
@@ -201,7 +203,7 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			},
 			want: "the signed index says"},
 		{name: "truncated download", ref: "mainline:v3.6",
-			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+			setup: func(f *archivetest.DebianArchive, m *mainline.Config) {
 				f.Tamper = func(p string, b []byte) []byte {
 					if strings.HasSuffix(p, ".deb") {
 						return b[:len(b)/2]
@@ -211,7 +213,7 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			},
 			want: "sha256"},
 		{name: "another tag's signed checksums", ref: "mainline:v4.19.10",
-			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+			setup: func(f *archivetest.DebianArchive, m *mainline.Config) {
 				f.Mu.Lock()
 				defer f.Mu.Unlock()
 				for p, b := range f.Files { // v3.6's flat layout, served under v4.19.10
@@ -224,17 +226,19 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			want: "lists images of 3.6.0-030600, not of v4.19.10: the mirror serves another tag's signed checksums"},
 		{name: "no such tag", ref: "mainline:v9.9", want: "has no such tag", input: true},
 		{name: "a tag without signed checksums", ref: "mainline:v2.6.38",
-			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+			setup: func(f *archivetest.DebianArchive, m *mainline.Config) {
 				f.Put("mainline/v2.6.38/", []byte(`<a href="linux-image-2.6.38-020638-generic_2.6.38-020638.201103151303_amd64.deb">`))
 				f.Put("mainline/v2.6.38/linux-image-2.6.38-020638-generic_2.6.38-020638.201103151303_amd64.deb", []byte("unverifiable"))
 			},
 			want: "has no CHECKSUMS for amd64", input: true},
 		{name: "no build for the arch", ref: "mainline:v4.0/i686", want: "lists no linux-image-…-generic .deb for i386", input: true},
 		{name: "no keyring and no key server", ref: "mainline:v3.6",
-			setup: func(f *archivetest.DebianArchive, m *Mainline) { m.Keyring, m.KeyServer = nil, "http://127.0.0.1:1" },
-			want:  "and pass --mainline-keyring kernel-ppa.gpg"},
+			setup: func(f *archivetest.DebianArchive, m *mainline.Config) {
+				m.Keyring, m.KeyServer = nil, "http://127.0.0.1:1"
+			},
+			want: "and pass --mainline-keyring kernel-ppa.gpg"},
 		{name: "keyring file that is no keyring", ref: "mainline:v3.6",
-			setup: func(f *archivetest.DebianArchive, m *Mainline) {
+			setup: func(f *archivetest.DebianArchive, m *mainline.Config) {
 				m.Keyring = nil
 				m.KeyringFile = filepath.Join(f.T.TempDir(), "k.gpg")
 				require.NoError(f.T, os.WriteFile(m.KeyringFile, []byte("hello"), 0o644))
@@ -248,7 +252,7 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(f, &m)
 			}
-			r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: m}
+			r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: m}
 			_, err := r.Resolve(ctx, tc.ref)
 			if tc.input {
 				requireInputError(t, err, tc.want)
@@ -278,7 +282,7 @@ func TestCompareTags(t *testing.T) {
 		{"v3.13.11-ckt39", "v3.13.11-ckt4", 1},
 		{"v3.13.11-ckt39", "v3.14-rc1", -1},
 	} {
-		require.Equal(t, tc.want, CompareTags(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
+		require.Equal(t, tc.want, mainline.CompareTags(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
 	}
 }
 
@@ -302,23 +306,23 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 	f := archivetest.NewDebianArchive(t)
 	standardMainline(f)
 	fpr := hex.EncodeToString(f.Key.PrimaryKey.Fingerprint)
-	pinnedTo := func(server string) Mainline {
-		return Mainline{URL: f.URL("mainline"), KeyFingerprint: fpr, KeyServer: server}
+	pinnedTo := func(server string) mainline.Config {
+		return mainline.Config{URL: f.URL("mainline"), KeyFingerprint: fpr, KeyServer: server}
 	}
 
 	// The server sends the right key among others: only it is kept.
 	f.Put("ks/pks/lookup", armored(other, f.Key))
 	cache := store.Cache{Dir: t.TempDir()}
-	k, err := (&Resolver{Cache: cache, Mainline: pinnedTo(f.URL("ks"))}).Resolve(ctx, "mainline:v3.6")
+	k, err := (&kernels.Resolver{Cache: cache, Mainline: pinnedTo(f.URL("ks"))}).Resolve(ctx, "mainline:v3.6")
 	require.NoError(t, err)
 	require.Equal(t, "3.6.0-030600-generic", k.Image.Release)
 	// Cached: the key server is not asked again.
-	_, err = (&Resolver{Cache: cache, Mainline: pinnedTo("http://127.0.0.1:1")}).Resolve(ctx, "mainline:v3.7")
+	_, err = (&kernels.Resolver{Cache: cache, Mainline: pinnedTo("http://127.0.0.1:1")}).Resolve(ctx, "mainline:v3.7")
 	require.NoError(t, err)
 
 	t.Run("a server that sends another key", func(t *testing.T) {
 		f.Put("bad/pks/lookup", armored(other))
-		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.URL("bad"))}).Resolve(ctx, "mainline:v3.6")
+		_, err := (&kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.URL("bad"))}).Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "sent no key with fingerprint "+strings.ToUpper(fpr))
 		require.NotContains(t, err.Error(), "\n")
 	})
@@ -327,34 +331,13 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 		g.Key = other
 		standardMainline(g)
 		g.Put("ks/pks/lookup", armored(f.Key, other))
-		m := Mainline{URL: g.URL("mainline"), KeyFingerprint: fpr, KeyServer: g.URL("ks")}
-		_, err := (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: m}).Resolve(ctx, "mainline:v3.6")
+		m := mainline.Config{URL: g.URL("mainline"), KeyFingerprint: fpr, KeyServer: g.URL("ks")}
+		_, err := (&kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: m}).Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "bad OpenPGP signature")
 	})
 	t.Run("offline without the key cached", func(t *testing.T) {
-		r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.URL("ks")), Debian: Debian{Offline: true}}
+		r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.URL("ks")), Debian: kernels.Debian{Offline: true}}
 		_, err := r.Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "--offline")
 	})
-}
-
-func TestABIOfTag(t *testing.T) {
-	for _, tc := range []struct {
-		abi, tag string
-		want     bool
-	}{
-		{"3.6.0-030600", "v3.6", true},
-		{"4.19.10-041910", "v4.19.10", true},
-		{"6.1.0-060100", "v6.1", true},
-		{"5.0.0-050000rc3", "v5.0-rc3", true},
-		{"2.6.32-02063227", "v2.6.32.27", true},
-		{"2.6.38-020638", "v2.6.38", true},
-		{"3.6.0-030600", "v6.1", false},
-		{"5.0.0-050000rc3", "v5.0", false},
-		{"5.0.0-050000", "v5.0-rc3", false},
-		{"4.19.1-041901", "v4.19.10", false},
-		{"4.19.10-041910", "v4.19.1", false},
-	} {
-		require.Equal(t, tc.want, abiOfTag(tc.abi, tc.tag), "%s %s", tc.abi, tc.tag)
-	}
 }

@@ -1,4 +1,8 @@
-package kernels
+// Package debian resolves debian: references straight from Debian's
+// archives (current mirrors, the archive of retired releases and the
+// snapshot archive): signed InRelease, Packages checked against it, .deb
+// checked against Packages, extracted in-process (no apt, dpkg or root).
+package debian
 
 import (
 	"context"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
@@ -24,10 +29,10 @@ import (
 // RUNMATRIX_DEBIAN_MIRROR and RUNMATRIX_DEBIAN_SECURITY_MIRROR override the
 // first two (see DebianFromEnv).
 const (
-	DefaultDebianMirror         = "http://deb.debian.org/debian"
-	DefaultDebianSecurityMirror = "http://deb.debian.org/debian-security"
-	// DefaultDebianRetiredMirror holds releases that left the mirrors (squeeze to buster).
-	DefaultDebianRetiredMirror = "http://archive.debian.org/debian"
+	DefaultMirror         = "http://deb.debian.org/debian"
+	DefaultSecurityMirror = "http://deb.debian.org/debian-security"
+	// DefaultRetiredMirror holds releases that left the mirrors (squeeze to buster).
+	DefaultRetiredMirror = "http://archive.debian.org/debian"
 )
 
 // currentAliases name the releases a mirror carries; each one's Release
@@ -42,22 +47,22 @@ var (
 	retiredNewest    = "4.19"
 )
 
-// DebianReleases are the release names a debian: reference may give:
+// Releases are the release names a debian: reference may give:
 // codenames (newest first) and the suites' aliases.
-func DebianReleases() []string {
+func Releases() []string {
 	out := append([]string{"sid", "forky", "trixie", "bookworm", "bullseye"}, retiredCodenames...)
 	return append(out, currentAliases...)
 }
 
 // mayBeRetired reports whether a series or ABI version is old enough to be
 // on the archive of retired releases.
-func mayBeRetired(r Ref) bool {
+func mayBeRetired(r kit.Ref) bool {
 	if r.Codename != "" || r.Suite != "" {
 		return true // suites() named only the suites it may be in
 	}
 	v := r.Series
 	if v == "" {
-		v = DebianKernel{ABI: r.Version}.Series()
+		v = Kernel{ABI: r.Version}.Series()
 	}
 	a, errA := parseSeries(v)
 	b, _ := parseSeries(retiredNewest)
@@ -70,15 +75,15 @@ func parseSeries(s string) ([2]int, error) {
 	return v, err
 }
 
-// Debian finds and fetches Debian kernel packages straight from Debian
+// Config says where Debian kernel packages come from; it finds and fetches them Debian kernel packages straight from Debian
 // archives: signed InRelease, Packages checked against it, .deb checked
 // against Packages, extracted in-process (no apt, dpkg or root).
-type Debian struct {
+type Config struct {
 	Mirror, SecurityMirror, RetiredMirror string
 	// Keyring verifies every Release; nil means Debian's archive keys.
 	Keyring openpgp.EntityList
 	Client  *http.Client
-	// IndexTTL is how long a suite index is reused (0: DefaultIndexTTL).
+	// IndexTTL is how long a suite index is reused (0: kit.DefaultIndexTTL).
 	IndexTTL time.Duration
 	// Offline resolves from the cache only.
 	Offline bool
@@ -90,10 +95,10 @@ type Debian struct {
 	snapshot bool
 }
 
-// DebianFromEnv returns the default archives, with the mirrors the
+// FromEnv returns the default archives, with the mirrors the
 // environment names.
-func DebianFromEnv() Debian {
-	d := Debian{Mirror: DefaultDebianMirror, SecurityMirror: DefaultDebianSecurityMirror, RetiredMirror: DefaultDebianRetiredMirror}
+func FromEnv() Config {
+	d := Config{Mirror: DefaultMirror, SecurityMirror: DefaultSecurityMirror, RetiredMirror: DefaultRetiredMirror}
 	// RUNMATRIX_DEBIAN_SNAPSHOT set but empty turns the snapshot archive off.
 	if m := os.Getenv("RUNMATRIX_DEBIAN_MIRROR"); m != "" {
 		d.Mirror = m
@@ -104,7 +109,7 @@ func DebianFromEnv() Debian {
 	if m := os.Getenv("RUNMATRIX_DEBIAN_RETIRED_MIRROR"); m != "" {
 		d.RetiredMirror = m
 	}
-	d.Snapshot = DefaultDebianSnapshot
+	d.Snapshot = DefaultSnapshot
 	if m, ok := os.LookupEnv("RUNMATRIX_DEBIAN_SNAPSHOT"); ok {
 		d.Snapshot = m
 	}
@@ -112,8 +117,8 @@ func DebianFromEnv() Debian {
 }
 
 // withDefaults fills in the default archives where none is set.
-func (d Debian) withDefaults() *Debian {
-	env := DebianFromEnv()
+func (d Config) withDefaults() *Config {
+	env := FromEnv()
 	if d.Mirror == "" {
 		d.Mirror = env.Mirror
 	}
@@ -126,8 +131,8 @@ func (d Debian) withDefaults() *Debian {
 	return &d
 }
 
-// DebianKernel is one kernel image package an archive offers.
-type DebianKernel struct {
+// Kernel is one kernel image package an archive offers.
+type Kernel struct {
 	debarchive.Package
 	// ABI is the kernel ABI in the package name ("6.1.0-50", "6.12.57+deb13").
 	ABI string `json:"abi"`
@@ -149,7 +154,7 @@ type DebianKernel struct {
 }
 
 // Series is the kernel series of the ABI, "6.1" for "6.1.0-50".
-func (k DebianKernel) Series() string {
+func (k Kernel) Series() string {
 	parts := strings.SplitN(k.ABI, ".", 3)
 	if len(parts) < 2 {
 		return k.ABI
@@ -171,7 +176,7 @@ type suite struct {
 	name    string
 }
 
-func (d *Debian) archive(url string, retired bool) (*debarchive.Archive, error) {
+func (d *Config) archive(url string, retired bool) (*debarchive.Archive, error) {
 	kr := d.Keyring
 	if kr == nil {
 		var err error
@@ -187,13 +192,13 @@ const indexFormat = 2
 
 // suiteIndex is the cached kernel part of one suite's Packages index.
 type suiteIndex struct {
-	Format   int            `json:"format"`
-	Fetched  time.Time      `json:"fetched"`
-	Mirror   string         `json:"mirror"`
-	Suite    string         `json:"suite"`
-	Codename string         `json:"codename"`
-	Stale    bool           `json:"stale,omitempty"`
-	Kernels  []DebianKernel `json:"kernels"`
+	Format   int       `json:"format"`
+	Fetched  time.Time `json:"fetched"`
+	Mirror   string    `json:"mirror"`
+	Suite    string    `json:"suite"`
+	Codename string    `json:"codename"`
+	Stale    bool      `json:"stale,omitempty"`
+	Kernels  []Kernel  `json:"kernels"`
 	// Skipped explains an index that could not be read but, by its suite's
 	// Sources, holds no kernel of the wanted series.
 	Skipped string `json:"skipped,omitempty"`
@@ -202,10 +207,10 @@ type suiteIndex struct {
 
 // Query selects Debian kernels.
 type Query struct {
-	Ref Ref
+	Ref kit.Ref
 }
 
-func (q Query) match(k DebianKernel) bool {
+func (q Query) match(k Kernel) bool {
 	r := q.Ref
 	switch {
 	case r.Series != "":
@@ -217,7 +222,7 @@ func (q Query) match(k DebianKernel) bool {
 }
 
 // suites returns the suites a reference may live in.
-func (d *Debian) suites(ctx context.Context, c store.Cache, r Ref, log func(string)) (current, retired []suite, err error) {
+func (d *Config) suites(ctx context.Context, c store.Cache, r kit.Ref, log func(string)) (current, retired []suite, err error) {
 	main, err := d.archive(d.Mirror, d.snapshot)
 	if err != nil {
 		return nil, nil, err
@@ -303,11 +308,11 @@ func (d *Debian) suites(ctx context.Context, c store.Cache, r Ref, log func(stri
 }
 
 // Kernels lists the kernels the reference may name, newest first.
-func (d Debian) Kernels(ctx context.Context, c store.Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d Config) Kernels(ctx context.Context, c store.Cache, r kit.Ref, log func(string)) ([]Kernel, error) {
 	return d.withDefaults().kernels(ctx, c, r, log)
 }
 
-func (d *Debian) kernels(ctx context.Context, c store.Cache, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d *Config) kernels(ctx context.Context, c store.Cache, r kit.Ref, log func(string)) ([]Kernel, error) {
 	current, retired, err := d.suites(ctx, c, r, log)
 	if err != nil {
 		return nil, err
@@ -349,7 +354,7 @@ func (d *Debian) kernels(ctx context.Context, c store.Cache, r Ref, log func(str
 }
 
 // collect reads the suites' indexes in parallel.
-func (d *Debian) collect(ctx context.Context, c store.Cache, ss []suite, r Ref, log func(string)) ([]DebianKernel, error) {
+func (d *Config) collect(ctx context.Context, c store.Cache, ss []suite, r kit.Ref, log func(string)) ([]Kernel, error) {
 	q := Query{Ref: r}
 	idx := make([]*suiteIndex, len(ss))
 	errs := make([]error, len(ss))
@@ -375,7 +380,7 @@ func (d *Debian) collect(ctx context.Context, c store.Cache, ss []suite, r Ref, 
 	for i, x := range idx {
 		present[ss[i].name] = !x.Missing
 	}
-	var out []DebianKernel
+	var out []Kernel
 	for i, x := range idx {
 		if x.Skipped != "" {
 			log(x.Skipped)
@@ -401,11 +406,11 @@ func (d *Debian) collect(ctx context.Context, c store.Cache, ss []suite, r Ref, 
 // index returns one suite's kernels for the reference's arch: from the
 // cache while it is younger than the TTL (or always, offline), else from
 // the archive.
-func (d *Debian) index(ctx context.Context, c store.Cache, s suite, r Ref, log func(string)) (*suiteIndex, error) {
+func (d *Config) index(ctx context.Context, c store.Cache, s suite, r kit.Ref, log func(string)) (*suiteIndex, error) {
 	_, debArch := cpu.Debian(r.Arch)
 	// The keys that verify the suite are part of the entry's name: an
 	// index read under other keys is not this run's to use.
-	keys := openpgpKeysID(s.archive.Keyring)
+	keys := kit.OpenPGPKeysID(s.archive.Keyring)
 	key := strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(strings.TrimPrefix(s.archive.URL, "http://"), "https://") + "_" + s.name + "_" + debArch + "_" + keys)
 	p, err := c.Path("debian-index", key+".json")
 	if err != nil {
@@ -413,7 +418,7 @@ func (d *Debian) index(ctx context.Context, c store.Cache, s suite, r Ref, log f
 	}
 	ttl := d.IndexTTL
 	if ttl == 0 {
-		ttl = DefaultIndexTTL
+		ttl = kit.DefaultIndexTTL
 	}
 	var cached suiteIndex
 	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &cached) == nil && cached.Format == indexFormat {
@@ -433,7 +438,7 @@ func (d *Debian) index(ctx context.Context, c store.Cache, s suite, r Ref, log f
 	}
 	x.vouched(keys)
 	if x.Skipped == "" {
-		if err := writeJSONAtomic(p, x); err != nil {
+		if err := kit.WriteJSON(p, x); err != nil {
 			return nil, err
 		}
 	}
@@ -448,8 +453,8 @@ func (x *suiteIndex) vouched(keys string) *suiteIndex {
 	return x
 }
 
-func (d *Debian) fetchIndex(ctx context.Context, s suite, r Ref, debArch string) (*suiteIndex, error) {
-	x := &suiteIndex{Format: indexFormat, Fetched: time.Now().UTC(), Mirror: s.archive.URL, Suite: s.name, Kernels: []DebianKernel{}}
+func (d *Config) fetchIndex(ctx context.Context, s suite, r kit.Ref, debArch string) (*suiteIndex, error) {
+	x := &suiteIndex{Format: indexFormat, Fetched: time.Now().UTC(), Mirror: s.archive.URL, Suite: s.name, Kernels: []Kernel{}}
 	rel, err := s.archive.Release(ctx, s.name)
 	var nf *debarchive.NotFoundError
 	if errors.As(err, &nf) {
@@ -476,12 +481,12 @@ func (d *Debian) fetchIndex(ctx context.Context, s suite, r Ref, debArch string)
 		if serr == nil {
 			for _, n := range names {
 				m := imagePackage.FindStringSubmatch(n)
-				k := DebianKernel{ABI: m[1]}
+				k := Kernel{ABI: m[1]}
 				if (r.Series != "" && k.Series() == r.Series) || (r.Version != "" && k.ABI == r.Version) {
 					return nil, d.fail(r, err)
 				}
 			}
-			x.Skipped = fmt.Sprintf("%s: skipped, and its Sources show it builds no %s kernel", firstLine(err.Error()), strings.TrimPrefix(r.Raw, "debian:"))
+			x.Skipped = fmt.Sprintf("%s: skipped, and its Sources show it builds no %s kernel", kit.FirstLine(err.Error()), strings.TrimPrefix(r.Raw, "debian:"))
 			return x, nil
 		}
 	}
@@ -499,7 +504,7 @@ func (d *Debian) fetchIndex(ctx context.Context, s suite, r Ref, debArch string)
 			continue
 		}
 		p.Suite = s.name
-		k := DebianKernel{Package: p, ABI: m[1], KernelArch: r.Arch, Unsigned: m[3] != "", Mirror: s.archive.URL, Codename: rel.Codename, Stale: rel.Stale}
+		k := Kernel{Package: p, ABI: m[1], KernelArch: r.Arch, Unsigned: m[3] != "", Mirror: s.archive.URL, Codename: rel.Codename, Stale: rel.Stale}
 		for _, dep := range strings.Split(p.Depends, ",") {
 			name, ver, ok := strings.Cut(strings.TrimSpace(dep), " (= ")
 			if part, found := byName[name+"="+strings.TrimSuffix(ver, ")")]; ok && partPackage.MatchString(name) && found {
@@ -537,13 +542,63 @@ func pocketOf(suite string) (base, kind string) {
 	return "", ""
 }
 
-func (d *Debian) missing(r Ref, what string) error {
+func (d *Config) missing(r kit.Ref, what string) error {
 	if d.Offline {
-		return offlineMiss(r.Raw, "the index of "+what+" is not in the cache")
+		return kit.OfflineMiss(r.Raw, "the index of "+what+" is not in the cache")
 	}
-	return inputErr("kernel %s: %s has no suite %s; name a release it carries (see `runmatrix kernels list debian:`) or check --debian-mirror", r.Raw, d.Mirror, what)
+	return kit.Inputf("kernel %s: %s has no suite %s; name a release it carries (see `runmatrix kernels list debian:`) or check --debian-mirror", r.Raw, d.Mirror, what)
 }
 
-func (d *Debian) fail(r Ref, err error) error {
-	return fmt.Errorf("kernel %s: %s; try again later, pin a suite that is whole (debian:SERIES@SUITE, see `runmatrix kernels list`), or point the matching --debian-mirror, --debian-security-mirror or --debian-retired-mirror at another mirror", r.Raw, firstLine(err.Error()))
+func (d *Config) fail(r kit.Ref, err error) error {
+	return fmt.Errorf("kernel %s: %s; try again later, pin a suite that is whole (debian:SERIES@SUITE, see `runmatrix kernels list`), or point the matching --debian-mirror, --debian-security-mirror or --debian-retired-mirror at another mirror", r.Raw, kit.FirstLine(err.Error()))
+}
+
+// Kind is a kernel of Debian's archives.
+const Kind kit.Kind = "debian"
+
+// Provider resolves debian: references with its Config (zero: FromEnv's).
+type Provider struct{ Config Config }
+
+// Kind is debian.
+func (Provider) Kind() kit.Kind { return Kind }
+
+// Schemes is debian:.
+func (Provider) Schemes() []string { return []string{"debian:"} }
+
+// Mirrors is none by name: Debian's archives are the Config's
+// (--debian-mirror and its kin).
+func (Provider) Mirrors() map[string]string { return nil }
+
+// Examples are debian: references of each form.
+func (Provider) Examples() []string {
+	return []string{"debian:6.1", "debian:bookworm", "debian:6.1.0-50", "debian:6.1/arm64"}
+}
+
+var (
+	seriesRE   = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	versionRE  = regexp.MustCompile(`^[0-9]+\.[0-9]+[.-][0-9][0-9a-z.+~-]*$`)
+	codenameRE = regexp.MustCompile(`^[a-z]+(-[a-z]+)?$`)
+)
+
+// Parse reads debian:WHAT[@SUITE][/ARCH].
+func (Provider) Parse(s, _ string) (kit.Ref, error) {
+	r := kit.Ref{Raw: s, Kind: Kind}
+	series, arch, _ := strings.Cut(strings.TrimPrefix(s, "debian:"), "/")
+	series, r.Suite, _ = strings.Cut(series, "@")
+	if strings.Contains(s, "@") && !codenameRE.MatchString(r.Suite) {
+		return r, fmt.Errorf("kernel %q: want debian:WHAT@SUITE with a suite such as bookworm or bookworm-security", s)
+	}
+	switch {
+	case seriesRE.MatchString(series):
+		r.Series = series
+	case versionRE.MatchString(series):
+		r.Version = series
+	case codenameRE.MatchString(series):
+		r.Codename = series
+	default:
+		return r, fmt.Errorf("kernel %q: want debian:SERIES (debian:6.1), debian:ABI (debian:6.1.0-50) or debian:CODENAME (debian:bookworm, debian:sid)", s)
+	}
+	var err error
+	r.Arch, err = kit.ParseArch(s, arch)
+	return r, err
 }

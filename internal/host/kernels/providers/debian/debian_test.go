@@ -1,10 +1,8 @@
-package kernels
+package debian_test
 
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path"
 	"strings"
@@ -13,7 +11,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
+	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -21,7 +19,7 @@ import (
 func TestDebianCatalog(t *testing.T) {
 	f := archivetest.NewDebianArchive(t)
 	f.Standard()
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(f, false)}
+	r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(f, false)}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		ref, release, pkg, suite string
@@ -48,17 +46,17 @@ func TestDebianCatalog(t *testing.T) {
 	}
 
 	t.Run("offline uses the cache and names what is missing", func(t *testing.T) {
-		off := &Resolver{Cache: r.Cache, Debian: debianOf(f, true)}
+		off := &kernels.Resolver{Cache: r.Cache, Debian: debianOf(f, true)}
 		k, err := off.Resolve(ctx, "debian:6.1")
 		require.NoError(t, err)
 		require.Equal(t, "6.1.0-10-amd64", k.Image.Release)
-		_, err = (&Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(f, true)}).Resolve(ctx, "debian:6.1")
+		_, err = (&kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(f, true)}).Resolve(ctx, "debian:6.1")
 		require.ErrorContains(t, err, "--offline forbids the network; run `runmatrix kernels fetch debian:6.1` first")
 	})
 
 	t.Run("a damaged cached image is fetched again", func(t *testing.T) {
 		var log []string
-		r := &Resolver{Cache: r.Cache, Debian: debianOf(f, false), Log: func(s string) { log = append(log, s) }}
+		r := &kernels.Resolver{Cache: r.Cache, Debian: debianOf(f, false), Log: func(s string) { log = append(log, s) }}
 		k, err := r.Resolve(ctx, "debian:6.1")
 		require.NoError(t, err)
 		good := k.Origin.SHA256
@@ -74,7 +72,7 @@ func TestDebianCatalog(t *testing.T) {
 		b[len(b)-20] ^= 0xff
 		b[len(b)-21] ^= 0xff
 		require.NoError(t, os.WriteFile(k.Path, b, 0o644))
-		_, err = (&Resolver{Cache: r.Cache, Debian: debianOf(f, true)}).Resolve(ctx, "debian:6.1")
+		_, err = (&kernels.Resolver{Cache: r.Cache, Debian: debianOf(f, true)}).Resolve(ctx, "debian:6.1")
 		require.ErrorContains(t, err, "is not in the cache (or is damaged there), and --offline forbids the network")
 	})
 
@@ -85,16 +83,16 @@ func TestDebianCatalog(t *testing.T) {
 		require.NoError(t, err)
 		d := debianOf(f, false)
 		d.Keyring = openpgp.EntityList{other}
-		_, err = (&Resolver{Cache: r.Cache, Debian: d}).Resolve(ctx, "debian:6.1")
+		_, err = (&kernels.Resolver{Cache: r.Cache, Debian: d}).Resolve(ctx, "debian:6.1")
 		require.ErrorContains(t, err, "bad OpenPGP signature", "verified again under the run's keys, not taken from the cache")
 		d.Offline = true
-		_, err = (&Resolver{Cache: r.Cache, Debian: d}).Resolve(ctx, "debian:6.1")
+		_, err = (&kernels.Resolver{Cache: r.Cache, Debian: d}).Resolve(ctx, "debian:6.1")
 		require.ErrorContains(t, err, "--offline forbids the network", "offline, nothing cached under these keys")
 	})
 
 	t.Run("a damaged modules tree or config is fetched again", func(t *testing.T) {
 		var log []string
-		r := &Resolver{Cache: r.Cache, Debian: debianOf(f, false), Log: func(s string) { log = append(log, s) }}
+		r := &kernels.Resolver{Cache: r.Cache, Debian: debianOf(f, false), Log: func(s string) { log = append(log, s) }}
 		k, err := r.Resolve(ctx, "debian:6.1")
 		require.NoError(t, err)
 		dep := path.Join(k.ModulesDir, "modules.dep")
@@ -134,7 +132,7 @@ func TestDebianCatalog(t *testing.T) {
 		}
 		g.Mu.Unlock()
 		var log []string
-		r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(g, false), Log: func(s string) { log = append(log, s) }}
+		r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(g, false), Log: func(s string) { log = append(log, s) }}
 		k, err := r.Resolve(ctx, "debian:6.1")
 		require.NoError(t, err)
 		require.Equal(t, "6.1.0-9-amd64", k.Image.Release, "bookworm's own kernel")
@@ -209,7 +207,7 @@ func TestDebianCatalogRefusesBadArchives(t *testing.T) {
 			f := archivetest.NewDebianArchive(t)
 			f.Standard()
 			tc.setup(f)
-			r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(f, false)}
+			r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(f, false)}
 			_, err := r.Resolve(ctx, "debian:6.1")
 			require.ErrorContains(t, err, tc.wantErr)
 			require.NotContains(t, err.Error(), "\n")
@@ -233,7 +231,7 @@ func TestDebianCatalogMidSync(t *testing.T) {
 		return b
 	}
 	var log []string
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(f, false), Log: func(s string) { log = append(log, s) }}
+	r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: debianOf(f, false), Log: func(s string) { log = append(log, s) }}
 	k, err := r.Resolve(context.Background(), "debian:5.10")
 	require.NoError(t, err)
 	require.Equal(t, "5.10.0-30-amd64", k.Image.Release)
@@ -244,38 +242,8 @@ func TestDebianCatalogMidSync(t *testing.T) {
 	require.ErrorContains(t, err, "mid-sync")
 }
 
-// TestURLCacheVerified: a cached download is checked on every use and
-// downloaded again when it no longer matches the reference's digest.
-func TestURLCacheVerified(t *testing.T) {
-	img := archivetest.Image("6.1.0-1-amd64 (test) #1", cpu.X86_64)
-	gets := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gets++; w.Write(img) }))
-	defer srv.Close()
-	ref := srv.URL + "/bzImage#sha256=" + archivetest.SHA256(img)
-	r := &Resolver{Cache: store.Cache{Dir: t.TempDir()}}
-	k, err := r.Resolve(context.Background(), ref)
-	require.NoError(t, err)
-	_, err = r.Resolve(context.Background(), ref)
-	require.NoError(t, err)
-	require.Equal(t, 1, gets, "a good cached copy is reused")
-	require.NoError(t, os.WriteFile(k.Path, append(img[:len(img)-1:len(img)-1], 0x42), 0o644))
-	k, err = r.Resolve(context.Background(), ref)
-	require.NoError(t, err)
-	require.Equal(t, 2, gets, "a damaged copy is downloaded again")
-	require.Equal(t, archivetest.SHA256(img), k.Origin.SHA256)
-}
-
-// TestDebianImageFlavours: the image package of every architecture's
-// Debian flavour is recognised.
-func TestDebianImageFlavours(t *testing.T) {
-	for _, a := range cpu.All() {
-		flav, _ := cpu.Debian(a)
-		require.True(t, imagePackage.MatchString("linux-image-6.12.118+deb13-"+flav), flav)
-	}
-}
-
 // debianOf is the Debian settings that read f.
-func debianOf(f *archivetest.DebianArchive, offline bool) Debian {
-	return Debian{Mirror: f.URL("debian"), SecurityMirror: f.URL("debian-security"), RetiredMirror: f.URL("retired/debian"),
+func debianOf(f *archivetest.DebianArchive, offline bool) kernels.Debian {
+	return kernels.Debian{Mirror: f.URL("debian"), SecurityMirror: f.URL("debian-security"), RetiredMirror: f.URL("retired/debian"),
 		Keyring: openpgp.EntityList{f.Key}, Offline: offline}
 }
