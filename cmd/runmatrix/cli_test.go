@@ -104,12 +104,13 @@ func TestBadInputOneLine(t *testing.T) {
 func TestOptionalKernelsLeftOut(t *testing.T) {
 	r := &kernels.Resolver{
 		Cache:   store.Cache{Dir: t.TempDir()},
-		Debian:  kernels.Debian{Mirror: "http://127.0.0.1:1", Offline: true},
+		Offline: true,
+		Debian:  kernels.Debian{Mirror: "http://127.0.0.1:1"},
 		Mirrors: map[string]string{"alpine": "http://127.0.0.1:1"},
 	}
 	_, err := r.Resolve(context.Background(), "debian:6.1")
 	require.True(t, cannotBeHad(err), "offline, not cached: %v", err)
-	r.Debian.Offline = false
+	r.Offline = false
 	_, err = r.Resolve(context.Background(), "alpine:3.18")
 	require.True(t, cannotBeHad(err), "unreachable: %v", err)
 	_, err = r.Resolve(context.Background(), "debian:6")

@@ -182,8 +182,7 @@ func (f *guestFlags) cache() (store.Cache, error) {
 // resolver resolves kernel references with the flags' cache and archives.
 func (f *guestFlags) resolver(cache store.Cache, log func(string)) *kernels.Resolver {
 	m := f.mainline
-	m.IndexTTL = f.debian.IndexTTL
-	return &kernels.Resolver{Cache: cache, Log: log, Debian: f.debian, Mainline: m, Mirrors: f.mirrors, Keys: f.keyring, AlpineKeys: f.alpine}
+	return &kernels.Resolver{Cache: cache, Log: log, Offline: f.debian.Offline, IndexTTL: f.debian.IndexTTL, Debian: f.debian, Mainline: m, Mirrors: f.mirrors, Keys: f.keyring, AlpineKeys: f.alpine}
 }
 
 // expand replaces range references (mainline:v3.0..v4.0) with the kernels they name.

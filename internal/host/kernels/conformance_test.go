@@ -49,7 +49,7 @@ func TestProvidersAlikeOffline(t *testing.T) {
 	for _, ref := range everyKind() {
 		t.Run(ref, func(t *testing.T) {
 			r := unreachable(t)
-			r.Debian.Offline = true
+			r.Offline = true
 			_, err := r.Resolve(context.Background(), ref)
 			require.Error(t, err)
 			require.ErrorContains(t, err, "not in the cache")

@@ -68,6 +68,6 @@ var inputErr = kit.Inputf
 
 // env is the resolver's cache, network, mirrors and keys as providers see them.
 func (r *Resolver) env() *kit.Env {
-	return &kit.Env{Cache: r.Cache, Log: r.Log, Client: r.Client, Offline: r.Debian.Offline, IndexTTL: r.Debian.IndexTTL,
+	return &kit.Env{Cache: r.Cache, Log: r.Log, Client: r.Client, Offline: r.Offline, IndexTTL: r.IndexTTL,
 		Mirrors: r.Mirrors, Keys: r.Keys, RSAKeys: r.AlpineKeys}
 }

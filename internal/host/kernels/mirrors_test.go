@@ -318,7 +318,7 @@ func TestProvidersAlikeOnMirrors(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, want, again.Origin.SHA256)
 				off := *r
-				off.Debian.Offline = true
+				off.Offline = true
 				again, err = off.Resolve(ctx, ref)
 				require.NoError(t, err, "offline")
 				require.Equal(t, want, again.Origin.SHA256)

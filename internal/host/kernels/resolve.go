@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -24,8 +25,12 @@ type Resolver struct {
 	Log func(string)
 	// Client fetches URLs; nil means http.DefaultClient.
 	Client *http.Client
-	// Debian says where debian: references come from; its Offline
-	// applies to every kind.
+	// Offline resolves every kind of reference from the cache only.
+	Offline bool
+	// IndexTTL is how long every provider reuses a fetched index (0:
+	// DefaultIndexTTL).
+	IndexTTL time.Duration
+	// Debian says where debian: references come from.
 	Debian Debian
 	// Mainline says where mainline: references come from (zero: MainlineFromEnv).
 	Mainline Mainline

@@ -66,7 +66,7 @@ func TestAlpine(t *testing.T) {
 		})
 	}
 	t.Run("offline uses what was fetched", func(t *testing.T) {
-		off := &kernels.Resolver{Cache: r.Cache, Mirrors: r.Mirrors, AlpineKeys: keys, Debian: kernels.Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Mirrors: r.Mirrors, AlpineKeys: keys, Offline: true}
 		_, err := off.Resolve(ctx, "alpine:3.18")
 		require.NoError(t, err)
 		_, err = off.Resolve(ctx, "alpine:3.19")

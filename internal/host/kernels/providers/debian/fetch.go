@@ -15,7 +15,12 @@ import (
 // reference names; env's offline, index TTL and client govern the Config.
 func (p Provider) Resolve(ctx context.Context, r *kit.Env, ref kit.Ref) (*kit.Kernel, error) {
 	d := p.Config
-	d.Offline = d.Offline || r.Offline
+	if d.Offline && !r.Offline { // the Config's own --offline holds for what it fetches too
+		e := *r
+		e.Offline = true
+		r = &e
+	}
+	d.Offline = r.Offline
 	if r.IndexTTL != 0 {
 		d.IndexTTL = r.IndexTTL
 	}

@@ -57,7 +57,7 @@ func TestDebianSnapshot(t *testing.T) {
 
 	t.Run("offline after a fetch", func(t *testing.T) {
 		off := *r
-		off.Debian.Offline = true
+		off.Offline = true
 		k, err := off.Resolve(ctx, "debian:2.6.32-4")
 		require.NoError(t, err)
 		require.Equal(t, "2.6.32-11", k.Origin.PackageVersion)

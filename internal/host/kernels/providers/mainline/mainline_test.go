@@ -148,7 +148,7 @@ func TestMainline(t *testing.T) {
 	})
 
 	t.Run("offline uses what was fetched", func(t *testing.T) {
-		off := &kernels.Resolver{Cache: r.Cache, Mainline: r.Mainline, Debian: kernels.Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Mainline: r.Mainline, Offline: true}
 		k, err := off.Resolve(ctx, "mainline:v3.6")
 		require.NoError(t, err)
 		require.Equal(t, "3.6.0-030600-generic", k.Image.Release)
@@ -336,7 +336,7 @@ func TestMainlineKeyFromKeyServer(t *testing.T) {
 		require.ErrorContains(t, err, "bad OpenPGP signature")
 	})
 	t.Run("offline without the key cached", func(t *testing.T) {
-		r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.URL("ks")), Debian: kernels.Debian{Offline: true}}
+		r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: pinnedTo(f.URL("ks")), Offline: true}
 		_, err := r.Resolve(ctx, "mainline:v3.6")
 		require.ErrorContains(t, err, "--offline")
 	})

@@ -63,7 +63,7 @@ func TestOCI(t *testing.T) {
 	require.NotContains(t, idx, one)
 
 	t.Run("offline uses what was pulled", func(t *testing.T) {
-		off := &kernels.Resolver{Cache: r.Cache, Debian: kernels.Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Offline: true}
 		n := reg.Requests
 		k, err := off.Resolve(ctx, "oci:"+host+"/cilium/ci-kernels:6.6")
 		require.NoError(t, err)

@@ -127,7 +127,7 @@ func TestRPMDistros(t *testing.T) {
 	}
 
 	t.Run("offline uses what was fetched", func(t *testing.T) {
-		off := &kernels.Resolver{Cache: r.Cache, Mirrors: r.Mirrors, Keys: swap, Debian: kernels.Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Mirrors: r.Mirrors, Keys: swap, Offline: true}
 		k, err := off.Resolve(ctx, "centos:6.5")
 		require.NoError(t, err)
 		require.Equal(t, "2.6.32-431.29.2.el6.x86_64", k.Image.Release)

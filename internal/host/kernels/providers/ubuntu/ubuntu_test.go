@@ -90,7 +90,7 @@ func TestUbuntu(t *testing.T) {
 		require.NotContains(t, strings.Join(log, "\n"), "not considered", "bionic has every pocket")
 	})
 	t.Run("offline uses what was fetched", func(t *testing.T) {
-		off := &kernels.Resolver{Cache: r.Cache, Mirrors: mirrors, Keys: keys, Debian: kernels.Debian{Offline: true}}
+		off := &kernels.Resolver{Cache: r.Cache, Mirrors: mirrors, Keys: keys, Offline: true}
 		k, err := off.Resolve(ctx, "ubuntu:18.04")
 		require.NoError(t, err)
 		require.Equal(t, "4.15.0-213-generic", k.Image.Release)
