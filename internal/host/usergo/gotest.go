@@ -187,7 +187,11 @@ func (ts *Tests) Files(ctx context.Context, cache store.Cache, goarch, toolchain
 			return nil, &InputError{fmt.Errorf("%s: %v", p.ImportPath, err)}
 		}
 		files = append(files, src...)
-		manifest = append(manifest, bootproto.GoTest{Import: p.ImportPath, Bin: root + "/test.bin", Dir: dir,
+		rows := map[string]string{}
+		for _, t := range p.Tests {
+			rows[Row(p.ImportPath, t)] = t
+		}
+		manifest = append(manifest, bootproto.GoTest{Import: p.ImportPath, Rows: rows, Bin: root + "/test.bin", Dir: dir,
 			Args: ts.Args, TimeoutS: int(ts.Timeout.Seconds())})
 	}
 	b, err := json.Marshal(manifest)

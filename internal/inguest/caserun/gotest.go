@@ -36,14 +36,16 @@ func Lookup(id string) (*testcases.Case, error) {
 	return testcases.Lookup(id)
 }
 
-// goTestFor finds the test binary and test name of a go test row.
+// goTestFor finds the test binary and test name of a go test row in the
+// guest's manifest.
 func goTestFor(id string) (bootproto.GoTest, string, bool) {
-	rest, ok := strings.CutPrefix(id, outcome.GoTestPrefix)
-	if !ok {
-		return bootproto.GoTest{}, "", false
-	}
-	for _, gt := range manifest[bootproto.GoTest](bootproto.GoTestManifestPath) {
-		if name, ok := strings.CutPrefix(rest, gt.Import+"."); ok && strings.HasPrefix(name, "Test") && !strings.Contains(name, ".") {
+	return goTestIn(manifest[bootproto.GoTest](bootproto.GoTestManifestPath), id)
+}
+
+// goTestIn finds the package whose rows list id, and the test it runs.
+func goTestIn(all []bootproto.GoTest, id string) (bootproto.GoTest, string, bool) {
+	for _, gt := range all {
+		if name, ok := gt.Rows[id]; ok {
 			return gt, name, true
 		}
 	}

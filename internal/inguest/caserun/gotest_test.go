@@ -92,3 +92,29 @@ func TestData(t *testing.T) {
 		})
 	}
 }
+
+// TestGoTestLookup: a cell is a go test row only when the host listed its
+// ID; an ID shaped like one is not taken apart and guessed at.
+func TestGoTestLookup(t *testing.T) {
+	all := []bootproto.GoTest{
+		{Import: "example.com/p", Rows: map[string]string{"gotest:example.com/p.TestA": "TestA"}},
+		{Import: "example.com/p/q", Rows: map[string]string{"gotest:example.com/p/q.TestB": "TestB"}},
+	}
+	for _, tc := range []struct {
+		id, pkg, test string
+	}{
+		{"gotest:example.com/p.TestA", "example.com/p", "TestA"},
+		{"gotest:example.com/p/q.TestB", "example.com/p/q", "TestB"},
+		{"gotest:example.com/p.TestB", "", ""},
+		{"gotest:example.com/p.TestA/sub", "", ""},
+		{"program:a", "", ""},
+		{"tfo.sendto.blocking", "", ""},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			gt, name, ok := goTestIn(all, tc.id)
+			require.Equal(t, tc.pkg != "", ok)
+			require.Equal(t, tc.pkg, gt.Import)
+			require.Equal(t, tc.test, name)
+		})
+	}
+}

@@ -249,8 +249,12 @@ const (
 
 // GoTest is one package's test binary in the guest.
 type GoTest struct {
-	// Import is the package's import path; its rows are gotest:Import.TestName.
+	// Import is the package's import path.
 	Import string `json:"import"`
+	// Rows are the case IDs of its rows (gotest:Import.TestName), each
+	// with the test function it runs: the guest looks a cell up here by
+	// its ID, never by taking the ID apart.
+	Rows map[string]string `json:"rows"`
 	// Bin is the test binary and Dir the copy of the package directory it
 	// runs in, both paths in the guest.
 	Bin string `json:"bin"`
