@@ -70,9 +70,7 @@ func proveKVM(ctx context.Context, env *Env, k *kernels.Kernel) error {
 
 func saveVerdict(env *Env, v accelVerdict) {
 	if p, err := accelPath(env); err == nil {
-		if b, err := json.Marshal(v); err == nil {
-			store.WriteFileAtomic(p, b, 0o644)
-		}
+		_ = store.WriteJSON(p, v)
 	}
 }
 

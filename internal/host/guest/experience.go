@@ -143,8 +143,5 @@ func (e *experience) record(k *kernels.Kernel, accel string, ready time.Duration
 	s := ready.Seconds()
 	t.Kernels[k.Origin.SHA256] = max(t.Kernels[k.Origin.SHA256], s)
 	t.Arches[archKey(k, accel)] = max(t.Arches[archKey(k, accel)], s)
-	b, err := json.Marshal(t)
-	if err == nil {
-		_ = store.WriteFileAtomic(e.path, b, 0o644) // a hint: losing it costs a longer wait
-	}
+	_ = store.WriteJSON(e.path, t) // a hint: losing it costs a longer wait
 }

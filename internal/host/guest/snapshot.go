@@ -80,9 +80,7 @@ func (s snapshot) meta() Snapshot {
 func (s snapshot) written(env *Env, k *kernels.Kernel, size int64, probe agentproto.Probe, ready time.Duration) {
 	meta := Snapshot{Key: s.key, Ref: k.Ref.Raw, Release: k.Image.Release, QEMU: s.qemu, Bytes: size, Created: time.Now(),
 		Probe: &probe, ReadySeconds: ready.Seconds()}
-	if b, err := json.Marshal(meta); err == nil {
-		_ = store.WriteFileAtomic(s.path+".json", b, 0o644)
-	}
+	_ = store.WriteJSON(s.path+".json", meta)
 	if _, err := PruneSnapshots(env.Cache, int64(env.Opts.SnapshotMaxMB)<<20); err != nil {
 		env.logf("pruning saved guests: %v", err)
 	}

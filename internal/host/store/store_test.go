@@ -71,3 +71,16 @@ func TestWriteAtomicWholeOrNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, left, "no temporary file is left behind")
 }
+
+// TestWriteJSON: indented, a final newline, and what it wrote reads back.
+func TestWriteJSON(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.json")
+	require.NoError(t, WriteJSON(p, map[string]int{"a": 1}))
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"a\": 1\n}\n", string(b))
+	require.Error(t, WriteJSON(p, func() {}), "what JSON cannot say is an error")
+	b, err = os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"a\": 1\n}\n", string(b), "and leaves the file as it was")
+}

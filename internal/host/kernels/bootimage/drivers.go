@@ -82,11 +82,7 @@ func CachedBuiltinDrivers(ctx context.Context, c store.Cache, path, sha256 strin
 	if found == nil {
 		found = []string{}
 	}
-	b, err := json.Marshal(found)
-	if err != nil {
-		return nil, err
-	}
-	return found, store.WriteFileAtomic(p, b, 0o644)
+	return found, store.WriteJSON(p, found)
 }
 
 // SHA256Hex is the hex SHA-256 of b.

@@ -96,15 +96,6 @@ func (e *Env) FreshIndex(p string, v any, fetched *time.Time) bool {
 	return e.Offline || time.Since(*fetched) < ttl
 }
 
-// WriteJSON writes v as indented JSON to path, atomically.
-func WriteJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return store.WriteFileAtomic(path, b, 0o644)
-}
-
 // CacheKey turns a URL into a file name.
 func CacheKey(url string) string {
 	return strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://"))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,7 +47,7 @@ func TestEnv(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "index.json")
 	var got index
 	require.False(t, e.FreshIndex(p, &got, &got.Fetched), "nothing cached")
-	require.NoError(t, WriteJSON(p, index{Fetched: time.Now().Add(-2 * DefaultIndexTTL)}))
+	require.NoError(t, store.WriteJSON(p, index{Fetched: time.Now().Add(-2 * DefaultIndexTTL)}))
 	require.False(t, e.FreshIndex(p, &got, &got.Fetched), "older than the TTL")
 	e.IndexTTL = 3 * DefaultIndexTTL
 	require.True(t, e.FreshIndex(p, &got, &got.Fetched))

@@ -41,7 +41,7 @@ func (e *Env) Unpacked(ref Ref, dir, lock, what, keys string, extract func(tmp s
 			e.Logf("cached %s is damaged (%v); fetching it again", filepath.Join(dir, m.Image), FirstLine(err.Error()))
 		} else if m.ImageSHA256 == "" { // extracted before digests were kept
 			m.ImageSHA256 = k.Origin.SHA256
-			_ = WriteJSON(filepath.Join(dir, "manifest.json"), m) // best effort: it is checked again next time
+			_ = store.WriteJSON(filepath.Join(dir, "manifest.json"), m) // best effort: it is checked again next time
 		}
 	}
 	if err != nil {

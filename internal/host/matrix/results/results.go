@@ -407,13 +407,7 @@ func (r *Results) Judge(s *spec.Spec) {
 }
 
 // WriteJSON writes results.json atomically.
-func (r *Results) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return store.WriteFileAtomic(path, append(b, '\n'), 0o644)
-}
+func (r *Results) WriteJSON(path string) error { return store.WriteJSON(path, r) }
 
 // NotResultsError is a file that is not a runmatrix result set.
 type NotResultsError struct {

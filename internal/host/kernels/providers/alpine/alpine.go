@@ -21,6 +21,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels/fetch"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // Kind is a kernel of an Alpine release.
@@ -150,7 +151,7 @@ func (Provider) Resolve(ctx context.Context, r *kit.Env, ref kit.Ref) (*kit.Kern
 			}
 		}
 		idx.Fetched = time.Now().UTC()
-		if err := kit.WriteJSON(p, idx); err != nil {
+		if err := store.WriteJSON(p, idx); err != nil {
 			return nil, err
 		}
 	}

@@ -438,7 +438,7 @@ func (d *Config) index(ctx context.Context, c store.Cache, s suite, r kit.Ref, l
 	}
 	x.vouched(keys)
 	if x.Skipped == "" {
-		if err := kit.WriteJSON(p, x); err != nil {
+		if err := store.WriteJSON(p, x); err != nil {
 			return nil, err
 		}
 	}

@@ -74,7 +74,7 @@ func (d *Config) snapshotKernels(ctx context.Context, c store.Cache, r kit.Ref, 
 		if pt.Archive == "" {
 			return nil, nil
 		}
-		if err := kit.WriteJSON(p, pt); err != nil {
+		if err := store.WriteJSON(p, pt); err != nil {
 			return nil, err
 		}
 	}

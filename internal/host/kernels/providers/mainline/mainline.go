@@ -225,7 +225,7 @@ func (m *Config) Tags(ctx context.Context, c store.Cache, offline bool) ([]strin
 		return nil, fmt.Errorf("mainline index %s/ lists no vX.Y folder; is --mainline-url right?", m.root())
 	}
 	cached.Fetched, cached.Tags = time.Now().UTC(), tags
-	if err := kit.WriteJSON(p, cached); err != nil {
+	if err := store.WriteJSON(p, cached); err != nil {
 		return nil, err
 	}
 	return tags, nil
@@ -387,7 +387,7 @@ func (m *Config) Kernel(ctx context.Context, c store.Cache, r kit.Ref, offline b
 	if sum, ok := files[mods]; ok {
 		mk.Modules = append(mk.Modules, debarchive.Package{Name: strings.SplitN(mods, "_", 2)[0], Version: mk.Version, Arch: debArch, Filename: mods, SHA256: sum, Suite: "mainline " + r.Tag})
 	}
-	if err := kit.WriteJSON(p, mk); err != nil {
+	if err := store.WriteJSON(p, mk); err != nil {
 		return nil, err
 	}
 	return &mk, nil

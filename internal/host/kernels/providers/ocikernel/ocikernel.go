@@ -18,6 +18,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/oci"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // maxLayer bounds one compressed layer of a kernel image.
@@ -114,7 +115,7 @@ func (Provider) Resolve(ctx context.Context, r *kit.Env, ref kit.Ref) (*kit.Kern
 			return nil, fmt.Errorf("kernel %s: %w", ref.Raw, err)
 		}
 		pin = ociPin{Digest: img.Digest, Index: img.Index, Fetched: time.Now().UTC()}
-		if err := kit.WriteJSON(pinPath, pin); err != nil {
+		if err := store.WriteJSON(pinPath, pin); err != nil {
 			return nil, err
 		}
 	}
@@ -134,7 +135,7 @@ func (Provider) Resolve(ctx context.Context, r *kit.Env, ref kit.Ref) (*kit.Kern
 		r.Logf("pulling %s (%s, %d layers)", img0, pin.Digest, len(img.Layers))
 		var names []string
 		for _, l := range img.Layers {
-			got, err := applyLayer(r, ctx, client, img.Ref, l, tmp)
+			got, err := applyLayer(ctx, r, client, img.Ref, l, tmp)
 			if err != nil {
 				return m, nil, err
 			}
@@ -152,7 +153,7 @@ func (Provider) Resolve(ctx context.Context, r *kit.Env, ref kit.Ref) (*kit.Kern
 }
 
 // applyLayer downloads one layer to a temporary file and extracts it.
-func applyLayer(r *kit.Env, ctx context.Context, client *oci.Client, ref oci.Reference, l oci.Descriptor, root string) ([]string, error) {
+func applyLayer(ctx context.Context, r *kit.Env, client *oci.Client, ref oci.Reference, l oci.Descriptor, root string) ([]string, error) {
 	f, err := r.Cache.TempFile()
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/rpm"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/unpack"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // Kind is a kernel of an RPM distribution (Ref.Distro names it).
@@ -295,7 +296,7 @@ func fetchIndex(ctx context.Context, r *kit.Env, repo rpmRepo, arch string, keys
 		idx = rpmIndex{Signed: signed, Packages: pkgs}
 	}
 	idx.Fetched = time.Now().UTC()
-	if err := kit.WriteJSON(p, idx); err != nil {
+	if err := store.WriteJSON(p, idx); err != nil {
 		return nil, err
 	}
 	return &idx, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/debarchive"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/kit"
+	"github.com/runmatrix/runmatrix/internal/host/store"
 )
 
 // Kind is a kernel of an Ubuntu release.
@@ -185,7 +186,7 @@ func suiteIndex(ctx context.Context, r *kit.Env, suite, debArch string, keys ope
 		break
 	}
 	idx.Fetched = time.Now().UTC()
-	if err := kit.WriteJSON(p, idx); err != nil {
+	if err := store.WriteJSON(p, idx); err != nil {
 		return nil, err
 	}
 	return &idx, nil
