@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit/kittest"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -35,7 +36,7 @@ func TestReferenceNamesArch(t *testing.T) {
 	require.Equal(t, cpu.X86_64, k.Image.Arch)
 
 	_, err = r.Resolve(ctx, x86+"/arm64")
-	requireInputError(t, err, "the image is x86_64, not aarch64 as the reference says; give the image of that arch, or name its own (amd64) or none")
+	kittest.RequireInputError(t, err, "the image is x86_64, not aarch64 as the reference says; give the image of that arch, or name its own (amd64) or none")
 	_, err = r.Resolve(ctx, filepath.Join(dir, "nothing", "arm64"))
-	requireInputError(t, err, "no such file")
+	kittest.RequireInputError(t, err, "no such file")
 }

@@ -71,5 +71,6 @@ func MirrorsFromEnv() map[string]string {
 
 // MainlineTags lists the tags of the mainline archive, newest first.
 func (r *Resolver) MainlineTags(ctx context.Context) ([]string, error) {
-	return mainline.Provider{Config: r.Mainline, Debian: r.Debian}.Tags(ctx, r.env())
+	p, _ := r.providerOf(KindMainline)
+	return p.(mainline.Provider).Tags(ctx, r.env())
 }

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -80,12 +79,4 @@ func TestParseImageRejects(t *testing.T) {
 			require.ErrorIs(t, err, tc.wantErr)
 		})
 	}
-}
-
-func requireInputError(t *testing.T, err error, msg string) {
-	t.Helper()
-	require.ErrorContains(t, err, msg)
-	var ie *InputError
-	require.True(t, errors.As(err, &ie), "want an InputError, got %T: %v", err, err)
-	require.NotContains(t, err.Error(), "\n")
 }

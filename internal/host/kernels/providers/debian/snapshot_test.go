@@ -2,13 +2,13 @@ package debian_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit/kittest"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
 )
@@ -65,7 +65,7 @@ func TestDebianSnapshot(t *testing.T) {
 
 	t.Run("unknown everywhere", func(t *testing.T) {
 		_, err := r.Resolve(ctx, "debian:2.6.18-6")
-		requireInputError(t, err, "no Debian archive")
+		kittest.RequireInputError(t, err, "no Debian archive")
 	})
 
 	t.Run("signed by a key the keyring lacks", func(t *testing.T) {
@@ -87,14 +87,6 @@ func TestDebianSnapshot(t *testing.T) {
 	t.Run("snapshot off", func(t *testing.T) {
 		d := debianOf(f, false)
 		_, err := (&kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Debian: d}).Resolve(ctx, "debian:2.6.32-4")
-		requireInputError(t, err, "no Debian archive")
+		kittest.RequireInputError(t, err, "no Debian archive")
 	})
-}
-
-func requireInputError(t *testing.T, err error, msg string) {
-	t.Helper()
-	require.ErrorContains(t, err, msg)
-	var ie *kernels.InputError
-	require.True(t, errors.As(err, &ie), "want an InputError, got %T: %v", err, err)
-	require.NotContains(t, err.Error(), "\n")
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/runmatrix/runmatrix/internal/host/kernels"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/bootimage"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/cpu"
+	"github.com/runmatrix/runmatrix/internal/host/kernels/kit/kittest"
 	"github.com/runmatrix/runmatrix/internal/host/kernels/providers/mainline"
 	"github.com/runmatrix/runmatrix/internal/host/store"
 	"github.com/runmatrix/runmatrix/internal/testkit/archivetest"
@@ -142,9 +142,9 @@ func TestMainline(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{"mainline:v6.1/arm64"}, got)
 		_, err = r.Expand(ctx, "mainline:v5.0..v5.5")
-		requireInputError(t, err, "has no tag from v5.0 to v5.5")
+		kittest.RequireInputError(t, err, "has no tag from v5.0 to v5.5")
 		_, err = r.Resolve(ctx, "mainline:v3.6..v4.0")
-		requireInputError(t, err, "a range names many kernels")
+		kittest.RequireInputError(t, err, "a range names many kernels")
 	})
 
 	t.Run("offline uses what was fetched", func(t *testing.T) {
@@ -158,14 +158,6 @@ func TestMainline(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, got, 2)
 	})
-}
-
-func requireInputError(t *testing.T, err error, msg string) {
-	t.Helper()
-	require.ErrorContains(t, err, msg)
-	var ie *kernels.InputError
-	require.True(t, errors.As(err, &ie), "want an InputError, got %T: %v", err, err)
-	require.NotContains(t, err.Error(), "\n")
 }
 
 func TestMainlineRefusesBadBuilds(t *testing.T) {
@@ -255,7 +247,7 @@ func TestMainlineRefusesBadBuilds(t *testing.T) {
 			r := &kernels.Resolver{Cache: store.Cache{Dir: t.TempDir()}, Mainline: m}
 			_, err := r.Resolve(ctx, tc.ref)
 			if tc.input {
-				requireInputError(t, err, tc.want)
+				kittest.RequireInputError(t, err, tc.want)
 				return
 			}
 			require.ErrorContains(t, err, tc.want)
