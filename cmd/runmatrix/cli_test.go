@@ -26,15 +26,21 @@ func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, "cache"))
 	t.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
+	stdout, stderr, code = execute(args...)
+	_, serr := os.Stat(filepath.Join(home, "state", "runmatrix", "runs"))
+	require.True(t, os.IsNotExist(serr), "%v: a run folder was made for bad input", args)
+	return stdout, stderr, code
+}
+
+// execute runs runmatrix in this process with args, as main does: its
+// stdout, its stderr and its exit status.
+func execute(args ...string) (stdout, stderr string, code int) {
 	root := newRoot()
 	root.SetArgs(args)
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
-	err := root.ExecuteContext(context.Background())
-	code = finish(&errOut, err)
-	_, serr := os.Stat(filepath.Join(home, "state", "runmatrix", "runs"))
-	require.True(t, os.IsNotExist(serr), "%v: a run folder was made for bad input", args)
+	code = finish(&errOut, root.ExecuteContext(context.Background()))
 	return out.String(), errOut.String(), code
 }
 

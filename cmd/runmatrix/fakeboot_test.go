@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -35,16 +34,10 @@ func cliOverFakeQEMU(t *testing.T, mode string, args ...string) (stdout, stderr 
 	home := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
 	t.Setenv(fakeqemu.Mode, mode)
-	root := newRoot()
 	// The fake's flags right after the command: exec passes what follows
 	// its program to the program.
 	flags := []string{"--qemu", os.Args[0], "--accel", "tcg", "--cache-dir", cache, "--no-snapshot", "--boot-timeout", "20s"}
-	root.SetArgs(append(append([]string{args[0]}, flags...), args[1:]...))
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	code = finish(&errOut, root.ExecuteContext(context.Background()))
-	return out.String(), errOut.String(), code
+	return execute(append(append([]string{args[0]}, flags...), args[1:]...)...)
 }
 
 // TestBootFailuresThroughTheCLI: a kernel that panics is the kernel's
